@@ -1,0 +1,256 @@
+//! `model_config`: the Keras-2 `Functional` JSON both loaders rebuild the model from, and
+//! which weights each layer class owns (the loaders match weights by that, in layer order).
+
+use serde_json::{json, Map, Value};
+
+use crate::{KerasError, KerasModel, Layer};
+
+/// Serialises the model's architecture as the `model_config` JSON string.
+pub fn to_json(model: &KerasModel) -> String {
+    let layers: Vec<Value> = model
+        .layers
+        .iter()
+        .map(|layer| {
+            // A layer called once: one inbound node listing each source tensor.
+            let inbound_nodes = if layer.inbound.is_empty() {
+                json!([])
+            } else {
+                let args: Vec<Value> = layer.inbound.iter().map(|src| json!([src, 0, 0, {}])).collect();
+                json!([args])
+            };
+            json!({
+                "class_name": layer.class_name,
+                "config": layer.config,
+                "name": layer.name,
+                "inbound_nodes": inbound_nodes,
+            })
+        })
+        .collect();
+    let refs = |names: &[String]| -> Vec<Value> { names.iter().map(|n| json!([n, 0, 0])).collect() };
+    json!({
+        "class_name": "Functional",
+        "config": {
+            "name": model.name,
+            "trainable": true,
+            "layers": layers,
+            "input_layers": refs(&model.inputs),
+            "output_layers": refs(&model.outputs),
+        }
+    })
+    .to_string()
+}
+
+/// Parses a `model_config` JSON string into a model without weights.
+///
+/// Accepts Keras-2 functional configs whose layers are each called once; anything else
+/// (Sequential, shared layers, nested models) is an error naming what was found.
+pub fn from_json(text: &str) -> Result<KerasModel, KerasError> {
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| KerasError::Invalid(format!("model_config is not JSON: {e}")))?;
+    let class_name = root.get("class_name").and_then(Value::as_str).unwrap_or("");
+    if class_name != "Functional" && class_name != "Model" {
+        return Err(KerasError::Invalid(format!(
+            "model_config class '{class_name}' is not supported (expected a Functional model)"
+        )));
+    }
+    let config = root.get("config").and_then(Value::as_object).ok_or_else(|| invalid("model_config has no config"))?;
+    let name = config.get("name").and_then(Value::as_str).unwrap_or("model").to_string();
+    let layer_values =
+        config.get("layers").and_then(Value::as_array).ok_or_else(|| invalid("model_config has no layer list"))?;
+    let layers = layer_values.iter().map(parse_layer).collect::<Result<Vec<_>, _>>()?;
+    let model = KerasModel {
+        name,
+        layers: topological(layers)?,
+        inputs: parse_refs(config.get("input_layers"), "input_layers")?,
+        outputs: parse_refs(config.get("output_layers"), "output_layers")?,
+    };
+    model.validate()?;
+    Ok(model)
+}
+
+fn invalid(message: &str) -> KerasError {
+    KerasError::Invalid(message.to_string())
+}
+
+fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
+    let class_name = value.get("class_name").and_then(Value::as_str).ok_or_else(|| invalid("a layer has no class_name"))?;
+    let config: Map<String, Value> =
+        value.get("config").and_then(Value::as_object).cloned().ok_or_else(|| invalid("a layer has no config"))?;
+    let name = value
+        .get("name")
+        .or_else(|| config.get("name"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("a layer has no name"))?
+        .to_string();
+    let nodes = value.get("inbound_nodes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let inbound = match nodes.as_slice() {
+        [] => vec![],
+        [node] => node
+            .as_array()
+            .ok_or_else(|| KerasError::Invalid(format!("layer '{name}': inbound node is not a list")))?
+            .iter()
+            .map(|tensor| match tensor.as_array().map(Vec::as_slice) {
+                Some([Value::String(src), node_index, tensor_index, ..])
+                    if node_index.as_u64() == Some(0) && tensor_index.as_u64() == Some(0) =>
+                {
+                    Ok(src.clone())
+                }
+                _ => Err(KerasError::Invalid(format!(
+                    "layer '{name}': inbound tensor {tensor} is not supported (only single-output, single-use layers)"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(KerasError::Invalid(format!(
+                "layer '{name}' is called {} times; shared layers are not supported",
+                nodes.len()
+            )))
+        }
+    };
+    Ok(Layer { name, class_name: class_name.to_string(), config, inbound, weights: vec![] })
+}
+
+/// Orders layers so each follows its inputs (Keras does not require JSON order to be topological).
+fn topological(layers: Vec<Layer>) -> Result<Vec<Layer>, KerasError> {
+    let mut pending = layers;
+    let mut ordered: Vec<Layer> = Vec::with_capacity(pending.len());
+    let mut placed = std::collections::HashSet::new();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut rest = Vec::new();
+        for layer in pending {
+            if layer.inbound.iter().all(|src| placed.contains(src)) {
+                placed.insert(layer.name.clone());
+                ordered.push(layer);
+            } else {
+                rest.push(layer);
+            }
+        }
+        if rest.len() == before {
+            let names: Vec<&str> = rest.iter().map(|l| l.name.as_str()).take(5).collect();
+            return Err(KerasError::Invalid(format!(
+                "layers {names:?} read undefined layers or form a cycle"
+            )));
+        }
+        pending = rest;
+    }
+    Ok(ordered)
+}
+
+fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasError> {
+    let list = value.and_then(Value::as_array).ok_or_else(|| KerasError::Invalid(format!("model_config has no {key}")))?;
+    // A single tensor may be written unwrapped: ["name", 0, 0].
+    let items: Vec<&Value> = if list.first().is_some_and(Value::is_string) { vec![value.unwrap_or(&Value::Null)] } else { list.iter().collect() };
+    items
+        .into_iter()
+        .map(|item| {
+            item.as_array()
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| KerasError::Invalid(format!("model_config {key} entry {item} is not [name, 0, 0]")))
+        })
+        .collect()
+}
+
+/// The weights a layer of this class and config owns, in the order Keras creates them
+/// (trainable first, then non-trainable). Loaders rely on this order; so does the reader.
+pub fn expected_weight_names(layer: &Layer) -> Result<Vec<&'static str>, KerasError> {
+    let flag = |key: &str| layer.config.get(key).and_then(Value::as_bool).unwrap_or(true);
+    let mut names = Vec::new();
+    match layer.class_name.as_str() {
+        "Dense" | "Conv1D" | "Conv2D" | "Conv2DTranspose" => {
+            names.push("kernel");
+            if flag("use_bias") {
+                names.push("bias");
+            }
+        }
+        "DepthwiseConv2D" => {
+            names.push("depthwise_kernel");
+            if flag("use_bias") {
+                names.push("bias");
+            }
+        }
+        "SeparableConv2D" => {
+            names.extend(["depthwise_kernel", "pointwise_kernel"]);
+            if flag("use_bias") {
+                names.push("bias");
+            }
+        }
+        "BatchNormalization" | "LayerNormalization" => {
+            if flag("scale") {
+                names.push("gamma");
+            }
+            if flag("center") {
+                names.push("beta");
+            }
+            if layer.class_name == "BatchNormalization" {
+                names.extend(["moving_mean", "moving_variance"]);
+            }
+        }
+        "InputLayer" | "Activation" | "ReLU" | "LeakyReLU" | "Softmax" | "MaxPooling2D" | "AveragePooling2D"
+        | "GlobalAveragePooling2D" | "GlobalMaxPooling2D" | "Flatten" | "Reshape" | "Add" | "Subtract"
+        | "Multiply" | "Concatenate" | "ZeroPadding2D" | "Cropping2D" | "Dropout" | "Permute" | "Rescaling" => {}
+        other => {
+            return Err(KerasError::Invalid(format!(
+                "layer '{}' has class '{other}', whose weights tf2h5 does not know",
+                layer.name
+            )))
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers;
+    use ndarray::ArrayD;
+
+    #[test]
+    fn json_round_trip_keeps_architecture() {
+        let model = KerasModel {
+            name: "m".into(),
+            layers: vec![
+                layers::input_layer("x", &[None, Some(4)]),
+                layers::dense("d", "x".into(), ArrayD::zeros(vec![4, 2]), None, "relu"),
+                layers::add("sum", vec!["d".into(), "d".into()]),
+            ],
+            inputs: vec!["x".into()],
+            outputs: vec!["sum".into()],
+        };
+        let mut parsed = from_json(&to_json(&model)).unwrap();
+        for layer in &mut parsed.layers {
+            layer.weights = model.layer(&layer.name).unwrap().weights.clone();
+        }
+        assert_eq!(parsed, model);
+    }
+
+    #[test]
+    fn json_uses_keras2_keys_only() {
+        let model = KerasModel {
+            name: "m".into(),
+            layers: vec![layers::input_layer("x", &[None, Some(4)])],
+            inputs: vec!["x".into()],
+            outputs: vec!["x".into()],
+        };
+        let text = to_json(&model);
+        assert!(text.contains("\"batch_input_shape\":[null,4]"));
+        assert!(!text.contains("batch_shape\""));
+    }
+
+    #[test]
+    fn rejects_shared_layers_and_cycles() {
+        let shared = r#"{"class_name":"Functional","config":{"name":"m","layers":[
+            {"class_name":"InputLayer","name":"x","config":{"name":"x","batch_input_shape":[null,1]},"inbound_nodes":[]},
+            {"class_name":"Dense","name":"d","config":{"name":"d"},"inbound_nodes":[[["x",0,0,{}]],[["x",0,0,{}]]]}],
+            "input_layers":[["x",0,0]],"output_layers":[["d",0,0]]}}"#;
+        assert!(from_json(shared).unwrap_err().to_string().contains("shared"));
+        let cycle = r#"{"class_name":"Functional","config":{"name":"m","layers":[
+            {"class_name":"Add","name":"a","config":{},"inbound_nodes":[[["b",0,0,{}]]]},
+            {"class_name":"Add","name":"b","config":{},"inbound_nodes":[[["a",0,0,{}]]]}],
+            "input_layers":[["a",0,0]],"output_layers":[["b",0,0]]}}"#;
+        assert!(from_json(cycle).unwrap_err().to_string().contains("cycle"));
+        assert!(from_json("not json").is_err());
+    }
+}

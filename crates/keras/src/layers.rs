@@ -1,0 +1,231 @@
+//! Constructors for the Keras layers tf2h5 emits, each writing the config keys that both
+//! tf-keras 2.x and Keras 3 accept (see `shared/docs/KERAS_H5.md`): tf-keras's own key set,
+//! minus initializers/regularizers/constraints (both loaders default them) and minus the
+//! keys one of the loaders rejects (`groups` on depthwise convolutions, `batch_shape`, ...).
+
+use ndarray::ArrayD;
+use serde_json::{json, Map, Value};
+
+use crate::{Layer, Weight};
+
+/// Keras `padding` for convolutions and pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// No padding.
+    Valid,
+    /// TF `SAME`: output = ceil(input / stride), extra padding at the bottom/right.
+    Same,
+}
+
+impl Padding {
+    /// The Keras config string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Padding::Valid => "valid",
+            Padding::Same => "same",
+        }
+    }
+}
+
+fn base_config(name: &str) -> Map<String, Value> {
+    let mut config = Map::new();
+    config.insert("name".into(), json!(name));
+    config.insert("trainable".into(), json!(true));
+    config.insert("dtype".into(), json!("float32"));
+    config
+}
+
+fn layer(class_name: &str, name: &str, extra: Value, inbound: Vec<String>, weights: Vec<Weight>) -> Layer {
+    let mut config = base_config(name);
+    if let Value::Object(extra) = extra {
+        config.extend(extra);
+    }
+    Layer { name: name.into(), class_name: class_name.into(), config, inbound, weights }
+}
+
+/// `InputLayer` with `batch_input_shape` (`None` = unknown, e.g. the batch).
+pub fn input_layer(name: &str, batch_input_shape: &[Option<usize>]) -> Layer {
+    let mut config = Map::new();
+    config.insert("batch_input_shape".into(), json!(batch_input_shape));
+    config.insert("dtype".into(), json!("float32"));
+    config.insert("sparse".into(), json!(false));
+    config.insert("ragged".into(), json!(false));
+    config.insert("name".into(), json!(name));
+    Layer { name: name.into(), class_name: "InputLayer".into(), config, inbound: vec![], weights: vec![] }
+}
+
+/// `Dense`: kernel (in, units), optional bias (units).
+pub fn dense(name: &str, input: String, kernel: ArrayD<f32>, bias: Option<ArrayD<f32>>, activation: &str) -> Layer {
+    let units = kernel.shape().get(1).copied().unwrap_or(0);
+    let mut weights = vec![Weight::new("kernel", kernel)];
+    let use_bias = bias.is_some();
+    weights.extend(bias.map(|b| Weight::new("bias", b)));
+    layer(
+        "Dense",
+        name,
+        json!({"units": units, "activation": activation, "use_bias": use_bias}),
+        vec![input],
+        weights,
+    )
+}
+
+/// Geometry shared by convolutions and pools (2-D, channels_last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window2D {
+    /// (height, width) of the window.
+    pub size: [usize; 2],
+    /// (height, width) strides.
+    pub strides: [usize; 2],
+    /// Padding mode.
+    pub padding: Padding,
+    /// (height, width) dilation (1 for pools).
+    pub dilation: [usize; 2],
+}
+
+/// `Conv2D`: kernel (kh, kw, in, filters), optional bias (filters).
+pub fn conv2d(
+    name: &str,
+    input: String,
+    window: Window2D,
+    kernel: ArrayD<f32>,
+    bias: Option<ArrayD<f32>>,
+    activation: &str,
+) -> Layer {
+    let filters = kernel.shape().get(3).copied().unwrap_or(0);
+    let use_bias = bias.is_some();
+    let mut weights = vec![Weight::new("kernel", kernel)];
+    weights.extend(bias.map(|b| Weight::new("bias", b)));
+    layer(
+        "Conv2D",
+        name,
+        json!({
+            "filters": filters,
+            "kernel_size": window.size,
+            "strides": window.strides,
+            "padding": window.padding.as_str(),
+            "data_format": "channels_last",
+            "dilation_rate": window.dilation,
+            "groups": 1,
+            "activation": activation,
+            "use_bias": use_bias,
+        }),
+        vec![input],
+        weights,
+    )
+}
+
+/// Which 2-D pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// `MaxPooling2D`.
+    Max,
+    /// `AveragePooling2D` (padding excluded from the mean, like TF).
+    Average,
+}
+
+/// `MaxPooling2D` / `AveragePooling2D`.
+pub fn pool2d(name: &str, input: String, kind: PoolKind, window: Window2D) -> Layer {
+    let class_name = match kind {
+        PoolKind::Max => "MaxPooling2D",
+        PoolKind::Average => "AveragePooling2D",
+    };
+    layer(
+        class_name,
+        name,
+        json!({
+            "pool_size": window.size,
+            "padding": window.padding.as_str(),
+            "strides": window.strides,
+            "data_format": "channels_last",
+        }),
+        vec![input],
+        vec![],
+    )
+}
+
+/// `Flatten` (channels_last: H, W, C order).
+pub fn flatten(name: &str, input: String) -> Layer {
+    layer("Flatten", name, json!({"data_format": "channels_last"}), vec![input], vec![])
+}
+
+/// `Activation` with a named activation whose definition is the same in both Keras versions.
+pub fn activation(name: &str, input: String, activation: &str) -> Layer {
+    layer("Activation", name, json!({"activation": activation}), vec![input], vec![])
+}
+
+/// `ReLU` with an optional cap (`max_value` 6 for Relu6).
+pub fn relu(name: &str, input: String, max_value: Option<f32>) -> Layer {
+    layer(
+        "ReLU",
+        name,
+        json!({"max_value": max_value, "negative_slope": 0.0, "threshold": 0.0}),
+        vec![input],
+        vec![],
+    )
+}
+
+/// `Softmax` over `axis` (absolute on the full tensor incl. batch, or negative).
+pub fn softmax(name: &str, input: String, axis: i64) -> Layer {
+    layer("Softmax", name, json!({"axis": axis}), vec![input], vec![])
+}
+
+/// Per-channel statistics of a batch normalization (each of shape (channels,)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNormWeights {
+    /// Scale.
+    pub gamma: ArrayD<f32>,
+    /// Offset.
+    pub beta: ArrayD<f32>,
+    /// Moving mean.
+    pub moving_mean: ArrayD<f32>,
+    /// Moving variance.
+    pub moving_variance: ArrayD<f32>,
+}
+
+/// `BatchNormalization` on the last axis with the source's own epsilon.
+pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNormWeights) -> Layer {
+    layer(
+        "BatchNormalization",
+        name,
+        json!({"axis": -1, "momentum": 0.99, "epsilon": epsilon, "center": true, "scale": true}),
+        vec![input],
+        vec![
+            Weight::new("gamma", w.gamma),
+            Weight::new("beta", w.beta),
+            Weight::new("moving_mean", w.moving_mean),
+            Weight::new("moving_variance", w.moving_variance),
+        ],
+    )
+}
+
+/// `Add` of two or more tensors of the same shape.
+pub fn add(name: &str, inputs: Vec<String>) -> Layer {
+    layer("Add", name, json!({}), inputs, vec![])
+}
+
+/// `Concatenate` along `axis` (absolute incl. batch, or negative).
+pub fn concatenate(name: &str, inputs: Vec<String>, axis: i64) -> Layer {
+    layer("Concatenate", name, json!({"axis": axis}), inputs, vec![])
+}
+
+/// `ZeroPadding2D` with ((top, bottom), (left, right)).
+pub fn zero_padding2d(name: &str, input: String, padding: [[usize; 2]; 2]) -> Layer {
+    layer(
+        "ZeroPadding2D",
+        name,
+        json!({"padding": padding, "data_format": "channels_last"}),
+        vec![input],
+        vec![],
+    )
+}
+
+/// `GlobalAveragePooling2D` over H and W.
+pub fn global_average_pooling2d(name: &str, input: String, keepdims: bool) -> Layer {
+    layer(
+        "GlobalAveragePooling2D",
+        name,
+        json!({"data_format": "channels_last", "keepdims": keepdims}),
+        vec![input],
+        vec![],
+    )
+}
