@@ -1,1 +1,167 @@
-fn main(){}
+//! `tf2h5`: convert TensorFlow models to Keras `.h5` files that are proven to compute what
+//! the source graph computes.
+//!
+//! Subcommands: `verify` (alias `convert`: tf2h5 never writes an unverified file) and
+//! `inspect`. Exit codes: 0 verified and written, 1 numeric mismatch (nothing written),
+//! 2 unreadable or unsupported input, or any other error (nothing written).
+
+mod atomic;
+mod inspect;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Convert TensorFlow models to Keras .h5 files, verified against the source graph.
+#[derive(Parser, Debug)]
+#[command(name = "tf2h5", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Convert MODEL, verify the .h5 against the source graph, and write it only if it matches.
+    #[command(visible_alias = "convert")]
+    Verify(VerifyArgs),
+    /// Describe a model: inputs, outputs, op histogram and the Keras layers it would become
+    /// (or, for an .h5 file, its layers and weights).
+    Inspect {
+        /// A frozen GraphDef .pb, a directory holding one, or a Keras .h5 file.
+        model: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    /// A frozen GraphDef .pb, or a directory holding one.
+    model: PathBuf,
+    /// Output .h5 path (default: <model name>.h5 in the current folder).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists (only ever after a successful verification).
+    #[arg(long)]
+    force: bool,
+    /// Number of random samples.
+    #[arg(long, default_value_t = 8)]
+    samples: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Absolute tolerance.
+    #[arg(long, default_value_t = tf2h5_verify::Tolerance::default().atol)]
+    atol: f32,
+    /// Relative tolerance.
+    #[arg(long, default_value_t = tf2h5_verify::Tolerance::default().rtol)]
+    rtol: f32,
+    /// Use this data for a model input instead of random samples: NAME=FILE.npy (float32,
+    /// first axis = samples). Repeat for each input.
+    #[arg(long = "input", value_name = "NAME=FILE.npy")]
+    inputs: Vec<String>,
+    /// Output node(s) of the graph (default: nodes nothing else reads).
+    #[arg(long = "output-node", value_name = "NODE")]
+    output_nodes: Vec<String>,
+    /// Folder for the JSON and Markdown reports.
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// Print the report as JSON instead of the summary table.
+    #[arg(long)]
+    json: bool,
+    /// Compare every layer with its TF node even when the outputs match.
+    #[arg(long)]
+    layers: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A panic is a bug, but the exit-code contract must hold even then.
+    let result = std::panic::catch_unwind(|| run(cli));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(error)) => {
+            eprintln!("tf2h5: error: {}", one_line(&format!("{error:#}")));
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            eprintln!("tf2h5: internal error (a bug: please report it with the model)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Error messages are one line: nested causes from tract may carry newlines.
+fn one_line(message: &str) -> String {
+    message.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Verify(args) => verify(args),
+        Command::Inspect { model } => {
+            print!("{}", inspect::inspect(&model)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.h5", tf2h5_verify::model_name(&args.model))));
+    // Keras 3 only loads these suffixes; refuse early, before any work.
+    if !output.extension().is_some_and(|e| e == "h5" || e == "hdf5") {
+        bail!("output '{}' must end in .h5 or .hdf5 (Keras 3 refuses other names)", output.display());
+    }
+    if output.exists() && !args.force {
+        bail!("output '{}' exists; pass --force to replace it (it is only replaced after a successful verification)", output.display());
+    }
+    let options = tf2h5_verify::Options {
+        samples: args.samples,
+        seed: args.seed,
+        tolerance: tf2h5_verify::Tolerance { atol: args.atol, rtol: args.rtol },
+        inputs: read_inputs(&args.inputs)?,
+        convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), model_name: None },
+        all_layers: args.layers,
+    };
+    let outcome = tf2h5_verify::verify(&args.model, &options)?;
+    let report = &outcome.report;
+    write_reports(&args.report_dir, report)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", report.summary());
+    }
+    if !report.passed {
+        eprintln!("tf2h5: outputs differ from the TensorFlow graph; nothing written to '{}'", output.display());
+        return Ok(ExitCode::from(1));
+    }
+    atomic::write(&output, &outcome.h5).with_context(|| format!("writing '{}'", output.display()))?;
+    if !args.json {
+        println!("wrote {} ({} bytes); reports in {}", output.display(), outcome.h5.len(), args.report_dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating report folder '{}'", dir.display()))?;
+    let json = serde_json::to_string_pretty(report)?;
+    atomic::write(&dir.join(format!("{}.json", report.model)), json.as_bytes())?;
+    atomic::write(&dir.join(format!("{}.md", report.model)), report.to_markdown().as_bytes())?;
+    Ok(())
+}
+
+fn read_inputs(specs: &[String]) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (name, file) = spec.split_once('=').with_context(|| format!("--input '{spec}' is not NAME=FILE.npy"))?;
+            let array: ndarray::ArrayD<f32> = ndarray_npy::read_npy(file)
+                .with_context(|| format!("{file}: cannot read a float32 .npy array"))?;
+            Ok((name.to_string(), array))
+        })
+        .collect()
+}

@@ -1,1 +1,158 @@
-//! placeholder
+//! Converting a TensorFlow graph into a Keras functional model.
+//!
+//! [`convert`] walks the nodes the outputs need, in dependency order, and maps each TF op to
+//! Keras layers through a registry keyed by the exact op name (`ops/<family>/`). Constants
+//! flow as values; tensors flow as Keras layer outputs with static shapes (batch unknown).
+//! Patterns that Keras expresses as one layer are fused: `Conv2D`/`MatMul` absorb a following
+//! `BiasAdd` and activation when nothing else reads the intermediate tensor. Every layer keeps
+//! the TF nodes it came from, so verification can name the TF node of a diverging layer.
+//! An op without a mapping is an error naming the node and op; [`unsupported_ops`] lists all
+//! of them in one pass.
+//!
+//! Flow: `tf` → **convert** → `keras`.
+//!
+//! ```no_run
+//! let graph = tf2h5_tf::load(std::path::Path::new("test-models/cnn/frozen.pb")).unwrap();
+//! let conversion = tf2h5_convert::convert(&graph, &tf2h5_convert::Options::default()).unwrap();
+//! println!("{} layers", conversion.model.layers.len());
+//! ```
+#![warn(missing_docs)]
+
+mod context;
+mod ops;
+
+use std::collections::HashSet;
+
+use tf2h5_keras::KerasModel;
+use tf2h5_tf::TfGraph;
+
+pub use context::{KTensor, Value};
+
+/// Errors of conversion; each names the TF node and op involved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// No Keras mapping for this op.
+    #[error("{file}: node '{node}': op '{op}' is not supported")]
+    Unsupported {
+        /// The model file.
+        file: String,
+        /// Node name.
+        node: String,
+        /// Op name.
+        op: String,
+    },
+    /// The op is known but this use of it has no exact Keras equivalent.
+    #[error("{file}: node '{node}' ({op}): {message}")]
+    Unconvertible {
+        /// The model file.
+        file: String,
+        /// Node name.
+        node: String,
+        /// Op name.
+        op: String,
+        /// Why.
+        message: String,
+    },
+    /// The graph itself is malformed.
+    #[error(transparent)]
+    Graph(#[from] tf2h5_tf::TfError),
+    /// The resulting Keras model is invalid.
+    #[error(transparent)]
+    Keras(#[from] tf2h5_keras::KerasError),
+}
+
+/// Conversion options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Output node names; empty = the graph's unconsumed nodes.
+    pub outputs: Vec<String>,
+    /// Model name written into the config (default `model`).
+    pub model_name: Option<String>,
+}
+
+/// A converted model and how it maps back to the TF graph.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    /// The Keras model with weights.
+    pub model: KerasModel,
+    /// For each Keras input layer, the TF `Placeholder` it stands for.
+    pub inputs: Vec<Endpoint>,
+    /// For each Keras output, the TF node it reproduces.
+    pub outputs: Vec<Endpoint>,
+    /// For every layer, the TF nodes it was built from (the last one produces its output).
+    pub layer_sources: Vec<(String, Vec<String>)>,
+}
+
+/// A model input or output: Keras layer name and TF node name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Keras layer.
+    pub layer: String,
+    /// TF node.
+    pub tf_node: String,
+    /// Full static shape, `None` for unknown (the batch).
+    pub shape: Vec<Option<usize>>,
+}
+
+/// Converts `graph` to a Keras model.
+pub fn convert(graph: &TfGraph, options: &Options) -> Result<Conversion, ConvertError> {
+    let outputs = output_nodes(graph, options)?;
+    let order = graph.nodes_needed_by(&outputs)?;
+    let registry = ops::registry();
+    let mut ctx = context::Context::new(graph, &order, &outputs);
+    for name in &order {
+        let node = graph.node(name).ok_or_else(|| missing(graph, name))?;
+        let builder = registry.get(node.op.as_str()).ok_or_else(|| ConvertError::Unsupported {
+            file: graph.source.display().to_string(),
+            node: node.name.clone(),
+            op: node.op.clone(),
+        })?;
+        let value = builder(&mut ctx, node)?;
+        ctx.set_value(node, value);
+    }
+    ctx.finish(options.model_name.clone().unwrap_or_else(|| "model".into()), &outputs)
+}
+
+/// The ops among the nodes the outputs need that have no mapping, with the first node of each.
+pub fn unsupported_ops(graph: &TfGraph, options: &Options) -> Result<Vec<(String, String)>, ConvertError> {
+    let outputs = output_nodes(graph, options)?;
+    let registry = ops::registry();
+    let mut seen = HashSet::new();
+    let mut unsupported = Vec::new();
+    for name in graph.nodes_needed_by(&outputs)? {
+        if let Some(node) = graph.node(&name) {
+            if !registry.contains_key(node.op.as_str()) && seen.insert(node.op.clone()) {
+                unsupported.push((node.op.clone(), node.name.clone()));
+            }
+        }
+    }
+    Ok(unsupported)
+}
+
+/// The op names the converter maps, sorted.
+pub fn supported_ops() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ops::registry().keys().copied().collect();
+    names.sort_unstable();
+    names
+}
+
+fn missing(graph: &TfGraph, name: &str) -> ConvertError {
+    ConvertError::Unconvertible {
+        file: graph.source.display().to_string(),
+        node: name.to_string(),
+        op: "?".into(),
+        message: "node not found".into(),
+    }
+}
+
+fn output_nodes(graph: &TfGraph, options: &Options) -> Result<Vec<String>, ConvertError> {
+    if options.outputs.is_empty() {
+        let outputs: Vec<String> = graph.default_outputs().iter().map(|n| n.name.clone()).collect();
+        if outputs.is_empty() {
+            return Err(tf2h5_tf::TfError::Format { path: graph.source.clone(), message: "the graph has no outputs".into() }.into());
+        }
+        return Ok(outputs);
+    }
+    // Unknown names are reported by `nodes_needed_by`.
+    Ok(options.outputs.clone())
+}

@@ -20,7 +20,7 @@
 //! let model = KerasModel {
 //!     name: "linear".into(),
 //!     layers: vec![
-//!         layers::input_layer("x", &[None, 2]),
+//!         layers::input_layer("x", &[None, Some(2)]),
 //!         layers::dense("dense", "x".into(), array![[1.0f32], [2.0]].into_dyn(), None, "relu"),
 //!     ],
 //!     inputs: vec!["x".into()],

@@ -1,1 +1,220 @@
-//! placeholder
+//! Verification: prove a converted `.h5` computes what the TensorFlow graph computes.
+//!
+//! [`verify`] runs the whole pipeline on one model: load the graph (`tf`), convert it
+//! (`convert`), write the `.h5` to memory and read it back (`keras`), then run the same
+//! seeded inputs through the read-back model in our reference engine (`engine`) and through
+//! the source graph in tract-tensorflow ([`oracle`]), samples in parallel, and compare every
+//! output with absolute and relative tolerances. On a mismatch it runs both engines layer by
+//! layer and names the first Keras layer (and its TF node) whose output diverges. It writes
+//! nothing: the caller commits the returned bytes only if [`Report::passed`].
+//!
+//! Flow: `cli` → **verify** → {`tf`, `convert`, `keras`, `engine`, tract}.
+//!
+//! ```no_run
+//! let outcome = tf2h5_verify::verify(std::path::Path::new("test-models/cnn"), &Default::default()).unwrap();
+//! assert!(outcome.report.passed);
+//! ```
+#![warn(missing_docs)]
+
+pub mod compare;
+pub mod inputs;
+pub mod oracle;
+pub mod report;
+
+use std::path::Path;
+use std::time::Instant;
+
+use ndarray::ArrayD;
+use rayon::prelude::*;
+
+use tf2h5_convert::Conversion;
+use tf2h5_keras::KerasModel;
+
+pub use compare::{Comparison, Tolerance};
+pub use report::{Divergence, OutputReport, Report, StageTime};
+
+/// Errors that stop verification before any comparison (exit code 2 in the CLI).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The model cannot be read.
+    #[error(transparent)]
+    Load(#[from] tf2h5_tf::TfError),
+    /// The graph cannot be converted.
+    #[error(transparent)]
+    Convert(#[from] tf2h5_convert::ConvertError),
+    /// The Keras model or its h5 file is invalid.
+    #[error("keras model: {0}")]
+    Keras(#[from] tf2h5_keras::KerasError),
+    /// The reference engine refused the model.
+    #[error("reference engine: {0}")]
+    Engine(#[from] tf2h5_engine::EngineError),
+    /// tract could not load or run the source graph.
+    #[error("tract oracle: {0}")]
+    Oracle(String),
+    /// User-provided inputs are unusable.
+    #[error("inputs: {0}")]
+    Input(String),
+}
+
+/// What to verify and how strictly.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Number of random samples (ignored when `inputs` are given).
+    pub samples: usize,
+    /// Seed of the random inputs.
+    pub seed: u64,
+    /// Tolerances.
+    pub tolerance: Tolerance,
+    /// User inputs by TF Placeholder name; each array's first axis is the sample axis.
+    pub inputs: Vec<(String, ArrayD<f32>)>,
+    /// Conversion options (outputs, model name).
+    pub convert: tf2h5_convert::Options,
+    /// Compare every layer even when the outputs match.
+    pub all_layers: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            samples: 8,
+            seed: 0,
+            tolerance: Tolerance::default(),
+            inputs: Vec::new(),
+            convert: Default::default(),
+            all_layers: false,
+        }
+    }
+}
+
+/// The verified (or refuted) conversion: the `.h5` bytes and the report.
+pub struct Outcome {
+    /// The complete `.h5` file; write it only if `report.passed`.
+    pub h5: Vec<u8>,
+    /// What was compared and measured.
+    pub report: Report,
+    /// The conversion (layer ↔ TF node mapping).
+    pub conversion: Conversion,
+}
+
+/// Runs the whole verification pipeline on the model at `path`.
+pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
+    let mut stages = Vec::new();
+    let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
+
+    let start = Instant::now();
+    let graph = tf2h5_tf::load(path)?;
+    timed("load", start);
+
+    let start = Instant::now();
+    let mut convert_options = options.convert.clone();
+    if convert_options.model_name.is_none() {
+        convert_options.model_name = Some(model_name(path));
+    }
+    let conversion = tf2h5_convert::convert(&graph, &convert_options)?;
+    timed("convert", start);
+
+    let start = Instant::now();
+    let h5 = tf2h5_keras::h5::write_to_bytes(&conversion.model)?;
+    timed("h5 write", start);
+
+    let start = Instant::now();
+    let model = tf2h5_keras::h5::read_from_bytes(&h5)?;
+    timed("h5 read", start);
+
+    let start = Instant::now();
+    let samples = inputs::samples(&conversion.inputs, options)?;
+    let input_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
+    let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
+    let pruned = graph.pruned(&output_nodes)?;
+    let oracle = oracle::Oracle::new(&pruned, &input_shapes, &output_nodes)?;
+    timed("tract prepare", start);
+
+    // Both engines on every sample, samples in parallel; per-engine time is summed over samples.
+    let start = Instant::now();
+    let results: Vec<_> = samples
+        .par_iter()
+        .map(|sample| -> Result<_, VerifyError> {
+            let tract_start = Instant::now();
+            let expected = oracle.run(sample)?;
+            let tract_time = tract_start.elapsed();
+            let engine_start = Instant::now();
+            let actual = tf2h5_engine::run(&model, sample)?;
+            Ok((expected, actual, tract_time, engine_start.elapsed()))
+        })
+        .collect::<Result<_, _>>()?;
+    stages.push(StageTime::new("run (wall, both engines)", start.elapsed()));
+    stages.push(StageTime::new("tract run (sum)", results.iter().map(|r| r.2).sum()));
+    stages.push(StageTime::new("engine run (sum)", results.iter().map(|r| r.3).sum()));
+
+    let start = Instant::now();
+    let mut outputs = Vec::new();
+    for (index, endpoint) in conversion.outputs.iter().enumerate() {
+        let mut comparison = Comparison::default();
+        for (expected, actual, _, _) in &results {
+            let (Some(expected), Some(actual)) = (expected.get(index), actual.get(index)) else {
+                return Err(VerifyError::Oracle(format!("output {index} missing from a run")));
+            };
+            comparison.merge(&compare::compare(expected, actual, options.tolerance));
+        }
+        outputs.push(OutputReport { layer: endpoint.layer.clone(), tf_node: endpoint.tf_node.clone(), comparison });
+    }
+    stages.push(StageTime::new("compare", start.elapsed()));
+
+    let passed = outputs.iter().all(|o| o.comparison.passed());
+    let layer_errors = if !passed || options.all_layers {
+        let start = Instant::now();
+        let errors = compare_layers(&pruned, &conversion, &model, &input_shapes, &samples[0], options.tolerance);
+        stages.push(StageTime::new("per-layer compare", start.elapsed()));
+        Some(errors)
+    } else {
+        None
+    };
+    let report = Report::new(path, &graph, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
+    Ok(Outcome { h5, report, conversion })
+}
+
+/// The model's name: the file stem, or the directory name for a model directory.
+pub fn model_name(path: &Path) -> String {
+    let stem = if path.is_dir() { path.file_name() } else { path.file_stem() };
+    let name = stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    // A bare `frozen.pb` is better named after its folder.
+    if !path.is_dir() && matches!(name.as_str(), "frozen" | "model" | "saved_model") {
+        if let Some(parent) = path.parent().and_then(|p| p.file_name()) {
+            return parent.to_string_lossy().into_owned();
+        }
+    }
+    name
+}
+
+/// Runs every layer in both engines on one sample and compares layer outputs with the TF
+/// node each layer ends at. Returns the table in layer order, or why it could not be built.
+fn compare_layers(
+    graph: &tf2h5_tf::pb::GraphDef,
+    conversion: &Conversion,
+    model: &KerasModel,
+    input_shapes: &[(String, Vec<usize>)],
+    sample: &[ArrayD<f32>],
+    tolerance: Tolerance,
+) -> Result<Vec<Divergence>, String> {
+    let compared: Vec<(&String, &String)> = conversion
+        .layer_sources
+        .iter()
+        .filter(|(layer, _)| !conversion.inputs.iter().any(|i| &i.layer == layer))
+        .filter_map(|(layer, nodes)| nodes.last().map(|node| (layer, node)))
+        .collect();
+    let node_names: Vec<String> = compared.iter().map(|(_, node)| (*node).clone()).collect();
+    let oracle = oracle::Oracle::new(graph, input_shapes, &node_names).map_err(|e| e.to_string())?;
+    let expected = oracle.run(sample).map_err(|e| e.to_string())?;
+    let actual = tf2h5_engine::run_all_layers(model, sample).map_err(|e| e.to_string())?;
+    Ok(compared
+        .iter()
+        .zip(expected)
+        .map(|((layer, node), expected)| {
+            let comparison = match actual.get(*layer) {
+                Some(actual) => compare::compare(&expected, actual, tolerance),
+                None => Comparison::missing(),
+            };
+            Divergence { layer: (*layer).clone(), tf_node: (*node).clone(), comparison }
+        })
+        .collect())
+}

@@ -1,0 +1,127 @@
+//! Verification inputs: seeded random samples, or the user's arrays split into samples.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use tf2h5_convert::Endpoint;
+
+use crate::{Options, VerifyError};
+
+/// One sample: one array per model input (model input order), each with batch 1
+/// (or the graph's fixed batch size).
+pub type Sample = Vec<ArrayD<f32>>;
+
+/// The samples to verify with: the user's inputs if any, else `options.samples` draws of a
+/// standard normal from a ChaCha8 stream seeded with `options.seed`.
+pub fn samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, VerifyError> {
+    if !options.inputs.is_empty() {
+        return user_samples(inputs, options);
+    }
+    if options.samples == 0 {
+        return Err(VerifyError::Input("at least one sample is needed".into()));
+    }
+    Ok((0..options.samples)
+        .map(|index| {
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            rng.set_stream(index as u64);
+            inputs.iter().map(|input| standard_normal(&mut rng, &concrete_shape(&input.shape, 1))).collect()
+        })
+        .collect())
+}
+
+/// `(Placeholder name, shape)` of every input of a sample, for the oracle.
+pub fn sample_shapes(inputs: &[Endpoint], samples: &[Sample]) -> Vec<(String, Vec<usize>)> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let shape = samples.first().and_then(|s| s.get(i)).map(|a| a.shape().to_vec()).unwrap_or_default();
+            (input.tf_node.clone(), shape)
+        })
+        .collect()
+}
+
+fn concrete_shape(shape: &[Option<usize>], batch: usize) -> Vec<usize> {
+    shape.iter().map(|d| d.unwrap_or(batch)).collect()
+}
+
+/// Box–Muller from uniform draws: avoids a distribution dependency, deterministic per seed.
+fn standard_normal(rng: &mut ChaCha8Rng, shape: &[usize]) -> ArrayD<f32> {
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+        let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+        let u2: f64 = rng.gen();
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    })
+}
+
+fn user_samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, VerifyError> {
+    for (name, _) in &options.inputs {
+        if !inputs.iter().any(|i| &i.tf_node == name) {
+            let known: Vec<&str> = inputs.iter().map(|i| i.tf_node.as_str()).collect();
+            return Err(VerifyError::Input(format!("'{name}' is not a model input (inputs: {known:?})")));
+        }
+    }
+    let mut per_input = Vec::new();
+    for input in inputs {
+        let (_, array) = options
+            .inputs
+            .iter()
+            .find(|(name, _)| name == &input.tf_node)
+            .ok_or_else(|| VerifyError::Input(format!("no data given for input '{}'", input.tf_node)))?;
+        let expected = &input.shape[1..];
+        let matches = array.ndim() == input.shape.len()
+            && array.shape()[1..].iter().zip(expected).all(|(&d, e)| e.is_none_or(|e| e == d));
+        if !matches || array.shape()[0] == 0 {
+            return Err(VerifyError::Input(format!(
+                "data for '{}' has shape {:?}, expected (samples, {})",
+                input.tf_node,
+                array.shape(),
+                expected.iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        per_input.push(array);
+    }
+    let count = per_input.first().map(|a| a.shape()[0]).unwrap_or(0);
+    if per_input.iter().any(|a| a.shape()[0] != count) {
+        return Err(VerifyError::Input("all inputs must hold the same number of samples".into()));
+    }
+    Ok((0..count)
+        .map(|s| per_input.iter().map(|a| a.index_axis(Axis(0), s).insert_axis(Axis(0)).to_owned()).collect())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(shape: &[Option<usize>]) -> Endpoint {
+        Endpoint { layer: "x".into(), tf_node: "x".into(), shape: shape.to_vec() }
+    }
+
+    #[test]
+    fn random_samples_are_seeded_and_distinct() {
+        let inputs = [endpoint(&[None, Some(3), Some(2)])];
+        let options = Options { samples: 3, seed: 7, ..Default::default() };
+        let a = samples(&inputs, &options).unwrap();
+        let b = samples(&inputs, &options).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a[0][0].shape(), &[1, 3, 2]);
+        assert_ne!(a[0], a[1]);
+        let other_seed = samples(&inputs, &Options { seed: 8, ..options }).unwrap();
+        assert_ne!(a, other_seed);
+    }
+
+    #[test]
+    fn user_inputs_are_split_and_checked() {
+        let inputs = [endpoint(&[None, Some(2)])];
+        let data = ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let options = Options { inputs: vec![("x".into(), data)], ..Default::default() };
+        let split = samples(&inputs, &options).unwrap();
+        assert_eq!(split.len(), 3);
+        assert_eq!(split[2][0].as_slice().unwrap(), &[5.0, 6.0]);
+        let wrong = ArrayD::zeros(IxDyn(&[3, 5]));
+        let options = Options { inputs: vec![("x".into(), wrong)], ..Default::default() };
+        assert!(samples(&inputs, &options).unwrap_err().to_string().contains("expected (samples, 2)"));
+    }
+}

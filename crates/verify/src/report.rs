@@ -1,0 +1,214 @@
+//! The verification report: what was compared, the errors, the per-stage times; as JSON,
+//! Markdown and a terminal summary.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::compare::{Comparison, Tolerance};
+use crate::Options;
+
+/// Time spent in one pipeline stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    /// Stage name.
+    pub stage: String,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+impl StageTime {
+    /// A stage that took `elapsed`.
+    pub fn new(stage: &str, elapsed: Duration) -> Self {
+        StageTime { stage: stage.into(), ms: elapsed.as_secs_f64() * 1e3 }
+    }
+}
+
+/// Comparison of one model output over all samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputReport {
+    /// Keras output layer.
+    pub layer: String,
+    /// TF node it reproduces.
+    pub tf_node: String,
+    /// Errors.
+    pub comparison: Comparison,
+}
+
+/// Comparison of one layer's output with its TF node (per-layer localisation).
+#[derive(Debug, Clone, Serialize)]
+pub struct Divergence {
+    /// Keras layer.
+    pub layer: String,
+    /// The TF node whose output the layer reproduces.
+    pub tf_node: String,
+    /// Errors on the first sample.
+    pub comparison: Comparison,
+}
+
+/// Everything a verification run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Model name.
+    pub model: String,
+    /// Source file.
+    pub source: String,
+    /// All outputs within tolerance.
+    pub passed: bool,
+    /// Samples compared.
+    pub samples: usize,
+    /// Seed of the random inputs (`null` when the user gave inputs).
+    pub seed: Option<u64>,
+    /// Tolerances used.
+    pub tolerance: Tolerance,
+    /// TF nodes in the file.
+    pub tf_nodes: usize,
+    /// Keras layers emitted.
+    pub layers: usize,
+    /// Weight values.
+    pub parameters: usize,
+    /// Size of the `.h5` file.
+    pub h5_bytes: usize,
+    /// Model inputs: TF node and shape.
+    pub inputs: Vec<(String, Vec<Option<usize>>)>,
+    /// Per-output comparison.
+    pub outputs: Vec<OutputReport>,
+    /// First layer above tolerance in the per-layer comparison, if any.
+    pub first_divergence: Option<Divergence>,
+    /// Per-layer comparison (on a mismatch or when asked), or why it could not run.
+    pub layer_comparison: Option<Result<Vec<Divergence>, String>>,
+    /// Time per stage.
+    pub stages: Vec<StageTime>,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        path: &Path,
+        graph: &tf2h5_tf::TfGraph,
+        conversion: &tf2h5_convert::Conversion,
+        options: &Options,
+        samples: usize,
+        outputs: Vec<OutputReport>,
+        stages: Vec<StageTime>,
+        h5_bytes: usize,
+        layer_comparison: Option<Result<Vec<Divergence>, String>>,
+    ) -> Self {
+        let first_divergence = match &layer_comparison {
+            Some(Ok(layers)) => layers.iter().find(|d| !d.comparison.passed()).cloned(),
+            _ => None,
+        };
+        Report {
+            model: conversion.model.name.clone(),
+            source: path.display().to_string(),
+            passed: outputs.iter().all(|o| o.comparison.passed()),
+            samples,
+            seed: options.inputs.is_empty().then_some(options.seed),
+            tolerance: options.tolerance,
+            tf_nodes: graph.nodes().len(),
+            layers: conversion.model.layers.len(),
+            parameters: conversion.model.parameter_count(),
+            h5_bytes,
+            inputs: conversion.inputs.iter().map(|i| (i.tf_node.clone(), i.shape.clone())).collect(),
+            outputs,
+            first_divergence,
+            layer_comparison,
+            stages,
+        }
+    }
+
+    /// Total time of all stages, in milliseconds (the wall-clock run stage counts once).
+    pub fn total_ms(&self) -> f64 {
+        self.stages.iter().filter(|s| !s.stage.ends_with("(sum)")).map(|s| s.ms).sum()
+    }
+
+    /// The terminal summary: per-output errors and per-stage times.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.passed { "PASS" } else { "MISMATCH" };
+        let _ = writeln!(
+            out,
+            "{verdict}  {}  ({} TF nodes -> {} Keras layers, {} parameters, {} samples, atol {:e}, rtol {:e})",
+            self.model, self.tf_nodes, self.layers, self.parameters, self.samples, self.tolerance.atol, self.tolerance.rtol
+        );
+        let _ = writeln!(out, "  {:<28} {:<28} {:>12} {:>12} {:>10}", "output layer", "TF node", "max abs err", "max rel err", "failures");
+        for o in &self.outputs {
+            let c = &o.comparison;
+            let _ = writeln!(
+                out,
+                "  {:<28} {:<28} {:>12.3e} {:>12.3e} {:>10}{}",
+                o.layer,
+                o.tf_node,
+                c.max_abs_err,
+                c.max_rel_err,
+                c.failures,
+                c.problem.as_deref().map(|p| format!("  ({p})")).unwrap_or_default()
+            );
+        }
+        if let Some(d) = &self.first_divergence {
+            let _ = writeln!(
+                out,
+                "  first diverging layer: '{}' (TF node '{}'), max abs err {:.3e}",
+                d.layer, d.tf_node, d.comparison.max_abs_err
+            );
+        }
+        if let Some(Err(why)) = &self.layer_comparison {
+            let _ = writeln!(out, "  per-layer comparison unavailable: {why}");
+        }
+        let stages: Vec<String> = self.stages.iter().map(|s| format!("{} {:.1} ms", s.stage, s.ms)).collect();
+        let _ = writeln!(out, "  time: {} (total {:.1} ms)", stages.join(", "), self.total_ms());
+        out
+    }
+
+    /// The Markdown report.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let verdict = if self.passed { "verified" } else { "**MISMATCH**" };
+        let _ = writeln!(md, "# tf2h5 verify: {}\n", self.model);
+        let _ = writeln!(md, "- source: `{}`\n- result: {verdict}", self.source);
+        let _ = writeln!(md, "- {} TF nodes → {} Keras layers, {} parameters, .h5 {} bytes", self.tf_nodes, self.layers, self.parameters, self.h5_bytes);
+        let seed = self.seed.map(|s| format!("random N(0,1), seed {s}")).unwrap_or_else(|| "user inputs".into());
+        let _ = writeln!(md, "- {} samples ({seed}); tolerance atol {:e}, rtol {:e}", self.samples, self.tolerance.atol, self.tolerance.rtol);
+        for (node, shape) in &self.inputs {
+            let _ = writeln!(md, "- input `{node}`: {}", format_shape(shape));
+        }
+        let _ = writeln!(md, "\n## Outputs\n\n| output layer | TF node | max abs err | max rel err | max abs value | failures / elements |\n|---|---|---|---|---|---|");
+        for o in &self.outputs {
+            let c = &o.comparison;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.3e} | {:.3e} | {:.3e} | {} / {}{} |",
+                o.layer, o.tf_node, c.max_abs_err, c.max_rel_err, c.max_abs_expected, c.failures, c.elements,
+                c.problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
+            );
+        }
+        match &self.layer_comparison {
+            Some(Ok(layers)) => {
+                let _ = writeln!(md, "\n## Per-layer comparison (first sample)\n");
+                if let Some(d) = &self.first_divergence {
+                    let _ = writeln!(md, "First diverging layer: **{}** (TF node `{}`).\n", d.layer, d.tf_node);
+                }
+                let _ = writeln!(md, "| layer | TF node | max abs err | ok |\n|---|---|---|---|");
+                for d in layers {
+                    let _ = writeln!(md, "| {} | {} | {:.3e} | {} |", d.layer, d.tf_node, d.comparison.max_abs_err, if d.comparison.passed() { "yes" } else { "**no**" });
+                }
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(md, "\nPer-layer comparison unavailable: {why}");
+            }
+            None => {}
+        }
+        let _ = writeln!(md, "\n## Time per stage\n\n| stage | ms |\n|---|---|");
+        for s in &self.stages {
+            let _ = writeln!(md, "| {} | {:.1} |", s.stage, s.ms);
+        }
+        md
+    }
+}
+
+fn format_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect();
+    format!("({})", dims.join(", "))
+}
