@@ -39,9 +39,12 @@ enum Command {
 struct VerifyArgs {
     /// A frozen GraphDef .pb, or a directory holding one.
     model: PathBuf,
-    /// Output .h5 path (default: <model name>.h5 in the current folder).
+    /// Output .h5 path (default: <model name>.h5 in --out-dir).
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Folder for the default output path.
+    #[arg(long, default_value = ".")]
+    out_dir: PathBuf,
     /// Replace OUTPUT if it exists (only ever after a successful verification).
     #[arg(long)]
     force: bool,
@@ -111,7 +114,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let output = args
         .output
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.h5", tf2h5_verify::model_name(&args.model))));
+        .unwrap_or_else(|| args.out_dir.join(format!("{}.h5", tf2h5_verify::model_name(&args.model))));
     // Keras 3 only loads these suffixes; refuse early, before any work.
     if !output.extension().is_some_and(|e| e == "h5" || e == "hdf5") {
         bail!("output '{}' must end in .h5 or .hdf5 (Keras 3 refuses other names)", output.display());
@@ -138,6 +141,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     if !report.passed {
         eprintln!("tf2h5: outputs differ from the TensorFlow graph; nothing written to '{}'", output.display());
         return Ok(ExitCode::from(1));
+    }
+    if let Some(folder) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).with_context(|| format!("creating '{}'", folder.display()))?;
     }
     atomic::write(&output, &outcome.h5).with_context(|| format!("writing '{}'", output.display()))?;
     if !args.json {

@@ -1,0 +1,199 @@
+//! The `tf2h5` binary's contract: exit codes, one-line errors naming the file, and that
+//! nothing is written unless verification passed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use prost::Message;
+use tf2h5_tf::pb;
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models").join(case)
+}
+
+fn tf2h5(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tf2h5")).args(args).current_dir(cwd).output().expect("tf2h5 runs")
+}
+
+/// Runs `verify MODEL -o OUT` in a fresh folder and checks the refusal contract:
+/// exit 2, one line on stderr mentioning `mention`, no .h5 and no temp file left.
+fn assert_refused(model: &Path, extra: &[&str], mention: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.h5");
+    let mut args = vec!["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--report-dir", "reports"];
+    args.extend_from_slice(extra);
+    let output = tf2h5(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one-line error expected, got: {stderr}");
+    assert!(stderr.contains(mention), "error should mention '{mention}': {stderr}");
+    assert!(!out.exists(), "nothing may be written on refusal");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert!(leftovers.iter().all(|n| n == "reports"), "unexpected files: {leftovers:?}");
+    stderr
+}
+
+fn write_graph(dir: &Path, name: &str, nodes: Vec<pb::NodeDef>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, pb::GraphDef { node: nodes, ..Default::default() }.encode_to_vec()).unwrap();
+    path
+}
+
+fn node(name: &str, op: &str, inputs: &[&str]) -> pb::NodeDef {
+    pb::NodeDef { name: name.into(), op: op.into(), input: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+}
+
+fn placeholder(name: &str, dims: &[i64]) -> pb::NodeDef {
+    let mut node = node(name, "Placeholder", &[]);
+    let shape = pb::TensorShapeProto {
+        dim: dims.iter().map(|&size| pb::tensor_shape_proto::Dim { size, name: String::new() }).collect(),
+        unknown_rank: false,
+    };
+    node.attr.insert("shape".into(), pb::AttrValue { value: Some(pb::attr_value::Value::Shape(shape)) });
+    node.attr.insert("dtype".into(), pb::AttrValue { value: Some(pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)) });
+    node
+}
+
+#[test]
+fn verify_writes_a_verified_file_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.h5");
+    let output = tf2h5(&["verify", fixture("cnn").to_str().unwrap(), "-o", out.to_str().unwrap(), "--samples", "3"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("PASS") && stdout.contains("max abs err"), "{stdout}");
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers.iter().filter(|l| !l.weights.is_empty()).count(), 2);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/cnn.json")).unwrap()).unwrap();
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["samples"], 3);
+    assert!(dir.path().join("reports/cnn.md").exists());
+}
+
+#[test]
+fn default_output_is_model_name_in_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tf2h5(&["verify", fixture("linear").to_str().unwrap(), "--samples", "1"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.path().join("linear.h5").exists());
+}
+
+#[test]
+fn mismatch_exits_1_and_writes_nothing() {
+    // Zero tolerance: float reassociation alone makes the CNN differ in the last bits.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.h5");
+    let model = fixture("cnn");
+    let args = ["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--atol", "0", "--rtol", "0"];
+    let output = tf2h5(&args, dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!out.exists());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/cnn.json")).unwrap()).unwrap();
+    assert_eq!(report["passed"], false);
+    assert!(report["outputs"][0]["comparison"]["failures"].as_u64().unwrap() > 0);
+    // The per-layer comparison names where it starts.
+    assert!(report["first_divergence"]["layer"].is_string(), "{report}");
+}
+
+#[test]
+fn existing_output_needs_force_and_survives_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.h5");
+    std::fs::write(&out, b"precious").unwrap();
+    let model = fixture("cnn");
+    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--force"));
+    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--force", "--atol", "0", "--rtol", "0"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--force"], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(tf2h5_keras::h5::read_file(&out).is_ok());
+}
+
+#[test]
+fn refuses_empty_garbage_and_truncated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pb");
+    std::fs::write(&empty, b"").unwrap();
+    assert_refused(&empty, &[], "empty.pb");
+
+    let garbage = dir.path().join("garbage.pb");
+    std::fs::write(&garbage, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    assert_refused(&garbage, &[], "garbage.pb");
+
+    let full = std::fs::read(fixture("cnn/frozen.pb")).unwrap();
+    for cut in [1, 100, full.len() / 2, full.len() - 3] {
+        let truncated = dir.path().join(format!("truncated_{cut}.pb"));
+        std::fs::write(&truncated, &full[..cut]).unwrap();
+        assert_refused(&truncated, &[], &format!("truncated_{cut}.pb"));
+    }
+    assert_refused(&dir.path().join("does-not-exist.pb"), &[], "does-not-exist.pb");
+    let empty_dir = tempfile::tempdir().unwrap();
+    assert_refused(empty_dir.path(), &[], "no .pb");
+}
+
+#[test]
+fn refuses_unknown_ops_naming_node_and_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_graph(dir.path(), "erf.pb", vec![placeholder("x", &[-1, 4]), node("weird/erf", "Erf", &["x"])]);
+    let stderr = assert_refused(&model, &[], "erf.pb");
+    assert!(stderr.contains("'weird/erf'") && stderr.contains("'Erf'"), "{stderr}");
+}
+
+#[test]
+fn refuses_malformed_graphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let dangling = write_graph(dir.path(), "dangling.pb", vec![placeholder("x", &[-1, 4]), node("y", "Relu", &["nowhere"])]);
+    assert_refused(&dangling, &[], "nowhere");
+    let cycle = write_graph(
+        dir.path(),
+        "cycle.pb",
+        vec![placeholder("x", &[-1, 4]), node("a", "AddV2", &["x", "b"]), node("b", "Relu", &["a"])],
+    );
+    assert_refused(&cycle, &["--output-node", "b"], "cycle");
+    let unknown_shape = write_graph(dir.path(), "shape.pb", vec![placeholder("x", &[-1, -1]), node("y", "Relu", &["x"])]);
+    assert_refused(&unknown_shape, &[], "unknown non-batch");
+}
+
+#[test]
+fn refuses_inputs_of_the_wrong_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("x.npy");
+    ndarray_npy::write_npy(&data, &ndarray::Array2::<f32>::zeros((2, 3))).unwrap();
+    let spec = format!("x={}", data.display());
+    assert_refused(&fixture("linear"), &["--input", &spec], "expected (samples, 1)");
+    let spec = format!("x={}", dir.path().join("missing.npy").display());
+    assert_refused(&fixture("linear"), &["--input", &spec], "missing.npy");
+}
+
+#[test]
+fn user_inputs_reproduce_tensorflow_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("x={}", fixture("inception_block/x.npy").display());
+    let out = dir.path().join("block.h5");
+    let output = tf2h5(&["verify", fixture("inception_block").to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    // The written file, run by the engine on the fixture input, gives TF's output.
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    let x: ndarray::ArrayD<f32> = ndarray_npy::read_npy(fixture("inception_block/x.npy")).unwrap();
+    let y: ndarray::ArrayD<f32> = ndarray_npy::read_npy(fixture("inception_block/y.npy")).unwrap();
+    let ours = tf2h5_engine::run(&model, &[x]).unwrap();
+    let max_err = ours[0].iter().zip(y.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(max_err <= 1e-4, "max abs err {max_err}");
+}
+
+#[test]
+fn inspect_lists_inputs_ops_and_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tf2h5(&["inspect", fixture("inception_block").to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("FusedBatchNormV3") && text.contains("BatchNormalization") && text.contains("Concatenate"), "{text}");
+    let model = write_graph(dir.path(), "erf.pb", vec![placeholder("x", &[-1, 4]), node("e", "Erf", &["x"])]);
+    let output = tf2h5(&["inspect", model.to_str().unwrap()], dir.path());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("unsupported ops:\n  Erf"));
+}

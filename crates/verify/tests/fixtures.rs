@@ -1,0 +1,118 @@
+//! Every fixture in `test-models/` (a folder with `meta.json`), against TensorFlow's own
+//! outputs: the tract oracle on the source graph, and our engine on the `.h5` read back.
+//! Both must match TF (max abs err ≤ 1e-4), not merely each other.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayD;
+use serde_json::Value;
+use tf2h5_verify::{compare::compare, oracle::Oracle, Tolerance};
+
+const TF_TOLERANCE: Tolerance = Tolerance { atol: 1e-4, rtol: 1e-4 };
+
+struct Fixture {
+    dir: PathBuf,
+    model: PathBuf,
+    inputs: Vec<(String, ArrayD<f32>)>,
+    outputs: Vec<(String, ArrayD<f32>)>,
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("test-models/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("meta.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 5, "expected the committed fixtures in {}", root.display());
+    dirs.into_iter().map(|dir| load_fixture(&dir)).collect()
+}
+
+fn load_fixture(dir: &Path) -> Fixture {
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let arrays = |key: &str| -> Vec<(String, ArrayD<f32>)> {
+        meta[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                let name = entry["name"].as_str().unwrap().to_string();
+                let array: ArrayD<f32> = ndarray_npy::read_npy(dir.join(entry["file"].as_str().unwrap())).unwrap();
+                (name, array)
+            })
+            .collect()
+    };
+    Fixture {
+        dir: dir.to_path_buf(),
+        model: dir.join(meta["model"].as_str().unwrap()),
+        inputs: arrays("inputs"),
+        outputs: arrays("outputs"),
+    }
+}
+
+fn check(what: &str, fixture: &Fixture, name: &str, expected: &ArrayD<f32>, actual: &ArrayD<f32>) -> f32 {
+    let comparison = compare(expected, actual, TF_TOLERANCE);
+    assert!(
+        comparison.passed(),
+        "{}: {what} output '{name}' differs from TensorFlow: {comparison:?}",
+        fixture.dir.display()
+    );
+    comparison.max_abs_err
+}
+
+#[test]
+fn tract_and_engine_reproduce_tensorflow_on_every_fixture() {
+    for fixture in fixtures() {
+        let graph = tf2h5_tf::load(&fixture.model).unwrap_or_else(|e| panic!("{e}"));
+        let output_names: Vec<String> = fixture.outputs.iter().map(|(n, _)| n.clone()).collect();
+        let options = tf2h5_convert::Options { outputs: output_names.clone(), model_name: None };
+        let conversion = tf2h5_convert::convert(&graph, &options).unwrap_or_else(|e| panic!("{e}"));
+        let h5 = tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap();
+        let model = tf2h5_keras::h5::read_from_bytes(&h5).unwrap();
+
+        // Inputs in the model's order, matched by TF node name.
+        let inputs: Vec<ArrayD<f32>> = conversion
+            .inputs
+            .iter()
+            .map(|endpoint| fixture.inputs.iter().find(|(n, _)| *n == endpoint.tf_node).unwrap().1.clone())
+            .collect();
+        let shapes: Vec<(String, Vec<usize>)> =
+            conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
+
+        let oracle = Oracle::new(&graph.pruned(&output_names).unwrap(), &shapes, &output_names).unwrap();
+        let tract_outputs = oracle.run(&inputs).unwrap();
+        let engine_outputs = tf2h5_engine::run(&model, &inputs).unwrap();
+        for (index, (name, expected)) in fixture.outputs.iter().enumerate() {
+            let tract_err = check("tract", &fixture, name, expected, &tract_outputs[index]);
+            let engine_err = check("engine", &fixture, name, expected, &engine_outputs[index]);
+            println!("{:<24} {name:<12} tract vs TF {tract_err:.3e}  engine vs TF {engine_err:.3e}", fixture.dir.file_name().unwrap().to_string_lossy());
+        }
+    }
+}
+
+/// The oracle fixes are what make tract agree with TF on `tract_fixes`: stock tract does not
+/// know FusedBatchNormV3, and once that is registered alone it still disagrees with TF
+/// (dilations ignored, Softmax over the wrong axes).
+#[test]
+fn stock_tract_is_wrong_where_we_fixed_it() {
+    use tract_tensorflow::prelude::*;
+    let fixture = load_fixture(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/tract_fixes"));
+    let graph = tf2h5_tf::load(&fixture.model).unwrap();
+    let (input_name, input) = &fixture.inputs[0];
+    let mut stock_tf = tract_tensorflow::tensorflow();
+    let pruned = graph.pruned(&["Identity".to_string()]).unwrap();
+    assert!(stock_tf.model_for_proto_model(&pruned).and_then(|m| m.into_typed()).is_err(), "stock tract knows FusedBatchNormV3?");
+    let fused_batch_norm = stock_tf.op_register.0["FusedBatchNorm"];
+    stock_tf.op_register.insert("FusedBatchNormV3", fused_batch_norm);
+    let stock = stock_tf
+        .model_for_proto_model(&graph.pruned(&["Identity".to_string()]).unwrap())
+        .and_then(|mut m| {
+            m.set_input_names([input_name.as_str()])?;
+            m.set_input_fact(0, f32::fact(input.shape()).into())?;
+            m.into_optimized()?.into_runnable()?.run(tvec![Tensor::from(input.clone()).into()])
+        });
+    let out = stock.unwrap()[0].to_plain_array_view::<f32>().unwrap().to_owned();
+    let comparison = compare(&fixture.outputs[0].1, &out, TF_TOLERANCE);
+    assert!(comparison.max_abs_err > 0.1, "stock tract unexpectedly close to TF: {comparison:?}");
+}

@@ -1,0 +1,48 @@
+# tf2h5 tasks. Set-up is automatic: every recipe that needs something installs it first
+# (scripts/setup.sh is idempotent).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := env_var_or_default("TF2H5_CACHE", env_var("HOME") + "/.cache/tf2h5") + "/venv"
+python := venv + "/bin/python"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install system packages and tools the build needs (libhdf5, just).
+setup:
+    bash scripts/setup.sh
+
+# Build the release binary.
+build: setup
+    cargo build --release -p tf2h5
+
+# Convert and verify one model; the .h5 goes to out/, reports to reports/.
+verify model *args: build
+    cargo run --release -q -p tf2h5 -- verify {{model}} --out-dir out --force {{args}}
+
+# Describe a model (TF graph or .h5).
+inspect model: build
+    cargo run --release -q -p tf2h5 -- inspect {{model}}
+
+# The whole test suite: Rust tests (unit, fixtures against TF outputs, CLI contract), then keras-check.
+test: build
+    cargo test --release --workspace
+    just keras-check
+
+# Verify every fixture, then load each emitted .h5 in tf-keras 2.21 and Keras 3.15 and compare with TF's outputs.
+keras-check: build
+    bash scripts/setup.sh --python
+    rm -rf out/keras-check && mkdir -p out/keras-check
+    for meta in test-models/*/meta.json; do \
+        case_dir="$(dirname "$meta")"; case_name="$(basename "$case_dir")"; \
+        model="$case_dir/$({{python}} -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"])' "$meta")"; \
+        cargo run --release -q -p tf2h5 -- verify "$model" -o "out/keras-check/$case_name.h5" --force --report-dir out/keras-check/reports > /dev/null; \
+    done
+    {{python}} scripts/keras_check.py --fixtures test-models --h5-dir out/keras-check
+
+# Regenerate the committed fixtures with TensorFlow (test-time only).
+fixtures:
+    bash scripts/setup.sh --python
+    {{python}} test-models/generate.py

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what tf2h5's build and tests need, idempotently (safe to run again and again):
+#   - libhdf5-dev + pkg-config (Debian packages) for the hdf5 crate
+#   - `just`, the command runner (from PyPI's rust-just wheel, linked next to cargo)
+#   - with --python: the keras-check venv (TensorFlow 2.21, tf-keras 2.21, Keras 3.15),
+#     cached outside the repository in ~/.cache/tf2h5/venv so fresh clones reuse it.
+set -euo pipefail
+
+cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$cache"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "setup: need root to run: $*" >&2; exit 1; fi
+}
+
+if ! pkg-config --exists hdf5 2>/dev/null; then
+    echo "setup: installing libhdf5-dev and pkg-config"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+fi
+
+if ! command -v just >/dev/null; then
+    echo "setup: installing just"
+    python3 -m venv "$cache/tools"
+    "$cache/tools/bin/pip" install -q --disable-pip-version-check rust-just
+    # Next to cargo, so it is on the PATH of anyone who can build the project.
+    ln -sf "$cache/tools/bin/just" "$(dirname "$(command -v cargo)")/just"
+fi
+
+if [ "${1:-}" = "--python" ]; then
+    requirements="$repo/scripts/requirements-keras-check.txt"
+    stamp="$cache/venv/.requirements.sha256"
+    wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [ ! -x "$cache/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        echo "setup: creating the keras-check venv in $cache/venv (about a minute)"
+        python3 -m venv "$cache/venv"
+        "$cache/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+        "$cache/venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+        echo "$wanted" > "$stamp"
+    fi
+fi
