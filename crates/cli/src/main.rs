@@ -157,6 +157,9 @@ fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {
     let json = serde_json::to_string_pretty(report)?;
     atomic::write(&dir.join(format!("{}.json", report.model)), json.as_bytes())?;
     atomic::write(&dir.join(format!("{}.md", report.model)), report.to_markdown().as_bytes())?;
+    if let Some(svg) = report.layer_plot_svg() {
+        atomic::write(&dir.join(format!("{}.layers.svg", report.model)), svg.as_bytes())?;
+    }
     Ok(())
 }
 

@@ -112,7 +112,20 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     }
     let conversion = tf2h5_convert::convert(&graph, &convert_options)?;
     timed("convert", start);
+    verify_conversion(path, &graph, conversion, options, stages)
+}
 
+/// Verifies an already converted model against its graph (the part of [`verify`] after
+/// conversion; `stages` holds the times measured so far). Tests use it to verify a model
+/// with a deliberate error and check that localisation names the broken layer.
+pub fn verify_conversion(
+    path: &Path,
+    graph: &tf2h5_tf::TfGraph,
+    conversion: Conversion,
+    options: &Options,
+    mut stages: Vec<StageTime>,
+) -> Result<Outcome, VerifyError> {
+    let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
     let start = Instant::now();
     let h5 = tf2h5_keras::h5::write_to_bytes(&conversion.model)?;
     timed("h5 write", start);
@@ -169,7 +182,7 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     } else {
         None
     };
-    let report = Report::new(path, &graph, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
+    let report = Report::new(path, graph, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
     Ok(Outcome { h5, report, conversion })
 }
 

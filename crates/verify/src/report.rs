@@ -190,6 +190,7 @@ impl Report {
                 if let Some(d) = &self.first_divergence {
                     let _ = writeln!(md, "First diverging layer: **{}** (TF node `{}`).\n", d.layer, d.tf_node);
                 }
+                let _ = writeln!(md, "![per-layer error]({}.layers.svg)\n", self.model);
                 let _ = writeln!(md, "| layer | TF node | max abs err | ok |\n|---|---|---|---|");
                 for d in layers {
                     let _ = writeln!(md, "| {} | {} | {:.3e} | {} |", d.layer, d.tf_node, d.comparison.max_abs_err, if d.comparison.passed() { "yes" } else { "**no**" });
@@ -206,6 +207,60 @@ impl Report {
         }
         md
     }
+}
+
+impl Report {
+    /// A per-layer error plot (SVG): one bar per layer, log scale of the max abs error, the
+    /// absolute tolerance as a line, failing layers in red. `None` without a layer comparison.
+    pub fn layer_plot_svg(&self) -> Option<String> {
+        let Some(Ok(layers)) = &self.layer_comparison else { return None };
+        let (bar, left, top, height) = (12.0, 70.0, 30.0, 240.0);
+        let width = left + bar * layers.len().max(1) as f64 + 20.0;
+        let (low, high) = (-9.0f64, 1.0f64); // log10 range shown
+        let y = |err: f64| {
+            let level = if err > 0.0 { err.log10().clamp(low, high) } else { low };
+            top + height * (high - level) / (high - low)
+        };
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+             <text x=\"{left}\" y=\"18\">{}: max abs error per layer vs TF node (log scale)</text>\n",
+            top + height + 40.0,
+            xml_escape(&self.model)
+        );
+        for exponent in (low as i32..=high as i32).step_by(2) {
+            let ty = y(10f64.powi(exponent));
+            let _ = writeln!(svg, "<line x1=\"{left}\" y1=\"{ty:.1}\" x2=\"{:.1}\" y2=\"{ty:.1}\" stroke=\"#ddd\"/><text x=\"5\" y=\"{:.1}\">1e{exponent}</text>", width - 20.0, ty + 4.0);
+        }
+        for (i, layer) in layers.iter().enumerate() {
+            let x = left + bar * i as f64;
+            let bar_top = y(layer.comparison.max_abs_err as f64);
+            let color = if layer.comparison.passed() { "#4a7" } else { "#d33" };
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{bar_top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"><title>{} ({}): {:.3e}</title></rect>",
+                bar - 2.0,
+                (top + height - bar_top).max(0.5),
+                xml_escape(&layer.layer),
+                xml_escape(&layer.tf_node),
+                layer.comparison.max_abs_err
+            );
+        }
+        let atol_y = y(self.tolerance.atol as f64);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{atol_y:.1}\" x2=\"{:.1}\" y2=\"{atol_y:.1}\" stroke=\"#d33\" stroke-dasharray=\"4 3\"/>\n\
+             <text x=\"{left}\" y=\"{:.1}\">layers in model order ({}); dashed: atol {:e}</text>\n</svg>",
+            width - 20.0,
+            top + height + 25.0,
+            layers.len(),
+            self.tolerance.atol
+        );
+        Some(svg)
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn format_shape(shape: &[Option<usize>]) -> String {
