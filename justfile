@@ -46,3 +46,11 @@ keras-check: build
 fixtures:
     bash scripts/setup.sh --python
     {{python}} test-models/generate.py
+
+# The model-zoo regression suite: generate keras.applications models on demand into zoo/ (ignored),
+# verify each (in parallel where memory allows), check loads in both Keras versions, write reports/zoo.md.
+zoo *models: build
+    bash scripts/setup.sh --python
+    {{python}} scripts/zoo.py --out zoo {{ if models == "" { "" } else { "--models " + models } }}
+    cargo run --release -q -p tf2h5 -- zoo zoo --out-dir out/zoo --report-dir reports \
+        --python {{python}} --keras-check-script scripts/keras_check.py

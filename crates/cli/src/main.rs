@@ -7,6 +7,7 @@
 
 mod atomic;
 mod inspect;
+mod zoo;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +33,33 @@ enum Command {
     Inspect {
         /// A frozen GraphDef .pb, a directory holding one, or a Keras .h5 file.
         model: PathBuf,
+    },
+    /// Verify every model of a zoo (sub-folders with meta.json) and write zoo.md / zoo.json.
+    /// Exit code 0 only if every model passed every check.
+    Zoo {
+        /// Folder of model folders (the test-models/ layout).
+        dir: PathBuf,
+        /// Folder for the emitted .h5 files.
+        #[arg(long, default_value = "out/zoo")]
+        out_dir: PathBuf,
+        /// Folder for zoo.md, zoo.json and the per-model reports.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
+        /// Models verified at once (further limited by available memory).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Random samples per model.
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        /// Seconds one model may take before it is killed and reported as a hang.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Python with TensorFlow, tf-keras and Keras 3, to check loads of every .h5.
+        #[arg(long, requires = "keras_check_script")]
+        python: Option<PathBuf>,
+        /// The keras_check.py script.
+        #[arg(long, requires = "python")]
+        keras_check_script: Option<PathBuf>,
     },
 }
 
@@ -107,6 +135,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", inspect::inspect(&model)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Zoo { dir, out_dir, report_dir, jobs, samples, timeout, python, keras_check_script } => {
+            let options = zoo::ZooOptions {
+                dir,
+                out_dir,
+                report_dir,
+                jobs,
+                samples,
+                timeout: std::time::Duration::from_secs(timeout),
+                keras_check: python.zip(keras_check_script),
+            };
+            let all_passed = zoo::run(&options)?;
+            println!("zoo: {}; see {}", if all_passed { "all passed" } else { "FAILURES" }, options.report_dir.join("zoo.md").display());
+            Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
     }
 }
 
@@ -130,7 +172,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), model_name: None },
         all_layers: args.layers,
     };
-    let outcome = tf2h5_verify::verify(&args.model, &options)?;
+    let mut outcome = tf2h5_verify::verify(&args.model, &options)?;
+    outcome.report.peak_rss_mib = peak_rss_mib();
     let report = &outcome.report;
     write_reports(&args.report_dir, report)?;
     if args.json {
@@ -150,6 +193,14 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         println!("wrote {} ({} bytes); reports in {}", output.display(), outcome.h5.len(), args.report_dir.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), if readable.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {

@@ -81,6 +81,8 @@ pub struct Report {
     pub layer_comparison: Option<Result<Vec<Divergence>, String>>,
     /// Time per stage.
     pub stages: Vec<StageTime>,
+    /// Peak resident memory of the process, in MiB, where the caller measured it.
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl Report {
@@ -116,6 +118,7 @@ impl Report {
             first_divergence,
             layer_comparison,
             stages,
+            peak_rss_mib: None,
         }
     }
 
@@ -159,6 +162,9 @@ impl Report {
         }
         let stages: Vec<String> = self.stages.iter().map(|s| format!("{} {:.1} ms", s.stage, s.ms)).collect();
         let _ = writeln!(out, "  time: {} (total {:.1} ms)", stages.join(", "), self.total_ms());
+        if let Some(rss) = self.peak_rss_mib {
+            let _ = writeln!(out, "  peak memory: {rss:.1} MiB");
+        }
         out
     }
 
