@@ -54,3 +54,10 @@ zoo *models: build
     {{python}} scripts/zoo.py --out zoo {{ if models == "" { "" } else { "--models " + models } }}
     cargo run --release -q -p tf2h5 -- zoo zoo --out-dir out/zoo --report-dir reports \
         --python {{python}} --keras-check-script scripts/keras_check.py
+
+# Benchmarks (never asserted in tests): engine vs tract, verify stages, tf2h5 vs Python TensorFlow,
+# scaling with model size and samples -> reports/bench.md + reports/bench.json. Needs the zoo.
+bench *args: build
+    bash scripts/setup.sh --python
+    {{python}} scripts/zoo.py --out zoo --models InceptionV3 ResNet50 MobileNetV2 MobileNetV3Small EfficientNetB0 DenseNet121 VGG16
+    cargo run --release -q -p tf2h5-bench -- --zoo zoo --tf2h5 "$(cargo metadata --format-version 1 --no-deps | {{python}} -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tf2h5" --python {{python}} {{args}}
