@@ -20,6 +20,11 @@ layer is an identity and a wrong epsilon or a weight-order bug changes the numbe
 
 The script is idempotent: running it twice produces byte-identical files.
 
+The `sm_*` cases keep a SavedModel directory instead (`<case>/saved_model/`, with
+meta.json "model": "saved_model" and signature keys as input/output names) for tf2h5 to
+freeze itself; `corrupt/` holds broken copies of `sm_tf_module_cnn` (no meta.json) for
+the refusal tests. See "SavedModel cases" below.
+
 `--ref-h5 DIR` additionally saves each Keras source model with tf-keras itself
 (`model.save(DIR/<case>.h5)`), to exercise scripts/keras_check.py without the Rust
 tool. Those files are test aids only and are not committed.
@@ -38,6 +43,8 @@ import argparse  # noqa: E402
 import collections  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -407,12 +414,653 @@ def case_tract_fixes(out, ref):
     )
 
 
+# --------------------------------------------------------------------------- SavedModel cases
+#
+# These keep the model as a SavedModel directory (`<case>/saved_model/`) instead of a frozen
+# GraphDef: tf2h5 freezes it itself. Inputs and outputs are named by the signature keys
+# (`serving_default`), in key order, which is the order tf2h5 gives the frozen graph's
+# placeholders and outputs. The golden outputs come from TF running the saved artifact
+# (`tf.saved_model.load(dir).signatures["serving_default"]`), cross-checked against the
+# Python model. Each case also dumps one checkpoint variable (`checkpoint_probe.json` names
+# its checkpoint key, `checkpoint_probe.npy` holds its value) to test the checkpoint reader.
+#
+# Every SavedModel case runs in a fresh Python process: TF numbers traced functions with a
+# process-wide counter, so the bytes of saved_model.pb depend on what ran before. With that,
+# reruns are byte-identical except sm_keras3_export: Keras 3's export emits its variables in
+# Python object-identity order, so its saved_model.pb and checkpoint bytes vary between runs
+# (the values, inputs and outputs do not).
+
+SAVED_MODEL_DIR = "saved_model"
+
+
+def write_saved_model_case(out_dir, case, description, save, inputs, seed, reference,
+                           probe_key, probe_value):
+    """`save(dir)` writes the SavedModel; `inputs` maps signature key -> shape (no batch);
+    `reference(feeds)` computes the expected outputs in Python (dict by output key)."""
+    d = os.path.join(out_dir, case)
+    sm_dir = os.path.join(d, SAVED_MODEL_DIR)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    save(sm_dir)
+    # fingerprint.pb is optional and differs on every save; an empty assets/ is not committed.
+    fingerprint = os.path.join(sm_dir, "fingerprint.pb")
+    if os.path.exists(fingerprint):
+        os.remove(fingerprint)
+    assets = os.path.join(sm_dir, "assets")
+    if os.path.isdir(assets) and not os.listdir(assets):
+        os.rmdir(assets)
+
+    rs_inputs = np.random.RandomState(seed + 1000)
+    in_keys = sorted(inputs)
+    feeds = {k: rs_inputs.standard_normal((BATCH, *inputs[k])).astype(np.float32) for k in in_keys}
+    loaded = tf.saved_model.load(sm_dir)
+    signature = loaded.signatures["serving_default"]
+    assert sorted(signature.structured_input_signature[1]) == in_keys
+    golden = {k: np.asarray(v.numpy(), dtype=np.float32)
+              for k, v in signature(**{k: tf.constant(v) for k, v in feeds.items()}).items()}
+    out_keys = sorted(golden)
+    expected = reference(feeds)
+    assert sorted(expected) == out_keys, (sorted(expected), out_keys)
+    for k in out_keys:
+        np.testing.assert_allclose(golden[k], expected[k], rtol=1e-5, atol=1e-5)
+
+    in_files = ["x.npy"] if len(in_keys) == 1 else [f"x{i}.npy" for i in range(len(in_keys))]
+    out_files = ["y.npy"] if len(out_keys) == 1 else [f"y{i}.npy" for i in range(len(out_keys))]
+    for fname, k in zip(in_files, in_keys):
+        np.save(os.path.join(d, fname), feeds[k])
+    for fname, k in zip(out_files, out_keys):
+        np.save(os.path.join(d, fname), golden[k])
+    meta = {
+        "name": case,
+        "model": SAVED_MODEL_DIR,
+        "inputs": [
+            {"name": k, "file": f, "shape": [None, *inputs[k]]} for k, f in zip(in_keys, in_files)
+        ],
+        "outputs": [{"name": k, "file": f} for k, f in zip(out_keys, out_files)],
+        "description": description,
+    }
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+
+    # One variable as TF wrote it, read back through TF's own checkpoint reader.
+    reader = tf.train.load_checkpoint(os.path.join(sm_dir, "variables", "variables"))
+    stored = reader.get_tensor(probe_key)
+    np.testing.assert_array_equal(stored, np.asarray(probe_value, dtype=stored.dtype))
+    np.save(os.path.join(d, "checkpoint_probe.npy"), stored)
+    with open(os.path.join(d, "checkpoint_probe.json"), "w") as f:
+        json.dump({"key": probe_key, "file": "checkpoint_probe.npy",
+                   "shards": len([n for n in os.listdir(os.path.join(sm_dir, "variables"))
+                                  if ".data-" in n])}, f, indent=2)
+        f.write("\n")
+
+    size = 0
+    for root, _, files in os.walk(d):
+        size += sum(os.path.getsize(os.path.join(root, x)) for x in files)
+    shapes = {k: list(v.shape) for k, v in golden.items()}
+    print(f"== {case}: SavedModel, {size} bytes on disk")
+    print(f"   inputs : {in_keys}  outputs: {out_keys}  shapes {shapes}")
+    print(f"   files  : {sorted(os.listdir(os.path.join(sm_dir, 'variables')))}")
+    with open(os.path.join(sm_dir, "saved_model.pb"), "rb") as f:
+        print(f"   sha256(saved_model.pb) = {hashlib.sha256(f.read()).hexdigest()[:16]}")
+    return size
+
+
+class ModuleCnn(tf.Module):
+    """Raw TF CNN (no Keras) on 12x12x3, using only ops tf2h5 converts."""
+
+    def __init__(self):
+        super().__init__(name="module_cnn")
+        self.conv1_kernel = tf.Variable(tf.zeros([3, 3, 3, 8]), name="conv1/kernel")
+        self.conv1_bias = tf.Variable(tf.zeros([8]), name="conv1/bias")
+        self.bn_scale = tf.Variable(tf.zeros([8]), name="bn/scale")
+        self.bn_offset = tf.Variable(tf.zeros([8]), name="bn/offset")
+        self.bn_mean = tf.Variable(tf.zeros([8]), name="bn/mean")
+        self.bn_variance = tf.Variable(tf.zeros([8]), name="bn/variance")
+        self.conv2_kernel = tf.Variable(tf.zeros([3, 3, 16, 8]), name="conv2/kernel")
+        self.conv2_bias = tf.Variable(tf.zeros([8]), name="conv2/bias")
+        self.flat_kernel = tf.Variable(tf.zeros([72, 10]), name="flat/kernel")
+        self.flat_bias = tf.Variable(tf.zeros([10]), name="flat/bias")
+        self.gap_kernel = tf.Variable(tf.zeros([8, 10]), name="gap/kernel")
+        self.gap_bias = tf.Variable(tf.zeros([10]), name="gap/bias")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 12, 12, 3], tf.float32, name="x")])
+    def __call__(self, x):
+        y = tf.nn.conv2d(x, self.conv1_kernel, strides=2, padding="SAME")  # 6x6x8
+        y = tf.nn.relu(tf.nn.bias_add(y, self.conv1_bias))
+        z = tf.raw_ops.FusedBatchNormV3(
+            x=y, scale=self.bn_scale, offset=self.bn_offset, mean=self.bn_mean,
+            variance=self.bn_variance, epsilon=1e-3, is_training=False)[0]
+        z = tf.nn.relu6(z)
+        a = tf.nn.max_pool2d(z, 3, 1, "SAME")
+        b = tf.nn.avg_pool2d(z, 3, 1, "SAME")
+        # AddV2 of equal shapes, ConcatV2: 6x6x16. Axis 3, not -1: tract's ConcatV2 inference
+        # exhausts memory on a negative axis (the verify oracle runs tract).
+        t = tf.concat([a + b, y], axis=3)
+        t = tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]])  # 8x8x16
+        t = tf.nn.conv2d(t, self.conv2_kernel, strides=2, padding="VALID")  # 3x3x8
+        t = tf.nn.tanh(tf.nn.bias_add(t, self.conv2_bias))
+        flat = tf.nn.bias_add(tf.matmul(tf.reshape(t, [-1, 72]), self.flat_kernel), self.flat_bias)
+        gap = tf.reduce_mean(tf.nn.sigmoid(t), axis=[1, 2])
+        gap = tf.nn.bias_add(tf.matmul(gap, self.gap_kernel), self.gap_bias)
+        return tf.nn.softmax(flat + gap)
+
+
+def corrupt_copies(out_dir, case):
+    """Broken copies of `case`'s SavedModel under `<out>/corrupt/` (no meta.json, so the
+    fixture suites skip them): each must be refused with an error naming the broken file."""
+    src = os.path.join(out_dir, case, SAVED_MODEL_DIR)
+    root = os.path.join(out_dir, "corrupt")
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    data_name = "variables.data-00000-of-00001"
+
+    def copy(name):
+        d = os.path.join(root, name)
+        os.makedirs(os.path.join(d, "variables"))
+        shutil.copy(os.path.join(src, "saved_model.pb"), d)
+        for f in ("variables.index", data_name):
+            shutil.copy(os.path.join(src, "variables", f), os.path.join(d, "variables", f))
+        return d
+
+    # A flipped bit in the middle of the largest weight (conv2/kernel): CRC32C mismatch.
+    d = copy("flipped_data")
+    path = os.path.join(d, "variables", data_name)
+    data = bytearray(open(path, "rb").read())
+    reader = tf.train.load_checkpoint(os.path.join(src, "variables", "variables"))
+    weight = reader.get_tensor("conv2_kernel/.ATTRIBUTES/VARIABLE_VALUE").tobytes()
+    at = bytes(data).find(weight)
+    assert at >= 0 and bytes(data).count(weight) == 1
+    data[at + len(weight) // 2] ^= 0x01
+    open(path, "wb").write(bytes(data))
+    # The index cut in half: no footer.
+    d = copy("truncated_index")
+    path = os.path.join(d, "variables", "variables.index")
+    index = open(path, "rb").read()
+    open(path, "wb").write(index[: len(index) // 2])
+    # The data file cut short: entries point past its end.
+    d = copy("truncated_data")
+    path = os.path.join(d, "variables", data_name)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) - 100])
+    # No data file at all.
+    d = copy("missing_data")
+    os.remove(os.path.join(d, "variables", data_name))
+    # The index says 1 shard, the data file claims to be 1 of 2.
+    d = copy("wrong_shard_count")
+    os.rename(os.path.join(d, "variables", data_name),
+              os.path.join(d, "variables", "variables.data-00000-of-00002"))
+    # saved_model.pb cut short: not a parseable protobuf.
+    d = os.path.join(root, "truncated_saved_model_pb")
+    os.makedirs(d)
+    pb = open(os.path.join(src, "saved_model.pb"), "rb").read()
+    open(os.path.join(d, "saved_model.pb"), "wb").write(pb[: len(pb) * 2 // 3])
+    size = 0
+    for r, _, files in os.walk(root):
+        size += sum(os.path.getsize(os.path.join(r, x)) for x in files)
+    print(f"== corrupt: {sorted(os.listdir(root))}, {size} bytes on disk")
+    return size
+
+
+def case_sm_tf_module_cnn(out, ref):
+    rs = seed_all(606)
+    mod = ModuleCnn()
+    randomize_weights(mod.trainable_variables, rs)
+
+    def save(path):
+        tf.saved_model.save(mod, path)
+
+    size = write_saved_model_case(
+        out, "sm_tf_module_cnn",
+        "Raw tf.Module CNN saved with tf.saved_model.save (TF2 SavedModel, functions + checkpoint) on "
+        "12x12x3: conv2d 3x3 stride 2 SAME + bias_add + relu; FusedBatchNormV3 (eps 1e-3) + relu6; "
+        "max_pool and avg_pool 3x3 SAME added (AddV2); ConcatV2 (axis 3); Pad + 3x3 stride-2 VALID conv + "
+        "bias_add + tanh; two heads: flatten Reshape + MatMul + bias_add, and sigmoid + Mean over "
+        "H,W + MatMul + bias_add; AddV2; softmax.",
+        save, {"x": (12, 12, 3)}, 606,
+        lambda feeds: {"output_0": mod(tf.constant(feeds["x"])).numpy()},
+        "conv1_kernel/.ATTRIBUTES/VARIABLE_VALUE", mod.conv1_kernel.numpy(),
+    )
+    return size + corrupt_copies(out, "sm_tf_module_cnn")
+
+
+def case_sm_tf_keras_two_io(out, ref):
+    rs = seed_all(707)
+    L = keras.layers
+    image = keras.Input(shape=(8, 8, 3), name="image")
+    features = keras.Input(shape=(5,), name="features")
+    t = L.Conv2D(6, 3, strides=2, padding="same", name="conv")(image)
+    t = L.BatchNormalization(epsilon=2e-3, name="bn")(t)
+    t = L.Activation("relu", name="relu")(t)
+    t = L.GlobalAveragePooling2D(name="gap")(t)
+    f = L.Dense(6, activation="tanh", name="dense")(features)
+    h = L.Concatenate(name="concat")([t, f])
+    probs = L.Dense(3, activation="softmax", name="probs")(h)
+    gate = L.Dense(2, activation="sigmoid", name="gate")(h)
+    model = keras.Model([image, features], [probs, gate], name="two_io")
+    randomize_weights(model.weights, rs)
+
+    def save(path):
+        # Small shards: the checkpoint spans several data files and some variables are
+        # split into slices across them (TF's MaxShardSizePolicy).
+        policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=1024)
+        # Default traces: the library also holds the layers' training-mode functions (BN
+        # moving-average updates), which the serving signature never calls.
+        model.save(path, save_format="tf",
+                   options=tf.saved_model.SaveOptions(experimental_sharding_callback=policy))
+
+    def reference(feeds):
+        p, g = model([tf.constant(feeds["image"]), tf.constant(feeds["features"])], training=False)
+        return {"probs": p.numpy(), "gate": g.numpy()}
+
+    size = write_saved_model_case(
+        out, "sm_tf_keras_two_io",
+        "tf-keras 2.21 functional model saved with model.save(dir) (SavedModel) and TF's "
+        "MaxShardSizePolicy(1024 bytes), so the checkpoint has several data shards and sliced "
+        "variables. Inputs image (8,8,3) and features (5,); image: Conv2D 3x3 stride 2 same -> "
+        "BatchNormalization (FusedBatchNormV3, eps 2e-3) -> relu -> GlobalAveragePooling2D; "
+        "features: Dense(6, tanh); Concatenate; outputs Dense(2, sigmoid) 'gate' and "
+        "Dense(3, softmax) 'probs'.",
+        save, {"image": (8, 8, 3), "features": (5,)}, 707, reference,
+        "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", model.get_layer("conv").kernel.numpy(),
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "sm_tf_keras_two_io.h5"))
+    return size
+
+
+def case_sm_tf1_simple_save(out, ref):
+    rs = np.random.RandomState(808)
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    values = {
+        "conv/kernel": rs.normal(0, 1, (3, 3, 2, 4)) / np.sqrt(18),
+        "conv/bias": rs.normal(0, 0.5, (4,)),
+        "dense/kernel": rs.normal(0, 1, (36, 5)) / 6.0,
+        "dense/bias": rs.normal(0, 0.5, (5,)),
+    }
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 6, 6, 2], name="x")
+        v = {name: tf1.Variable(val.astype(np.float32), name=name, use_resource=False)
+             for name, val in values.items()}
+        t = tf.nn.conv2d(x, v["conv/kernel"], strides=1, padding="SAME")
+        t = tf.nn.relu(tf.nn.bias_add(t, v["conv/bias"]))
+        t = tf.nn.max_pool2d(t, 2, 2, "VALID")  # 3x3x4
+        t = tf.reshape(t, [-1, 36])
+        t = tf.nn.bias_add(tf.matmul(t, v["dense/kernel"]), v["dense/bias"])
+        probs = tf.nn.softmax(t, name="probs")
+        assert all(var.op.type == "VariableV2" for var in v.values())
+    session = tf1.Session(graph=graph)
+    with graph.as_default():
+        session.run(tf1.global_variables_initializer())
+
+    def save(path):
+        with graph.as_default():
+            tf1.saved_model.simple_save(session, path, inputs={"x": x}, outputs={"probs": probs})
+
+    def reference(feeds):
+        return {"probs": session.run(probs, {x: feeds["x"]})}
+
+    size = write_saved_model_case(
+        out, "sm_tf1_simple_save",
+        "TF1 graph (tf.compat.v1, VariableV2 ref variables in the main graph, no functions) saved "
+        "with simple_save; checkpoint keys are the variable node names. Input x (6,6,2): conv2d "
+        "3x3 SAME + bias_add + relu -> max_pool 2x2 -> reshape (flatten) -> matmul + bias_add -> "
+        "softmax. The output key 'probs' is also the name of the softmax node.",
+        save, {"x": (6, 6, 2)}, 808, reference,
+        "conv/kernel", values["conv/kernel"].astype(np.float32),
+    )
+    session.close()
+    return size
+
+
+def case_sm_keras3_export(out, ref):
+    import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
+
+    rs = np.random.RandomState(909)
+    keras3.utils.set_random_seed(909)
+    L = keras3.layers
+    inp = keras3.Input(shape=(8, 8, 3), name="image")
+    t = L.Conv2D(4, 3, padding="same", name="conv")(inp)
+    t = L.BatchNormalization(epsilon=1e-2, name="bn")(t)
+    t = L.ReLU(name="relu")(t)
+    t = L.MaxPooling2D(2, name="pool")(t)
+    t = L.Flatten(name="flatten")(t)
+    out_t = L.Dense(3, activation="softmax", name="dense")(t)
+    model = keras3.Model(inp, out_t, name="keras3_cnn")
+    randomize_weights(model.weights, rs)
+
+    def save(path):
+        model.export(path, verbose=False)
+
+    return write_saved_model_case(
+        out, "sm_keras3_export",
+        f"Keras {keras3.__version__} model.export(dir) of a small CNN on 8x8x3: Conv2D(4, 3x3, same) "
+        "-> BatchNormalization (eps 1e-2; Keras 3 lowers it to Rsqrt/Mul/Sub/AddV2 arithmetic, and "
+        "the conv bias goes through Reshape+Squeeze) -> ReLU -> MaxPooling2D(2) -> Flatten "
+        "(Shape/StridedSlice/Pack/Reshape) -> Dense(3, softmax). Signatures 'serve' and "
+        "'serving_default'.",
+        save, {"image": (8, 8, 3)}, 909,
+        lambda feeds: {"output_0": np.asarray(model(feeds["image"], training=False))},
+        "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.get_layer("conv").kernel),
+    )
+
+
+SAVED_MODEL_CASES = {
+    "sm_tf_module_cnn", "sm_tf_keras_two_io", "sm_tf1_simple_save", "sm_keras3_export",
+}
+
+
+
+# --------------------------------------------------------------------------- keras.applications ops
+
+
+def hard_sigmoid(x):
+    """MobileNetV3's hard sigmoid: ReLU6(x + 3) / 6 (AddV2, Relu6, Mul by 1/6)."""
+    return keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+
+
+def hard_swish(x):
+    return keras.layers.Multiply()([x, hard_sigmoid(x)])
+
+
+def case_mobile_block(out, ref):
+    """MobileNet V1/V2/V3 building blocks (see the description)."""
+    rs = seed_all(606)
+    L = keras.layers
+    inp = keras.Input(shape=(16, 16, 8), name="input")
+    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inp)
+    x = L.BatchNormalization(epsilon=1e-3, name="stem_bn")(x)
+    x = hard_swish(x)  # 8x8x16
+    # Inverted residual: expand, depthwise 3x3 (multiplier 2), SE with hard sigmoid, project.
+    shortcut = x
+    e = L.Conv2D(24, 1, use_bias=False, name="expand")(x)
+    e = L.BatchNormalization(epsilon=1e-3, name="expand_bn")(e)
+    e = L.ReLU(6.0, name="expand_relu6")(e)
+    e = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, use_bias=False, name="dw")(e)
+    e = L.BatchNormalization(epsilon=2e-5, name="dw_bn")(e)
+    e = L.ReLU(name="dw_relu")(e)  # 8x8x48
+    s = L.GlobalAveragePooling2D(keepdims=True, name="se_pool")(e)
+    s = L.Conv2D(12, 1, name="se_reduce")(s)
+    s = L.ReLU(name="se_relu")(s)
+    s = L.Conv2D(48, 1, name="se_expand")(s)
+    s = hard_sigmoid(s)
+    e = L.Multiply(name="se_gate")([e, s])  # (N,8,8,48) x (N,1,1,48)
+    e = L.Conv2D(16, 1, use_bias=False, name="project")(e)
+    e = L.BatchNormalization(epsilon=1e-3, name="project_bn")(e)
+    x = L.Add(name="residual")([shortcut, e])
+    # Strided depthwise after explicit padding (TF Pad + VALID), with bias, LeakyReLU.
+    x = L.ZeroPadding2D(((0, 1), (0, 1)), name="dw2_pad")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="valid", name="dw2")(x)  # 4x4x16
+    x = L.LeakyReLU(alpha=0.1, name="leaky")(x)
+    # MobileNet V1 head: pool (keepdims), 1x1 conv as classifier, Reshape, softmax.
+    x = L.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
+    x = L.Conv2D(6, 1, name="logits")(x)
+    x = L.Reshape((6,), name="reshape")(x)
+    x = L.Activation("softmax", name="softmax")(x)
+    model = keras.Model(inp, x, name="mobile_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        for op in ("DepthwiseConv2dNative", "Relu6", "Mul", "AddV2", "LeakyRelu", "Shape", "Pack"):
+            assert ops[op] > 0, op
+        return f"DepthwiseConv2dNative={ops['DepthwiseConv2dNative']}, Mul={ops['Mul']}, LeakyRelu"
+
+    size = write_case(
+        out, "mobile_block",
+        "MobileNet blocks on 16x16x8: Conv2D s2 + BN + hard-swish (x * ReLU6(x + 3) * 1/6: AddV2, "
+        "Relu6, Mul by constants, Multiply); inverted residual: 1x1 expand + BN + ReLU6, "
+        "DepthwiseConv2D 3x3 depth_multiplier 2 + BN (eps 2e-5) + ReLU, squeeze-excite "
+        "(GAP keepdims, 1x1 convs, hard sigmoid, broadcasting Multiply (N,8,8,48)x(N,1,1,48)), "
+        "1x1 project + BN, residual Add; ZeroPadding2D + DepthwiseConv2D 3x3 s2 valid with bias; "
+        "LeakyReLU(0.1); MobileNet V1 head: GAP keepdims, 1x1 Conv2D, Reshape((6,)) "
+        "(Shape/StridedSlice/Pack/Reshape), softmax.",
+        lambda x: model(x, training=False), [(16, 16, 8)], 606, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "mobile_block.h5"))
+    return size
+
+
+def case_efficient_block(out, ref):
+    """EfficientNet preprocessing and MBConv block."""
+    rs = seed_all(707)
+    L = keras.layers
+    inp = keras.Input(shape=(12, 12, 3), name="input")
+    x = L.Rescaling(1.0 / 255.0, name="rescaling")(inp)
+    norm = L.Normalization(axis=-1, name="normalization")
+    x = norm(x)
+    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.Activation("swish", name="stem_swish")(x)  # 6x6x16
+    shortcut = x
+    e = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    e = L.BatchNormalization(name="dw_bn")(e)
+    e = L.Activation("swish", name="dw_swish")(e)
+    # EfficientNet SE: GAP, Reshape((1,1,C)), 1x1 conv swish, 1x1 conv sigmoid, multiply.
+    s = L.GlobalAveragePooling2D(name="se_squeeze")(e)
+    s = L.Reshape((1, 1, 16), name="se_reshape")(s)
+    s = L.Conv2D(4, 1, activation="swish", name="se_reduce")(s)
+    s = L.Conv2D(16, 1, activation="sigmoid", name="se_expand")(s)
+    e = L.multiply([e, s], name="se_excite")
+    e = L.Conv2D(16, 1, use_bias=False, name="project")(e)
+    e = L.BatchNormalization(name="project_bn")(e)
+    e = L.Dropout(0.2, name="drop")(e)
+    x = L.add([shortcut, e], name="residual")
+    x = L.Conv2D(32, 1, use_bias=False, name="top_conv")(x)
+    x = L.BatchNormalization(name="top_bn")(x)
+    x = L.Activation("swish", name="top_swish")(x)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Dense(5, activation="softmax", name="predictions")(x)
+    model = keras.Model(inp, x, name="efficient_block")
+    randomize_weights(model.weights, rs)
+    # The Normalization statistics: random per-channel mean, variance 0.02..0.1 (inputs are
+    # standard normal / 255, so this keeps the stem's input O(1)).
+    norm.adapt_mean.assign(rs.normal(0.0, 0.01, (3,)).astype(np.float32))
+    norm.adapt_variance.assign(rs.uniform(0.02, 0.1, (3,)).astype(np.float32) * 1e-3)
+    norm.finalize_state()
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        for op in ("IdentityN", "Sigmoid", "RealDiv", "Sqrt", "Maximum", "Sub", "Shape", "Pack"):
+            assert ops[op] > 0, op
+        return f"Sigmoid={ops['Sigmoid']}, IdentityN={ops['IdentityN']}, Normalization ops present"
+
+    size = write_case(
+        out, "efficient_block",
+        "EfficientNet pieces on 12x12x3: Rescaling(1/255) (Mul, AddV2 of 0) and Normalization "
+        "(Sub, Sqrt, Maximum, RealDiv by constants); Conv2D s2 + BN + swish (tf.nn.silu: "
+        "Mul(1, x), Sigmoid, Mul, IdentityN); DepthwiseConv2D + BN + swish; squeeze-excite as in "
+        "EfficientNet (GAP, Reshape((1,1,16)) via Shape/StridedSlice/Pack, 1x1 Conv2D with swish "
+        "and sigmoid activations, multiply (N,6,6,16)x(N,1,1,16)); 1x1 project + BN, Dropout, "
+        "residual add; top conv + BN + swish; GAP; Dense(5, softmax).",
+        lambda x: model(x, training=False), [(12, 12, 3)], 707, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "efficient_block.h5"))
+    return size
+
+
+class LayerScale(keras.layers.Layer):
+    """ConvNeXt's layer scale: a learned per-channel multiply (custom layer)."""
+
+    def __init__(self, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.gamma = self.add_weight(name="gamma", shape=(dim,), initializer="ones")
+
+    def call(self, x):
+        return x * self.gamma
+
+
+def case_convnext_block(out, ref):
+    """ConvNeXt stem and block."""
+    rs = seed_all(808)
+    L = keras.layers
+    inp = keras.Input(shape=(12, 12, 3), name="input")
+    x = L.Normalization(axis=-1, mean=[0.1, -0.2, 0.3], variance=[0.5, 2.0, 1.5],
+                        name="prestem_normalization")(inp)
+    x = L.Conv2D(16, 2, strides=2, name="stem_conv")(x)  # 6x6x16
+    x = L.LayerNormalization(epsilon=1e-6, name="stem_ln")(x)
+    shortcut = x
+    # ConvNeXt uses Conv2D(groups=C), which freezes to a function call; DepthwiseConv2D is
+    # the same computation without one.
+    y = L.DepthwiseConv2D(7, padding="same", name="dw")(x)
+    y = L.LayerNormalization(epsilon=1e-6, name="ln")(y)
+    y = L.Dense(64, name="pw1")(y)  # Dense on NHWC: tensordot (Reshape, MatMul, Reshape)
+    y = L.Activation("gelu", name="gelu")(y)
+    y = L.Dense(16, name="pw2")(y)
+    y = LayerScale(16, name="layer_scale")(y)
+    x = L.Add(name="residual")([shortcut, y])
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.LayerNormalization(epsilon=1e-6, name="head_ln")(x)
+    x = L.Dense(5, activation="softmax", name="head")(x)
+    model = keras.Model(inp, x, name="convnext_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        for op in ("Erfc", "Rsqrt", "SquaredDifference", "Transpose", "GatherV2", "Prod", "RealDiv"):
+            assert ops[op] > 0, op
+        assert ops["Mean"] >= 6, ops["Mean"]
+        return f"Erfc={ops['Erfc']}, SquaredDifference={ops['SquaredDifference']}, MatMul={ops['MatMul']}"
+
+    return write_case(
+        out, "convnext_block",
+        "ConvNeXt pieces on 12x12x3: Normalization with constant mean/variance; Conv2D 2x2 s2 "
+        "stem + LayerNormalization(eps 1e-6) (unfused: Mean, SquaredDifference, Rsqrt, Mul, Sub, "
+        "AddV2); block: DepthwiseConv2D 7x7 same, LayerNormalization, Dense(64) on NHWC "
+        "(tensordot: Shape/GatherV2/Prod/Pack/Transpose/Reshape/MatMul/Reshape), gelu "
+        "(exact: Erfc), Dense(16), custom LayerScale layer (x * gamma, per-channel Mul), "
+        "residual Add; GAP; LayerNormalization on rank 2; Dense(5, softmax). No Keras "
+        "reference .h5 (the custom layer).",
+        lambda x: model(x, training=False), [(12, 12, 3)], 808, checks,
+    )
+
+
+def case_dilated_block(out, ref):
+    """Dilated Keras Conv2D and DepthwiseConv2D (space-to-batch form)."""
+    rs = seed_all(909)
+    L = keras.layers
+    inp = keras.Input(shape=(13, 11, 4), name="input")
+    x = L.Conv2D(8, 3, dilation_rate=2, padding="same", name="conv_d2")(inp)
+    x = L.ReLU(name="relu")(x)
+    x = L.DepthwiseConv2D(3, dilation_rate=2, padding="same", name="dw_d2_same")(x)
+    x = L.DepthwiseConv2D(3, dilation_rate=(2, 3), padding="valid", depth_multiplier=2,
+                          use_bias=False, name="dw_d23_valid")(x)  # 9x5x16
+    x = L.Conv2D(8, 3, dilation_rate=(3, 2), padding="valid", activation="relu", name="conv_d3")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(4, name="dense")(x)
+    model = keras.Model(inp, x, name="dilated_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        # tf-keras 2.21 writes every dilated convolution, Conv2D included, in space-to-batch form.
+        assert ops["SpaceToBatchND"] == 4 and ops["BatchToSpaceND"] == 4, ops
+        convs = [n for n in gd.node if n.op == "Conv2D"]
+        dil = sorted(tuple(n.attr["dilations"].list.i) for n in convs)
+        return f"SpaceToBatchND={ops['SpaceToBatchND']}, Conv2D dilations {dil}"
+
+    size = write_case(
+        out, "dilated_block",
+        "Dilated convolutions on 13x11x4 (odd sizes: space-to-batch pads and crops), each "
+        "frozen by tf-keras as SpaceToBatchND -> conv -> BatchToSpaceND: Keras Conv2D(dilation "
+        "2, same), ReLU; DepthwiseConv2D(dilation 2, same); DepthwiseConv2D(dilation (2,3), "
+        "valid, depth_multiplier 2, no bias); Conv2D(dilation "
+        "(3,2), valid, relu); Flatten; Dense(4), linear output.",
+        lambda x: model(x, training=False), [(13, 11, 4)], 909, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "dilated_block.h5"))
+    return size
+
+
+class DecomposedOps(tf.Module):
+    """Raw TF ops as other exporters write them (Keras 3's batch normalization, ...)."""
+
+    def __init__(self):
+        super().__init__(name="decomposed_ops")
+        self.mean = tf.Variable(tf.zeros([6]), name="mean")
+        self.variance = tf.Variable(tf.zeros([6]), name="variance")
+        self.beta = tf.Variable(tf.zeros([6]), name="beta")
+        self.gamma = tf.Variable(tf.zeros([6]), name="gamma")
+        self.ln_gamma = tf.Variable(tf.zeros([6]), name="ln_gamma")
+        self.ln_beta = tf.Variable(tf.zeros([6]), name="ln_beta")
+        self.grouped = tf.Variable(tf.zeros([3, 3, 1, 12]), name="grouped_kernel")
+        self.kernel = tf.Variable(tf.zeros([3 * 6 * 12, 5]), name="kernel")
+        self.bias = tf.Variable(tf.zeros([5]), name="bias")
+
+    def __call__(self, x):
+        # Keras 3 BatchNormalization (TF backend) = tf.nn.batch_normalization: Rsqrt, Mul,
+        # Sub, AddV2 on constants, then x * inv + shift.
+        y = tf.nn.batch_normalization(x, self.mean, self.variance, self.beta, self.gamma, 1e-3)
+        y = tf.nn.leaky_relu(y, alpha=0.3)
+        y = y[:, 1:, :-1, :]                       # StridedSlice crop -> 7x6x6
+        y = tf.transpose(y, [0, 2, 1, 3])           # Permute -> 6x7x6
+        mean, var = tf.nn.moments(y, axes=[-1], keepdims=True)
+        y = tf.nn.batch_normalization(y, mean, var, self.ln_beta, self.ln_gamma, 1e-5)
+        a = tf.nn.elu(y) + tf.nn.selu(y)            # Add of two tensors
+        b = tf.nn.softplus(y) - tf.nn.softsign(y)   # Subtract
+        y = tf.maximum(a, b) * 0.5
+        y = 0.5 * y * (1.0 + tf.math.erf(y / 1.4142135623730951))  # GELU, erf form
+        y = tf.square(y) / 2.5 - 0.25               # Multiply, Normalization, Rescaling
+        y = y * tf.math.reciprocal(self.gamma) + tf.exp(self.beta)  # folded Reciprocal, Exp
+        y = tf.exp(-tf.nn.relu(y)) - 3.0 * y        # Neg, Exp of a tensor
+        y = tf.squeeze(tf.expand_dims(y, -1), -1)   # ExpandDims(-1) and Squeeze: Reshapes
+        # Grouped Conv2D, one input channel per group (Keras Conv2D(groups=C), ConvNeXt):
+        # filter (3, 3, 1, 12) on 6 channels -> 6 groups of 2 outputs.
+        y = tf.nn.conv2d(y, self.grouped, 1, "SAME")
+        y = tf.nn.relu(y)[:, :, :3, :]              # crop W -> 6x3x6 (slice end, no mask)
+        y = tf.reshape(y, [tf.shape(y)[0], -1])     # Flatten via Shape/StridedSlice/Pack
+        return tf.nn.softmax(tf.matmul(y, self.kernel) + self.bias)
+
+
+def case_decomposed_ops(out, ref):
+    rs = seed_all(1010)
+    mod = DecomposedOps()
+    randomize_weights(mod.trainable_variables, rs)
+    mod.ln_gamma.assign(rs.uniform(0.5, 1.5, (6,)).astype(np.float32))
+    mod.ln_beta.assign(rs.normal(0.0, 0.5, (6,)).astype(np.float32))
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        for op in ("Rsqrt", "LeakyRelu", "StridedSlice", "Transpose", "SquaredDifference",
+                   "Elu", "Selu", "Softplus", "Softsign", "Maximum", "Erf", "Square", "RealDiv",
+                   "Reciprocal", "Exp", "Neg", "ExpandDims", "Squeeze"):
+            assert ops[op] > 0, op
+        return f"Rsqrt={ops['Rsqrt']}, Erf, LeakyRelu, elu/selu/softplus/softsign present"
+
+    return write_case(
+        out, "decomposed_ops",
+        "Raw tf.Module on 8x7x6: tf.nn.batch_normalization with constant statistics (Keras 3's "
+        "BatchNormalization export: Rsqrt/Mul/Sub/AddV2 on constants, then x * inv + shift), "
+        "leaky_relu(0.3), StridedSlice crop of H and W, transpose of H and W, tf.nn.moments + "
+        "batch_normalization over channels (layer norm, eps 1e-5), elu + selu, softplus - "
+        "softsign, maximum of tensors, * 0.5, GELU in erf form (0.5 x (1 + erf(x / sqrt 2))), "
+        "square / 2.5 - 0.25, * reciprocal(const) + exp(const) (folded), exp(-relu(y)) - 3y, "
+        "expand_dims(-1) then squeeze(-1), grouped Conv2D (filter 3x3x1x12 on 6 channels), relu, "
+        "crop, reshape to [tf.shape(y)[0], -1], matmul + bias, "
+        "softmax. No Keras reference model.",
+        mod.__call__, [(8, 7, 6)], 1010, checks,
+    )
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
     ("custom_matmul", case_custom_matmul),
     ("inception_block", case_inception_block),
     ("tract_fixes", case_tract_fixes),
+    ("sm_tf_module_cnn", case_sm_tf_module_cnn),
+    ("sm_tf_keras_two_io", case_sm_tf_keras_two_io),
+    ("sm_tf1_simple_save", case_sm_tf1_simple_save),
+    ("sm_keras3_export", case_sm_keras3_export),
+    ("mobile_block", case_mobile_block),
+    ("efficient_block", case_efficient_block),
+    ("convnext_block", case_convnext_block),
+    ("dilated_block", case_dilated_block),
+    ("decomposed_ops", case_decomposed_ops),
 ]
 
 
@@ -422,6 +1070,9 @@ def main():
     ap.add_argument("--ref-h5", default=None,
                     help="also save tf-keras reference .h5 files of the Keras cases here")
     ap.add_argument("--cases", nargs="*", default=None, help="subset of cases to generate")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run SavedModel cases in this process (internal: each normally gets "
+                         "a fresh process so its saved_model.pb bytes are reproducible)")
     args = ap.parse_args()
 
     tf.config.experimental.enable_op_determinism()
@@ -431,6 +1082,16 @@ def main():
     total = 0
     for name, fn in CASES:
         if args.cases and name not in args.cases:
+            continue
+        if name in SAVED_MODEL_CASES and not args.in_process:
+            command = [sys.executable, os.path.abspath(__file__), "--out", args.out,
+                       "--cases", name, "--in-process"]
+            if args.ref_h5:
+                command += ["--ref-h5", args.ref_h5]
+            result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+            lines = result.stdout.splitlines()
+            print("\n".join(ln for ln in lines if not ln.startswith(("TensorFlow ", "total "))))
+            total += sum(int(ln.split()[-2]) for ln in lines if ln.startswith("total fixture size"))
             continue
         total += fn(args.out, args.ref_h5)
     print(f"total fixture size: {total} bytes")

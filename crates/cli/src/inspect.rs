@@ -8,16 +8,23 @@ use tf2h5_keras::KerasModel;
 use tf2h5_tf::NodeExt;
 
 /// Describes a TF model (or a Keras `.h5` file) as text.
-pub fn inspect(path: &Path) -> Result<String> {
-    let is_h5 = path.is_file()
-        && std::fs::read(path).map(|b| b.starts_with(b"\x89HDF\r\n\x1a\n")).unwrap_or(false);
-    if is_h5 {
-        let model = tf2h5_keras::h5::read_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        return Ok(describe_keras(&model));
+pub fn inspect(path: &Path, load: &tf2h5_tf::LoadOptions) -> Result<String> {
+    if path.is_file() && has_hdf5_signature(path) {
+        // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
+        return crate::isolate::describe_h5(path);
     }
-    let graph = tf2h5_tf::load(path)?;
+    let graph = tf2h5_tf::load_with(path, load)?;
     let mut out = String::new();
     writeln!(out, "model: {} ({} nodes)", graph.source.display(), graph.nodes().len())?;
+    let signatures = tf2h5_tf::signatures(path)?;
+    if !signatures.is_empty() {
+        writeln!(out, "signatures:")?;
+        for signature in &signatures {
+            let keys = |tensors: &[tf2h5_tf::SignatureTensor]| tensors.iter().map(|t| t.key.clone()).collect::<Vec<_>>().join(", ");
+            let chosen = graph.signature.as_ref().is_some_and(|s| s.name == signature.name);
+            writeln!(out, "  {}{}  ({}) -> ({})", signature.name, if chosen { " *" } else { "" }, keys(&signature.inputs), keys(&signature.outputs))?;
+        }
+    }
     writeln!(out, "inputs:")?;
     for node in graph.placeholders() {
         let shape = node.attr_shape_opt("shape").ok().flatten();
@@ -52,7 +59,15 @@ pub fn inspect(path: &Path) -> Result<String> {
     Ok(out)
 }
 
-fn describe_keras(model: &KerasModel) -> String {
+/// Whether the file starts with the HDF5 signature (reads 8 bytes, not the whole file).
+fn has_hdf5_signature(path: &Path) -> bool {
+    use std::io::Read;
+    let mut signature = [0u8; 8];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut signature)).is_ok() && &signature == b"\x89HDF\r\n\x1a\n"
+}
+
+/// The description of a Keras model read from an `.h5` file.
+pub fn describe_keras(model: &KerasModel) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "keras model '{}': {} layers, {} parameters", model.name, model.layers.len(), model.parameter_count());
     let _ = writeln!(out, "inputs: {}\noutputs: {}", model.inputs.join(", "), model.outputs.join(", "));

@@ -7,6 +7,8 @@
 
 mod atomic;
 mod inspect;
+mod isolate;
+mod npy;
 mod zoo;
 
 use std::path::{Path, PathBuf};
@@ -31,9 +33,14 @@ enum Command {
     /// Describe a model: inputs, outputs, op histogram and the Keras layers it would become
     /// (or, for an .h5 file, its layers and weights).
     Inspect {
-        /// A frozen GraphDef .pb, a directory holding one, or a Keras .h5 file.
+        /// A frozen GraphDef .pb, a SavedModel directory, or a Keras .h5 file.
         model: PathBuf,
+        /// SavedModel signature to describe (default serving_default).
+        #[arg(long)]
+        signature: Option<String>,
     },
+    /// List the TensorFlow ops the converter maps to Keras layers.
+    Ops,
     /// Verify every model of a zoo (sub-folders with meta.json) and write zoo.md / zoo.json.
     /// Exit code 0 only if every model passed every check.
     Zoo {
@@ -65,8 +72,12 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct VerifyArgs {
-    /// A frozen GraphDef .pb, or a directory holding one.
+    /// A frozen GraphDef .pb, a SavedModel directory (TF2, TF1 or Keras-exported), or a
+    /// directory holding one of these.
     model: PathBuf,
+    /// SavedModel signature to convert (default serving_default; `tf2h5 inspect` lists them).
+    #[arg(long)]
+    signature: Option<String>,
     /// Output .h5 path (default: <model name>.h5 in --out-dir).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -107,7 +118,16 @@ struct VerifyArgs {
 }
 
 fn main() -> ExitCode {
+    // `tf2h5 inspect x.h5` reads the file in a child process (see `isolate`).
+    if let Some(code) = isolate::child_entry() {
+        return code;
+    }
     let cli = Cli::parse();
+    // A panic is reported once, on one line, by the handler below, not with a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("tf2h5: internal error{location}: {} (a bug: please report it with the model)", one_line(&info.to_string()));
+    }));
     // A panic is a bug, but the exit-code contract must hold even then.
     let result = std::panic::catch_unwind(|| run(cli));
     match result {
@@ -116,11 +136,16 @@ fn main() -> ExitCode {
             eprintln!("tf2h5: error: {}", one_line(&format!("{error:#}")));
             ExitCode::from(2)
         }
-        Err(_) => {
-            eprintln!("tf2h5: internal error (a bug: please report it with the model)");
-            ExitCode::from(2)
-        }
+        // The panic hook has printed the message.
+        Err(_) => ExitCode::from(2),
     }
+}
+
+/// Writes to stdout; a closed pipe (`tf2h5 inspect m | head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
 /// Error messages are one line: nested causes from tract may carry newlines.
@@ -131,8 +156,13 @@ fn one_line(message: &str) -> String {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Verify(args) => verify(args),
-        Command::Inspect { model } => {
-            print!("{}", inspect::inspect(&model)?);
+        Command::Inspect { model, signature } => {
+            let load = tf2h5_tf::LoadOptions { signature };
+            emit(&inspect::inspect(&model, &load).map_err(|e| naming(e, &model))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ops => {
+            emit(&tf2h5_convert::supported_ops().iter().map(|op| format!("{op}\n")).collect::<String>());
             Ok(ExitCode::SUCCESS)
         }
         Command::Zoo { dir, out_dir, report_dir, jobs, samples, timeout, python, keras_check_script } => {
@@ -146,7 +176,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 keras_check: python.zip(keras_check_script),
             };
             let all_passed = zoo::run(&options)?;
-            println!("zoo: {}; see {}", if all_passed { "all passed" } else { "FAILURES" }, options.report_dir.join("zoo.md").display());
+            emit(&format!("zoo: {}; see {}\n", if all_passed { "all passed" } else { "FAILURES" }, options.report_dir.join("zoo.md").display()));
             Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
@@ -171,15 +201,16 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         inputs: read_inputs(&args.inputs)?,
         convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), model_name: None },
         all_layers: args.layers,
+        load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
     };
-    let mut outcome = tf2h5_verify::verify(&args.model, &options)?;
+    let mut outcome = tf2h5_verify::verify(&args.model, &options).map_err(|e| name_the_file(e, &args))?;
     outcome.report.peak_rss_mib = peak_rss_mib();
     let report = &outcome.report;
     write_reports(&args.report_dir, report)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(report)?));
     } else {
-        print!("{}", report.summary());
+        emit(&report.summary());
     }
     if !report.passed {
         eprintln!("tf2h5: outputs differ from the TensorFlow graph; nothing written to '{}'", output.display());
@@ -188,9 +219,11 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     if let Some(folder) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).with_context(|| format!("creating '{}'", folder.display()))?;
     }
-    atomic::write(&output, &outcome.h5).with_context(|| format!("writing '{}'", output.display()))?;
+    // Without --force, an output that appeared meanwhile (another run) is not replaced either.
+    let written = if args.force { atomic::replace(&output, &outcome.h5) } else { atomic::create_new(&output, &outcome.h5) };
+    written.with_context(|| format!("writing '{}'", output.display()))?;
     if !args.json {
-        println!("wrote {} ({} bytes); reports in {}", output.display(), outcome.h5.len(), args.report_dir.display());
+        emit(&format!("wrote {} ({} bytes); reports in {}\n", output.display(), outcome.h5.len(), args.report_dir.display()));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -206,12 +239,35 @@ fn peak_rss_mib() -> Option<f64> {
 fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating report folder '{}'", dir.display()))?;
     let json = serde_json::to_string_pretty(report)?;
-    atomic::write(&dir.join(format!("{}.json", report.model)), json.as_bytes())?;
-    atomic::write(&dir.join(format!("{}.md", report.model)), report.to_markdown().as_bytes())?;
+    atomic::replace(&dir.join(format!("{}.json", report.model)), json.as_bytes())?;
+    atomic::replace(&dir.join(format!("{}.md", report.model)), report.to_markdown().as_bytes())?;
     if let Some(svg) = report.layer_plot_svg() {
-        atomic::write(&dir.join(format!("{}.layers.svg", report.model)), svg.as_bytes())?;
+        atomic::replace(&dir.join(format!("{}.layers.svg", report.model)), svg.as_bytes())?;
     }
     Ok(())
+}
+
+/// Every refusal names a file. Loader errors already name theirs; converter and oracle
+/// errors name only the node, so the model path goes in front; input errors name the
+/// `--input` files.
+fn name_the_file(error: tf2h5_verify::VerifyError, args: &VerifyArgs) -> anyhow::Error {
+    if let tf2h5_verify::VerifyError::Input(_) = &error {
+        let files: Vec<&str> = args.inputs.iter().filter_map(|spec| spec.split_once('=').map(|(_, file)| file)).collect();
+        if !files.is_empty() {
+            return anyhow::anyhow!("{}: {error}", files.join(", "));
+        }
+    }
+    naming(error.into(), &args.model)
+}
+
+/// `error`, prefixed with `path` unless it already names it.
+fn naming(error: anyhow::Error, path: &Path) -> anyhow::Error {
+    let shown = path.display().to_string();
+    if format!("{error:#}").contains(&shown) {
+        error
+    } else {
+        error.context(shown)
+    }
 }
 
 fn read_inputs(specs: &[String]) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {
@@ -219,9 +275,7 @@ fn read_inputs(specs: &[String]) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> 
         .iter()
         .map(|spec| {
             let (name, file) = spec.split_once('=').with_context(|| format!("--input '{spec}' is not NAME=FILE.npy"))?;
-            let array: ndarray::ArrayD<f32> = ndarray_npy::read_npy(file)
-                .with_context(|| format!("{file}: cannot read a float32 .npy array"))?;
-            Ok((name.to_string(), array))
+            Ok((name.to_string(), npy::read_f32(Path::new(file))?))
         })
         .collect()
 }

@@ -15,6 +15,66 @@ pub enum Value {
     Const(ConstTensor),
     /// The output of a Keras layer.
     Tensor(KTensor),
+    /// Integers computed from the static shapes (shape arithmetic around reshapes), where
+    /// some entries are a multiple of the unknown batch size.
+    Dims(Dims),
+    /// A Keras tensor seen with its batch axis merged into the axes before the last one, as
+    /// TF's `tensordot` reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`. Only a
+    /// `MatMul` (→ `Dense` on the last axis), a bias and a reshape back may read it.
+    Rows(KTensor),
+}
+
+/// One entry of [`Dims`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    /// A known integer.
+    Known(i64),
+    /// `k` times the batch size.
+    Batch(i64),
+}
+
+/// An integer scalar or vector derived from static shapes, possibly involving the batch size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dims {
+    /// The entries (one for a scalar).
+    pub values: Vec<Dim>,
+    /// Whether the value is a scalar rather than a vector.
+    pub scalar: bool,
+}
+
+impl Dims {
+    /// The shape of a Keras tensor: the batch is `Batch(1)`, every other dimension known.
+    pub fn of_shape(shape: &[Option<usize>]) -> Option<Dims> {
+        let values = shape
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match (i, d) {
+                (0, None) => Some(Dim::Batch(1)),
+                (_, Some(d)) => Some(Dim::Known(*d as i64)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Dims { values, scalar: false })
+    }
+
+    /// The plain integers when nothing depends on the batch size.
+    pub fn known(&self) -> Option<Vec<i64>> {
+        self.values.iter().map(|d| if let Dim::Known(v) = d { Some(*v) } else { None }).collect()
+    }
+
+    /// As a value: a constant when nothing depends on the batch size.
+    pub fn into_value(self) -> Value {
+        match self.known() {
+            Some(values) => {
+                let shape = if self.scalar { vec![] } else { vec![values.len()] };
+                match ndarray::ArrayD::from_shape_vec(shape, values) {
+                    Ok(array) => Value::Const(ConstTensor::Int(array)),
+                    Err(_) => Value::Dims(self),
+                }
+            }
+            None => Value::Dims(self),
+        }
+    }
 }
 
 /// A Keras tensor: the output of `layer`, with its full static shape (batch = `None`).
@@ -41,6 +101,55 @@ impl KTensor {
         }
         self.shape[axis as usize]
     }
+
+    /// The number of channels (last dimension), if known.
+    pub fn channels(&self) -> Option<usize> {
+        self.shape.last().copied().flatten()
+    }
+}
+
+/// Ops that only forward their inputs: reading `Identity(x)` is reading `x`, and output `k`
+/// of `IdentityN` (TF's custom-gradient wrapper, e.g. around swish) is its input `k`.
+pub(crate) fn is_alias(op: &str) -> bool {
+    matches!(op, "Identity" | "IdentityN" | "StopGradient" | "Snapshot" | "PreventGradient")
+}
+
+/// Follows alias ops back to the tensor that is actually computed.
+pub(crate) fn resolve(graph: &TfGraph, input: &TensorRef) -> TensorRef {
+    let mut current = input.clone();
+    // Bounded: a cycle of aliases would be a malformed graph, which `nodes_needed_by` refuses.
+    for _ in 0..graph.nodes().len() {
+        let Some(node) = graph.node(&current.node) else { break };
+        if !is_alias(&node.op) {
+            break;
+        }
+        let index = if node.op == "IdentityN" { current.output } else { 0 };
+        match graph.data_inputs(node).nth(index) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    current
+}
+
+/// For every computed tensor, how many (non-alias) nodes read it, graph outputs included.
+pub(crate) fn count_consumers(graph: &TfGraph, order: &[String], outputs: &[String]) -> HashMap<TensorRef, usize> {
+    let mut consumers: HashMap<TensorRef, usize> = HashMap::new();
+    for name in order {
+        if let Some(node) = graph.node(name) {
+            if is_alias(&node.op) {
+                continue;
+            }
+            for input in graph.data_inputs(node) {
+                *consumers.entry(resolve(graph, &input)).or_default() += 1;
+            }
+        }
+    }
+    for output in outputs {
+        let output = TensorRef { node: output.clone(), output: 0 };
+        *consumers.entry(resolve(graph, &output)).or_default() += 1;
+    }
+    consumers
 }
 
 pub(crate) struct Context<'g> {
@@ -50,33 +159,26 @@ pub(crate) struct Context<'g> {
     layer_index: HashMap<String, usize>,
     /// TF nodes each layer was built from, by layer index.
     sources: Vec<Vec<String>>,
-    /// Data consumers of each needed node (graph outputs count as one more).
-    consumers: HashMap<String, usize>,
+    /// Data consumers of each needed tensor, aliases resolved (graph outputs count as one more).
+    consumers: HashMap<TensorRef, usize>,
     used_names: HashSet<String>,
+    /// Layers that may no longer absorb a bias or activation: a pass-through node forwards
+    /// their output while another node also reads it.
+    sealed: HashSet<usize>,
     pub inputs: Vec<Endpoint>,
 }
 
 impl<'g> Context<'g> {
     pub fn new(graph: &'g TfGraph, order: &[String], outputs: &[String]) -> Self {
-        let mut consumers: HashMap<String, usize> = HashMap::new();
-        for name in order {
-            if let Some(node) = graph.node(name) {
-                for input in graph.data_inputs(node) {
-                    *consumers.entry(input.node).or_default() += 1;
-                }
-            }
-        }
-        for output in outputs {
-            *consumers.entry(output.clone()).or_default() += 1;
-        }
         Context {
             graph,
             values: HashMap::new(),
             layers: Vec::new(),
             layer_index: HashMap::new(),
             sources: Vec::new(),
-            consumers,
+            consumers: count_consumers(graph, order, outputs),
             used_names: HashSet::new(),
+            sealed: HashSet::new(),
             inputs: Vec::new(),
         }
     }
@@ -104,7 +206,9 @@ impl<'g> Context<'g> {
         self.value_of(node, &input)
     }
 
-    fn value_of(&self, node: &NodeDef, input: &TensorRef) -> Result<&Value, ConvertError> {
+    /// The value of tensor `input`, read by `node` (for errors), aliases resolved.
+    pub fn value_of(&self, node: &NodeDef, input: &TensorRef) -> Result<&Value, ConvertError> {
+        let input = resolve(self.graph, input);
         if input.output != 0 {
             // Multi-output ops (FusedBatchNorm's statistics, ...) are only supported on output 0.
             let producer = self.graph.node(&input.node).map(|n| n.op.clone()).unwrap_or_default();
@@ -122,7 +226,13 @@ impl<'g> Context<'g> {
     pub fn tensor_input(&self, node: &NodeDef, index: usize) -> Result<KTensor, ConvertError> {
         match self.input(node, index)? {
             Value::Tensor(t) => Ok(t.clone()),
-            Value::Const(_) => Err(self.refuse(node, format!("input {index} is a constant; expected a tensor computed from the model inputs"))),
+            Value::Const(_) | Value::Dims(_) => {
+                Err(self.refuse(node, format!("input {index} is a constant; expected a tensor computed from the model inputs")))
+            }
+            Value::Rows(_) => Err(self.refuse(
+                node,
+                format!("input {index} is a tensor reshaped with its batch axis merged into other axes; only a MatMul, a bias or a reshape restoring the batch may read it"),
+            )),
         }
     }
 
@@ -130,7 +240,10 @@ impl<'g> Context<'g> {
     pub fn const_input(&self, node: &NodeDef, index: usize) -> Result<&ConstTensor, ConvertError> {
         match self.input(node, index)? {
             Value::Const(c) => Ok(c),
-            Value::Tensor(_) => Err(self.refuse(node, format!("input {index} must be a constant (weights), but is computed"))),
+            Value::Dims(_) => Err(self.refuse(node, format!("input {index} depends on the batch size; it must be a constant"))),
+            Value::Tensor(_) | Value::Rows(_) => {
+                Err(self.refuse(node, format!("input {index} must be a constant (weights), but is computed")))
+            }
         }
     }
 
@@ -150,6 +263,17 @@ impl<'g> Context<'g> {
             .ok_or_else(|| self.refuse(node, format!("input {index} must be an integer constant")))
     }
 
+    /// Input `index` as integers that may involve the batch size (a constant or [`Dims`]).
+    pub fn dims_input(&self, node: &NodeDef, index: usize) -> Result<Dims, ConvertError> {
+        match self.input(node, index)? {
+            Value::Dims(d) => Ok(d.clone()),
+            Value::Const(ConstTensor::Int(a)) if a.ndim() <= 1 => {
+                Ok(Dims { values: a.iter().map(|&v| Dim::Known(v)).collect(), scalar: a.ndim() == 0 })
+            }
+            _ => Err(self.refuse(node, format!("input {index} must be an integer scalar or vector known at conversion time"))),
+        }
+    }
+
     /// A unique Keras-safe layer name derived from a TF node name (`/` is refused by Keras 3).
     pub fn layer_name(&mut self, tf_name: &str) -> String {
         let base: String =
@@ -166,23 +290,69 @@ impl<'g> Context<'g> {
 
     /// Adds a layer built for `node`, producing a tensor of `shape`.
     pub fn add_layer(&mut self, node: &NodeDef, layer: Layer, shape: Vec<Option<usize>>) -> Value {
+        Value::Tensor(self.add_layer_tensor(node, layer, shape))
+    }
+
+    /// Like [`add_layer`](Self::add_layer), returning the tensor itself.
+    pub fn add_layer_tensor(&mut self, node: &NodeDef, layer: Layer, shape: Vec<Option<usize>>) -> KTensor {
         let name = layer.name.clone();
         self.layer_index.insert(name.clone(), self.layers.len());
         self.layers.push(layer);
         self.sources.push(vec![node.name.clone()]);
-        Value::Tensor(KTensor { layer: name, shape })
+        KTensor { layer: name, shape }
+    }
+
+    /// Records that the layer built for `node` also stands for the TF nodes `absorbed` (the
+    /// inner nodes of a recognised pattern), listed before `node` itself.
+    pub fn absorbed(&mut self, tensor: &KTensor, absorbed: &[String]) {
+        if let Some(&index) = self.layer_index.get(&tensor.layer) {
+            let last = self.sources[index].pop();
+            self.sources[index].extend(absorbed.iter().cloned());
+            self.sources[index].extend(last);
+        }
+    }
+
+    /// How many nodes read output 0 of TF node `name` (aliases resolved).
+    pub fn consumer_count(&self, name: &str) -> usize {
+        self.consumers.get(&TensorRef { node: name.to_string(), output: 0 }).copied().unwrap_or(0)
     }
 
     /// The layer producing `tensor` if it may absorb `node` (a following BiasAdd/activation):
     /// its class is one of `classes` and nothing but `node` reads its TF output.
     pub fn fusible_layer(&mut self, tensor: &KTensor, classes: &[&str]) -> Option<&mut Layer> {
+        self.fusible_layer_read_by(tensor, classes, 1)
+    }
+
+    /// Like [`fusible_layer`](Self::fusible_layer) when the fusing pattern itself reads the
+    /// layer's TF output `readers` times (swish reads its input twice).
+    pub fn fusible_layer_read_by(&mut self, tensor: &KTensor, classes: &[&str], readers: usize) -> Option<&mut Layer> {
         let index = *self.layer_index.get(&tensor.layer)?;
+        if self.sealed.contains(&index) {
+            return None;
+        }
         let last_tf_node = self.sources[index].last()?;
-        if self.consumers.get(last_tf_node).copied().unwrap_or(0) != 1 {
+        if self.consumer_count(last_tf_node) != readers {
             return None;
         }
         let layer = &mut self.layers[index];
         classes.contains(&layer.class_name.as_str()).then_some(layer)
+    }
+
+    /// `node` forwards `tensor` unchanged (a reshape to the same shape, an identity transpose,
+    /// a float cast, ...): its value is the same tensor, and no layer is added. Later fusion
+    /// into the layer must then see every reader of both nodes, so `node` becomes the layer's
+    /// last TF node when the layer's output had no other reader, and otherwise the layer is
+    /// sealed against fusion.
+    pub fn pass_through(&mut self, node: &NodeDef, tensor: KTensor) -> Value {
+        if let Some(&index) = self.layer_index.get(&tensor.layer) {
+            let single = self.sources[index].last().is_some_and(|last| self.consumer_count(last) == 1);
+            if single {
+                self.sources[index].push(node.name.clone());
+            } else {
+                self.sealed.insert(index);
+            }
+        }
+        Value::Tensor(tensor)
     }
 
     /// Records that `node` was fused into the layer producing `tensor`.
@@ -200,7 +370,9 @@ impl<'g> Context<'g> {
         self.inputs.sort_by_key(|e| placeholder_order.get(&e.tf_node).copied().unwrap_or(usize::MAX));
         let mut output_endpoints = Vec::new();
         for name in outputs {
-            match self.values.get(name) {
+            let computed = resolve(self.graph, &TensorRef { node: name.clone(), output: 0 });
+            let value = if computed.output == 0 { self.values.get(&computed.node) } else { None };
+            match value {
                 Some(Value::Tensor(t)) => {
                     output_endpoints.push(Endpoint { layer: t.layer.clone(), tf_node: name.clone(), shape: t.shape.clone() })
                 }

@@ -3,9 +3,14 @@
 //! [`convert`] walks the nodes the outputs need, in dependency order, and maps each TF op to
 //! Keras layers through a registry keyed by the exact op name (`ops/<family>/`). Constants
 //! flow as values; tensors flow as Keras layer outputs with static shapes (batch unknown).
-//! Patterns that Keras expresses as one layer are fused: `Conv2D`/`MatMul` absorb a following
-//! `BiasAdd` and activation when nothing else reads the intermediate tensor. Every layer keeps
-//! the TF nodes it came from, so verification can name the TF node of a diverging layer.
+//! Patterns that Keras expresses as one layer are fused: `Conv2D`/`DepthwiseConv2dNative`/
+//! `MatMul` absorb a following `BiasAdd` and activation when nothing else reads the
+//! intermediate tensor, and multi-node subgraphs (swish, GELU, layer normalization, dilated
+//! convolutions in space-to-batch form) are recognised before conversion (`patterns/`).
+//! Arithmetic on constants is folded, shape arithmetic on the batch size is resolved
+//! statically, and `tensor ⊙ constant` maps to exact layers (`Rescaling`, a 1×1
+//! `DepthwiseConv2D`, `Normalization`). Every layer keeps the TF nodes it came from, so
+//! verification can name the TF node of a diverging layer.
 //! An op without a mapping is an error naming the node and op; [`unsupported_ops`] lists all
 //! of them in one pass.
 //!
@@ -20,13 +25,14 @@
 
 mod context;
 mod ops;
+mod patterns;
 
 use std::collections::HashSet;
 
 use tf2h5_keras::KerasModel;
 use tf2h5_tf::TfGraph;
 
-pub use context::{KTensor, Value};
+pub use context::{Dim, Dims, KTensor, Value};
 
 /// Errors of conversion; each names the TF node and op involved.
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +105,20 @@ pub fn convert(graph: &TfGraph, options: &Options) -> Result<Conversion, Convert
     let outputs = output_nodes(graph, options)?;
     let order = graph.nodes_needed_by(&outputs)?;
     let registry = ops::registry();
+    let plan = patterns::find(graph, &order, &outputs);
     let mut ctx = context::Context::new(graph, &order, &outputs);
     for name in &order {
         let node = graph.node(name).ok_or_else(|| missing(graph, name))?;
+        // Reads resolve through aliases (`Identity`, `IdentityN`, ...), so they need no value
+        // (and may forward the inner node of a pattern, which has none).
+        if plan.is_inner(name) || context::is_alias(&node.op) {
+            continue;
+        }
+        if let Some(found) = plan.output(name) {
+            let value = patterns::build(&mut ctx, node, found)?;
+            ctx.set_value(node, value);
+            continue;
+        }
         let builder = registry.get(node.op.as_str()).ok_or_else(|| ConvertError::Unsupported {
             file: graph.source.display().to_string(),
             node: node.name.clone(),
@@ -117,9 +134,14 @@ pub fn convert(graph: &TfGraph, options: &Options) -> Result<Conversion, Convert
 pub fn unsupported_ops(graph: &TfGraph, options: &Options) -> Result<Vec<(String, String)>, ConvertError> {
     let outputs = output_nodes(graph, options)?;
     let registry = ops::registry();
+    let order = graph.nodes_needed_by(&outputs)?;
+    let plan = patterns::find(graph, &order, &outputs);
     let mut seen = HashSet::new();
     let mut unsupported = Vec::new();
-    for name in graph.nodes_needed_by(&outputs)? {
+    for name in order {
+        if plan.is_inner(&name) || plan.output(&name).is_some() {
+            continue;
+        }
         if let Some(node) = graph.node(&name) {
             if !registry.contains_key(node.op.as_str()) && seen.insert(node.op.clone()) {
                 unsupported.push((node.op.clone(), node.name.clone()));

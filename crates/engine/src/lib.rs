@@ -11,8 +11,10 @@
 //!
 //! Tensors are channels_last (NHWC) with the batch first, as Keras writes them. Each layer
 //! class has its own file under `layers/`, named after the Keras class; the activation table
-//! (`layers/activation.rs`) is shared by `Activation`, `Dense` and `Conv2D`, and convolutions
-//! run as im2col + a rayon-parallel GEMM (`gemm.rs`).
+//! (`layers/activation.rs`) is shared by `Activation`, `Dense`, `Conv2D` and `DepthwiseConv2D`,
+//! the element-wise merges (`Add`, `Multiply`, `Subtract`, `Maximum`, `Minimum`) share their
+//! broadcasting (`layers/merge.rs`), and convolutions run as im2col + a rayon-parallel GEMM
+//! (`gemm.rs`; depthwise ones directly).
 //!
 //! ```
 //! use ndarray::{array, ArrayD};

@@ -188,9 +188,17 @@ pub fn expected_weight_names(layer: &Layer) -> Result<Vec<&'static str>, KerasEr
                 names.extend(["moving_mean", "moving_variance"]);
             }
         }
+        // With `mean` and `variance` in the config the layer owns no weights (what tf2h5
+        // writes); adapted layers own mean, variance and an integer count.
+        "Normalization" => {
+            if layer.config.get("mean").is_none_or(Value::is_null) {
+                names.extend(["mean", "variance", "count"]);
+            }
+        }
         "InputLayer" | "Activation" | "ReLU" | "LeakyReLU" | "Softmax" | "MaxPooling2D" | "AveragePooling2D"
         | "GlobalAveragePooling2D" | "GlobalMaxPooling2D" | "Flatten" | "Reshape" | "Add" | "Subtract"
-        | "Multiply" | "Concatenate" | "ZeroPadding2D" | "Cropping2D" | "Dropout" | "Permute" | "Rescaling" => {}
+        | "Multiply" | "Maximum" | "Minimum" | "Average" | "Concatenate" | "ZeroPadding2D" | "Cropping2D"
+        | "Dropout" | "Permute" | "Rescaling" => {}
         other => {
             return Err(KerasError::Invalid(format!(
                 "layer '{}' has class '{other}', whose weights tf2h5 does not know",
@@ -224,6 +232,34 @@ mod tests {
             layer.weights = model.layer(&layer.name).unwrap().weights.clone();
         }
         assert_eq!(parsed, model);
+    }
+
+    #[test]
+    fn weight_names_of_the_layers_keras_applications_need() {
+        use crate::layers::{Padding, Window2D};
+        let window = Window2D { size: [1, 1], strides: [1, 1], padding: Padding::Valid, dilation: [1, 1] };
+        let dw = layers::depthwise_conv2d("dw", "x".into(), window, ArrayD::zeros(vec![1, 1, 2, 1]), None, "linear");
+        assert_eq!(expected_weight_names(&dw).unwrap(), ["depthwise_kernel"]);
+        let dw = layers::depthwise_conv2d("dw", "x".into(), window, ArrayD::zeros(vec![1, 1, 2, 1]), Some(ArrayD::zeros(vec![2])), "relu");
+        assert_eq!(expected_weight_names(&dw).unwrap(), ["depthwise_kernel", "bias"]);
+        let ln = layers::layer_normalization("ln", "x".into(), 1e-6, ArrayD::zeros(vec![2]), ArrayD::zeros(vec![2]));
+        assert_eq!(expected_weight_names(&ln).unwrap(), ["gamma", "beta"]);
+        // Constant statistics in the config: no weights; an adapted layer has three.
+        let mut norm = layers::normalization("n", "x".into(), &[0.0], &[4.0]);
+        assert!(expected_weight_names(&norm).unwrap().is_empty());
+        norm.config.remove("mean");
+        assert_eq!(expected_weight_names(&norm).unwrap(), ["mean", "variance", "count"]);
+        for layer in [
+            layers::rescaling("r", "x".into(), &[0.5], &[1.0]),
+            layers::leaky_relu("l", "x".into(), 0.2),
+            layers::merge("Multiply", "m", vec!["a".into(), "b".into()]),
+            layers::reshape("s", "x".into(), &[1, 1, 2]),
+            layers::cropping2d("c", "x".into(), [[1, 0], [1, 0]]),
+            layers::permute("p", "x".into(), &[2, 1]),
+        ] {
+            assert!(expected_weight_names(&layer).unwrap().is_empty(), "{}", layer.class_name);
+        }
+        assert!(!dw.config.contains_key("groups"), "Keras 3 rejects groups on DepthwiseConv2D");
     }
 
     #[test]

@@ -86,20 +86,21 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
     if !bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
         return Err(KerasError::Invalid("not an HDF5 file (bad signature)".into()));
     }
+    let byte_budget = bytes.len();
     let file = in_memory_file(Some(bytes))?;
     let root: &Location = &file;
-    let model_config = read_str_attr(root, "model_config", "/")?
+    let model_config = read_str_attr(root, "model_config", "/", byte_budget)?
         .ok_or_else(|| KerasError::Invalid("no 'model_config' attribute: a weights-only file, not a model".into()))?;
     let mut model = config::from_json(&model_config)?;
     let weights_group = file.group("model_weights").map_err(h5_err("/model_weights"))?;
-    let file_layer_names = read_str_list_attr(&weights_group, "layer_names", "/model_weights")?;
+    let file_layer_names = read_str_list_attr(&weights_group, "layer_names", "/model_weights", byte_budget)?;
 
     // The file's weighted groups, in the file's order.
     let mut weighted_groups = Vec::new();
     for name in &file_layer_names {
         let path = format!("/model_weights/{name}");
         let group = weights_group.group(name).map_err(h5_err(&path))?;
-        let weight_names = read_str_list_attr(&group, "weight_names", &path)?;
+        let weight_names = read_str_list_attr(&group, "weight_names", &path, byte_budget)?;
         if !weight_names.is_empty() {
             weighted_groups.push((name.clone(), group, weight_names));
         }
@@ -119,7 +120,6 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
             weighted_layers.len()
         )));
     }
-    let byte_budget = bytes.len();
     for ((group_name, group, weight_names), (index, expected)) in weighted_groups.into_iter().zip(weighted_layers) {
         let layer_name = model.layers[index].name.clone();
         if weight_names.len() != expected.len() {
@@ -218,16 +218,26 @@ fn write_str_array_attr(location: &Location, name: &str, values: &[&str]) -> Res
         .map_err(h5_err(name))
 }
 
+/// Whether `location` has the attribute `name`, asked with `H5Aexists`. Not through the
+/// bindings' `attr_names()`: their attribute iteration stores the file's character-set byte
+/// in a Rust enum, and a corrupt byte there is undefined behaviour (the mutation suite saw a
+/// "capacity overflow" panic come out of it).
 fn has_attr(location: &Location, name: &str, path: &str) -> Result<bool, KerasError> {
-    Ok(location.attr_names().map_err(h5_err(path))?.iter().any(|n| n == name))
+    let c_name = CString::new(name).map_err(|_| KerasError::Invalid(format!("attribute name '{name}' holds a NUL")))?;
+    // SAFETY: a valid object id and a NUL-terminated name, under the library lock.
+    let exists = hdf5::sync::sync(|| unsafe { hdf5_sys::h5a::H5Aexists(location.id(), c_name.as_ptr()) });
+    if exists < 0 {
+        return Err(KerasError::Hdf5 { path: format!("{path}@{name}"), message: "cannot look up the attribute".into() });
+    }
+    Ok(exists > 0)
 }
 
 /// Reads a scalar string attribute, variable- or fixed-length.
-fn read_str_attr(location: &Location, name: &str, path: &str) -> Result<Option<String>, KerasError> {
+fn read_str_attr(location: &Location, name: &str, path: &str, budget: usize) -> Result<Option<String>, KerasError> {
     if !has_attr(location, name, path)? {
         return Ok(None);
     }
-    let mut values = read_strings(location, name, path)?;
+    let mut values = read_strings(location, name, path, budget)?;
     match values.len() {
         1 => Ok(values.pop()),
         n => Err(KerasError::Invalid(format!("attribute '{path}@{name}' holds {n} strings, expected one"))),
@@ -236,14 +246,14 @@ fn read_str_attr(location: &Location, name: &str, path: &str) -> Result<Option<S
 
 /// Reads a list-of-strings attribute, rejoining Keras's chunked form (`name0`, `name1`, ...)
 /// used for lists over the 64 KB header limit. A missing attribute is an empty list.
-fn read_str_list_attr(location: &Location, name: &str, path: &str) -> Result<Vec<String>, KerasError> {
+fn read_str_list_attr(location: &Location, name: &str, path: &str, budget: usize) -> Result<Vec<String>, KerasError> {
     if has_attr(location, name, path)? {
-        return read_strings(location, name, path);
+        return read_strings(location, name, path, budget);
     }
     let mut all = Vec::new();
     let mut chunk = 0;
     while has_attr(location, &format!("{name}{chunk}"), path)? {
-        all.extend(read_strings(location, &format!("{name}{chunk}"), path)?);
+        all.extend(read_strings(location, &format!("{name}{chunk}"), path, budget)?);
         chunk += 1;
     }
     Ok(all)
@@ -251,13 +261,27 @@ fn read_str_list_attr(location: &Location, name: &str, path: &str) -> Result<Vec
 
 /// Every string of a string attribute (scalar or 1-D), whatever its string type.
 /// An empty numeric array (what h5py writes for an empty list) is an empty list.
-fn read_strings(location: &Location, name: &str, path: &str) -> Result<Vec<String>, KerasError> {
+/// The attribute's element count is checked against the file size (`budget`) first: the
+/// read allocates per element, and a corrupt dataspace can claim billions of them.
+fn read_strings(location: &Location, name: &str, path: &str, budget: usize) -> Result<Vec<String>, KerasError> {
     let where_ = format!("{path}@{name}");
     let attr = location.attr(name).map_err(h5_err(&where_))?;
     if attr.ndim() > 1 {
         return Err(KerasError::Invalid(format!("attribute '{where_}' has rank {}", attr.ndim())));
     }
     let descriptor = attr.dtype().and_then(|t| t.to_descriptor()).map_err(h5_err(&where_))?;
+    // Each element takes at least this many bytes of the file: a variable-length string's heap
+    // reference is 16 bytes, a fixed-length string its width.
+    let element_bytes = match descriptor {
+        TypeDescriptor::FixedAscii(width) | TypeDescriptor::FixedUnicode(width) => width.max(1),
+        _ => 16,
+    };
+    if attr.size().saturating_mul(element_bytes) > budget {
+        return Err(KerasError::Invalid(format!(
+            "attribute '{where_}' claims {} strings, more than the file's {budget} bytes can hold",
+            attr.size()
+        )));
+    }
     match descriptor {
         TypeDescriptor::VarLenUnicode => {
             Ok(attr.read_raw::<VarLenUnicode>().map_err(h5_err(&where_))?.iter().map(|s| s.as_str().to_string()).collect())
@@ -370,10 +394,10 @@ mod tests {
         let model = branchy_model();
         let bytes = write_to_bytes(&model).unwrap();
         let file = in_memory_file(Some(&bytes)).unwrap();
-        let names = read_str_list_attr(&file.group("model_weights").unwrap(), "layer_names", "/model_weights").unwrap();
+        let names = read_str_list_attr(&file.group("model_weights").unwrap(), "layer_names", "/model_weights", bytes.len()).unwrap();
         // The DFS from the output visits `right` before `left` (concat's argument order).
         assert_eq!(names, ["x", "right", "left", "cat", "gap", "head"]);
-        let version = read_str_attr(&file, "keras_version", "/").unwrap();
+        let version = read_str_attr(&file, "keras_version", "/", bytes.len()).unwrap();
         assert_eq!(version.as_deref(), Some(KERAS_VERSION));
     }
 
@@ -392,6 +416,34 @@ mod tests {
         let bytes = write_to_bytes(&branchy_model()).unwrap();
         for cut in [8, 100, bytes.len() / 2, bytes.len() - 1] {
             assert!(read_from_bytes(&bytes[..cut]).is_err(), "truncated at {cut} must fail");
+        }
+    }
+
+    #[test]
+    fn string_attributes_are_bounded_by_the_file_size() {
+        // A corrupt dataspace can claim billions of strings; the read allocates per string, so
+        // the count is checked against the bytes present first.
+        let bytes = write_to_bytes(&branchy_model()).unwrap();
+        let file = in_memory_file(Some(&bytes)).unwrap();
+        let group = file.group("model_weights").unwrap();
+        assert_eq!(read_str_list_attr(&group, "layer_names", "/model_weights", bytes.len()).unwrap().len(), 6);
+        let err = read_str_list_attr(&group, "layer_names", "/model_weights", 6 * 16 - 1).unwrap_err().to_string();
+        assert!(err.contains("claims 6 strings"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_character_set_bytes_are_harmless() {
+        // Regression (mutation suite): the attribute message's encoding byte reached a Rust
+        // enum through the bindings' `attr_names()`; 17 there ended in a panic, 255 in an HDF5
+        // abort. Attributes are now looked up with H5Aexists, which never decodes that byte.
+        let model = branchy_model();
+        let bytes = write_to_bytes(&model).unwrap();
+        let name = bytes.windows(13).position(|w| w == b"model_config\0").expect("the model_config attribute");
+        assert_eq!(bytes[name - 9], 3, "a version-3 attribute message: version, flags, sizes, encoding, name");
+        for encoding in [2u8, 17, 0xff] {
+            let mut corrupt = bytes.clone();
+            corrupt[name - 1] = encoding;
+            assert_eq!(read_from_bytes(&corrupt).unwrap(), model);
         }
     }
 

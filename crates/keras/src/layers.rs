@@ -187,7 +187,7 @@ pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNorm
     layer(
         "BatchNormalization",
         name,
-        json!({"axis": -1, "momentum": 0.99, "epsilon": epsilon, "center": true, "scale": true}),
+        json!({"axis": -1, "momentum": 0.99, "epsilon": shortest_f64(epsilon), "center": true, "scale": true}),
         vec![input],
         vec![
             Weight::new("gamma", w.gamma),
@@ -196,6 +196,12 @@ pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNorm
             Weight::new("moving_variance", w.moving_variance),
         ],
     )
+}
+
+/// The shortest decimal that rounds to `value` (e.g. 1e-3, not 0.0010000000474974513), so
+/// configs read naturally; Keras rounds it back to the same f32.
+pub fn shortest_f64(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(value as f64)
 }
 
 /// `Add` of two or more tensors of the same shape.
@@ -228,4 +234,108 @@ pub fn global_average_pooling2d(name: &str, input: String, keepdims: bool) -> La
         vec![input],
         vec![],
     )
+}
+
+/// `DepthwiseConv2D`: depthwise_kernel (kh, kw, in, depth_multiplier), optional bias
+/// (in · depth_multiplier). No `groups` key: Keras 3 rejects it on depthwise convolutions.
+pub fn depthwise_conv2d(
+    name: &str,
+    input: String,
+    window: Window2D,
+    kernel: ArrayD<f32>,
+    bias: Option<ArrayD<f32>>,
+    activation: &str,
+) -> Layer {
+    let depth_multiplier = kernel.shape().get(3).copied().unwrap_or(0);
+    let use_bias = bias.is_some();
+    let mut weights = vec![Weight::new("depthwise_kernel", kernel)];
+    weights.extend(bias.map(|b| Weight::new("bias", b)));
+    layer(
+        "DepthwiseConv2D",
+        name,
+        json!({
+            "kernel_size": window.size,
+            "strides": window.strides,
+            "padding": window.padding.as_str(),
+            "data_format": "channels_last",
+            "dilation_rate": window.dilation,
+            "depth_multiplier": depth_multiplier,
+            "activation": activation,
+            "use_bias": use_bias,
+        }),
+        vec![input],
+        weights,
+    )
+}
+
+/// An f32 constant as a JSON number: the f64 holding exactly the f32 value, so a loader that
+/// casts it back to float32 (both Keras versions do) recovers the value bit for bit.
+pub fn exact_f32(value: f32) -> Value {
+    json!(f64::from(value))
+}
+
+/// One or several f32 constants (scalar, or a list broadcast over the last axis) as JSON.
+pub fn exact_f32s(values: &[f32]) -> Value {
+    match values {
+        [one] => exact_f32(*one),
+        many => Value::Array(many.iter().map(|&v| exact_f32(v)).collect()),
+    }
+}
+
+/// `Rescaling`: `x * scale + offset`, each a scalar or a list broadcast over the last axis.
+/// Both Keras versions compute exactly this (two float32 operations), so a TF `Mul` by a
+/// constant, an `AddV2` of one, or the pair, maps here bit-exactly.
+pub fn rescaling(name: &str, input: String, scale: &[f32], offset: &[f32]) -> Layer {
+    layer("Rescaling", name, json!({"scale": exact_f32s(scale), "offset": exact_f32s(offset)}), vec![input], vec![])
+}
+
+/// `Normalization` with constant `mean` and `variance` in the config (no weights):
+/// `(x - mean) / max(sqrt(variance), 1e-7)` on the last axis, in both Keras versions.
+/// Each is a scalar or a list of one value per channel.
+pub fn normalization(name: &str, input: String, mean: &[f32], variance: &[f32]) -> Layer {
+    layer(
+        "Normalization",
+        name,
+        json!({"axis": [-1], "mean": exact_f32s(mean), "variance": exact_f32s(variance), "invert": false}),
+        vec![input],
+        vec![],
+    )
+}
+
+/// `LayerNormalization` over the last axis: gamma and beta of shape (channels,).
+pub fn layer_normalization(name: &str, input: String, epsilon: f32, gamma: ArrayD<f32>, beta: ArrayD<f32>) -> Layer {
+    layer(
+        "LayerNormalization",
+        name,
+        json!({"axis": [-1], "epsilon": exact_f32(epsilon), "center": true, "scale": true}),
+        vec![input],
+        vec![Weight::new("gamma", gamma), Weight::new("beta", beta)],
+    )
+}
+
+/// `LeakyReLU` with the key both versions read: `alpha` (Keras 3 maps it to `negative_slope`;
+/// tf-keras rejects `negative_slope`).
+pub fn leaky_relu(name: &str, input: String, alpha: f32) -> Layer {
+    layer("LeakyReLU", name, json!({"alpha": exact_f32(alpha)}), vec![input], vec![])
+}
+
+/// Element-wise merge layers (`Multiply`, `Subtract`, `Maximum`, `Minimum`, `Add`): inputs of
+/// one rank whose shapes broadcast (a dimension is equal or 1), as both versions allow.
+pub fn merge(class_name: &str, name: &str, inputs: Vec<String>) -> Layer {
+    layer(class_name, name, json!({}), inputs, vec![])
+}
+
+/// `Reshape` to `target_shape` (without the batch dimension).
+pub fn reshape(name: &str, input: String, target_shape: &[usize]) -> Layer {
+    layer("Reshape", name, json!({"target_shape": target_shape}), vec![input], vec![])
+}
+
+/// `Permute` of the non-batch axes; `dims` are 1-based as in Keras.
+pub fn permute(name: &str, input: String, dims: &[usize]) -> Layer {
+    layer("Permute", name, json!({"dims": dims}), vec![input], vec![])
+}
+
+/// `Cropping2D` with ((top, bottom), (left, right)).
+pub fn cropping2d(name: &str, input: String, cropping: [[usize; 2]; 2]) -> Layer {
+    layer("Cropping2D", name, json!({"cropping": cropping, "data_format": "channels_last"}), vec![input], vec![])
 }

@@ -1,27 +1,51 @@
 //! Loading TensorFlow models into a [`TfGraph`], in pure Rust (no TensorFlow runtime).
 //!
-//! A frozen GraphDef `.pb` (weights as `Const` nodes), or a directory holding exactly one,
-//! is decoded with the protobuf types tract ships (`tract_tensorflow::tfpb`). The graph is
-//! checked once here (unique node names, inputs that exist, sane constants), so the
-//! converter and the oracle can rely on it. [`NodeExt`] reads attributes with errors that
-//! name the node, its op and the attribute; [`ConstTensor`] decodes `Const` values with
-//! allocation bounded by the bytes actually present.
+//! Two kinds of input, one result: a frozen `GraphDef` (weights as `Const` nodes, no
+//! functions) that the converter and the tract oracle consume.
+//! - A frozen GraphDef `.pb` is decoded with the protobuf types tract ships
+//!   (`tract_tensorflow::tfpb`).
+//! - A SavedModel directory (TF2 `tf.saved_model.save`, tf-keras `model.save`, Keras 3
+//!   `model.export`, TF1 `simple_save`) is frozen here: one signature's functions are
+//!   inlined and its variables become constants read from the checkpoint
+//!   ([`saved_model`] explains the steps, [`Checkpoint`] reads `variables.index` and the
+//!   data shards with every tensor's CRC32C checked). The placeholders are named after the
+//!   signature's input keys and the outputs are `Identity` nodes named after its output keys,
+//!   both in key order ([`TfGraph::signature`]).
+//!
+//! The graph is checked once here (unique node names, inputs that exist, sane constants),
+//! so the converter and the oracle can rely on it. [`NodeExt`] reads attributes with errors
+//! that name the node, its op and the attribute; [`ConstTensor`] decodes `Const` values with
+//! allocation bounded by the bytes actually present. Errors name the file and, where one is
+//! to blame, the node; no input makes the loader panic.
 //!
 //! Flow: **tf** (load) → `convert` (to Keras layers) and `verify` (tract oracle).
 //!
 //! ```no_run
 //! let graph = tf2h5_tf::load(std::path::Path::new("test-models/cnn/frozen.pb")).unwrap();
 //! println!("{} nodes, inputs {:?}", graph.nodes().len(), graph.placeholders());
+//! let options = tf2h5_tf::LoadOptions { signature: Some("serving_default".into()) };
+//! let graph = tf2h5_tf::load_with(std::path::Path::new("test-models/sm_tf_module_cnn"), &options).unwrap();
+//! println!("inputs {:?} -> outputs {:?}", graph.input_names(), graph.output_names());
+//! for signature in tf2h5_tf::signatures(std::path::Path::new("test-models/sm_keras3_export")).unwrap() {
+//!     println!("{}: {} inputs", signature.name, signature.inputs.len());
+//! }
 //! ```
 #![warn(missing_docs)]
 
 mod attrs;
+pub mod checkpoint;
+mod crc32c;
+mod opdefs;
+pub mod saved_model;
+mod sstable;
 mod tensor;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use attrs::NodeExt;
+pub use checkpoint::{Checkpoint, CheckpointEntry};
+pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
 pub use tensor::ConstTensor;
 /// TensorFlow protobuf messages (GraphDef, NodeDef, TensorProto, ...).
 pub use tract_tensorflow::tfpb::tensorflow as pb;
@@ -112,6 +136,9 @@ pub struct TfGraph {
     pub source: PathBuf,
     /// The decoded graph, as tract consumes it.
     pub graph: pb::GraphDef,
+    /// The SavedModel signature the graph was frozen from (`None` for a frozen `.pb`).
+    /// Its input keys name the `Placeholder`s, its output keys the output `Identity` nodes.
+    pub signature: Option<SignatureInfo>,
     index: HashMap<String, usize>,
 }
 
@@ -131,8 +158,23 @@ impl TfGraph {
                 return Err(format_error(format!("duplicate node name '{}'", node.name)));
             }
         }
-        let graph = TfGraph { source, graph, index };
+        let graph = TfGraph { source, graph, signature: None, index };
         for node in graph.nodes() {
+            // tract's attribute readers unwrap these; TF itself rejects them.
+            let mut attrs: Vec<_> = node.attr.iter().collect();
+            attrs.sort_by(|a, b| a.0.cmp(b.0));
+            for (attr, value) in attrs {
+                let unknown = |t: &i32| pb::DataType::try_from(*t).is_err();
+                let problem = match &value.value {
+                    None => Some("has no value"),
+                    Some(pb::attr_value::Value::Type(t)) if unknown(t) => Some("names an unknown data type"),
+                    Some(pb::attr_value::Value::List(list)) if list.r#type.iter().any(unknown) => Some("lists an unknown data type"),
+                    _ => None,
+                };
+                if let Some(message) = problem {
+                    return Err(node.attr_error(attr, message));
+                }
+            }
             for input in graph.data_inputs(node) {
                 if !graph.index.contains_key(&input.node) {
                     return Err(TfError::Node {
@@ -166,14 +208,33 @@ impl TfGraph {
         self.nodes().iter().filter(|n| n.op == "Placeholder").collect()
     }
 
-    /// Nodes whose outputs nothing reads (ignoring `NoOp` and `Const`): the graph's outputs.
+    /// The graph's outputs: the signature's output nodes (key order) for a frozen
+    /// SavedModel, else the nodes whose outputs nothing reads (ignoring `NoOp` and `Const`).
     pub fn default_outputs(&self) -> Vec<&pb::NodeDef> {
+        if let Some(signature) = &self.signature {
+            return signature.outputs.iter().filter_map(|o| self.node(&o.key)).collect();
+        }
         let consumed: std::collections::HashSet<String> =
             self.nodes().iter().flat_map(|n| self.data_inputs(n).map(|r| r.node)).collect();
         self.nodes()
             .iter()
             .filter(|n| !consumed.contains(&n.name) && !matches!(n.op.as_str(), "NoOp" | "Const" | "Placeholder"))
             .collect()
+    }
+
+    /// Names of the input placeholders: the signature's input keys in key order, else the
+    /// `Placeholder` nodes in file order.
+    pub fn input_names(&self) -> Vec<String> {
+        match &self.signature {
+            Some(signature) => signature.inputs.iter().map(|i| i.key.clone()).collect(),
+            None => self.placeholders().iter().map(|n| n.name.clone()).collect(),
+        }
+    }
+
+    /// Names of the output nodes: the signature's output keys in key order, else
+    /// [`default_outputs`](Self::default_outputs).
+    pub fn output_names(&self) -> Vec<String> {
+        self.default_outputs().iter().map(|n| n.name.clone()).collect()
     }
 
     /// The value of a `Const` node.
@@ -259,31 +320,89 @@ impl TfGraph {
     }
 }
 
-/// Loads a model: a frozen GraphDef `.pb`, or a directory holding exactly one.
+/// How to load a model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The SavedModel signature to freeze; `None` = [`DEFAULT_SIGNATURE`] (`serving_default`).
+    /// A frozen `.pb` has no signatures, so naming one there is an error.
+    pub signature: Option<String>,
+}
+
+/// Loads a model with default options; see [`load_with`].
 pub fn load(path: &Path) -> Result<TfGraph, TfError> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// What a path given by the user holds.
+enum ModelPath {
+    Frozen(PathBuf),
+    SavedModel(PathBuf),
+}
+
+/// Finds the model at `path`: a `.pb` file; a SavedModel directory (or its `saved_model.pb`);
+/// or a directory holding exactly one of those (a `.pb` file or a SavedModel subdirectory),
+/// as the fixture directories under `test-models/` do.
+fn locate(path: &Path) -> Result<ModelPath, TfError> {
     let io_error = |message: String| TfError::Io { path: path.to_path_buf(), message };
     let metadata = std::fs::metadata(path).map_err(|e| io_error(e.to_string()))?;
-    if metadata.is_dir() {
-        if path.join("saved_model.pb").exists() || path.join("saved_model.pbtxt").exists() {
-            return Err(TfError::Format {
-                path: path.to_path_buf(),
-                message: "SavedModel directories are not supported yet; freeze the model to a GraphDef .pb \
-                          (convert_variables_to_constants_v2) and pass that file"
-                    .into(),
-            });
+    let is_saved_model = |dir: &Path| dir.join("saved_model.pb").is_file() || dir.join("saved_model.pbtxt").is_file();
+    if !metadata.is_dir() {
+        if path.file_name().is_some_and(|n| n == "saved_model.pb") {
+            if let Some(dir) = path.parent() {
+                return Ok(ModelPath::SavedModel(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.to_path_buf() }));
+            }
         }
-        let entries = std::fs::read_dir(path).map_err(|e| io_error(e.to_string()))?;
-        let mut graphs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "pb"))
-            .collect();
-        graphs.sort();
-        return match graphs.as_slice() {
-            [one] => load(one),
-            [] => Err(io_error("the directory holds no .pb model".into())),
-            many => Err(io_error(format!("the directory holds {} .pb files; name one", many.len()))),
-        };
+        return Ok(ModelPath::Frozen(path.to_path_buf()));
     }
+    if is_saved_model(path) {
+        return Ok(ModelPath::SavedModel(path.to_path_buf()));
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| io_error(e.to_string()))?;
+    let mut candidates: Vec<ModelPath> = Vec::new();
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() && is_saved_model(&p) {
+            candidates.push(ModelPath::SavedModel(p));
+        } else if p.is_file() && p.extension().is_some_and(|x| x == "pb") {
+            candidates.push(ModelPath::Frozen(p));
+        }
+    }
+    match candidates.len() {
+        1 => Ok(candidates.remove(0)),
+        0 => Err(io_error("the directory holds no .pb model and no SavedModel".into())),
+        n => Err(io_error(format!("the directory holds {n} models (.pb files or SavedModel directories); name one"))),
+    }
+}
+
+/// Loads a model: a frozen GraphDef `.pb`, a SavedModel directory (frozen here, see
+/// [`saved_model`]), or a directory holding exactly one of those.
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<TfGraph, TfError> {
+    match locate(path)? {
+        ModelPath::SavedModel(dir) => saved_model::load(&dir, options),
+        ModelPath::Frozen(file) => {
+            if let Some(signature) = &options.signature {
+                return Err(TfError::Format {
+                    path: file,
+                    message: format!("a frozen GraphDef has no signatures (asked for '{signature}'); signatures exist in SavedModels only"),
+                });
+            }
+            load_frozen(&file)
+        }
+    }
+}
+
+/// The signatures of the SavedModel at `path` (located as by [`load_with`]), sorted by
+/// name; empty for a frozen GraphDef.
+pub fn signatures(path: &Path) -> Result<Vec<SignatureInfo>, TfError> {
+    match locate(path)? {
+        ModelPath::SavedModel(dir) => saved_model::signatures(&dir),
+        ModelPath::Frozen(_) => Ok(Vec::new()),
+    }
+}
+
+fn load_frozen(path: &Path) -> Result<TfGraph, TfError> {
+    let io_error = |message: String| TfError::Io { path: path.to_path_buf(), message };
     let bytes = std::fs::read(path).map_err(|e| io_error(e.to_string()))?;
     if bytes.is_empty() {
         return Err(TfError::Format { path: path.to_path_buf(), message: "the file is empty".into() });

@@ -21,6 +21,9 @@ pub fn samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, Ve
     if options.samples == 0 {
         return Err(VerifyError::Input("at least one sample is needed".into()));
     }
+    for input in inputs {
+        crate::limits::check_shape(&format!("input '{}'", input.tf_node), &concrete_shape(&input.shape, 1))?;
+    }
     Ok((0..options.samples)
         .map(|index| {
             let mut rng = ChaCha8Rng::seed_from_u64(options.seed);

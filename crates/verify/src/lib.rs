@@ -18,6 +18,7 @@
 
 pub mod compare;
 pub mod inputs;
+pub mod limits;
 pub mod oracle;
 pub mod report;
 
@@ -71,6 +72,8 @@ pub struct Options {
     pub convert: tf2h5_convert::Options,
     /// Compare every layer even when the outputs match.
     pub all_layers: bool,
+    /// How to load the model (SavedModel signature).
+    pub load: tf2h5_tf::LoadOptions,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             inputs: Vec::new(),
             convert: Default::default(),
             all_layers: false,
+            load: Default::default(),
         }
     }
 }
@@ -102,7 +106,7 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
 
     let start = Instant::now();
-    let graph = tf2h5_tf::load(path)?;
+    let graph = tf2h5_tf::load_with(path, &options.load)?;
     timed("load", start);
 
     let start = Instant::now();

@@ -7,9 +7,9 @@ use tf2h5_tf::pb::NodeDef;
 use crate::context::{Context, Value};
 use crate::ConvertError;
 
-mod array;
-mod math;
-mod nn;
+pub(crate) mod array;
+pub(crate) mod math;
+pub(crate) mod nn;
 
 /// Converts one node, given its already-converted inputs.
 pub(crate) type Builder = fn(&mut Context, &NodeDef) -> Result<Value, ConvertError>;

@@ -18,14 +18,26 @@ mod average_pooling2d;
 mod batch_normalization;
 mod concatenate;
 mod conv2d;
+mod cropping2d;
 mod dense;
+mod depthwise_conv2d;
 mod flatten;
 mod global_average_pooling2d;
 pub(crate) mod input_layer;
+mod layer_normalization;
+mod leaky_relu;
 mod max_pooling2d;
+mod maximum;
+mod merge;
+mod multiply;
+mod normalization;
+mod permute;
 mod pooling2d;
 mod relu;
+mod rescaling;
+mod reshape;
 mod softmax;
+mod subtract;
 mod zero_padding2d;
 
 /// Computes one layer from its inputs.
@@ -47,6 +59,18 @@ pub const SUPPORTED_LAYERS: &[&str] = &[
     "Concatenate",
     "ZeroPadding2D",
     "GlobalAveragePooling2D",
+    "DepthwiseConv2D",
+    "Multiply",
+    "Subtract",
+    "Maximum",
+    "Minimum",
+    "Rescaling",
+    "Normalization",
+    "LayerNormalization",
+    "LeakyReLU",
+    "Reshape",
+    "Cropping2D",
+    "Permute",
 ];
 
 /// The function computing `class_name` (every supported class but `InputLayer`, which the
@@ -66,6 +90,18 @@ pub(crate) fn lookup(class_name: &str) -> Option<LayerFn> {
         "Concatenate" => concatenate::apply,
         "ZeroPadding2D" => zero_padding2d::apply,
         "GlobalAveragePooling2D" => global_average_pooling2d::apply,
+        "DepthwiseConv2D" => depthwise_conv2d::apply,
+        "Multiply" => multiply::apply,
+        "Subtract" => subtract::apply,
+        "Maximum" => maximum::apply_maximum,
+        "Minimum" => maximum::apply_minimum,
+        "Rescaling" => rescaling::apply,
+        "Normalization" => normalization::apply,
+        "LayerNormalization" => layer_normalization::apply,
+        "LeakyReLU" => leaky_relu::apply,
+        "Reshape" => reshape::apply,
+        "Cropping2D" => cropping2d::apply,
+        "Permute" => permute::apply,
         _ => return None,
     })
 }

@@ -1,18 +1,35 @@
-//! Graph plumbing and shape ops: Placeholder, Const, Identity, Reshape, ConcatV2, Pad.
+//! Graph plumbing and shape ops: Placeholder, Const, Identity/IdentityN/StopGradient,
+//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, StridedSlice (→ Cropping2D), Transpose, and the
+//! shape arithmetic around reshapes (Shape, Pack, GatherV2, Cast).
+
+mod reshape;
+mod shape;
+mod strided_slice;
+mod transpose;
 
 use tf2h5_keras::layers;
 use tf2h5_tf::{pb::NodeDef, ConstTensor, NodeExt};
 
 use super::Registry;
-use crate::context::{Context, KTensor, Value};
+use crate::context::{Context, Dims, KTensor, Value};
 use crate::{ConvertError, Endpoint};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Placeholder", placeholder);
     registry.insert("Const", constant);
-    registry.insert("Identity", identity);
-    registry.insert("StopGradient", identity);
-    registry.insert("Reshape", reshape);
+    // Aliases: `Context` resolves reads through them (IdentityN output k is its input k).
+    for op in ["Identity", "IdentityN", "StopGradient", "Snapshot", "PreventGradient"] {
+        registry.insert(op, identity);
+    }
+    registry.insert("Reshape", reshape::reshape);
+    registry.insert("Squeeze", reshape::squeeze);
+    registry.insert("ExpandDims", reshape::expand_dims);
+    registry.insert("Shape", shape::shape);
+    registry.insert("Pack", shape::pack);
+    registry.insert("GatherV2", shape::gather_v2);
+    registry.insert("Cast", shape::cast);
+    registry.insert("StridedSlice", strided_slice::strided_slice);
+    registry.insert("Transpose", transpose::transpose);
     registry.insert("ConcatV2", concat_v2);
     registry.insert("Pad", pad);
 }
@@ -46,33 +63,25 @@ fn identity(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     Ok(ctx.input(node, 0)?.clone())
 }
 
-/// `Reshape` to (batch, everything else) → `Flatten` (NHWC flattens in H, W, C order, like TF).
-fn reshape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
-    let input = ctx.tensor_input(node, 0)?;
-    let target = ctx.ints_input(node, 1)?;
-    let features: Option<usize> = input.shape[1..].iter().try_fold(1usize, |acc, d| d.map(|d| acc * d));
-    let flattens = match (target.as_slice(), features) {
-        ([batch, rest], Some(features)) => (*batch == -1 || *rest == features as i64) && (*rest == -1 || *rest == features as i64),
-        _ => false,
-    };
-    if !flattens || input.rank() < 3 {
-        return Err(ctx.refuse(node, format!("reshape of {:?} to {target:?} is not a flatten; only flattening reshapes are supported", input.shape)));
-    }
-    let name = ctx.layer_name(&node.name);
-    Ok(ctx.add_layer(node, layers::flatten(&name, input.layer), vec![None, features]))
-}
-
-/// `ConcatV2(values..., axis)` → `Concatenate` (the axis counts the batch, as in TF).
+/// `ConcatV2(values..., axis)` of tensors → `Concatenate` (the axis counts the batch, as in
+/// TF); of shape integers or constants (reshape targets, tensordot permutations) → folded.
 fn concat_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let count = ctx.input_count(node);
-    if count < 3 {
-        return Err(ctx.refuse(node, "expected at least two values and an axis"));
+    if count < 2 {
+        return Err(ctx.refuse(node, "expected at least one value and an axis"));
     }
     let axis = match ctx.ints_input(node, count - 1)?.as_slice() {
         [axis] => *axis,
         _ => return Err(ctx.refuse(node, "the axis must be a scalar")),
     };
+    let all_tensors = (0..count - 1).all(|i| matches!(ctx.input(node, i), Ok(Value::Tensor(_))));
+    if !all_tensors {
+        return concat_constants(ctx, node, count - 1, axis);
+    }
     let inputs: Vec<KTensor> = (0..count - 1).map(|i| ctx.tensor_input(node, i)).collect::<Result<_, _>>()?;
+    if inputs.len() == 1 {
+        return Ok(ctx.pass_through(node, inputs[0].clone()));
+    }
     let rank = inputs[0].rank() as i64;
     let positive_axis = if axis < 0 { axis + rank } else { axis };
     if positive_axis <= 0 || positive_axis >= rank || inputs.iter().any(|t| t.rank() as i64 != rank) {
@@ -84,6 +93,31 @@ fn concat_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let name = ctx.layer_name(&node.name);
     let layer = layers::concatenate(&name, inputs.into_iter().map(|t| t.layer).collect(), axis);
     Ok(ctx.add_layer(node, layer, shape))
+}
+
+/// Concatenation of float constants, or of integer vectors (some maybe involving the batch).
+fn concat_constants(ctx: &Context, node: &NodeDef, values: usize, axis: i64) -> Result<Value, ConvertError> {
+    let floats: Option<Vec<ndarray::ArrayD<f32>>> =
+        (0..values).map(|i| ctx.const_input(node, i).ok().and_then(|c| c.as_f32().cloned())).collect();
+    if let Some(arrays) = floats {
+        let rank = arrays[0].ndim() as i64;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
+        let joined = ndarray::concatenate(ndarray::Axis(axis.max(0) as usize), &views).map_err(|e| ctx.refuse(node, e.to_string()))?;
+        return Ok(Value::Const(ConstTensor::F32(joined)));
+    }
+    if axis != 0 && axis != -1 {
+        return Err(ctx.refuse(node, "integers can only be concatenated as vectors"));
+    }
+    let mut joined = Vec::new();
+    for i in 0..values {
+        let dims = ctx.dims_input(node, i)?;
+        if dims.scalar {
+            return Err(ctx.refuse(node, "cannot concatenate scalars"));
+        }
+        joined.extend(dims.values);
+    }
+    Ok(Dims { values: joined, scalar: false }.into_value())
 }
 
 /// `Pad` with zeros on H and W of an NHWC tensor → `ZeroPadding2D`.

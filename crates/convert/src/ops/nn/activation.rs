@@ -1,49 +1,67 @@
-//! Activations: TF `Relu`, `Relu6`, `Sigmoid`, `Tanh`, `Softmax`.
+//! Activations: TF `Relu`, `Relu6`, `Sigmoid`, `Tanh`, `Elu`, `Selu`, `Softplus`, `Softsign`,
+//! `Softmax`, `LeakyRelu` (and swish/GELU, recognised as patterns, built here).
 //!
-//! Fused into the `activation` of a preceding `Conv2D`/`Dense` when nothing else reads its
-//! output (Softmax only into a rank-2 Dense, where Keras's softmax axis is TF's last axis);
-//! otherwise a layer of its own. `Relu6` is `ReLU(max_value=6)`, which means the same in
-//! tf-keras and Keras 3. TF's Softmax normalises the last axis.
+//! Fused into the `activation` of a preceding `Conv2D`/`DepthwiseConv2D`/`Dense` when nothing
+//! else reads its output (Softmax only into a rank-2 Dense, where Keras's softmax axis is TF's
+//! last axis); otherwise an `Activation` layer. Only activations defined the same way in
+//! tf-keras and Keras 3 are used. `Relu6` is `ReLU(max_value=6)`; `LeakyRelu` is the
+//! `LeakyReLU` layer with `alpha` (never the `leaky_relu` activation string, whose default
+//! slope differs between versions). TF's Softmax normalises the last axis.
 
 use tf2h5_keras::layers;
-use tf2h5_tf::pb::NodeDef;
+use tf2h5_tf::{pb::NodeDef, NodeExt};
 
 use super::Registry;
-use crate::context::{Context, Value};
+use crate::context::{Context, KTensor, Value};
 use crate::ConvertError;
+
+/// Layers with an `activation` key that may absorb a following activation.
+const ACTIVATED: &[&str] = &["Conv2D", "DepthwiseConv2D", "Dense"];
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Relu", |ctx, node| activation(ctx, node, "relu"));
     registry.insert("Sigmoid", |ctx, node| activation(ctx, node, "sigmoid"));
     registry.insert("Tanh", |ctx, node| activation(ctx, node, "tanh"));
+    registry.insert("Elu", |ctx, node| activation(ctx, node, "elu"));
+    registry.insert("Selu", |ctx, node| activation(ctx, node, "selu"));
+    registry.insert("Softplus", |ctx, node| activation(ctx, node, "softplus"));
+    registry.insert("Softsign", |ctx, node| activation(ctx, node, "softsign"));
     registry.insert("Softmax", softmax);
     registry.insert("Relu6", relu6);
+    registry.insert("LeakyRelu", leaky_relu);
 }
 
-/// Fuses into the producing layer if possible; returns `None` if a layer is needed.
-fn try_fuse(ctx: &mut Context, node: &NodeDef, activation: &str, classes: &[&str]) -> Result<Option<Value>, ConvertError> {
-    let input = ctx.tensor_input(node, 0)?;
-    let Some(layer) = ctx.fusible_layer(&input, classes) else { return Ok(None) };
+/// Fuses into the layer producing `input` if possible (`readers`: how many times the
+/// activation's own TF nodes read that output); returns `None` if a layer is needed.
+fn try_fuse(ctx: &mut Context, node: &NodeDef, input: &KTensor, activation: &str, classes: &[&str], readers: usize) -> Option<Value> {
+    let layer = ctx.fusible_layer_read_by(input, classes, readers)?;
     if layer.config.get("activation").and_then(|v| v.as_str()) != Some("linear") {
-        return Ok(None);
+        return None;
     }
     layer.config.insert("activation".into(), serde_json::Value::String(activation.into()));
-    Ok(Some(ctx.fused(node, &input)))
+    Some(ctx.fused(node, input))
 }
 
 fn activation(ctx: &mut Context, node: &NodeDef, activation: &str) -> Result<Value, ConvertError> {
-    if let Some(fused) = try_fuse(ctx, node, activation, &["Conv2D", "Dense"])? {
-        return Ok(fused);
-    }
     let input = ctx.tensor_input(node, 0)?;
+    Ok(apply(ctx, node, input, activation, 1))
+}
+
+/// `activation` applied to `input` for `node`: fused (when `node`'s pattern reads the input
+/// `readers` times and nothing else does) or an `Activation` layer.
+pub(crate) fn apply(ctx: &mut Context, node: &NodeDef, input: KTensor, activation: &str, readers: usize) -> Value {
+    if let Some(fused) = try_fuse(ctx, node, &input, activation, ACTIVATED, readers) {
+        return fused;
+    }
     let name = ctx.layer_name(&node.name);
-    Ok(ctx.add_layer(node, layers::activation(&name, input.layer, activation), input.shape))
+    let shape = input.shape.clone();
+    ctx.add_layer(node, layers::activation(&name, input.layer, activation), shape)
 }
 
 fn softmax(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
     if input.rank() == 2 {
-        if let Some(fused) = try_fuse(ctx, node, "softmax", &["Dense"])? {
+        if let Some(fused) = try_fuse(ctx, node, &input, "softmax", &["Dense"], 1) {
             return Ok(fused);
         }
     }
@@ -55,4 +73,15 @@ fn relu6(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
     let name = ctx.layer_name(&node.name);
     Ok(ctx.add_layer(node, layers::relu(&name, input.layer, Some(6.0)), input.shape))
+}
+
+/// `LeakyRelu(alpha)` (TF's default alpha is 0.2) → `LeakyReLU(alpha)`.
+fn leaky_relu(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let input = ctx.tensor_input(node, 0)?;
+    let alpha = node.attr_float_opt("alpha")?.unwrap_or(0.2);
+    if !(alpha >= 0.0 && alpha.is_finite()) {
+        return Err(ctx.refuse(node, format!("alpha {alpha} is refused by Keras (negative or not finite)")));
+    }
+    let name = ctx.layer_name(&node.name);
+    Ok(ctx.add_layer(node, layers::leaky_relu(&name, input.layer, alpha), input.shape))
 }

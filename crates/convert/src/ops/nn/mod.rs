@@ -1,9 +1,11 @@
-//! Neural-network ops: Conv2D, pools, FusedBatchNorm, BiasAdd and activations.
+//! Neural-network ops: Conv2D, DepthwiseConv2dNative, pools, FusedBatchNorm, BiasAdd and
+//! activations.
 //! Shared here: NHWC/stride/padding attributes and output-size arithmetic.
 
-mod activation;
+pub(crate) mod activation;
 mod bias_add;
-mod conv2d;
+pub(crate) mod conv2d;
+pub(crate) mod depthwise_conv2d;
 mod fused_batch_norm;
 mod pool;
 
@@ -14,10 +16,11 @@ use super::Registry;
 use crate::context::Context;
 use crate::ConvertError;
 
-pub(crate) use bias_add::add_bias;
+pub(crate) use bias_add::fuse_bias;
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv2D", conv2d::conv2d);
+    registry.insert("DepthwiseConv2dNative", depthwise_conv2d::depthwise_conv2d_native);
     registry.insert("MaxPool", pool::max_pool);
     registry.insert("AvgPool", pool::avg_pool);
     registry.insert("FusedBatchNorm", fused_batch_norm::fused_batch_norm);
@@ -28,7 +31,7 @@ pub(super) fn register(registry: &mut Registry) {
 }
 
 /// Refuses NCHW: Keras layers here are channels_last.
-fn require_nhwc(ctx: &Context, node: &NodeDef) -> Result<(), ConvertError> {
+pub(crate) fn require_nhwc(ctx: &Context, node: &NodeDef) -> Result<(), ConvertError> {
     match node.attr_str_opt("data_format")?.as_deref() {
         None | Some("NHWC") => Ok(()),
         Some(other) => Err(ctx.refuse(node, format!("data_format {other} is not supported (only NHWC)"))),
@@ -36,7 +39,7 @@ fn require_nhwc(ctx: &Context, node: &NodeDef) -> Result<(), ConvertError> {
 }
 
 /// Reads a `[1, h, w, 1]` attribute (strides, ksize, dilations); `default` when absent.
-fn spatial_pair(ctx: &Context, node: &NodeDef, attr: &str, default: Option<[usize; 2]>) -> Result<[usize; 2], ConvertError> {
+pub(crate) fn spatial_pair(ctx: &Context, node: &NodeDef, attr: &str, default: Option<[usize; 2]>) -> Result<[usize; 2], ConvertError> {
     match (node.attr_ints_opt(attr)?, default) {
         (Some(v), _) if v.len() == 4 && v[0] == 1 && v[3] == 1 && v[1] > 0 && v[2] > 0 => Ok([v[1] as usize, v[2] as usize]),
         (None, Some(default)) => Ok(default),
@@ -44,7 +47,7 @@ fn spatial_pair(ctx: &Context, node: &NodeDef, attr: &str, default: Option<[usiz
     }
 }
 
-fn padding(ctx: &Context, node: &NodeDef) -> Result<Padding, ConvertError> {
+pub(crate) fn padding(ctx: &Context, node: &NodeDef) -> Result<Padding, ConvertError> {
     match node.attr_str("padding")?.as_str() {
         "VALID" => Ok(Padding::Valid),
         "SAME" => Ok(Padding::Same),
@@ -54,7 +57,7 @@ fn padding(ctx: &Context, node: &NodeDef) -> Result<Padding, ConvertError> {
 
 /// Output size of a window op along one axis, as TF computes it; `None` when the window
 /// does not fit (refused by the caller).
-fn output_size(input: usize, window: usize, stride: usize, dilation: usize, padding: Padding) -> Option<usize> {
+pub(crate) fn output_size(input: usize, window: usize, stride: usize, dilation: usize, padding: Padding) -> Option<usize> {
     let effective = (window - 1) * dilation + 1;
     match padding {
         Padding::Same => Some(input.div_ceil(stride)),
@@ -63,7 +66,7 @@ fn output_size(input: usize, window: usize, stride: usize, dilation: usize, padd
 }
 
 /// NHWC output shape of `window` applied to `input` with `channels` output channels.
-fn window_output_shape(
+pub(crate) fn window_output_shape(
     ctx: &Context,
     node: &NodeDef,
     input: &[Option<usize>],

@@ -1,0 +1,128 @@
+//! Shape arithmetic, folded at conversion time: `Shape`, `Pack`, `GatherV2`, `Cast`, and the
+//! integer side of `StridedSlice` and `ConcatV2`.
+//!
+//! Keras layers compute reshape targets at run time from `tf.shape(x)`; with the input's
+//! static shape known, every such integer is a constant or a multiple of the batch size
+//! ([`Dims`]), which `Reshape` resolves.
+
+use ndarray::ArrayD;
+use tf2h5_tf::{pb::DataType, pb::NodeDef, ConstTensor, NodeExt};
+
+use crate::context::{Context, Dim, Dims, Value};
+use crate::ConvertError;
+
+/// `Shape(x)`: the static shape, the batch as `Batch(1)`.
+pub(super) fn shape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    match ctx.input(node, 0)? {
+        Value::Tensor(t) => Dims::of_shape(&t.shape)
+            .map(Dims::into_value)
+            .ok_or_else(|| ctx.refuse(node, format!("the shape {:?} has unknown dimensions", t.shape))),
+        Value::Const(c) => {
+            let dims = c.shape().iter().map(|&d| Dim::Known(d as i64)).collect();
+            Ok(Dims { values: dims, scalar: false }.into_value())
+        }
+        Value::Dims(d) => {
+            let len = if d.scalar { vec![] } else { vec![Dim::Known(d.values.len() as i64)] };
+            Ok(Dims { values: len, scalar: false }.into_value())
+        }
+        Value::Rows(_) => Err(ctx.refuse(node, "the shape of a batch-merged tensor is not supported")),
+    }
+}
+
+/// `Pack` of integer scalars along axis 0 (e.g. `[batch, 1, 1, c]`); float constants are folded.
+pub(super) fn pack(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let count = ctx.input_count(node);
+    let axis = node.attr_int_opt("axis")?.unwrap_or(0);
+    let all_float = (0..count).all(|i| matches!(ctx.input(node, i), Ok(Value::Const(ConstTensor::F32(_)))));
+    if all_float {
+        let arrays: Vec<ArrayD<f32>> = (0..count).map(|i| ctx.f32_input(node, i)).collect::<Result<_, _>>()?;
+        let rank = arrays.first().map_or(0, |a| a.ndim()) as i64;
+        let axis = if axis < 0 { axis + rank + 1 } else { axis };
+        let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
+        let stacked = ndarray::stack(ndarray::Axis(axis.max(0) as usize), &views).map_err(|e| ctx.refuse(node, e.to_string()))?;
+        return Ok(Value::Const(ConstTensor::F32(stacked)));
+    }
+    if axis != 0 && axis != -1 {
+        return Err(ctx.refuse(node, "only packing integer scalars into a vector is supported"));
+    }
+    let mut values = Vec::with_capacity(count);
+    for i in 0..count {
+        let d = ctx.dims_input(node, i)?;
+        if !d.scalar || d.values.len() != 1 {
+            return Err(ctx.refuse(node, "only packing integer scalars into a vector is supported"));
+        }
+        values.push(d.values[0]);
+    }
+    Ok(Dims { values, scalar: false }.into_value())
+}
+
+/// `GatherV2(params, indices, axis=0)` on shape integers.
+pub(super) fn gather_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let params = ctx.dims_input(node, 0)?;
+    let axis = ctx.ints_input(node, 2)?;
+    if params.scalar || !(axis == [0] || axis == [-1]) {
+        return Err(ctx.refuse(node, "only gathering from a vector of shape integers is supported"));
+    }
+    let indices = ctx.const_input(node, 1)?.clone();
+    let ints = indices.as_ints().ok_or_else(|| ctx.refuse(node, "indices must be integers"))?;
+    let n = params.values.len() as i64;
+    let values = ints
+        .iter()
+        .map(|&i| {
+            let i = if i < 0 { i + n } else { i };
+            usize::try_from(i).ok().and_then(|i| params.values.get(i).copied())
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ctx.refuse(node, "index out of range"))?;
+    Ok(Dims { values, scalar: ints.ndim() == 0 }.into_value())
+}
+
+/// `Cast`: float32 tensors pass through; constants and shape integers change type.
+pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let to = node.attr_type_opt("DstT")?;
+    let is = |t: DataType| to == Some(t as i32);
+    let float = is(DataType::DtFloat) || is(DataType::DtDouble);
+    let integer = is(DataType::DtInt32) || is(DataType::DtInt64);
+    match ctx.input(node, 0)?.clone() {
+        Value::Tensor(t) if is(DataType::DtFloat) => Ok(ctx.pass_through(node, t)),
+        Value::Dims(d) if integer => Ok(Value::Dims(d)),
+        Value::Const(ConstTensor::F32(a)) if float => Ok(Value::Const(ConstTensor::F32(a))),
+        Value::Const(ConstTensor::Int(a)) if integer => Ok(Value::Const(ConstTensor::Int(a))),
+        Value::Const(ConstTensor::Int(a)) if float => Ok(Value::Const(ConstTensor::F32(a.mapv(|v| v as f32)))),
+        Value::Const(ConstTensor::F32(a)) if integer => Ok(Value::Const(ConstTensor::Int(a.mapv(|v| v.trunc() as i64)))),
+        _ => Err(ctx.refuse(node, format!("casting to type {to:?} is not supported here"))),
+    }
+}
+
+/// The slice TF's `StridedSlice` takes along one axis of length `len`: `(start, end, step)`,
+/// or `Err` for what is not supported (negative strides). `shrink` keeps only `start`.
+pub(super) fn axis_slice(len: i64, begin: i64, end: i64, stride: i64, begin_masked: bool, end_masked: bool, shrink: bool) -> Result<(i64, i64), String> {
+    if stride <= 0 {
+        return Err(format!("stride {stride} is not supported"));
+    }
+    let norm = |v: i64| if v < 0 { v + len } else { v };
+    let start = if begin_masked { 0 } else { norm(begin).clamp(0, len) };
+    if shrink {
+        let index = norm(begin);
+        if !(0..len).contains(&index) {
+            return Err(format!("index {begin} is out of range for length {len}"));
+        }
+        return Ok((index, index + 1));
+    }
+    let stop = if end_masked { len } else { norm(end).clamp(0, len) };
+    Ok((start, stop.max(start)))
+}
+
+/// `StridedSlice` of shape integers (a vector).
+pub(super) fn strided_slice_dims(ctx: &Context, node: &NodeDef, dims: &Dims, masks: &super::strided_slice::Masks) -> Result<Value, ConvertError> {
+    let begin = ctx.ints_input(node, 1)?;
+    let end = ctx.ints_input(node, 2)?;
+    let strides = ctx.ints_input(node, 3)?;
+    if dims.scalar || begin.len() != 1 || end.len() != 1 || strides.len() != 1 || masks.ellipsis != 0 || masks.new_axis != 0 {
+        return Err(ctx.refuse(node, "only a simple slice of a vector of shape integers is supported"));
+    }
+    let (start, stop) = axis_slice(dims.values.len() as i64, begin[0], end[0], strides[0], masks.begin & 1 != 0, masks.end & 1 != 0, masks.shrink & 1 != 0)
+        .map_err(|e| ctx.refuse(node, e))?;
+    let values: Vec<Dim> = (start..stop).step_by(strides[0] as usize).map(|i| dims.values[i as usize]).collect();
+    Ok(Dims { values, scalar: masks.shrink & 1 != 0 }.into_value())
+}

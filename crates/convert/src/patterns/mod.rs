@@ -1,0 +1,187 @@
+//! Multi-node TF subgraphs that one Keras layer expresses, recognised before conversion.
+//!
+//! Some Keras layers reach a frozen graph as several nodes: swish as `x · sigmoid(x)`, GELU as
+//! `0.5 · x · erfc(-x/√2)`, `LayerNormalization` as moments plus a decomposed normalisation,
+//! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`. Converting
+//! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
+//! over the needed nodes finds them first. A match names its output node, which builds the
+//! layer, and its inner nodes, which are then skipped; a match is only accepted when nothing
+//! outside it reads an inner node. Each pattern has its own file.
+
+mod dilated_conv;
+mod gelu;
+mod layer_norm;
+mod swish;
+
+use std::collections::{HashMap, HashSet};
+
+use tf2h5_tf::{pb::NodeDef, ConstTensor, TensorRef, TfGraph};
+
+use crate::context::{self, Context, Value};
+use crate::ConvertError;
+
+/// What a match builds.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    /// `Activation('swish')` (or a fused activation) on `input`, which the pattern reads
+    /// `reads` times.
+    Swish { input: TensorRef, reads: usize },
+    /// `Activation('gelu')` (exact erf form) on `input`, read `reads` times.
+    Gelu { input: TensorRef, reads: usize },
+    /// `LayerNormalization` over the last axis.
+    LayerNorm(layer_norm::LayerNorm),
+    /// A convolution with `dilation_rate` instead of space-to-batch.
+    DilatedConv(dilated_conv::DilatedConv),
+}
+
+/// One recognised subgraph.
+#[derive(Debug, Clone)]
+pub(crate) struct Match {
+    /// Inner nodes, not converted on their own.
+    pub inner: Vec<String>,
+    /// What to build at the output node.
+    pub kind: Kind,
+}
+
+/// All matches of a graph, by output node.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    by_output: HashMap<String, Match>,
+    inner: HashSet<String>,
+}
+
+impl Plan {
+    /// Whether `name` is an inner node of some match.
+    pub fn is_inner(&self, name: &str) -> bool {
+        self.inner.contains(name)
+    }
+
+    /// The match whose output is `name`.
+    pub fn output(&self, name: &str) -> Option<&Match> {
+        self.by_output.get(name)
+    }
+}
+
+/// Finds every pattern among the nodes in `order` (the nodes the outputs need).
+pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
+    let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
+    let mut plan = Plan::default();
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 4] =
+        [layer_norm::find, gelu::find, swish::find, dilated_conv::find];
+    // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
+    for name in order.iter().rev() {
+        if plan.inner.contains(name) || plan.by_output.contains_key(name) {
+            continue;
+        }
+        let Some(node) = graph.node(name) else { continue };
+        for matcher in matchers {
+            if let Some(found) = matcher(&view, node) {
+                let taken = found.inner.iter().any(|n| plan.inner.contains(n) || plan.by_output.contains_key(n));
+                if !taken {
+                    plan.inner.extend(found.inner.iter().cloned());
+                    plan.by_output.insert(name.clone(), found);
+                    break;
+                }
+            }
+        }
+    }
+    plan
+}
+
+/// Builds the layer(s) of `found` for its output `node`.
+pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<Value, ConvertError> {
+    let value = match &found.kind {
+        Kind::Swish { input, reads } => activation(ctx, node, input, "swish", *reads)?,
+        Kind::Gelu { input, reads } => activation(ctx, node, input, "gelu", *reads)?,
+        Kind::LayerNorm(ln) => layer_norm::build(ctx, node, ln)?,
+        Kind::DilatedConv(conv) => dilated_conv::build(ctx, node, conv)?,
+    };
+    if let Value::Tensor(t) = &value {
+        ctx.absorbed(t, &found.inner);
+    }
+    Ok(value)
+}
+
+fn activation(ctx: &mut Context, node: &NodeDef, input: &TensorRef, activation: &str, reads: usize) -> Result<Value, ConvertError> {
+    let tensor = match ctx.value_of(node, input)? {
+        Value::Tensor(t) => t.clone(),
+        _ => return Err(ctx.refuse(node, format!("{activation} of something other than a computed tensor"))),
+    };
+    // Fused into the layer before when the pattern's own `reads` are all its readers.
+    Ok(crate::ops::nn::activation::apply(ctx, node, tensor, activation, reads))
+}
+
+/// The graph as matchers see it: aliases resolved, consumers counted.
+pub(crate) struct View<'g> {
+    graph: &'g TfGraph,
+    consumers: HashMap<TensorRef, usize>,
+}
+
+impl<'g> View<'g> {
+    /// Data input `index` of `node`, aliases resolved.
+    fn input(&self, node: &NodeDef, index: usize) -> Option<TensorRef> {
+        self.graph.data_inputs(node).nth(index).map(|r| context::resolve(self.graph, &r))
+    }
+
+    /// The two data inputs of a binary op.
+    fn inputs2(&self, node: &NodeDef) -> Option<[TensorRef; 2]> {
+        if self.graph.data_inputs(node).count() != 2 {
+            return None;
+        }
+        Some([self.input(node, 0)?, self.input(node, 1)?])
+    }
+
+    /// The node producing `tensor` (output 0 only), if its op is one of `ops`.
+    fn producer(&self, tensor: &TensorRef, ops: &[&str]) -> Option<&'g NodeDef> {
+        let node = self.graph.node(&tensor.node)?;
+        (tensor.output == 0 && ops.contains(&node.op.as_str())).then_some(node)
+    }
+
+    /// How many times the nodes `members` read output 0 of `name`.
+    fn reads_by(&self, name: &str, members: &[&NodeDef]) -> usize {
+        members
+            .iter()
+            .flat_map(|m| self.graph.data_inputs(m).map(|r| context::resolve(self.graph, &r)))
+            .filter(|r| r.node == name && r.output == 0)
+            .count()
+    }
+
+    /// How many nodes read output 0 of `name`.
+    fn readers(&self, name: &str) -> usize {
+        self.consumers.get(&TensorRef { node: name.to_string(), output: 0 }).copied().unwrap_or(0)
+    }
+
+    /// The value of a `Const` node.
+    fn constant(&self, tensor: &TensorRef) -> Option<ConstTensor> {
+        let node = self.producer(tensor, &["Const"])?;
+        ConstTensor::from_node(node).ok()
+    }
+
+    /// A float constant holding a single value.
+    fn scalar(&self, tensor: &TensorRef) -> Option<f32> {
+        let c = self.constant(tensor)?;
+        let a = c.as_f32()?;
+        (a.len() == 1).then(|| a.iter().copied().next().unwrap_or(0.0))
+    }
+
+    /// True when every read of each inner node comes from a node of the match (`inner` plus
+    /// `output`), so skipping the inner nodes loses nothing.
+    fn closed(&self, inner: &[&NodeDef], output: &NodeDef) -> bool {
+        let members: Vec<&NodeDef> = inner.iter().copied().chain(std::iter::once(output)).collect();
+        inner.iter().all(|n| {
+            let reads = self.reads_by(&n.name, &members);
+            reads == self.readers(&n.name) && reads > 0
+        })
+    }
+}
+
+/// `a == b` within a relative `tolerance` (constants such as 1/√2 are written with varying
+/// precision by different TF versions).
+fn close(a: f32, b: f64, tolerance: f64) -> bool {
+    (f64::from(a) - b).abs() <= tolerance * b.abs()
+}
+
+/// Names of matched inner nodes.
+fn names(nodes: &[&NodeDef]) -> Vec<String> {
+    nodes.iter().map(|n| n.name.clone()).collect()
+}

@@ -1,0 +1,442 @@
+//! Converter tests on small hand-built graphs: which Keras layers each TF op or pattern
+//! becomes, with which config and weights, and what is refused. Numbers are checked against
+//! TensorFlow on the fixtures in `test-models/` (crates/verify/tests/fixtures.rs).
+
+use tf2h5_convert::{convert, Conversion, Options};
+use tf2h5_keras::Layer;
+use tf2h5_tf::pb::{attr_value, tensor_shape_proto::Dim, AttrValue, DataType, GraphDef, NodeDef, TensorProto, TensorShapeProto};
+use tf2h5_tf::TfGraph;
+
+fn shape(dims: &[i64]) -> TensorShapeProto {
+    TensorShapeProto { dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(), unknown_rank: false }
+}
+
+fn attr(value: attr_value::Value) -> AttrValue {
+    AttrValue { value: Some(value) }
+}
+
+fn ints(values: &[i64]) -> AttrValue {
+    attr(attr_value::Value::List(attr_value::ListValue { i: values.to_vec(), ..Default::default() }))
+}
+
+fn string(s: &str) -> AttrValue {
+    attr(attr_value::Value::S(s.as_bytes().to_vec()))
+}
+
+struct G(Vec<NodeDef>);
+
+impl G {
+    fn new() -> G {
+        G(vec![])
+    }
+
+    fn node(&mut self, name: &str, op: &str, inputs: &[&str], attrs: &[(&str, AttrValue)]) -> &mut Self {
+        let mut node = NodeDef { name: name.into(), op: op.into(), input: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        for (key, value) in attrs {
+            node.attr.insert(key.to_string(), value.clone());
+        }
+        self.0.push(node);
+        self
+    }
+
+    fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
+        self.node(name, "Placeholder", &[], &[("dtype", attr(attr_value::Value::Type(DataType::DtFloat as i32))), ("shape", attr(attr_value::Value::Shape(shape(dims))))])
+    }
+
+    fn floats(&mut self, name: &str, dims: &[i64], values: &[f32]) -> &mut Self {
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: Some(shape(dims)),
+            tensor_content: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        };
+        self.node(name, "Const", &[], &[("value", attr(attr_value::Value::Tensor(proto)))])
+    }
+
+    fn ints(&mut self, name: &str, dims: &[i64], values: &[i32]) -> &mut Self {
+        let proto = TensorProto { dtype: DataType::DtInt32 as i32, tensor_shape: Some(shape(dims)), int_val: values.to_vec(), ..Default::default() };
+        self.node(name, "Const", &[], &[("value", attr(attr_value::Value::Tensor(proto)))])
+    }
+
+    fn graph(&self) -> TfGraph {
+        TfGraph::new("test.pb".into(), GraphDef { node: self.0.clone(), ..Default::default() }).unwrap()
+    }
+
+    fn convert(&self) -> Conversion {
+        convert(&self.graph(), &Options::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn refusal(&self) -> String {
+        match convert(&self.graph(), &Options::default()) {
+            Ok(c) => panic!("expected a refusal, got {:?}", classes(&c)),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+fn classes(c: &Conversion) -> Vec<&str> {
+    c.model.layers.iter().map(|l| l.class_name.as_str()).collect()
+}
+
+fn layer<'a>(c: &'a Conversion, class: &str) -> &'a Layer {
+    c.model.layers.iter().find(|l| l.class_name == class).unwrap_or_else(|| panic!("no {class} in {:?}", classes(c)))
+}
+
+fn weight(l: &Layer, name: &str) -> Vec<f32> {
+    l.weight(name).unwrap().iter().copied().collect()
+}
+
+/// A 1x1 Conv2D (3 -> 3 channels) on a 4x4x3 input: a tensor to build on.
+fn conv_input(g: &mut G) -> &mut G {
+    g.input("x", &[-1, 4, 4, 3]).floats("k", &[1, 1, 3, 3], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]).node(
+        "conv",
+        "Conv2D",
+        &["x", "k"],
+        &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("SAME"))],
+    )
+}
+
+#[test]
+fn swish_fuses_into_the_convolution_through_identity_n() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .floats("beta", &[], &[1.0])
+        .node("scaled", "Mul", &["beta", "conv"], &[])
+        .node("sig", "Sigmoid", &["scaled"], &[])
+        .node("swish", "Mul", &["conv", "sig"], &[])
+        .node("idn", "IdentityN", &["swish", "conv", "beta"], &[])
+        .node("out", "Identity", &["idn"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D"]);
+    assert_eq!(layer(&c, "Conv2D").config["activation"], "swish");
+    assert_eq!(c.layer_sources[1].1.last().map(String::as_str), Some("swish"));
+}
+
+#[test]
+fn swish_of_a_tensor_read_elsewhere_is_an_activation_layer() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .node("sig", "Sigmoid", &["conv"], &[])
+        .node("swish", "Mul", &["sig", "conv"], &[])
+        .node("out", "AddV2", &["swish", "conv"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Activation", "Add"]);
+    assert_eq!(layer(&c, "Activation").config["activation"], "swish");
+}
+
+#[test]
+fn hard_swish_is_rescaling_relu6_rescaling_multiply() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .floats("three", &[], &[3.0])
+        .floats("sixth", &[], &[1.0 / 6.0])
+        .node("plus3", "AddV2", &["conv", "three"], &[])
+        .node("relu6", "Relu6", &["plus3"], &[])
+        .node("hsig", "Mul", &["relu6", "sixth"], &[])
+        .node("out", "Mul", &["conv", "hsig"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Rescaling", "ReLU", "Rescaling", "Multiply"]);
+    let rescalings: Vec<&Layer> = c.model.layers.iter().filter(|l| l.class_name == "Rescaling").collect();
+    assert_eq!((rescalings[0].config["scale"].as_f64(), rescalings[0].config["offset"].as_f64()), (Some(1.0), Some(3.0)));
+    // The exact float32 1/6, written as the f64 holding it.
+    assert_eq!(rescalings[1].config["scale"].as_f64(), Some(f64::from(1.0f32 / 6.0)));
+    assert_eq!(layer(&c, "ReLU").config["max_value"].as_f64(), Some(6.0));
+    // The bias-free conv output is read twice: no bias fusion of the +3.
+    assert_eq!(layer(&c, "Conv2D").config["use_bias"], false);
+}
+
+#[test]
+fn per_channel_scale_is_a_1x1_depthwise_conv_and_a_following_add_its_bias() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .node("relu", "Relu", &["conv"], &[])
+        .floats("gamma", &[3], &[0.5, 2.0, -1.0])
+        .floats("beta", &[1, 1, 1, 3], &[0.1, 0.2, 0.3])
+        .node("scaled", "Mul", &["relu", "gamma"], &[])
+        .node("out", "AddV2", &["scaled", "beta"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "DepthwiseConv2D"]);
+    let dw = layer(&c, "DepthwiseConv2D");
+    assert_eq!(dw.weight("depthwise_kernel").unwrap().shape(), [1, 1, 3, 1]);
+    assert_eq!(weight(dw, "depthwise_kernel"), [0.5, 2.0, -1.0]);
+    assert_eq!(weight(dw, "bias"), [0.1, 0.2, 0.3]);
+    assert!(!dw.config.contains_key("groups"), "Keras 3 rejects groups on DepthwiseConv2D");
+}
+
+#[test]
+fn decomposed_batch_norm_folds_its_constants() {
+    // tf.nn.batch_normalization with constant statistics (Keras 3's export).
+    let mut g = G::new();
+    conv_input(&mut g)
+        .floats("var", &[3], &[4.0, 0.25, 1.0])
+        .floats("eps", &[], &[0.0])
+        .floats("gamma", &[3], &[1.0, 1.0, 2.0])
+        .floats("mean", &[3], &[1.0, 0.0, -1.0])
+        .floats("beta", &[3], &[0.0, 1.0, 0.0])
+        .node("veps", "AddV2", &["var", "eps"], &[])
+        .node("rsqrt", "Rsqrt", &["veps"], &[])
+        .node("inv", "Mul", &["rsqrt", "gamma"], &[])
+        .node("xinv", "Mul", &["conv", "inv"], &[])
+        .node("minv", "Mul", &["mean", "inv"], &[])
+        .node("shift", "Sub", &["beta", "minv"], &[])
+        .node("out", "AddV2", &["xinv", "shift"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "DepthwiseConv2D"]);
+    let dw = layer(&c, "DepthwiseConv2D");
+    assert_eq!(weight(dw, "depthwise_kernel"), [0.5, 2.0, 2.0]);
+    assert_eq!(weight(dw, "bias"), [-0.5, 1.0, 2.0]);
+}
+
+#[test]
+fn normalization_preprocessing_becomes_rescaling_and_normalization() {
+    // EfficientNet: x * (1/255) + 0, then (x - mean) / max(sqrt(var), eps).
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 2, 3])
+        .floats("s", &[], &[1.0 / 255.0])
+        .floats("zero", &[], &[0.0])
+        .floats("mean", &[1, 1, 1, 3], &[0.5, 0.25, -0.5])
+        .floats("var", &[1, 1, 1, 3], &[4.0, 0.25, 9.0])
+        .floats("eps", &[], &[1e-7])
+        .node("mul", "Mul", &["x", "s"], &[])
+        .node("add", "AddV2", &["mul", "zero"], &[])
+        .node("sub", "Sub", &["add", "mean"], &[])
+        .node("sqrt", "Sqrt", &["var"], &[])
+        .node("max", "Maximum", &["sqrt", "eps"], &[])
+        .node("out", "RealDiv", &["sub", "max"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Rescaling", "Normalization"]);
+    let r = layer(&c, "Rescaling");
+    assert_eq!(r.config["offset"], serde_json::json!([-0.5, -0.25, 0.5]));
+    let n = layer(&c, "Normalization");
+    assert_eq!(n.config["mean"], serde_json::json!([0.0, 0.0, 0.0]));
+    assert_eq!(n.config["variance"], serde_json::json!([4.0, 0.25, 9.0]));
+    // Without the scale, the subtraction and the division are one layer.
+    let mut g = G::new();
+    g.input("x", &[-1, 3]).floats("mean", &[3], &[0.5, 0.25, -0.5]).floats("d", &[], &[3.0]);
+    g.node("sub", "Sub", &["x", "mean"], &[]).node("out", "RealDiv", &["sub", "d"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Normalization"]);
+    let n = layer(&c, "Normalization");
+    assert_eq!(n.config["mean"], serde_json::json!([0.5, 0.25, -0.5]));
+    assert_eq!(n.config["variance"], serde_json::json!([9.0, 9.0, 9.0]));
+}
+
+#[test]
+fn division_by_a_constant_keras_cannot_represent_is_refused() {
+    let mut g = G::new();
+    g.input("x", &[-1, 3]).floats("d", &[], &[-2.0]).node("out", "RealDiv", &["x", "d"], &[]);
+    assert!(g.refusal().contains("cannot be expressed"));
+}
+
+#[test]
+fn layer_normalization_pattern() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("axes", &[1], &[-1])
+        .floats("eps", &[], &[1e-6])
+        .floats("gamma", &[3], &[1.0, 2.0, 3.0])
+        .floats("beta", &[3], &[0.0, 0.5, 1.0])
+        .node("mean", "Mean", &["conv", "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
+        .node("sg", "StopGradient", &["mean"], &[])
+        .node("sq", "SquaredDifference", &["conv", "sg"], &[])
+        .node("var", "Mean", &["sq", "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
+        .node("veps", "AddV2", &["var", "eps"], &[])
+        .node("rsqrt", "Rsqrt", &["veps"], &[])
+        .node("inv", "Mul", &["rsqrt", "gamma"], &[])
+        .node("xinv", "Mul", &["conv", "inv"], &[])
+        .node("minv", "Mul", &["mean", "inv"], &[])
+        .node("shift", "Sub", &["beta", "minv"], &[])
+        .node("out", "AddV2", &["xinv", "shift"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "LayerNormalization"]);
+    let ln = layer(&c, "LayerNormalization");
+    assert_eq!(ln.config["epsilon"].as_f64(), Some(f64::from(1e-6f32)));
+    assert_eq!(weight(ln, "gamma"), [1.0, 2.0, 3.0]);
+    assert_eq!(weight(ln, "beta"), [0.0, 0.5, 1.0]);
+    // The whole subgraph is recorded as the layer's sources, ending at the output node.
+    let sources = &c.layer_sources[2].1;
+    assert_eq!(sources.last().map(String::as_str), Some("out"));
+    assert!(sources.iter().any(|s| s == "rsqrt"));
+}
+
+#[test]
+fn gelu_erfc_form() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .floats("half", &[], &[0.5])
+        .floats("c", &[], &[std::f32::consts::FRAC_1_SQRT_2])
+        .node("a", "Mul", &["half", "conv"], &[])
+        .node("neg", "Neg", &["conv"], &[])
+        .node("b", "Mul", &["neg", "c"], &[])
+        .node("erfc", "Erfc", &["b"], &[])
+        .node("out", "Mul", &["a", "erfc"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D"]);
+    assert_eq!(layer(&c, "Conv2D").config["activation"], "gelu");
+}
+
+#[test]
+fn dilated_depthwise_conv_in_space_to_batch_form() {
+    // 5x5 input, 3x3 kernel, rate 2, SAME: total padding 4 -> [2, 2], padded 9 -> 1 extra.
+    let mut g = G::new();
+    g.input("x", &[-1, 5, 5, 2])
+        .floats("k", &[3, 3, 2, 1], &[0.5; 18])
+        .ints("block", &[2], &[2, 2])
+        .ints("pads", &[2, 2], &[2, 3, 2, 3])
+        .ints("crops", &[2, 2], &[0, 1, 0, 1])
+        .node("s2b", "SpaceToBatchND", &["x", "block", "pads"], &[])
+        .node("dw", "DepthwiseConv2dNative", &["s2b", "k"], &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("VALID"))])
+        .node("out", "BatchToSpaceND", &["dw", "block", "crops"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "DepthwiseConv2D"]);
+    let dw = layer(&c, "DepthwiseConv2D");
+    assert_eq!(dw.config["dilation_rate"], serde_json::json!([2, 2]));
+    assert_eq!(dw.config["padding"], "same");
+    assert_eq!(c.outputs[0].shape, [None, Some(5), Some(5), Some(2)]);
+    // Paddings that are neither SAME nor VALID are refused.
+    let mut g2 = G::new();
+    g2.0 = g.0.clone();
+    g2.0.retain(|n| n.name != "pads");
+    g2.ints("pads", &[2, 2], &[1, 4, 2, 3]);
+    assert!(g2.refusal().contains("neither TF's SAME nor VALID"));
+}
+
+#[test]
+fn grouped_conv_with_one_channel_per_group_is_depthwise() {
+    let mut g = G::new();
+    // (1, 1, 1, 4) kernel on 2 channels: groups = 2, multiplier 2.
+    g.input("x", &[-1, 3, 3, 2])
+        .floats("k", &[1, 1, 1, 4], &[1.0, 2.0, 3.0, 4.0])
+        .node("out", "Conv2D", &["x", "k"], &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("SAME"))]);
+    let c = g.convert();
+    let dw = layer(&c, "DepthwiseConv2D");
+    assert_eq!(dw.weight("depthwise_kernel").unwrap().shape(), [1, 1, 2, 2]);
+    assert_eq!(dw.config["depth_multiplier"], 2);
+}
+
+#[test]
+fn reshape_targets_from_shape_arithmetic() {
+    // Keras Reshape((1, 1, 3)) after a pooling: [tf.shape(x)[0], 1, 1, 3].
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("axes", &[2], &[1, 2])
+        .node("gap", "Mean", &["conv", "axes"], &[])
+        .node("shape", "Shape", &["gap"], &[])
+        .ints("b", &[1], &[0])
+        .ints("e", &[1], &[1])
+        .ints("s", &[1], &[1])
+        .node("batch", "StridedSlice", &["shape", "b", "e", "s"], &[("shrink_axis_mask", attr(attr_value::Value::I(1)))])
+        .ints("one", &[], &[1])
+        .ints("three", &[], &[3])
+        .node("target", "Pack", &["batch", "one", "one", "three"], &[("axis", attr(attr_value::Value::I(0)))])
+        .node("r", "Reshape", &["gap", "target"], &[])
+        // and back to (batch, 3) with [-1, 3]: a Flatten.
+        .ints("flat", &[2], &[-1, 3])
+        .node("out", "Reshape", &["r", "flat"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "GlobalAveragePooling2D", "Reshape", "Flatten"]);
+    assert_eq!(layer(&c, "Reshape").config["target_shape"], serde_json::json!([1, 1, 3]));
+}
+
+#[test]
+fn tensordot_is_a_dense_on_the_last_axis() {
+    // Keras Dense on NHWC: reshape to (batch*h*w, c), MatMul, reshape back, BiasAdd.
+    let mut g = G::new();
+    conv_input(&mut g)
+        .node("shape", "Shape", &["conv"], &[])
+        .ints("free", &[3], &[0, 1, 2])
+        .ints("axis0", &[], &[0])
+        .node("free_dims", "GatherV2", &["shape", "free", "axis0"], &[])
+        .ints("all", &[1], &[0])
+        .node("rows", "Prod", &["free_dims", "all"], &[])
+        .ints("c", &[], &[3])
+        .node("flat_shape", "Pack", &["rows", "c"], &[("axis", attr(attr_value::Value::I(0)))])
+        .ints("perm", &[4], &[0, 1, 2, 3])
+        .node("t", "Transpose", &["conv", "perm"], &[])
+        .node("flat", "Reshape", &["t", "flat_shape"], &[])
+        .floats("w", &[3, 2], &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+        .node("mm", "MatMul", &["flat", "w"], &[])
+        .ints("units", &[1], &[2])
+        .ints("caxis", &[], &[0])
+        .node("back_shape", "ConcatV2", &["free_dims", "units", "caxis"], &[])
+        .node("back", "Reshape", &["mm", "back_shape"], &[])
+        .floats("bias", &[2], &[0.5, -0.5])
+        .node("out", "BiasAdd", &["back", "bias"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Dense"]);
+    let dense = layer(&c, "Dense");
+    assert_eq!(weight(dense, "bias"), [0.5, -0.5]);
+    assert_eq!(c.outputs[0].shape, [None, Some(4), Some(4), Some(2)]);
+    assert_eq!(c.layer_sources[2].1, ["mm", "back", "out"]);
+}
+
+#[test]
+fn strided_slice_of_h_and_w_is_cropping_and_of_channels_is_refused() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("b", &[4], &[0, 1, 0, 0])
+        .ints("e", &[4], &[0, 0, 3, 0])
+        .ints("s", &[4], &[1, 1, 1, 1])
+        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("begin_mask", attr(attr_value::Value::I(9))), ("end_mask", attr(attr_value::Value::I(11)))]);
+    let c = g.convert();
+    assert_eq!(layer(&c, "Cropping2D").config["cropping"], serde_json::json!([[1, 0], [0, 1]]));
+    assert_eq!(c.outputs[0].shape, [None, Some(3), Some(3), Some(3)]);
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("b", &[4], &[0, 0, 0, 1])
+        .ints("e", &[4], &[0, 0, 0, 0])
+        .ints("s", &[4], &[1, 1, 1, 1])
+        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("begin_mask", attr(attr_value::Value::I(7))), ("end_mask", attr(attr_value::Value::I(15)))]);
+    assert!(g.refusal().contains("channels are sliced"));
+}
+
+#[test]
+fn leaky_relu_and_broadcast_multiply() {
+    let mut g = G::new();
+    conv_input(&mut g)
+        .node("leaky", "LeakyRelu", &["conv"], &[("alpha", attr(attr_value::Value::F(0.1)))])
+        .ints("axes", &[2], &[1, 2])
+        .node("gate", "Mean", &["leaky", "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
+        .node("out", "Mul", &["leaky", "gate"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "LeakyReLU", "GlobalAveragePooling2D", "Multiply"]);
+    assert_eq!(layer(&c, "LeakyReLU").config["alpha"].as_f64(), Some(f64::from(0.1f32)));
+    assert_eq!(c.outputs[0].shape, [None, Some(4), Some(4), Some(3)]);
+}
+
+#[test]
+fn maximum_with_a_nonzero_constant_is_refused() {
+    let mut g = G::new();
+    conv_input(&mut g).floats("c", &[], &[1.0]).node("out", "Maximum", &["conv", "c"], &[]);
+    assert!(g.refusal().contains("max(x, 0)"));
+    let mut g = G::new();
+    conv_input(&mut g).floats("c", &[], &[0.0]).node("out", "Maximum", &["conv", "c"], &[]);
+    assert_eq!(classes(&g.convert()), ["InputLayer", "Conv2D", "ReLU"]);
+}
+
+#[test]
+fn a_pass_through_read_twice_keeps_the_layer_unfused() {
+    // conv -> Reshape (same shape) -> {BiasAdd, Relu}: the bias must not go into the conv,
+    // which the Relu also reads.
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("same", &[4], &[-1, 4, 4, 3])
+        .node("r", "Reshape", &["conv", "same"], &[])
+        .floats("b", &[3], &[1.0, 2.0, 3.0])
+        .node("biased", "BiasAdd", &["r", "b"], &[])
+        .node("relu", "Relu", &["r"], &[])
+        .node("out", "AddV2", &["biased", "relu"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Rescaling", "Activation", "Add"]);
+    assert_eq!(layer(&c, "Conv2D").config["use_bias"], false);
+    // Read once, the same chain fuses, and the reshape is recorded as the layer's last node.
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("same", &[4], &[-1, 4, 4, 3])
+        .node("r", "Reshape", &["conv", "same"], &[])
+        .floats("b", &[3], &[1.0, 2.0, 3.0])
+        .node("out", "BiasAdd", &["r", "b"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D"]);
+    assert_eq!(c.layer_sources[1].1, ["conv", "r", "out"]);
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Generate frozen keras.applications graphs ("the zoo") to try tf2h5 on real architectures.
+
+Run with the project venv (TF 2.21 + tf-keras 2.21):
+
+    ~/.cache/tf2h5/venv/bin/python scripts/zoo.py [--out zoo] [--models VGG16 ResNet50 ...]
+        [--size 96] [--batch 2] [--seed 0] [--saved-model] [--list]
+
+For every model it writes `<out>/<model>/` in the test-models fixture layout, so that
+`tf2h5 verify zoo/<model>` and `scripts/keras_check.py --fixtures zoo` work unchanged:
+
+* `frozen.pb`  - tf-keras 2.21 `keras.applications.<Model>(weights=None, input_shape=(S, S, 3))`
+  called with training=False, frozen with convert_variables_to_constants_v2;
+* `x.npy`      - an input batch (uniform 0..255 for models that include their own
+  preprocessing, standard normal otherwise), float32;
+* `y.npy`      - the output TensorFlow computes from the serialised GraphDef;
+* `meta.json`  - Placeholder/output node names, files, shapes, and the op histogram;
+* `saved_model/` (`tf.saved_model.save` of the same model and weights, signature input `x`,
+  output `y`) when the frozen graph keeps function calls (ConvNeXt's grouped convolutions are
+  XLA-compiled functions that freezing does not inline); `meta.json`'s `model` then names it,
+  since tf2h5 inlines functions when loading a SavedModel. `--saved-model` writes one for
+  every model (and `model` stays `frozen.pb` where that works).
+
+Weights are random but realistic, from a fixed seed: kernels N(0, 1/fan_in) (a depthwise
+kernel's fan-in is kh*kw), biases and BatchNorm beta small normals, gamma and layer scales
+U(0.5, 1.5). BatchNorm moving statistics are calibrated so activations stay O(1) through
+50+ layers: one training-mode pass with momentum 0 stores every layer's batch statistics,
+which are then perturbed (mean += 0.1 std N(0,1), variance *= U(0.7, 1.3)), so no layer is
+an identity and a wrong epsilon or weight order still shows. Normalization layers (the
+EfficientNet preprocessing) get random mean/variance. The classifier is scaled so the logits
+have a standard deviation of 2 (an unsaturated softmax).
+
+The outputs go to an ignored folder (zoo/ is in .gitignore): the frozen graphs are tens to
+hundreds of MB. Smaller `--size` values (each model has a minimum) make everything faster.
+"""
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
+    convert_variables_to_constants_v2,
+)
+
+# name -> (constructor name, smallest input size we use, includes its own preprocessing)
+MODELS = collections.OrderedDict([
+    ("VGG16", ("VGG16", 32, False)),
+    ("ResNet50", ("ResNet50", 32, False)),
+    ("ResNet50V2", ("ResNet50V2", 32, False)),
+    ("InceptionV3", ("InceptionV3", 75, False)),
+    ("Xception", ("Xception", 71, False)),
+    ("MobileNet", ("MobileNet", 32, False)),
+    ("MobileNetV2", ("MobileNetV2", 32, False)),
+    ("MobileNetV3Small", ("MobileNetV3Small", 32, True)),
+    ("MobileNetV3Large", ("MobileNetV3Large", 32, True)),
+    ("DenseNet121", ("DenseNet121", 32, False)),
+    ("NASNetMobile", ("NASNetMobile", 32, False)),
+    ("EfficientNetB0", ("EfficientNetB0", 32, True)),
+    ("EfficientNetV2B0", ("EfficientNetV2B0", 32, True)),
+    ("ConvNeXtTiny", ("ConvNeXtTiny", 32, True)),
+])
+
+FORBIDDEN_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+
+
+def role_of(variable):
+    return variable.name.split("/")[-1].split(":")[0]
+
+
+def randomize(model, rs, calibration):
+    """Random weights (see the module docstring), then calibrated BatchNorm statistics."""
+    for v in model.weights:
+        role = role_of(v)
+        shape = tuple(v.shape)
+        if v.dtype not in (tf.float32,):
+            continue  # Normalization's int64 `count`
+        if role in ("moving_mean", "moving_variance"):
+            continue  # calibrated below
+        if role == "variance":  # Normalization
+            val = rs.uniform(0.5, 2.0, shape)
+        elif role == "mean":
+            val = rs.normal(0.0, 0.5, shape)
+        elif role in ("gamma", "scale"):
+            val = rs.uniform(0.5, 1.5, shape)
+        elif role in ("beta", "bias"):
+            val = rs.normal(0.0, 0.1, shape)
+        elif role == "depthwise_kernel":  # (kh, kw, in, multiplier): each output sees kh*kw inputs
+            val = rs.normal(0.0, 1.0, shape) / np.sqrt(shape[0] * shape[1])
+        else:  # kernels: (..., fan_in, out)
+            fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+            val = rs.normal(0.0, 1.0, shape) / np.sqrt(fan_in)
+        v.assign(val.astype(np.float32))
+
+    bns = [layer for layer in model.submodules if isinstance(layer, keras.layers.BatchNormalization)]
+    for bn in bns:
+        bn.momentum = 0.0
+    model(calibration, training=True)
+    for bn in bns:
+        mean = bn.moving_mean.numpy()
+        var = bn.moving_variance.numpy()
+        mean = mean + 0.1 * np.sqrt(var) * rs.standard_normal(mean.shape)
+        var = var * rs.uniform(0.7, 1.3, var.shape) + 1e-3
+        bn.moving_mean.assign(mean.astype(np.float32))
+        bn.moving_variance.assign(var.astype(np.float32))
+        bn.momentum = 0.99
+    # The classifier: scale its kernel so the logits have a standard deviation of 2 on the
+    # calibration batch. Otherwise they reach the hundreds, the softmax saturates, and a
+    # wrong layer could hide behind probabilities of 0 and 1.
+    head = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None][-1]
+    activation = head.activation
+    head.activation = keras.activations.linear
+    features = keras.Model(model.inputs, head.input)(calibration, training=False)
+    logits = head(features).numpy()
+    head.activation = activation
+    factor = 2.0 / max(float(logits.std()), 1e-6)
+    head.kernel.assign(head.kernel.numpy() * factor)
+    if getattr(head, "bias", None) is not None:
+        head.bias.assign(head.bias.numpy() * factor)
+    return len(bns)
+
+
+def freeze(model, size):
+    spec = tf.TensorSpec([None, size, size, 3], tf.float32, name="x")
+    func = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    cf = func.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(cf)
+    gd = frozen.graph.as_graph_def()
+    return frozen, gd
+
+
+def run_graph_def(gd_bytes, in_name, out_names, x):
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString(gd_bytes)
+
+    def _import():
+        tf.compat.v1.import_graph_def(gd, name="")
+
+    wrapped = tf.compat.v1.wrap_function(_import, [])
+    g = wrapped.graph
+    pruned = wrapped.prune(
+        [g.as_graph_element(in_name + ":0")], [g.as_graph_element(n + ":0") for n in out_names]
+    )
+    return [np.asarray(o.numpy(), dtype=np.float32) for o in pruned(tf.constant(x))]
+
+
+def make(name, out_root, size, batch, seed, saved_model=False):
+    ctor, min_size, raw_pixels = MODELS[name]
+    size = max(size, min_size)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    rs = np.random.RandomState(seed)
+    t0 = time.time()
+    model = getattr(keras.applications, ctor)(weights=None, input_shape=(size, size, 3))
+    if raw_pixels:
+        calibration = rs.uniform(0, 255, (8, size, size, 3)).astype(np.float32)
+        x = rs.uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
+    else:
+        calibration = rs.standard_normal((8, size, size, 3)).astype(np.float32)
+        x = rs.standard_normal((batch, size, size, 3)).astype(np.float32)
+    bn_count = randomize(model, rs, calibration)
+    frozen, gd = freeze(model, size)
+    placeholders = [n.name for n in gd.node if n.op == "Placeholder"]
+    assert placeholders == ["x"], placeholders
+    out_names = [t.name.split(":")[0] for t in frozen.outputs]
+    gd_bytes = gd.SerializeToString(deterministic=True)
+    (y,) = run_graph_def(gd_bytes, "x", out_names, x)
+    eager = model(x, training=False).numpy()
+    np.testing.assert_allclose(y, eager, rtol=1e-4, atol=1e-5)
+
+    hist = collections.Counter(n.op for n in gd.node)
+    calls = sorted(n.name for n in gd.node if n.op in FORBIDDEN_OPS)
+    d = os.path.join(out_root, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "frozen.pb"), "wb") as f:
+        f.write(gd_bytes)
+    np.save(os.path.join(d, "x.npy"), x)
+    np.save(os.path.join(d, "y.npy"), y)
+    meta = {
+        "name": name,
+        "model": "frozen.pb",
+        "inputs": [{"name": "x", "file": "x.npy", "shape": [None, size, size, 3]}],
+        "outputs": [{"name": out_names[0], "file": "y.npy"}],
+        "description": f"tf-keras {keras.__version__} keras.applications.{ctor}(weights=None, "
+                       f"input_shape=({size}, {size}, 3)), random weights (seed {seed}), "
+                       f"{bn_count} calibrated BatchNorms",
+        "ops": dict(sorted(hist.items())),
+        "function_calls": calls,
+        "library_functions": len(gd.library.function),
+    }
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    if saved_model or calls:
+        spec = tf.TensorSpec([None, size, size, 3], tf.float32, name="x")
+        serve = tf.function(lambda x: {"y": model(x, training=False)}, input_signature=[spec])
+        tf.saved_model.save(model, os.path.join(d, "saved_model"), signatures={"serving_default": serve})
+        meta["saved_model"] = "saved_model"
+        if calls:
+            # tf2h5 inlines function calls when it loads a SavedModel: point the runner there.
+            meta["model"] = "saved_model"
+            meta["outputs"] = [{"name": "y", "file": "y.npy"}]
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=2)
+            f.write("\n")
+    mb = len(gd_bytes) / 1e6
+    print(f"== {name}: {size}x{size}, {len(gd.node)} nodes, {mb:.1f} MB, "
+          f"{time.time() - t0:.0f} s, output {list(y.shape)} range [{y.min():.3g}, {y.max():.3g}]")
+    print("   ops: " + ", ".join(f"{op}={c}" for op, c in sorted(hist.items())))
+    if calls or len(gd.library.function):
+        print(f"   function calls remain: {calls[:5]}, library {len(gd.library.function)} functions")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="zoo")
+    ap.add_argument("--models", nargs="*", default=None)
+    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--saved-model", action="store_true", help="also write <model>/saved_model/")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        print("\n".join(MODELS))
+        return 0
+    names = args.models or list(MODELS)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        ap.error(f"unknown models {unknown}; known: {list(MODELS)}")
+    print(f"TensorFlow {tf.__version__}, tf-keras {keras.__version__}")
+    failed = []
+    for name in names:
+        try:
+            make(name, args.out, args.size, args.batch, args.seed, args.saved_model)
+        except Exception as e:  # noqa: BLE001 - try the others
+            print(f"!! {name}: {type(e).__name__}: {e}")
+            failed.append(name)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
