@@ -103,6 +103,12 @@ def freeze(fn, specs):
         bad = [n.name for n in gd.node if n.op in FORBIDDEN_OPS]
     assert not bad, f"function-call nodes remain after freezing: {bad}"
     assert len(gd.library.function) == 0, "frozen graph still has a function library"
+    # Custom gradients (tf.nn.silu's IdentityN) are tagged "CustomGradient-<process-wide
+    # counter>", which depends on what ran before; inference ignores it. Dropping it keeps the
+    # files byte-identical whatever subset of cases is generated (no-op for graphs without).
+    for node in gd.node:
+        if "_gradient_op_type" in node.attr:
+            del node.attr["_gradient_op_type"]
     return frozen, gd
 
 

@@ -55,7 +55,8 @@ enum Command {
         /// Models verified at once (further limited by available memory).
         #[arg(long, default_value_t = 2)]
         jobs: usize,
-        /// Random samples per model.
+        /// Random samples per model without input files in its meta.json (models with them are
+        /// verified on that data).
         #[arg(long, default_value_t = 8)]
         samples: usize,
         /// Seconds one model may take before it is killed and reported as a hang.

@@ -97,6 +97,9 @@ pub fn run(options: &ZooOptions) -> Result<bool> {
 struct ZooModel {
     name: String,
     model: PathBuf,
+    /// `--input NAME=FILE` arguments from meta.json: the model's own input data (e.g. pixels
+    /// in 0..255 for models with built-in preprocessing), rather than N(0, 1) noise.
+    inputs: Vec<String>,
     bytes: u64,
 }
 
@@ -120,7 +123,14 @@ fn discover(dir: &Path) -> Result<Vec<ZooModel>> {
             .with_context(|| format!("{}: not JSON", meta_path.display()))?;
         let model_file = meta["model"].as_str().with_context(|| format!("{}: no \"model\"", meta_path.display()))?;
         let model = path.join(model_file);
+        let inputs = meta["inputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|input| Some(format!("{}={}", input["name"].as_str()?, path.join(input["file"].as_str()?).display())))
+            .collect();
         models.push(ZooModel {
+            inputs,
             name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             bytes: size_of_path(&model),
 
@@ -173,6 +183,9 @@ fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
             .arg(&output)
             .args(["--force", "--json", "--samples", &options.samples.to_string(), "--report-dir"])
             .arg(&options.report_dir);
+        for input in &model.inputs {
+            command.arg("--input").arg(input);
+        }
         run_with_timeout(command, options.timeout)
     });
     entry.wall_s = start.elapsed().as_secs_f64();
@@ -288,7 +301,7 @@ fn write_report(entries: &[ZooEntry], options: &ZooOptions, all_passed: bool) ->
     std::fs::write(options.report_dir.join("zoo.json"), serde_json::to_string_pretty(&json)?)?;
     let mut md = String::new();
     let passed = entries.iter().filter(|e| e.passed).count();
-    writeln!(md, "# tf2h5 zoo\n\n{passed} of {} models verified ({} samples each); keras-check: {}.\n", entries.len(), options.samples,
+    writeln!(md, "# tf2h5 zoo\n\n{passed} of {} models verified (on each model's own input files, or {} random samples without them); keras-check: {}.\n", entries.len(), options.samples,
         if options.keras_check.is_some() { "tf-keras 2.21 and Keras 3.15 loads" } else { "not run" })?;
     writeln!(md, "| model | format | MiB | layers | params | verify | max abs err | max rel err | max abs output | tf-keras | Keras 3 | wall s | peak RSS MiB | failure |")?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;

@@ -98,7 +98,7 @@ fn concurrent_runs_into_one_folder_match_sequential_runs() {
 fn npy_shape_bomb_is_refused_without_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let mut header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1), }".to_vec();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(b' ');
     }
     header.push(b'\n');

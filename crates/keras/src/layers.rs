@@ -187,7 +187,7 @@ pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNorm
     layer(
         "BatchNormalization",
         name,
-        json!({"axis": -1, "momentum": 0.99, "epsilon": shortest_f64(epsilon), "center": true, "scale": true}),
+        json!({"axis": -1, "momentum": 0.99, "epsilon": exact_f32(epsilon), "center": true, "scale": true}),
         vec![input],
         vec![
             Weight::new("gamma", w.gamma),
@@ -196,12 +196,6 @@ pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNorm
             Weight::new("moving_variance", w.moving_variance),
         ],
     )
-}
-
-/// The shortest decimal that rounds to `value` (e.g. 1e-3, not 0.0010000000474974513), so
-/// configs read naturally; Keras rounds it back to the same f32.
-pub fn shortest_f64(value: f32) -> f64 {
-    value.to_string().parse().unwrap_or(value as f64)
 }
 
 /// `Add` of two or more tensors of the same shape.

@@ -8,7 +8,9 @@ use crate::TfError;
 
 /// Largest element count a constant may expand to from a single repeated value
 /// (TF stores splats as one value plus a shape). Bounds allocation on hostile files.
-const MAX_SPLAT_ELEMENTS: usize = 1 << 26;
+/// 2^24 (64 MiB of float32): a 5-byte mutation claiming 2^26 made a 512 MiB int64 array
+/// (1 GiB peak) in the mutation suite (`crates/fuzz`); real splats are biases and zeros.
+const MAX_SPLAT_ELEMENTS: usize = 1 << 24;
 
 /// The value of a `Const` node.
 #[derive(Debug, Clone, PartialEq)]

@@ -448,7 +448,7 @@ impl Expansion for GroupedConv2D {
 }
 
 /// Largest constant a splat is expanded to (the loader bounds splats the same way).
-const MAX_SPLAT: usize = 1 << 26;
+const MAX_SPLAT: usize = 1 << 24;
 
 /// A copy of `graph` whose `Const` tensors list every value. TF stores a constant whose values
 /// are all equal (e.g. the zero `begin` of a `StridedSlice`) as a shape plus fewer values (the
