@@ -161,6 +161,16 @@ impl tract_tensorflow::tract_core::ops::element_wise::ElementWiseMiniOp for Unar
     }
 }
 
+/// An axis in `0..rank` from a scalar that may count from the end (TF's negative axes).
+pub(crate) fn normalised_axis(axis: &Tensor, rank: i64) -> TractResult<usize> {
+    let value = axis.cast_to_scalar::<i64>()?;
+    let normalised = if value < 0 { value + rank } else { value };
+    if !(0..rank).contains(&normalised) {
+        bail!("axis {value} is out of range for rank {rank}");
+    }
+    Ok(normalised as usize)
+}
+
 fn unary(op: Unary) -> Box<dyn InferenceOp> {
     tract_tensorflow::tract_core::ops::element_wise::ElementWiseOp(Box::new(op), None).into_hir()
 }
@@ -217,20 +227,16 @@ impl Expansion for GatherV2 {
         s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
         s.equals(&inputs[2].rank, 0)?;
         s.given_3(&inputs[0].shape, &inputs[1].shape, &inputs[2].value, move |s, params, indices, axis| {
-            let axis = axis.cast_to_scalar::<i64>()?;
-            let axis = if axis < 0 { axis + params.len() as i64 } else { axis };
-            let op = tract_tensorflow::tract_core::ops::array::Gather::new(axis as usize);
+            let op = tract_tensorflow::tract_core::ops::array::Gather::new(normalised_axis(&axis, params.len() as i64)?);
             s.equals(&outputs[0].shape, op.compute_output_shape(&params, &indices)?)
         })
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
         let Some(axis) = model.outlet_fact(inputs[2])?.konst.clone() else { bail!("GatherV2 needs a constant axis") };
-        let rank = model.outlet_fact(inputs[0])?.rank() as i64;
-        let axis = axis.cast_to_scalar::<i64>()?;
-        let axis = if axis < 0 { axis + rank } else { axis };
+        let axis = normalised_axis(&axis, model.outlet_fact(inputs[0])?.rank() as i64)?;
         let indices = model.wire_node(format!("{prefix}.indices"), tract_tensorflow::tract_core::ops::cast::cast(i64::datum_type()), &[inputs[1]])?;
-        let op = tract_tensorflow::tract_core::ops::array::Gather::new(axis as usize);
+        let op = tract_tensorflow::tract_core::ops::array::Gather::new(axis);
         model.wire_node(prefix, op, &[inputs[0], indices[0]])
     }
 }
@@ -241,13 +247,9 @@ impl Expansion for GatherV2 {
 struct ExpandDims;
 
 impl ExpandDims {
+    /// The new axis may be anywhere in the output, which has one more dimension.
     fn axis(axis: &Tensor, rank: i64) -> TractResult<usize> {
-        let axis = axis.cast_to_scalar::<i64>()?;
-        let normalised = if axis < 0 { axis + rank + 1 } else { axis };
-        if !(0..=rank).contains(&normalised) {
-            bail!("ExpandDims: axis {axis} is out of range for rank {rank}");
-        }
-        Ok(normalised as usize)
+        normalised_axis(axis, rank + 1)
     }
 }
 

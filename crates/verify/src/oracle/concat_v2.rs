@@ -15,17 +15,6 @@ use tract_tensorflow::tract_hir::ops::array::TypedConcat;
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct ConcatV2;
 
-/// The axis in `0..rank`, from a scalar that may be negative.
-fn normalised_axis(axis: &Tensor, rank: i64) -> TractResult<usize> {
-    let axis = axis.cast_to::<i64>()?;
-    let value = *axis.try_as_plain_ram()?.as_slice::<i64>()?.first().ok_or_else(|| format_err!("ConcatV2: empty axis"))?;
-    let normalised = if value < 0 { value + rank } else { value };
-    if !(0..rank).contains(&normalised) {
-        bail!("ConcatV2: axis {value} is out of range for rank {rank}");
-    }
-    Ok(normalised as usize)
-}
-
 impl Expansion for ConcatV2 {
     fn name(&self) -> StaticName {
         "ConcatV2".into()
@@ -51,7 +40,7 @@ impl Expansion for ConcatV2 {
         s.equals(&inputs[n].rank, 0)?;
         s.equals(&outputs[0].rank, &inputs[0].rank)?;
         s.given_2(&inputs[0].rank, &inputs[n].value, move |s, rank, axis| {
-            let axis = normalised_axis(&axis, rank)?;
+            let axis = super::normalised_axis(&axis, rank)?;
             for d in (0..rank as usize).filter(|&d| d != axis) {
                 let mut dims: Vec<_> = (0..n).map(|i| (&inputs[i].shape[d]).bex()).collect();
                 dims.push((&outputs[0].shape[d]).bex());
@@ -70,7 +59,7 @@ impl Expansion for ConcatV2 {
         let Some(value) = model.outlet_fact(axis)?.konst.clone() else { bail!("ConcatV2: the axis must be a constant") };
         let first = *tensors.first().ok_or_else(|| format_err!("ConcatV2 without tensors"))?;
         let rank = model.outlet_fact(first)?.rank() as i64;
-        let axis = normalised_axis(&value, rank)?;
+        let axis = super::normalised_axis(&value, rank)?;
         let types = tensors.iter().map(|t| Ok(model.outlet_fact(*t)?.datum_type)).collect::<TractResult<TVec<_>>>()?;
         let super_type = DatumType::super_type_for(types.iter()).ok_or_else(|| format_err!("ConcatV2: no common type for {types:?}"))?;
         let tensors = tract_tensorflow::tract_hir::ops::binary::wire_cast(prefix, model, tensors, super_type)?;
@@ -84,9 +73,9 @@ mod tests {
 
     #[test]
     fn normalises_negative_axes() {
-        assert_eq!(normalised_axis(&tensor0(-1i32), 4).unwrap(), 3);
-        assert_eq!(normalised_axis(&tensor0(1i64), 4).unwrap(), 1);
-        assert!(normalised_axis(&tensor0(-5i32), 4).is_err());
-        assert!(normalised_axis(&tensor0(4i32), 4).is_err());
+        assert_eq!(super::normalised_axis(&tensor0(-1i32), 4).unwrap(), 3);
+        assert_eq!(super::normalised_axis(&tensor0(1i64), 4).unwrap(), 1);
+        assert!(super::normalised_axis(&tensor0(-5i32), 4).is_err());
+        assert!(super::normalised_axis(&tensor0(4i32), 4).is_err());
     }
 }
