@@ -73,9 +73,9 @@ mod tests {
 
     #[test]
     fn normalises_negative_axes() {
-        assert_eq!(super::normalised_axis(&tensor0(-1i32), 4).unwrap(), 3);
-        assert_eq!(super::normalised_axis(&tensor0(1i64), 4).unwrap(), 1);
-        assert!(super::normalised_axis(&tensor0(-5i32), 4).is_err());
-        assert!(super::normalised_axis(&tensor0(4i32), 4).is_err());
+        assert_eq!(crate::oracle::normalised_axis(&tensor0(-1i32), 4).unwrap(), 3);
+        assert_eq!(crate::oracle::normalised_axis(&tensor0(1i64), 4).unwrap(), 1);
+        assert!(crate::oracle::normalised_axis(&tensor0(-5i32), 4).is_err());
+        assert!(crate::oracle::normalised_axis(&tensor0(4i32), 4).is_err());
     }
 }
