@@ -61,3 +61,9 @@ bench *args: build
     bash scripts/setup.sh --python
     {{python}} scripts/zoo.py --out zoo --models InceptionV3 ResNet50 MobileNetV2 MobileNetV3Small EfficientNetB0 DenseNet121 VGG16
     cargo run --release -q -p tf2h5-bench -- --zoo zoo --tf2h5 "$(cargo metadata --format-version 1 --no-deps | {{python}} -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tf2h5" --python {{python}} {{args}}
+
+# Hostile inputs: >= 10,000 seeded mutations of every fixture file (and of emitted .h5 files for
+# inspect), SIGKILLs at random moments, concurrent writers -> reports/fuzz.md + reports/fuzz.json.
+fuzz *args: build
+    cargo build --release -p tf2h5-fuzz
+    cargo run --release -q -p tf2h5-fuzz --bin tf2h5-mutate -- {{args}}

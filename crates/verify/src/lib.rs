@@ -194,8 +194,8 @@ pub fn verify_conversion(
 pub fn model_name(path: &Path) -> String {
     let stem = if path.is_dir() { path.file_name() } else { path.file_stem() };
     let name = stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
-    // A bare `frozen.pb` is better named after its folder.
-    if !path.is_dir() && matches!(name.as_str(), "frozen" | "model" | "saved_model") {
+    // A bare `frozen.pb` or `saved_model/` is better named after its folder.
+    if matches!(name.as_str(), "frozen" | "model" | "saved_model") {
         if let Some(parent) = path.parent().and_then(|p| p.file_name()) {
             return parent.to_string_lossy().into_owned();
         }
