@@ -37,7 +37,6 @@
 
 pub mod campaign;
 pub mod concurrent;
-mod crc32c;
 pub mod exec;
 pub mod fixtures;
 pub mod kill;

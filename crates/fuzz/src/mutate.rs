@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::rng::Rng;
-use crate::{crc32c, proto, sstable};
+use crate::{proto, sstable};
+use tf2h5_tf::crc32c;
 
 /// What a file is, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,7 +2,7 @@
 //! `variables.index`: mutate an entry, write the table back with valid checksums, and the
 //! mutation reaches the checkpoint reader instead of its CRC check.
 
-use crate::crc32c;
+use tf2h5_tf::crc32c;
 
 const MAGIC: u64 = 0xdb47_7524_8b80_fb57;
 const FOOTER_LEN: usize = 48;

@@ -34,7 +34,7 @@
 
 mod attrs;
 pub mod checkpoint;
-mod crc32c;
+pub mod crc32c;
 mod opdefs;
 pub mod saved_model;
 mod sstable;
