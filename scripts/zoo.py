@@ -1,25 +1,30 @@
 #!/usr/bin/env python3
-"""Generate frozen keras.applications graphs ("the zoo") to try tf2h5 on real architectures.
+"""Generate keras.applications models ("the zoo") in every format tf2h5 reads.
 
-Run with the project venv (TF 2.21 + tf-keras 2.21):
+Run with the project venv (TF 2.21, tf-keras 2.21, Keras 3.15):
 
     ~/.cache/tf2h5/venv/bin/python scripts/zoo.py [--out zoo] [--models VGG16 ResNet50 ...]
-        [--size 96] [--batch 2] [--seed 0] [--saved-model] [--list]
+        [--size S] [--batch 2] [--seed 0] [--formats frozen saved_model keras3] [--list]
 
-For every model it writes `<out>/<model>/` in the test-models fixture layout, so that
-`tf2h5 verify zoo/<model>` and `scripts/keras_check.py --fixtures zoo` work unchanged:
+Each model is built once by tf-keras 2.21 (`keras.applications.<Model>(weights=None,
+input_shape=(S, S, 3))`, S = the model's native size, 224 or 299, unless `--size` is given)
+and written as up to three zoo entries in the test-models fixture layout (model files,
+`x.npy`, `y.npy`, `meta.json`), so that `tf2h5 verify zoo/<entry>`, `tf2h5 zoo zoo` and
+`scripts/keras_check.py --fixtures zoo` work unchanged:
 
-* `frozen.pb`  - tf-keras 2.21 `keras.applications.<Model>(weights=None, input_shape=(S, S, 3))`
-  called with training=False, frozen with convert_variables_to_constants_v2;
-* `x.npy`      - an input batch (uniform 0..255 for models that include their own
-  preprocessing, standard normal otherwise), float32;
-* `y.npy`      - the output TensorFlow computes from the serialised GraphDef;
-* `meta.json`  - Placeholder/output node names, files, shapes, and the op histogram;
-* `saved_model/` (`tf.saved_model.save` of the same model and weights, signature input `x`,
-  output `y`) when the frozen graph keeps function calls (ConvNeXt's grouped convolutions are
-  XLA-compiled functions that freezing does not inline); `meta.json`'s `model` then names it,
-  since tf2h5 inlines functions when loading a SavedModel. `--saved-model` writes one for
-  every model (and `model` stays `frozen.pb` where that works).
+* `<out>/<model>/frozen.pb` - called with training=False and frozen with
+  convert_variables_to_constants_v2 (ConvNeXt's frozen graph keeps PartitionedCall nodes:
+  its grouped convolutions are XLA-compiled functions, which tf2h5 inlines);
+* `<out>/<model>-SavedModel/saved_model/` - `tf.saved_model.save` of the same model, signature
+  `serving_default` with input `x` and output `y`;
+* `<out>/<model>-Keras3/saved_model/` - for the models in KERAS3_MODELS: the same architecture
+  built by Keras 3 with the same weights copied layer by layer (its outputs must agree with
+  tf-keras's first), then `model.export(dir)`.
+
+`x.npy` is an input batch (uniform 0..255 for models that include their own preprocessing,
+standard normal otherwise); `y.npy` is what TensorFlow computes (from the serialised frozen
+GraphDef, or Keras 3's own call for the export); `meta.json` names the format, the inputs and
+outputs, and for frozen graphs the op histogram.
 
 Weights are random but realistic, from a fixed seed: kernels N(0, 1/fan_in) (a depthwise
 kernel's fan-in is kh*kw), biases and BatchNorm beta small normals, gamma and layer scales
@@ -54,25 +59,30 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
 
-# name -> (constructor name, smallest input size we use, includes its own preprocessing)
+# name -> (constructor name, smallest input size, native input size, includes its own preprocessing)
 MODELS = collections.OrderedDict([
-    ("VGG16", ("VGG16", 32, False)),
-    ("ResNet50", ("ResNet50", 32, False)),
-    ("ResNet50V2", ("ResNet50V2", 32, False)),
-    ("InceptionV3", ("InceptionV3", 75, False)),
-    ("Xception", ("Xception", 71, False)),
-    ("MobileNet", ("MobileNet", 32, False)),
-    ("MobileNetV2", ("MobileNetV2", 32, False)),
-    ("MobileNetV3Small", ("MobileNetV3Small", 32, True)),
-    ("MobileNetV3Large", ("MobileNetV3Large", 32, True)),
-    ("DenseNet121", ("DenseNet121", 32, False)),
-    ("NASNetMobile", ("NASNetMobile", 32, False)),
-    ("EfficientNetB0", ("EfficientNetB0", 32, True)),
-    ("EfficientNetV2B0", ("EfficientNetV2B0", 32, True)),
-    ("ConvNeXtTiny", ("ConvNeXtTiny", 32, True)),
+    ("VGG16", ("VGG16", 32, 224, False)),
+    ("ResNet50", ("ResNet50", 32, 224, False)),
+    ("ResNet50V2", ("ResNet50V2", 32, 224, False)),
+    ("InceptionV3", ("InceptionV3", 75, 299, False)),
+    ("Xception", ("Xception", 71, 299, False)),
+    ("MobileNet", ("MobileNet", 32, 224, False)),
+    ("MobileNetV2", ("MobileNetV2", 32, 224, False)),
+    ("MobileNetV3Small", ("MobileNetV3Small", 32, 224, True)),
+    ("MobileNetV3Large", ("MobileNetV3Large", 32, 224, True)),
+    ("DenseNet121", ("DenseNet121", 32, 224, False)),
+    ("NASNetMobile", ("NASNetMobile", 32, 224, False)),
+    ("EfficientNetB0", ("EfficientNetB0", 32, 224, True)),
+    ("EfficientNetV2B0", ("EfficientNetV2B0", 32, 224, True)),
+    ("ConvNeXtTiny", ("ConvNeXtTiny", 32, 224, True)),
 ])
 
-FORBIDDEN_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+# Models also exported by Keras 3 (`model.export`), whose graphs differ: BatchNorm arrives as
+# Rsqrt/Mul/Sub/Add arithmetic, hard-swish and Flatten as their own op sequences.
+KERAS3_MODELS = ("MobileNetV2", "ResNet50", "EfficientNetB0", "MobileNetV3Small")
+FORMATS = ("frozen", "saved_model", "keras3")
+
+FUNCTION_CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
 
 
 def role_of(variable):
@@ -155,9 +165,44 @@ def run_graph_def(gd_bytes, in_name, out_names, x):
     return [np.asarray(o.numpy(), dtype=np.float32) for o in pruned(tf.constant(x))]
 
 
-def make(name, out_root, size, batch, seed, saved_model=False):
-    ctor, min_size, raw_pixels = MODELS[name]
-    size = max(size, min_size)
+def write_case(folder, meta, x, y):
+    """One zoo entry in the fixture layout: model files are written by the caller."""
+    os.makedirs(folder, exist_ok=True)
+    np.save(os.path.join(folder, "x.npy"), x)
+    np.save(os.path.join(folder, "y.npy"), y)
+    with open(os.path.join(folder, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+
+
+def keras3_twin(ctor, size, model):
+    """The same architecture built by Keras 3, with the tf-keras model's weights copied layer by
+    layer."""
+    import keras as keras3  # Keras 3; TF_USE_LEGACY_KERAS only redirects tf.keras
+
+    keras3.utils.clear_session()
+    twin = getattr(keras3.applications, ctor)(weights=None, input_shape=(size, size, 3))
+    targets = [layer for layer in twin.layers if layer.weights]
+    sources = [layer for layer in model.layers if layer.weights]
+    if len(targets) != len(sources):
+        raise ValueError(f"{ctor}: Keras 3 has {len(targets)} layers with weights, tf-keras {len(sources)}")
+    # Same construction order in both versions (some names differ in case, e.g. MobileNetV3's
+    # "Conv" / "conv"); every weight's shape must match.
+    for target, source in zip(targets, sources):
+        # Keras 3 Normalization keeps its int64 count out of the weights list.
+        weights = [w for w in source.get_weights() if w.dtype != np.int64]
+        shapes = [tuple(v.shape) for v in target.weights]
+        if shapes != [w.shape for w in weights]:
+            raise ValueError(f"{ctor}: Keras 3 layer {target.name} {shapes} vs tf-keras {source.name} "
+                             f"{[w.shape for w in weights]}")
+        target.set_weights(weights)
+    copied = len(targets)
+    return twin, copied, keras3.__version__
+
+
+def make(name, out_root, size, batch, seed, formats):
+    ctor, min_size, native_size, raw_pixels = MODELS[name]
+    size = native_size if size is None else max(size, min_size)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     rs = np.random.RandomState(seed)
@@ -180,43 +225,61 @@ def make(name, out_root, size, batch, seed, saved_model=False):
     np.testing.assert_allclose(y, eager, rtol=1e-4, atol=1e-5)
 
     hist = collections.Counter(n.op for n in gd.node)
-    calls = sorted(n.name for n in gd.node if n.op in FORBIDDEN_OPS)
-    d = os.path.join(out_root, name)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "frozen.pb"), "wb") as f:
-        f.write(gd_bytes)
-    np.save(os.path.join(d, "x.npy"), x)
-    np.save(os.path.join(d, "y.npy"), y)
-    meta = {
-        "name": name,
-        "model": "frozen.pb",
-        "inputs": [{"name": "x", "file": "x.npy", "shape": [None, size, size, 3]}],
-        "outputs": [{"name": out_names[0], "file": "y.npy"}],
-        "description": f"tf-keras {keras.__version__} keras.applications.{ctor}(weights=None, "
-                       f"input_shape=({size}, {size}, 3)), random weights (seed {seed}), "
-                       f"{bn_count} calibrated BatchNorms",
-        "ops": dict(sorted(hist.items())),
-        "function_calls": calls,
-        "library_functions": len(gd.library.function),
-    }
-    with open(os.path.join(d, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
-    if saved_model or calls:
-        spec = tf.TensorSpec([None, size, size, 3], tf.float32, name="x")
+    calls = sorted(n.name for n in gd.node if n.op in FUNCTION_CALL_OPS)
+    what = (f"keras.applications.{ctor}(weights=None, input_shape=({size}, {size}, 3)), random weights "
+            f"(seed {seed}), {bn_count} calibrated BatchNorms")
+    shape = [None, size, size, 3]
+    written = []
+    if "frozen" in formats:
+        folder = os.path.join(out_root, name)
+        write_case(folder, {
+            "name": name,
+            "format": "frozen .pb",
+            "model": "frozen.pb",
+            "inputs": [{"name": "x", "file": "x.npy", "shape": shape}],
+            "outputs": [{"name": out_names[0], "file": "y.npy"}],
+            "description": f"tf-keras {keras.__version__} {what}, frozen with convert_variables_to_constants_v2",
+            "ops": dict(sorted(hist.items())),
+            "function_calls": calls,
+            "library_functions": len(gd.library.function),
+        }, x, y)
+        with open(os.path.join(folder, "frozen.pb"), "wb") as f:
+            f.write(gd_bytes)
+        written.append(folder)
+    if "saved_model" in formats:
+        folder = os.path.join(out_root, name + "-SavedModel")
+        spec = tf.TensorSpec(shape, tf.float32, name="x")
         serve = tf.function(lambda x: {"y": model(x, training=False)}, input_signature=[spec])
-        tf.saved_model.save(model, os.path.join(d, "saved_model"), signatures={"serving_default": serve})
-        meta["saved_model"] = "saved_model"
-        if calls:
-            # tf2h5 inlines function calls when it loads a SavedModel: point the runner there.
-            meta["model"] = "saved_model"
-            meta["outputs"] = [{"name": "y", "file": "y.npy"}]
-        with open(os.path.join(d, "meta.json"), "w") as f:
-            json.dump(meta, f, indent=2)
-            f.write("\n")
+        tf.saved_model.save(model, os.path.join(folder, "saved_model"), signatures={"serving_default": serve})
+        write_case(folder, {
+            "name": name + "-SavedModel",
+            "format": "tf-keras SavedModel",
+            "model": "saved_model",
+            "inputs": [{"name": "x", "file": "x.npy", "shape": shape}],
+            "outputs": [{"name": "y", "file": "y.npy"}],
+            "description": f"tf-keras {keras.__version__} {what}, tf.saved_model.save with signature x -> y",
+        }, x, y)
+        written.append(folder)
+    if "keras3" in formats and name in KERAS3_MODELS:
+        folder = os.path.join(out_root, name + "-Keras3")
+        twin, copied, version = keras3_twin(ctor, size, model)
+        y3 = np.asarray(twin(x, training=False), dtype=np.float32)
+        # Same weights, same architecture: the two Keras versions must agree before we trust the twin.
+        np.testing.assert_allclose(y3, y, rtol=1e-3, atol=1e-5)
+        twin.export(os.path.join(folder, "saved_model"), verbose=False)
+        write_case(folder, {
+            "name": name + "-Keras3",
+            "format": "Keras 3 export",
+            "model": "saved_model",
+            # model.export's serving signature takes the Input layer's name and returns output_0.
+            "inputs": [{"name": twin.inputs[0].name, "file": "x.npy", "shape": shape}],
+            "outputs": [{"name": "output_0", "file": "y.npy"}],
+            "description": f"Keras {version} {what} (copied from tf-keras, {copied} layers), model.export(dir)",
+        }, x, y3)
+        written.append(folder)
     mb = len(gd_bytes) / 1e6
-    print(f"== {name}: {size}x{size}, {len(gd.node)} nodes, {mb:.1f} MB, "
-          f"{time.time() - t0:.0f} s, output {list(y.shape)} range [{y.min():.3g}, {y.max():.3g}]")
+    print(f"== {name}: {size}x{size}, {len(gd.node)} nodes, {mb:.1f} MB, {time.time() - t0:.0f} s, "
+          f"output {list(y.shape)} range [{y.min():.3g}, {y.max():.3g}] -> {', '.join(written)}")
     print("   ops: " + ", ".join(f"{op}={c}" for op, c in sorted(hist.items())))
     if calls or len(gd.library.function):
         print(f"   function calls remain: {calls[:5]}, library {len(gd.library.function)} functions")
@@ -226,10 +289,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="zoo")
     ap.add_argument("--models", nargs="*", default=None)
-    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--size", type=int, default=None,
+                    help="input size (default: each model's native size, 224 or 299)")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--saved-model", action="store_true", help="also write <model>/saved_model/")
+    ap.add_argument("--formats", nargs="*", default=list(FORMATS), choices=FORMATS,
+                    help="frozen -> <model>/, saved_model -> <model>-SavedModel/, "
+                         f"keras3 -> <model>-Keras3/ (only {', '.join(KERAS3_MODELS)})")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -243,7 +309,7 @@ def main():
     failed = []
     for name in names:
         try:
-            make(name, args.out, args.size, args.batch, args.seed, args.saved_model)
+            make(name, args.out, args.size, args.batch, args.seed, set(args.formats))
         except Exception as e:  # noqa: BLE001 - try the others
             print(f"!! {name}: {type(e).__name__}: {e}")
             failed.append(name)

@@ -100,6 +100,8 @@ struct ZooModel {
     /// `--input NAME=FILE` arguments from meta.json: the model's own input data (e.g. pixels
     /// in 0..255 for models with built-in preprocessing), rather than N(0, 1) noise.
     inputs: Vec<String>,
+    /// meta.json's `format` (e.g. "Keras 3 export"), else guessed from the model path.
+    format: String,
     bytes: u64,
 }
 
@@ -129,11 +131,16 @@ fn discover(dir: &Path) -> Result<Vec<ZooModel>> {
             .flatten()
             .filter_map(|input| Some(format!("{}={}", input["name"].as_str()?, path.join(input["file"].as_str()?).display())))
             .collect();
+        let format = match meta["format"].as_str() {
+            Some(format) => format.to_string(),
+            None if model.extension().is_some_and(|e| e == "pb") => "frozen .pb".into(),
+            None => "SavedModel".into(),
+        };
         models.push(ZooModel {
             inputs,
+            format,
             name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             bytes: size_of_path(&model),
-
             model,
         });
     }
@@ -153,10 +160,9 @@ fn size_of_path(path: &Path) -> u64 {
 }
 
 fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
-    let format = if model.model.extension().is_some_and(|e| e == "pb") { "frozen .pb" } else { "SavedModel" };
     let mut entry = ZooEntry {
         model: model.name.clone(),
-        format: format.into(),
+        format: model.format.clone(),
         file_mib: model.bytes as f64 / (1 << 20) as f64,
         exit_code: None,
         passed: false,
