@@ -205,7 +205,12 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
     };
     let mut outcome = tf2h5_verify::verify(&args.model, &options).map_err(|e| name_the_file(e, &args))?;
-    outcome.report.peak_rss_mib = peak_rss_mib();
+    // The stages measured their own peaks; anything after them (reports) counts too.
+    let since_last_stage = tf2h5_verify::memory::peak_resident_mib();
+    outcome.report.peak_rss_mib = match (outcome.report.peak_rss_mib, since_last_stage) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
     let report = &outcome.report;
     write_reports(&args.report_dir, report)?;
     if args.json {
@@ -227,14 +232,6 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         emit(&format!("wrote {} ({} bytes); reports in {}\n", output.display(), outcome.h5.len(), args.report_dir.display()));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Peak resident set size of this process (Linux `VmHWM`), if readable.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {

@@ -6,12 +6,21 @@
 //! (early convolutions: many positions, few filters) and wide ones (late convolutions and
 //! dense layers: few rows, many outputs), without ever splitting the reduction axis, so each
 //! output element is summed in the same order as in one call.
+//!
+//! Products with only a few rows (a dense layer at batch 1, the last convolutions of a small
+//! image) take the streaming path instead: matrixmultiply packs the whole right-hand matrix
+//! on every call, which for a 25088×4096 VGG16 kernel means copying 400 MB into a fresh
+//! buffer to multiply it by one row. Streaming reads each kernel row once, for all rows of `a`.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 /// Below this many multiply-adds a block runs on the current thread.
 const MIN_BLOCK_WORK: usize = 1 << 19;
+/// Products with at most this many rows stream `b` instead of packing it.
+const SKINNY_ROWS: usize = 4;
+/// Columns of `c` per parallel task of the streaming product.
+const SKINNY_COLUMNS: usize = 512;
 /// Blocks are split on multiples of this, matrixmultiply's micro-kernel size, so that no
 /// block ends with a mostly empty panel.
 const ALIGN: usize = 16;
@@ -20,16 +29,20 @@ const ALIGN: usize = 16;
 pub(crate) fn matmul_into(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
-    mut c: ArrayViewMut2<'_, f32>,
+    c: ArrayViewMut2<'_, f32>,
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
     debug_assert_eq!(b.nrows(), k);
     debug_assert_eq!(c.dim(), (m, n));
     let work = m.saturating_mul(n).saturating_mul(k.max(1));
+    if m <= SKINNY_ROWS {
+        if let Some(b) = b.as_slice() {
+            return streaming_into(a, b, n, c);
+        }
+    }
     if work <= MIN_BLOCK_WORK || (m < 2 * ALIGN && n < 2 * ALIGN) {
-        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-        return;
+        return matmul_serial(a, b, c);
     }
     if m >= n && m >= 2 * ALIGN {
         let mid = (m / 2).next_multiple_of(ALIGN).min(m);
@@ -50,6 +63,40 @@ pub(crate) fn matmul_into(
     }
 }
 
+/// `c = a · b` on the current thread, for callers that already run blocks in parallel
+/// (splitting further would repack `b` for every block).
+pub(crate) fn matmul_serial(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
+    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+}
+
+/// `c = a · b` for a few rows of `a`, `b` row-major (k, n) in `b_data`: every row of `b` is
+/// read once and added, scaled, to each row of `c`; column blocks run in parallel.
+fn streaming_into(a: ArrayView2<'_, f32>, b_data: &[f32], n: usize, mut c: ArrayViewMut2<'_, f32>) {
+    c.fill(0.0);
+    if n == 0 {
+        return;
+    }
+    let blocks: Vec<ArrayViewMut2<'_, f32>> = c.axis_chunks_iter_mut(Axis(1), SKINNY_COLUMNS).collect();
+    let stream = |(index, mut block): (usize, ArrayViewMut2<'_, f32>)| {
+        let first = index * SKINNY_COLUMNS;
+        let width = block.ncols();
+        let mut outs: Vec<&mut [f32]> = block.rows_mut().into_iter().filter_map(|row| row.into_slice()).collect();
+        for (i, b_row) in b_data.chunks_exact(n).enumerate() {
+            let b_part = &b_row[first..first + width];
+            for (row, out) in outs.iter_mut().enumerate() {
+                let scale = a[[row, i]];
+                out.iter_mut().zip(b_part).for_each(|(o, &v)| *o += scale * v);
+            }
+        }
+    };
+    if a.nrows() * a.ncols() * n <= MIN_BLOCK_WORK {
+        blocks.into_iter().enumerate().for_each(stream);
+    } else {
+        use rayon::prelude::*;
+        blocks.into_par_iter().enumerate().for_each(stream);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,12 +110,23 @@ mod tests {
             (5, 200, 1000),
             (64, 64, 64),
             (33, 0, 40),
+            (1, 2000, 1500),
+            (3, 700, 513),
+            (2, 5, 0),
         ] {
             let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 11) as f32 - 5.0);
             let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j) % 13) as f32 * 0.5 - 3.0);
             let mut c = Array2::from_elem((m, n), f32::NAN);
             matmul_into(a.view(), b.view(), c.view_mut());
-            assert_eq!(c, a.dot(&b), "{m}x{k}x{n}");
+            let expected = a.dot(&b);
+            if m > SKINNY_ROWS {
+                assert_eq!(c, expected, "{m}x{k}x{n}");
+            } else {
+                // The streaming path sums in another order: equal up to rounding.
+                let worst = (&c - &expected).iter().fold(0f32, |w, d| w.max(d.abs()));
+                let scale = expected.iter().fold(1f32, |w, d| w.max(d.abs()));
+                assert!(worst <= 1e-5 * scale, "{m}x{k}x{n}: off by {worst}");
+            }
         }
     }
 }

@@ -26,6 +26,27 @@ pub const KERAS_VERSION: &str = "2.21.0";
 
 /// Serialises `model` to the bytes of a complete `.h5` file.
 pub fn write_to_bytes(model: &KerasModel) -> Result<Vec<u8>, KerasError> {
+    let (file, weights_group, order) = begin_file(model)?;
+    for &i in &order {
+        write_layer(&weights_group, &model.layers[i])?;
+    }
+    file_image(&file)
+}
+
+/// [`write_to_bytes`] that frees each layer's weights as soon as the file image holds them,
+/// so the weights never exist twice (the model keeps its layers, without weights).
+pub fn write_releasing_weights(model: &mut KerasModel) -> Result<Vec<u8>, KerasError> {
+    let (file, weights_group, order) = begin_file(model)?;
+    for &i in &order {
+        write_layer(&weights_group, &model.layers[i])?;
+        model.layers[i].weights = Vec::new();
+    }
+    file_image(&file)
+}
+
+/// Checks `model`, creates the in-memory file with its config and layer list; returns the
+/// file, its `/model_weights` group and the order in which the layers' groups are written.
+fn begin_file(model: &KerasModel) -> Result<(File, Group, Vec<usize>), KerasError> {
     model.validate()?;
     for layer in &model.layers {
         let expected = config::expected_weight_names(layer)?;
@@ -48,29 +69,30 @@ pub fn write_to_bytes(model: &KerasModel) -> Result<Vec<u8>, KerasError> {
     write_str_array_attr(&weights_group, "layer_names", &layer_names)?;
     write_str_attr(&weights_group, "keras_version", KERAS_VERSION)?;
     write_str_attr(&weights_group, "backend", "tensorflow")?;
-    for &i in &order {
-        let layer = &model.layers[i];
-        let path = format!("/model_weights/{}", layer.name);
-        let group = weights_group.create_group(&layer.name).map_err(h5_err(&path))?;
-        let weight_names: Vec<String> = layer.weights.iter().map(|w| format!("{}/{}:0", layer.name, w.name)).collect();
-        let weight_name_refs: Vec<&str> = weight_names.iter().map(String::as_str).collect();
-        write_str_array_attr(&group, "weight_names", &weight_name_refs)?;
-        if layer.weights.is_empty() {
-            continue;
-        }
-        let inner = group.create_group(&layer.name).map_err(h5_err(&path))?;
-        for weight in &layer.weights {
-            let dataset_path = format!("{path}/{}/{}:0", layer.name, weight.name);
-            let contiguous = weight.value.as_standard_layout();
-            inner
-                .new_dataset_builder()
-                .with_data(&contiguous)
-                .create(format!("{}:0", weight.name).as_str())
-                .map_err(h5_err(&dataset_path))?;
-        }
+    Ok((file, weights_group, order))
+}
+
+/// Writes one layer's group: its `weight_names` and its datasets.
+fn write_layer(weights_group: &Group, layer: &crate::Layer) -> Result<(), KerasError> {
+    let path = format!("/model_weights/{}", layer.name);
+    let group = weights_group.create_group(&layer.name).map_err(h5_err(&path))?;
+    let weight_names: Vec<String> = layer.weights.iter().map(|w| format!("{}/{}:0", layer.name, w.name)).collect();
+    let weight_name_refs: Vec<&str> = weight_names.iter().map(String::as_str).collect();
+    write_str_array_attr(&group, "weight_names", &weight_name_refs)?;
+    if layer.weights.is_empty() {
+        return Ok(());
     }
-    file.flush().map_err(h5_err("/"))?;
-    file_image(&file)
+    let inner = group.create_group(&layer.name).map_err(h5_err(&path))?;
+    for weight in &layer.weights {
+        let dataset_path = format!("{path}/{}/{}:0", layer.name, weight.name);
+        let contiguous = weight.value.as_standard_layout();
+        inner
+            .new_dataset_builder()
+            .with_data(&contiguous)
+            .create(format!("{}:0", weight.name).as_str())
+            .map_err(h5_err(&dataset_path))?;
+    }
+    Ok(())
 }
 
 /// Reads a Keras `.h5` file from disk (see [`read_from_bytes`]).
@@ -154,8 +176,13 @@ fn in_memory_file(image: Option<&[u8]>) -> Result<File, KerasError> {
         .finish()
         .map_err(h5_err("(file access)"))?;
     if let Some(image) = image {
-        // H5Pset_file_image copies the image into the property list.
+        // By default H5Pset_file_image copies the image into the property list, and opening
+        // copies it again into the driver; these callbacks make both use `image` in place.
+        let mut callbacks = borrowed_image::callbacks(image);
         let status = hdf5::sync::sync(|| unsafe {
+            if hdf5_sys::h5p::H5Pset_file_image_callbacks(fapl.id(), &mut callbacks) < 0 {
+                return -1;
+            }
             hdf5_sys::h5p::H5Pset_file_image(fapl.id(), image.as_ptr() as *mut _, image.len())
         });
         if status < 0 {
@@ -176,8 +203,65 @@ fn in_memory_file(image: Option<&[u8]>) -> Result<File, KerasError> {
     }
 }
 
-/// The bytes of an open in-memory file.
+/// File-image callbacks that let HDF5 read a caller's buffer without copying it, as
+/// `H5LTopen_file_image` does with `H5LT_FILE_IMAGE_DONT_COPY | DONT_RELEASE`: every
+/// allocation of the image returns the buffer itself, copies onto itself do nothing, frees
+/// do nothing, and growing fails (the file is opened read-only). The buffer must outlive
+/// the file, which `read_from_bytes` guarantees by closing the file before returning.
+mod borrowed_image {
+    use std::ffi::c_void;
+
+    use hdf5_sys::h5::herr_t;
+    use hdf5_sys::h5fd::{H5FD_file_image_callbacks_t, H5FD_file_image_op_t};
+
+    pub(super) fn callbacks(image: &[u8]) -> H5FD_file_image_callbacks_t {
+        H5FD_file_image_callbacks_t {
+            image_malloc: Some(image_malloc),
+            image_memcpy: Some(image_memcpy),
+            image_realloc: Some(image_realloc),
+            image_free: Some(image_free),
+            udata_copy: Some(udata_copy),
+            udata_free: Some(udata_free),
+            // The buffer's address, carried as the callbacks' user data (never written through).
+            udata: image.as_ptr() as *mut c_void,
+        }
+    }
+
+    extern "C" fn image_malloc(_size: usize, _op: H5FD_file_image_op_t, udata: *mut c_void) -> *mut c_void {
+        udata
+    }
+
+    extern "C" fn image_memcpy(
+        dest: *mut c_void,
+        src: *const c_void,
+        _size: usize,
+        _op: H5FD_file_image_op_t,
+        _udata: *mut c_void,
+    ) -> *mut c_void {
+        // Every "copy" is from the buffer onto itself; anything else is refused.
+        if dest as *const c_void == src { dest } else { std::ptr::null_mut() }
+    }
+
+    extern "C" fn image_realloc(_ptr: *mut c_void, _size: usize, _op: H5FD_file_image_op_t, _udata: *mut c_void) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+
+    extern "C" fn image_free(_ptr: *mut c_void, _op: H5FD_file_image_op_t, _udata: *mut c_void) -> herr_t {
+        0
+    }
+
+    unsafe extern "C" fn udata_copy(udata: *mut c_void) -> *mut c_void {
+        udata
+    }
+
+    unsafe extern "C" fn udata_free(_udata: *mut c_void) -> herr_t {
+        0
+    }
+}
+
+/// The bytes of an open in-memory file, flushed first.
 fn file_image(file: &File) -> Result<Vec<u8>, KerasError> {
+    file.flush().map_err(h5_err("/"))?;
     hdf5::sync::sync(|| {
         let size = unsafe { hdf5_sys::h5f::H5Fget_file_image(file.id(), std::ptr::null_mut(), 0) };
         if size <= 0 {

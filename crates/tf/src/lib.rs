@@ -295,17 +295,25 @@ impl TfGraph {
     /// A GraphDef holding only the nodes `outputs` need, without control inputs: what the
     /// tract oracle runs.
     pub fn pruned(&self, outputs: &[String]) -> Result<pb::GraphDef, TfError> {
-        let nodes = self
-            .nodes_needed_by(outputs)?
-            .iter()
-            .filter_map(|name| self.node(name))
-            .map(|node| {
-                let mut node = node.clone();
-                node.input.retain(|i| !i.starts_with('^'));
-                node
-            })
-            .collect();
-        Ok(pb::GraphDef { node: nodes, versions: self.graph.versions.clone(), ..Default::default() })
+        let nodes = self.nodes_needed_by(outputs)?.iter().filter_map(|name| self.node(name)).cloned().collect();
+        Ok(Self::data_only(nodes, self.graph.versions.clone()))
+    }
+
+    /// [`pruned`](Self::pruned) without copying: consumes the graph and moves the needed
+    /// nodes (and the weights they hold) into the result.
+    pub fn into_pruned(self, outputs: &[String]) -> Result<pb::GraphDef, TfError> {
+        let order = self.nodes_needed_by(outputs)?;
+        let mut slots: Vec<Option<pb::NodeDef>> = self.graph.node.into_iter().map(Some).collect();
+        let nodes = order.iter().filter_map(|name| self.index.get(name).and_then(|&i| slots[i].take())).collect();
+        Ok(Self::data_only(nodes, self.graph.versions))
+    }
+
+    /// A graph of `nodes` (in order) without their control inputs.
+    fn data_only(mut nodes: Vec<pb::NodeDef>, versions: Option<pb::VersionDef>) -> pb::GraphDef {
+        for node in &mut nodes {
+            node.input.retain(|i| !i.starts_with('^'));
+        }
+        pb::GraphDef { node: nodes, versions, ..Default::default() }
     }
 
     /// Histogram of op types, most frequent first.

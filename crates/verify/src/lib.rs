@@ -19,6 +19,7 @@
 pub mod compare;
 pub mod inputs;
 pub mod limits;
+pub mod memory;
 pub mod oracle;
 pub mod report;
 
@@ -29,7 +30,6 @@ use ndarray::ArrayD;
 use rayon::prelude::*;
 
 use tf2h5_convert::Conversion;
-use tf2h5_keras::KerasModel;
 
 pub use compare::{Comparison, Tolerance};
 pub use report::{Divergence, OutputReport, Report, StageTime};
@@ -105,49 +105,59 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     let mut stages = Vec::new();
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
 
-    let start = Instant::now();
+    let start = StageTime::start();
     let graph = tf2h5_tf::load_with(path, &options.load)?;
     timed("load", start);
 
-    let start = Instant::now();
+    let start = StageTime::start();
     let mut convert_options = options.convert.clone();
     if convert_options.model_name.is_none() {
         convert_options.model_name = Some(model_name(path));
     }
     let conversion = tf2h5_convert::convert(&graph, &convert_options)?;
     timed("convert", start);
-    verify_conversion(path, &graph, conversion, options, stages)
+    verify_conversion(path, graph, conversion, options, stages)
 }
 
 /// Verifies an already converted model against its graph (the part of [`verify`] after
 /// conversion; `stages` holds the times measured so far). Tests use it to verify a model
 /// with a deliberate error and check that localisation names the broken layer.
+///
+/// Memory: the graph is consumed (its weights move into tract), the converter's weights are
+/// freed as they are written, and the model is replaced by the one read back from the `.h5`
+/// bytes, so each weight is held by tract, the file image and the reference engine, and by
+/// nothing else. The per-layer comparison, run
+/// only on a mismatch or when asked, loads the graph again from `path`.
 pub fn verify_conversion(
     path: &Path,
-    graph: &tf2h5_tf::TfGraph,
-    conversion: Conversion,
+    graph: tf2h5_tf::TfGraph,
+    mut conversion: Conversion,
     options: &Options,
     mut stages: Vec<StageTime>,
 ) -> Result<Outcome, VerifyError> {
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
-    let start = Instant::now();
-    let h5 = tf2h5_keras::h5::write_to_bytes(&conversion.model)?;
-    timed("h5 write", start);
-
-    let start = Instant::now();
-    let model = tf2h5_keras::h5::read_from_bytes(&h5)?;
-    timed("h5 read", start);
-
-    let start = Instant::now();
+    let start = StageTime::start();
     let samples = inputs::samples(&conversion.inputs, options)?;
     let input_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
-    let pruned = graph.pruned(&output_nodes)?;
-    let oracle = oracle::Oracle::new(&pruned, &input_shapes, &output_nodes)?;
+    let tf_nodes = graph.nodes().len();
+    // First, while the converter's weights are the only other copy: the graph's weights
+    // move into tract and the graph is gone before the file image exists.
+    let oracle = oracle::Oracle::from_graph(graph.into_pruned(&output_nodes)?, &input_shapes, &output_nodes)?;
     timed("tract prepare", start);
 
+    let start = StageTime::start();
+    let h5 = tf2h5_keras::h5::write_releasing_weights(&mut conversion.model)?;
+    timed("h5 write", start);
+
+    let start = StageTime::start();
+    // What the engine runs is what the file holds, never the converter's copy.
+    conversion.model = tf2h5_keras::h5::read_from_bytes(&h5)?;
+    let model = &conversion.model;
+    timed("h5 read", start);
+
     // Both engines on every sample, samples in parallel; per-engine time is summed over samples.
-    let start = Instant::now();
+    let start = StageTime::start();
     let results: Vec<_> = samples
         .par_iter()
         .map(|sample| -> Result<_, VerifyError> {
@@ -155,15 +165,16 @@ pub fn verify_conversion(
             let expected = oracle.run(sample)?;
             let tract_time = tract_start.elapsed();
             let engine_start = Instant::now();
-            let actual = tf2h5_engine::run(&model, sample)?;
+            let actual = tf2h5_engine::run(model, sample)?;
             Ok((expected, actual, tract_time, engine_start.elapsed()))
         })
         .collect::<Result<_, _>>()?;
+    drop(oracle);
     stages.push(StageTime::new("run (wall, both engines)", start.elapsed()));
-    stages.push(StageTime::new("tract run (sum)", results.iter().map(|r| r.2).sum()));
-    stages.push(StageTime::new("engine run (sum)", results.iter().map(|r| r.3).sum()));
+    stages.push(StageTime::sum("tract run (sum)", results.iter().map(|r| r.2).sum()));
+    stages.push(StageTime::sum("engine run (sum)", results.iter().map(|r| r.3).sum()));
 
-    let start = Instant::now();
+    let start = StageTime::start();
     let mut outputs = Vec::new();
     for (index, endpoint) in conversion.outputs.iter().enumerate() {
         let mut comparison = Comparison::default();
@@ -179,14 +190,16 @@ pub fn verify_conversion(
 
     let passed = outputs.iter().all(|o| o.comparison.passed());
     let layer_errors = if !passed || options.all_layers {
-        let start = Instant::now();
-        let errors = compare_layers(&pruned, &conversion, &model, &input_shapes, &samples[0], options.tolerance);
+        let start = StageTime::start();
+        let errors = tf2h5_tf::load_with(path, &options.load)
+            .map_err(|e| e.to_string())
+            .and_then(|graph| compare_layers(graph, &conversion, &input_shapes, &samples[0], options.tolerance));
         stages.push(StageTime::new("per-layer compare", start.elapsed()));
         Some(errors)
     } else {
         None
     };
-    let report = Report::new(path, graph, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
+    let report = Report::new(path, tf_nodes, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
     Ok(Outcome { h5, report, conversion })
 }
 
@@ -206,9 +219,8 @@ pub fn model_name(path: &Path) -> String {
 /// Runs every layer in both engines on one sample and compares layer outputs with the TF
 /// node each layer ends at. Returns the table in layer order, or why it could not be built.
 fn compare_layers(
-    graph: &tf2h5_tf::pb::GraphDef,
+    graph: tf2h5_tf::TfGraph,
     conversion: &Conversion,
-    model: &KerasModel,
     input_shapes: &[(String, Vec<usize>)],
     sample: &[ArrayD<f32>],
     tolerance: Tolerance,
@@ -220,9 +232,11 @@ fn compare_layers(
         .filter_map(|(layer, nodes)| nodes.last().map(|node| (layer, node)))
         .collect();
     let node_names: Vec<String> = compared.iter().map(|(_, node)| (*node).clone()).collect();
-    let oracle = oracle::Oracle::new(graph, input_shapes, &node_names).map_err(|e| e.to_string())?;
+    let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
+    let pruned = graph.into_pruned(&output_nodes).map_err(|e| e.to_string())?;
+    let oracle = oracle::Oracle::from_graph(pruned, input_shapes, &node_names).map_err(|e| e.to_string())?;
     let expected = oracle.run(sample).map_err(|e| e.to_string())?;
-    let actual = tf2h5_engine::run_all_layers(model, sample).map_err(|e| e.to_string())?;
+    let actual = tf2h5_engine::run_all_layers(&conversion.model, sample).map_err(|e| e.to_string())?;
     Ok(compared
         .iter()
         .zip(expected)

@@ -452,11 +452,10 @@ impl Expansion for GroupedConv2D {
 /// Largest constant a splat is expanded to (the loader bounds splats the same way).
 const MAX_SPLAT: usize = 1 << 24;
 
-/// A copy of `graph` whose `Const` tensors list every value. TF stores a constant whose values
+/// Makes every `Const` tensor of `graph` list every value. TF stores a constant whose values
 /// are all equal (e.g. the zero `begin` of a `StridedSlice`) as a shape plus fewer values (the
 /// last one repeats; none means zeros); tract's decoder fails on those ("out of bounds").
-pub fn expand_splat_constants(graph: &GraphDef) -> GraphDef {
-    let mut graph = graph.clone();
+pub fn expand_splat_constants(graph: &mut GraphDef) {
     for node in graph.node.iter_mut().filter(|n| n.op == "Const") {
         let Some(AttrValue { value: Some(attr_value::Value::Tensor(proto)) }) = node.attr.get_mut("value") else { continue };
         if !proto.tensor_content.is_empty() {
@@ -480,7 +479,6 @@ pub fn expand_splat_constants(graph: &GraphDef) -> GraphDef {
             _ => {}
         }
     }
-    graph
 }
 
 /// A runnable TF graph with fixed input shapes (batch included).
@@ -492,15 +490,23 @@ pub struct Oracle {
 impl Oracle {
     /// Prepares `graph` (already pruned to what `outputs` need) for inputs named and shaped
     /// as given, producing the named node outputs.
-    pub fn new(
-        graph: &GraphDef,
+    pub fn new(graph: &GraphDef, inputs: &[(String, Vec<usize>)], outputs: &[String]) -> Result<Oracle, VerifyError> {
+        Self::from_graph(graph.clone(), inputs, outputs)
+    }
+
+    /// [`new`](Self::new) consuming the graph: tract copies the weights into its own tensors,
+    /// and the graph's copy is freed as soon as tract has read it.
+    pub fn from_graph(
+        mut graph: GraphDef,
         inputs: &[(String, Vec<usize>)],
         outputs: &[String],
     ) -> Result<Oracle, VerifyError> {
         let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let tf = tensorflow_with_fixes();
-        let graph = expand_splat_constants(graph);
-        let mut model = guard::contained(|| tf.model_for_proto_model(&graph)).map_err(oracle_error)?;
+        expand_splat_constants(&mut graph);
+        let model = guard::contained(|| tf.model_for_proto_model(&graph));
+        drop(graph);
+        let mut model = model.map_err(oracle_error)?;
         let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
         model.set_input_names(&names).map_err(oracle_error)?;
         for (index, (_, shape)) in inputs.iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -17,12 +17,32 @@ pub struct StageTime {
     pub stage: String,
     /// Milliseconds.
     pub ms: f64,
+    /// Resident memory when the stage ended, in MiB (where measurable).
+    pub rss_mib: Option<f64>,
+    /// Peak resident memory during the stage, in MiB, for stages begun with [`StageTime::start`].
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl StageTime {
-    /// A stage that took `elapsed`.
+    /// Marks the start of a stage: restarts the peak-memory measurement.
+    pub fn start() -> Instant {
+        crate::memory::reset_peak();
+        Instant::now()
+    }
+
+    /// A stage that took `elapsed`, ending now.
     pub fn new(stage: &str, elapsed: Duration) -> Self {
-        StageTime { stage: stage.into(), ms: elapsed.as_secs_f64() * 1e3 }
+        StageTime {
+            stage: stage.into(),
+            ms: elapsed.as_secs_f64() * 1e3,
+            rss_mib: crate::memory::resident_mib(),
+            peak_rss_mib: crate::memory::peak_resident_mib(),
+        }
+    }
+
+    /// A total over several tasks (e.g. one engine's time summed over samples): no memory figures.
+    pub fn sum(stage: &str, elapsed: Duration) -> Self {
+        StageTime { stage: stage.into(), ms: elapsed.as_secs_f64() * 1e3, rss_mib: None, peak_rss_mib: None }
     }
 }
 
@@ -89,7 +109,7 @@ impl Report {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         path: &Path,
-        graph: &tf2h5_tf::TfGraph,
+        tf_nodes: usize,
         conversion: &tf2h5_convert::Conversion,
         options: &Options,
         samples: usize,
@@ -109,7 +129,7 @@ impl Report {
             samples,
             seed: options.inputs.is_empty().then_some(options.seed),
             tolerance: options.tolerance,
-            tf_nodes: graph.nodes().len(),
+            tf_nodes,
             layers: conversion.model.layers.len(),
             parameters: conversion.model.parameter_count(),
             h5_bytes,
@@ -117,8 +137,9 @@ impl Report {
             outputs,
             first_divergence,
             layer_comparison,
+            // Each stage restarted the kernel's peak counter: the process peak is the largest.
+            peak_rss_mib: stages.iter().filter_map(|s| s.peak_rss_mib).reduce(f64::max),
             stages,
-            peak_rss_mib: None,
         }
     }
 
@@ -164,6 +185,14 @@ impl Report {
         let _ = writeln!(out, "  time: {} (total {:.1} ms)", stages.join(", "), self.total_ms());
         if let Some(rss) = self.peak_rss_mib {
             let _ = writeln!(out, "  peak memory: {rss:.1} MiB");
+        }
+        let resident: Vec<String> = self
+            .stages
+            .iter()
+            .filter_map(|s| Some(format!("{} {:.0}/{:.0}", s.stage, s.peak_rss_mib?, s.rss_mib?)))
+            .collect();
+        if !resident.is_empty() {
+            let _ = writeln!(out, "  memory per stage, peak/after (MiB): {}", resident.join(", "));
         }
         out
     }
