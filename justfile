@@ -59,7 +59,8 @@ zoo *models: build
 # scaling with model size and samples -> reports/bench.md + reports/bench.json. Needs the zoo.
 bench *args: build
     bash scripts/setup.sh --python
-    {{python}} scripts/zoo.py --out zoo --models InceptionV3 ResNet50 MobileNetV2 MobileNetV3Small EfficientNetB0 DenseNet121 VGG16
+    {{python}} scripts/zoo.py --out zoo --formats frozen --models ResNet50 MobileNetV2 MobileNetV3Small EfficientNetB0 DenseNet121 VGG16
+    {{python}} scripts/zoo.py --out zoo --formats frozen saved_model --models InceptionV3
     cargo run --release -q -p tf2h5-bench -- --zoo zoo --tf2h5 "$(cargo metadata --format-version 1 --no-deps | {{python}} -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tf2h5" --python {{python}} {{args}}
 
 # Hostile inputs: >= 10,000 seeded mutations of every fixture file (and of emitted .h5 files for

@@ -4,7 +4,9 @@
 Run with the project venv (TF 2.21, tf-keras 2.21, Keras 3.15):
 
     ~/.cache/tf2h5/venv/bin/python scripts/zoo.py [--out zoo] [--models VGG16 ResNet50 ...]
-        [--size S] [--batch 2] [--seed 0] [--formats frozen saved_model keras3] [--list]
+        [--size S] [--batch 2] [--seed 0] [--formats frozen saved_model keras3] [--force] [--list]
+
+Models whose folders already exist are skipped unless `--force` is given.
 
 Each model is built once by tf-keras 2.21 (`keras.applications.<Model>(weights=None,
 input_shape=(S, S, 3))`, S = the model's native size, 224 or 299, unless `--size` is given)
@@ -200,6 +202,12 @@ def keras3_twin(ctor, size, model):
     return twin, copied, keras3.__version__
 
 
+def entry_folders(out_root, name, formats):
+    """The zoo folders `make` writes for `name` in `formats`."""
+    suffixes = {"frozen": "", "saved_model": "-SavedModel", "keras3": "-Keras3"}
+    return [os.path.join(out_root, name + suffixes[f]) for f in formats if f != "keras3" or name in KERAS3_MODELS]
+
+
 def make(name, out_root, size, batch, seed, formats):
     ctor, min_size, native_size, raw_pixels = MODELS[name]
     size = native_size if size is None else max(size, min_size)
@@ -231,7 +239,7 @@ def make(name, out_root, size, batch, seed, formats):
     shape = [None, size, size, 3]
     written = []
     if "frozen" in formats:
-        folder = os.path.join(out_root, name)
+        folder = entry_folders(out_root, name, ["frozen"])[0]
         write_case(folder, {
             "name": name,
             "format": "frozen .pb",
@@ -247,7 +255,7 @@ def make(name, out_root, size, batch, seed, formats):
             f.write(gd_bytes)
         written.append(folder)
     if "saved_model" in formats:
-        folder = os.path.join(out_root, name + "-SavedModel")
+        folder = entry_folders(out_root, name, ["saved_model"])[0]
         spec = tf.TensorSpec(shape, tf.float32, name="x")
         serve = tf.function(lambda x: {"y": model(x, training=False)}, input_signature=[spec])
         tf.saved_model.save(model, os.path.join(folder, "saved_model"), signatures={"serving_default": serve})
@@ -261,7 +269,7 @@ def make(name, out_root, size, batch, seed, formats):
         }, x, y)
         written.append(folder)
     if "keras3" in formats and name in KERAS3_MODELS:
-        folder = os.path.join(out_root, name + "-Keras3")
+        folder = entry_folders(out_root, name, ["keras3"])[0]
         twin, copied, version = keras3_twin(ctor, size, model)
         y3 = np.asarray(twin(x, training=False), dtype=np.float32)
         # Same weights, same architecture: the two Keras versions must agree before we trust the twin.
@@ -296,6 +304,7 @@ def main():
     ap.add_argument("--formats", nargs="*", default=list(FORMATS), choices=FORMATS,
                     help="frozen -> <model>/, saved_model -> <model>-SavedModel/, "
                          f"keras3 -> <model>-Keras3/ (only {', '.join(KERAS3_MODELS)})")
+    ap.add_argument("--force", action="store_true", help="regenerate models that are already there")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -308,6 +317,10 @@ def main():
     print(f"TensorFlow {tf.__version__}, tf-keras {keras.__version__}")
     failed = []
     for name in names:
+        folders = entry_folders(args.out, name, args.formats)
+        if not args.force and all(os.path.isfile(os.path.join(f, "meta.json")) for f in folders):
+            print(f"== {name}: already in {args.out} (--force regenerates)")
+            continue
         try:
             make(name, args.out, args.size, args.batch, args.seed, set(args.formats))
         except Exception as e:  # noqa: BLE001 - try the others

@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value = "zoo")]
     zoo: PathBuf,
     /// Models for the engine-vs-tract and stage benchmarks.
-    #[arg(long, value_delimiter = ',', default_value = "InceptionV3,ResNet50,MobileNetV2")]
+    #[arg(long, value_delimiter = ',', default_value = "InceptionV3-SavedModel,ResNet50,MobileNetV2")]
     models: Vec<String>,
     /// Models for the size-scaling table (small to large).
     #[arg(long, value_delimiter = ',', default_value = "MobileNetV3Small,MobileNetV2,EfficientNetB0,DenseNet121,InceptionV3,ResNet50,VGG16")]
@@ -104,7 +104,10 @@ fn main() -> Result<()> {
         eprintln!("bench: {name}: verify stages");
         stages.push(verify_stages(&model, args.runs)?);
         eprintln!("bench: {name}: tf2h5 verify vs TensorFlow");
-        end_to_end.push(verify_vs_tensorflow(&model, &args, 8)?);
+        // Samples run in parallel, one per thread: that many single-sample activations are live.
+        let activations = engines.iter().find(|r| r.model == *name && r.batch == 1).map(|r| r.activation_mib).unwrap_or(0.0)
+            * rayon::current_num_threads() as f64;
+        end_to_end.push(verify_vs_tensorflow(&model, &args, 8, activations)?);
     }
     let mut size_scaling = Vec::new();
     for name in &args.scaling_models {
@@ -140,6 +143,8 @@ struct EngineRow {
     model: String,
     batch: usize,
     gflop: f64,
+    /// Every layer's output for this batch.
+    activation_mib: f64,
     tract: Timing,
     engine: Timing,
     engine_one_thread: Timing,
@@ -167,7 +172,7 @@ fn engine_vs_tract(model: &ZooModel, runs: usize) -> Result<Vec<EngineRow>> {
             .collect();
         let shapes: Vec<(String, Vec<usize>)> = conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
         let oracle = tf2h5_verify::oracle::Oracle::new(&pruned, &shapes, &outputs)?;
-        let gflop = flops(&keras, &inputs)? / 1e9;
+        let (gflop, activation_mib) = workload(&keras, &inputs)?;
         // Warm up both once (allocations, caches).
         oracle.run(&inputs)?;
         tf2h5_engine::run(&keras, &inputs)?;
@@ -179,6 +184,7 @@ fn engine_vs_tract(model: &ZooModel, runs: usize) -> Result<Vec<EngineRow>> {
             model: model.name.clone(),
             batch,
             gflop,
+            activation_mib,
             tract_gflops: gflop / (tract.min_ms / 1e3),
             engine_gflops: gflop / (engine.min_ms / 1e3),
             engine_over_tract: tract.min_ms / engine.min_ms,
@@ -190,13 +196,15 @@ fn engine_vs_tract(model: &ZooModel, runs: usize) -> Result<Vec<EngineRow>> {
     Ok(rows)
 }
 
-/// Multiply-adds ×2 of the convolution and dense layers (the bulk of the work), from the
-/// layer output shapes of one engine run.
-fn flops(model: &tf2h5_keras::KerasModel, inputs: &[ArrayD<f32>]) -> Result<f64> {
+/// What one run of `model` on `inputs` computes: GFLOP (multiply-adds ×2 of the convolution
+/// and dense layers, the bulk of the work) and MiB of activations (every layer's output).
+fn workload(model: &tf2h5_keras::KerasModel, inputs: &[ArrayD<f32>]) -> Result<(f64, f64)> {
     let outputs = tf2h5_engine::run_all_layers(model, inputs)?;
-    let mut total = 0.0;
+    let mut flops = 0.0;
+    let mut activation_bytes = 0.0;
     for layer in &model.layers {
         let Some(out) = outputs.get(&layer.name) else { continue };
+        activation_bytes += 4.0 * out.len() as f64;
         let kernel = layer.weights.first().map(|w| w.value.shape().to_vec()).unwrap_or_default();
         let per_output = match (layer.class_name.as_str(), kernel.as_slice()) {
             ("Conv2D", [kh, kw, cin, _]) => kh * kw * cin,
@@ -204,9 +212,9 @@ fn flops(model: &tf2h5_keras::KerasModel, inputs: &[ArrayD<f32>]) -> Result<f64>
             ("Dense", [input, _]) => *input,
             _ => 0,
         };
-        total += 2.0 * per_output as f64 * out.len() as f64;
+        flops += 2.0 * per_output as f64 * out.len() as f64;
     }
-    Ok(total)
+    Ok((flops / 1e9, activation_bytes / (1 << 20) as f64))
 }
 
 #[derive(Debug, Serialize)]
@@ -215,10 +223,13 @@ struct StageRow {
     layers: usize,
     parameters: usize,
     stages: Vec<(String, Timing)>,
+    /// Largest peak resident memory of each stage over the runs, MiB.
+    stage_peak_mib: Vec<(String, f64)>,
 }
 
 fn verify_stages(model: &ZooModel, runs: usize) -> Result<StageRow> {
     let mut per_stage: Vec<(String, Vec<Duration>)> = Vec::new();
+    let mut peaks: Vec<(String, f64)> = Vec::new();
     let mut shape = (0, 0);
     for _ in 0..runs.max(1) {
         let outcome = tf2h5_verify::verify(&model.path, &Default::default())?;
@@ -227,6 +238,12 @@ fn verify_stages(model: &ZooModel, runs: usize) -> Result<StageRow> {
         }
         shape = (outcome.report.layers, outcome.report.parameters);
         for stage in &outcome.report.stages {
+            if let Some(peak) = stage.peak_rss_mib {
+                match peaks.iter_mut().find(|(name, _)| *name == stage.stage) {
+                    Some((_, largest)) => *largest = f64::max(*largest, peak),
+                    None => peaks.push((stage.stage.clone(), peak)),
+                }
+            }
             let duration = Duration::from_secs_f64(stage.ms / 1e3);
             match per_stage.iter_mut().find(|(name, _)| *name == stage.stage) {
                 Some((_, samples)) => samples.push(duration),
@@ -239,6 +256,7 @@ fn verify_stages(model: &ZooModel, runs: usize) -> Result<StageRow> {
         layers: shape.0,
         parameters: shape.1,
         stages: per_stage.into_iter().map(|(name, samples)| (name, Timing::of(samples))).collect(),
+        stage_peak_mib: peaks,
     })
 }
 
@@ -284,15 +302,30 @@ fn cli_verify(model: &ZooModel, tf2h5: &Path, samples: usize, runs: usize) -> Re
 #[derive(Debug, Serialize)]
 struct EndToEndRow {
     tf2h5: CliRow,
+    /// Activations of the samples in flight (one per thread), MiB.
+    activation_mib: f64,
+    /// The memory target: 2.5 × weights + activations, MiB.
+    rss_budget_mib: f64,
+    peak_over_budget: f64,
     tensorflow: Option<Timing>,
     tensorflow_note: String,
     tf2h5_over_tensorflow: Option<f64>,
 }
 
-fn verify_vs_tensorflow(model: &ZooModel, args: &Args, samples: usize) -> Result<EndToEndRow> {
+fn verify_vs_tensorflow(model: &ZooModel, args: &Args, samples: usize, activation_mib: f64) -> Result<EndToEndRow> {
     let tf2h5 = cli_verify(model, &args.tf2h5, samples, args.runs.min(3))?;
+    let rss_budget_mib = 2.5 * tf2h5.weight_mib + activation_mib;
+    let peak_over_budget = tf2h5.peak_rss_mib / rss_budget_mib.max(1e-9);
     let Some(python) = &args.python else {
-        return Ok(EndToEndRow { tf2h5, tensorflow: None, tensorflow_note: "no --python".into(), tf2h5_over_tensorflow: None });
+        return Ok(EndToEndRow {
+            tf2h5,
+            activation_mib,
+            rss_budget_mib,
+            peak_over_budget,
+            tensorflow: None,
+            tensorflow_note: "no --python".into(),
+            tf2h5_over_tensorflow: None,
+        });
     };
     let tensorflow = time_runs(args.runs.min(3), || {
         let status = Command::new(python)
@@ -309,6 +342,9 @@ fn verify_vs_tensorflow(model: &ZooModel, args: &Args, samples: usize) -> Result
     let ratio = tensorflow.median_ms / tf2h5.wall.median_ms;
     Ok(EndToEndRow {
         tf2h5,
+        activation_mib,
+        rss_budget_mib,
+        peak_over_budget,
         tensorflow: Some(tensorflow),
         tensorflow_note: "python process: import tensorflow, load the model, predict the samples".into(),
         tf2h5_over_tensorflow: Some(ratio),
@@ -339,17 +375,35 @@ fn markdown(report: &Value) -> String {
     }
     let _ = writeln!(md, "\n## Verify stages (in-process, 8 samples, ms min / median)\n");
     for r in report["verify_stages"].as_array().into_iter().flatten() {
-        let _ = writeln!(md, "**{}** ({} layers, {} parameters)\n\n| stage | min ms | median ms |\n|---|---|---|", r["model"].as_str().unwrap_or(""), r["layers"], r["parameters"]);
+        let _ = writeln!(md, "**{}** ({} layers, {} parameters)\n\n| stage | min ms | median ms | peak RSS MiB |\n|---|---|---|---|", r["model"].as_str().unwrap_or(""), r["layers"], r["parameters"]);
+        let peaks = r["stage_peak_mib"].as_array().cloned().unwrap_or_default();
         for s in r["stages"].as_array().into_iter().flatten() {
-            let _ = writeln!(md, "| {} | {:.1} | {:.1} |", s[0].as_str().unwrap_or(""), s[1]["min_ms"].as_f64().unwrap_or(0.0), s[1]["median_ms"].as_f64().unwrap_or(0.0));
+            let peak = peaks.iter().find(|p| p[0] == s[0]).and_then(|p| p[1].as_f64()).map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
+            let _ = writeln!(md, "| {} | {:.1} | {:.1} | {peak} |", s[0].as_str().unwrap_or(""), s[1]["min_ms"].as_f64().unwrap_or(0.0), s[1]["median_ms"].as_f64().unwrap_or(0.0));
         }
         let _ = writeln!(md);
     }
-    let _ = writeln!(md, "## `tf2h5 verify` vs Python TensorFlow (import + load + predict the same samples)\n\n| model | samples | tf2h5 verify s (min/med) | TensorFlow s (min/med) | TF time / tf2h5 time | peak RSS MiB | weights MiB | RSS / weights |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "## `tf2h5 verify` vs Python TensorFlow (import + load + predict the same samples)\n\n| model | samples | tf2h5 verify s (min/med) | TensorFlow s (min/med) | TF time / tf2h5 time | peak RSS MiB | weights MiB | RSS / weights | activations MiB | budget MiB (2.5 × weights + activations) | peak / budget |\n|---|---|---|---|---|---|---|---|---|---|---|");
     for r in report["verify_vs_tensorflow"].as_array().into_iter().flatten() {
         let c = &r["tf2h5"];
-        let tf = r["tensorflow"].as_object().map(|t| format!("{:.2} / {:.2}", t["min_ms"].as_f64().unwrap_or(0.0) / 1e3, t["median_ms"].as_f64().unwrap_or(0.0) / 1e3)).unwrap_or_else(|| "-".into());
-        let _ = writeln!(md, "| {} | {} | {:.2} / {:.2} | {} | {} | {:.0} | {:.1} | {:.2} |", c["model"].as_str().unwrap_or(""), c["samples"], c["wall"]["min_ms"].as_f64().unwrap_or(0.0) / 1e3, c["wall"]["median_ms"].as_f64().unwrap_or(0.0) / 1e3, tf, r["tf2h5_over_tensorflow"].as_f64().map(|v| format!("**{v:.2}×**")).unwrap_or_else(|| "-".into()), c["peak_rss_mib"].as_f64().unwrap_or(0.0), c["weight_mib"].as_f64().unwrap_or(0.0), c["rss_over_weights"].as_f64().unwrap_or(0.0));
+        let number = |v: &Value| v.as_f64().unwrap_or(0.0);
+        let tf = r["tensorflow"].as_object().map(|t| format!("{:.2} / {:.2}", number(&t["min_ms"]) / 1e3, number(&t["median_ms"]) / 1e3)).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.2} / {:.2} | {} | {} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | **{:.2}** |",
+            c["model"].as_str().unwrap_or(""),
+            c["samples"],
+            number(&c["wall"]["min_ms"]) / 1e3,
+            number(&c["wall"]["median_ms"]) / 1e3,
+            tf,
+            r["tf2h5_over_tensorflow"].as_f64().map(|v| format!("**{v:.2}×**")).unwrap_or_else(|| "-".into()),
+            number(&c["peak_rss_mib"]),
+            number(&c["weight_mib"]),
+            number(&c["rss_over_weights"]),
+            number(&r["activation_mib"]),
+            number(&r["rss_budget_mib"]),
+            number(&r["peak_over_budget"]),
+        );
     }
     for (title, key) in [("Scaling with model size (8 samples)", "size_scaling"), ("Scaling with sample count", "sample_scaling")] {
         let _ = writeln!(md, "\n## {title}\n\n| model | samples | parameters | weights MiB | verify s (median) | peak RSS MiB | RSS / weights |\n|---|---|---|---|---|---|---|");

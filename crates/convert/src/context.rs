@@ -275,9 +275,15 @@ impl<'g> Context<'g> {
     }
 
     /// A unique Keras-safe layer name derived from a TF node name (`/` is refused by Keras 3).
+    /// Scopes added by inlining function calls (`StatefulPartitionedCall/...`, which every
+    /// SavedModel has) are dropped: they say nothing about the layer.
     pub fn layer_name(&mut self, tf_name: &str) -> String {
-        let base: String =
-            tf_name.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
+        let meaningful: Vec<&str> = tf_name.split('/').filter(|scope| !is_call_scope(scope)).collect();
+        let base: String = meaningful
+            .join("/")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
+            .collect();
         let base = if base.is_empty() { "layer".to_string() } else { base };
         let mut name = base.clone();
         let mut suffix = 1;
@@ -403,5 +409,31 @@ impl<'g> Context<'g> {
         model.validate()?;
         let layer_sources = model.layers.iter().map(|l| l.name.clone()).zip(self.sources).collect();
         Ok(Conversion { model, inputs: self.inputs, outputs: output_endpoints, layer_sources })
+    }
+}
+
+/// Whether a name scope is one the function inliner added: `PartitionedCall`,
+/// `StatefulPartitionedCall`, optionally with TF's `_N` uniquifying suffix.
+fn is_call_scope(scope: &str) -> bool {
+    let base = scope.strip_prefix("Stateful").unwrap_or(scope);
+    match base.strip_prefix("PartitionedCall") {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('_').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod layer_name_tests {
+    use super::is_call_scope;
+
+    #[test]
+    fn call_scopes_are_recognised() {
+        for scope in ["PartitionedCall", "StatefulPartitionedCall", "StatefulPartitionedCall_1", "PartitionedCall_12"] {
+            assert!(is_call_scope(scope), "{scope}");
+        }
+        for scope in ["conv1", "PartitionedCall_x", "PartitionedCall_", "MyStatefulPartitionedCall", "StatefulPartitionedCallish"] {
+            assert!(!is_call_scope(scope), "{scope}");
+        }
     }
 }

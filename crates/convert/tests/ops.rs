@@ -164,14 +164,17 @@ fn per_channel_scale_is_a_1x1_depthwise_conv_and_a_following_add_its_bias() {
 }
 
 #[test]
-fn decomposed_batch_norm_folds_its_constants() {
-    // tf.nn.batch_normalization with constant statistics (Keras 3's export).
+fn decomposed_batch_norm_becomes_batch_normalization() {
+    // tf.nn.batch_normalization with constant statistics; Keras 3's export reshapes them
+    // to (1, 1, 1, C) first.
     let mut g = G::new();
     conv_input(&mut g)
         .floats("var", &[3], &[4.0, 0.25, 1.0])
-        .floats("eps", &[], &[0.0])
+        .floats("eps", &[], &[1e-3])
         .floats("gamma", &[3], &[1.0, 1.0, 2.0])
-        .floats("mean", &[3], &[1.0, 0.0, -1.0])
+        .floats("mean_c", &[3], &[1.0, 0.0, -1.0])
+        .ints("broadcast", &[4], &[1, 1, 1, 3])
+        .node("mean", "Reshape", &["mean_c", "broadcast"], &[])
         .floats("beta", &[3], &[0.0, 1.0, 0.0])
         .node("veps", "AddV2", &["var", "eps"], &[])
         .node("rsqrt", "Rsqrt", &["veps"], &[])
@@ -181,10 +184,33 @@ fn decomposed_batch_norm_folds_its_constants() {
         .node("shift", "Sub", &["beta", "minv"], &[])
         .node("out", "AddV2", &["xinv", "shift"], &[]);
     let c = g.convert();
-    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "DepthwiseConv2D"]);
-    let dw = layer(&c, "DepthwiseConv2D");
-    assert_eq!(weight(dw, "depthwise_kernel"), [0.5, 2.0, 2.0]);
-    assert_eq!(weight(dw, "bias"), [-0.5, 1.0, 2.0]);
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "BatchNormalization"]);
+    let bn = layer(&c, "BatchNormalization");
+    assert_eq!(bn.config["epsilon"], serde_json::json!(1e-3f32 as f64));
+    assert_eq!(weight(bn, "gamma"), [1.0, 1.0, 2.0]);
+    assert_eq!(weight(bn, "beta"), [0.0, 1.0, 0.0]);
+    assert_eq!(weight(bn, "moving_mean"), [1.0, 0.0, -1.0]);
+    assert_eq!(weight(bn, "moving_variance"), [4.0, 0.25, 1.0]);
+}
+
+#[test]
+fn statistics_computed_from_the_input_are_not_a_batch_normalization() {
+    // Same arithmetic, but the mean is computed (not a constant): no layer expresses it.
+    let mut g = G::new();
+    conv_input(&mut g)
+        .floats("var", &[3], &[4.0, 0.25, 1.0])
+        .floats("eps", &[], &[1e-3])
+        .ints("axes", &[3], &[0, 1, 2])
+        .node("mean", "Mean", &["conv", "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
+        .node("veps", "AddV2", &["var", "eps"], &[])
+        .node("inv", "Rsqrt", &["veps"], &[])
+        .node("xinv", "Mul", &["conv", "inv"], &[])
+        .node("minv", "Mul", &["mean", "inv"], &[])
+        .node("shift", "Neg", &["minv"], &[])
+        .node("out", "AddV2", &["xinv", "shift"], &[]);
+    if let Ok(c) = convert(&g.graph(), &Options::default()) {
+        assert!(!classes(&c).contains(&"BatchNormalization"), "{:?}", classes(&c));
+    }
 }
 
 #[test]

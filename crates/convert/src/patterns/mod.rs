@@ -1,7 +1,8 @@
 //! Multi-node TF subgraphs that one Keras layer expresses, recognised before conversion.
 //!
 //! Some Keras layers reach a frozen graph as several nodes: swish as `x · sigmoid(x)`, GELU as
-//! `0.5 · x · erfc(-x/√2)`, `LayerNormalization` as moments plus a decomposed normalisation,
+//! `0.5 · x · erfc(-x/√2)`, `LayerNormalization` as moments plus a decomposed normalisation (and Keras 3's
+//! `BatchNormalization` as the same arithmetic on its moving statistics),
 //! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
 //! over the needed nodes finds them first. A match names its output node, which builds the
@@ -10,7 +11,7 @@
 
 mod dilated_conv;
 mod gelu;
-mod layer_norm;
+mod normalization;
 mod swish;
 
 use std::collections::{HashMap, HashSet};
@@ -29,7 +30,9 @@ pub(crate) enum Kind {
     /// `Activation('gelu')` (exact erf form) on `input`, read `reads` times.
     Gelu { input: TensorRef, reads: usize },
     /// `LayerNormalization` over the last axis.
-    LayerNorm(layer_norm::LayerNorm),
+    LayerNorm(normalization::LayerNorm),
+    /// Inference `BatchNormalization` over the last axis, from decomposed arithmetic.
+    BatchNorm(normalization::BatchNorm),
     /// A convolution with `dilation_rate` instead of space-to-batch.
     DilatedConv(dilated_conv::DilatedConv),
 }
@@ -67,7 +70,7 @@ pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Pla
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
     let matchers: [fn(&View, &NodeDef) -> Option<Match>; 4] =
-        [layer_norm::find, gelu::find, swish::find, dilated_conv::find];
+        [normalization::find, gelu::find, swish::find, dilated_conv::find];
     // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
     for name in order.iter().rev() {
         if plan.inner.contains(name) || plan.by_output.contains_key(name) {
@@ -93,7 +96,8 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
     let value = match &found.kind {
         Kind::Swish { input, reads } => activation(ctx, node, input, "swish", *reads)?,
         Kind::Gelu { input, reads } => activation(ctx, node, input, "gelu", *reads)?,
-        Kind::LayerNorm(ln) => layer_norm::build(ctx, node, ln)?,
+        Kind::LayerNorm(ln) => normalization::build_layer_norm(ctx, node, ln)?,
+        Kind::BatchNorm(bn) => normalization::build_batch_norm(ctx, node, bn)?,
         Kind::DilatedConv(conv) => dilated_conv::build(ctx, node, conv)?,
     };
     if let Value::Tensor(t) = &value {
@@ -155,6 +159,15 @@ impl<'g> View<'g> {
     fn constant(&self, tensor: &TensorRef) -> Option<ConstTensor> {
         let node = self.producer(tensor, &["Const"])?;
         ConstTensor::from_node(node).ok()
+    }
+
+    /// The value of a `Const` node, possibly reshaped (Keras 3 reshapes per-channel
+    /// parameters for broadcasting before using them).
+    fn constant_through_reshape(&self, tensor: &TensorRef) -> Option<ConstTensor> {
+        match self.producer(tensor, &["Reshape", "ExpandDims", "Squeeze"]) {
+            Some(reshape) => self.constant_through_reshape(&self.input(reshape, 0)?),
+            None => self.constant(tensor),
+        }
     }
 
     /// A float constant holding a single value.

@@ -1,0 +1,220 @@
+//! Decomposed normalisations → `LayerNormalization` or `BatchNormalization`.
+//!
+//! Both freeze to the same arithmetic around a mean and a variance:
+//! ```text
+//! inv = Rsqrt(var + eps) [* gamma]        out = x * inv + (beta - mean * inv)   [or + Neg(mean * inv)]
+//! ```
+//! - **Layer normalization** over the last axis: tf-keras's (unfused) `LayerNormalization`
+//!   and `tf.nn.moments` + `tf.nn.batch_normalization` compute the moments from `x`:
+//!   `mean = Mean(x, -1, keep_dims)`, `var = Mean(SquaredDifference(x, StopGradient(mean)), -1, keep_dims)`.
+//!   Keras 3 computes `x * inv + (-mean * inv + beta)`, the same float32 operations.
+//!   (tf-keras's *fused* form, used when epsilon ≥ 1.001e-5, reshapes into a training-mode
+//!   `FusedBatchNormV3` and is not recognised.)
+//! - **Batch normalization** at inference: `mean` and `var` are constants (the moving
+//!   statistics), possibly reshaped for broadcasting, as Keras 3's `BatchNormalization`
+//!   exports them (`model.export`) and `tf.nn.batch_normalization` on variables freezes.
+//!
+//! Without gamma or beta the layer gets ones / zeros, which change nothing (`inv * 1`, `0 - m`).
+
+use ndarray::ArrayD;
+use tf2h5_keras::layers;
+use tf2h5_tf::{pb::NodeDef, NodeExt, TensorRef};
+
+use super::{Kind, Match, View};
+use crate::context::{Context, Value};
+use crate::KTensor;
+use crate::ConvertError;
+
+/// A recognised layer normalization.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerNorm {
+    input: TensorRef,
+    /// Reduction axes of the two means (checked against the input rank when building).
+    axes: TensorRef,
+    common: Common,
+}
+
+/// A recognised inference-mode batch normalization over the last axis.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchNorm {
+    input: TensorRef,
+    mean: TensorRef,
+    variance: TensorRef,
+    common: Common,
+}
+
+/// What both normalisations share.
+#[derive(Debug, Clone)]
+struct Common {
+    epsilon: TensorRef,
+    gamma: Option<TensorRef>,
+    beta: Option<TensorRef>,
+}
+
+/// `Mul(a, b)`: the operand that is not `known`, if the other one is.
+fn other(view: &View, node: &NodeDef, known: &TensorRef) -> Option<TensorRef> {
+    let [a, b] = view.inputs2(node)?;
+    if &a == known {
+        Some(b)
+    } else if &b == known {
+        Some(a)
+    } else {
+        None
+    }
+}
+
+pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
+    if !matches!(node.op.as_str(), "AddV2" | "Add") {
+        return None;
+    }
+    let [a, b] = view.inputs2(node)?;
+    for (scaled, shifted) in [(&a, &b), (&b, &a)] {
+        if let Some(found) = try_match(view, node, scaled, shifted) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef) -> Option<Match> {
+    // shifted = beta - mean * inv, or -(mean * inv).
+    let shift = view.producer(shifted, &["Sub", "Neg"])?;
+    let (beta, m2_ref) = if shift.op == "Sub" {
+        let [beta, m2] = view.inputs2(shift)?;
+        view.constant_through_reshape(&beta)?;
+        (Some(beta), m2)
+    } else {
+        (None, view.input(shift, 0)?)
+    };
+    let m2 = view.producer(&m2_ref, &["Mul"])?;
+    // scaled = x * inv, and m2 = mean * inv: inv is the operand they share.
+    let m1 = view.producer(scaled, &["Mul"])?;
+    let [p, q] = view.inputs2(m1)?;
+    for (x, inv) in [(&p, &q), (&q, &p)] {
+        let Some(mean_ref) = other(view, m2, inv) else { continue };
+        // inv = rsqrt(var + eps) [* gamma]
+        let (rsqrt, gamma, gamma_node) = match view.producer(inv, &["Rsqrt", "Mul"]) {
+            Some(n) if n.op == "Rsqrt" => (n, None, None),
+            Some(n) => {
+                let [r, g] = view.inputs2(n)?;
+                let (r, g) = if view.constant_through_reshape(&g).is_some() { (r, g) } else { (g, r) };
+                view.constant_through_reshape(&g)?;
+                (view.producer(&r, &["Rsqrt"])?, Some(g), Some(n))
+            }
+            None => continue,
+        };
+        let add_eps = view.producer(&view.input(rsqrt, 0)?, &["AddV2", "Add"])?;
+        let [u, v] = view.inputs2(add_eps)?;
+        let (var_ref, epsilon) = if view.scalar(&v).is_some() { (u, v) } else { (v, u) };
+        view.scalar(&epsilon)?;
+        let mut inner = vec![shift, m2, m1, rsqrt, add_eps];
+        inner.extend(gamma_node);
+        let common = Common { epsilon, gamma, beta: beta.clone() };
+
+        let kind = if let Some(moments) = moments_of(view, x, &mean_ref, &var_ref) {
+            let (mean, var, sq, axes) = moments;
+            inner.extend([mean, var, sq]);
+            Kind::LayerNorm(LayerNorm { input: x.clone(), axes, common })
+        } else if view.constant_through_reshape(&mean_ref).is_some() && view.constant_through_reshape(&var_ref).is_some() {
+            Kind::BatchNorm(BatchNorm { input: x.clone(), mean: mean_ref.clone(), variance: var_ref.clone(), common })
+        } else {
+            continue;
+        };
+        if !view.closed(&inner, out) {
+            continue;
+        }
+        return Some(Match { inner: super::names(&inner), kind });
+    }
+    None
+}
+
+/// `mean = Mean(x, axes, keep_dims)` and `var = Mean(SquaredDifference(x, mean), axes, keep_dims)`:
+/// the two `Mean` nodes, the `SquaredDifference` and the axes.
+fn moments_of<'g>(
+    view: &View<'g>,
+    x: &TensorRef,
+    mean_ref: &TensorRef,
+    var_ref: &TensorRef,
+) -> Option<(&'g NodeDef, &'g NodeDef, &'g NodeDef, TensorRef)> {
+    let mean = view.producer(mean_ref, &["Mean"])?;
+    if view.input(mean, 0).as_ref() != Some(x) || !keep_dims(mean) {
+        return None;
+    }
+    let var = view.producer(var_ref, &["Mean"])?;
+    let sq = view.producer(&view.input(var, 0)?, &["SquaredDifference"])?;
+    let [s0, s1] = view.inputs2(sq)?;
+    let sq_ok = (&s0 == x && &s1 == mean_ref) || (&s1 == x && &s0 == mean_ref);
+    let axes = view.input(mean, 1)?;
+    let var_axes = view.input(var, 1)?;
+    let same_axes = view.constant(&axes).is_some() && view.constant(&axes) == view.constant(&var_axes);
+    (sq_ok && keep_dims(var) && same_axes).then_some((mean, var, sq, axes))
+}
+
+fn keep_dims(node: &NodeDef) -> bool {
+    node.attr_bool_opt("keep_dims").ok().flatten().unwrap_or(false)
+}
+
+/// The input as a computed tensor with a known channel count.
+fn input_tensor(ctx: &Context, node: &NodeDef, input: &TensorRef, what: &str) -> Result<(KTensor, usize), ConvertError> {
+    let tensor = match ctx.value_of(node, input)? {
+        Value::Tensor(t) => t.clone(),
+        _ => return Err(ctx.refuse(node, format!("{what} of something other than a computed tensor"))),
+    };
+    let channels = tensor.channels().ok_or_else(|| ctx.refuse(node, "unknown channel count"))?;
+    Ok((tensor, channels))
+}
+
+/// A constant with one value per channel (any broadcastable shape), or `default` everywhere
+/// when absent; a single value is repeated.
+fn per_channel(ctx: &Context, node: &NodeDef, r: Option<&TensorRef>, channels: usize, default: f32) -> Result<ArrayD<f32>, ConvertError> {
+    let Some(r) = r else { return Ok(ArrayD::from_elem(vec![channels], default)) };
+    let value = match ctx.value_of(node, r)? {
+        Value::Const(c) => c.as_f32().cloned(),
+        _ => None,
+    };
+    match value {
+        Some(v) if v.len() == channels => Ok(v.into_shape_with_order(vec![channels]).map_err(|e| ctx.refuse(node, e.to_string()))?),
+        Some(v) if v.len() == 1 => Ok(ArrayD::from_elem(vec![channels], v.iter().copied().next().unwrap_or(default))),
+        _ => Err(ctx.refuse(node, "normalisation parameters must be one constant per channel")),
+    }
+}
+
+fn epsilon(ctx: &Context, node: &NodeDef, common: &Common) -> Result<f32, ConvertError> {
+    match ctx.value_of(node, &common.epsilon)? {
+        Value::Const(c) => c.as_f32().and_then(|a| a.iter().copied().next()),
+        _ => None,
+    }
+    .ok_or_else(|| ctx.refuse(node, "epsilon must be a float constant"))
+}
+
+pub(super) fn build_layer_norm(ctx: &mut Context, node: &NodeDef, ln: &LayerNorm) -> Result<Value, ConvertError> {
+    let (tensor, channels) = input_tensor(ctx, node, &ln.input, "layer normalization")?;
+    let rank = tensor.rank() as i64;
+    let axes: Vec<i64> = match ctx.value_of(node, &ln.axes)? {
+        Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).unwrap_or_default(),
+        _ => vec![],
+    };
+    if axes != [-1] && axes != [rank - 1] {
+        return Err(ctx.refuse(node, format!("layer normalization over axes {axes:?} of a rank-{rank} tensor (only the last axis is supported)")));
+    }
+    let gamma = per_channel(ctx, node, ln.common.gamma.as_ref(), channels, 1.0)?;
+    let beta = per_channel(ctx, node, ln.common.beta.as_ref(), channels, 0.0)?;
+    let epsilon = epsilon(ctx, node, &ln.common)?;
+    let name = ctx.layer_name(&node.name);
+    let shape = tensor.shape.clone();
+    Ok(ctx.add_layer(node, layers::layer_normalization(&name, tensor.layer, epsilon, gamma, beta), shape))
+}
+
+pub(super) fn build_batch_norm(ctx: &mut Context, node: &NodeDef, bn: &BatchNorm) -> Result<Value, ConvertError> {
+    let (tensor, channels) = input_tensor(ctx, node, &bn.input, "batch normalization")?;
+    let weights = layers::BatchNormWeights {
+        gamma: per_channel(ctx, node, bn.common.gamma.as_ref(), channels, 1.0)?,
+        beta: per_channel(ctx, node, bn.common.beta.as_ref(), channels, 0.0)?,
+        moving_mean: per_channel(ctx, node, Some(&bn.mean), channels, 0.0)?,
+        moving_variance: per_channel(ctx, node, Some(&bn.variance), channels, 1.0)?,
+    };
+    let epsilon = epsilon(ctx, node, &bn.common)?;
+    let name = ctx.layer_name(&node.name);
+    let shape = tensor.shape.clone();
+    Ok(ctx.add_layer(node, layers::batch_normalization(&name, tensor.layer, epsilon, weights), shape))
+}
