@@ -191,8 +191,7 @@ def keras3_twin(ctor, size, model):
     # Same construction order in both versions (some names differ in case, e.g. MobileNetV3's
     # "Conv" / "conv"); every weight's shape must match.
     for target, source in zip(targets, sources):
-        # Keras 3 Normalization keeps its int64 count out of the weights list.
-        weights = [w for w in source.get_weights() if w.dtype != np.int64]
+        weights = source.get_weights()
         shapes = [tuple(v.shape) for v in target.weights]
         if shapes != [w.shape for w in weights]:
             raise ValueError(f"{ctor}: Keras 3 layer {target.name} {shapes} vs tf-keras {source.name} "

@@ -33,7 +33,31 @@ pub fn samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, Ve
         .collect())
 }
 
-/// `(Placeholder name, shape)` of every input of a sample, for the oracle.
+/// Most samples run through an engine at once. Batching makes both engines' products
+/// efficient (tract runs ResNet50 at batch 8 about three times faster per sample than at
+/// batch 1), and the bound keeps the activations held at once small.
+pub const MAX_BATCH: usize = 8;
+
+/// The samples stacked into equal batches along axis 0: the largest batch size up to
+/// [`MAX_BATCH`] that divides the sample count (the oracle is prepared for one fixed shape),
+/// or one sample per batch when an input's batch axis is fixed by the graph.
+pub fn batches(inputs: &[Endpoint], samples: &[Sample]) -> Result<Vec<Sample>, VerifyError> {
+    let free_batch_axis = inputs.iter().all(|input| input.shape.first() == Some(&None));
+    let size = if free_batch_axis { (1..=MAX_BATCH.min(samples.len())).rev().find(|b| samples.len() % b == 0).unwrap_or(1) } else { 1 };
+    samples
+        .chunks(size)
+        .map(|chunk| {
+            (0..inputs.len())
+                .map(|i| {
+                    let views: Vec<_> = chunk.iter().filter_map(|sample| sample.get(i).map(|a| a.view())).collect();
+                    ndarray::concatenate(Axis(0), &views).map_err(|e| VerifyError::Input(format!("stacking samples of input {i}: {e}")))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `(Placeholder name, shape)` of every input of a sample (or batch), for the oracle.
 pub fn sample_shapes(inputs: &[Endpoint], samples: &[Sample]) -> Vec<(String, Vec<usize>)> {
     inputs
         .iter()
@@ -100,6 +124,21 @@ mod tests {
 
     fn endpoint(shape: &[Option<usize>]) -> Endpoint {
         Endpoint { layer: "x".into(), tf_node: "x".into(), shape: shape.to_vec() }
+    }
+
+    #[test]
+    fn samples_are_stacked_into_equal_batches() {
+        let inputs = [endpoint(&[None, Some(2)])];
+        let options = Options { samples: 12, ..Default::default() };
+        let samples = samples(&inputs, &options).unwrap();
+        let stacked = batches(&inputs, &samples).unwrap();
+        // 12 samples: batches of 6 (the largest divisor up to 8), in sample order.
+        assert_eq!(stacked.len(), 2);
+        assert_eq!(stacked[0][0].shape(), [6, 2]);
+        assert_eq!(stacked[1][0].slice(ndarray::s![5, ..]), samples[11][0].slice(ndarray::s![0, ..]));
+        // A graph with a fixed batch of 1 gets one sample per run.
+        let fixed = [endpoint(&[Some(1), Some(2)])];
+        assert_eq!(batches(&fixed, &samples).unwrap().len(), 12);
     }
 
     #[test]

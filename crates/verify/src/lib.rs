@@ -27,7 +27,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use ndarray::ArrayD;
-use rayon::prelude::*;
 
 use tf2h5_convert::Conversion;
 
@@ -138,12 +137,13 @@ pub fn verify_conversion(
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
     let start = StageTime::start();
     let samples = inputs::samples(&conversion.inputs, options)?;
-    let input_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
+    let batches = inputs::batches(&conversion.inputs, &samples)?;
+    let batch_shapes = inputs::sample_shapes(&conversion.inputs, &batches);
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
     let tf_nodes = graph.nodes().len();
     // First, while the converter's weights are the only other copy: the graph's weights
     // move into tract and the graph is gone before the file image exists.
-    let oracle = oracle::Oracle::from_graph(graph.into_pruned(&output_nodes)?, &input_shapes, &output_nodes)?;
+    let oracle = oracle::Oracle::from_graph(graph.into_pruned(&output_nodes)?, &batch_shapes, &output_nodes)?;
     timed("tract prepare", start);
 
     let start = StageTime::start();
@@ -156,19 +156,22 @@ pub fn verify_conversion(
     let model = &conversion.model;
     timed("h5 read", start);
 
-    // Both engines on every sample, samples in parallel; per-engine time is summed over samples.
+    // Batch after batch, tract (one thread) and the engine (the rayon pool) side by side;
+    // per-engine times are summed over batches.
     let start = StageTime::start();
-    let results: Vec<_> = samples
-        .par_iter()
-        .map(|sample| -> Result<_, VerifyError> {
-            let tract_start = Instant::now();
-            let expected = oracle.run(sample)?;
-            let tract_time = tract_start.elapsed();
-            let engine_start = Instant::now();
-            let actual = tf2h5_engine::run(model, sample)?;
-            Ok((expected, actual, tract_time, engine_start.elapsed()))
-        })
-        .collect::<Result<_, _>>()?;
+    let timed_run = |run: &dyn Fn() -> Result<Vec<ArrayD<f32>>, VerifyError>| {
+        let start = Instant::now();
+        run().map(|outputs| (outputs, start.elapsed()))
+    };
+    let mut results = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let (expected, actual) = rayon::join(
+            || timed_run(&|| oracle.run(batch)),
+            || timed_run(&|| tf2h5_engine::run(model, batch).map_err(VerifyError::from)),
+        );
+        let ((expected, tract_time), (actual, engine_time)) = (expected?, actual?);
+        results.push((expected, actual, tract_time, engine_time));
+    }
     drop(oracle);
     stages.push(StageTime::new("run (wall, both engines)", start.elapsed()));
     stages.push(StageTime::sum("tract run (sum)", results.iter().map(|r| r.2).sum()));
@@ -193,7 +196,10 @@ pub fn verify_conversion(
         let start = StageTime::start();
         let errors = tf2h5_tf::load_with(path, &options.load)
             .map_err(|e| e.to_string())
-            .and_then(|graph| compare_layers(graph, &conversion, &input_shapes, &samples[0], options.tolerance));
+            .and_then(|graph| {
+                let sample_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
+                compare_layers(graph, &conversion, &sample_shapes, &samples[0], options.tolerance)
+            });
         stages.push(StageTime::new("per-layer compare", start.elapsed()));
         Some(errors)
     } else {
