@@ -474,6 +474,18 @@ mod tests {
     }
 
     #[test]
+    fn releasing_writer_writes_the_same_bytes_and_frees_the_weights() {
+        let model = branchy_model();
+        let mut released = model.clone();
+        let bytes = write_releasing_weights(&mut released).unwrap();
+        assert_eq!(bytes, write_to_bytes(&model).unwrap());
+        assert!(released.layers.iter().all(|l| l.weights.is_empty()));
+        assert_eq!(released.layers.len(), model.layers.len());
+        // Read back in place, the image gives the original weights.
+        assert_eq!(read_from_bytes(&bytes).unwrap(), model);
+    }
+
+    #[test]
     fn layer_names_follow_keras_order() {
         let model = branchy_model();
         let bytes = write_to_bytes(&model).unwrap();
