@@ -411,7 +411,7 @@ fn load_frozen(path: &Path) -> Result<TfGraph, TfError> {
         path: path.to_path_buf(),
         message: format!("not a TensorFlow GraphDef (truncated or corrupt protobuf: {e})"),
     })?;
-    TfGraph::new(path.to_path_buf(), graph)
+    TfGraph::new(path.to_path_buf(), saved_model::inline_calls(path, graph)?)
 }
 
 #[cfg(test)]
