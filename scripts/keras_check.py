@@ -92,14 +92,20 @@ def import_loader(loader):
 
 
 def check_one(load_model, fixtures, h5_dir, case, atol):
-    import numpy as np
-
     res = {"case": case, "ok": False, "max_abs_err": None, "error": None, "outputs": []}
     path = os.path.join(h5_dir, case + ".h5")
     res["h5"] = path
     if not os.path.isfile(path):
         res["error"] = f"missing h5 file: {path}"
         return res
+    return check_model(lambda: load_model(path, compile=False), fixtures, case, atol, res)
+
+
+def check_model(load, fixtures, case, atol, res):
+    """Builds the model with `load()`, predicts on the fixture's inputs and compares with its
+    TF outputs; fills in and returns `res` (also used by scripts/tfjs_check.py)."""
+    import numpy as np
+
     try:
         meta = load_meta(fixtures, case)
         fdir = os.path.join(fixtures, case)
@@ -111,7 +117,7 @@ def check_one(load_model, fixtures, h5_dir, case, atol):
     stage = "load"
     try:
         t0 = time.time()
-        model = load_model(path, compile=False)
+        model = load()
         res["load_s"] = round(time.time() - t0, 3)
         stage = "predict"
         got = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
