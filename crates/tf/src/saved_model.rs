@@ -26,6 +26,10 @@
 //!    everything the outputs do not need is pruned. Inputs and outputs are in key order
 //!    (signature maps are unordered; TF's structured signatures flatten dicts by sorted key).
 //!
+//! The same inliner serves frozen GraphDefs that still call functions (TF's freezer does not
+//! inline XLA-compiled ones): there every main-graph node but the calls is kept as it is,
+//! under its name, and only the calls are replaced by their inlined bodies.
+//!
 //! Refused with a one-line error naming `saved_model.pb` and the node: control flow
 //! (`If`, `While`, `Case`, TF1 `Switch`/`Merge`/...), variable writes (`Assign*`,
 //! `ResourceApply*`, scatters), lookup tables, variables created inside functions, and
