@@ -5,6 +5,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 venv := env_var_or_default("TF2H5_CACHE", env_var("HOME") + "/.cache/tf2h5") + "/venv"
 python := venv + "/bin/python"
+tfjs_python := env_var_or_default("TF2H5_CACHE", env_var("HOME") + "/.cache/tf2h5") + "/venv-tfjs/bin/python"
 
 # List the recipes.
 default:
@@ -31,7 +32,8 @@ test: build
     cargo test --release --workspace
     just keras-check
 
-# Verify every fixture, then load each emitted .h5 in tf-keras 2.21 and Keras 3.15 and compare with TF's outputs.
+# Verify every fixture, then load each emitted .h5 in tf-keras 2.21 and Keras 3.15 and compare with TF's outputs,
+# and convert each with tensorflowjs_converter --input_format keras (checking model.json, weights and predictions).
 keras-check: build
     bash scripts/setup.sh --python
     rm -rf out/keras-check && mkdir -p out/keras-check
@@ -40,7 +42,7 @@ keras-check: build
         model="$case_dir/$({{python}} -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"])' "$meta")"; \
         cargo run --release -q -p tf2h5 -- verify "$model" -o "out/keras-check/$case_name.h5" --force --report-dir out/keras-check/reports > /dev/null; \
     done
-    {{python}} scripts/keras_check.py --fixtures test-models --h5-dir out/keras-check
+    {{python}} scripts/keras_check.py --fixtures test-models --h5-dir out/keras-check --tfjs-python {{tfjs_python}}
 
 # Regenerate the committed fixtures with TensorFlow (test-time only).
 fixtures:

@@ -4,6 +4,7 @@
 Usage:
     ~/.cache/tf2h5/venv/bin/python scripts/keras_check.py --fixtures test-models --h5-dir DIR
         [--atol 1e-4] [--loaders tf_keras,keras3] [--skip CASE ...] [--timeout 900]
+        [--tfjs-python ~/.cache/tf2h5/venv-tfjs/bin/python]
 
 For every fixture directory `test-models/<case>/` that has a meta.json, the h5 file
 `DIR/<case>.h5` is loaded with
@@ -12,6 +13,12 @@ For every fixture directory `test-models/<case>/` that has a meta.json, the h5 f
 each in its own subprocess (the environment must be set before TensorFlow is imported),
 run with `model.predict(inputs, verbose=0)` on the fixture inputs (meta.json order; several
 inputs as a list), and every output is compared with the TF-computed output by max abs error.
+
+With `--tfjs-python`, every h5 file also goes through TensorFlow.js's converter
+(`tensorflowjs_converter --input_format keras`), run by scripts/tfjs_check.py in that
+interpreter (the tensorflowjs venv), which checks the files it writes (model.json, a weight
+manifest listing every weight of the .h5 with its values) and the converted model's
+predictions; it reports as loader `tfjs`.
 
 Prints one line per (case, loader), then `N passed, M failed`; writes DIR/keras_check.json.
 Exit status: 0 if everything passed, 1 if any load/compare failed or an h5 file is missing,
@@ -85,14 +92,20 @@ def import_loader(loader):
 
 
 def check_one(load_model, fixtures, h5_dir, case, atol):
-    import numpy as np
-
     res = {"case": case, "ok": False, "max_abs_err": None, "error": None, "outputs": []}
     path = os.path.join(h5_dir, case + ".h5")
     res["h5"] = path
     if not os.path.isfile(path):
         res["error"] = f"missing h5 file: {path}"
         return res
+    return check_model(lambda: load_model(path, compile=False), fixtures, case, atol, res)
+
+
+def check_model(load, fixtures, case, atol, res):
+    """Builds the model with `load()`, predicts on the fixture's inputs and compares with its
+    TF outputs; fills in and returns `res` (also used by scripts/tfjs_check.py)."""
+    import numpy as np
+
     try:
         meta = load_meta(fixtures, case)
         fdir = os.path.join(fixtures, case)
@@ -104,7 +117,7 @@ def check_one(load_model, fixtures, h5_dir, case, atol):
     stage = "load"
     try:
         t0 = time.time()
-        model = load_model(path, compile=False)
+        model = load()
         res["load_s"] = round(time.time() - t0, 3)
         stage = "predict"
         got = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
@@ -217,6 +230,37 @@ def run_loader(loader, cases, args):
     return results
 
 
+def run_tfjs(cases, args):
+    """scripts/tfjs_check.py on `cases` in the tensorflowjs venv; return {case: result}."""
+    out_dir = os.path.join(args.h5_dir, "tfjs")
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tmp:
+        out_path = tmp.name
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tfjs_check.py")
+    cmd = [args.tfjs_python, script, "--fixtures", args.fixtures, "--h5-dir", args.h5_dir,
+           "--out-dir", out_dir, "--results", out_path, "--atol", repr(args.atol), *cases]
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    crash = None
+    try:
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=args.timeout)
+        if proc.returncode != 0:
+            crash = describe_exit(proc.returncode, proc.stdout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        crash = f"tfjs_check did not run: {last_line(e)}"
+    results = {}
+    with open(out_path) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                results[r["case"]] = r
+    os.unlink(out_path)
+    for case in cases:
+        results.setdefault(case, {"case": case, "ok": False, "max_abs_err": None,
+                                  "error": crash or "tfjs_check produced no result"})
+    return results
+
+
 def fmt_err(v):
     return "n/a" if v is None else f"{v:.3g}"
 
@@ -240,8 +284,10 @@ def main_parent(args):
 
     all_results = []
     width = max(len(c) for c in cases)
+    if args.tfjs_python:
+        loaders.append("tfjs")
     for loader in loaders:
-        res = run_loader(loader, cases, args)
+        res = run_tfjs(cases, args) if loader == "tfjs" else run_loader(loader, cases, args)
         for case in cases:
             r = dict(res[case])
             r["loader"] = loader
@@ -249,6 +295,8 @@ def main_parent(args):
             status = "OK" if r["ok"] else "FAIL"
             err = fmt_err(r["max_abs_err"])
             line = f"{case:<{width}}  {loader:<8}  {status:<4}  max_abs_err={err}"
+            if loader == "tfjs" and r.get("weights") is not None:
+                line += f"  weights={r['weights']}"
             if r.get("error"):
                 line += f"  ({r['error']})"
             print(line, flush=True)
@@ -282,6 +330,9 @@ def main():
     ap.add_argument("--skip", action="append", default=[], metavar="CASE",
                     help="fixture to leave out (repeatable)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per worker process")
+    ap.add_argument("--tfjs-python", default=None, metavar="PYTHON",
+                    help="also convert every h5 with tensorflowjs_converter, using this "
+                         "interpreter of the tensorflowjs venv (scripts/tfjs_check.py)")
     ap.add_argument("--worker", choices=LOADERS, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("cases", nargs="*", help=argparse.SUPPRESS)

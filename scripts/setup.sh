@@ -2,8 +2,10 @@
 # Installs what tf2h5's build and tests need, idempotently (safe to run again and again):
 #   - libhdf5-dev + pkg-config (Debian packages) for the hdf5 crate
 #   - `just`, the command runner (from PyPI's rust-just wheel, linked next to cargo)
-#   - with --python: the keras-check venv (TensorFlow 2.21, tf-keras 2.21, Keras 3.15),
-#     cached outside the repository in ~/.cache/tf2h5/venv so fresh clones reuse it.
+#   - with --python: the keras-check venv (TensorFlow 2.21, tf-keras 2.21, Keras 3.15) and the
+#     tensorflowjs venv (tensorflowjs_converter, TensorFlow 2.19), cached outside the repository
+#     in ~/.cache/tf2h5/venv and ~/.cache/tf2h5/venv-tfjs so fresh clones reuse them; each is
+#     rebuilt when its requirements files change.
 set -euo pipefail
 
 cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
@@ -29,15 +31,27 @@ if ! command -v just >/dev/null; then
     ln -sf "$cache/tools/bin/just" "$(dirname "$(command -v cargo)")/just"
 fi
 
-if [ "${1:-}" = "--python" ]; then
-    requirements="$repo/scripts/requirements-keras-check.txt"
-    stamp="$cache/venv/.requirements.sha256"
-    wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
-    if [ ! -x "$cache/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        echo "setup: creating the keras-check venv in $cache/venv (about a minute)"
-        python3 -m venv "$cache/venv"
-        "$cache/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-        "$cache/venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-        echo "$wanted" > "$stamp"
+# ensure_venv DIR WHAT REQUIREMENTS [NO_DEPS_REQUIREMENTS]: creates or updates the venv DIR (WHAT
+# names it in the message)
+# unless it was built from requirement files with the same contents (hash in a stamp file).
+ensure_venv() {
+    local dir="$1" what="$2" requirements="$3" nodeps="${4:-}" wanted
+    wanted="$(cat "$requirements" ${nodeps:+"$nodeps"} | sha256sum | cut -d' ' -f1)"
+    if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.requirements.sha256" 2>/dev/null)" = "$wanted" ]; then
+        return
     fi
+    echo "setup: creating the $what in $dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check --upgrade pip
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    if [ -n "$nodeps" ]; then
+        "$dir/bin/pip" install -q --disable-pip-version-check --no-deps -r "$nodeps"
+    fi
+    echo "$wanted" > "$dir/.requirements.sha256"
+}
+
+if [ "${1:-}" = "--python" ]; then
+    ensure_venv "$cache/venv" "keras-check venv (about a minute)" "$repo/scripts/requirements-keras-check.txt"
+    ensure_venv "$cache/venv-tfjs" "tensorflowjs venv (about 5 minutes, once)" \
+        "$repo/scripts/requirements-tfjs.txt" "$repo/scripts/requirements-tfjs-nodeps.txt"
 fi

@@ -88,13 +88,19 @@ def randomize_weights(variables, rs, var_range=(0.05, 1.0)):
         v.assign(val.astype(np.float32))
 
 
-def freeze(fn, specs):
-    """Trace `fn` with `specs`, freeze variables to Const, return (frozen_func, graph_def)."""
+def freeze(fn, specs, keep_calls=False):
+    """Trace `fn` with `specs`, freeze variables to Const, return (frozen_func, graph_def).
+
+    With `keep_calls`, the frozen graph must still call functions of its library (what TF
+    leaves of XLA-compiled functions, such as Keras's grouped convolutions): asserted."""
     func = tf.function(fn, input_signature=specs)
     cf = func.get_concrete_function()
     frozen = convert_variables_to_constants_v2(cf)
     gd = frozen.graph.as_graph_def()
     bad = [n.name for n in gd.node if n.op in FORBIDDEN_OPS]
+    if keep_calls:
+        assert bad and len(gd.library.function), "the frozen graph calls no function"
+        return frozen, gd
     if bad or len(gd.library.function):
         # Never needed for the current cases; kept as the first thing to try if a
         # future case leaves function-call nodes behind.
@@ -134,7 +140,7 @@ def op_histogram(gd):
     return collections.Counter(n.op for n in gd.node)
 
 
-def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None):
+def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, keep_calls=False):
     """Freeze `fn`, compute golden outputs, write the fixture directory."""
     rs_inputs = np.random.RandomState(seed + 1000)
     in_names = ["x"] if len(input_shapes) == 1 else [f"x{i}" for i in range(len(input_shapes))]
@@ -142,7 +148,7 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None):
         tf.TensorSpec([None, *shape], tf.float32, name=name)
         for name, shape in zip(in_names, input_shapes)
     ]
-    frozen, gd = freeze(fn, specs)
+    frozen, gd = freeze(fn, specs, keep_calls)
 
     placeholders = [n.name for n in gd.node if n.op == "Placeholder"]
     assert placeholders == in_names, (placeholders, in_names)
@@ -631,6 +637,64 @@ def case_sm_tf_module_cnn(out, ref):
     return size + corrupt_copies(out, "sm_tf_module_cnn")
 
 
+class ModuleMobile(tf.Module):
+    """Raw TF MobileNet/EfficientNet pieces (no Keras) on 10x10x4, for the SavedModel path:
+    what ModuleCnn leaves out."""
+
+    def __init__(self):
+        super().__init__(name="module_mobile")
+        self.stem_kernel = tf.Variable(tf.zeros([3, 3, 4, 8]), name="stem/kernel")
+        self.bn_mean = tf.Variable(tf.zeros([8]), name="bn/mean")
+        self.bn_variance = tf.Variable(tf.zeros([8]), name="bn/variance")
+        self.bn_offset = tf.Variable(tf.zeros([8]), name="bn/offset")
+        self.bn_scale = tf.Variable(tf.zeros([8]), name="bn/scale")
+        self.dw_kernel = tf.Variable(tf.zeros([3, 3, 8, 2]), name="dw/kernel")
+        self.dw_bias = tf.Variable(tf.zeros([16]), name="dw/bias")
+        self.pw_kernel = tf.Variable(tf.zeros([1, 1, 16, 12]), name="pw/kernel")
+        self.pw_bias = tf.Variable(tf.zeros([12]), name="pw/bias")
+        self.head_kernel = tf.Variable(tf.zeros([12, 5]), name="head/kernel")
+        self.head_bias = tf.Variable(tf.zeros([5]), name="head/bias")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 10, 10, 4], tf.float32, name="x")])
+    def __call__(self, x):
+        y = tf.nn.conv2d(x, self.stem_kernel, strides=2, padding="SAME")  # 5x5x8, pads (0, 1)
+        # Non-fused batch norm on variables: Rsqrt(variance + eps) * scale, x * inv +
+        # (offset - mean * inv), with the statistics read from the checkpoint.
+        y = tf.nn.batch_normalization(y, self.bn_mean, self.bn_variance, self.bn_offset,
+                                      self.bn_scale, 2e-3)
+        y = y * tf.math.sigmoid(y)  # swish, written out (Sigmoid, Mul)
+        y = tf.pad(y, [[0, 0], [1, 2], [2, 1], [0, 0]])  # asymmetric explicit pad: 8x8x8
+        y = tf.nn.depthwise_conv2d(y, self.dw_kernel, [1, 2, 2, 1], "VALID")  # 3x3x16
+        y = tf.nn.leaky_relu(tf.nn.bias_add(y, self.dw_bias), alpha=0.15)
+        y = tf.nn.bias_add(tf.nn.conv2d(y, self.pw_kernel, 1, "VALID"), self.pw_bias)
+        y = tf.reduce_mean(y, axis=[1, 2])
+        return tf.nn.softmax(tf.nn.bias_add(tf.matmul(y, self.head_kernel), self.head_bias))
+
+
+def case_sm_tf_module_mobile(out, ref):
+    rs = seed_all(1111)
+    mod = ModuleMobile()
+    randomize_weights(mod.trainable_variables, rs)
+    # A depthwise kernel's fan-in is its 3x3 window, not 3x3x8.
+    mod.dw_kernel.assign((rs.normal(0.0, 1.0, (3, 3, 8, 2)) / 3.0).astype(np.float32))
+
+    def save(path):
+        tf.saved_model.save(mod, path)
+
+    return write_saved_model_case(
+        out, "sm_tf_module_mobile",
+        "Raw tf.Module saved with tf.saved_model.save on 10x10x4, the patterns sm_tf_module_cnn "
+        "lacks: conv2d 3x3 stride 2 SAME (asymmetric padding, no bias); tf.nn.batch_normalization "
+        "on variables (eps 2e-3; Rsqrt/Mul/Sub/AddV2 on the checkpoint's statistics); swish "
+        "written as x * sigmoid(x); tf.pad ((1,2),(2,1)) + depthwise_conv2d 3x3 multiplier 2 "
+        "stride 2 VALID + bias_add; leaky_relu(0.15); 1x1 conv + bias_add; reduce_mean over H,W; "
+        "matmul + bias_add; softmax.",
+        save, {"x": (10, 10, 4)}, 1111,
+        lambda feeds: {"output_0": mod(tf.constant(feeds["x"])).numpy()},
+        "dw_kernel/.ATTRIBUTES/VARIABLE_VALUE", mod.dw_kernel.numpy(),
+    )
+
+
 def case_sm_tf_keras_two_io(out, ref):
     rs = seed_all(707)
     L = keras.layers
@@ -754,7 +818,8 @@ def case_sm_keras3_export(out, ref):
 
 
 SAVED_MODEL_CASES = {
-    "sm_tf_module_cnn", "sm_tf_keras_two_io", "sm_tf1_simple_save", "sm_keras3_export",
+    "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save",
+    "sm_keras3_export",
 }
 
 
@@ -1052,6 +1117,50 @@ def case_decomposed_ops(out, ref):
         mod.__call__, [(8, 7, 6)], 1010, checks,
     )
 
+def case_frozen_function_call(out, ref):
+    """A frozen graph that still calls functions (Keras grouped convolutions, as in ConvNeXt)."""
+    rs = seed_all(1212)
+    L = keras.layers
+    inp = keras.Input(shape=(7, 7, 6), name="input")
+    # tf-keras runs Conv2D(groups > 1) as a tf.function(jit_compile=True); TF's freezer does
+    # not inline XLA-compiled functions, so each stays a PartitionedCall into the library.
+    x = L.Conv2D(6, 3, padding="same", groups=6, name="grouped_same")(inp)  # 7x7x6
+    x = L.ReLU(name="relu")(x)
+    x = L.Conv2D(12, 3, strides=2, groups=6, use_bias=False, name="grouped_valid")(x)  # 3x3x12
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Dense(4, activation="softmax", name="dense")(x)
+    model = keras.Model(inp, x, name="frozen_function_call")
+    randomize_weights(model.weights, rs)
+    # A grouped kernel's fan-in is its 3x3 window.
+    for layer in ("grouped_same", "grouped_valid"):
+        kernel = model.get_layer(layer).kernel
+        kernel.assign((rs.normal(0.0, 1.0, kernel.shape) / 3.0).astype(np.float32))
+
+    def checks(gd):
+        calls = [n for n in gd.node if n.op in FORBIDDEN_OPS]
+        assert len(calls) == 2, [n.name for n in calls]
+        assert all(n.attr["_XlaMustCompile"].b for n in calls), "expected XLA-compiled calls"
+        called = {n.attr["f"].func.name for n in calls}
+        defined = {f.signature.name for f in gd.library.function}
+        assert called <= defined, (called, defined)
+        inner = sorted(n.op for f in gd.library.function for n in f.node_def)
+        return f"{len(calls)} {calls[0].op} nodes kept (XLA), library ops {inner}"
+
+    size = write_case(
+        out, "frozen_function_call",
+        "A frozen GraphDef that still holds function calls: tf-keras runs Conv2D(groups > 1) as "
+        "tf.function(jit_compile=True), which convert_variables_to_constants_v2 leaves as "
+        "PartitionedCall nodes plus the graph's function library (as in keras.applications "
+        "ConvNeXt). On 7x7x6: Conv2D(6, 3x3, same, groups 6) -> ReLU -> Conv2D(12, 3x3, stride 2, "
+        "valid, groups 6, no bias) (one input channel per group: DepthwiseConv2D) -> "
+        "GlobalAveragePooling2D -> Dense(4, softmax).",
+        lambda x: model(x, training=False), [(7, 7, 6)], 1212, checks, keep_calls=True,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "frozen_function_call.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1059,6 +1168,7 @@ CASES = [
     ("inception_block", case_inception_block),
     ("tract_fixes", case_tract_fixes),
     ("sm_tf_module_cnn", case_sm_tf_module_cnn),
+    ("sm_tf_module_mobile", case_sm_tf_module_mobile),
     ("sm_tf_keras_two_io", case_sm_tf_keras_two_io),
     ("sm_tf1_simple_save", case_sm_tf1_simple_save),
     ("sm_keras3_export", case_sm_keras3_export),
@@ -1067,7 +1177,13 @@ CASES = [
     ("convnext_block", case_convnext_block),
     ("dilated_block", case_dilated_block),
     ("decomposed_ops", case_decomposed_ops),
+    ("frozen_function_call", case_frozen_function_call),
 ]
+
+# Cases run in a fresh Python process: TF numbers traced functions with a process-wide
+# counter, and these files hold function names (SavedModels; a frozen graph that keeps
+# function calls), so their bytes would otherwise depend on what ran before.
+FRESH_PROCESS_CASES = SAVED_MODEL_CASES | {"frozen_function_call"}
 
 
 def main():
@@ -1077,8 +1193,8 @@ def main():
                     help="also save tf-keras reference .h5 files of the Keras cases here")
     ap.add_argument("--cases", nargs="*", default=None, help="subset of cases to generate")
     ap.add_argument("--in-process", action="store_true",
-                    help="run SavedModel cases in this process (internal: each normally gets "
-                         "a fresh process so its saved_model.pb bytes are reproducible)")
+                    help="run SavedModel and function-call cases in this process (internal: "
+                         "each normally gets a fresh process so its bytes are reproducible)")
     args = ap.parse_args()
 
     tf.config.experimental.enable_op_determinism()
@@ -1089,7 +1205,7 @@ def main():
     for name, fn in CASES:
         if args.cases and name not in args.cases:
             continue
-        if name in SAVED_MODEL_CASES and not args.in_process:
+        if name in FRESH_PROCESS_CASES and not args.in_process:
             command = [sys.executable, os.path.abspath(__file__), "--out", args.out,
                        "--cases", name, "--in-process"]
             if args.ref_h5:

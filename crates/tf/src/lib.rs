@@ -3,7 +3,8 @@
 //! Two kinds of input, one result: a frozen `GraphDef` (weights as `Const` nodes, no
 //! functions) that the converter and the tract oracle consume.
 //! - A frozen GraphDef `.pb` is decoded with the protobuf types tract ships
-//!   (`tract_tensorflow::tfpb`).
+//!   (`tract_tensorflow::tfpb`). Function calls that TF's freezer left in it (XLA-compiled
+//!   functions) are inlined by the SavedModel inliner ([`saved_model`]).
 //! - A SavedModel directory (TF2 `tf.saved_model.save`, tf-keras `model.save`, Keras 3
 //!   `model.export`, TF1 `simple_save`) is frozen here: one signature's functions are
 //!   inlined and its variables become constants read from the checkpoint
@@ -419,7 +420,7 @@ fn load_frozen(path: &Path) -> Result<TfGraph, TfError> {
         path: path.to_path_buf(),
         message: format!("not a TensorFlow GraphDef (truncated or corrupt protobuf: {e})"),
     })?;
-    TfGraph::new(path.to_path_buf(), graph)
+    TfGraph::new(path.to_path_buf(), saved_model::inline_calls(path, graph)?)
 }
 
 #[cfg(test)]

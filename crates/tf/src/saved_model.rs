@@ -26,6 +26,10 @@
 //!    everything the outputs do not need is pruned. Inputs and outputs are in key order
 //!    (signature maps are unordered; TF's structured signatures flatten dicts by sorted key).
 //!
+//! The same inliner serves frozen GraphDefs that still call functions (TF's freezer does not
+//! inline XLA-compiled ones): there every main-graph node but the calls is kept as it is,
+//! under its name, and only the calls are replaced by their inlined bodies.
+//!
 //! Refused with a one-line error naming `saved_model.pb` and the node: control flow
 //! (`If`, `While`, `Case`, TF1 `Switch`/`Merge`/...), variable writes (`Assign*`,
 //! `ResourceApply*`, scatters), lookup tables, variables created inside functions, and
@@ -232,12 +236,32 @@ pub fn load(dir: &Path, options: &LoadOptions) -> Result<TfGraph, TfError> {
     let graph = meta.graph_def.as_ref().unwrap_or(&empty_graph);
     let no_ops = Vec::new();
     let ops = meta.meta_info_def.as_ref().and_then(|i| i.stripped_op_list.as_ref()).map(|l| &l.op).unwrap_or(&no_ops);
-    let mut freezer = Freezer::new(&file, graph, ops, meta.object_graph_def.as_ref())?;
+    let variables = file.dir.join("variables").join("variables");
+    let mut freezer = Freezer::new(&file.pb_path, Some(variables), &graph.node, graph.library.as_ref(), ops, meta.object_graph_def.as_ref());
     let nodes = freezer.freeze(&signature)?;
     let frozen = pb::GraphDef { node: nodes, versions: graph.versions.clone(), ..Default::default() };
     let mut graph = TfGraph::new(file.dir.clone(), frozen)?;
     graph.signature = Some(signature);
     Ok(graph)
+}
+
+/// Inlines the function calls left in a frozen GraphDef read from `path`, with the same
+/// inliner as SavedModels: TF2's `convert_variables_to_constants_v2` keeps
+/// `(Stateful)PartitionedCall` nodes whose functions it does not inline (XLA-compiled
+/// `tf.function(jit_compile=True)`, such as Keras's grouped convolutions) together with
+/// the graph's function library. Every other node keeps its name, attributes and place in
+/// the dependency order; inlined nodes are named `<call node>/<inner node>`. Returns the
+/// graph unchanged (library included) when no node calls a function.
+pub(crate) fn inline_calls(path: &Path, graph: pb::GraphDef) -> Result<pb::GraphDef, TfError> {
+    let library = graph.library.as_ref();
+    let functions: HashSet<&str> = library.iter().flat_map(|l| &l.function).filter_map(|f| Some(f.signature.as_ref()?.name.as_str())).collect();
+    if !graph.node.iter().any(|n| is_call(&n.op) || functions.contains(n.op.as_str())) {
+        return Ok(graph);
+    }
+    let mut freezer = Freezer::new(path, None, &graph.node, library, &[], None);
+    freezer.keep_main = true;
+    let nodes = freezer.inline_main()?;
+    Ok(pb::GraphDef { node: nodes, versions: graph.versions.clone(), ..Default::default() })
 }
 
 /// A tensor while freezing: an output of an emitted node, or a variable handle.
@@ -403,8 +427,15 @@ fn refusal(op: &str) -> Option<&'static str> {
 }
 
 struct Freezer<'a> {
-    file: &'a SavedModelFile,
-    graph: &'a proto::GraphDef,
+    /// The model file, for messages.
+    path: &'a Path,
+    /// The checkpoint prefix (`<dir>/variables/variables`); `None` for a frozen GraphDef.
+    variables: Option<PathBuf>,
+    /// The main graph's nodes.
+    main: &'a [NodeDef],
+    /// Frozen-GraphDef mode ([`inline_calls`]): main-graph nodes other than calls are kept
+    /// as they are, under their own names.
+    keep_main: bool,
     ops: OpRegistry<'a>,
     functions: HashMap<&'a str, &'a FunctionDef>,
     object_graph: Option<&'a pb::SavedObjectGraph>,
@@ -424,20 +455,20 @@ struct Freezer<'a> {
 
 impl<'a> Freezer<'a> {
     fn new(
-        file: &'a SavedModelFile,
-        graph: &'a proto::GraphDef,
+        path: &'a Path,
+        variables: Option<PathBuf>,
+        main: &'a [NodeDef],
+        library: Option<&'a pb::FunctionDefLibrary>,
         ops: &'a [pb::OpDef],
         object_graph: Option<&'a pb::SavedObjectGraph>,
-    ) -> Result<Self, TfError> {
-        let functions: HashMap<&str, &FunctionDef> = graph
-            .library
-            .iter()
-            .flat_map(|l| &l.function)
-            .filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f)))
-            .collect();
+    ) -> Self {
+        let functions: HashMap<&str, &FunctionDef> =
+            library.iter().flat_map(|l| &l.function).filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f))).collect();
         let mut freezer = Freezer {
-            file,
-            graph,
+            path,
+            variables,
+            main,
+            keep_main: false,
             ops: OpRegistry::new(ops),
             functions,
             object_graph,
@@ -452,11 +483,11 @@ impl<'a> Freezer<'a> {
             processed: 0,
         };
         freezer.captured = freezer.captured_inputs();
-        Ok(freezer)
+        freezer
     }
 
     fn error(&self, message: impl Into<String>) -> TfError {
-        self.file.error(message)
+        TfError::Format { path: self.path.to_path_buf(), message: message.into() }
     }
 
     fn node_error(&self, scope: &Scope, node: &NodeDef, message: impl std::fmt::Display) -> TfError {
@@ -467,7 +498,7 @@ impl<'a> Freezer<'a> {
     fn captured_inputs(&self) -> HashMap<&'a str, i32> {
         let mut captured = HashMap::new();
         let Some(objects) = self.object_graph else { return captured };
-        for node in &self.graph.node {
+        for node in self.main {
             let Some(function) = call_target(node) else { continue };
             let Some(concrete) = objects.concrete_functions.get(function) else { continue };
             let data: Vec<&str> = node.input.iter().filter(|i| !i.starts_with('^')).map(|i| i.as_str()).collect();
@@ -486,7 +517,8 @@ impl<'a> Freezer<'a> {
 
     fn checkpoint(&mut self) -> Result<&Checkpoint, TfError> {
         if self.checkpoint.is_none() {
-            self.checkpoint = Some(Checkpoint::open(&self.file.dir.join("variables").join("variables"))?);
+            let prefix = self.variables.as_ref().ok_or_else(|| self.error("the graph uses variables but has no checkpoint"))?;
+            self.checkpoint = Some(Checkpoint::open(prefix)?);
         }
         Ok(self.checkpoint.as_ref().expect("just opened"))
     }
@@ -520,7 +552,7 @@ impl<'a> Freezer<'a> {
         }
         let mut scope = Scope {
             function: None,
-            nodes: self.graph.node.iter().map(|n| (n.name.as_str(), n)).collect(),
+            nodes: self.main.iter().map(|n| (n.name.as_str(), n)).collect(),
             args: HashMap::new(),
             prefix: String::new(),
             overrides,
@@ -548,17 +580,18 @@ impl<'a> Freezer<'a> {
             node.attr.insert("T".into(), AttrValue { value: Some(Value::Type(output.dtype as i32)) });
             self.out.push(node);
         }
-        let keep = self.prune(signature);
+        // The outputs' nodes, plus every signature placeholder.
+        let keep = self.prune(signature.outputs.iter().chain(&signature.inputs).map(|t| t.key.as_str()));
         self.fill_variables(&keep)?;
         let nodes = std::mem::take(&mut self.out);
         Ok(nodes.into_iter().zip(keep).filter_map(|(node, keep)| keep.then_some(node)).collect())
     }
 
-    /// Which emitted nodes the outputs need (plus every signature placeholder).
-    fn prune(&self, signature: &SignatureInfo) -> Vec<bool> {
+    /// Which emitted nodes the `roots` (emitted node names) need, the roots included.
+    fn prune<'n>(&self, roots: impl IntoIterator<Item = &'n str>) -> Vec<bool> {
         let index: HashMap<&str, usize> = self.out.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
         let mut keep = vec![false; self.out.len()];
-        let mut stack: Vec<usize> = signature.outputs.iter().chain(&signature.inputs).filter_map(|t| index.get(t.key.as_str()).copied()).collect();
+        let mut stack: Vec<usize> = roots.into_iter().filter_map(|name| index.get(name).copied()).collect();
         while let Some(i) = stack.pop() {
             if std::mem::replace(&mut keep[i], true) {
                 continue;
@@ -631,12 +664,92 @@ impl<'a> Freezer<'a> {
 
     /// Processes what `roots` need in `scope`, returns the roots' tensors.
     fn run(&mut self, scope: &mut Scope<'a>, roots: &[Ref<'a>]) -> Result<Vec<Src>, TfError> {
+        self.walk(scope, roots)?;
+        roots.iter().map(|r| self.resolve(scope, *r).map_err(|m| self.error(format!("{m}{}", scope.where_())))).collect()
+    }
+
+    /// Processes what `roots` need in `scope`.
+    fn walk(&mut self, scope: &mut Scope<'a>, roots: &[Ref<'a>]) -> Result<(), TfError> {
         for name in self.order(scope, roots)? {
             let node = scope.nodes[name];
             let value = self.process(scope, node)?;
             scope.values.insert(name, value);
         }
-        roots.iter().map(|r| self.resolve(scope, *r).map_err(|m| self.error(format!("{m}{}", scope.where_())))).collect()
+        Ok(())
+    }
+
+    /// Frozen-GraphDef mode: inlines every call of the main graph and keeps its other nodes
+    /// under their own names, in dependency order with the placeholders first (in file order,
+    /// which is the order of the graph's inputs). A call that nothing reads (an output of the
+    /// graph) leaves an `Identity` of its first output under its name. Inlined nodes that no
+    /// kept node needs (unused function outputs) are pruned.
+    fn inline_main(&mut self) -> Result<Vec<NodeDef>, TfError> {
+        let main = self.main;
+        self.names.extend(main.iter().map(|n| n.name.clone()));
+        let mut scope = Scope {
+            function: None,
+            nodes: main.iter().map(|n| (n.name.as_str(), n)).collect(),
+            args: HashMap::new(),
+            prefix: String::new(),
+            overrides: HashMap::new(),
+            values: HashMap::new(),
+        };
+        let placeholders = main.iter().filter(|n| n.op == "Placeholder");
+        let roots: Vec<Ref> = placeholders.chain(main.iter().filter(|n| n.op != "Placeholder")).map(|n| Ref::Node(&n.name, None, 0)).collect();
+        self.walk(&mut scope, &roots)?;
+        let consumed: HashSet<&str> = main
+            .iter()
+            .flat_map(|n| n.input.iter().filter_map(|i| match parse_graph_ref(i) {
+                Some(Ref::Node(name, _, _)) => Some(name),
+                _ => None,
+            }))
+            .collect();
+        let mut kept = Vec::new();
+        for node in main {
+            match scope.values.get(node.name.as_str()) {
+                Some(NodeOut::Emitted(name)) => kept.push(name.clone()),
+                Some(NodeOut::Values(values)) if !consumed.contains(node.name.as_str()) => {
+                    let Some(Src::Tensor(tensor, k)) = values.first() else { continue };
+                    let mut identity = NodeDef { name: node.name.clone(), op: "Identity".into(), input: vec![tensor_name(tensor, *k)], ..Default::default() };
+                    let tout = match node.attr.get("Tout").and_then(|a| a.value.as_ref()) {
+                        Some(Value::List(list)) => list.r#type.first().copied(),
+                        _ => self.functions.get(node.op.as_str()).and_then(|f| f.signature.as_ref()?.output_arg.first().map(|a| a.r#type)),
+                    };
+                    if let Some(t) = tout {
+                        identity.attr.insert("T".into(), AttrValue { value: Some(Value::Type(t)) });
+                    }
+                    self.out.push(identity);
+                    kept.push(node.name.clone());
+                }
+                _ => {}
+            }
+        }
+        let keep = self.prune(kept.iter().map(String::as_str));
+        let nodes = std::mem::take(&mut self.out);
+        Ok(nodes.into_iter().zip(keep).filter_map(|(node, keep)| keep.then_some(node)).collect())
+    }
+
+    /// Frozen-GraphDef mode: a main-graph node that is not a call, kept as it is (name,
+    /// attributes, control inputs) except that inputs from inlined calls now name the
+    /// inlined tensors, and control inputs on calls are dropped.
+    fn keep(&mut self, scope: &Scope<'a>, node: &'a NodeDef) -> Result<NodeOut, TfError> {
+        let mut kept = NodeDef { input: Vec::with_capacity(node.input.len()), ..node.clone() };
+        for input in &node.input {
+            match parse_graph_ref(input) {
+                None => {
+                    let on_call = scope.nodes.get(&input[1..]).is_some_and(|n| is_call(&n.op) || self.functions.contains_key(n.op.as_str()));
+                    if !on_call {
+                        kept.input.push(input.clone());
+                    }
+                }
+                Some(r) => match self.resolve(scope, r).map_err(|m| self.node_error(scope, node, m))? {
+                    Src::Tensor(name, k) => kept.input.push(tensor_name(&name, k)),
+                    Src::Var(_) => return Err(self.node_error(scope, node, "reads a variable, which a frozen graph cannot hold")),
+                },
+            }
+        }
+        self.out.push(kept);
+        Ok(NodeOut::Emitted(node.name.clone()))
     }
 
     /// The nodes `roots` need through data inputs, each after its inputs.
@@ -737,6 +850,9 @@ impl<'a> Freezer<'a> {
         self.processed += 1;
         if self.processed > MAX_PROCESSED_NODES {
             return Err(self.node_error(scope, node, format!("inlining exceeds {MAX_PROCESSED_NODES} nodes (functions calling each other many times?)")));
+        }
+        if self.keep_main && scope.function.is_none() && !(is_call(&node.op) || self.functions.contains_key(node.op.as_str())) {
+            return self.keep(scope, node);
         }
         if let Some(why) = refusal(&node.op) {
             return Err(self.node_error(scope, node, why));
@@ -1168,6 +1284,60 @@ mod tests {
         assert_eq!(signatures.len(), 1);
         assert_eq!(signatures[0].outputs.iter().map(|o| o.tensor.as_str()).collect::<Vec<_>>(), ["call:0", "call:1"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn inlines_the_calls_of_a_frozen_graph() {
+        let f = function(
+            "f",
+            &["a", "b"],
+            &[("o0", "add:z:0"), ("o1", "mul:z:0")],
+            vec![node("add", "AddV2", &["a", "b"]), node("mul", "Mul", &["a", "b"]), node("unused", "Relu", &["a"])],
+        );
+        let mut terminal = call("t", "PartitionedCall", "f", &["r", "x1"]);
+        let float = DataType::DtFloat as i32;
+        terminal.attr.insert("Tout".into(), attr(Value::List(pb::attr_value::ListValue { r#type: vec![float, float], ..Default::default() })));
+        let mut x1 = node("x1", "Placeholder", &[]);
+        x1.attr.insert("_output_shapes".into(), attr(Value::I(0)));
+        let graph = pb::GraphDef {
+            node: vec![
+                node("r", "Relu", &["c:1", "^c", "^x0"]),
+                x1,
+                node("x0", "Placeholder", &[]),
+                call("c", "StatefulPartitionedCall", "f", &["x0", "x1"]),
+                terminal,
+            ],
+            library: Some(FunctionDefLibrary { function: vec![f], gradient: vec![] }),
+            ..Default::default()
+        };
+        let path = Path::new("m.pb");
+        let inlined = inline_calls(path, graph).unwrap();
+        let graph = TfGraph::new(path.to_path_buf(), inlined).unwrap();
+        let names: Vec<&str> = graph.nodes().iter().map(|n| n.name.as_str()).collect();
+        // Placeholders first in file order; unused function outputs and nodes pruned.
+        assert_eq!(names, ["x1", "x0", "c/mul", "r", "t/add", "t"]);
+        assert_eq!(graph.input_names(), ["x1", "x0"]);
+        // Other nodes are kept as they were, but for inputs from calls (control ones dropped).
+        assert_eq!(graph.node("r").unwrap().input, ["c/mul", "^x0"]);
+        assert!(graph.node("x1").unwrap().attr.contains_key("_output_shapes"));
+        // A call nothing reads becomes an Identity of its first output, under its name.
+        let t = graph.node("t").unwrap();
+        assert_eq!((t.op.as_str(), t.input.as_slice()), ("Identity", ["t/add".to_string()].as_slice()));
+        assert_eq!(t.attr_type_opt("T").unwrap(), Some(float));
+        assert_eq!(graph.output_names(), ["t"]);
+        // No call, nothing changes.
+        let plain = pb::GraphDef { node: vec![node("x", "Placeholder", &[]), node("y", "Relu", &["x", "^x"])], ..Default::default() };
+        assert_eq!(inline_calls(path, plain.clone()).unwrap(), plain);
+        // Functions are scanned as in SavedModels; errors name the file, node and function.
+        let mut f = function("g", &["a"], &[("o", "a")], vec![node("w", "AssignVariableOp", &["a", "a"])]);
+        f.signature.as_mut().unwrap().name = "g".into();
+        let graph = pb::GraphDef {
+            node: vec![node("x", "Placeholder", &[]), call("c", "PartitionedCall", "g", &["x"])],
+            library: Some(FunctionDefLibrary { function: vec![f], gradient: vec![] }),
+            ..Default::default()
+        };
+        let err = inline_calls(path, graph).unwrap_err().to_string();
+        assert!(err.contains("m.pb") && err.contains("'w' (AssignVariableOp) in function 'g'"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::{case, endpoints, meta, SAVED_MODEL_CASES};
 use ndarray::ArrayD;
+use prost::Message;
 use tf2h5_tf::{LoadOptions, NodeExt};
 use tract_tensorflow::prelude::*;
 
@@ -64,6 +65,15 @@ fn fixture_op_lists() {
         &[
             "AddV2", "AvgPool", "BiasAdd", "ConcatV2", "Const", "Conv2D", "FusedBatchNormV3", "Identity", "MatMul", "MaxPool", "Mean", "Pad", "Placeholder",
             "Relu", "Relu6", "Reshape", "Sigmoid", "Softmax", "Tanh",
+        ],
+    );
+    // tf.nn.batch_normalization on variables stays arithmetic on the checkpoint's values;
+    // swish is x * Sigmoid(x).
+    expect(
+        "sm_tf_module_mobile",
+        &[
+            "AddV2", "BiasAdd", "Const", "Conv2D", "DepthwiseConv2dNative", "Identity", "LeakyRelu", "MatMul", "Mean", "Mul", "Pad", "Placeholder", "Rsqrt",
+            "Sigmoid", "Softmax", "Sub",
         ],
     );
     expect(
@@ -129,6 +139,34 @@ fn lists_and_selects_signatures() {
     let cnn = tf2h5_tf::load(&case("cnn")).unwrap();
     assert!(cnn.signature.is_none());
     assert_eq!(cnn.input_names(), ["x"]);
+}
+
+#[test]
+fn frozen_graphs_keeping_function_calls_are_inlined() {
+    // tf-keras's grouped convolutions are XLA-compiled functions, which TF's freezer leaves as
+    // PartitionedCall nodes; loading the .pb inlines them as a SavedModel's calls are.
+    let path = case("frozen_function_call").join("frozen.pb");
+    let raw = tf2h5_tf::pb::GraphDef::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+    let calls: Vec<&str> = raw.node.iter().filter(|n| n.op == "PartitionedCall").map(|n| n.name.as_str()).collect();
+    assert_eq!(calls.len(), 2, "the fixture should keep its function calls");
+    assert!(raw.library.as_ref().is_some_and(|l| l.function.len() == 2));
+    let graph = tf2h5_tf::load(&path).unwrap();
+    assert!(graph.signature.is_none());
+    assert_eq!(ops(&graph), ["BiasAdd", "Const", "Conv2D", "Identity", "MatMul", "Mean", "NoOp", "Placeholder", "Relu", "Softmax"]);
+    for call in calls {
+        assert!(graph.node(call).is_none(), "{call} survived");
+        let conv = graph.node(&format!("{call}/Conv2D")).unwrap_or_else(|| panic!("{call}/Conv2D was not inlined"));
+        assert_eq!(conv.attr_ints("dilations").unwrap(), vec![1, 1, 1, 1], "default attributes restored");
+        assert!(conv.attr.keys().all(|k| !k.starts_with('_')));
+    }
+    // Every other node keeps its name: inputs and outputs are those of meta.json.
+    let meta = meta("frozen_function_call");
+    let names = |which| endpoints(&meta, which).into_iter().map(|e| e.0).collect::<Vec<_>>();
+    assert_eq!(graph.input_names(), names("inputs"));
+    assert_eq!(graph.output_names(), names("outputs"));
+    for node in raw.node.iter().filter(|n| n.op != "PartitionedCall") {
+        assert_eq!(graph.node(&node.name).map(|n| n.op.as_str()), Some(node.op.as_str()), "{}", node.name);
+    }
 }
 
 fn npy(path: &std::path::Path) -> ArrayD<f32> {
