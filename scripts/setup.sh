@@ -4,6 +4,7 @@
 #   - `just`, the command runner (from PyPI's rust-just wheel, linked next to cargo)
 #   - with --python: the keras-check venv (TensorFlow 2.21, tf-keras 2.21, Keras 3.15),
 #     cached outside the repository in ~/.cache/tf2h5/venv so fresh clones reuse it.
+#   - with --onnx: the ONNX fixture venv (onnx, onnxruntime) in ~/.cache/tf2h5/venv-onnx.
 set -euo pipefail
 
 cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
@@ -29,15 +30,21 @@ if ! command -v just >/dev/null; then
     ln -sf "$cache/tools/bin/just" "$(dirname "$(command -v cargo)")/just"
 fi
 
-if [ "${1:-}" = "--python" ]; then
-    requirements="$repo/scripts/requirements-keras-check.txt"
-    stamp="$cache/venv/.requirements.sha256"
+# A venv at $cache/$1 with the requirements file $2, rebuilt when that file changes.
+make_venv() {
+    local venv="$cache/$1" requirements="$repo/scripts/$2"
+    local stamp="$venv/.requirements.sha256" wanted
     wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
-    if [ ! -x "$cache/venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        echo "setup: creating the keras-check venv in $cache/venv (about a minute)"
-        python3 -m venv "$cache/venv"
-        "$cache/venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-        "$cache/venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        echo "setup: creating the venv $venv from $2 (about a minute)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
         echo "$wanted" > "$stamp"
     fi
-fi
+}
+
+case "${1:-}" in
+    --python) make_venv venv requirements-keras-check.txt ;;
+    --onnx) make_venv venv-onnx requirements-onnx.txt ;;
+esac

@@ -21,6 +21,7 @@ pub mod inputs;
 pub mod limits;
 pub mod oracle;
 pub mod report;
+pub mod source;
 
 use std::path::Path;
 use std::time::Instant;
@@ -74,6 +75,8 @@ pub struct Options {
     pub all_layers: bool,
     /// How to load the model (SavedModel signature).
     pub load: tf2h5_tf::LoadOptions,
+    /// How to translate an ONNX model (layout).
+    pub onnx: tf2h5_onnx::Options,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
             convert: Default::default(),
             all_layers: false,
             load: Default::default(),
+            onnx: Default::default(),
         }
     }
 }
@@ -106,7 +110,7 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
 
     let start = Instant::now();
-    let graph = tf2h5_tf::load_with(path, &options.load)?;
+    let graph = source::load(path, options)?;
     timed("load", start);
 
     let start = Instant::now();
@@ -142,8 +146,7 @@ pub fn verify_conversion(
     let samples = inputs::samples(&conversion.inputs, options)?;
     let input_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
-    let pruned = graph.pruned(&output_nodes)?;
-    let oracle = oracle::Oracle::new(&pruned, &input_shapes, &output_nodes)?;
+    let oracle = source::SourceOracle::new(graph, &input_shapes, &output_nodes)?;
     timed("tract prepare", start);
 
     // Both engines on every sample, samples in parallel; per-engine time is summed over samples.
@@ -180,7 +183,7 @@ pub fn verify_conversion(
     let passed = outputs.iter().all(|o| o.comparison.passed());
     let layer_errors = if !passed || options.all_layers {
         let start = Instant::now();
-        let errors = compare_layers(&pruned, &conversion, &model, &input_shapes, &samples[0], options.tolerance);
+        let errors = compare_layers(graph, &conversion, &model, &input_shapes, &samples[0], options.tolerance);
         stages.push(StageTime::new("per-layer compare", start.elapsed()));
         Some(errors)
     } else {
@@ -206,7 +209,7 @@ pub fn model_name(path: &Path) -> String {
 /// Runs every layer in both engines on one sample and compares layer outputs with the TF
 /// node each layer ends at. Returns the table in layer order, or why it could not be built.
 fn compare_layers(
-    graph: &tf2h5_tf::pb::GraphDef,
+    graph: &tf2h5_tf::TfGraph,
     conversion: &Conversion,
     model: &KerasModel,
     input_shapes: &[(String, Vec<usize>)],
@@ -218,9 +221,10 @@ fn compare_layers(
         .iter()
         .filter(|(layer, _)| !conversion.inputs.iter().any(|i| &i.layer == layer))
         .filter_map(|(layer, nodes)| nodes.last().map(|node| (layer, node)))
+        .filter(|(_, node)| source::observable(graph, node))
         .collect();
     let node_names: Vec<String> = compared.iter().map(|(_, node)| (*node).clone()).collect();
-    let oracle = oracle::Oracle::new(graph, input_shapes, &node_names).map_err(|e| e.to_string())?;
+    let oracle = source::SourceOracle::new(graph, input_shapes, &node_names).map_err(|e| e.to_string())?;
     let expected = oracle.run(sample).map_err(|e| e.to_string())?;
     let actual = tf2h5_engine::run_all_layers(model, sample).map_err(|e| e.to_string())?;
     Ok(compared

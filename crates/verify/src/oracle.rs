@@ -16,6 +16,7 @@ use crate::VerifyError;
 
 mod concat_v2;
 mod guard;
+pub mod onnx;
 
 /// tract's TensorFlow front end with tf2h5's op fixes registered:
 /// - `FusedBatchNormV3`/`V2`: missing; same inference semantics as `FusedBatchNorm`.
