@@ -13,6 +13,17 @@ pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
         // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
         return crate::isolate::describe_h5(path);
     }
+    if tf2h5_onnx::is_onnx(path) {
+        // Every untranslatable op in one pass, as for TF graphs below.
+        let unsupported = tf2h5_onnx::unsupported_ops(path)?;
+        if !unsupported.is_empty() {
+            let mut out = format!("model: {} (ONNX)\nunsupported ops:\n", path.display());
+            for (op, node) in &unsupported {
+                writeln!(out, "  {op}  (first at node '{node}')")?;
+            }
+            return Ok(out);
+        }
+    }
     let graph = tf2h5_verify::source::load(path, options)?;
     let mut out = String::new();
     writeln!(out, "model: {} ({} nodes)", graph.source.display(), graph.nodes().len())?;

@@ -72,9 +72,23 @@ pub fn supported_ops() -> &'static [&'static str] {
     translate::SUPPORTED_OPS
 }
 
-/// Loads the ONNX model at `path` (a `.onnx` file or a directory holding one) as an NHWC
-/// TensorFlow-style graph; see the crate docs.
-pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
+/// The ops of the ONNX model at `path` that have no translation, each with its first node
+/// (for `tf2h5 inspect`, which lists them all in one pass).
+pub fn unsupported_ops(path: &Path) -> Result<Vec<(String, String)>, TfError> {
+    let (_, model) = decode(path)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(model
+        .graph
+        .iter()
+        .flat_map(|g| &g.node)
+        .filter(|n| !(n.domain.is_empty() || n.domain == "ai.onnx") || !supported_ops().contains(&n.op_type.as_str()))
+        .filter(|n| seen.insert((n.domain.clone(), n.op_type.clone())))
+        .map(|n| (n.op_type.clone(), proto::node_label(n).to_string()))
+        .collect())
+}
+
+/// The `.onnx` file `path` names and its decoded model.
+fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto), TfError> {
     let file = model_file(path).unwrap_or_else(|| path.to_path_buf());
     let format_error = |message: String| TfError::Format { path: file.clone(), message };
     let bytes = std::fs::read(&file).map_err(|e| TfError::Io { path: file.clone(), message: e.to_string() })?;
@@ -83,6 +97,14 @@ pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
     }
     let model = tract_onnx::pb::ModelProto::decode(bytes.as_slice())
         .map_err(|e| format_error(format!("not an ONNX model (truncated or corrupt protobuf: {e})")))?;
+    Ok((file, model))
+}
+
+/// Loads the ONNX model at `path` (a `.onnx` file or a directory holding one) as an NHWC
+/// TensorFlow-style graph; see the crate docs.
+pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
+    let (file, model) = decode(path)?;
+    let format_error = |message: String| TfError::Format { path: file.clone(), message };
     let graph = model.graph.as_ref().filter(|g| !g.node.is_empty()).ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     match opset {

@@ -21,6 +21,8 @@ pub struct OnnxOracle {
     inputs: Vec<Option<Vec<usize>>>,
     /// Per output: the node name and the permutation from ONNX's layout to the graph's.
     outputs: Vec<(String, Option<Vec<usize>>)>,
+    /// The output node names.
+    names: Vec<String>,
 }
 
 /// The permutation undoing `perm`.
@@ -78,38 +80,20 @@ impl OnnxOracle {
             output_perms.push((node.clone(), tensor.permutation.clone()));
         }
         model.select_output_outlets(&outlets).map_err(oracle_error)?;
-        let typed = guard::contained(|| model.into_typed()).map_err(oracle_error)?;
-        crate::limits::check_typed_model(&typed)?;
-        // As for TF graphs: the plain typed model when tract's optimiser fails.
-        let plan = guard::contained(|| match guard::contained(|| typed.clone().into_optimized()) {
-            Ok(optimized) => optimized.into_runnable(),
-            Err(_) => typed.into_runnable(),
-        })
-        .map_err(oracle_error)?;
-        Ok(OnnxOracle { plan, inputs: input_perms, outputs: output_perms })
+        let names = output_perms.iter().map(|(name, _)| name.clone()).collect();
+        Ok(OnnxOracle { plan: super::runnable(model)?, inputs: input_perms, outputs: output_perms, names })
     }
 
     /// Runs one set of inputs (graph layout); returns one array per requested node (graph
     /// layout).
     pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
-        let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let inputs: TVec<TValue> = inputs
             .iter()
             .zip(&self.inputs)
             .map(|(array, perm)| Ok(Tensor::from(permute(array, perm)?).into()))
             .collect::<Result<_, VerifyError>>()?;
-        let values = guard::contained(|| self.plan.run(inputs)).map_err(oracle_error)?;
-        values
-            .iter()
-            .zip(&self.outputs)
-            .map(|(value, (name, perm))| {
-                let array = value
-                    .to_plain_array_view::<f32>()
-                    .map(|v| v.to_owned())
-                    .map_err(|e| VerifyError::Oracle(format!("output '{name}': {e:#}")))?;
-                permute(&array, perm)
-            })
-            .collect()
+        let values = super::run_plan(&self.plan, inputs, &self.names)?;
+        values.iter().zip(&self.outputs).map(|(array, (_, perm))| permute(array, perm)).collect()
     }
 }
 
