@@ -44,10 +44,12 @@ keras-check: build
     done
     {{python}} scripts/keras_check.py --fixtures test-models --h5-dir out/keras-check --tfjs-python {{tfjs_python}}
 
-# Regenerate the committed fixtures with TensorFlow (test-time only).
+# Regenerate the committed fixtures with TensorFlow, and the ONNX ones with onnx + onnxruntime (test-time only).
 fixtures:
     bash scripts/setup.sh --python
     {{python}} test-models/generate.py
+    bash scripts/setup.sh --onnx
+    {{venv}}-onnx/bin/python test-models/generate_onnx.py
 
 # The model-zoo regression suite: generate keras.applications models on demand into zoo/ (ignored),
 # verify each (in parallel where memory allows), check loads in both Keras versions, write reports/zoo.md.

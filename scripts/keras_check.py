@@ -91,6 +91,14 @@ def import_loader(loader):
     return keras.models.load_model, f"keras {keras.__version__} ({keras.backend.backend()})"
 
 
+def to_h5_layout(meta, arrays):
+    """ONNX fixtures store NCHW arrays (`"layout": "NCHW"` in meta.json); the .h5 files
+    keras-check loads are written without --keep-nchw, so they take and give NHWC."""
+    if meta.get("layout") != "NCHW":
+        return arrays
+    return [a.transpose(0, 2, 3, 1) if a.ndim == 4 else a for a in arrays]
+
+
 def check_one(load_model, fixtures, h5_dir, case, atol):
     res = {"case": case, "ok": False, "max_abs_err": None, "error": None, "outputs": []}
     path = os.path.join(h5_dir, case + ".h5")
@@ -111,6 +119,7 @@ def check_model(load, fixtures, case, atol, res):
         fdir = os.path.join(fixtures, case)
         inputs = [np.load(os.path.join(fdir, i["file"])).astype(np.float32) for i in meta["inputs"]]
         expected = [np.load(os.path.join(fdir, o["file"])) for o in meta["outputs"]]
+        inputs, expected = to_h5_layout(meta, inputs), to_h5_layout(meta, expected)
     except Exception as e:  # noqa: BLE001 - report, don't stop
         res["error"] = "fixture: " + last_line(e)
         return res

@@ -6,6 +6,7 @@
 #     tensorflowjs venv (tensorflowjs_converter, TensorFlow 2.19), cached outside the repository
 #     in ~/.cache/tf2h5/venv and ~/.cache/tf2h5/venv-tfjs so fresh clones reuse them; each is
 #     rebuilt when its requirements files change.
+#   - with --onnx: the ONNX fixture venv (onnx, onnxruntime) in ~/.cache/tf2h5/venv-onnx.
 set -euo pipefail
 
 cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
@@ -50,8 +51,11 @@ ensure_venv() {
     echo "$wanted" > "$dir/.requirements.sha256"
 }
 
-if [ "${1:-}" = "--python" ]; then
-    ensure_venv "$cache/venv" "keras-check venv (about a minute)" "$repo/scripts/requirements-keras-check.txt"
-    ensure_venv "$cache/venv-tfjs" "tensorflowjs venv (about 5 minutes, once)" \
-        "$repo/scripts/requirements-tfjs.txt" "$repo/scripts/requirements-tfjs-nodeps.txt"
-fi
+case "${1:-}" in
+    --python)
+        ensure_venv "$cache/venv" "keras-check venv (about a minute)" "$repo/scripts/requirements-keras-check.txt"
+        ensure_venv "$cache/venv-tfjs" "tensorflowjs venv (about 5 minutes, once)" \
+            "$repo/scripts/requirements-tfjs.txt" "$repo/scripts/requirements-tfjs-nodeps.txt"
+        ;;
+    --onnx) ensure_venv "$cache/venv-onnx" "ONNX fixture venv" "$repo/scripts/requirements-onnx.txt" ;;
+esac

@@ -7,16 +7,30 @@ use anyhow::Result;
 use tf2h5_keras::KerasModel;
 use tf2h5_tf::NodeExt;
 
-/// Describes a TF model (or a Keras `.h5` file) as text.
-pub fn inspect(path: &Path, load: &tf2h5_tf::LoadOptions) -> Result<String> {
+/// Describes a TF or ONNX model (or a Keras `.h5` file) as text.
+pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
     if path.is_file() && has_hdf5_signature(path) {
         // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
         return crate::isolate::describe_h5(path);
     }
-    let graph = tf2h5_tf::load_with(path, load)?;
+    if tf2h5_onnx::is_onnx(path) {
+        // Every untranslatable op in one pass, as for TF graphs below.
+        let unsupported = tf2h5_onnx::unsupported_ops(path)?;
+        if !unsupported.is_empty() {
+            let mut out = format!("model: {} (ONNX)\nunsupported ops:\n", path.display());
+            for (op, node) in &unsupported {
+                writeln!(out, "  {op}  (first at node '{node}')")?;
+            }
+            return Ok(out);
+        }
+    }
+    let graph = tf2h5_verify::source::load(path, options)?;
     let mut out = String::new();
     writeln!(out, "model: {} ({} nodes)", graph.source.display(), graph.nodes().len())?;
-    let signatures = tf2h5_tf::signatures(path)?;
+    if let Some(translation) = &graph.translation {
+        writeln!(out, "translated from {} to TF ops; layout: {}", translation.format, translation.layout)?;
+    }
+    let signatures = if graph.translation.is_some() { Vec::new() } else { tf2h5_tf::signatures(path)? };
     if !signatures.is_empty() {
         writeln!(out, "signatures:")?;
         for signature in &signatures {

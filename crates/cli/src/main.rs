@@ -1,5 +1,5 @@
-//! `tf2h5`: convert TensorFlow models to Keras `.h5` files that are proven to compute what
-//! the source graph computes.
+//! `tf2h5`: convert TensorFlow (and ONNX) models to Keras `.h5` files that are proven to
+//! compute what the source graph computes.
 //!
 //! Subcommands: `verify` (alias `convert`: tf2h5 never writes an unverified file) and
 //! `inspect`. Exit codes: 0 verified and written, 1 numeric mismatch (nothing written),
@@ -33,14 +33,22 @@ enum Command {
     /// Describe a model: inputs, outputs, op histogram and the Keras layers it would become
     /// (or, for an .h5 file, its layers and weights).
     Inspect {
-        /// A frozen GraphDef .pb, a SavedModel directory, or a Keras .h5 file.
+        /// A frozen GraphDef .pb, a SavedModel directory, an ONNX .onnx file, or a Keras .h5 file.
         model: PathBuf,
         /// SavedModel signature to describe (default serving_default).
         #[arg(long)]
         signature: Option<String>,
+        /// ONNX models: describe the graph with NCHW inputs and outputs kept.
+        #[arg(long)]
+        keep_nchw: bool,
     },
-    /// List the TensorFlow ops the converter maps to Keras layers.
-    Ops,
+    /// List the TensorFlow ops the converter maps to Keras layers (with --onnx: the ONNX ops
+    /// it translates).
+    Ops {
+        /// List the ONNX ops instead.
+        #[arg(long)]
+        onnx: bool,
+    },
     /// Verify every model of a zoo (sub-folders with meta.json) and write zoo.md / zoo.json.
     /// Exit code 0 only if every model passed every check.
     Zoo {
@@ -73,9 +81,13 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct VerifyArgs {
-    /// A frozen GraphDef .pb, a SavedModel directory (TF2, TF1 or Keras-exported), or a
-    /// directory holding one of these.
+    /// A frozen GraphDef .pb, a SavedModel directory (TF2, TF1 or Keras-exported), an ONNX
+    /// .onnx file (opsets 13-18), or a directory holding one of these.
     model: PathBuf,
+    /// ONNX models: keep the NCHW layout of 4-D inputs and outputs (Permute layers convert
+    /// inside the model); by default the .h5 model takes and gives NHWC tensors.
+    #[arg(long)]
+    keep_nchw: bool,
     /// SavedModel signature to convert (default serving_default; `tf2h5 inspect` lists them).
     #[arg(long)]
     signature: Option<String>,
@@ -157,13 +169,18 @@ fn one_line(message: &str) -> String {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Verify(args) => verify(args),
-        Command::Inspect { model, signature } => {
-            let load = tf2h5_tf::LoadOptions { signature };
-            emit(&inspect::inspect(&model, &load).map_err(|e| naming(e, &model))?);
+        Command::Inspect { model, signature, keep_nchw } => {
+            let options = tf2h5_verify::Options {
+                load: tf2h5_tf::LoadOptions { signature },
+                onnx: tf2h5_onnx::Options { keep_nchw },
+                ..Default::default()
+            };
+            emit(&inspect::inspect(&model, &options).map_err(|e| naming(e, &model))?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ops => {
-            emit(&tf2h5_convert::supported_ops().iter().map(|op| format!("{op}\n")).collect::<String>());
+        Command::Ops { onnx } => {
+            let ops = if onnx { tf2h5_onnx::supported_ops().to_vec() } else { tf2h5_convert::supported_ops() };
+            emit(&ops.iter().map(|op| format!("{op}\n")).collect::<String>());
             Ok(ExitCode::SUCCESS)
         }
         Command::Zoo { dir, out_dir, report_dir, jobs, samples, timeout, python, keras_check_script } => {
@@ -203,6 +220,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), model_name: None },
         all_layers: args.layers,
         load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
+        onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw },
     };
     let mut outcome = tf2h5_verify::verify(&args.model, &options).map_err(|e| name_the_file(e, &args))?;
     // The stages measured their own peaks; anything after them (reports) counts too.
@@ -219,7 +237,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         emit(&report.summary());
     }
     if !report.passed {
-        eprintln!("tf2h5: outputs differ from the TensorFlow graph; nothing written to '{}'", output.display());
+        eprintln!("tf2h5: outputs differ from the source model; nothing written to '{}'", output.display());
         return Ok(ExitCode::from(1));
     }
     if let Some(folder) = output.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -114,23 +114,29 @@ fn existing_output_needs_force_and_survives_failures() {
     assert!(tf2h5_keras::h5::read_file(&out).is_ok());
 }
 
+/// An empty file, garbage, and truncated copies of `model`, each named `*.{extension}`, are
+/// all refused.
+fn assert_refuses_broken_copies(dir: &Path, model: &Path, extension: &str) {
+    let empty = dir.join(format!("empty.{extension}"));
+    std::fs::write(&empty, b"").unwrap();
+    assert_refused(&empty, &[], &format!("empty.{extension}"));
+
+    let garbage = dir.join(format!("garbage.{extension}"));
+    std::fs::write(&garbage, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    assert_refused(&garbage, &[], &format!("garbage.{extension}"));
+
+    let full = std::fs::read(model).unwrap();
+    for cut in [1, 100, full.len() / 2, full.len() - 3] {
+        let truncated = dir.join(format!("truncated_{cut}.{extension}"));
+        std::fs::write(&truncated, &full[..cut]).unwrap();
+        assert_refused(&truncated, &[], &format!("truncated_{cut}.{extension}"));
+    }
+}
+
 #[test]
 fn refuses_empty_garbage_and_truncated_files() {
     let dir = tempfile::tempdir().unwrap();
-    let empty = dir.path().join("empty.pb");
-    std::fs::write(&empty, b"").unwrap();
-    assert_refused(&empty, &[], "empty.pb");
-
-    let garbage = dir.path().join("garbage.pb");
-    std::fs::write(&garbage, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
-    assert_refused(&garbage, &[], "garbage.pb");
-
-    let full = std::fs::read(fixture("cnn/frozen.pb")).unwrap();
-    for cut in [1, 100, full.len() / 2, full.len() - 3] {
-        let truncated = dir.path().join(format!("truncated_{cut}.pb"));
-        std::fs::write(&truncated, &full[..cut]).unwrap();
-        assert_refused(&truncated, &[], &format!("truncated_{cut}.pb"));
-    }
+    assert_refuses_broken_copies(dir.path(), &fixture("cnn/frozen.pb"), "pb");
     assert_refused(&dir.path().join("does-not-exist.pb"), &[], "does-not-exist.pb");
     let empty_dir = tempfile::tempdir().unwrap();
     assert_refused(empty_dir.path(), &[], "no .pb");
@@ -196,4 +202,50 @@ fn inspect_lists_inputs_ops_and_layers() {
     let model = write_graph(dir.path(), "erf.pb", vec![placeholder("x", &[-1, 4]), node("e", "Erf", &["x"])]);
     let output = tf2h5(&["inspect", model.to_str().unwrap()], dir.path());
     assert!(String::from_utf8_lossy(&output.stdout).contains("unsupported ops:\n  Erf"));
+}
+
+#[test]
+fn verifies_onnx_models_and_says_which_layout_the_h5_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.h5");
+    let model = fixture("onnx_cnn/model.onnx");
+    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--layers"], dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("ONNX model; .h5 layout: NHWC"), "{stdout}");
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers[0].config["batch_input_shape"], serde_json::json!([null, 16, 16, 3]));
+
+    // --keep-nchw: the input keeps the ONNX layout; a folder holding one .onnx works too.
+    let out = dir.path().join("cnn_nchw.h5");
+    let output = tf2h5(&["verify", fixture("onnx_cnn").to_str().unwrap(), "-o", out.to_str().unwrap(), "--keep-nchw"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(".h5 layout: NCHW"));
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers[0].config["batch_input_shape"], serde_json::json!([null, 3, 16, 16]));
+    assert!(model.layers.iter().any(|l| l.class_name == "Permute"));
+}
+
+#[test]
+fn refuses_bad_onnx_files_naming_file_node_and_op() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_refuses_broken_copies(dir.path(), &fixture("onnx_cnn/model.onnx"), "onnx");
+    let stderr = assert_refused(&fixture("onnx_refused/unsupported_op.onnx"), &[], "unsupported_op.onnx");
+    assert!(stderr.contains("'lp_norm'") && stderr.contains("'LpNormalization'"), "{stderr}");
+    assert_refused(&fixture("onnx_cnn/model.onnx"), &["--signature", "serving_default"], "no signatures");
+}
+
+#[test]
+fn ops_lists_tf_and_onnx_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = String::from_utf8_lossy(&tf2h5(&["ops"], dir.path()).stdout).to_string();
+    let onnx = String::from_utf8_lossy(&tf2h5(&["ops", "--onnx"], dir.path()).stdout).to_string();
+    assert!(tf.lines().any(|l| l == "FusedBatchNormV3") && !tf.lines().any(|l| l == "Gemm"), "{tf}");
+    assert!(onnx.lines().any(|l| l == "Gemm") && onnx.lines().any(|l| l == "HardSwish"), "{onnx}");
+    let inspect = tf2h5(&["inspect", fixture("onnx_refused/unsupported_op.onnx").to_str().unwrap()], dir.path());
+    assert_eq!(inspect.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains("unsupported ops:\n  LpNormalization  (first at node 'lp_norm')"));
+    let inspect = tf2h5(&["inspect", fixture("onnx_blocks").to_str().unwrap()], dir.path());
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("translated from ONNX") && text.contains("Permute"), "{text}");
 }

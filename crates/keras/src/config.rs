@@ -197,7 +197,7 @@ pub fn expected_weight_names(layer: &Layer) -> Result<Vec<&'static str>, KerasEr
         }
         "InputLayer" | "Activation" | "ReLU" | "LeakyReLU" | "Softmax" | "MaxPooling2D" | "AveragePooling2D"
         | "GlobalAveragePooling2D" | "GlobalMaxPooling2D" | "Flatten" | "Reshape" | "Add" | "Subtract"
-        | "Multiply" | "Maximum" | "Minimum" | "Average" | "Concatenate" | "ZeroPadding2D" | "Cropping2D"
+        | "Multiply" | "Maximum" | "Minimum" | "Average" | "Concatenate" | "ZeroPadding2D" | "Cropping2D" | "UpSampling2D"
         | "Dropout" | "Permute" | "Rescaling" => {}
         other => {
             return Err(KerasError::Invalid(format!(

@@ -219,6 +219,17 @@ pub fn zero_padding2d(name: &str, input: String, padding: [[usize; 2]; 2]) -> La
     )
 }
 
+/// `UpSampling2D` by (rows, cols), nearest neighbour.
+pub fn up_sampling2d(name: &str, input: String, size: [usize; 2]) -> Layer {
+    layer(
+        "UpSampling2D",
+        name,
+        json!({"size": size, "data_format": "channels_last", "interpolation": "nearest"}),
+        vec![input],
+        vec![],
+    )
+}
+
 /// `GlobalAveragePooling2D` over H and W.
 pub fn global_average_pooling2d(name: &str, input: String, keepdims: bool) -> Layer {
     layer(

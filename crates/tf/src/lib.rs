@@ -40,6 +40,7 @@ mod opdefs;
 pub mod saved_model;
 mod sstable;
 mod tensor;
+mod translation;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ pub use attrs::NodeExt;
 pub use checkpoint::{Checkpoint, CheckpointEntry};
 pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
 pub use tensor::ConstTensor;
+pub use translation::{SourceTensor, Translation};
 /// TensorFlow protobuf messages (GraphDef, NodeDef, TensorProto, ...).
 pub use tract_tensorflow::tfpb::tensorflow as pb;
 
@@ -140,6 +142,8 @@ pub struct TfGraph {
     /// The SavedModel signature the graph was frozen from (`None` for a frozen `.pb`).
     /// Its input keys name the `Placeholder`s, its output keys the output `Identity` nodes.
     pub signature: Option<SignatureInfo>,
+    /// Set when the graph was translated from another format (ONNX).
+    pub translation: Option<Translation>,
     index: HashMap<String, usize>,
 }
 
@@ -159,7 +163,7 @@ impl TfGraph {
                 return Err(format_error(format!("duplicate node name '{}'", node.name)));
             }
         }
-        let graph = TfGraph { source, graph, signature: None, index };
+        let graph = TfGraph { source, graph, signature: None, translation: None, index };
         for node in graph.nodes() {
             // tract's attribute readers unwrap these; TF itself rejects them.
             let mut attrs: Vec<_> = node.attr.iter().collect();

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod memory;
 pub mod oracle;
 pub mod report;
+pub mod source;
 
 use std::path::Path;
 use std::time::Instant;
@@ -73,6 +74,8 @@ pub struct Options {
     pub all_layers: bool,
     /// How to load the model (SavedModel signature).
     pub load: tf2h5_tf::LoadOptions,
+    /// How to translate an ONNX model (layout).
+    pub onnx: tf2h5_onnx::Options,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             convert: Default::default(),
             all_layers: false,
             load: Default::default(),
+            onnx: Default::default(),
         }
     }
 }
@@ -105,7 +109,7 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
 
     let start = StageTime::start();
-    let graph = tf2h5_tf::load_with(path, &options.load)?;
+    let graph = source::load(path, options)?;
     timed("load", start);
 
     let start = StageTime::start();
@@ -140,10 +144,10 @@ pub fn verify_conversion(
     let batches = inputs::batches(&conversion.inputs, &samples)?;
     let batch_shapes = inputs::sample_shapes(&conversion.inputs, &batches);
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
-    let tf_nodes = graph.nodes().len();
+    let source_summary = report::SourceSummary::of(&graph);
     // First, while the converter's weights are the only other copy: the graph's weights
     // move into tract and the graph is gone before the file image exists.
-    let oracle = oracle::Oracle::from_graph(graph.into_pruned(&output_nodes)?, &batch_shapes, &output_nodes)?;
+    let oracle = source::SourceOracle::new(graph, &batch_shapes, &output_nodes)?;
     timed("tract prepare", start);
 
     let start = StageTime::start();
@@ -194,18 +198,16 @@ pub fn verify_conversion(
     let passed = outputs.iter().all(|o| o.comparison.passed());
     let layer_errors = if !passed || options.all_layers {
         let start = StageTime::start();
-        let errors = tf2h5_tf::load_with(path, &options.load)
-            .map_err(|e| e.to_string())
-            .and_then(|graph| {
-                let sample_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
-                compare_layers(graph, &conversion, &sample_shapes, &samples[0], options.tolerance)
-            });
+        let errors = source::load(path, options).map_err(|e| e.to_string()).and_then(|graph| {
+            let sample_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
+            compare_layers(graph, &conversion, &sample_shapes, &samples[0], options.tolerance)
+        });
         stages.push(StageTime::new("per-layer compare", start.elapsed()));
         Some(errors)
     } else {
         None
     };
-    let report = Report::new(path, tf_nodes, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
+    let report = Report::new(path, source_summary, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
     Ok(Outcome { h5, report, conversion })
 }
 
@@ -236,11 +238,10 @@ fn compare_layers(
         .iter()
         .filter(|(layer, _)| !conversion.inputs.iter().any(|i| &i.layer == layer))
         .filter_map(|(layer, nodes)| nodes.last().map(|node| (layer, node)))
+        .filter(|(_, node)| source::observable(&graph, node))
         .collect();
     let node_names: Vec<String> = compared.iter().map(|(_, node)| (*node).clone()).collect();
-    let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
-    let pruned = graph.into_pruned(&output_nodes).map_err(|e| e.to_string())?;
-    let oracle = oracle::Oracle::from_graph(pruned, input_shapes, &node_names).map_err(|e| e.to_string())?;
+    let oracle = source::SourceOracle::new(graph, input_shapes, &node_names).map_err(|e| e.to_string())?;
     let expected = oracle.run(sample).map_err(|e| e.to_string())?;
     let actual = tf2h5_engine::run_all_layers(&conversion.model, sample).map_err(|e| e.to_string())?;
     Ok(compared

@@ -16,6 +16,7 @@ use crate::VerifyError;
 
 mod concat_v2;
 mod guard;
+pub mod onnx;
 
 /// tract's TensorFlow front end with tf2h5's op fixes registered:
 /// - `FusedBatchNormV3`/`V2`: missing; same inference semantics as `FusedBatchNorm`.
@@ -481,6 +482,36 @@ pub fn expand_splat_constants(graph: &mut GraphDef) {
     }
 }
 
+/// A source model (TF or ONNX front end) with its input facts and outputs set, made runnable.
+pub(crate) fn runnable(model: InferenceModel) -> Result<Arc<TypedRunnableModel>, VerifyError> {
+    let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
+    let typed = guard::contained(|| model.into_typed()).map_err(oracle_error)?;
+    // Every tensor's shape is known now: refuse absurd ones before anything is allocated.
+    crate::limits::check_typed_model(&typed)?;
+    // tract's optimiser has bugs of its own (e.g. its ChangeAxes pass mis-shapes a bias after
+    // a padded strided Conv2D); the plain typed model computes the same function, slower.
+    guard::contained(|| match guard::contained(|| typed.clone().into_optimized()) {
+        Ok(optimized) => optimized.into_runnable(),
+        Err(_) => typed.into_runnable(),
+    })
+    .map_err(oracle_error)
+}
+
+/// Runs `plan` on `inputs`; one f32 array per output, `names` naming them in errors.
+pub(crate) fn run_plan(plan: &Arc<TypedRunnableModel>, inputs: TVec<TValue>, names: &[String]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
+    let outputs = guard::contained(|| plan.run(inputs)).map_err(|e| VerifyError::Oracle(format!("{e:#}")))?;
+    outputs
+        .iter()
+        .zip(names)
+        .map(|(value, name)| {
+            value
+                .to_plain_array_view::<f32>()
+                .map(|v| v.to_owned())
+                .map_err(|e| VerifyError::Oracle(format!("output '{name}': {e:#}")))
+        })
+        .collect()
+}
+
 /// A runnable TF graph with fixed input shapes (batch included).
 pub struct Oracle {
     plan: Arc<TypedRunnableModel>,
@@ -513,34 +544,13 @@ impl Oracle {
             model.set_input_fact(index, f32::fact(shape).into()).map_err(oracle_error)?;
         }
         model.select_outputs_by_name(outputs).map_err(oracle_error)?;
-        let typed = guard::contained(|| model.into_typed()).map_err(oracle_error)?;
-        // Every tensor's shape is known now: refuse absurd ones before anything is allocated.
-        crate::limits::check_typed_model(&typed)?;
-        // tract's optimiser has bugs of its own (e.g. its ChangeAxes pass mis-shapes a bias after
-        // a padded strided Conv2D); the plain typed model computes the same function, slower.
-        let plan = guard::contained(|| match guard::contained(|| typed.clone().into_optimized()) {
-            Ok(optimized) => optimized.into_runnable(),
-            Err(_) => typed.into_runnable(),
-        })
-        .map_err(oracle_error)?;
-        Ok(Oracle { plan, output_names: outputs.to_vec() })
+        Ok(Oracle { plan: runnable(model)?, output_names: outputs.to_vec() })
     }
 
     /// Runs one set of inputs; returns one array per requested output.
     pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
-        let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let inputs: TVec<TValue> = inputs.iter().map(|a| Tensor::from(a.clone()).into()).collect();
-        let outputs = guard::contained(|| self.plan.run(inputs)).map_err(oracle_error)?;
-        outputs
-            .iter()
-            .zip(&self.output_names)
-            .map(|(value, name)| {
-                value
-                    .to_plain_array_view::<f32>()
-                    .map(|v| v.to_owned())
-                    .map_err(|e| VerifyError::Oracle(format!("output '{name}': {e:#}")))
-            })
-            .collect()
+        run_plan(&self.plan, inputs, &self.output_names)
     }
 }
 

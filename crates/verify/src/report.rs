@@ -68,6 +68,15 @@ pub struct Divergence {
     pub comparison: Comparison,
 }
 
+/// The source format of a translated model and the `.h5` model's layout.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranslatedFrom {
+    /// `ONNX`.
+    pub format: String,
+    /// Which layout the `.h5` model's 4-D inputs and outputs use.
+    pub layout: String,
+}
+
 /// Everything a verification run found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -75,6 +84,9 @@ pub struct Report {
     pub model: String,
     /// Source file.
     pub source: String,
+    /// For a model translated from another format (ONNX): the format, and the layout the
+    /// `.h5` model's inputs and outputs use.
+    pub translated_from: Option<TranslatedFrom>,
     /// All outputs within tolerance.
     pub passed: bool,
     /// Samples compared.
@@ -105,11 +117,26 @@ pub struct Report {
     pub peak_rss_mib: Option<f64>,
 }
 
+/// What the report says about the source graph, taken before verification consumes it.
+pub(crate) struct SourceSummary {
+    tf_nodes: usize,
+    translated_from: Option<TranslatedFrom>,
+}
+
+impl SourceSummary {
+    pub(crate) fn of(graph: &tf2h5_tf::TfGraph) -> Self {
+        SourceSummary {
+            tf_nodes: graph.nodes().len(),
+            translated_from: graph.translation.as_ref().map(|t| TranslatedFrom { format: t.format.clone(), layout: t.layout.clone() }),
+        }
+    }
+}
+
 impl Report {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         path: &Path,
-        tf_nodes: usize,
+        source: SourceSummary,
         conversion: &tf2h5_convert::Conversion,
         options: &Options,
         samples: usize,
@@ -125,11 +152,12 @@ impl Report {
         Report {
             model: conversion.model.name.clone(),
             source: path.display().to_string(),
+            translated_from: source.translated_from,
             passed: outputs.iter().all(|o| o.comparison.passed()),
             samples,
             seed: options.inputs.is_empty().then_some(options.seed),
             tolerance: options.tolerance,
-            tf_nodes,
+            tf_nodes: source.tf_nodes,
             layers: conversion.model.layers.len(),
             parameters: conversion.model.parameter_count(),
             h5_bytes,
@@ -157,6 +185,9 @@ impl Report {
             "{verdict}  {}  ({} TF nodes -> {} Keras layers, {} parameters, {} samples, atol {:e}, rtol {:e})",
             self.model, self.tf_nodes, self.layers, self.parameters, self.samples, self.tolerance.atol, self.tolerance.rtol
         );
+        if let Some(t) = &self.translated_from {
+            let _ = writeln!(out, "  {} model; .h5 layout: {}", t.format, t.layout);
+        }
         let _ = writeln!(out, "  {:<28} {:<28} {:>12} {:>12} {:>10}", "output layer", "TF node", "max abs err", "max rel err", "failures");
         for o in &self.outputs {
             let c = &o.comparison;
@@ -206,6 +237,9 @@ impl Report {
         let _ = writeln!(md, "- {} TF nodes → {} Keras layers, {} parameters, .h5 {} bytes", self.tf_nodes, self.layers, self.parameters, self.h5_bytes);
         let seed = self.seed.map(|s| format!("random N(0,1), seed {s}")).unwrap_or_else(|| "user inputs".into());
         let _ = writeln!(md, "- {} samples ({seed}); tolerance atol {:e}, rtol {:e}", self.samples, self.tolerance.atol, self.tolerance.rtol);
+        if let Some(t) = &self.translated_from {
+            let _ = writeln!(md, "- translated from {}; .h5 layout: {}", t.format, t.layout);
+        }
         for (node, shape) in &self.inputs {
             let _ = writeln!(md, "- input `{node}`: {}", format_shape(shape));
         }

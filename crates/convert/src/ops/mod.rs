@@ -8,6 +8,7 @@ use crate::context::{Context, Value};
 use crate::ConvertError;
 
 pub(crate) mod array;
+mod image;
 pub(crate) mod math;
 pub(crate) mod nn;
 
@@ -19,6 +20,7 @@ pub(crate) type Registry = HashMap<&'static str, Builder>;
 pub(crate) fn registry() -> Registry {
     let mut registry = Registry::new();
     array::register(&mut registry);
+    image::register(&mut registry);
     math::register(&mut registry);
     nn::register(&mut registry);
     registry

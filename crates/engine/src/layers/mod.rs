@@ -38,6 +38,7 @@ mod rescaling;
 mod reshape;
 mod softmax;
 mod subtract;
+mod up_sampling2d;
 mod zero_padding2d;
 
 /// Computes one layer from its inputs.
@@ -71,6 +72,7 @@ pub const SUPPORTED_LAYERS: &[&str] = &[
     "Reshape",
     "Cropping2D",
     "Permute",
+    "UpSampling2D",
 ];
 
 /// The function computing `class_name` (every supported class but `InputLayer`, which the
@@ -102,6 +104,7 @@ pub(crate) fn lookup(class_name: &str) -> Option<LayerFn> {
         "Reshape" => reshape::apply,
         "Cropping2D" => cropping2d::apply,
         "Permute" => permute::apply,
+        "UpSampling2D" => up_sampling2d::apply,
         _ => return None,
     })
 }

@@ -1,0 +1,35 @@
+//! TF `ResizeNearestNeighbor` → Keras `UpSampling2D(interpolation="nearest")`.
+//!
+//! Only whole-number enlargements map: with `align_corners` and `half_pixel_centers` false,
+//! TF reads output pixel i from input pixel floor(i · in / out) = floor(i / k) for out = k · in,
+//! exactly what `UpSampling2D(size=k)` repeats. Other sizes or coordinate modes are refused.
+
+use tf2h5_keras::layers;
+use tf2h5_tf::{pb::NodeDef, NodeExt};
+
+use crate::context::{Context, Value};
+use crate::ConvertError;
+
+pub(super) fn resize_nearest_neighbor(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let input = ctx.tensor_input(node, 0)?;
+    let size = ctx.ints_input(node, 1)?;
+    for attr in ["align_corners", "half_pixel_centers"] {
+        if node.attr_bool_opt(attr)?.unwrap_or(false) {
+            return Err(ctx.refuse(node, format!("{attr} = true is not supported (UpSampling2D repeats pixels)")));
+        }
+    }
+    let (Some(h), Some(w)) = (input.shape.get(1).copied().flatten(), input.shape.get(2).copied().flatten()) else {
+        return Err(ctx.refuse(node, format!("expected an NHWC input with known height and width, got {:?}", input.shape)));
+    };
+    let factor = |out: i64, size: usize| (out > 0 && out as usize % size == 0).then(|| out as usize / size);
+    let factors = match size.as_slice() {
+        [out_h, out_w] if input.rank() == 4 => factor(*out_h, h).zip(factor(*out_w, w)),
+        _ => None,
+    };
+    let Some((rows, cols)) = factors else {
+        return Err(ctx.refuse(node, format!("size {size:?} is not a whole multiple of the input {:?}", input.shape)));
+    };
+    let shape = vec![None, Some(h * rows), Some(w * cols), input.shape[3]];
+    let name = ctx.layer_name(&node.name);
+    Ok(ctx.add_layer(node, layers::up_sampling2d(&name, input.layer, [rows, cols]), shape))
+}

@@ -1,0 +1,116 @@
+//! Translating an ONNX model into a TensorFlow-style NHWC graph, so that ONNX models go
+//! through the same converter, reference engine and verification as TensorFlow ones.
+//!
+//! This crate has one job: [`load`] decodes a `.onnx` file (the protobuf types tract-onnx
+//! ships) and rewrites its graph as a frozen [`TfGraph`] of the TF ops `tf2h5-convert`
+//! already maps to Keras layers. Nothing here builds Keras layers. ONNX is NCHW and Keras is
+//! NHWC, so every 4-D activation is carried in NHWC:
+//! - `Conv` weights OIHW → HWIO constants; `group` = channels → `DepthwiseConv2dNative`;
+//!   explicit pads → `Pad` + VALID.
+//! - `Gemm` → `MatMul` (+ `BiasAdd`), `BatchNormalization` → `FusedBatchNormV3`,
+//!   `Clip(0, 6)` → `Relu6`, `HardSigmoid`/`HardSwish` → the `AddV2`/`Relu6`/`Mul` arithmetic
+//!   the converter recognises, `GlobalAveragePool` → `Mean` (keep_dims).
+//! - Pools with pads become SAME, or SAME at stride 1 followed by a 1×1 subsampling pool,
+//!   whichever reproduces the ONNX windows exactly; anything else is refused.
+//! - `Flatten`/`Reshape` of an NHWC tensor first transposes back to NCHW so elements come
+//!   in ONNX order (a Keras `Permute` before the `Flatten`).
+//! - Channel axes, broadcast constants and pads are permuted to NHWC.
+//!
+//! By default the graph's 4-D inputs and outputs are NHWC (the Keras model takes NHWC data);
+//! [`Options::keep_nchw`] keeps ONNX's NCHW at the model's edges with `Transpose` nodes
+//! (Keras `Permute` layers). Translated nodes are named after the ONNX tensors they
+//! compute, and [`TfGraph::translation`] records, for each of them, the ONNX tensor and the
+//! axis permutation between the two, which is what the tract-onnx oracle in `tf2h5-verify`
+//! needs to compare every layer with the ONNX graph. An op without a translation is an error
+//! naming the file, the node and the op.
+//!
+//! Flow: **onnx** (load) → `convert` → `keras`; `verify` runs the `.onnx` in tract-onnx.
+//!
+//! ```no_run
+//! let path = std::path::Path::new("test-models/onnx_cnn/model.onnx");
+//! let graph = tf2h5_onnx::load(path, &tf2h5_onnx::Options::default()).unwrap();
+//! let translation = graph.translation.as_ref().unwrap();
+//! println!("{} TF nodes; {}", graph.nodes().len(), translation.layout);
+//! ```
+#![warn(missing_docs)]
+
+mod proto;
+mod translate;
+
+use std::path::Path;
+
+use prost::Message;
+use tf2h5_tf::{TfError, TfGraph};
+
+/// How to translate an ONNX model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Keep the ONNX (NCHW) layout of 4-D inputs and outputs; the default is NHWC.
+    pub keep_nchw: bool,
+}
+
+/// Whether `path` names an ONNX model: a `.onnx` file, or a directory holding exactly one
+/// `.onnx` file and no TensorFlow model (the `test-models/<case>/` layout).
+pub fn is_onnx(path: &Path) -> bool {
+    model_file(path).is_some()
+}
+
+/// The `.onnx` file `path` names (itself, or the single one in a directory).
+fn model_file(path: &Path) -> Option<std::path::PathBuf> {
+    let is_onnx_file = |p: &Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if !path.is_dir() {
+        return is_onnx_file(path).then(|| path.to_path_buf());
+    }
+    let entries: Vec<_> = std::fs::read_dir(path).ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let tf_model = entries.iter().any(|p| p.extension().is_some_and(|e| e == "pb") || p.join("saved_model.pb").is_file());
+    let onnx: Vec<_> = entries.into_iter().filter(|p| p.is_file() && is_onnx_file(p)).collect();
+    (onnx.len() == 1 && !tf_model).then(|| onnx[0].clone())
+}
+
+/// The ONNX ops (default domain) tf2h5 translates, sorted.
+pub fn supported_ops() -> &'static [&'static str] {
+    translate::SUPPORTED_OPS
+}
+
+/// The ops of the ONNX model at `path` that have no translation, each with its first node
+/// (for `tf2h5 inspect`, which lists them all in one pass).
+pub fn unsupported_ops(path: &Path) -> Result<Vec<(String, String)>, TfError> {
+    let (_, model) = decode(path)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(model
+        .graph
+        .iter()
+        .flat_map(|g| &g.node)
+        .filter(|n| !(n.domain.is_empty() || n.domain == "ai.onnx") || !supported_ops().contains(&n.op_type.as_str()))
+        .filter(|n| seen.insert((n.domain.clone(), n.op_type.clone())))
+        .map(|n| (n.op_type.clone(), proto::node_label(n).to_string()))
+        .collect())
+}
+
+/// The `.onnx` file `path` names and its decoded model.
+fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto), TfError> {
+    let file = model_file(path).unwrap_or_else(|| path.to_path_buf());
+    let format_error = |message: String| TfError::Format { path: file.clone(), message };
+    let bytes = std::fs::read(&file).map_err(|e| TfError::Io { path: file.clone(), message: e.to_string() })?;
+    if bytes.is_empty() {
+        return Err(format_error("the file is empty".into()));
+    }
+    let model = tract_onnx::pb::ModelProto::decode(bytes.as_slice())
+        .map_err(|e| format_error(format!("not an ONNX model (truncated or corrupt protobuf: {e})")))?;
+    Ok((file, model))
+}
+
+/// Loads the ONNX model at `path` (a `.onnx` file or a directory holding one) as an NHWC
+/// TensorFlow-style graph; see the crate docs.
+pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
+    let (file, model) = decode(path)?;
+    let format_error = |message: String| TfError::Format { path: file.clone(), message };
+    let graph = model.graph.as_ref().filter(|g| !g.node.is_empty()).ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+    match opset {
+        Some(v) if (13..=18).contains(&v) => {}
+        Some(v) => return Err(format_error(format!("ONNX opset {v} is not supported (opsets 13 to 18 are)"))),
+        None => return Err(format_error("the model imports no ONNX opset".into())),
+    }
+    translate::translate(&file, graph, options)
+}

@@ -1,0 +1,973 @@
+//! The translation itself: ONNX nodes in file (topological) order, each rewritten as TF
+//! nodes. See the crate docs for the layout rule; each op function says its traps.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use tf2h5_tf::pb;
+use tf2h5_tf::{SourceTensor, TfError, TfGraph, Translation};
+use tract_onnx::pb::{GraphProto, NodeProto};
+
+use crate::proto::{self, Const};
+use crate::Options;
+
+/// The ONNX ops [`Translator::node`] translates, sorted (`tf2h5 ops --onnx`).
+pub(crate) const SUPPORTED_OPS: &[&str] = &[
+    "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten", "Gemm",
+    "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "Relu",
+    "Reshape", "Resize", "Sigmoid", "Softmax", "Sub", "Tanh",
+];
+
+/// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
+const MAX_FACTOR: f32 = 4096.0;
+
+/// NCHW → NHWC.
+pub(crate) const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
+/// NHWC → NCHW.
+const TO_NCHW: [usize; 4] = [0, 3, 1, 2];
+
+/// An ONNX tensor during translation.
+#[derive(Debug, Clone)]
+enum Value {
+    Tensor(Tensor),
+    Const(Const),
+}
+
+/// An ONNX tensor computed by a TF node.
+#[derive(Debug, Clone)]
+struct Tensor {
+    /// The TF node producing it.
+    node: String,
+    /// The ONNX shape (NCHW for 4-D), `None` for the batch.
+    shape: Vec<Option<usize>>,
+    /// A 4-D tensor the TF graph holds transposed to NHWC.
+    nhwc: bool,
+}
+
+impl Tensor {
+    fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Non-batch dimensions, all known.
+    fn features(&self) -> Option<Vec<usize>> {
+        self.shape.iter().skip(1).copied().collect()
+    }
+}
+
+type Attrs = Vec<(&'static str, pb::attr_value::Value)>;
+
+struct Translator<'a> {
+    file: &'a Path,
+    nodes: Vec<pb::NodeDef>,
+    used: HashSet<String>,
+    values: HashMap<String, Value>,
+    sources: HashMap<String, SourceTensor>,
+    /// The ONNX node being translated (for errors and node names).
+    current: Option<&'a NodeProto>,
+}
+
+pub(crate) fn translate(file: &Path, graph: &GraphProto, options: &Options) -> Result<TfGraph, TfError> {
+    let mut t = Translator { file, nodes: Vec::new(), used: HashSet::new(), values: HashMap::new(), sources: HashMap::new(), current: None };
+    let format_error = |message: String| TfError::Format { path: file.to_path_buf(), message };
+    for init in &graph.initializer {
+        let value = proto::tensor(init).map_err(format_error)?;
+        t.values.insert(init.name.clone(), Value::Const(value));
+    }
+    let mut inputs = Vec::new();
+    for input in &graph.input {
+        // Old files list initializers among the inputs too.
+        if !t.values.contains_key(&input.name) {
+            inputs.push(t.input(input, options)?);
+        }
+    }
+    for node in &graph.node {
+        t.current = Some(node);
+        t.node(node).map_err(|message| {
+            format_error(format!("node '{}' ({}): {message}", proto::node_label(node), node.op_type))
+        })?;
+    }
+    t.current = None;
+    let mut outputs = Vec::new();
+    for output in &graph.output {
+        outputs.push(t.output(&output.name, options)?);
+    }
+    let layout = layout_sentence(&inputs, &outputs, options);
+    let tf_graph = pb::GraphDef { node: t.nodes, ..Default::default() };
+    let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
+    let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
+        key: key.0.clone(),
+        tensor: key.0.clone(),
+        dtype: pb::DataType::DtFloat,
+        shape: None,
+    };
+    // The ONNX graph's inputs and outputs, in its order (what `default_outputs` reports).
+    result.signature = Some(tf2h5_tf::SignatureInfo {
+        name: "onnx".into(),
+        method_name: "onnx graph".into(),
+        inputs: inputs.iter().map(tensor).collect(),
+        outputs: outputs.iter().map(tensor).collect(),
+    });
+    result.translation = Some(Translation { format: "ONNX".into(), source: file.to_path_buf(), layout, tensors: t.sources });
+    Ok(result)
+}
+
+/// What the report says about layouts. `edges` hold (TF node, rank).
+fn layout_sentence(inputs: &[(String, usize)], outputs: &[(String, usize)], options: &Options) -> String {
+    let four_d = inputs.iter().chain(outputs).any(|(_, rank)| *rank == 4);
+    match (four_d, options.keep_nchw) {
+        (false, _) => "inputs and outputs keep the ONNX layout (none is 4-D)".into(),
+        (true, false) => "NHWC: 4-D inputs and outputs are the ONNX NCHW tensors transposed to NHWC (use --keep-nchw for NCHW)".into(),
+        (true, true) => "NCHW (--keep-nchw): 4-D inputs and outputs keep the ONNX layout, transposed to NHWC inside by Permute layers".into(),
+    }
+}
+
+/// ONNX `(begin_0, begin_1, ..., end_0, end_1, ...)` as (begin, end) pairs, one per axis.
+fn pairs(pads: &[i64]) -> Vec<(i64, i64)> {
+    let half = pads.len() / 2;
+    (0..half).map(|i| (pads[i], pads[half + i])).collect()
+}
+
+fn permuted<T: Copy>(values: &[T], perm: &[usize]) -> Vec<T> {
+    perm.iter().map(|&p| values[p]).collect()
+}
+
+fn int_list(values: &[i64]) -> pb::attr_value::Value {
+    pb::attr_value::Value::List(pb::attr_value::ListValue { i: values.to_vec(), ..Default::default() })
+}
+
+fn string(value: &str) -> pb::attr_value::Value {
+    pb::attr_value::Value::S(value.as_bytes().to_vec())
+}
+
+fn float_type() -> pb::attr_value::Value {
+    pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)
+}
+
+fn tf_shape(dims: &[Option<usize>]) -> pb::TensorShapeProto {
+    pb::TensorShapeProto {
+        dim: dims.iter().map(|d| pb::tensor_shape_proto::Dim { size: d.map_or(-1, |d| d as i64), name: String::new() }).collect(),
+        unknown_rank: false,
+    }
+}
+
+/// Output size of an ONNX window along one axis (floor mode).
+fn window_output(input: usize, kernel: usize, stride: usize, dilation: usize, pads: (usize, usize)) -> Option<usize> {
+    let effective = (kernel - 1) * dilation + 1;
+    let padded = input + pads.0 + pads.1;
+    (padded >= effective).then(|| (padded - effective) / stride + 1)
+}
+
+/// The pads TF's SAME uses for one axis: (before, after).
+fn same_pads(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let output = input.div_ceil(stride);
+    let total = ((output.saturating_sub(1)) * stride + kernel).saturating_sub(input);
+    (total / 2, total - total / 2)
+}
+
+/// Spatial window attributes of a Conv or pool, already checked.
+struct Window {
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    dilations: [usize; 2],
+    /// (begin, end) for H and W.
+    pads: [(usize, usize); 2],
+}
+
+impl<'a> Translator<'a> {
+    fn fresh(&mut self, wanted: &str) -> String {
+        // `name:k` and `^name` mean other things in a GraphDef input list.
+        let base: String = wanted.trim_start_matches('^').replace(':', "_");
+        let base = if base.is_empty() { "onnx".to_string() } else { base };
+        let mut name = base.clone();
+        let mut suffix = 1;
+        while !self.used.insert(name.clone()) {
+            name = format!("{base}_{suffix}");
+            suffix += 1;
+        }
+        name
+    }
+
+    fn emit(&mut self, wanted: &str, op: &str, inputs: Vec<String>, attrs: Attrs) -> String {
+        let name = self.fresh(wanted);
+        let attr = attrs.into_iter().map(|(k, v)| (k.to_string(), pb::AttrValue { value: Some(v) })).collect();
+        self.nodes.push(pb::NodeDef { name: name.clone(), op: op.into(), input: inputs, attr, ..Default::default() });
+        name
+    }
+
+    fn emit_const(&mut self, wanted: &str, value: &Const) -> String {
+        let (dtype, content, shape) = match value {
+            Const::F32(a) => (pb::DataType::DtFloat, a.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(), a.shape().to_vec()),
+            Const::Int(a) => (pb::DataType::DtInt64, a.iter().flat_map(|v| v.to_le_bytes()).collect(), a.shape().to_vec()),
+        };
+        let tensor = pb::TensorProto {
+            dtype: dtype as i32,
+            tensor_shape: Some(tf_shape(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())),
+            tensor_content: content,
+            ..Default::default()
+        };
+        let attrs: Attrs = vec![("dtype", pb::attr_value::Value::Type(dtype as i32)), ("value", pb::attr_value::Value::Tensor(tensor))];
+        self.emit(wanted, "Const", vec![], attrs)
+    }
+
+    fn emit_ints(&mut self, wanted: &str, values: &[i64]) -> String {
+        let array = ArrayD::from_shape_vec(IxDyn(&[values.len()]), values.to_vec()).unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0])));
+        self.emit_const(wanted, &Const::Int(array))
+    }
+
+    fn emit_scalar(&mut self, wanted: &str, value: f32) -> String {
+        self.emit_const(wanted, &Const::F32(ArrayD::from_elem(IxDyn(&[]), value)))
+    }
+
+    /// A graph input: a `Placeholder` (NHWC for 4-D unless NCHW is kept).
+    fn input(&mut self, input: &tract_onnx::pb::ValueInfoProto, options: &Options) -> Result<(String, usize), TfError> {
+        use tract_onnx::pb::type_proto::Value as TypeValue;
+        let refuse = |message: String| TfError::Format { path: self.file.to_path_buf(), message: format!("input '{}': {message}", input.name) };
+        let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(TypeValue::TensorType(t)) => t,
+            _ => return Err(refuse("not a tensor".into())),
+        };
+        if tensor_type.elem_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
+            return Err(refuse("only float32 inputs are supported".into()));
+        }
+        let dims = tensor_type.shape.as_ref().map(|s| &s.dim).ok_or_else(|| refuse("the input has no shape".into()))?;
+        let mut shape: Vec<Option<usize>> = dims
+            .iter()
+            .map(|d| match d.value {
+                Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Some(v as usize),
+                _ => None,
+            })
+            .collect();
+        if shape.is_empty() || shape[1..].iter().any(Option::is_none) {
+            return Err(refuse(format!("shape {shape:?}: only the first (batch) dimension may be unknown")));
+        }
+        // The first dimension is the batch, whatever the file fixes it to.
+        shape[0] = None;
+        let rank = shape.len();
+        let nhwc = rank == 4;
+        let tf_dims = if nhwc && !options.keep_nchw { permuted(&shape, &TO_NHWC) } else { shape.clone() };
+        let attrs: Attrs = vec![("dtype", float_type()), ("shape", pb::attr_value::Value::Shape(tf_shape(&tf_dims)))];
+        let placeholder = self.emit(&input.name, "Placeholder", vec![], attrs);
+        let at_edge = (nhwc && !options.keep_nchw).then(|| TO_NHWC.to_vec());
+        self.sources.insert(placeholder.clone(), SourceTensor { name: input.name.clone(), permutation: at_edge });
+        let node = if nhwc && options.keep_nchw {
+            let perm = self.emit_ints(&format!("{}/to_nhwc/perm", input.name), &[0, 2, 3, 1]);
+            let node = self.emit(&format!("{}/to_nhwc", input.name), "Transpose", vec![placeholder.clone(), perm], vec![]);
+            self.sources.insert(node.clone(), SourceTensor { name: input.name.clone(), permutation: Some(TO_NHWC.to_vec()) });
+            node
+        } else {
+            placeholder.clone()
+        };
+        self.values.insert(input.name.clone(), Value::Tensor(Tensor { node, shape, nhwc }));
+        Ok((placeholder, rank))
+    }
+
+    /// A graph output: its TF node (a `Transpose` back to NCHW when NCHW is kept).
+    fn output(&mut self, name: &str, options: &Options) -> Result<(String, usize), TfError> {
+        let refuse = |message: String| TfError::Format { path: self.file.to_path_buf(), message: format!("output '{name}': {message}") };
+        let tensor = match self.values.get(name) {
+            Some(Value::Tensor(t)) => t.clone(),
+            Some(Value::Const(_)) => return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into())),
+            None => return Err(refuse("no node computes it".into())),
+        };
+        if tensor.nhwc && options.keep_nchw {
+            let perm = self.emit_ints(&format!("{name}/to_nchw/perm"), &[0, 3, 1, 2]);
+            let node = self.emit(&format!("{name}/to_nchw"), "Transpose", vec![tensor.node, perm], vec![]);
+            self.sources.insert(node.clone(), SourceTensor { name: name.to_string(), permutation: None });
+            return Ok((node, 4));
+        }
+        let rank = tensor.rank();
+        Ok((tensor.node, rank))
+    }
+
+    fn value(&self, node: &NodeProto, index: usize) -> Result<&Value, String> {
+        let name = node.input.get(index).filter(|n| !n.is_empty()).ok_or_else(|| format!("input {index} is missing"))?;
+        self.values.get(name).ok_or_else(|| format!("input '{name}' is not computed before this node"))
+    }
+
+    fn tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, String> {
+        match self.value(node, index)? {
+            Value::Tensor(t) => Ok(t.clone()),
+            Value::Const(_) => Err(format!("input {index} is a constant; only tensors computed from the inputs are supported here")),
+        }
+    }
+
+    fn constant(&self, node: &NodeProto, index: usize) -> Result<Option<Const>, String> {
+        match node.input.get(index).filter(|n| !n.is_empty()) {
+            None => Ok(None),
+            Some(_) => match self.value(node, index)? {
+                Value::Const(c) => Ok(Some(c.clone())),
+                Value::Tensor(_) => Err(format!("input {index} must be a constant (an initializer or a Constant node)")),
+            },
+        }
+    }
+
+    fn output_name(node: &NodeProto) -> Result<&str, String> {
+        node.output.first().map(String::as_str).filter(|n| !n.is_empty()).ok_or_else(|| "the node has no output".to_string())
+    }
+
+    /// Emits the TF node that computes the ONNX node's output 0, named after that output.
+    fn emit_output(&mut self, node: &NodeProto, op: &str, inputs: Vec<String>, attrs: Attrs, shape: Vec<Option<usize>>, nhwc: bool) -> Result<(), String> {
+        let onnx_name = Self::output_name(node)?.to_string();
+        let tf_node = self.emit(&onnx_name, op, inputs, attrs);
+        self.bind(&onnx_name, Tensor { node: tf_node, shape, nhwc });
+        Ok(())
+    }
+
+    /// Records that `tensor` computes the ONNX tensor `onnx_name`.
+    fn bind(&mut self, onnx_name: &str, tensor: Tensor) {
+        let permutation = tensor.nhwc.then(|| TO_NHWC.to_vec());
+        self.sources.entry(tensor.node.clone()).or_insert(SourceTensor { name: onnx_name.to_string(), permutation });
+        self.values.insert(onnx_name.to_string(), Value::Tensor(tensor));
+    }
+
+    /// A name for an intermediate TF node of the current ONNX node.
+    fn part(&self, suffix: &str) -> String {
+        let base = self.current.and_then(|n| n.output.first()).map(String::as_str).unwrap_or("onnx");
+        format!("{base}/{suffix}")
+    }
+
+    fn node(&mut self, node: &'a NodeProto) -> Result<(), String> {
+        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            return Err(format!("op '{}' of domain '{}' is not supported", node.op_type, node.domain));
+        }
+        if node.output.iter().skip(1).any(|o| !o.is_empty()) && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization") {
+            return Err("only the first output of an op is supported".into());
+        }
+        match node.op_type.as_str() {
+            "Constant" => {
+                let value = proto::constant_node_value(node)?;
+                self.values.insert(Self::output_name(node)?.to_string(), Value::Const(value));
+                Ok(())
+            }
+            "Identity" | "Dropout" => {
+                let value = self.value(node, 0)?.clone();
+                self.values.insert(Self::output_name(node)?.to_string(), value);
+                Ok(())
+            }
+            "Conv" => self.conv(node),
+            "Gemm" => self.gemm(node),
+            "MatMul" => self.mat_mul(node),
+            "BatchNormalization" => self.batch_norm(node),
+            "Relu" => self.unary(node, "Relu", vec![]),
+            "Sigmoid" => self.unary(node, "Sigmoid", vec![]),
+            "Tanh" => self.unary(node, "Tanh", vec![]),
+            "LeakyRelu" => {
+                let alpha = proto::attr_float(node, "alpha", 0.01)?;
+                self.unary(node, "LeakyRelu", vec![("alpha", pb::attr_value::Value::F(alpha))])
+            }
+            "Clip" => self.clip(node),
+            "HardSigmoid" => self.hard_sigmoid(node),
+            "HardSwish" => self.hard_swish(node),
+            "Add" => self.binary(node, "AddV2"),
+            "Sub" => self.binary(node, "Sub"),
+            "Mul" => self.binary(node, "Mul"),
+            "Div" => self.binary(node, "RealDiv"),
+            "MaxPool" => self.pool(node, "MaxPool"),
+            "AveragePool" => self.pool(node, "AvgPool"),
+            "GlobalAveragePool" => self.global_average_pool(node),
+            "Concat" => self.concat(node),
+            "Flatten" => self.flatten(node),
+            "Reshape" => self.reshape(node),
+            "Softmax" => self.softmax(node),
+            "Pad" => self.pad(node),
+            "Resize" => self.resize(node),
+            other => Err(format!("op '{other}' is not supported")),
+        }
+    }
+
+    fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        self.emit_output(node, op, vec![x.node], attrs, x.shape, x.nhwc)
+    }
+
+    /// The `[1, h, w, 1]` TF form of an ONNX (h, w) attribute.
+    fn window(&self, node: &NodeProto, x: &Tensor, kernel: [usize; 2]) -> Result<Window, String> {
+        let pair = |attr: &str| -> Result<[usize; 2], String> {
+            match proto::attr_ints(node, attr)? {
+                None => Ok([1, 1]),
+                Some(v) if v.len() == 2 && v.iter().all(|&s| s > 0) => Ok([v[0] as usize, v[1] as usize]),
+                Some(v) => Err(format!("{attr} {v:?}: expected two positive values")),
+            }
+        };
+        let strides = pair("strides")?;
+        let dilations = pair("dilations")?;
+        let auto_pad = proto::attr_str(node, "auto_pad", "NOTSET")?;
+        let size = |axis: usize| x.shape[axis + 2].ok_or_else(|| "the input's spatial size is unknown".to_string());
+        let pads = match auto_pad.as_str() {
+            "NOTSET" => match proto::attr_ints(node, "pads")? {
+                None => [(0, 0); 2],
+                Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => {
+                    let p = pairs(&p);
+                    [(p[0].0 as usize, p[0].1 as usize), (p[1].0 as usize, p[1].1 as usize)]
+                }
+                Some(p) => Err(format!("pads {p:?}: expected four non-negative values"))?,
+            },
+            "VALID" => [(0, 0); 2],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let mut pads = [(0, 0); 2];
+                for axis in 0..2 {
+                    let (small, large) = same_pads(size(axis)?, (kernel[axis] - 1) * dilations[axis] + 1, strides[axis]);
+                    pads[axis] = if auto_pad == "SAME_UPPER" { (small, large) } else { (large, small) };
+                }
+                pads
+            }
+            other => Err(format!("auto_pad {other} is not supported"))?,
+        };
+        Ok(Window { kernel, strides, dilations, pads })
+    }
+
+    fn window_shape(&self, x: &Tensor, window: &Window, channels: Option<usize>) -> Result<Vec<Option<usize>>, String> {
+        let mut shape = vec![x.shape[0], channels];
+        for axis in 0..2 {
+            let size = match x.shape[axis + 2] {
+                Some(size) => Some(
+                    window_output(size, window.kernel[axis], window.strides[axis], window.dilations[axis], window.pads[axis])
+                        .ok_or_else(|| format!("the window {:?} does not fit the input {:?}", window.kernel, x.shape))?,
+                ),
+                None => None,
+            };
+            shape.push(size);
+        }
+        Ok(shape)
+    }
+
+    fn require_nhwc(x: &Tensor) -> Result<(), String> {
+        if !x.nhwc {
+            return Err(format!("expected a 4-D NCHW tensor, got shape {:?}", x.shape));
+        }
+        Ok(())
+    }
+
+    /// Zero `Pad` of the spatial axes of an NHWC tensor, if any pad is non-zero.
+    fn zero_pad(&mut self, x: &Tensor, pads: [(usize, usize); 2]) -> Tensor {
+        if pads == [(0, 0); 2] {
+            return x.clone();
+        }
+        let [(hb, he), (wb, we)] = pads;
+        let paddings = ArrayD::from_shape_vec(IxDyn(&[4, 2]), vec![0, 0, hb as i64, he as i64, wb as i64, we as i64, 0, 0]).unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[4, 2])));
+        let paddings = self.emit_const(&self.part("pad/paddings"), &Const::Int(paddings));
+        let node = self.emit(&self.part("pad"), "Pad", vec![x.node.clone(), paddings], vec![]);
+        let mut shape = x.shape.clone();
+        shape[2] = shape[2].map(|h| h + hb + he);
+        shape[3] = shape[3].map(|w| w + wb + we);
+        Tensor { node, shape, nhwc: true }
+    }
+
+    /// `Conv` (2-D): `Conv2D` with the OIHW kernel as HWIO, or `DepthwiseConv2dNative` when
+    /// every group has one input channel; pads → `Pad` + VALID; bias → `BiasAdd`.
+    fn conv(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        Self::require_nhwc(&x)?;
+        let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?.to_f32();
+        if weight.ndim() != 4 {
+            return Err(format!("only 2-D convolutions are supported (weight shape {:?})", weight.shape()));
+        }
+        let (filters, per_group, kh, kw) = (weight.shape()[0], weight.shape()[1], weight.shape()[2], weight.shape()[3]);
+        if weight.is_empty() {
+            return Err(format!("the weight has an empty shape {:?}", weight.shape()));
+        }
+        let group = proto::attr_int(node, "group", 1)?;
+        let channels = x.shape[1].ok_or("the input's channels are unknown")?;
+        let window = self.window(node, &x, [kh, kw])?;
+        let shape = self.window_shape(&x, &window, Some(filters))?;
+        let padded = self.zero_pad(&x, window.pads);
+        let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
+        let attrs = |window: &Window| -> Attrs {
+            vec![("T", float_type()), ("strides", four(window.strides)), ("dilations", four(window.dilations)), ("padding", string("VALID")), ("data_format", string("NHWC"))]
+        };
+        // OIHW → HWIO; for depthwise (O = C·m, I = 1) HWIO read row-major is (h, w, C, m).
+        let hwio = weight.permuted_axes(IxDyn(&[2, 3, 1, 0])).as_standard_layout().into_owned();
+        let bias = self.constant(node, 2)?;
+        let conv_name = if bias.is_some() { self.part("conv") } else { Self::output_name(node)?.to_string() };
+        let conv = if group == 1 && per_group == channels {
+            let kernel = self.emit_const(&self.part("kernel"), &Const::F32(hwio));
+            self.emit(&conv_name, "Conv2D", vec![padded.node, kernel], attrs(&window))
+        } else if per_group == 1 && group as usize == channels && filters % channels == 0 {
+            let kernel = hwio.into_shape_with_order(IxDyn(&[kh, kw, channels, filters / channels])).map_err(|e| e.to_string())?;
+            let kernel = self.emit_const(&self.part("depthwise_kernel"), &Const::F32(kernel));
+            self.emit(&conv_name, "DepthwiseConv2dNative", vec![padded.node, kernel], attrs(&window))
+        } else {
+            return Err(format!(
+                "group {group} with {per_group} input channels per group is not supported (only plain and depthwise convolutions)"
+            ));
+        };
+        let Some(bias) = bias else {
+            self.bind(Self::output_name(node)?, Tensor { node: conv, shape, nhwc: true });
+            return Ok(());
+        };
+        let bias = bias.to_f32();
+        if bias.len() != filters {
+            return Err(format!("the bias has {} values for {filters} filters", bias.len()));
+        }
+        let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?));
+        self.emit_output(node, "BiasAdd", vec![conv, bias], vec![("data_format", string("NHWC"))], shape, true)
+    }
+
+    /// `MatMul` of a tensor by a constant matrix (`A`: (batch, K), `B`: (K, N)) with `BiasAdd`.
+    fn dense(&mut self, node: &NodeProto, a: Tensor, weight: ArrayD<f32>, bias: Option<ArrayD<f32>>) -> Result<(), String> {
+        if a.rank() != 2 || weight.ndim() != 2 || a.shape[1] != Some(weight.shape()[0]) {
+            return Err(format!("only (batch, K) × constant (K, N) products are supported, got {:?} × {:?}", a.shape, weight.shape()));
+        }
+        let units = weight.shape()[1];
+        let shape = vec![a.shape[0], Some(units)];
+        let kernel = self.emit_const(&self.part("kernel"), &Const::F32(weight));
+        let Some(bias) = bias else {
+            return self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, false);
+        };
+        let matmul = self.emit(&self.part("matmul"), "MatMul", vec![a.node, kernel], vec![("T", float_type())]);
+        if bias.len() != units || bias.shape().iter().rev().skip(1).any(|&d| d != 1) {
+            return Err(format!("the bias of shape {:?} does not broadcast per output unit ({units})", bias.shape()));
+        }
+        let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?));
+        self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, false)
+    }
+
+    /// `Gemm`: `alpha·A·op(B) + beta·C` with constant B and C; alpha and beta are folded in.
+    fn gemm(&mut self, node: &NodeProto) -> Result<(), String> {
+        if proto::attr_int(node, "transA", 0)? != 0 {
+            return Err("transA = 1 is not supported".into());
+        }
+        let a = self.tensor(node, 0)?;
+        let b = self.constant(node, 1)?.ok_or("B (input 1) is missing")?.to_f32();
+        let b = if proto::attr_int(node, "transB", 0)? != 0 { b.reversed_axes() } else { b };
+        let alpha = proto::attr_float(node, "alpha", 1.0)?;
+        let beta = proto::attr_float(node, "beta", 1.0)?;
+        let weight = b.mapv(|v| v * alpha).as_standard_layout().into_owned();
+        let bias = self.constant(node, 2)?.map(|c| c.to_f32().mapv(|v| v * beta));
+        self.dense(node, a, weight, bias)
+    }
+
+    fn mat_mul(&mut self, node: &NodeProto) -> Result<(), String> {
+        let a = self.tensor(node, 0)?;
+        let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?.to_f32();
+        self.dense(node, a, b, None)
+    }
+
+    /// `BatchNormalization` (inference) → `FusedBatchNormV3` with the node's epsilon.
+    fn batch_norm(&mut self, node: &NodeProto) -> Result<(), String> {
+        if proto::attr_int(node, "training_mode", 0)? != 0 || node.output.iter().skip(1).any(|o| !o.is_empty()) {
+            return Err("training mode is not supported".into());
+        }
+        let x = self.tensor(node, 0)?;
+        Self::require_nhwc(&x)?;
+        let channels = x.shape[1].ok_or("the input's channels are unknown")?;
+        let mut inputs = vec![x.node.clone()];
+        for (index, role) in [(1, "scale"), (2, "offset"), (3, "mean"), (4, "variance")] {
+            let value = self.constant(node, index)?.ok_or_else(|| format!("{role} (input {index}) is missing"))?.to_f32();
+            if value.len() != channels {
+                return Err(format!("{role} has {} values for {channels} channels", value.len()));
+            }
+            let value = value.into_shape_with_order(IxDyn(&[channels])).map_err(|e| e.to_string())?;
+            inputs.push(self.emit_const(&self.part(role), &Const::F32(value)));
+        }
+        let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("U", float_type()),
+            ("epsilon", pb::attr_value::Value::F(epsilon)),
+            ("is_training", pb::attr_value::Value::B(false)),
+            ("data_format", string("NHWC")),
+        ];
+        self.emit_output(node, "FusedBatchNormV3", inputs, attrs, x.shape, true)
+    }
+
+    /// `Clip(0, 6)` → `Relu6`, `Clip(0, ∞)` → `Relu`; other bounds have no exact Keras layer.
+    fn clip(&mut self, node: &NodeProto) -> Result<(), String> {
+        self.tensor(node, 0)?;
+        let bound = |index: usize| -> Result<Option<f32>, String> {
+            match self.constant(node, index)? {
+                None => Ok(None),
+                Some(c) if c.shape().iter().product::<usize>() == 1 => Ok(c.to_f32().iter().next().copied()),
+                Some(_) => Err(format!("input {index} must be a scalar")),
+            }
+        };
+        match (bound(1)?, bound(2)?) {
+            (Some(min), Some(max)) if min == 0.0 && max == 6.0 => self.unary(node, "Relu6", vec![]),
+            (Some(min), None) if min == 0.0 => self.unary(node, "Relu", vec![]),
+            (Some(min), max) if min == 0.0 && max.is_some_and(f32::is_infinite) => self.unary(node, "Relu", vec![]),
+            (min, max) => Err(format!("Clip({min:?}, {max:?}) is not supported (only Clip(0, 6) and Clip(0, ∞))")),
+        }
+    }
+
+    /// relu6(x + 3) / 6 for `x`, MobileNetV3's hard-sigmoid as the converter's pattern
+    /// expects it; the final `Mul` is named `name`.
+    fn relu6_plus_3_over_6(&mut self, x: &Tensor, name: &str) -> String {
+        let three = self.emit_scalar(&self.part("three"), 3.0);
+        let added = self.emit(&self.part("add"), "AddV2", vec![x.node.clone(), three], vec![]);
+        let relu6 = self.emit(&self.part("relu6"), "Relu6", vec![added], vec![]);
+        let sixth = self.emit_scalar(&self.part("one_sixth"), 1.0 / 6.0);
+        self.emit(name, "Mul", vec![relu6, sixth], vec![])
+    }
+
+    /// `HardSigmoid(alpha, beta)` = clip(alpha·x + beta, 0, 1) = relu6(6·alpha·x + 6·beta) / 6.
+    /// PyTorch's (alpha 1/6, beta 0.5) is relu6(x + 3) / 6.
+    fn hard_sigmoid(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let alpha = proto::attr_float(node, "alpha", 0.2)?;
+        let beta = proto::attr_float(node, "beta", 0.5)?;
+        let scaled = if (alpha - 1.0 / 6.0).abs() <= f32::EPSILON && beta == 0.5 {
+            x.clone()
+        } else {
+            let scale = self.emit_scalar(&self.part("scale"), alpha * 6.0);
+            let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), scale], vec![]);
+            let offset = self.emit_scalar(&self.part("offset"), beta * 6.0 - 3.0);
+            let node = self.emit(&self.part("shifted"), "AddV2", vec![scaled, offset], vec![]);
+            Tensor { node, ..x.clone() }
+        };
+        let output = Self::output_name(node)?.to_string();
+        let result = self.relu6_plus_3_over_6(&scaled, &output);
+        self.bind(&output, Tensor { node: result, ..x });
+        Ok(())
+    }
+
+    /// `HardSwish` = x · relu6(x + 3) / 6.
+    fn hard_swish(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let gate = self.relu6_plus_3_over_6(&x, &self.part("hard_sigmoid"));
+        self.emit_output(node, "Mul", vec![x.node.clone(), gate], vec![], x.shape, x.nhwc)
+    }
+
+    /// A constant operand of an element-wise op on `x`, in `x`'s TF layout: right-aligned to
+    /// x's rank (ONNX broadcasting), permuted to NHWC, leading 1s dropped.
+    fn broadcast_constant(&mut self, c: &Const, x: &Tensor, wanted: &str) -> Result<String, String> {
+        let value = c.to_f32();
+        if value.ndim() > x.rank() {
+            return Err(format!("a constant of shape {:?} does not broadcast against {:?}", value.shape(), x.shape));
+        }
+        let value = if x.nhwc {
+            let mut shape = vec![1; 4 - value.ndim()];
+            shape.extend_from_slice(value.shape());
+            let aligned = value.into_shape_with_order(IxDyn(&shape)).map_err(|e| e.to_string())?;
+            let mut nhwc = aligned.permuted_axes(IxDyn(&TO_NHWC)).as_standard_layout().into_owned();
+            while nhwc.ndim() > 0 && nhwc.shape()[0] == 1 {
+                nhwc = nhwc.index_axis_move(Axis(0), 0);
+            }
+            nhwc
+        } else {
+            value
+        };
+        Ok(self.emit_const(wanted, &Const::F32(value)))
+    }
+
+    /// Element-wise `Add`/`Sub`/`Mul`/`Div` of tensors of one layout, or with a constant.
+    fn binary(&mut self, node: &NodeProto, op: &str) -> Result<(), String> {
+        let (a, b) = (self.value(node, 0)?.clone(), self.value(node, 1)?.clone());
+        let (inputs, x) = match (&a, &b) {
+            (Value::Tensor(a), Value::Tensor(b)) => {
+                if a.nhwc != b.nhwc || a.rank() != b.rank() {
+                    return Err(format!("operands of shapes {:?} and {:?} (ranks must agree)", a.shape, b.shape));
+                }
+                let shape = a.shape.iter().zip(&b.shape).map(|(x, y)| match (x, y) {
+                    (Some(1), other) | (other, Some(1)) => *other,
+                    (x, _) => *x,
+                });
+                (vec![a.node.clone(), b.node.clone()], Tensor { shape: shape.collect(), ..a.clone() })
+            }
+            (Value::Tensor(t), Value::Const(c)) => (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone()),
+            (Value::Const(c), Value::Tensor(t)) => (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone()),
+            (Value::Const(_), Value::Const(_)) => return Err("arithmetic on two constants is not supported".into()),
+        };
+        self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.nhwc)
+    }
+
+    /// `MaxPool` / `AveragePool`. TF has VALID and SAME only, so ONNX pads become:
+    /// no pads → VALID; SAME's pads → SAME (both exclude pads from averages); pads of SAME at
+    /// stride 1 → SAME at stride 1, then a 1×1 pool with the stride (subsampling picks the
+    /// same windows); an average counting pads → zero `Pad` + VALID. Others are refused
+    /// (a zero pad would be wrong for a max).
+    fn pool(&mut self, node: &NodeProto, op: &str) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        Self::require_nhwc(&x)?;
+        let kernel = match proto::attr_ints(node, "kernel_shape")?.as_deref() {
+            Some([h, w]) if *h > 0 && *w > 0 => [*h as usize, *w as usize],
+            other => return Err(format!("kernel_shape {other:?}: only 2-D pools are supported")),
+        };
+        let window = self.window(node, &x, kernel)?;
+        if window.dilations != [1, 1] {
+            return Err("dilated pools are not supported".into());
+        }
+        let count_pads = op == "AvgPool" && proto::attr_int(node, "count_include_pad", 0)? != 0;
+        let shape = self.window_shape(&x, &window, x.shape[1])?;
+        if proto::attr_int(node, "ceil_mode", 0)? != 0 {
+            // Ceil mode only matters when it adds an output.
+            let ceil_adds = (0..2).any(|axis| match x.shape[axis + 2] {
+                Some(size) => (size + window.pads[axis].0 + window.pads[axis].1 - window.kernel[axis]) % window.strides[axis] != 0,
+                None => true,
+            });
+            if ceil_adds {
+                return Err("ceil_mode = 1 with a partial last window is not supported".into());
+            }
+        }
+        let tf_window = |kernel: [usize; 2], strides: [usize; 2], padding: &str| -> Attrs {
+            let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
+            vec![("T", float_type()), ("ksize", four(kernel)), ("strides", four(strides)), ("padding", string(padding)), ("data_format", string("NHWC"))]
+        };
+        let sizes: Option<Vec<usize>> = x.shape[2..].iter().copied().collect();
+        let is_same = sizes.is_some_and(|s| (0..2).all(|a| window.pads[a] == same_pads(s[a], kernel[a], window.strides[a])));
+        let stride1_same = (0..2).all(|a| window.pads[a] == same_pads(1, kernel[a], 1) || kernel[a] == 1 && window.pads[a] == (0, 0));
+        if window.pads == [(0, 0); 2] || count_pads {
+            let padded = self.zero_pad(&x, window.pads);
+            self.emit_output(node, op, vec![padded.node], tf_window(kernel, window.strides, "VALID"), shape, true)
+        } else if is_same {
+            self.emit_output(node, op, vec![x.node], tf_window(kernel, window.strides, "SAME"), shape, true)
+        } else if stride1_same {
+            let pooled = self.emit(&self.part("stride1"), op, vec![x.node], tf_window(kernel, [1, 1], "SAME"));
+            self.emit_output(node, "MaxPool", vec![pooled], tf_window([1, 1], window.strides, "VALID"), shape, true)
+        } else {
+            Err(format!("pads {:?} with kernel {kernel:?} and strides {:?} have no exact TF/Keras padding", window.pads, window.strides))
+        }
+    }
+
+    fn global_average_pool(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        Self::require_nhwc(&x)?;
+        let axes = self.emit_ints(&self.part("axes"), &[1, 2]);
+        let shape = vec![x.shape[0], x.shape[1], Some(1), Some(1)];
+        self.emit_output(node, "Mean", vec![x.node, axes], vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(true))], shape, true)
+    }
+
+    fn concat(&mut self, node: &NodeProto) -> Result<(), String> {
+        let tensors: Vec<Tensor> = (0..node.input.len()).map(|i| self.tensor(node, i)).collect::<Result<_, _>>()?;
+        let first = tensors.first().ok_or("no inputs")?.clone();
+        let rank = first.rank() as i64;
+        let axis = proto::attr_int(node, "axis", 1)?;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        if !(1..rank).contains(&axis) || tensors.iter().any(|t| t.rank() != first.rank() || t.nhwc != first.nhwc) {
+            return Err(format!("axis {axis} of inputs shaped {:?} (only non-batch axes of tensors of one rank)", tensors.iter().map(|t| &t.shape).collect::<Vec<_>>()));
+        }
+        let axis = axis as usize;
+        let tf_axis = if first.nhwc { TO_NHWC.iter().position(|&a| a == axis).unwrap_or(axis) } else { axis };
+        let mut shape = first.shape.clone();
+        shape[axis] = tensors.iter().map(|t| t.shape[axis]).sum();
+        let mut inputs: Vec<String> = tensors.iter().map(|t| t.node.clone()).collect();
+        inputs.push(self.emit_ints(&self.part("axis"), &[tf_axis as i64]));
+        let attrs: Attrs = vec![("N", pb::attr_value::Value::I(tensors.len() as i64)), ("T", float_type())];
+        self.emit_output(node, "ConcatV2", inputs, attrs, shape, first.nhwc)
+    }
+
+    /// An NHWC tensor transposed back to NCHW, so a reshape reads elements in ONNX order
+    /// (skipped when the orders agree: one channel, or 1×1 spatial).
+    fn in_onnx_order(&mut self, x: &Tensor) -> String {
+        let trivial = x.shape[1] == Some(1) || (x.shape[2] == Some(1) && x.shape[3] == Some(1));
+        if !x.nhwc || trivial {
+            return x.node.clone();
+        }
+        let perm = self.emit_ints(&self.part("to_nchw/perm"), &TO_NCHW.map(|p| p as i64));
+        self.emit(&self.part("to_nchw"), "Transpose", vec![x.node.clone(), perm], vec![])
+    }
+
+    /// A reshape of `x` to (batch, `dims`...), in ONNX element order; a 4-D result is
+    /// transposed to NHWC.
+    fn reshape_to(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize]) -> Result<(), String> {
+        let features: usize = x.features().ok_or("the input shape is not fully known")?.iter().product();
+        if dims.iter().product::<usize>() != features {
+            return Err(format!("cannot reshape {:?} to (batch, {dims:?})", x.shape));
+        }
+        let source = self.in_onnx_order(x);
+        let target: Vec<i64> = std::iter::once(-1).chain(dims.iter().map(|&d| d as i64)).collect();
+        let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
+        let nhwc = shape.len() == 4;
+        let reshaped_shape = if nhwc { self.part("nchw") } else { Self::output_name(node)?.to_string() };
+        let target = self.emit_ints(&self.part("shape"), &target);
+        let reshaped = self.emit(&reshaped_shape, "Reshape", vec![source, target], vec![("T", float_type())]);
+        if !nhwc {
+            self.bind(Self::output_name(node)?, Tensor { node: reshaped, shape, nhwc: false });
+            return Ok(());
+        }
+        let perm = self.emit_ints(&self.part("to_nhwc/perm"), &TO_NHWC.map(|p| p as i64));
+        self.emit_output(node, "Transpose", vec![reshaped, perm], vec![], shape, true)
+    }
+
+    /// `Flatten(axis = 1)`: (batch, everything else), in NCHW element order.
+    fn flatten(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let axis = proto::attr_int(node, "axis", 1)?;
+        if axis != 1 && axis != 1 - x.rank() as i64 {
+            return Err(format!("axis {axis}: only Flatten(axis=1) keeps the batch"));
+        }
+        let features = x.features().ok_or("the input shape is not fully known")?;
+        self.reshape_to(node, &x, &[features.iter().product()])
+    }
+
+    /// `Reshape` to a constant shape whose first entry is the batch (0, -1 or its size).
+    fn reshape(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let target = self.constant(node, 1)?.and_then(|c| c.ints()).ok_or("the target shape must be an integer constant")?;
+        let features = x.features().ok_or("the input shape is not fully known")?;
+        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
+        let Some((&first, rest)) = target.split_first() else { return Err("an empty target shape".into()) };
+        let mut dims: Vec<i64> = rest
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if d == 0 && !allow_zero { features.get(i).map_or(-2, |&f| f as i64) } else { d })
+            .collect();
+        let total: usize = features.iter().product();
+        let known: i64 = dims.iter().filter(|&&d| d != -1).product();
+        match dims.iter().filter(|&&d| d == -1).count() {
+            0 => {}
+            1 if known > 0 && total as i64 % known == 0 => dims.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known),
+            _ => return Err(format!("target shape {target:?} is ambiguous")),
+        }
+        let batch_kept = first == -1 || (first == 0 && !allow_zero) || x.shape[0].is_some_and(|b| b as i64 == first) || first == 1;
+        if !batch_kept || dims.iter().any(|&d| d < 0) {
+            return Err(format!("target shape {target:?} does not keep the batch first"));
+        }
+        let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        self.reshape_to(node, &x, &dims)
+    }
+
+    /// `Softmax` over the channels (axis 1 of NCHW = the last NHWC axis) or the last axis.
+    fn softmax(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank() as i64;
+        let axis = proto::attr_int(node, "axis", -1)?;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        let last_in_tf = if x.nhwc { axis == 1 } else { axis == rank - 1 };
+        if !last_in_tf {
+            return Err(format!("softmax over axis {axis} of {:?} is not supported (channels or last axis only)", x.shape));
+        }
+        self.unary(node, "Softmax", vec![("T", float_type())])
+    }
+
+    /// `Resize` (nearest) of H and W by whole factors k → `ResizeNearestNeighbor` (→
+    /// `UpSampling2D`), which reads input pixel floor(i / k). The ONNX coordinate modes that
+    /// pick the same pixel for every factor: `asymmetric` + `floor` (i / k), `half_pixel` or
+    /// `pytorch_half_pixel` + rounding (i + 0.5) / k − 0.5, which lies strictly within 0.5 of
+    /// floor(i / k), and `tf_half_pixel_for_nn` + `floor`.
+    fn resize(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        Self::require_nhwc(&x)?;
+        if proto::attr_str(node, "mode", "nearest")? != "nearest" {
+            return Err("only mode 'nearest' is supported".into());
+        }
+        let coordinates = proto::attr_str(node, "coordinate_transformation_mode", "half_pixel")?;
+        let rounding = proto::attr_str(node, "nearest_mode", "round_prefer_floor")?;
+        let exact = matches!(
+            (coordinates.as_str(), rounding.as_str()),
+            ("asymmetric" | "tf_half_pixel_for_nn", "floor") | ("half_pixel" | "pytorch_half_pixel", "round_prefer_floor" | "round_prefer_ceil")
+        );
+        if !exact {
+            return Err(format!("coordinate_transformation_mode '{coordinates}' with nearest_mode '{rounding}' is not supported"));
+        }
+        let axes: Vec<usize> = match proto::attr_ints(node, "axes")? {
+            None => (0..4).collect(),
+            Some(axes) => axes.iter().map(|&a| if a < 0 { a + 4 } else { a }).map(|a| usize::try_from(a).ok().filter(|&a| a < 4).ok_or(format!("axis {a} out of range"))).collect::<Result<_, _>>()?,
+        };
+        // Per-axis factors from `scales` (input 2) or `sizes` (input 3).
+        let mut factors = [1usize; 4];
+        if let Some(scales) = self.constant(node, 2)?.filter(|c| c.shape().iter().product::<usize>() > 0) {
+            let scales = scales.to_f32();
+            if scales.len() != axes.len() {
+                return Err(format!("{} scales for {} axes", scales.len(), axes.len()));
+            }
+            for (&axis, &scale) in axes.iter().zip(scales.iter()) {
+                if !(1.0..=MAX_FACTOR).contains(&scale) || scale.fract() != 0.0 {
+                    return Err(format!("scale {scale} on axis {axis} is not a whole enlargement"));
+                }
+                factors[axis] = scale as usize;
+            }
+        } else if let Some(out) = self.constant(node, 3)?.and_then(|c| c.ints()) {
+            if out.len() != axes.len() {
+                return Err(format!("{} sizes for {} axes", out.len(), axes.len()));
+            }
+            // The batch axis keeps its size whatever the file fixed it to.
+            for (&axis, &size) in axes.iter().zip(&out).filter(|(&axis, _)| axis != 0) {
+                let input = x.shape[axis].map_or(0, |d| d as i64);
+                if input == 0 || size % input != 0 || size < input || size / input > MAX_FACTOR as i64 {
+                    return Err(format!("size {size} on axis {axis} is not a whole multiple of {input}"));
+                }
+                factors[axis] = (size / input) as usize;
+            }
+        } else {
+            return Err("neither constant scales nor constant sizes are given".into());
+        }
+        if factors[0] != 1 || factors[1] != 1 {
+            return Err(format!("scales {factors:?}: only H and W may be resized"));
+        }
+        let (h, w) = (x.shape[2].ok_or("unknown height")?, x.shape[3].ok_or("unknown width")?);
+        let shape = vec![x.shape[0], x.shape[1], Some(h * factors[2]), Some(w * factors[3])];
+        let size = self.emit_ints(&self.part("size"), &[(h * factors[2]) as i64, (w * factors[3]) as i64]);
+        let attrs: Attrs = vec![("T", float_type()), ("align_corners", pb::attr_value::Value::B(false)), ("half_pixel_centers", pb::attr_value::Value::B(false))];
+        self.emit_output(node, "ResizeNearestNeighbor", vec![x.node, size], attrs, shape, true)
+    }
+
+    /// `Pad` with zeros (mode constant), pads permuted to NHWC.
+    fn pad(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        if proto::attr_str(node, "mode", "constant")? != "constant" {
+            return Err("only constant padding is supported".into());
+        }
+        if let Some(value) = self.constant(node, 2)? {
+            if value.to_f32().iter().any(|&v| v != 0.0) {
+                return Err("only padding with zeros is supported".into());
+            }
+        }
+        let pads = self.constant(node, 1)?.and_then(|c| c.ints()).ok_or("the pads must be an integer constant")?;
+        let rank = x.rank();
+        let axes: Vec<usize> = match self.constant(node, 3)? {
+            None => (0..rank).collect(),
+            Some(c) => c
+                .ints()
+                .ok_or("the axes must be integers")?
+                .iter()
+                .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
+                .collect::<Result<_, _>>()?,
+        };
+        if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
+            return Err(format!("pads {pads:?}: expected {} non-negative values", 2 * axes.len()));
+        }
+        let mut per_axis = vec![(0i64, 0i64); rank];
+        for (&axis, pair) in axes.iter().zip(pairs(&pads)) {
+            per_axis[axis] = pair;
+        }
+        if per_axis[0] != (0, 0) {
+            return Err("padding the batch axis is not supported".into());
+        }
+        let mut shape = x.shape.clone();
+        for (dim, (b, e)) in shape.iter_mut().zip(&per_axis) {
+            *dim = dim.map(|d| d + (*b + *e) as usize);
+        }
+        let tf_pairs = if x.nhwc { permuted(&per_axis, &TO_NHWC) } else { per_axis };
+        let flat: Vec<i64> = tf_pairs.iter().flat_map(|&(b, e)| [b, e]).collect();
+        let paddings = ArrayD::from_shape_vec(IxDyn(&[rank, 2]), flat).map_err(|e| e.to_string())?;
+        let paddings = self.emit_const(&self.part("paddings"), &Const::Int(paddings));
+        self.emit_output(node, "Pad", vec![x.node, paddings], vec![("T", float_type())], shape, x.nhwc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every listed op reaches its translation (which then fails on the empty node), and an
+    /// unlisted one is refused as unsupported.
+    #[test]
+    fn listed_ops_are_dispatched() {
+        let mut sorted = SUPPORTED_OPS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, SUPPORTED_OPS);
+        for op in SUPPORTED_OPS.iter().chain(&["LpNormalization"]) {
+            let node = NodeProto { op_type: op.to_string(), output: vec!["y".into()], ..Default::default() };
+            let mut t = Translator { file: Path::new("m.onnx"), nodes: Vec::new(), used: HashSet::new(), values: HashMap::new(), sources: HashMap::new(), current: None };
+            let error = t.node(&node).err().unwrap_or_default();
+            assert_eq!(error.contains("is not supported"), *op == "LpNormalization", "{op}: {error}");
+        }
+    }
+
+    #[test]
+    fn same_pads_follow_tf() {
+        assert_eq!(same_pads(112, 3, 2), (0, 1));
+        assert_eq!(same_pads(7, 3, 1), (1, 1));
+        assert_eq!(same_pads(1, 2, 1), (0, 1));
+        assert_eq!(window_output(112, 3, 2, 1, (1, 1)), Some(56));
+        assert_eq!(window_output(2, 3, 1, 1, (0, 0)), None);
+    }
+
+    #[test]
+    fn pads_pair_begins_with_ends() {
+        assert_eq!(pairs(&[1, 2, 3, 4]), vec![(1, 3), (2, 4)]);
+        assert_eq!(permuted(&[(0, 0), (1, 1), (2, 2), (3, 3)], &TO_NHWC), vec![(0, 0), (2, 2), (3, 3), (1, 1)]);
+    }
+}

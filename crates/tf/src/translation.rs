@@ -1,0 +1,28 @@
+//! A [`TfGraph`](crate::TfGraph) translated from another format (ONNX): how its nodes relate
+//! to the source model's tensors, so the source can be run as the oracle and compared.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Where a translated graph came from and how its nodes map back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translation {
+    /// The source format (`ONNX`).
+    pub format: String,
+    /// The source model file.
+    pub source: PathBuf,
+    /// One sentence on the layout the translated graph's inputs and outputs use.
+    pub layout: String,
+    /// For translated nodes that reproduce a source tensor: node name → that tensor.
+    pub tensors: HashMap<String, SourceTensor>,
+}
+
+/// A tensor of the source model and how a translated node's value relates to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceTensor {
+    /// The tensor's name in the source model.
+    pub name: String,
+    /// The node's value is the source tensor with its axes permuted by this
+    /// (`[0, 2, 3, 1]`: NCHW source, NHWC node); `None` when they are equal.
+    pub permutation: Option<Vec<usize>>,
+}

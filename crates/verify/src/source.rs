@@ -1,0 +1,60 @@
+//! The source model, whatever its format: loading it as a [`TfGraph`] for the converter, and
+//! running it as the oracle. A TensorFlow model runs in tract-tensorflow
+//! ([`oracle::Oracle`]); an ONNX model, translated by `tf2h5-onnx`, runs as the `.onnx` file in
+//! tract-onnx ([`oracle::onnx::OnnxOracle`]).
+
+use std::path::Path;
+
+use ndarray::ArrayD;
+use tf2h5_tf::TfGraph;
+
+use crate::{oracle, Options, VerifyError};
+
+/// Loads the model at `path`: an ONNX model (a `.onnx` file, or a folder holding one) through
+/// `tf2h5-onnx`, anything else through `tf2h5-tf`.
+pub fn load(path: &Path, options: &Options) -> Result<TfGraph, tf2h5_tf::TfError> {
+    if tf2h5_onnx::is_onnx(path) {
+        if let Some(signature) = &options.load.signature {
+            return Err(tf2h5_tf::TfError::Format {
+                path: path.to_path_buf(),
+                message: format!("an ONNX model has no signatures (asked for '{signature}')"),
+            });
+        }
+        return tf2h5_onnx::load(path, &options.onnx);
+    }
+    tf2h5_tf::load_with(path, &options.load)
+}
+
+/// The source graph, ready to run for fixed input shapes.
+pub enum SourceOracle {
+    /// A TensorFlow graph in tract-tensorflow.
+    Tf(oracle::Oracle),
+    /// The ONNX model a graph was translated from, in tract-onnx.
+    Onnx(oracle::onnx::OnnxOracle),
+}
+
+impl SourceOracle {
+    /// Prepares `graph`'s source for inputs named and shaped as given (the graph's
+    /// placeholders and layout), producing the values of the graph nodes `outputs`.
+    /// The graph is consumed: a TensorFlow graph's weights move into tract.
+    pub fn new(graph: TfGraph, inputs: &[(String, Vec<usize>)], outputs: &[String]) -> Result<Self, VerifyError> {
+        match &graph.translation {
+            Some(translation) => Ok(SourceOracle::Onnx(oracle::onnx::OnnxOracle::new(translation, inputs, outputs)?)),
+            None => Ok(SourceOracle::Tf(oracle::Oracle::from_graph(graph.into_pruned(outputs)?, inputs, outputs)?)),
+        }
+    }
+
+    /// Runs one set of inputs; one array per requested output, in the graph's layout.
+    pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
+        match self {
+            SourceOracle::Tf(oracle) => oracle.run(inputs),
+            SourceOracle::Onnx(oracle) => oracle.run(inputs),
+        }
+    }
+}
+
+/// Whether the source oracle can produce `node`'s value: every node of a TF graph, the nodes
+/// that compute an ONNX tensor of a translated one.
+pub fn observable(graph: &TfGraph, node: &str) -> bool {
+    graph.translation.as_ref().is_none_or(|t| t.tensors.contains_key(node))
+}

@@ -1,0 +1,122 @@
+//! The ONNX fixtures (`test-models/onnx_*`, `"format": "onnx"` in meta.json) against
+//! onnxruntime's outputs: tract-onnx on the `.onnx` file, and our engine on the `.h5`
+//! converted from the translated graph. Both must match onnxruntime, not merely each other.
+//! Fixture arrays are NCHW (the ONNX layout); the default `.h5` takes and gives NHWC.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayD;
+use serde_json::{json, Value};
+use tf2h5_verify::{compare::compare, source::SourceOracle, Options, Tolerance};
+
+const ORT_TOLERANCE: Tolerance = Tolerance { atol: 1e-4, rtol: 1e-4 };
+
+struct Fixture {
+    dir: PathBuf,
+    inputs: Vec<ArrayD<f32>>,
+    outputs: Vec<ArrayD<f32>>,
+}
+
+fn onnx_fixtures() -> Vec<Fixture> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("meta.json").is_file() && tf2h5_onnx::is_onnx(p))
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 3, "expected the committed ONNX fixtures in {}", root.display());
+    dirs.into_iter().map(|dir| fixture(&dir)).collect()
+}
+
+fn fixture(dir: &Path) -> Fixture {
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["layout"], "NCHW");
+    let arrays = |key: &str| -> Vec<ArrayD<f32>> {
+        meta[key].as_array().unwrap().iter().map(|e| ndarray_npy::read_npy(dir.join(e["file"].as_str().unwrap())).unwrap()).collect()
+    };
+    Fixture { dir: dir.to_path_buf(), inputs: arrays("inputs"), outputs: arrays("outputs") }
+}
+
+fn nhwc(a: &ArrayD<f32>) -> ArrayD<f32> {
+    if a.ndim() == 4 {
+        a.clone().permuted_axes(vec![0, 2, 3, 1]).as_standard_layout().into_owned()
+    } else {
+        a.clone()
+    }
+}
+
+fn check(what: &str, dir: &Path, index: usize, expected: &ArrayD<f32>, actual: &ArrayD<f32>) -> f32 {
+    let comparison = compare(expected, actual, ORT_TOLERANCE);
+    assert!(comparison.passed(), "{}: {what} output {index} differs from onnxruntime: {comparison:?}", dir.display());
+    comparison.max_abs_err
+}
+
+#[test]
+fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
+    for fixture in onnx_fixtures() {
+        let graph = tf2h5_onnx::load(&fixture.dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        let conversion = tf2h5_convert::convert(&graph, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        let model = tf2h5_keras::h5::read_from_bytes(&tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap()).unwrap();
+        let inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(nhwc).collect();
+        let shapes: Vec<(String, Vec<usize>)> =
+            conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
+        let outputs: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
+        assert_eq!(outputs.len(), fixture.outputs.len());
+
+        let tract = SourceOracle::new(graph, &shapes, &outputs).unwrap().run(&inputs).unwrap();
+        let engine = tf2h5_engine::run(&model, &inputs).unwrap();
+        for (index, expected) in fixture.outputs.iter().enumerate() {
+            let expected = nhwc(expected);
+            let tract_err = check("tract-onnx", &fixture.dir, index, &expected, &tract[index]);
+            let engine_err = check("engine", &fixture.dir, index, &expected, &engine[index]);
+            let name = fixture.dir.file_name().unwrap().to_string_lossy().into_owned();
+            println!("{name:<14} output {index}  tract-onnx vs onnxruntime {tract_err:.3e}  engine vs onnxruntime {engine_err:.3e}");
+        }
+    }
+}
+
+/// `--keep-nchw`: the `.h5` takes the fixture's NCHW arrays as they are and gives NCHW.
+#[test]
+fn keep_nchw_models_take_and_give_the_onnx_layout() {
+    for fixture in onnx_fixtures() {
+        let options = Options { onnx: tf2h5_onnx::Options { keep_nchw: true }, all_layers: true, ..Default::default() };
+        let outcome = tf2h5_verify::verify(&fixture.dir, &options).unwrap_or_else(|e| panic!("{e}"));
+        assert!(outcome.report.passed, "{}: {}", fixture.dir.display(), outcome.report.summary());
+        let layout = &outcome.report.translated_from.as_ref().unwrap().layout;
+        let model = tf2h5_keras::h5::read_from_bytes(&outcome.h5).unwrap();
+        let engine = tf2h5_engine::run(&model, &fixture.inputs).unwrap();
+        for (index, expected) in fixture.outputs.iter().enumerate() {
+            check("engine (NCHW)", &fixture.dir, index, expected, &engine[index]);
+        }
+        if fixture.inputs[0].ndim() == 4 {
+            assert!(layout.starts_with("NCHW"), "{layout}");
+            assert_eq!(outcome.conversion.inputs[0].shape[1..], fixture.inputs[0].shape()[1..].iter().map(|&d| Some(d)).collect::<Vec<_>>()[..]);
+        }
+    }
+}
+
+/// The per-layer comparison runs for ONNX models too: layers are matched with the ONNX
+/// tensors they compute, and a broken layer is named with its ONNX tensor.
+#[test]
+fn per_layer_comparison_names_the_onnx_tensor_of_a_broken_layer() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/onnx_cnn/model.onnx");
+    let graph = tf2h5_onnx::load(&path, &Default::default()).unwrap();
+    let options = Options { all_layers: true, ..Default::default() };
+    let conversion = tf2h5_convert::convert(&graph, &Default::default()).unwrap();
+    let outcome = tf2h5_verify::verify_conversion(&path, graph, conversion.clone(), &options, vec![]).unwrap();
+    let layers = outcome.report.layer_comparison.unwrap().unwrap();
+    assert!(layers.len() >= 8 && layers.iter().all(|d| d.comparison.passed()), "{layers:#?}");
+
+    let mut broken = conversion;
+    let layer = broken.model.layers.iter_mut().find(|l| l.class_name == "BatchNormalization").unwrap();
+    layer.config.insert("epsilon".into(), json!(0.5));
+    let broken_name = layer.name.clone();
+    let graph = tf2h5_onnx::load(&path, &Default::default()).unwrap();
+    let report = tf2h5_verify::verify_conversion(&path, graph, broken, &Default::default(), vec![]).unwrap().report;
+    assert!(!report.passed);
+    let first = report.first_divergence.expect("localisation must name a layer");
+    assert_eq!(first.layer, broken_name);
+    // The first BatchNormalization of the fixture computes ONNX tensor `bn_8`.
+    assert_eq!(first.tf_node, "bn_8");
+}

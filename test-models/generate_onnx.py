@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Generate the ONNX fixtures (test-models/onnx_*/): small ONNX models built with the `onnx`
+helper API, seeded inputs, and the outputs onnxruntime computes for them.
+
+Run with the ONNX venv (onnx + onnxruntime, kept apart from the TensorFlow venv;
+`bash scripts/setup.sh --onnx` creates it):
+
+    ~/.cache/tf2h5/venv-onnx/bin/python test-models/generate_onnx.py [--out test-models]
+
+For every case it writes `<out>/<case>/`:
+
+* `model.onnx` - the model (checked with onnx.checker and strict shape inference);
+* `x.npy`      - the input batch in the ONNX layout (NCHW for images), 4 seeded
+  standard-normal samples, float32;
+* `y.npy`      - onnxruntime's output for it (ONNX layout; y0.npy, y1.npy... with several);
+* `meta.json`  - as for the TF fixtures, plus `"format": "onnx"` and `"layout": "NCHW"`:
+  the arrays are NCHW, while the `.h5` tf2h5 writes by default expects NHWC, so
+  `scripts/keras_check.py` transposes rank-4 inputs and outputs.
+
+Weights are seeded random (BatchNorm statistics included, variances 0.05..1.0 so a wrong
+epsilon shows), so no layer is an identity. Deterministic: running it twice gives
+byte-identical files. `--cases a b` regenerates a subset.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BATCH = 4
+
+
+class Builder:
+    """Collects nodes and seeded initializers for one graph."""
+
+    def __init__(self, seed):
+        self.rs = np.random.RandomState(seed)
+        self.nodes = []
+        self.inits = []
+        self.count = 0
+
+    def name(self, prefix):
+        self.count += 1
+        return f"{prefix}_{self.count}"
+
+    def const(self, prefix, array, dtype=np.float32):
+        name = self.name(prefix)
+        self.inits.append(numpy_helper.from_array(np.asarray(array, dtype=dtype), name))
+        return name
+
+    def weight(self, prefix, shape, fan_in):
+        return self.const(prefix, self.rs.standard_normal(shape) / np.sqrt(fan_in))
+
+    def op(self, op_type, inputs, prefix=None, **attrs):
+        out = self.name(prefix or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out + "_node", **attrs))
+        return out
+
+    def conv(self, x, cin, cout, k, group=1, bias=True, **attrs):
+        w = self.weight("w", (cout, cin // group, k, k), cin // group * k * k)
+        inputs = [x, w] + ([self.const("b", self.rs.uniform(-0.5, 0.5, cout))] if bias else [])
+        return self.op("Conv", inputs, "conv", kernel_shape=[k, k], group=group, **attrs)
+
+    def bn(self, x, c, epsilon):
+        rs = self.rs
+        params = [
+            self.const("gamma", rs.uniform(0.5, 1.5, c)),
+            self.const("beta", rs.uniform(-0.5, 0.5, c)),
+            self.const("mean", rs.uniform(-0.5, 0.5, c)),
+            self.const("var", rs.uniform(0.05, 1.0, c)),
+        ]
+        return self.op("BatchNormalization", [x, *params], "bn", epsilon=epsilon)
+
+    def gemm(self, x, k, n, **attrs):
+        w = self.weight("fc_w", (n, k) if attrs.get("transB") else (k, n), k)
+        return self.op("Gemm", [x, w, self.const("fc_b", self.rs.uniform(-0.5, 0.5, n))], "gemm", **attrs)
+
+    def model(self, inputs, outputs, opset):
+        def make(outputs):
+            graph = helper.make_graph(self.nodes, "g", inputs, outputs, self.inits)
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                      producer_name="tf2h5 generate_onnx.py")
+            model.ir_version = 8
+            return model
+
+        # Strict shape inference checks every op and gives the outputs their types.
+        inferred = onnx.shape_inference.infer_shapes(make([]), check_type=True, strict_mode=True)
+        typed = {v.name: v for v in inferred.graph.value_info}
+        model = make([typed[name] for name in outputs])
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+def image_input(name, c, h, w):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", c, h, w])
+
+
+def case_onnx_cnn():
+    """A MobileNet-like CNN, opset 14 (HardSwish is new in 14)."""
+    b = Builder(101)
+    x = "x"
+    t = b.conv(x, 3, 8, 3, pads=[1, 1, 1, 1])
+    t = b.bn(t, 8, 1e-3)
+    t = b.op("Relu", [t])
+    # ResNet's stem pool: pads (1, 1) differ from SAME's (0, 1) at stride 2.
+    t = b.op("MaxPool", [t], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    # Depthwise, multiplier 2, stride 2, asymmetric pads (TF SAME-like but explicit).
+    t = b.conv(t, 8, 16, 3, group=8, strides=[2, 2], pads=[0, 0, 1, 1])
+    t = b.op("Clip", [t, b.const("lo", 0.0), b.const("hi", 6.0)])
+    t = b.conv(t, 16, 12, 1, bias=False)
+    t = b.bn(t, 12, 1e-5)
+    t = b.op("HardSwish", [t])
+    t = b.op("GlobalAveragePool", [t])
+    t = b.op("Flatten", [t], axis=1)
+    t = b.gemm(t, 12, 5, transB=1, alpha=0.5, beta=2.0)
+    y = b.op("Softmax", [t], "probs", axis=1)
+    model = b.model([image_input(x, 3, 16, 16)], [y], 14)
+    desc = ("ONNX opset 14, NCHW 3x16x16: Conv 3x3 pads 1 + bias, BatchNormalization eps 1e-3, Relu, "
+            "MaxPool 3x3 stride 2 pads 1 (not SAME's pads), depthwise Conv (group 8, multiplier 2, "
+            "stride 2, pads [0,0,1,1]), Clip(0,6), 1x1 Conv without bias, BatchNormalization eps 1e-5, "
+            "HardSwish, GlobalAveragePool, Flatten, Gemm transB alpha 0.5 beta 2, Softmax.")
+    return model, {x: (3, 16, 16)}, desc
+
+
+def case_onnx_blocks():
+    """Squeeze-excite, concat, residual, pools with pads, Pad, NCHW flatten; opset 18."""
+    b = Builder(202)
+    x = "x"
+    stem = b.conv(x, 4, 8, 3, pads=[1, 1, 1, 1])
+    stem = b.op("Relu", [stem])
+    # Squeeze-and-excite with MobileNetV3's HardSigmoid(alpha 1/6) and a broadcasting Mul.
+    s = b.op("GlobalAveragePool", [stem])
+    s = b.conv(s, 8, 4, 1)
+    s = b.op("Relu", [s])
+    s = b.conv(s, 4, 8, 1)
+    s = b.op("HardSigmoid", [s], alpha=1.0 / 6.0, beta=0.5)
+    se = b.op("Mul", [stem, s])
+    # Two branches: average pool with SAME pads (pads excluded) and with counted pads.
+    a1 = b.op("AveragePool", [se], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    a2 = b.op("AveragePool", [se], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1)
+    a3 = b.op("Sigmoid", [b.conv(se, 8, 4, 3, auto_pad="SAME_UPPER", strides=[1, 1])])
+    cat = b.op("Concat", [a1, a2, a3], axis=1)
+    # Per-channel constant (C, 1, 1) scale and a residual Add.
+    scaled = b.op("Mul", [cat, b.const("scale", b.rs.uniform(0.5, 1.5, (20, 1, 1)))])
+    proj = b.conv(stem, 8, 20, 1)
+    res = b.op("Add", [scaled, proj])
+    # Default HardSigmoid (alpha 0.2) and LeakyRelu.
+    res = b.op("HardSigmoid", [res])
+    feat = b.op("LeakyRelu", [b.op("Sub", [res, b.const("half", 0.5)])], alpha=0.1)
+    # Pad (opset 18 axes input) then a VALID pool.
+    padded = b.op("Pad", [feat, b.const("pads", [1, 0, 0, 1], np.int64), "",
+                          b.const("axes", [2, 3], np.int64)])
+    pooled = b.op("MaxPool", [padded], "pooled", kernel_shape=[2, 2], strides=[2, 2])
+    # NCHW flatten (C > 1, H > 1): elements in C, H, W order.
+    flat = b.op("Reshape", [pooled, b.const("shape", [-1, 20 * 4 * 4], np.int64)])
+    logits = b.gemm(flat, 320, 6)
+    y1 = b.op("Div", [b.op("Tanh", [logits]), b.const("two", 2.0)], "head")
+    model = b.model([image_input(x, 4, 7, 7)], [pooled, y1], 18)
+    desc = ("ONNX opset 18, NCHW 4x7x7, two outputs (a 4-D feature map and a vector): squeeze-excite "
+            "(GlobalAveragePool, 1x1 Convs, HardSigmoid alpha 1/6, broadcasting Mul), AveragePool pads 1 "
+            "with and without count_include_pad, Conv auto_pad SAME_UPPER + Sigmoid, Concat on channels, "
+            "per-channel (C,1,1) constant Mul, residual Add, HardSigmoid alpha 0.2, Sub, LeakyRelu, "
+            "Pad with an axes input (asymmetric on H and W), MaxPool 2x2, Reshape [-1, 320] of an NCHW "
+            "tensor (channel-major order), Gemm, Tanh, Div.")
+    return model, {x: (4, 7, 7)}, desc
+
+
+def case_onnx_mlp():
+    """Vectors only (no layout change), opset 13."""
+    b = Builder(303)
+    x = "x"
+    t = b.op("MatMul", [x, b.weight("w", (10, 16), 10)])
+    t = b.op("Add", [t, b.const("bias", b.rs.uniform(-0.5, 0.5, 16))])
+    t = b.op("Clip", [t, b.const("lo", 0.0)])
+    t = b.gemm(t, 16, 8, alpha=1.5, beta=0.5)
+    t = b.op("Relu", [t])
+    y = b.op("Softmax", [b.gemm(t, 8, 3, transB=1)], "probs")
+    model = b.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", 10])], [y], 13)
+    desc = ("ONNX opset 13 on vectors (10,): MatMul + Add bias, Clip with only a min (ReLU), "
+            "Gemm alpha 1.5 beta 0.5, Relu, Gemm transB, Softmax (default axis -1).")
+    return model, {x: (10,)}, desc
+
+
+def case_onnx_upsample():
+    """Nearest Resize as PyTorch exports it (scales) and with sizes on axes; opset 18."""
+    b = Builder(404)
+    x = "x"
+    t = b.op("Relu", [b.conv(x, 3, 6, 3, strides=[2, 2], pads=[1, 1, 1, 1])])
+    # nn.Upsample(scale_factor=2, mode="nearest"): asymmetric + floor, roi empty.
+    up2 = b.op("Resize", [t, "", b.const("scales", [1.0, 1.0, 2.0, 2.0])],
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    # Defaults (half_pixel + round_prefer_floor), by 3 x 2 via sizes of the axes H, W.
+    up3 = b.op("Resize", [t, "", "", b.const("sizes", [12, 8], np.int64)], axes=[2, 3])
+    y = b.op("Concat", [b.conv(up2, 6, 4, 1), up2], "merged", axis=1)
+    y2 = b.op("Sigmoid", [up3], "gate")
+    model = b.model([image_input(x, 3, 8, 8)], [y, y2], 18)
+    desc = ("ONNX opset 18, NCHW 3x8x8: strided Conv + Relu, Resize nearest by 2 with scales "
+            "(asymmetric + floor, as torch nn.Upsample exports), 1x1 Conv, Concat; Resize with "
+            "sizes (12, 8) for axes (2, 3) and the default half_pixel + round_prefer_floor (factors 3 x 2), "
+            "Sigmoid. Two 4-D outputs.")
+    return model, {x: (3, 8, 8)}, desc
+
+
+CASES = {"onnx_cnn": case_onnx_cnn, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+         "onnx_upsample": case_onnx_upsample}
+
+
+def write_case(out_dir, case):
+    model, input_shapes, desc = CASES[case]()
+    seed = sum(map(ord, case))
+    rs = np.random.RandomState(seed)
+    feeds = {n: rs.standard_normal((BATCH, *s)).astype(np.float32) for n, s in input_shapes.items()}
+    data = model.SerializeToString()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    out_names = [o.name for o in model.graph.output]
+    golden = session.run(out_names, feeds)
+    d = os.path.join(out_dir, case)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(data)
+    in_files = ["x.npy"] if len(feeds) == 1 else [f"x{i}.npy" for i in range(len(feeds))]
+    out_files = ["y.npy"] if len(golden) == 1 else [f"y{i}.npy" for i in range(len(golden))]
+    for fname, arr in zip(in_files, feeds.values()):
+        np.save(os.path.join(d, fname), arr)
+    for fname, arr in zip(out_files, golden):
+        np.save(os.path.join(d, fname), arr.astype(np.float32))
+    meta = {
+        "name": case,
+        "model": "model.onnx",
+        "format": "onnx",
+        "layout": "NCHW",
+        "inputs": [{"name": n, "file": f, "shape": [None, *s]}
+                   for (n, s), f in zip(input_shapes.items(), in_files)],
+        "outputs": [{"name": n, "file": f} for n, f in zip(out_names, out_files)],
+        "description": desc,
+    }
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    size = sum(os.path.getsize(os.path.join(d, x)) for x in os.listdir(d))
+    ops = sorted({n.op_type for n in model.graph.node})
+    print(f"== {case}: {len(model.graph.node)} nodes, {size} bytes; outputs "
+          f"{[list(g.shape) for g in golden]}; ops {', '.join(ops)}")
+
+
+def write_refused(out_dir):
+    """`onnx_refused/`: models tf2h5 must refuse with exit code 2 (no meta.json)."""
+    d = os.path.join(out_dir, "onnx_refused")
+    os.makedirs(d, exist_ok=True)
+    x = image_input("x", 2, 4, 4)
+    node = helper.make_node("LpNormalization", ["x"], ["y"], name="lp_norm", axis=1)
+    graph = helper.make_graph([node], "g", [x], [image_input("y", 2, 4, 4)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    with open(os.path.join(d, "unsupported_op.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--cases", nargs="*", default=list(CASES))
+    args = ap.parse_args()
+    for case in args.cases:
+        write_case(args.out, case)
+    write_refused(args.out)
+
+
+if __name__ == "__main__":
+    main()
