@@ -104,9 +104,11 @@ fn main() -> Result<()> {
         eprintln!("bench: {name}: verify stages");
         stages.push(verify_stages(&model, args.runs)?);
         eprintln!("bench: {name}: tf2h5 verify vs TensorFlow");
-        // Samples run in parallel, one per thread: that many single-sample activations are live.
-        let activations = engines.iter().find(|r| r.model == *name && r.batch == 1).map(|r| r.activation_mib).unwrap_or(0.0)
-            * rayon::current_num_threads() as f64;
+        // verify runs its 8 samples as one batch: the activations of that batch (every layer's
+        // output, an upper bound on what is live at once) are the "one batch".
+        let batch = tf2h5_verify::inputs::MAX_BATCH;
+        let activations =
+            engines.iter().find(|r| r.model == *name && r.batch == batch).map(|r| r.activation_mib).unwrap_or(0.0);
         end_to_end.push(verify_vs_tensorflow(&model, &args, 8, activations)?);
     }
     let mut size_scaling = Vec::new();
@@ -161,7 +163,7 @@ fn engine_vs_tract(model: &ZooModel, runs: usize) -> Result<Vec<EngineRow>> {
     let pruned = graph.pruned(&outputs)?;
     let single_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let mut rows = Vec::new();
-    for batch in [1usize, 8] {
+    for batch in [1usize, tf2h5_verify::inputs::MAX_BATCH] {
         let inputs: Vec<ArrayD<f32>> = conversion
             .inputs
             .iter()
@@ -302,7 +304,7 @@ fn cli_verify(model: &ZooModel, tf2h5: &Path, samples: usize, runs: usize) -> Re
 #[derive(Debug, Serialize)]
 struct EndToEndRow {
     tf2h5: CliRow,
-    /// Activations of the samples in flight (one per thread), MiB.
+    /// Activations of one verify batch (every layer's output), MiB.
     activation_mib: f64,
     /// The memory target: 2.5 × weights + activations, MiB.
     rss_budget_mib: f64,
@@ -383,7 +385,7 @@ fn markdown(report: &Value) -> String {
         }
         let _ = writeln!(md);
     }
-    let _ = writeln!(md, "## `tf2h5 verify` vs Python TensorFlow (import + load + predict the same samples)\n\n| model | samples | tf2h5 verify s (min/med) | TensorFlow s (min/med) | TF time / tf2h5 time | peak RSS MiB | weights MiB | RSS / weights | activations MiB | budget MiB (2.5 × weights + activations) | peak / budget |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "## `tf2h5 verify` vs Python TensorFlow (import + load + predict the same samples)\n\n| model | samples | tf2h5 verify s (min/med) | TensorFlow s (min/med) | TF time / tf2h5 time | peak RSS MiB | weights MiB | RSS / weights | activations of the batch MiB | budget MiB (2.5 × weights + activations) | peak / budget |\n|---|---|---|---|---|---|---|---|---|---|---|");
     for r in report["verify_vs_tensorflow"].as_array().into_iter().flatten() {
         let c = &r["tf2h5"];
         let number = |v: &Value| v.as_f64().unwrap_or(0.0);
