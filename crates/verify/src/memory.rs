@@ -12,8 +12,15 @@ pub fn peak_resident_mib() -> Option<f64> {
 }
 
 /// Restarts the peak measurement at the current resident size (Linux `clear_refs` 5), so
-/// that each stage of the pipeline can report its own peak. Best effort.
+/// that each stage of the pipeline can report its own peak. Memory that earlier stages freed
+/// but the allocator kept is returned first (glibc keeps freed blocks below its adaptive mmap
+/// threshold), so it is not counted again. Best effort.
 pub fn reset_peak() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
