@@ -61,6 +61,10 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
 
+# The fixture generator's way of running a serialised GraphDef (what tf2h5 reads) in TF.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test-models"))
+from generate import run_graph_def  # noqa: E402
+
 # name -> (constructor name, smallest input size, native input size, includes its own preprocessing)
 MODELS = collections.OrderedDict([
     ("VGG16", ("VGG16", 32, 224, False)),
@@ -152,21 +156,6 @@ def freeze(model, size):
     return frozen, gd
 
 
-def run_graph_def(gd_bytes, in_name, out_names, x):
-    gd = tf.compat.v1.GraphDef()
-    gd.ParseFromString(gd_bytes)
-
-    def _import():
-        tf.compat.v1.import_graph_def(gd, name="")
-
-    wrapped = tf.compat.v1.wrap_function(_import, [])
-    g = wrapped.graph
-    pruned = wrapped.prune(
-        [g.as_graph_element(in_name + ":0")], [g.as_graph_element(n + ":0") for n in out_names]
-    )
-    return [np.asarray(o.numpy(), dtype=np.float32) for o in pruned(tf.constant(x))]
-
-
 def write_case(folder, meta, x, y):
     """One zoo entry in the fixture layout: model files are written by the caller."""
     os.makedirs(folder, exist_ok=True)
@@ -227,7 +216,7 @@ def make(name, out_root, size, batch, seed, formats):
     assert placeholders == ["x"], placeholders
     out_names = [t.name.split(":")[0] for t in frozen.outputs]
     gd_bytes = gd.SerializeToString(deterministic=True)
-    (y,) = run_graph_def(gd_bytes, "x", out_names, x)
+    (y,) = run_graph_def(gd_bytes, ["x"], out_names, [x])
     eager = model(x, training=False).numpy()
     np.testing.assert_allclose(y, eager, rtol=1e-4, atol=1e-5)
 

@@ -285,13 +285,7 @@ impl<'g> Context<'g> {
             .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
             .collect();
         let base = if base.is_empty() { "layer".to_string() } else { base };
-        let mut name = base.clone();
-        let mut suffix = 1;
-        while !self.used_names.insert(name.clone()) {
-            name = format!("{base}_{suffix}");
-            suffix += 1;
-        }
-        name
+        tf2h5_tf::unique_name(&mut self.used_names, &base)
     }
 
     /// Adds a layer built for `node`, producing a tensor of `shape`.

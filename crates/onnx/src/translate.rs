@@ -180,13 +180,7 @@ impl<'a> Translator<'a> {
         // `name:k` and `^name` mean other things in a GraphDef input list.
         let base: String = wanted.trim_start_matches('^').replace(':', "_");
         let base = if base.is_empty() { "onnx".to_string() } else { base };
-        let mut name = base.clone();
-        let mut suffix = 1;
-        while !self.used.insert(name.clone()) {
-            name = format!("{base}_{suffix}");
-            suffix += 1;
-        }
-        name
+        tf2h5_tf::unique_name(&mut self.used, &base)
     }
 
     fn emit(&mut self, wanted: &str, op: &str, inputs: Vec<String>, attrs: Attrs) -> String {

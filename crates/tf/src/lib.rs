@@ -341,6 +341,18 @@ pub struct LoadOptions {
     pub signature: Option<String>,
 }
 
+/// `base`, or `base_1`, `base_2`, ... : the first name not yet in `used`, which it joins.
+/// Node and layer names must be unique; every place that invents names uses this.
+pub fn unique_name(used: &mut std::collections::HashSet<String>, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut suffix = 1;
+    while !used.insert(name.clone()) {
+        name = format!("{base}_{suffix}");
+        suffix += 1;
+    }
+    name
+}
+
 /// Loads a model with default options; see [`load_with`].
 pub fn load(path: &Path) -> Result<TfGraph, TfError> {
     load_with(path, &LoadOptions::default())

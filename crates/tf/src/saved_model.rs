@@ -525,13 +525,7 @@ impl<'a> Freezer<'a> {
 
     /// A fresh node name based on `base`.
     fn unique(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut suffix = 1;
-        while !self.names.insert(name.clone()) {
-            name = format!("{base}_{suffix}");
-            suffix += 1;
-        }
-        name
+        crate::unique_name(&mut self.names, base)
     }
 
     fn freeze(&mut self, signature: &'a SignatureInfo) -> Result<Vec<NodeDef>, TfError> {

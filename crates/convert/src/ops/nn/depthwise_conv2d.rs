@@ -17,12 +17,7 @@ pub(super) fn depthwise_conv2d_native(ctx: &mut Context, node: &NodeDef) -> Resu
     super::require_nhwc(ctx, node)?;
     let input = ctx.tensor_input(node, 0)?;
     let kernel = ctx.f32_input(node, 1)?;
-    let window = Window2D {
-        size: [kernel.shape().first().copied().unwrap_or(0), kernel.shape().get(1).copied().unwrap_or(0)],
-        strides: super::spatial_pair(ctx, node, "strides", None)?,
-        padding: super::padding(ctx, node)?,
-        dilation: super::spatial_pair(ctx, node, "dilations", Some([1, 1]))?,
-    };
+    let window = super::conv_window(ctx, node, &kernel)?;
     build(ctx, node, input, kernel, window)
 }
 

@@ -47,6 +47,17 @@ pub(crate) fn spatial_pair(ctx: &Context, node: &NodeDef, attr: &str, default: O
     }
 }
 
+/// The window of a convolution node (`Conv2D`, `DepthwiseConv2dNative`) whose filter is
+/// `kernel` (h, w, ...): its size, strides, padding and dilations.
+pub(crate) fn conv_window(ctx: &Context, node: &NodeDef, kernel: &ndarray::ArrayD<f32>) -> Result<tf2h5_keras::layers::Window2D, ConvertError> {
+    Ok(tf2h5_keras::layers::Window2D {
+        size: [kernel.shape().first().copied().unwrap_or(0), kernel.shape().get(1).copied().unwrap_or(0)],
+        strides: spatial_pair(ctx, node, "strides", None)?,
+        padding: padding(ctx, node)?,
+        dilation: spatial_pair(ctx, node, "dilations", Some([1, 1]))?,
+    })
+}
+
 pub(crate) fn padding(ctx: &Context, node: &NodeDef) -> Result<Padding, ConvertError> {
     match node.attr_str("padding")?.as_str() {
         "VALID" => Ok(Padding::Valid),
