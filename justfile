@@ -44,12 +44,15 @@ keras-check: build
     done
     {{python}} scripts/keras_check.py --fixtures test-models --h5-dir out/keras-check --tfjs-python {{tfjs_python}}
 
-# Regenerate the committed fixtures with TensorFlow, and the ONNX ones with onnx + onnxruntime (test-time only).
+# Regenerate the committed fixtures with TensorFlow, and the ONNX ones (test-time only): built with onnx,
+# converted from the TF fixtures by tf2onnx, exported by PyTorch; all with onnxruntime's outputs.
 fixtures:
     bash scripts/setup.sh --python
     {{python}} test-models/generate.py
     bash scripts/setup.sh --onnx
     {{venv}}-onnx/bin/python test-models/generate_onnx.py
+    {{venv}}-tf2onnx/bin/python test-models/generate_tf2onnx.py
+    {{venv}}-torch/bin/python test-models/generate_torch.py
 
 # The model-zoo regression suite: generate keras.applications models on demand into zoo/ (ignored),
 # verify each (in parallel where memory allows), check loads in both Keras versions, write reports/zoo.md.

@@ -6,7 +6,8 @@
 #     tensorflowjs venv (tensorflowjs_converter, TensorFlow 2.19), cached outside the repository
 #     in ~/.cache/tf2h5/venv and ~/.cache/tf2h5/venv-tfjs so fresh clones reuse them; each is
 #     rebuilt when its requirements files change.
-#   - with --onnx: the ONNX fixture venv (onnx, onnxruntime) in ~/.cache/tf2h5/venv-onnx.
+#   - with --onnx: the ONNX fixture venvs: onnx + onnxruntime in ~/.cache/tf2h5/venv-onnx;
+#     TensorFlow 2.21 + tf2onnx in ~/.cache/tf2h5/venv-tf2onnx; PyTorch in ~/.cache/tf2h5/venv-torch.
 set -euo pipefail
 
 cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
@@ -57,5 +58,10 @@ case "${1:-}" in
         ensure_venv "$cache/venv-tfjs" "tensorflowjs venv (about 5 minutes, once)" \
             "$repo/scripts/requirements-tfjs.txt" "$repo/scripts/requirements-tfjs-nodeps.txt"
         ;;
-    --onnx) ensure_venv "$cache/venv-onnx" "ONNX fixture venv" "$repo/scripts/requirements-onnx.txt" ;;
+    --onnx)
+        ensure_venv "$cache/venv-onnx" "ONNX fixture venv" "$repo/scripts/requirements-onnx.txt"
+        ensure_venv "$cache/venv-tf2onnx" "tf2onnx venv (about a minute)" \
+            "$repo/scripts/requirements-tf2onnx.txt" "$repo/scripts/requirements-tf2onnx-nodeps.txt"
+        ensure_venv "$cache/venv-torch" "PyTorch venv (a few minutes, once)" "$repo/scripts/requirements-torch.txt"
+        ;;
 esac

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Generate the PyTorch fixtures (test-models/torch_*/): small seeded PyTorch models exported
+by a real exporter, torch.onnx.export, so the ONNX translator sees what PyTorch writes
+(Conv with BatchNorm folded in, `/layer/Conv` node names, `onnx::` initializers, Shape/Gather
+arithmetic for `view`, Resize for nn.Upsample, a dynamic batch dimension).
+
+Run with the PyTorch venv (torch, onnx, onnxruntime; `bash scripts/setup.sh --onnx` creates it):
+
+    ~/.cache/tf2h5/venv-torch/bin/python test-models/generate_torch.py [--out test-models]
+
+Export: the TorchScript-based exporter (`dynamo=False`, still in torch 2.15 although
+deprecated), opset 17, constant folding on, the model in eval() mode, input `x` and output `y`
+with a dynamic batch dimension `N`. For every case it writes `<out>/<case>/`:
+
+* `model.onnx` - the exported model (checked with onnx.checker, full_check);
+* `x.npy`      - 4 seeded standard-normal samples, NCHW float32;
+* `y.npy`      - onnxruntime's output for it, asserted equal to PyTorch's own (eval mode)
+  within 1e-5; onnxruntime is also run on one sample to check the batch dimension is dynamic;
+* `meta.json`  - as generate_onnx.py's (`"format": "onnx"`, `"layout": "NCHW"`) plus
+  `"source"` (torch version and exporter).
+
+Weights: torch's default initialisation under `torch.manual_seed`, then every BatchNorm's
+gamma, beta, running mean and running variance (0.05..1.0) set from a seeded
+numpy.random.RandomState, so folding BatchNorm into the convolutions (which the exporter does
+for a BatchNorm right after a Conv) changes the weights, and a wrong epsilon shows.
+Deterministic: running it twice gives byte-identical files. `--cases a b` regenerates a subset.
+"""
+
+import argparse
+import collections
+import io
+import json
+import os
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BATCH = 4
+OPSET = 17
+ATOL = 1e-5
+
+
+class BasicBlock(nn.Module):
+    """ResNet's BasicBlock without downsampling: two 3x3 conv + BN, residual add, ReLU."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + x)
+
+
+class ResNetBlock(nn.Module):
+    """torchvision ResNet's stem (with a 3x3 stride-2 conv) + one BasicBlock + head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = BasicBlock(16)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer1(x)
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, c, r):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, r, 1)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Conv2d(r, c, 1)
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x):
+        return x * self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))
+
+
+class MobileBlock(nn.Module):
+    """MobileNetV3 pieces, a U-Net-like upsample + skip concat and a `view` flatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False),
+                                  nn.BatchNorm2d(8), nn.Hardswish())
+        self.dw = nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False),
+                                nn.BatchNorm2d(8), nn.ReLU())
+        self.se = SqueezeExcite(8, 4)
+        self.project = nn.Sequential(nn.Conv2d(8, 4, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU6())
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.fc = nn.Linear(12 * 12 * 12, 10)
+        self.softmax = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        skip = self.stem(x)                                     # 8 x 12 x 12
+        t = self.project(self.se(self.dw(skip)))                # 4 x 6 x 6
+        t = torch.cat([self.up(t), skip], dim=1)                # 12 x 12 x 12
+        t = t.view(t.size(0), -1)                               # NCHW (channel-major) order
+        return self.softmax(self.fc(t))
+
+
+class DenseBlock(nn.Module):
+    """DenseNet pieces: pre-activation BatchNorm (not after a Conv, so it stays a
+    BatchNormalization node), concat growth, transition with average pooling; SiLU, Dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.layer = nn.Sequential(nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 1, bias=False),
+                                   nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1, bias=False))
+        self.transition = nn.Sequential(nn.BatchNorm2d(12), nn.ReLU(), nn.Conv2d(12, 8, 1, bias=False),
+                                        nn.AvgPool2d(2, stride=2))
+        self.act = nn.SiLU()
+        self.dropout = nn.Dropout(0.2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.stem(x)                                        # 8 x 16 x 16
+        x = torch.cat([x, self.layer(x)], dim=1)                # 12 x 16 x 16
+        x = self.dropout(self.act(self.transition(x)))          # 8 x 8 x 8
+        return self.fc(self.flatten(self.pool(x)))
+
+
+def case_torch_resnet_block():
+    desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
+            "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
+            "residual add, ReLU), AdaptiveAvgPool2d(1), torch.flatten(x, 1), Linear(16,10).")
+    return ResNetBlock(), (3, 32, 32), desc
+
+
+def case_torch_mobile_block():
+    desc = ("MobileNetV3-like block, NCHW 3x24x24: Conv2d(3,8,3,stride 2) + BatchNorm2d + Hardswish "
+            "(the skip, 8x12x12); depthwise Conv2d(8,8,3,stride 2,groups 8) + BatchNorm2d + ReLU; "
+            "squeeze-excite (AdaptiveAvgPool2d(1), 1x1 Conv2d 8->4, ReLU, 1x1 Conv2d 4->8, "
+            "Hardsigmoid, broadcasting multiply); 1x1 project Conv2d 8->4 + BatchNorm2d + ReLU6; "
+            "nn.Upsample(scale_factor=2, nearest) to 4x12x12; torch.cat with the skip on channels "
+            "(12x12x12); x.view(x.size(0), -1) (Shape/Gather/Unsqueeze/Concat -> Reshape, "
+            "channel-major order); Linear(1728,10); Softmax(dim=1).")
+    return MobileBlock(), (3, 24, 24), desc
+
+
+def case_torch_dense_block():
+    desc = ("DenseNet-like block, NCHW 3x16x16: Conv2d(3,8,3,padding 1) with bias; dense layer "
+            "BatchNorm2d + ReLU (pre-activation: the BatchNorm has no Conv before it to fold into, so "
+            "it stays a BatchNormalization) + 1x1 Conv2d 8->8 + BatchNorm2d + ReLU + 3x3 Conv2d 8->4, "
+            "torch.cat with its input (12x16x16); transition BatchNorm2d + ReLU + 1x1 Conv2d 12->8 + "
+            "AvgPool2d(2); SiLU (Sigmoid, Mul); Dropout (gone in eval); AdaptiveAvgPool2d(1), "
+            "nn.Flatten, Linear(8,5).")
+    return DenseBlock(), (3, 16, 16), desc
+
+
+CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
+         "torch_dense_block": case_torch_dense_block}
+
+
+def seed_of(case):
+    return sum(map(ord, case))
+
+
+def randomize_batchnorm(model, rs):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            with torch.no_grad():
+                m.weight.copy_(torch.from_numpy(rs.uniform(0.5, 1.5, c).astype(np.float32)))
+                m.bias.copy_(torch.from_numpy(rs.uniform(-0.5, 0.5, c).astype(np.float32)))
+                m.running_mean.copy_(torch.from_numpy(rs.uniform(-0.5, 0.5, c).astype(np.float32)))
+                m.running_var.copy_(torch.from_numpy(rs.uniform(0.05, 1.0, c).astype(np.float32)))
+
+
+def export(model, x):
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated (but present) in torch 2.15.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (torch.from_numpy(x),), f, dynamo=False, opset_version=OPSET,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, do_constant_folding=True)
+    return f.getvalue()
+
+
+def op_histogram(model):
+    return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
+
+
+def write_case(out_dir, case):
+    seed = seed_of(case)
+    torch.manual_seed(seed)
+    rs = np.random.RandomState(seed)
+    model, in_shape, desc = CASES[case]()
+    randomize_batchnorm(model, rs)
+    model.eval()
+    x = rs.standard_normal((BATCH, *in_shape)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+
+    data = export(model, x)
+    proto = onnx.load_from_string(data)
+    onnx.checker.check_model(proto, full_check=True)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and [d.dim_value for d in dims[1:]] == list(in_shape), dims
+
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (y,) = session.run(["y"], {"x": x})
+    np.testing.assert_allclose(y, want, rtol=0, atol=ATOL, err_msg=f"{case}: onnxruntime vs torch")
+    max_diff = float(np.max(np.abs(y - want)))
+    (y1,) = session.run(["y"], {"x": x[:1]})  # the batch dimension is dynamic
+    np.testing.assert_allclose(y1, y[:1], rtol=0, atol=ATOL, err_msg=f"{case}: batch of 1")
+
+    d = os.path.join(out_dir, case)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(data)
+    np.save(os.path.join(d, "x.npy"), x)
+    np.save(os.path.join(d, "y.npy"), y.astype(np.float32))
+    hist = op_histogram(proto)
+    meta = {
+        "name": case,
+        "model": "model.onnx",
+        "format": "onnx",
+        "layout": "NCHW",
+        "inputs": [{"name": "x", "file": "x.npy", "shape": [None, *in_shape]}],
+        "outputs": [{"name": "y", "file": "y.npy"}],
+        "source": f"torch {torch.__version__} torch.onnx.export (TorchScript exporter, dynamo=False, "
+                  f"opset {OPSET}, do_constant_folding, eval mode, dynamic batch 'N')",
+        "description": (f"PyTorch {desc} Seeded weights, BatchNorm statistics random (variance "
+                        f"0.05..1.0; the exporter folds a BatchNorm after a Conv into its weights). Exported "
+                        f"with the TorchScript exporter (dynamo=False), opset {OPSET}. Outputs by "
+                        f"onnxruntime {ort.__version__}, equal to PyTorch's within {ATOL} (max abs "
+                        f"diff {max_diff:.1e}). ONNX ops: "
+                        + ", ".join(f"{k} {v}" for k, v in hist.items()) + "."),
+    }
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    print(f"== {case}: {len(proto.graph.node)} nodes, model.onnx {len(data)} bytes, opset "
+          f"{[(o.domain, o.version) for o in proto.opset_import]}, ir {proto.ir_version}, producer "
+          f"{proto.producer_name} {proto.producer_version}; output {list(y.shape)}; "
+          f"max |onnxruntime - torch| {max_diff:.3g}")
+    print("   ops " + json.dumps(hist))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--cases", nargs="*", default=list(CASES))
+    args = ap.parse_args()
+    torch.use_deterministic_algorithms(True)
+    for case in args.cases:
+        write_case(args.out, case)
+
+
+if __name__ == "__main__":
+    main()
