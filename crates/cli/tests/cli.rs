@@ -224,6 +224,16 @@ fn verifies_onnx_models_and_says_which_layout_the_h5_expects() {
     let model = tf2h5_keras::h5::read_file(&out).unwrap();
     assert_eq!(model.layers[0].config["batch_input_shape"], serde_json::json!([null, 3, 16, 16]));
     assert!(model.layers.iter().any(|l| l.class_name == "Permute"));
+
+    // A tf2onnx conversion keeps TF's NHWC input; its NHWC <-> NCHW transposes cost no layer.
+    let out = dir.path().join("tf2onnx_cnn.h5");
+    let output = tf2h5(&["verify", fixture("tf2onnx_cnn").to_str().unwrap(), "-o", out.to_str().unwrap()], dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(".h5 layout: ONNX layout: the 4-D inputs are already channels-last"), "{stdout}");
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers[0].config["batch_input_shape"], serde_json::json!([null, 28, 28, 1]));
+    assert!(!model.layers.iter().any(|l| l.class_name == "Permute"));
 }
 
 #[test]

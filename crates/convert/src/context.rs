@@ -24,55 +24,20 @@ pub enum Value {
     Rows(KTensor),
 }
 
-/// One entry of [`Dims`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dim {
-    /// A known integer.
-    Known(i64),
-    /// `k` times the batch size.
-    Batch(i64),
-}
+pub use tf2h5_tf::{Dim, Dims};
 
-/// An integer scalar or vector derived from static shapes, possibly involving the batch size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dims {
-    /// The entries (one for a scalar).
-    pub values: Vec<Dim>,
-    /// Whether the value is a scalar rather than a vector.
-    pub scalar: bool,
-}
-
-impl Dims {
-    /// The shape of a Keras tensor: the batch is `Batch(1)`, every other dimension known.
-    pub fn of_shape(shape: &[Option<usize>]) -> Option<Dims> {
-        let values = shape
-            .iter()
-            .enumerate()
-            .map(|(i, d)| match (i, d) {
-                (0, None) => Some(Dim::Batch(1)),
-                (_, Some(d)) => Some(Dim::Known(*d as i64)),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Dims { values, scalar: false })
-    }
-
-    /// The plain integers when nothing depends on the batch size.
-    pub fn known(&self) -> Option<Vec<i64>> {
-        self.values.iter().map(|d| if let Dim::Known(v) = d { Some(*v) } else { None }).collect()
-    }
-
-    /// As a value: a constant when nothing depends on the batch size.
-    pub fn into_value(self) -> Value {
-        match self.known() {
+/// Shape integers as a value: a constant when nothing depends on the batch size.
+impl From<Dims> for Value {
+    fn from(dims: Dims) -> Value {
+        match dims.known() {
             Some(values) => {
-                let shape = if self.scalar { vec![] } else { vec![values.len()] };
+                let shape = if dims.scalar { vec![] } else { vec![values.len()] };
                 match ndarray::ArrayD::from_shape_vec(shape, values) {
                     Ok(array) => Value::Const(ConstTensor::Int(array)),
-                    Err(_) => Value::Dims(self),
+                    Err(_) => Value::Dims(dims),
                 }
             }
-            None => Value::Dims(self),
+            None => Value::Dims(dims),
         }
     }
 }
@@ -274,18 +239,12 @@ impl<'g> Context<'g> {
         }
     }
 
-    /// A unique Keras-safe layer name derived from a TF node name (`/` is refused by Keras 3).
+    /// A unique Keras-safe layer name derived from a TF node name (`/` is refused by Keras 3),
+    /// usable as a TF name scope.
     /// Scopes added by inlining function calls (`StatefulPartitionedCall/...`, which every
     /// SavedModel has) are dropped: they say nothing about the layer.
     pub fn layer_name(&mut self, tf_name: &str) -> String {
-        let meaningful: Vec<&str> = tf_name.split('/').filter(|scope| !is_call_scope(scope)).collect();
-        let base: String = meaningful
-            .join("/")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
-            .collect();
-        let base = if base.is_empty() { "layer".to_string() } else { base };
-        tf2h5_tf::unique_name(&mut self.used_names, &base)
+        tf2h5_tf::unique_name(&mut self.used_names, &keras_layer_name(tf_name))
     }
 
     /// Adds a layer built for `node`, producing a tensor of `shape`.
@@ -408,6 +367,16 @@ impl<'g> Context<'g> {
 
 /// Whether a name scope is one the function inliner added: `PartitionedCall`,
 /// `StatefulPartitionedCall`, optionally with TF's `_N` uniquifying suffix.
+/// See [`Context::layer_name`]; before making it unique.
+fn keras_layer_name(tf_name: &str) -> String {
+    let meaningful: Vec<&str> = tf_name.split('/').filter(|scope| !is_call_scope(scope)).collect();
+    let base: String = meaningful.join("/").chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
+    // TF name scopes (tfjs and tf-keras build one per layer) cannot start with `_` or `-`,
+    // which ONNX names such as `/stem/Conv_output_0` would give.
+    let base = base.trim_start_matches(['_', '-']);
+    if base.is_empty() { "layer".to_string() } else { base.to_string() }
+}
+
 fn is_call_scope(scope: &str) -> bool {
     let base = scope.strip_prefix("Stateful").unwrap_or(scope);
     match base.strip_prefix("PartitionedCall") {
@@ -419,7 +388,15 @@ fn is_call_scope(scope: &str) -> bool {
 
 #[cfg(test)]
 mod layer_name_tests {
-    use super::is_call_scope;
+    use super::{is_call_scope, keras_layer_name};
+
+    #[test]
+    fn layer_names_are_valid_tf_name_scopes() {
+        assert_eq!(keras_layer_name("StatefulPartitionedCall/model/conv1/Conv2D"), "model_conv1_Conv2D");
+        assert_eq!(keras_layer_name("/stem/stem.0/Conv_output_0"), "stem_stem.0_Conv_output_0");
+        assert_eq!(keras_layer_name("x:0"), "x_0");
+        assert_eq!(keras_layer_name("/-/"), "layer");
+    }
 
     #[test]
     fn call_scopes_are_recognised() {

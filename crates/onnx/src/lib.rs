@@ -3,8 +3,10 @@
 //!
 //! This crate has one job: [`load`] decodes a `.onnx` file (the protobuf types tract-onnx
 //! ships) and rewrites its graph as a frozen [`TfGraph`] of the TF ops `tf2h5-convert`
-//! already maps to Keras layers. Nothing here builds Keras layers. ONNX is NCHW and Keras is
-//! NHWC, so every 4-D activation is carried in NHWC:
+//! already maps to Keras layers. Nothing here builds Keras layers. ONNX is NCHW and Keras
+//! is NHWC, so each tensor is carried in an axis order of its own (its *layout*): NCHW
+//! activations are held NHWC, an ONNX `Transpose` only changes the recorded layout, and a TF
+//! `Transpose` (Keras `Permute`) is emitted only where an op needs another order.
 //! - `Conv` weights OIHW → HWIO constants; `group` = channels → `DepthwiseConv2dNative`;
 //!   explicit pads → `Pad` + VALID.
 //! - `Gemm` → `MatMul` (+ `BiasAdd`), `BatchNormalization` → `FusedBatchNormV3`,
@@ -12,17 +14,21 @@
 //!   the converter recognises, `GlobalAveragePool` → `Mean` (keep_dims).
 //! - Pools with pads become SAME, or SAME at stride 1 followed by a 1×1 subsampling pool,
 //!   whichever reproduces the ONNX windows exactly; anything else is refused.
-//! - `Flatten`/`Reshape` of an NHWC tensor first transposes back to NCHW so elements come
-//!   in ONNX order (a Keras `Permute` before the `Flatten`).
-//! - Channel axes, broadcast constants and pads are permuted to NHWC.
+//! - `Flatten`/`Reshape`/`Squeeze`/`Unsqueeze` read elements in ONNX order: a tensor held
+//!   NHWC is transposed back first unless only axes of size 1 are out of place, and a
+//!   reshape that only moves axes of size 1 is a relabelling with no TF node.
+//! - Shape arithmetic (`Shape`, `Gather`, `Concat`... feeding a `Reshape`, as PyTorch exports
+//!   `x.view(x.size(0), -1)`) is folded with the batch kept symbolic.
+//! - Channel axes, broadcast constants and pads follow each tensor's layout.
 //!
-//! By default the graph's 4-D inputs and outputs are NHWC (the Keras model takes NHWC data);
-//! [`Options::keep_nchw`] keeps ONNX's NCHW at the model's edges with `Transpose` nodes
-//! (Keras `Permute` layers). Translated nodes are named after the ONNX tensors they
-//! compute, and [`TfGraph::translation`] records, for each of them, the ONNX tensor and the
-//! axis permutation between the two, which is what the tract-onnx oracle in `tf2h5-verify`
-//! needs to compare every layer with the ONNX graph. An op without a translation is an error
-//! naming the file, the node and the op.
+//! By default the graph's 4-D inputs and outputs are NHWC (the Keras model takes NHWC data),
+//! unless the ONNX file's inputs are channels-last already (tf2onnx keeps TF's NHWC inputs
+//! and transposes them to NCHW before the first channel op): then, as with
+//! [`Options::keep_nchw`], inputs and outputs keep the ONNX layout. Translated nodes are
+//! named after the ONNX tensors they compute, and [`TfGraph::translation`] records, for each
+//! of them, the ONNX tensor and the axis permutation between the two, which is what the
+//! tract-onnx oracle in `tf2h5-verify` needs to compare every layer with the ONNX graph. An
+//! op without a translation is an error naming the file, the node and the op.
 //!
 //! Flow: **onnx** (load) → `convert` → `keras`; `verify` runs the `.onnx` in tract-onnx.
 //!
@@ -35,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod proto;
+mod shapes;
 mod translate;
 
 use std::path::Path;

@@ -8,39 +8,9 @@ use tract_onnx::pb::{attribute_proto::AttributeType, tensor_proto::DataType, Att
 /// side puts on a sample.
 pub(crate) const MAX_ELEMENTS: usize = 1 << 27;
 
-/// A constant: an initializer, a `Constant` node, or a folded value.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Const {
-    /// float32 (float64 narrowed).
-    F32(ArrayD<f32>),
-    /// Any integer type, widened.
-    Int(ArrayD<i64>),
-}
-
-impl Const {
-    pub(crate) fn shape(&self) -> Vec<usize> {
-        match self {
-            Const::F32(a) => a.shape().to_vec(),
-            Const::Int(a) => a.shape().to_vec(),
-        }
-    }
-
-    /// The values as floats (integers converted).
-    pub(crate) fn to_f32(&self) -> ArrayD<f32> {
-        match self {
-            Const::F32(a) => a.clone(),
-            Const::Int(a) => a.mapv(|v| v as f32),
-        }
-    }
-
-    /// The values as integers, if this is an integer tensor.
-    pub(crate) fn ints(&self) -> Option<Vec<i64>> {
-        match self {
-            Const::Int(a) => Some(a.iter().copied().collect()),
-            Const::F32(_) => None,
-        }
-    }
-}
+/// A constant: an initializer, a `Constant` node, or a folded value; the same type as a
+/// TF `Const` node's value, so translated constants need no conversion.
+pub(crate) use tf2h5_tf::ConstTensor as Const;
 
 /// The name an error uses for `node`: its name, else its first output.
 pub(crate) fn node_label(node: &NodeProto) -> &str {
@@ -171,7 +141,7 @@ mod tests {
         };
         assert_eq!(tensor(&raw).unwrap().to_f32().into_raw_vec_and_offset().0, vec![1.5, -2.0]);
         let ints = TensorProto { dims: vec![3], data_type: DataType::Int64 as i32, int64_data: vec![1, -1, 4], ..Default::default() };
-        assert_eq!(tensor(&ints).unwrap().ints(), Some(vec![1, -1, 4]));
+        assert_eq!(tensor(&ints).unwrap().int_values(), Some(vec![1, -1, 4]));
         let short = TensorProto { dims: vec![4], data_type: DataType::Float as i32, float_data: vec![1.0], ..Default::default() };
         assert!(tensor(&short).unwrap_err().contains("needs 4 values"));
         let huge = TensorProto { dims: vec![1 << 40, 1 << 40], data_type: DataType::Float as i32, ..Default::default() };

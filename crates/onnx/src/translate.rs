@@ -10,13 +10,16 @@ use tf2h5_tf::{SourceTensor, TfError, TfGraph, Translation};
 use tract_onnx::pb::{GraphProto, NodeProto};
 
 use crate::proto::{self, Const};
+use crate::shapes;
+use tf2h5_tf::{Dim, Dims};
 use crate::Options;
 
 /// The ONNX ops [`Translator::node`] translates, sorted (`tf2h5 ops --onnx`).
 pub(crate) const SUPPORTED_OPS: &[&str] = &[
-    "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten", "Gemm",
-    "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "Relu",
-    "Reshape", "Resize", "Sigmoid", "Softmax", "Sub", "Tanh",
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
+    "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul",
+    "Pad", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
+    "Unsqueeze",
 ];
 
 /// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
@@ -24,14 +27,14 @@ const MAX_FACTOR: f32 = 4096.0;
 
 /// NCHW → NHWC.
 pub(crate) const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
-/// NHWC → NCHW.
-const TO_NCHW: [usize; 4] = [0, 3, 1, 2];
 
 /// An ONNX tensor during translation.
 #[derive(Debug, Clone)]
 enum Value {
     Tensor(Tensor),
     Const(Const),
+    /// Shape arithmetic that involves the batch size (see [`crate::shapes`]).
+    Dims(Dims),
 }
 
 /// An ONNX tensor computed by a TF node.
@@ -39,10 +42,11 @@ enum Value {
 struct Tensor {
     /// The TF node producing it.
     node: String,
-    /// The ONNX shape (NCHW for 4-D), `None` for the batch.
+    /// The ONNX shape, `None` for the batch.
     shape: Vec<Option<usize>>,
-    /// A 4-D tensor the TF graph holds transposed to NHWC.
-    nhwc: bool,
+    /// How the TF node holds it: TF axis `j` is ONNX axis `layout[j]`. The identity is the
+    /// ONNX layout; NCHW activations are held NHWC (`[0, 2, 3, 1]`). The batch stays first.
+    layout: Vec<usize>,
 }
 
 impl Tensor {
@@ -54,6 +58,82 @@ impl Tensor {
     fn features(&self) -> Option<Vec<usize>> {
         self.shape.iter().skip(1).copied().collect()
     }
+
+    /// The permutation [`SourceTensor`] records (`None` in the ONNX layout).
+    fn permutation(&self) -> Option<Vec<usize>> {
+        (self.layout != identity(self.rank())).then(|| self.layout.clone())
+    }
+
+    /// Whether the TF node's elements come in ONNX (row-major) order, so a reshape can read
+    /// them as they are: true when only axes of size 1 are out of place.
+    fn in_onnx_order(&self) -> bool {
+        keeps_order(&self.shape, &self.layout)
+    }
+
+    /// The same data seen as ONNX tensor `y` with `y.axis[i] = self.axis[perm[i]]` (an ONNX
+    /// `Transpose`, or a reshape that only moves axes of size 1): no TF node is needed.
+    fn relabelled(&self, perm: &[usize]) -> Tensor {
+        let mut inverse = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inverse[p] = i;
+        }
+        Tensor { node: self.node.clone(), shape: permuted(&self.shape, perm), layout: self.layout.iter().map(|&a| inverse[a]).collect() }
+    }
+}
+
+fn identity(rank: usize) -> Vec<usize> {
+    (0..rank).collect()
+}
+
+/// Whether holding a tensor of `shape` in `layout` keeps its elements in ONNX (row-major)
+/// order: only axes of size 1 may be out of place.
+fn keeps_order(shape: &[Option<usize>], layout: &[usize]) -> bool {
+    let moved: Vec<usize> = layout.iter().copied().filter(|&axis| shape[axis] != Some(1)).collect();
+    moved.windows(2).all(|pair| pair[0] < pair[1])
+}
+
+/// The permutation `p` (output axis `i` = input axis `p[i]`) when reshaping `from` to `to`
+/// only moves axes of size 1, which leaves the elements in order.
+fn unit_axis_move(from: &[Option<usize>], to: &[Option<usize>]) -> Option<Vec<usize>> {
+    if from.len() != to.len() {
+        return None;
+    }
+    let is_unit = |d: &Option<usize>| *d == Some(1);
+    let mut units = (0..from.len()).filter(|&a| is_unit(&from[a]));
+    let mut others = (0..from.len()).filter(|&a| !is_unit(&from[a]));
+    to.iter().map(|d| if is_unit(d) { units.next() } else { others.next().filter(|&a| from[a] == *d) }).collect()
+}
+
+/// Whether the 4-D graph input `name` is already channels-last (a model exported from
+/// TensorFlow by tf2onnx): following element-wise ops, the first node that cares about its
+/// layout transposes it NHWC → NCHW (`Transpose` [0, 3, 1, 2], or a `Reshape` that does the
+/// same by moving a channel axis of size 1). Anything else (a `Conv`, a pool...) reads it as
+/// NCHW, the ONNX convention.
+fn reads_channels_last(graph: &GraphProto, name: &str, shape: &[Option<usize>], constants: &HashMap<String, Value>) -> bool {
+    const ELEMENTWISE: &[&str] = &[
+        "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish", "Identity", "Dropout",
+    ];
+    let mut same_layout: HashSet<&str> = HashSet::from([name]);
+    for node in &graph.node {
+        if !node.input.iter().any(|i| same_layout.contains(i.as_str())) {
+            continue;
+        }
+        match node.op_type.as_str() {
+            "Transpose" => return proto::attr_ints(node, "perm").ok().flatten().as_deref() == Some(&[0, 3, 1, 2]),
+            "Reshape" => {
+                let target = node.input.get(1).and_then(|t| match constants.get(t) {
+                    Some(Value::Const(c)) => c.int_values(),
+                    _ => None,
+                });
+                let to: Option<Vec<Option<usize>>> =
+                    target.map(|t| t.iter().enumerate().map(|(i, &d)| if i == 0 { None } else { usize::try_from(d).ok() }).collect());
+                return to.and_then(|to| unit_axis_move(shape, &to)).as_deref() == Some(&[0, 3, 1, 2]);
+            }
+            op if ELEMENTWISE.contains(&op) => same_layout.extend(node.output.iter().map(String::as_str)),
+            _ => return false,
+        }
+    }
+    false
 }
 
 type Attrs = Vec<(&'static str, pb::attr_value::Value)>;
@@ -66,10 +146,16 @@ struct Translator<'a> {
     sources: HashMap<String, SourceTensor>,
     /// The ONNX node being translated (for errors and node names).
     current: Option<&'a NodeProto>,
+    /// TF `Transpose` nodes already emitted, by (TF node, layout), so a tensor read in another
+    /// layout by several ops is transposed once.
+    transposes: HashMap<(String, Vec<usize>), String>,
+    /// A 4-D graph input is channels-last in the ONNX file (see [`reads_channels_last`]); 4-D
+    /// inputs and outputs then keep the ONNX layout.
+    channels_last_inputs: bool,
 }
 
 pub(crate) fn translate(file: &Path, graph: &GraphProto, options: &Options) -> Result<TfGraph, TfError> {
-    let mut t = Translator { file, nodes: Vec::new(), used: HashSet::new(), values: HashMap::new(), sources: HashMap::new(), current: None };
+    let mut t = Translator::new(file);
     let format_error = |message: String| TfError::Format { path: file.to_path_buf(), message };
     for init in &graph.initializer {
         let value = proto::tensor(init).map_err(format_error)?;
@@ -79,7 +165,7 @@ pub(crate) fn translate(file: &Path, graph: &GraphProto, options: &Options) -> R
     for input in &graph.input {
         // Old files list initializers among the inputs too.
         if !t.values.contains_key(&input.name) {
-            inputs.push(t.input(input, options)?);
+            inputs.push(t.input(graph, input, options)?);
         }
     }
     for node in &graph.node {
@@ -93,7 +179,7 @@ pub(crate) fn translate(file: &Path, graph: &GraphProto, options: &Options) -> R
     for output in &graph.output {
         outputs.push(t.output(&output.name, options)?);
     }
-    let layout = layout_sentence(&inputs, &outputs, options);
+    let layout = layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
     let tf_graph = pb::GraphDef { node: t.nodes, ..Default::default() };
     let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
     let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
@@ -114,10 +200,13 @@ pub(crate) fn translate(file: &Path, graph: &GraphProto, options: &Options) -> R
 }
 
 /// What the report says about layouts. `edges` hold (TF node, rank).
-fn layout_sentence(inputs: &[(String, usize)], outputs: &[(String, usize)], options: &Options) -> String {
+fn layout_sentence(inputs: &[(String, usize)], outputs: &[(String, usize)], options: &Options, channels_last_inputs: bool) -> String {
     let four_d = inputs.iter().chain(outputs).any(|(_, rank)| *rank == 4);
     match (four_d, options.keep_nchw) {
         (false, _) => "inputs and outputs keep the ONNX layout (none is 4-D)".into(),
+        (true, _) if channels_last_inputs => {
+            "ONNX layout: the 4-D inputs are already channels-last (NHWC) in the ONNX file (as tf2onnx writes them), so inputs and outputs keep it".into()
+        }
         (true, false) => "NHWC: 4-D inputs and outputs are the ONNX NCHW tensors transposed to NHWC (use --keep-nchw for NCHW)".into(),
         (true, true) => "NCHW (--keep-nchw): 4-D inputs and outputs keep the ONNX layout, transposed to NHWC inside by Permute layers".into(),
     }
@@ -176,6 +265,19 @@ struct Window {
 }
 
 impl<'a> Translator<'a> {
+    fn new(file: &'a Path) -> Self {
+        Translator {
+            file,
+            nodes: Vec::new(),
+            used: HashSet::new(),
+            values: HashMap::new(),
+            sources: HashMap::new(),
+            current: None,
+            transposes: HashMap::new(),
+            channels_last_inputs: false,
+        }
+    }
+
     fn fresh(&mut self, wanted: &str) -> String {
         // `name:k` and `^name` mean other things in a GraphDef input list.
         let base: String = wanted.trim_start_matches('^').replace(':', "_");
@@ -214,8 +316,8 @@ impl<'a> Translator<'a> {
         self.emit_const(wanted, &Const::F32(ArrayD::from_elem(IxDyn(&[]), value)))
     }
 
-    /// A graph input: a `Placeholder` (NHWC for 4-D unless NCHW is kept).
-    fn input(&mut self, input: &tract_onnx::pb::ValueInfoProto, options: &Options) -> Result<(String, usize), TfError> {
+    /// A graph input: a `Placeholder`, NHWC for a 4-D NCHW input unless NCHW is kept.
+    fn input(&mut self, graph: &GraphProto, input: &tract_onnx::pb::ValueInfoProto, options: &Options) -> Result<(String, usize), TfError> {
         use tract_onnx::pb::type_proto::Value as TypeValue;
         let refuse = |message: String| TfError::Format { path: self.file.to_path_buf(), message: format!("input '{}': {message}", input.name) };
         let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
@@ -239,40 +341,66 @@ impl<'a> Translator<'a> {
         // The first dimension is the batch, whatever the file fixes it to.
         shape[0] = None;
         let rank = shape.len();
-        let nhwc = rank == 4;
-        let tf_dims = if nhwc && !options.keep_nchw { permuted(&shape, &TO_NHWC) } else { shape.clone() };
-        let attrs: Attrs = vec![("dtype", float_type()), ("shape", pb::attr_value::Value::Shape(tf_shape(&tf_dims)))];
+        let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);
+        self.channels_last_inputs |= channels_last;
+        let layout = if rank == 4 && !options.keep_nchw && !channels_last { TO_NHWC.to_vec() } else { identity(rank) };
+        let attrs: Attrs = vec![("dtype", float_type()), ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout))))];
         let placeholder = self.emit(&input.name, "Placeholder", vec![], attrs);
-        let at_edge = (nhwc && !options.keep_nchw).then(|| TO_NHWC.to_vec());
-        self.sources.insert(placeholder.clone(), SourceTensor { name: input.name.clone(), permutation: at_edge });
-        let node = if nhwc && options.keep_nchw {
-            let perm = self.emit_ints(&format!("{}/to_nhwc/perm", input.name), &[0, 2, 3, 1]);
-            let node = self.emit(&format!("{}/to_nhwc", input.name), "Transpose", vec![placeholder.clone(), perm], vec![]);
-            self.sources.insert(node.clone(), SourceTensor { name: input.name.clone(), permutation: Some(TO_NHWC.to_vec()) });
-            node
-        } else {
-            placeholder.clone()
-        };
-        self.values.insert(input.name.clone(), Value::Tensor(Tensor { node, shape, nhwc }));
+        self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout });
         Ok((placeholder, rank))
     }
 
-    /// A graph output: its TF node (a `Transpose` back to NCHW when NCHW is kept).
+    /// A graph output: its TF node, transposed to the layout of the model's edges if needed.
     fn output(&mut self, name: &str, options: &Options) -> Result<(String, usize), TfError> {
         let refuse = |message: String| TfError::Format { path: self.file.to_path_buf(), message: format!("output '{name}': {message}") };
         let tensor = match self.values.get(name) {
             Some(Value::Tensor(t)) => t.clone(),
-            Some(Value::Const(_)) => return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into())),
+            Some(Value::Const(_) | Value::Dims(_)) => return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into())),
             None => return Err(refuse("no node computes it".into())),
         };
-        if tensor.nhwc && options.keep_nchw {
-            let perm = self.emit_ints(&format!("{name}/to_nchw/perm"), &[0, 3, 1, 2]);
-            let node = self.emit(&format!("{name}/to_nchw"), "Transpose", vec![tensor.node, perm], vec![]);
-            self.sources.insert(node.clone(), SourceTensor { name: name.to_string(), permutation: None });
-            return Ok((node, 4));
-        }
         let rank = tensor.rank();
-        Ok((tensor.node, rank))
+        let nhwc = rank == 4 && !options.keep_nchw && !self.channels_last_inputs;
+        let (layout, suffix) = if nhwc { (TO_NHWC.to_vec(), "to_nhwc") } else { (identity(rank), "to_onnx_layout") };
+        let held = self.held_as(&tensor, &layout, &format!("{name}/{suffix}")).map_err(refuse)?;
+        Ok((held.node, rank))
+    }
+
+    /// `x` held in `layout`: itself, or a TF `Transpose` of it (emitted once per tensor and
+    /// layout), recorded as computing `x`'s source tensor.
+    fn held_as(&mut self, x: &Tensor, layout: &[usize], wanted: &str) -> Result<Tensor, String> {
+        if x.layout == layout {
+            return Ok(x.clone());
+        }
+        if layout.len() != x.rank() || layout.first() != Some(&0) {
+            return Err(format!("cannot hold a tensor of shape {:?} in layout {layout:?}", x.shape));
+        }
+        // TF axis j of the result is TF axis perm[j] of x.
+        let perm: Vec<usize> = layout.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0)).collect();
+        let key = (x.node.clone(), layout.to_vec());
+        let node = match self.transposes.get(&key) {
+            Some(node) => node.clone(),
+            None => {
+                let perm_node = self.emit_ints(&format!("{wanted}/perm"), &perm.iter().map(|&p| p as i64).collect::<Vec<_>>());
+                let node = self.emit(wanted, "Transpose", vec![x.node.clone(), perm_node], vec![]);
+                if let Some(source) = self.sources.get(&x.node).cloned() {
+                    let base = source.permutation.unwrap_or_else(|| identity(perm.len()));
+                    let composed: Vec<usize> = perm.iter().map(|&p| base[p]).collect();
+                    let permutation = (composed != identity(perm.len())).then_some(composed);
+                    self.sources.insert(node.clone(), SourceTensor { name: source.name, permutation });
+                }
+                self.transposes.insert(key, node.clone());
+                node
+            }
+        };
+        Ok(Tensor { node, shape: x.shape.clone(), layout: layout.to_vec() })
+    }
+
+    /// `x` as a 4-D NCHW tensor held NHWC, for the ops that work on channels.
+    fn nhwc(&mut self, x: &Tensor) -> Result<Tensor, String> {
+        if x.rank() != 4 {
+            return Err(format!("expected a 4-D NCHW tensor, got shape {:?}", x.shape));
+        }
+        self.held_as(x, &TO_NHWC, &self.part("to_nhwc"))
     }
 
     fn value(&self, node: &NodeProto, index: usize) -> Result<&Value, String> {
@@ -284,6 +412,7 @@ impl<'a> Translator<'a> {
         match self.value(node, index)? {
             Value::Tensor(t) => Ok(t.clone()),
             Value::Const(_) => Err(format!("input {index} is a constant; only tensors computed from the inputs are supported here")),
+            Value::Dims(_) => Err(format!("input {index} is computed from a shape; only tensors computed from the inputs are supported here")),
         }
     }
 
@@ -293,8 +422,30 @@ impl<'a> Translator<'a> {
             Some(_) => match self.value(node, index)? {
                 Value::Const(c) => Ok(Some(c.clone())),
                 Value::Tensor(_) => Err(format!("input {index} must be a constant (an initializer or a Constant node)")),
+                Value::Dims(_) => Err(format!("input {index} must be a constant, but it depends on the batch size")),
             },
         }
+    }
+
+    /// Input `index` as shape values (folded shape arithmetic or an integer constant).
+    fn dims(&self, node: &NodeProto, index: usize) -> Result<Dims, String> {
+        match self.value(node, index)? {
+            Value::Dims(dims) => Ok(dims.clone()),
+            Value::Const(c) => shapes::from_const(c).ok_or_else(|| format!("input {index} must be an integer scalar or vector")),
+            Value::Tensor(_) => Err(format!("input {index} is a tensor; only shape arithmetic on constants and shapes is supported here")),
+        }
+    }
+
+    /// Whether input `index` is a tensor computed from the graph's inputs.
+    fn is_tensor(&self, node: &NodeProto, index: usize) -> bool {
+        matches!(self.value(node, index), Ok(Value::Tensor(_)))
+    }
+
+    /// Binds a folded shape computation: a constant when it does not involve the batch.
+    fn bind_dims(&mut self, node: &NodeProto, dims: Dims) -> Result<(), String> {
+        let value = shapes::to_const(&dims).map_or(Value::Dims(dims), Value::Const);
+        self.values.insert(Self::output_name(node)?.to_string(), value);
+        Ok(())
     }
 
     fn output_name(node: &NodeProto) -> Result<&str, String> {
@@ -302,16 +453,16 @@ impl<'a> Translator<'a> {
     }
 
     /// Emits the TF node that computes the ONNX node's output 0, named after that output.
-    fn emit_output(&mut self, node: &NodeProto, op: &str, inputs: Vec<String>, attrs: Attrs, shape: Vec<Option<usize>>, nhwc: bool) -> Result<(), String> {
+    fn emit_output(&mut self, node: &NodeProto, op: &str, inputs: Vec<String>, attrs: Attrs, shape: Vec<Option<usize>>, layout: Vec<usize>) -> Result<(), String> {
         let onnx_name = Self::output_name(node)?.to_string();
         let tf_node = self.emit(&onnx_name, op, inputs, attrs);
-        self.bind(&onnx_name, Tensor { node: tf_node, shape, nhwc });
+        self.bind(&onnx_name, Tensor { node: tf_node, shape, layout });
         Ok(())
     }
 
     /// Records that `tensor` computes the ONNX tensor `onnx_name`.
     fn bind(&mut self, onnx_name: &str, tensor: Tensor) {
-        let permutation = tensor.nhwc.then(|| TO_NHWC.to_vec());
+        let permutation = tensor.permutation();
         self.sources.entry(tensor.node.clone()).or_insert(SourceTensor { name: onnx_name.to_string(), permutation });
         self.values.insert(onnx_name.to_string(), Value::Tensor(tensor));
     }
@@ -361,8 +512,12 @@ impl<'a> Translator<'a> {
             "MaxPool" => self.pool(node, "MaxPool"),
             "AveragePool" => self.pool(node, "AvgPool"),
             "GlobalAveragePool" => self.global_average_pool(node),
-            "Concat" => self.concat(node),
+            "Concat" if (0..node.input.len()).any(|i| self.is_tensor(node, i)) => self.concat(node),
+            "Squeeze" if self.is_tensor(node, 0) => self.squeeze(node),
+            "Unsqueeze" if self.is_tensor(node, 0) => self.unsqueeze(node),
+            "Shape" | "Gather" | "Cast" | "Slice" | "Concat" | "Squeeze" | "Unsqueeze" => self.shape_arithmetic(node),
             "Flatten" => self.flatten(node),
+            "Transpose" => self.transpose(node),
             "Reshape" => self.reshape(node),
             "Softmax" => self.softmax(node),
             "Pad" => self.pad(node),
@@ -371,9 +526,57 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// Integer ops on shapes and constants, folded (see [`crate::shapes`]).
+    fn shape_arithmetic(&mut self, node: &NodeProto) -> Result<(), String> {
+        let ints = |index: usize| -> Result<Vec<i64>, String> { self.dims(node, index)?.known().ok_or_else(|| format!("input {index} depends on the batch size")) };
+        let dims = match node.op_type.as_str() {
+            "Shape" => {
+                let x = self.tensor(node, 0)?;
+                let shape = Dims::of_shape(&x.shape).ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
+                shapes::slice(&shape, proto::attr_int(node, "start", 0)?, proto::attr_int(node, "end", i64::MAX)?)
+            }
+            "Gather" => {
+                if proto::attr_int(node, "axis", 0)? != 0 {
+                    return Err("only axis 0 of shape values can be gathered".into());
+                }
+                let indices = self.dims(node, 1)?;
+                let positions = indices.known().ok_or("the indices depend on the batch size")?;
+                self.dims(node, 0)?.gather(&positions, indices.scalar).ok_or_else(|| format!("indices {positions:?} out of range"))?
+            }
+            "Cast" => {
+                use tract_onnx::pb::tensor_proto::DataType;
+                let to = proto::attr_int(node, "to", 0)?;
+                if ![DataType::Int64 as i64, DataType::Int32 as i64].contains(&to) {
+                    return Err(format!("only casts of shape values to integers are supported (to = {to})"));
+                }
+                self.dims(node, 0)?
+            }
+            "Slice" => {
+                let (starts, ends) = (ints(1)?, ints(2)?);
+                let axes = if node.input.len() > 3 { ints(3)? } else { vec![0] };
+                let steps = if node.input.len() > 4 { ints(4)? } else { vec![1] };
+                if starts.len() != 1 || ends.len() != 1 || !matches!(axes[..], [0] | [-1]) || steps != [1] {
+                    return Err(format!("only a step-1 slice of one vector of shape values is supported (starts {starts:?}, ends {ends:?}, axes {axes:?}, steps {steps:?})"));
+                }
+                shapes::slice(&self.dims(node, 0)?, starts[0], ends[0])
+            }
+            "Concat" => {
+                if !matches!(proto::attr_int(node, "axis", 0)?, 0 | -1) {
+                    return Err("shape values concatenate on axis 0 only".into());
+                }
+                let parts = (0..node.input.len()).map(|i| self.dims(node, i)).collect::<Result<Vec<_>, _>>()?;
+                Dims::concat(&parts).ok_or("cannot concatenate scalars")?
+            }
+            "Unsqueeze" => shapes::with_rank(&self.dims(node, 0)?, 1, &ints(1)?)?,
+            "Squeeze" => shapes::with_rank(&self.dims(node, 0)?, 0, &if node.input.len() > 1 { ints(1)? } else { vec![] })?,
+            other => return Err(format!("op '{other}' is not supported on shape values")),
+        };
+        self.bind_dims(node, dims)
+    }
+
     fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        self.emit_output(node, op, vec![x.node], attrs, x.shape, x.nhwc)
+        self.emit_output(node, op, vec![x.node], attrs, x.shape, x.layout)
     }
 
     /// The `[1, h, w, 1]` TF form of an ONNX (h, w) attribute.
@@ -427,13 +630,6 @@ impl<'a> Translator<'a> {
         Ok(shape)
     }
 
-    fn require_nhwc(x: &Tensor) -> Result<(), String> {
-        if !x.nhwc {
-            return Err(format!("expected a 4-D NCHW tensor, got shape {:?}", x.shape));
-        }
-        Ok(())
-    }
-
     /// Zero `Pad` of the spatial axes of an NHWC tensor, if any pad is non-zero.
     fn zero_pad(&mut self, x: &Tensor, pads: [(usize, usize); 2]) -> Tensor {
         if pads == [(0, 0); 2] {
@@ -446,14 +642,14 @@ impl<'a> Translator<'a> {
         let mut shape = x.shape.clone();
         shape[2] = shape[2].map(|h| h + hb + he);
         shape[3] = shape[3].map(|w| w + wb + we);
-        Tensor { node, shape, nhwc: true }
+        Tensor { node, shape, layout: TO_NHWC.to_vec() }
     }
 
     /// `Conv` (2-D): `Conv2D` with the OIHW kernel as HWIO, or `DepthwiseConv2dNative` when
     /// every group has one input channel; pads → `Pad` + VALID; bias → `BiasAdd`.
     fn conv(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        Self::require_nhwc(&x)?;
+        let x = self.nhwc(&x)?;
         let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?.to_f32();
         if weight.ndim() != 4 {
             return Err(format!("only 2-D convolutions are supported (weight shape {:?})", weight.shape()));
@@ -488,7 +684,7 @@ impl<'a> Translator<'a> {
             ));
         };
         let Some(bias) = bias else {
-            self.bind(Self::output_name(node)?, Tensor { node: conv, shape, nhwc: true });
+            self.bind(Self::output_name(node)?, Tensor { node: conv, shape, layout: TO_NHWC.to_vec() });
             return Ok(());
         };
         let bias = bias.to_f32();
@@ -496,7 +692,7 @@ impl<'a> Translator<'a> {
             return Err(format!("the bias has {} values for {filters} filters", bias.len()));
         }
         let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?));
-        self.emit_output(node, "BiasAdd", vec![conv, bias], vec![("data_format", string("NHWC"))], shape, true)
+        self.emit_output(node, "BiasAdd", vec![conv, bias], vec![("data_format", string("NHWC"))], shape, TO_NHWC.to_vec())
     }
 
     /// `MatMul` of a tensor by a constant matrix (`A`: (batch, K), `B`: (K, N)) with `BiasAdd`.
@@ -508,14 +704,14 @@ impl<'a> Translator<'a> {
         let shape = vec![a.shape[0], Some(units)];
         let kernel = self.emit_const(&self.part("kernel"), &Const::F32(weight));
         let Some(bias) = bias else {
-            return self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, false);
+            return self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, identity(2));
         };
         let matmul = self.emit(&self.part("matmul"), "MatMul", vec![a.node, kernel], vec![("T", float_type())]);
         if bias.len() != units || bias.shape().iter().rev().skip(1).any(|&d| d != 1) {
             return Err(format!("the bias of shape {:?} does not broadcast per output unit ({units})", bias.shape()));
         }
         let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?));
-        self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, false)
+        self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, identity(2))
     }
 
     /// `Gemm`: `alpha·A·op(B) + beta·C` with constant B and C; alpha and beta are folded in.
@@ -545,7 +741,7 @@ impl<'a> Translator<'a> {
             return Err("training mode is not supported".into());
         }
         let x = self.tensor(node, 0)?;
-        Self::require_nhwc(&x)?;
+        let x = self.nhwc(&x)?;
         let channels = x.shape[1].ok_or("the input's channels are unknown")?;
         let mut inputs = vec![x.node.clone()];
         for (index, role) in [(1, "scale"), (2, "offset"), (3, "mean"), (4, "variance")] {
@@ -564,7 +760,7 @@ impl<'a> Translator<'a> {
             ("is_training", pb::attr_value::Value::B(false)),
             ("data_format", string("NHWC")),
         ];
-        self.emit_output(node, "FusedBatchNormV3", inputs, attrs, x.shape, true)
+        self.emit_output(node, "FusedBatchNormV3", inputs, attrs, x.shape, x.layout)
     }
 
     /// `Clip(0, 6)` → `Relu6`, `Clip(0, ∞)` → `Relu`; other bounds have no exact Keras layer.
@@ -620,25 +816,25 @@ impl<'a> Translator<'a> {
     fn hard_swish(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
         let gate = self.relu6_plus_3_over_6(&x, &self.part("hard_sigmoid"));
-        self.emit_output(node, "Mul", vec![x.node.clone(), gate], vec![], x.shape, x.nhwc)
+        self.emit_output(node, "Mul", vec![x.node.clone(), gate], vec![], x.shape, x.layout)
     }
 
     /// A constant operand of an element-wise op on `x`, in `x`'s TF layout: right-aligned to
-    /// x's rank (ONNX broadcasting), permuted to NHWC, leading 1s dropped.
+    /// x's rank (ONNX broadcasting), permuted like `x`, leading 1s dropped.
     fn broadcast_constant(&mut self, c: &Const, x: &Tensor, wanted: &str) -> Result<String, String> {
         let value = c.to_f32();
         if value.ndim() > x.rank() {
             return Err(format!("a constant of shape {:?} does not broadcast against {:?}", value.shape(), x.shape));
         }
-        let value = if x.nhwc {
-            let mut shape = vec![1; 4 - value.ndim()];
+        let value = if x.permutation().is_some() {
+            let mut shape = vec![1; x.rank() - value.ndim()];
             shape.extend_from_slice(value.shape());
             let aligned = value.into_shape_with_order(IxDyn(&shape)).map_err(|e| e.to_string())?;
-            let mut nhwc = aligned.permuted_axes(IxDyn(&TO_NHWC)).as_standard_layout().into_owned();
-            while nhwc.ndim() > 0 && nhwc.shape()[0] == 1 {
-                nhwc = nhwc.index_axis_move(Axis(0), 0);
+            let mut held = aligned.permuted_axes(IxDyn(&x.layout)).as_standard_layout().into_owned();
+            while held.ndim() > 0 && held.shape()[0] == 1 {
+                held = held.index_axis_move(Axis(0), 0);
             }
-            nhwc
+            held
         } else {
             value
         };
@@ -650,9 +846,10 @@ impl<'a> Translator<'a> {
         let (a, b) = (self.value(node, 0)?.clone(), self.value(node, 1)?.clone());
         let (inputs, x) = match (&a, &b) {
             (Value::Tensor(a), Value::Tensor(b)) => {
-                if a.nhwc != b.nhwc || a.rank() != b.rank() {
+                if a.rank() != b.rank() {
                     return Err(format!("operands of shapes {:?} and {:?} (ranks must agree)", a.shape, b.shape));
                 }
+                let b = self.held_as(b, &a.layout, &self.part("b_layout"))?;
                 let shape = a.shape.iter().zip(&b.shape).map(|(x, y)| match (x, y) {
                     (Some(1), other) | (other, Some(1)) => *other,
                     (x, _) => *x,
@@ -661,9 +858,9 @@ impl<'a> Translator<'a> {
             }
             (Value::Tensor(t), Value::Const(c)) => (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone()),
             (Value::Const(c), Value::Tensor(t)) => (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone()),
-            (Value::Const(_), Value::Const(_)) => return Err("arithmetic on two constants is not supported".into()),
+            _ => return Err("arithmetic on constants or shape values is not supported".into()),
         };
-        self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.nhwc)
+        self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.layout)
     }
 
     /// `MaxPool` / `AveragePool`. TF has VALID and SAME only, so ONNX pads become:
@@ -673,7 +870,7 @@ impl<'a> Translator<'a> {
     /// (a zero pad would be wrong for a max).
     fn pool(&mut self, node: &NodeProto, op: &str) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        Self::require_nhwc(&x)?;
+        let x = self.nhwc(&x)?;
         let kernel = match proto::attr_ints(node, "kernel_shape")?.as_deref() {
             Some([h, w]) if *h > 0 && *w > 0 => [*h as usize, *w as usize],
             other => return Err(format!("kernel_shape {other:?}: only 2-D pools are supported")),
@@ -703,12 +900,12 @@ impl<'a> Translator<'a> {
         let stride1_same = (0..2).all(|a| window.pads[a] == same_pads(1, kernel[a], 1) || kernel[a] == 1 && window.pads[a] == (0, 0));
         if window.pads == [(0, 0); 2] || count_pads {
             let padded = self.zero_pad(&x, window.pads);
-            self.emit_output(node, op, vec![padded.node], tf_window(kernel, window.strides, "VALID"), shape, true)
+            self.emit_output(node, op, vec![padded.node], tf_window(kernel, window.strides, "VALID"), shape, TO_NHWC.to_vec())
         } else if is_same {
-            self.emit_output(node, op, vec![x.node], tf_window(kernel, window.strides, "SAME"), shape, true)
+            self.emit_output(node, op, vec![x.node], tf_window(kernel, window.strides, "SAME"), shape, TO_NHWC.to_vec())
         } else if stride1_same {
             let pooled = self.emit(&self.part("stride1"), op, vec![x.node], tf_window(kernel, [1, 1], "SAME"));
-            self.emit_output(node, "MaxPool", vec![pooled], tf_window([1, 1], window.strides, "VALID"), shape, true)
+            self.emit_output(node, "MaxPool", vec![pooled], tf_window([1, 1], window.strides, "VALID"), shape, TO_NHWC.to_vec())
         } else {
             Err(format!("pads {:?} with kernel {kernel:?} and strides {:?} have no exact TF/Keras padding", window.pads, window.strides))
         }
@@ -716,10 +913,10 @@ impl<'a> Translator<'a> {
 
     fn global_average_pool(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        Self::require_nhwc(&x)?;
+        let x = self.nhwc(&x)?;
         let axes = self.emit_ints(&self.part("axes"), &[1, 2]);
         let shape = vec![x.shape[0], x.shape[1], Some(1), Some(1)];
-        self.emit_output(node, "Mean", vec![x.node, axes], vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(true))], shape, true)
+        self.emit_output(node, "Mean", vec![x.node, axes], vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(true))], shape, TO_NHWC.to_vec())
     }
 
     fn concat(&mut self, node: &NodeProto) -> Result<(), String> {
@@ -728,50 +925,43 @@ impl<'a> Translator<'a> {
         let rank = first.rank() as i64;
         let axis = proto::attr_int(node, "axis", 1)?;
         let axis = if axis < 0 { axis + rank } else { axis };
-        if !(1..rank).contains(&axis) || tensors.iter().any(|t| t.rank() != first.rank() || t.nhwc != first.nhwc) {
+        if !(1..rank).contains(&axis) || tensors.iter().any(|t| t.rank() != first.rank()) {
             return Err(format!("axis {axis} of inputs shaped {:?} (only non-batch axes of tensors of one rank)", tensors.iter().map(|t| &t.shape).collect::<Vec<_>>()));
         }
         let axis = axis as usize;
-        let tf_axis = if first.nhwc { TO_NHWC.iter().position(|&a| a == axis).unwrap_or(axis) } else { axis };
+        let tf_axis = first.layout.iter().position(|&a| a == axis).unwrap_or(axis);
         let mut shape = first.shape.clone();
         shape[axis] = tensors.iter().map(|t| t.shape[axis]).sum();
-        let mut inputs: Vec<String> = tensors.iter().map(|t| t.node.clone()).collect();
+        let mut inputs = Vec::new();
+        for tensor in &tensors {
+            inputs.push(self.held_as(tensor, &first.layout, &self.part("layout"))?.node);
+        }
         inputs.push(self.emit_ints(&self.part("axis"), &[tf_axis as i64]));
         let attrs: Attrs = vec![("N", pb::attr_value::Value::I(tensors.len() as i64)), ("T", float_type())];
-        self.emit_output(node, "ConcatV2", inputs, attrs, shape, first.nhwc)
+        self.emit_output(node, "ConcatV2", inputs, attrs, shape, first.layout)
     }
 
-    /// An NHWC tensor transposed back to NCHW, so a reshape reads elements in ONNX order
-    /// (skipped when the orders agree: one channel, or 1×1 spatial).
-    fn in_onnx_order(&mut self, x: &Tensor) -> String {
-        let trivial = x.shape[1] == Some(1) || (x.shape[2] == Some(1) && x.shape[3] == Some(1));
-        if !x.nhwc || trivial {
-            return x.node.clone();
-        }
-        let perm = self.emit_ints(&self.part("to_nchw/perm"), &TO_NCHW.map(|p| p as i64));
-        self.emit(&self.part("to_nchw"), "Transpose", vec![x.node.clone(), perm], vec![])
-    }
-
-    /// A reshape of `x` to (batch, `dims`...), in ONNX element order; a 4-D result is
-    /// transposed to NHWC.
+    /// A reshape of `x` to (batch, `dims`...), in ONNX element order. A reshape that only
+    /// moves axes of size 1 needs no TF node; otherwise `x` is first transposed back to the
+    /// ONNX layout unless its elements already come in ONNX order.
     fn reshape_to(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize]) -> Result<(), String> {
         let features: usize = x.features().ok_or("the input shape is not fully known")?.iter().product();
         if dims.iter().product::<usize>() != features {
             return Err(format!("cannot reshape {:?} to (batch, {dims:?})", x.shape));
         }
-        let source = self.in_onnx_order(x);
-        let target: Vec<i64> = std::iter::once(-1).chain(dims.iter().map(|&d| d as i64)).collect();
         let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
-        let nhwc = shape.len() == 4;
-        let reshaped_shape = if nhwc { self.part("nchw") } else { Self::output_name(node)?.to_string() };
-        let target = self.emit_ints(&self.part("shape"), &target);
-        let reshaped = self.emit(&reshaped_shape, "Reshape", vec![source, target], vec![("T", float_type())]);
-        if !nhwc {
-            self.bind(Self::output_name(node)?, Tensor { node: reshaped, shape, nhwc: false });
+        if let Some(perm) = unit_axis_move(&x.shape, &shape) {
+            let moved = x.relabelled(&perm);
+            self.bind(Self::output_name(node)?, moved);
             return Ok(());
         }
-        let perm = self.emit_ints(&self.part("to_nhwc/perm"), &TO_NHWC.map(|p| p as i64));
-        self.emit_output(node, "Transpose", vec![reshaped, perm], vec![], shape, true)
+        let source = if x.in_onnx_order() { x.clone() } else { self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))? };
+        // A 4-D result with one channel or 1×1 pixels can be written NHWC straight away, which
+        // spares the Conv after a squeeze-excite reshape a transpose.
+        let layout = if shape.len() == 4 && keeps_order(&shape, &TO_NHWC) { TO_NHWC.to_vec() } else { identity(shape.len()) };
+        let target: Vec<i64> = permuted(&shape, &layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect();
+        let target = self.emit_ints(&self.part("shape"), &target);
+        self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, layout)
     }
 
     /// `Flatten(axis = 1)`: (batch, everything else), in NCHW element order.
@@ -785,13 +975,88 @@ impl<'a> Translator<'a> {
         self.reshape_to(node, &x, &[features.iter().product()])
     }
 
+    /// The `axes` of `Squeeze`/`Unsqueeze` (input 1 since opset 13), made non-negative for
+    /// a tensor of `rank`; `None` when absent.
+    fn axes(&self, node: &NodeProto, rank: usize) -> Result<Option<Vec<usize>>, String> {
+        let Some(axes) = self.constant(node, 1)? else { return Ok(None) };
+        let axes = axes.int_values().ok_or("the axes must be integers")?;
+        let mut resolved: Vec<usize> = axes
+            .iter()
+            .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
+            .collect::<Result<_, _>>()?;
+        resolved.sort_unstable();
+        resolved.dedup();
+        Ok(Some(resolved))
+    }
+
+    /// `Squeeze`: a reshape dropping axes of size 1 (never the batch).
+    fn squeeze(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let unit_axes: Vec<usize> = (1..x.rank()).filter(|&a| x.shape[a] == Some(1)).collect();
+        let axes = self.axes(node, x.rank())?.unwrap_or_else(|| unit_axes.clone());
+        if axes.iter().any(|a| !unit_axes.contains(a)) {
+            return Err(format!("axes {axes:?} of {:?}: only non-batch axes of size 1 can be squeezed", x.shape));
+        }
+        let dims: Vec<usize> = x.features().ok_or("the input shape is not fully known")?.into_iter().enumerate().filter(|(i, _)| !axes.contains(&(i + 1))).map(|(_, d)| d).collect();
+        self.reshape_to(node, &x, &dims)
+    }
+
+    /// `Unsqueeze`: a reshape inserting axes of size 1 after the batch.
+    fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let axes = self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the axes must be an integer constant")?;
+        let out_rank = rank + axes.len();
+        let axes = self.axes(node, out_rank)?.unwrap_or_default();
+        if axes.contains(&0) || axes.len() + rank != out_rank {
+            return Err(format!("axes {axes:?}: only axes after the batch can be inserted"));
+        }
+        let mut features = x.features().ok_or("the input shape is not fully known")?.into_iter();
+        let dims: Vec<usize> = (1..out_rank).map(|a| if axes.contains(&a) { Some(1) } else { features.next() }).collect::<Option<_>>().ok_or("axes out of range")?;
+        self.reshape_to(node, &x, &dims)
+    }
+
+    /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
+    fn transpose(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let perm: Vec<usize> = match proto::attr_ints(node, "perm")? {
+            None => (0..rank).rev().collect(),
+            Some(perm) => perm.iter().map(|&p| usize::try_from(p).map_err(|_| format!("perm {perm:?}"))).collect::<Result<_, _>>()?,
+        };
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        if sorted != identity(rank) {
+            return Err(format!("perm {perm:?} is not a permutation of {rank} axes"));
+        }
+        if perm[0] != 0 {
+            return Err(format!("perm {perm:?} moves the batch axis"));
+        }
+        let moved = x.relabelled(&perm);
+        self.bind(Self::output_name(node)?, moved);
+        Ok(())
+    }
+
     /// `Reshape` to a constant shape whose first entry is the batch (0, -1 or its size).
     fn reshape(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        let target = self.constant(node, 1)?.and_then(|c| c.ints()).ok_or("the target shape must be an integer constant")?;
+        // `None` stands for the batch size computed at run time (`Shape` → `Gather`).
+        let target: Vec<Option<i64>> = self
+            .dims(node, 1)
+            .map_err(|e| format!("the target shape: {e}"))?
+            .values
+            .iter()
+            .map(|d| match d {
+                Dim::Known(v) => Ok(Some(*v)),
+                Dim::Batch(1) => Ok(None),
+                Dim::Batch(k) => Err(format!("a target shape of {k} times the batch size is not supported")),
+            })
+            .collect::<Result<_, _>>()?;
         let features = x.features().ok_or("the input shape is not fully known")?;
         let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
         let Some((&first, rest)) = target.split_first() else { return Err("an empty target shape".into()) };
+        // Only the first entry may be the batch size.
+        let rest: Vec<i64> = rest.iter().copied().collect::<Option<_>>().ok_or_else(|| format!("target shape {target:?} moves the batch"))?;
         let mut dims: Vec<i64> = rest
             .iter()
             .enumerate()
@@ -804,7 +1069,10 @@ impl<'a> Translator<'a> {
             1 if known > 0 && total as i64 % known == 0 => dims.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known),
             _ => return Err(format!("target shape {target:?} is ambiguous")),
         }
-        let batch_kept = first == -1 || (first == 0 && !allow_zero) || x.shape[0].is_some_and(|b| b as i64 == first) || first == 1;
+        let batch_kept = match first {
+            None => true,
+            Some(first) => first == -1 || (first == 0 && !allow_zero) || x.shape[0].is_some_and(|b| b as i64 == first) || first == 1,
+        };
         if !batch_kept || dims.iter().any(|&d| d < 0) {
             return Err(format!("target shape {target:?} does not keep the batch first"));
         }
@@ -818,7 +1086,7 @@ impl<'a> Translator<'a> {
         let rank = x.rank() as i64;
         let axis = proto::attr_int(node, "axis", -1)?;
         let axis = if axis < 0 { axis + rank } else { axis };
-        let last_in_tf = if x.nhwc { axis == 1 } else { axis == rank - 1 };
+        let last_in_tf = x.layout.last() == Some(&(axis as usize));
         if !last_in_tf {
             return Err(format!("softmax over axis {axis} of {:?} is not supported (channels or last axis only)", x.shape));
         }
@@ -832,7 +1100,7 @@ impl<'a> Translator<'a> {
     /// floor(i / k), and `tf_half_pixel_for_nn` + `floor`.
     fn resize(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        Self::require_nhwc(&x)?;
+        let x = self.nhwc(&x)?;
         if proto::attr_str(node, "mode", "nearest")? != "nearest" {
             return Err("only mode 'nearest' is supported".into());
         }
@@ -862,7 +1130,7 @@ impl<'a> Translator<'a> {
                 }
                 factors[axis] = scale as usize;
             }
-        } else if let Some(out) = self.constant(node, 3)?.and_then(|c| c.ints()) {
+        } else if let Some(out) = self.constant(node, 3)?.and_then(|c| c.int_values()) {
             if out.len() != axes.len() {
                 return Err(format!("{} sizes for {} axes", out.len(), axes.len()));
             }
@@ -884,7 +1152,7 @@ impl<'a> Translator<'a> {
         let shape = vec![x.shape[0], x.shape[1], Some(h * factors[2]), Some(w * factors[3])];
         let size = self.emit_ints(&self.part("size"), &[(h * factors[2]) as i64, (w * factors[3]) as i64]);
         let attrs: Attrs = vec![("T", float_type()), ("align_corners", pb::attr_value::Value::B(false)), ("half_pixel_centers", pb::attr_value::Value::B(false))];
-        self.emit_output(node, "ResizeNearestNeighbor", vec![x.node, size], attrs, shape, true)
+        self.emit_output(node, "ResizeNearestNeighbor", vec![x.node, size], attrs, shape, TO_NHWC.to_vec())
     }
 
     /// `Pad` with zeros (mode constant), pads permuted to NHWC.
@@ -898,12 +1166,12 @@ impl<'a> Translator<'a> {
                 return Err("only padding with zeros is supported".into());
             }
         }
-        let pads = self.constant(node, 1)?.and_then(|c| c.ints()).ok_or("the pads must be an integer constant")?;
+        let pads = self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the pads must be an integer constant")?;
         let rank = x.rank();
         let axes: Vec<usize> = match self.constant(node, 3)? {
             None => (0..rank).collect(),
             Some(c) => c
-                .ints()
+                .int_values()
                 .ok_or("the axes must be integers")?
                 .iter()
                 .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
@@ -923,11 +1191,11 @@ impl<'a> Translator<'a> {
         for (dim, (b, e)) in shape.iter_mut().zip(&per_axis) {
             *dim = dim.map(|d| d + (*b + *e) as usize);
         }
-        let tf_pairs = if x.nhwc { permuted(&per_axis, &TO_NHWC) } else { per_axis };
+        let tf_pairs = permuted(&per_axis, &x.layout);
         let flat: Vec<i64> = tf_pairs.iter().flat_map(|&(b, e)| [b, e]).collect();
         let paddings = ArrayD::from_shape_vec(IxDyn(&[rank, 2]), flat).map_err(|e| e.to_string())?;
         let paddings = self.emit_const(&self.part("paddings"), &Const::Int(paddings));
-        self.emit_output(node, "Pad", vec![x.node, paddings], vec![("T", float_type())], shape, x.nhwc)
+        self.emit_output(node, "Pad", vec![x.node, paddings], vec![("T", float_type())], shape, x.layout)
     }
 }
 
@@ -944,10 +1212,108 @@ mod tests {
         assert_eq!(sorted, SUPPORTED_OPS);
         for op in SUPPORTED_OPS.iter().chain(&["LpNormalization"]) {
             let node = NodeProto { op_type: op.to_string(), output: vec!["y".into()], ..Default::default() };
-            let mut t = Translator { file: Path::new("m.onnx"), nodes: Vec::new(), used: HashSet::new(), values: HashMap::new(), sources: HashMap::new(), current: None };
+            let mut t = Translator::new(Path::new("m.onnx"));
             let error = t.node(&node).err().unwrap_or_default();
             assert_eq!(error.contains("is not supported"), *op == "LpNormalization", "{op}: {error}");
         }
+    }
+
+    fn value_info(name: &str, dims: &[i64]) -> tract_onnx::pb::ValueInfoProto {
+        use tract_onnx::pb::{tensor_shape_proto::dimension::Value as DimValue, tensor_shape_proto::Dimension, type_proto, TensorShapeProto, TypeProto, ValueInfoProto};
+        let dim = |d: i64| Dimension { value: Some(if d < 0 { DimValue::DimParam("N".into()) } else { DimValue::DimValue(d) }), ..Default::default() };
+        let tensor_type = type_proto::Tensor {
+            elem_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+            shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| dim(d)).collect() }),
+        };
+        ValueInfoProto { name: name.into(), r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor_type)), ..Default::default() }), ..Default::default() }
+    }
+
+    fn onnx_node(op: &str, inputs: &[&str], output: &str, attrs: Vec<tract_onnx::pb::AttributeProto>) -> NodeProto {
+        NodeProto { op_type: op.into(), input: inputs.iter().map(|i| i.to_string()).collect(), output: vec![output.into()], attribute: attrs, ..Default::default() }
+    }
+
+    fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::AttributeProto {
+        use tract_onnx::pb::attribute_proto::AttributeType;
+        tract_onnx::pb::AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: values.to_vec(), ..Default::default() }
+    }
+
+    fn int_initializer(name: &str, values: &[i64]) -> tract_onnx::pb::TensorProto {
+        tract_onnx::pb::TensorProto {
+            name: name.into(),
+            dims: vec![values.len() as i64],
+            data_type: tract_onnx::pb::tensor_proto::DataType::Int64 as i32,
+            int64_data: values.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// Translates a graph with input `x` of `input_dims` and output `y`; the TF ops in order.
+    fn translated_ops(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<Vec<String>, String> {
+        let graph = GraphProto { node: nodes, initializer: initializers, input: vec![value_info("x", input_dims)], output: vec![value_info("y", &[])], ..Default::default() };
+        let graph = translate(Path::new("m.onnx"), &graph, &Options::default()).map_err(|e| e.to_string())?;
+        Ok(graph.nodes().iter().map(|n| n.op.clone()).filter(|op| op != "Const").collect())
+    }
+
+    /// tf2onnx's pattern: an NHWC input transposed to NCHW for a channel op, then back to
+    /// NHWC and flattened. The input stays NHWC and no TF `Transpose` is needed.
+    #[test]
+    fn transposes_of_a_channels_last_input_cost_no_tf_node() {
+        let nodes = vec![
+            onnx_node("Transpose", &["x"], "nchw", vec![ints_attr("perm", &[0, 3, 1, 2])]),
+            onnx_node("Relu", &["nchw"], "relu", vec![]),
+            onnx_node("GlobalAveragePool", &["relu"], "pooled", vec![]),
+            onnx_node("Transpose", &["pooled"], "nhwc", vec![ints_attr("perm", &[0, 2, 3, 1])]),
+            onnx_node("Reshape", &["nhwc", "flat"], "y", vec![]),
+        ];
+        let ops = translated_ops(&[-1, 5, 5, 3], nodes, vec![int_initializer("flat", &[-1, 3])]).unwrap();
+        assert_eq!(ops, ["Placeholder", "Relu", "Mean", "Reshape"]);
+        let mut t = Translator::new(Path::new("m.onnx"));
+        let x = Tensor { node: "x".into(), shape: vec![None, Some(5), Some(5), Some(3)], layout: identity(4) };
+        assert_eq!(t.held_as(&x, &TO_NHWC, "t").unwrap().node, "t");
+        assert_eq!(t.held_as(&x, &TO_NHWC, "again").unwrap().node, "t", "a tensor is transposed once per layout");
+    }
+
+    /// PyTorch's `x.view(x.size(0), -1)` on an NCHW activation: the shape arithmetic folds,
+    /// and the NHWC-held tensor is transposed back to NCHW order before the reshape.
+    #[test]
+    fn torch_flatten_folds_its_shape_arithmetic() {
+        let nodes = vec![
+            onnx_node("Relu", &["x"], "relu", vec![]),
+            onnx_node("Shape", &["relu"], "shape", vec![]),
+            onnx_node("Gather", &["shape", "zero"], "batch", vec![]),
+            onnx_node("Unsqueeze", &["batch", "axes"], "batch1", vec![]),
+            onnx_node("Concat", &["batch1", "minus_one"], "target", vec![]),
+            onnx_node("Reshape", &["relu", "target"], "y", vec![]),
+        ];
+        let mut zero = int_initializer("zero", &[0]);
+        zero.dims.clear();
+        let initializers = vec![zero, int_initializer("axes", &[0]), int_initializer("minus_one", &[-1])];
+        let ops = translated_ops(&[-1, 3, 4, 4], nodes.clone(), initializers.clone()).unwrap();
+        assert_eq!(ops, ["Placeholder", "Relu", "Transpose", "Reshape"]);
+
+        // Twice the batch size as the first entry is refused, not reshaped.
+        let mut doubled = nodes;
+        doubled.insert(4, onnx_node("Concat", &["batch1", "batch1"], "two", vec![]));
+        doubled[5] = onnx_node("Concat", &["two", "minus_one"], "target", vec![]);
+        let error = translated_ops(&[-1, 3, 4, 4], doubled, initializers).unwrap_err();
+        assert!(error.contains("node 'y' (Reshape)") && error.contains("moves the batch"), "{error}");
+    }
+
+    #[test]
+    fn transposes_moving_the_batch_are_refused() {
+        let nodes = vec![onnx_node("Transpose", &["x"], "y", vec![ints_attr("perm", &[1, 0, 2])])];
+        let error = translated_ops(&[-1, 3, 4], nodes, vec![]).unwrap_err();
+        assert!(error.contains("(Transpose): perm [1, 0, 2] moves the batch axis"), "{error}");
+    }
+
+    #[test]
+    fn unit_axes_move_without_reordering_elements() {
+        let (n, one, four) = (None, Some(1), Some(4));
+        assert_eq!(unit_axis_move(&[n, four, four, one], &[n, one, four, four]), Some(vec![0, 3, 1, 2]));
+        assert_eq!(unit_axis_move(&[n, four, one, one], &[n, four, one, one]), Some(vec![0, 1, 2, 3]));
+        assert_eq!(unit_axis_move(&[n, four, Some(2)], &[n, Some(2), four]), None);
+        assert!(keeps_order(&[n, four, one, one], &TO_NHWC));
+        assert!(!keeps_order(&[n, four, Some(2), Some(2)], &TO_NHWC));
     }
 
     #[test]

@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod attrs;
+mod dims;
 pub mod checkpoint;
 pub mod crc32c;
 mod opdefs;
@@ -47,6 +48,7 @@ use std::path::{Path, PathBuf};
 
 pub use attrs::NodeExt;
 pub use checkpoint::{Checkpoint, CheckpointEntry};
+pub use dims::{Dim, Dims};
 pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
 pub use tensor::ConstTensor;
 pub use translation::{SourceTensor, Translation};

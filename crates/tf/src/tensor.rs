@@ -47,6 +47,19 @@ impl ConstTensor {
         }
     }
 
+    /// The values as float32, integers converted.
+    pub fn to_f32(&self) -> ArrayD<f32> {
+        match self {
+            ConstTensor::F32(a) => a.clone(),
+            ConstTensor::Int(a) => a.mapv(|v| v as f32),
+        }
+    }
+
+    /// The values in row-major order, if the tensor is an integer tensor.
+    pub fn int_values(&self) -> Option<Vec<i64>> {
+        self.as_ints().map(|a| a.iter().copied().collect())
+    }
+
     /// The shape.
     pub fn shape(&self) -> &[usize] {
         match self {

@@ -1,7 +1,8 @@
 //! The ONNX fixtures (`test-models/onnx_*`, `"format": "onnx"` in meta.json) against
 //! onnxruntime's outputs: tract-onnx on the `.onnx` file, and our engine on the `.h5`
 //! converted from the translated graph. Both must match onnxruntime, not merely each other.
-//! Fixture arrays are NCHW (the ONNX layout); the default `.h5` takes and gives NHWC.
+//! Fixture arrays are in the ONNX file's layout: NCHW for most (the default `.h5` takes and
+//! gives NHWC), NHWC for the tf2onnx conversions of TF models (their `.h5` keeps it).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,8 @@ const ORT_TOLERANCE: Tolerance = Tolerance { atol: 1e-4, rtol: 1e-4 };
 
 struct Fixture {
     dir: PathBuf,
+    /// The ONNX model's 4-D inputs are NCHW (`"layout": "NCHW"`), not NHWC.
+    nchw: bool,
     inputs: Vec<ArrayD<f32>>,
     outputs: Vec<ArrayD<f32>>,
 }
@@ -31,15 +34,20 @@ fn onnx_fixtures() -> Vec<Fixture> {
 
 fn fixture(dir: &Path) -> Fixture {
     let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
-    assert_eq!(meta["layout"], "NCHW");
+    let nchw = match meta["layout"].as_str() {
+        Some("NCHW") => true,
+        Some("NHWC") => false,
+        other => panic!("{}: layout {other:?}", dir.display()),
+    };
     let arrays = |key: &str| -> Vec<ArrayD<f32>> {
         meta[key].as_array().unwrap().iter().map(|e| ndarray_npy::read_npy(dir.join(e["file"].as_str().unwrap())).unwrap()).collect()
     };
-    Fixture { dir: dir.to_path_buf(), inputs: arrays("inputs"), outputs: arrays("outputs") }
+    Fixture { dir: dir.to_path_buf(), nchw, inputs: arrays("inputs"), outputs: arrays("outputs") }
 }
 
-fn nhwc(a: &ArrayD<f32>) -> ArrayD<f32> {
-    if a.ndim() == 4 {
+/// A fixture array as the default `.h5` takes or gives it.
+fn in_h5_layout(fixture: &Fixture, a: &ArrayD<f32>) -> ArrayD<f32> {
+    if fixture.nchw && a.ndim() == 4 {
         a.clone().permuted_axes(vec![0, 2, 3, 1]).as_standard_layout().into_owned()
     } else {
         a.clone()
@@ -58,7 +66,7 @@ fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
         let graph = tf2h5_onnx::load(&fixture.dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
         let conversion = tf2h5_convert::convert(&graph, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
         let model = tf2h5_keras::h5::read_from_bytes(&tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap()).unwrap();
-        let inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(nhwc).collect();
+        let inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
         let shapes: Vec<(String, Vec<usize>)> =
             conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
         let outputs: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
@@ -67,16 +75,17 @@ fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
         let tract = SourceOracle::new(graph, &shapes, &outputs).unwrap().run(&inputs).unwrap();
         let engine = tf2h5_engine::run(&model, &inputs).unwrap();
         for (index, expected) in fixture.outputs.iter().enumerate() {
-            let expected = nhwc(expected);
+            let expected = in_h5_layout(&fixture, expected);
             let tract_err = check("tract-onnx", &fixture.dir, index, &expected, &tract[index]);
             let engine_err = check("engine", &fixture.dir, index, &expected, &engine[index]);
             let name = fixture.dir.file_name().unwrap().to_string_lossy().into_owned();
-            println!("{name:<14} output {index}  tract-onnx vs onnxruntime {tract_err:.3e}  engine vs onnxruntime {engine_err:.3e}");
+            println!("{name:<24} output {index}  tract-onnx vs onnxruntime {tract_err:.3e}  engine vs onnxruntime {engine_err:.3e}");
         }
     }
 }
 
-/// `--keep-nchw`: the `.h5` takes the fixture's NCHW arrays as they are and gives NCHW.
+/// `--keep-nchw`: the `.h5` takes the fixture's arrays as they are (NCHW, or NHWC for
+/// channels-last ONNX files) and gives the ONNX layout.
 #[test]
 fn keep_nchw_models_take_and_give_the_onnx_layout() {
     for fixture in onnx_fixtures() {
@@ -90,7 +99,7 @@ fn keep_nchw_models_take_and_give_the_onnx_layout() {
             check("engine (NCHW)", &fixture.dir, index, expected, &engine[index]);
         }
         if fixture.inputs[0].ndim() == 4 {
-            assert!(layout.starts_with("NCHW"), "{layout}");
+            assert!(layout.starts_with(if fixture.nchw { "NCHW" } else { "ONNX layout" }), "{layout}");
             assert_eq!(outcome.conversion.inputs[0].shape[1..], fixture.inputs[0].shape()[1..].iter().map(|&d| Some(d)).collect::<Vec<_>>()[..]);
         }
     }

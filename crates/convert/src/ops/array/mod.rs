@@ -109,15 +109,9 @@ fn concat_constants(ctx: &Context, node: &NodeDef, values: usize, axis: i64) -> 
     if axis != 0 && axis != -1 {
         return Err(ctx.refuse(node, "integers can only be concatenated as vectors"));
     }
-    let mut joined = Vec::new();
-    for i in 0..values {
-        let dims = ctx.dims_input(node, i)?;
-        if dims.scalar {
-            return Err(ctx.refuse(node, "cannot concatenate scalars"));
-        }
-        joined.extend(dims.values);
-    }
-    Ok(Dims { values: joined, scalar: false }.into_value())
+    let parts = (0..values).map(|i| ctx.dims_input(node, i)).collect::<Result<Vec<_>, _>>()?;
+    let joined = Dims::concat(&parts).ok_or_else(|| ctx.refuse(node, "cannot concatenate scalars"))?;
+    Ok(Value::from(joined))
 }
 
 /// `Pad` with zeros on H and W of an NHWC tensor → `ZeroPadding2D`.

@@ -15,15 +15,15 @@ use crate::ConvertError;
 pub(super) fn shape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     match ctx.input(node, 0)? {
         Value::Tensor(t) => Dims::of_shape(&t.shape)
-            .map(Dims::into_value)
+            .map(Value::from)
             .ok_or_else(|| ctx.refuse(node, format!("the shape {:?} has unknown dimensions", t.shape))),
         Value::Const(c) => {
             let dims = c.shape().iter().map(|&d| Dim::Known(d as i64)).collect();
-            Ok(Dims { values: dims, scalar: false }.into_value())
+            Ok(Value::from(Dims { values: dims, scalar: false }))
         }
         Value::Dims(d) => {
             let len = if d.scalar { vec![] } else { vec![Dim::Known(d.values.len() as i64)] };
-            Ok(Dims { values: len, scalar: false }.into_value())
+            Ok(Value::from(Dims { values: len, scalar: false }))
         }
         Value::Rows(_) => Err(ctx.refuse(node, "the shape of a batch-merged tensor is not supported")),
     }
@@ -53,7 +53,7 @@ pub(super) fn pack(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         }
         values.push(d.values[0]);
     }
-    Ok(Dims { values, scalar: false }.into_value())
+    Ok(Value::from(Dims { values, scalar: false }))
 }
 
 /// `GatherV2(params, indices, axis=0)` on shape integers.
@@ -65,16 +65,9 @@ pub(super) fn gather_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conv
     }
     let indices = ctx.const_input(node, 1)?.clone();
     let ints = indices.as_ints().ok_or_else(|| ctx.refuse(node, "indices must be integers"))?;
-    let n = params.values.len() as i64;
-    let values = ints
-        .iter()
-        .map(|&i| {
-            let i = if i < 0 { i + n } else { i };
-            usize::try_from(i).ok().and_then(|i| params.values.get(i).copied())
-        })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ctx.refuse(node, "index out of range"))?;
-    Ok(Dims { values, scalar: ints.ndim() == 0 }.into_value())
+    let flat: Vec<i64> = ints.iter().copied().collect();
+    let gathered = params.gather(&flat, ints.ndim() == 0).ok_or_else(|| ctx.refuse(node, "index out of range"))?;
+    Ok(Value::from(gathered))
 }
 
 /// `Cast`: float32 tensors pass through; constants and shape integers change type.
@@ -124,5 +117,5 @@ pub(super) fn strided_slice_dims(ctx: &Context, node: &NodeDef, dims: &Dims, mas
     let (start, stop) = axis_slice(dims.values.len() as i64, begin[0], end[0], strides[0], masks.begin & 1 != 0, masks.end & 1 != 0, masks.shrink & 1 != 0)
         .map_err(|e| ctx.refuse(node, e))?;
     let values: Vec<Dim> = (start..stop).step_by(strides[0] as usize).map(|i| dims.values[i as usize]).collect();
-    Ok(Dims { values, scalar: masks.shrink & 1 != 0 }.into_value())
+    Ok(Value::from(Dims { values, scalar: masks.shrink & 1 != 0 }))
 }

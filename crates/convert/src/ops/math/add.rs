@@ -77,5 +77,5 @@ fn dims(ctx: &Context, node: &NodeDef, a: &Dims, b: &Dims, subtract: bool) -> Re
         (Dim::Known(0), batch @ Dim::Batch(_)) if !subtract => Some(batch),
         _ => None,
     })?;
-    Ok(values.into_value())
+    Ok(Value::from(values))
 }

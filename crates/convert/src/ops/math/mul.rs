@@ -24,7 +24,7 @@ pub(super) fn mul(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertErr
                 (Dim::Batch(k), Dim::Known(y)) | (Dim::Known(y), Dim::Batch(k)) => Some(Dim::Batch(k.wrapping_mul(y))),
                 _ => None,
             })?;
-            Ok(values.into_value())
+            Ok(Value::from(values))
         }
         Operands::Tensors(a, b) => elementwise::merge(ctx, node, "Multiply", vec![a, b]),
         Operands::TensorConst { tensor, constant, .. } => match elementwise::broadcast(ctx, node, &tensor, &constant)? {

@@ -26,5 +26,5 @@ pub(super) fn prod(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         None => Dim::Known(product),
     };
     let keep = node.attr_bool_opt("keep_dims")?.unwrap_or(false);
-    Ok(Dims { values: vec![result], scalar: !keep }.into_value())
+    Ok(Value::from(Dims { values: vec![result], scalar: !keep }))
 }
