@@ -142,6 +142,23 @@ class DenseBlock(nn.Module):
         return self.fc(self.flatten(self.pool(x)))
 
 
+class GroupedBlock(nn.Module):
+    """ResNeXt/GoogLeNet/MNASNet pieces: a grouped convolution with several channels per group,
+    a ceil_mode max pool with a partial last window, and a mean over H and W (ReduceMean)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.pool = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.grouped = nn.Sequential(nn.Conv2d(16, 24, 3, padding=1, groups=4, bias=False), nn.BatchNorm2d(24), nn.ReLU())
+        self.fc = nn.Linear(24, 6)
+
+    def forward(self, x):
+        x = self.pool(self.stem(x))                             # 16 x 8 x 8 (floor mode: 7)
+        x = self.grouped(x)                                     # 24 x 8 x 8, 4 groups of 4 -> 6
+        return self.fc(x.mean([2, 3]))
+
+
 def case_torch_resnet_block():
     desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
             "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
@@ -170,8 +187,16 @@ def case_torch_dense_block():
     return DenseBlock(), (3, 16, 16), desc
 
 
+def case_torch_grouped_block():
+    desc = ("Grouped convolution block, NCHW 3x16x16: Conv2d(3,16,3,padding 1) + BatchNorm2d + ReLU; "
+            "MaxPool2d(3, stride 2, ceil_mode=True) (16 -> 8 windows, the last one partial); grouped "
+            "Conv2d(16,24,3,padding 1,groups 4) (4 input channels per group, as ResNeXt) + BatchNorm2d "
+            "+ ReLU; x.mean([2, 3]) (ReduceMean, keepdims 0); Linear(24,6).")
+    return GroupedBlock(), (3, 16, 16), desc
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
-         "torch_dense_block": case_torch_dense_block}
+         "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block}
 
 
 def seed_of(case):

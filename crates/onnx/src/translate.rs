@@ -18,7 +18,7 @@ use crate::Options;
 pub(crate) const SUPPORTED_OPS: &[&str] = &[
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
     "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul",
-    "Pad", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
+    "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
     "Unsqueeze",
 ];
 
@@ -212,6 +212,13 @@ fn layout_sentence(inputs: &[(String, usize)], outputs: &[(String, usize)], opti
     }
 }
 
+/// ONNX axes (negative counts from the end) as axes of a rank-`rank` tensor, in order.
+fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, String> {
+    axes.iter()
+        .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
+        .collect()
+}
+
 /// ONNX `(begin_0, begin_1, ..., end_0, end_1, ...)` as (begin, end) pairs, one per axis.
 fn pairs(pads: &[i64]) -> Vec<(i64, i64)> {
     let half = pads.len() / 2;
@@ -253,6 +260,22 @@ fn same_pads(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
     let output = input.div_ceil(stride);
     let total = ((output.saturating_sub(1)) * stride + kernel).saturating_sub(input);
     (total / 2, total - total / 2)
+}
+
+/// How far past the end pad ONNX's `ceil_mode` windows reach along one axis: the last window
+/// may be partial, but must start inside the input or the begin pad (PyTorch's rule, which
+/// onnxruntime follows). A max or an average that excludes pads ignores that reach, exactly
+/// as it ignores pads, so the pool is the floor-mode pool with this much more end pad.
+fn ceil_mode_extra(input: usize, kernel: usize, stride: usize, pads: (usize, usize)) -> usize {
+    let padded = input + pads.0 + pads.1;
+    if padded < kernel {
+        return 0;
+    }
+    let mut outputs = (padded - kernel).div_ceil(stride) + 1;
+    if (outputs - 1) * stride >= input + pads.0 {
+        outputs -= 1;
+    }
+    ((outputs - 1) * stride + kernel).saturating_sub(padded)
 }
 
 /// Spatial window attributes of a Conv or pool, already checked.
@@ -512,6 +535,7 @@ impl<'a> Translator<'a> {
             "MaxPool" => self.pool(node, "MaxPool"),
             "AveragePool" => self.pool(node, "AvgPool"),
             "GlobalAveragePool" => self.global_average_pool(node),
+            "ReduceMean" => self.reduce_mean(node),
             "Concat" if (0..node.input.len()).any(|i| self.is_tensor(node, i)) => self.concat(node),
             "Squeeze" if self.is_tensor(node, 0) => self.squeeze(node),
             "Unsqueeze" if self.is_tensor(node, 0) => self.unsqueeze(node),
@@ -678,10 +702,13 @@ impl<'a> Translator<'a> {
             let kernel = hwio.into_shape_with_order(IxDyn(&[kh, kw, channels, filters / channels])).map_err(|e| e.to_string())?;
             let kernel = self.emit_const(&self.part("depthwise_kernel"), &Const::F32(kernel));
             self.emit(&conv_name, "DepthwiseConv2dNative", vec![padded.node, kernel], attrs(&window))
+        } else if group > 1 && per_group as i64 * group == channels as i64 && filters as i64 % group == 0 {
+            // TF's grouped form: the (kh, kw, in / group, out) kernel, filter block j reading
+            // channel block j, as ONNX's OIHW (out, in / group, kh, kw) transposed.
+            let kernel = self.emit_const(&self.part("kernel"), &Const::F32(hwio));
+            self.emit(&conv_name, "Conv2D", vec![padded.node, kernel], attrs(&window))
         } else {
-            return Err(format!(
-                "group {group} with {per_group} input channels per group is not supported (only plain and depthwise convolutions)"
-            ));
+            return Err(format!("group {group} with {per_group} input channels per group does not divide {channels} channels and {filters} filters"));
         };
         let Some(bias) = bias else {
             self.bind(Self::output_name(node)?, Tensor { node: conv, shape, layout: TO_NHWC.to_vec() });
@@ -875,22 +902,24 @@ impl<'a> Translator<'a> {
             Some([h, w]) if *h > 0 && *w > 0 => [*h as usize, *w as usize],
             other => return Err(format!("kernel_shape {other:?}: only 2-D pools are supported")),
         };
-        let window = self.window(node, &x, kernel)?;
+        let mut window = self.window(node, &x, kernel)?;
         if window.dilations != [1, 1] {
             return Err("dilated pools are not supported".into());
         }
         let count_pads = op == "AvgPool" && proto::attr_int(node, "count_include_pad", 0)? != 0;
-        let shape = self.window_shape(&x, &window, x.shape[1])?;
         if proto::attr_int(node, "ceil_mode", 0)? != 0 {
-            // Ceil mode only matters when it adds an output.
-            let ceil_adds = (0..2).any(|axis| match x.shape[axis + 2] {
-                Some(size) => (size + window.pads[axis].0 + window.pads[axis].1 - window.kernel[axis]) % window.strides[axis] != 0,
-                None => true,
-            });
-            if ceil_adds {
-                return Err("ceil_mode = 1 with a partial last window is not supported".into());
+            for axis in 0..2 {
+                let size = x.shape[axis + 2].ok_or("the input's spatial size is unknown")?;
+                let extra = ceil_mode_extra(size, kernel[axis], window.strides[axis], window.pads[axis]);
+                // The extra window reaches past the pads, where ONNX counts nothing: like
+                // excluded padding, but not like the zeros a counted pad would add.
+                if extra > 0 && count_pads {
+                    return Err("ceil_mode = 1 with count_include_pad = 1 and a partial last window is not supported".into());
+                }
+                window.pads[axis].1 += extra;
             }
         }
+        let shape = self.window_shape(&x, &window, x.shape[1])?;
         let tf_window = |kernel: [usize; 2], strides: [usize; 2], padding: &str| -> Attrs {
             let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
             vec![("T", float_type()), ("ksize", four(kernel)), ("strides", four(strides)), ("padding", string(padding)), ("data_format", string("NHWC"))]
@@ -917,6 +946,34 @@ impl<'a> Translator<'a> {
         let axes = self.emit_ints(&self.part("axes"), &[1, 2]);
         let shape = vec![x.shape[0], x.shape[1], Some(1), Some(1)];
         self.emit_output(node, "Mean", vec![x.node, axes], vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(true))], shape, TO_NHWC.to_vec())
+    }
+
+    /// `ReduceMean` → `Mean` over the same axes in the tensor's layout (the converter decides
+    /// which Keras layer, e.g. `GlobalAveragePooling2D` for H and W).
+    fn reduce_mean(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let axes = match self.axes(node, rank)? {
+            Some(axes) => axes,
+            None if proto::attr_int(node, "noop_with_empty_axes", 0)? != 0 => return Err("an empty reduction is not supported".into()),
+            None => (0..rank).collect(),
+        };
+        if axes.contains(&0) {
+            return Err(format!("axes {axes:?}: averaging over the batch is not supported"));
+        }
+        let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
+        let tf_axes: Vec<i64> = axes.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0) as i64).collect();
+        let (shape, layout) = if keep_dims {
+            let shape = x.shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { Some(1) } else { d }).collect();
+            (shape, x.layout.clone())
+        } else {
+            let shape = x.shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+            let renumber = |a: usize| a - axes.iter().filter(|&&r| r < a).count();
+            (shape, x.layout.iter().filter(|a| !axes.contains(a)).map(|&a| renumber(a)).collect())
+        };
+        let axes_node = self.emit_ints(&self.part("axes"), &tf_axes);
+        let attrs: Attrs = vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(keep_dims))];
+        self.emit_output(node, "Mean", vec![x.node, axes_node], attrs, shape, layout)
     }
 
     fn concat(&mut self, node: &NodeProto) -> Result<(), String> {
@@ -975,15 +1032,17 @@ impl<'a> Translator<'a> {
         self.reshape_to(node, &x, &[features.iter().product()])
     }
 
-    /// The `axes` of `Squeeze`/`Unsqueeze` (input 1 since opset 13), made non-negative for
-    /// a tensor of `rank`; `None` when absent.
+    /// The `axes` of `Squeeze`/`Unsqueeze`/`ReduceMean` (input 1, or the attribute before
+    /// opsets 13/18), sorted and made non-negative for a tensor of `rank`; `None` when absent.
     fn axes(&self, node: &NodeProto, rank: usize) -> Result<Option<Vec<usize>>, String> {
-        let Some(axes) = self.constant(node, 1)? else { return Ok(None) };
-        let axes = axes.int_values().ok_or("the axes must be integers")?;
-        let mut resolved: Vec<usize> = axes
-            .iter()
-            .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
-            .collect::<Result<_, _>>()?;
+        let axes = match self.constant(node, 1)? {
+            Some(axes) => axes.int_values().ok_or("the axes must be integers")?,
+            None => match proto::attr_ints(node, "axes")? {
+                Some(axes) => axes,
+                None => return Ok(None),
+            },
+        };
+        let mut resolved = resolve_axes(&axes, rank)?;
         resolved.sort_unstable();
         resolved.dedup();
         Ok(Some(resolved))
@@ -1115,7 +1174,7 @@ impl<'a> Translator<'a> {
         }
         let axes: Vec<usize> = match proto::attr_ints(node, "axes")? {
             None => (0..4).collect(),
-            Some(axes) => axes.iter().map(|&a| if a < 0 { a + 4 } else { a }).map(|a| usize::try_from(a).ok().filter(|&a| a < 4).ok_or(format!("axis {a} out of range"))).collect::<Result<_, _>>()?,
+            Some(axes) => resolve_axes(&axes, 4)?,
         };
         // Per-axis factors from `scales` (input 2) or `sizes` (input 3).
         let mut factors = [1usize; 4];
@@ -1170,12 +1229,7 @@ impl<'a> Translator<'a> {
         let rank = x.rank();
         let axes: Vec<usize> = match self.constant(node, 3)? {
             None => (0..rank).collect(),
-            Some(c) => c
-                .int_values()
-                .ok_or("the axes must be integers")?
-                .iter()
-                .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
-                .collect::<Result<_, _>>()?,
+            Some(c) => resolve_axes(&c.int_values().ok_or("the axes must be integers")?, rank)?,
         };
         if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
             return Err(format!("pads {pads:?}: expected {} non-negative values", 2 * axes.len()));
@@ -1314,6 +1368,16 @@ mod tests {
         assert_eq!(unit_axis_move(&[n, four, Some(2)], &[n, Some(2), four]), None);
         assert!(keeps_order(&[n, four, one, one], &TO_NHWC));
         assert!(!keeps_order(&[n, four, Some(2), Some(2)], &TO_NHWC));
+    }
+
+    #[test]
+    fn ceil_mode_adds_end_pad_only_for_a_window_starting_inside() {
+        // GoogLeNet's 3×3 stride-2 pools: 112 → 56 windows, the last one partial.
+        assert_eq!(ceil_mode_extra(112, 3, 2, (0, 0)), 1);
+        assert_eq!(ceil_mode_extra(111, 3, 2, (0, 0)), 0);
+        // A window would start in the end pad: PyTorch drops it.
+        assert_eq!(ceil_mode_extra(4, 2, 2, (0, 1)), 0);
+        assert_eq!(ceil_mode_extra(6, 3, 2, (1, 1)), 1);
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! Keras `Conv2D` (channels_last): kernel (kh, kw, in, filters), bias (filters), `strides`,
 //! `dilation_rate`, `padding` `valid`/`same` with TF's asymmetric SAME (see `window.rs`),
-//! then `activation`. Only `groups` = 1.
+//! then `activation`. With `groups` = g, the kernel is (kh, kw, in / g, filters) and filter
+//! block j reads input channel block j.
 //!
 //! Computed as im2col + GEMM: the output positions are cut into tiles; for each tile (in
 //! parallel) the input patches are copied into a (positions, kh·kw·in) matrix whose column
 //! order (ky, kx, channel) is the kernel's own row-major order, so the kernel is used as a
 //! (kh·kw·in, filters) matrix without copying, and the product is directly the NHWC output.
 //! Bias and activation are applied to the tile while it is still in cache. A 1×1 stride-1
-//! convolution skips the copy: its patch matrix *is* the input.
+//! convolution skips the copy: its patch matrix *is* the input. A grouped convolution does
+//! this per group, with the patches of the group's channels and its block of kernel columns.
 
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
+use std::ops::Range;
+
+use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::activation::Activation;
@@ -33,9 +37,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let x = super::single_input(&cfg, inputs)?;
     cfg.require_channels_last()?;
     let groups = cfg.i64_or("groups", 1)?;
-    if groups != 1 {
-        return Err(cfg.unsupported(format!("groups={groups}")));
-    }
+    let groups = usize::try_from(groups).ok().filter(|&g| g > 0).ok_or_else(|| cfg.invalid(format!("groups={groups}")))?;
     let kernel_size = cfg.pair("kernel_size")?;
     let strides = cfg.pair_or("strides", [1, 1])?;
     let dilation = cfg.pair_or("dilation_rate", [1, 1])?;
@@ -66,10 +68,11 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
             kernel.shape()
         )));
     }
-    if kc != c {
+    if kc * groups != c || filters % groups != 0 {
         return Err(cfg.shape(format!(
-            "kernel {:?} expects {kc} input channels, input {:?} has {c}",
+            "kernel {:?} with groups={groups} expects {} input channels, input {:?} has {c}",
             kernel.shape(),
+            kc * groups,
             x.shape()
         )));
     }
@@ -98,7 +101,8 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     }
     let x = x.as_standard_layout();
     let kernel = kernel.as_standard_layout();
-    let patch_len = kh * kw * c;
+    let patch_len = kh * kw * kc;
+    let group_filters = filters / groups;
     let kernel2d = kernel
         .view()
         .into_shape_with_order((patch_len, filters))
@@ -119,7 +123,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         .ok_or_else(|| cfg.shape("output is not contiguous"))?;
     let positions = out_data.len() / filters;
     // A 1x1 stride-1 window reads each input pixel exactly once, in output order.
-    let direct = kh == 1 && kw == 1 && strides == [1, 1];
+    let direct = kh == 1 && kw == 1 && strides == [1, 1] && groups == 1;
     let tile = tile_positions(positions, patch_len);
     // Tiles are the parallel tasks; only when there are fewer than threads does each GEMM split.
     let multiply = if positions.div_ceil(tile) >= rayon::current_num_threads() { matmul_serial } else { matmul_into };
@@ -130,18 +134,18 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         .try_for_each_init(Vec::new, |buffer: &mut Vec<f32>, (t, chunk)| {
             let count = chunk.len() / filters;
             let first = t * tile;
-            let patches = if direct {
-                ArrayView2::from_shape((count, c), &xs[first * c..(first + count) * c])?
-            } else {
-                buffer.resize(count * patch_len, 0.0);
-                geometry.fill_patches(xs, first, &mut buffer[..count * patch_len]);
-                ArrayView2::from_shape((count, patch_len), &buffer[..count * patch_len])?
-            };
-            multiply(
-                patches,
-                kernel2d,
-                ArrayViewMut2::from_shape((count, filters), &mut *chunk)?,
-            );
+            let mut out = ArrayViewMut2::from_shape((count, filters), &mut *chunk)?;
+            for group in 0..groups {
+                let patches = if direct {
+                    ArrayView2::from_shape((count, c), &xs[first * c..(first + count) * c])?
+                } else {
+                    buffer.resize(count * patch_len, 0.0);
+                    geometry.fill_patches(xs, first, group * kc..(group + 1) * kc, &mut buffer[..count * patch_len]);
+                    ArrayView2::from_shape((count, patch_len), &buffer[..count * patch_len])?
+                };
+                let columns = group * group_filters..(group + 1) * group_filters;
+                multiply(patches, kernel2d.slice(s![.., columns.clone()]), out.slice_mut(s![.., columns]));
+            }
             if let Some(bias) = &bias {
                 chunk
                     .chunks_exact_mut(filters)
@@ -174,9 +178,10 @@ struct Geometry {
 
 impl Geometry {
     /// Writes the patches of output positions `first..first + n` (n = patches.len() / patch
-    /// length) as rows of `patches`, zeros where the window lies in the padding.
-    fn fill_patches(&self, xs: &[f32], first: usize, patches: &mut [f32]) {
-        let (kh, kw, c) = (self.rows.kernel, self.cols.kernel, self.c);
+    /// length) over input `channels` as rows of `patches`, zeros where the window lies in the
+    /// padding.
+    fn fill_patches(&self, xs: &[f32], first: usize, channels: Range<usize>, patches: &mut [f32]) {
+        let (kh, kw, c) = (self.rows.kernel, self.cols.kernel, channels.len());
         let patch_len = kh * kw * c;
         if patch_len == 0 {
             return;
@@ -195,7 +200,7 @@ impl Geometry {
                     let dst = &mut patch[(ky * kw + kx) * c..][..c];
                     match (iy, self.cols.source(ox, kx).filter(|&ix| ix < self.w)) {
                         (Some(iy), Some(ix)) => dst
-                            .copy_from_slice(&xs[((image * self.h + iy) * self.w + ix) * c..][..c]),
+                            .copy_from_slice(&xs[((image * self.h + iy) * self.w + ix) * self.c + channels.start..][..c]),
                         _ => dst.fill(0.0),
                     }
                 }
@@ -336,6 +341,28 @@ mod tests {
         }
     }
 
+    /// groups = 2: each half of the filters sees its half of the channels, as two separate
+    /// convolutions would.
+    #[test]
+    fn grouped_matches_one_convolution_per_group() {
+        let window = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
+        let x = ramp((2, 7, 6, 4), 0.1);
+        let k = ramp((3, 3, 2, 6), 0.05);
+        let layer = layers::grouped_conv2d("g", "x".into(), window, k.clone().into_dyn(), None, "linear", 2);
+        let y = apply(&layer, vec![Input::Owned(x.clone().into_dyn())]).unwrap();
+        assert_eq!(y.shape(), [2, 4, 3, 6]);
+        for group in 0..2 {
+            let xg = x.slice(ndarray::s![.., .., .., group * 2..group * 2 + 2]).to_owned();
+            let kg = k.slice(ndarray::s![.., .., .., group * 3..group * 3 + 3]).to_owned();
+            // SAME, stride 2 on 7×6: pads (1, 1) rows, (0, 1) columns; only the leading pads matter.
+            let expected = reference(&xg, &kg, 2, 1, [1, 0], [4, 3]);
+            let actual = y.slice(ndarray::s![.., .., .., group * 3..group * 3 + 3]);
+            for (a, e) in actual.iter().zip(expected.iter()) {
+                assert!((a - e).abs() <= 1e-4, "group {group}: {a} vs {e}");
+            }
+        }
+    }
+
     #[test]
     fn bad_configs_are_errors() {
         let window = Window2D {
@@ -355,7 +382,7 @@ mod tests {
             "linear",
         );
         assert!(matches!(apply(&layer, x()), Err(EngineError::Shape { .. })));
-        // groups != 1.
+        // Groups that do not divide the input channels.
         let mut layer = layers::conv2d(
             "c2",
             "x".into(),
@@ -367,7 +394,7 @@ mod tests {
         layer.config.insert("groups".into(), serde_json::json!(2));
         let err = apply(&layer, x()).unwrap_err();
         assert!(
-            matches!(err, EngineError::Unsupported { .. }) && err.to_string().contains("c2"),
+            matches!(err, EngineError::Shape { .. }) && err.to_string().contains("c2"),
             "{err}"
         );
         // Zero stride.

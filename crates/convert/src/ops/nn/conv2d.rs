@@ -1,12 +1,13 @@
 //! TF `Conv2D` → Keras `Conv2D`, or `DepthwiseConv2D` for a grouped convolution with one
-//! input channel per group (what Keras `Conv2D(groups=channels)` emits, e.g. ConvNeXt).
+//! input channel per group (what Keras `Conv2D(groups=channels)` emits, e.g. ConvNeXt), or
+//! `Conv2D(groups)` for several input channels per group (ResNeXt, RegNet).
 //!
 //! Kernel layouts agree (HWIO). Traps: SAME with stride > 1 pads asymmetrically in TF, which
 //! Keras `same` reproduces exactly; explicit `Pad` + VALID arrives as a separate node and
 //! becomes `ZeroPadding2D`; `dilations` must be carried over (tract ignores them); the
 //! `SpaceToBatchND → Conv2D → BatchToSpaceND` form of a dilated convolution is recognised as
-//! a whole (`patterns::dilated_conv`). Grouped convolutions with several input channels per
-//! group would need Keras `groups`, which is refused.
+//! a whole (`patterns::dilated_conv`). TF's grouped form has the kernel (kh, kw, in / g, out)
+//! that Keras `groups` = g takes as it is.
 
 use ndarray::ArrayD;
 use tf2h5_keras::layers::{self, Window2D};
@@ -37,12 +38,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, input: KTensor, kernel: A
     if window.dilation != [1, 1] && window.strides != [1, 1] {
         return Err(ctx.refuse(node, "dilation together with strides is not supported by Keras Conv2D"));
     }
-    if kernel_in == channels {
-        let shape = super::window_output_shape(ctx, node, &input.shape, &window, Some(filters))?;
-        let name = ctx.layer_name(&node.name);
-        return Ok(ctx.add_layer(node, layers::conv2d(&name, input.layer, window, kernel, None, "linear"), shape));
-    }
-    if kernel_in == 1 && channels > 0 && filters % channels == 0 {
+    if kernel_in == 1 && channels > 1 && filters % channels == 0 {
         // groups = channels: output f reads input channel f / m, as depthwise output c·m + k
         // reads channel c; (kh, kw, 1, c·m) reshaped row-major is (kh, kw, c, m).
         let multiplier = filters / channels;
@@ -54,8 +50,11 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, input: KTensor, kernel: A
             .map_err(|e| ctx.refuse(node, e.to_string()))?;
         return super::depthwise_conv2d::build(ctx, node, input, kernel, window);
     }
-    Err(ctx.refuse(
-        node,
-        format!("input {:?} does not match filter {:?} (grouped convolutions are only supported as depthwise ones)", input.shape, kernel.shape()),
-    ))
+    if kernel_in > 0 && channels >= kernel_in && channels % kernel_in == 0 && filters % (channels / kernel_in) == 0 {
+        let groups = channels / kernel_in; // 1 for a plain convolution
+        let shape = super::window_output_shape(ctx, node, &input.shape, &window, Some(filters))?;
+        let name = ctx.layer_name(&node.name);
+        return Ok(ctx.add_layer(node, layers::grouped_conv2d(&name, input.layer, window, kernel, None, "linear", groups), shape));
+    }
+    Err(ctx.refuse(node, format!("input {:?} does not match filter {:?} (no whole number of groups)", input.shape, kernel.shape())))
 }
