@@ -1161,6 +1161,48 @@ def case_frozen_function_call(out, ref):
     return size
 
 
+def case_upsample_block(out, ref):
+    """A U-Net decoder step (UpSampling2D) and a ResNeXt grouped convolution."""
+    rs = seed_all(1313)
+    L = keras.layers
+    inp = keras.Input(shape=(8, 6, 4), name="input")
+    skip = L.Conv2D(8, 3, padding="same", activation="relu", name="encode")(inp)  # 8x6x8
+    x = L.MaxPooling2D(2, name="down")(skip)  # 4x3x8
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="bottleneck")(x)
+    x = L.UpSampling2D(2, name="up")(x)  # 8x6x8, TF ResizeNearestNeighbor
+    x = L.Concatenate(name="skip_concat")([x, skip])  # 8x6x16
+    # Four input channels per group: a Keras Conv2D(groups), not a depthwise convolution.
+    x = L.Conv2D(12, 3, padding="same", groups=4, name="grouped")(x)
+    x = L.ReLU(name="relu")(x)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Dense(5, activation="softmax", name="dense")(x)
+    model = keras.Model(inp, x, name="upsample_block")
+    randomize_weights(model.weights, rs)
+    kernel = model.get_layer("grouped").kernel  # fan-in: 3x3 window x 4 channels
+    kernel.assign((rs.normal(0.0, 1.0, kernel.shape) / 6.0).astype(np.float32))
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops.get("ResizeNearestNeighbor") == 1, ops
+        calls = [n for n in gd.node if n.op in FORBIDDEN_OPS]
+        inner = sorted(n.op for f in gd.library.function for n in f.node_def)
+        assert len(calls) == 1 and "Conv2D" in inner, (calls, inner)
+        return f"ResizeNearestNeighbor=1, {len(calls)} XLA call, library ops {inner}"
+
+    size = write_case(
+        out, "upsample_block",
+        "U-Net decoder step and grouped convolution on 8x6x4: Conv2D(8, same, relu) (the skip) -> "
+        "MaxPooling2D(2) -> Conv2D(8, same, relu) -> UpSampling2D(2) (ResizeNearestNeighbor, "
+        "half-pixel centers) -> Concatenate with the skip -> Conv2D(12, 3x3, same, groups 4: four "
+        "input channels per group, an XLA-compiled call) -> ReLU -> GlobalAveragePooling2D -> "
+        "Dense(5, softmax).",
+        lambda x: model(x, training=False), [(8, 6, 4)], 1313, checks, keep_calls=True,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "upsample_block.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1178,12 +1220,13 @@ CASES = [
     ("dilated_block", case_dilated_block),
     ("decomposed_ops", case_decomposed_ops),
     ("frozen_function_call", case_frozen_function_call),
+    ("upsample_block", case_upsample_block),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide
 # counter, and these files hold function names (SavedModels; a frozen graph that keeps
 # function calls), so their bytes would otherwise depend on what ran before.
-FRESH_PROCESS_CASES = SAVED_MODEL_CASES | {"frozen_function_call"}
+FRESH_PROCESS_CASES = SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block"}
 
 
 def main():

@@ -16,12 +16,14 @@ use crate::VerifyError;
 
 mod concat_v2;
 mod guard;
+mod resize;
 pub mod onnx;
 
 /// tract's TensorFlow front end with tf2h5's op fixes registered:
 /// - `FusedBatchNormV3`/`V2`: missing; same inference semantics as `FusedBatchNorm`.
 /// - `Softmax`: tract normalises axes 1..rank on rank > 2; TF normalises the last axis.
-/// - `Conv2D`: tract ignores `dilations`, and needs the group of a grouped convolution.
+/// - `Conv2D`: tract ignores `dilations`, and needs the group of a grouped convolution (and
+///   its kernel with the groups on the input axis).
 /// - `Pad`: tract's rule demands TDim paddings and fails on TF's int32 constants.
 /// - `ConcatV2`: tract reads a negative axis as a huge one and hangs, and demands one datum
 ///   type where shape arithmetic mixes TDim and int32 (`oracle/concat_v2.rs`).
@@ -33,6 +35,8 @@ pub mod onnx;
 /// - `ExpandDims`: tract places a negative axis one too early (`axis + rank`, not `+ rank + 1`).
 /// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, and `IdentityN`
 ///   (the custom-gradient wrapper around swish: output k is input k).
+/// - `ResizeNearestNeighbor` (Keras `UpSampling2D`): missing; tract-core's `Resize`
+///   (`oracle/resize.rs`).
 pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     use tract_tensorflow::tract_core::ops::math;
     let mut tf = tract_tensorflow::tensorflow();
@@ -63,6 +67,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
         tf.op_register.insert(alias, |_, _| Ok(Box::new(tract_tensorflow::tract_hir::ops::identity::Identity)));
     }
     tf.op_register.insert("GatherV2", |_, _| Ok(expand(GatherV2)));
+    tf.op_register.insert("ResizeNearestNeighbor", resize::resize_nearest_neighbor);
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("IdentityN", |_, node| Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count()))));
     tf
@@ -438,15 +443,24 @@ impl Expansion for GroupedConv2D {
         if filter_in == channels {
             return self.0.wire(prefix, model, inputs);
         }
-        // tract's grouped HWIO kernel is (h, w, input channels, multiplier), as for depthwise
-        // convolutions: TF's (h, w, 1, channels · multiplier) read row-major is exactly that.
-        if filter_in != 1 || filters % channels != 0 {
-            bail!("Conv2D: grouped convolutions with {filter_in} input channels per group are not supported by the oracle");
+        // TF's grouped kernel is (h, w, in / g, out) with the groups on `out`; tract's grouped
+        // HWIO is (h, w, in, out / g) with the groups on `in`: (h, w, i, g·o) → (h, w, i, g, o)
+        // → (h, w, g, i, o) → (h, w, g·i, o).
+        let conv = self.grouped(channels, filter_in)?;
+        let groups = channels / filter_in;
+        if filters % groups != 0 {
+            bail!("Conv2D: {filters} filters are not a multiple of {groups} groups");
         }
-        let from: TVec<TDim> = tvec![1.to_dim(), filters.to_dim()];
-        let to: TVec<TDim> = tvec![channels.to_dim(), (filters / channels).to_dim()];
-        let kernel = model.wire_node(format!("{prefix}.kernel"), AxisOp::Reshape(2, from, to), &[inputs[1]])?;
-        self.0.clone().group(channels).wire(prefix, model, &[inputs[0], kernel[0]])
+        let steps = [
+            AxisOp::Reshape(3, tvec![filters.to_dim()], tvec![groups.to_dim(), (filters / groups).to_dim()]),
+            AxisOp::Move(3, 2),
+            AxisOp::Reshape(2, tvec![groups.to_dim(), filter_in.to_dim()], tvec![channels.to_dim()]),
+        ];
+        let mut kernel = inputs[1];
+        for (index, step) in steps.into_iter().enumerate() {
+            kernel = model.wire_node(format!("{prefix}.kernel.{index}"), step, &[kernel])?[0];
+        }
+        conv.wire(prefix, model, &[inputs[0], kernel])
     }
 }
 

@@ -1,8 +1,10 @@
 //! TF `ResizeNearestNeighbor` → Keras `UpSampling2D(interpolation="nearest")`.
 //!
-//! Only whole-number enlargements map: with `align_corners` and `half_pixel_centers` false,
-//! TF reads output pixel i from input pixel floor(i · in / out) = floor(i / k) for out = k · in,
-//! exactly what `UpSampling2D(size=k)` repeats. Other sizes or coordinate modes are refused.
+//! Only whole-number enlargements map: with `align_corners` false, TF reads output pixel i
+//! from input pixel floor(i · in / out) = floor(i / k) for out = k · in, exactly what
+//! `UpSampling2D(size=k)` repeats. With `half_pixel_centers` (TF 2's `tf.image.resize`, which
+//! Keras `UpSampling2D` itself calls) it reads floor((i + 0.5) / k), the same pixel: for
+//! i = q·k + r with r < k, (r + 0.5) / k < 1. Other sizes and `align_corners` are refused.
 
 use tf2h5_keras::layers;
 use tf2h5_tf::{pb::NodeDef, NodeExt};
@@ -13,10 +15,8 @@ use crate::ConvertError;
 pub(super) fn resize_nearest_neighbor(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
     let size = ctx.ints_input(node, 1)?;
-    for attr in ["align_corners", "half_pixel_centers"] {
-        if node.attr_bool_opt(attr)?.unwrap_or(false) {
-            return Err(ctx.refuse(node, format!("{attr} = true is not supported (UpSampling2D repeats pixels)")));
-        }
+    if node.attr_bool_opt("align_corners")?.unwrap_or(false) {
+        return Err(ctx.refuse(node, "align_corners = true is not supported (UpSampling2D repeats pixels)"));
     }
     let (Some(h), Some(w)) = (input.shape.get(1).copied().flatten(), input.shape.get(2).copied().flatten()) else {
         return Err(ctx.refuse(node, format!("expected an NHWC input with known height and width, got {:?}", input.shape)));
