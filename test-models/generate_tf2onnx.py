@@ -80,6 +80,27 @@ def op_histogram(model):
     return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
 
 
+def convert(graph_def, name, inputs, outputs):
+    """tf2onnx.convert.from_graph_def at OPSET, from the TF node names `inputs` to `outputs`
+    (tensors `:0`), deterministically (call deterministic_node_hashes once first); the model
+    is checked with onnx.checker and must hold only ONNX ops. Also used by scripts/zoo_onnx.py."""
+    # tf2onnx names the nodes it makes with a process-wide counter: reset it (and the node hash
+    # count) so a case converts to the same bytes whichever cases ran before it.
+    global node_seq
+    tf2onnx.utils.INTERNAL_NAME = 1
+    node_seq = itertools.count()
+    model, _ = tf2onnx.convert.from_graph_def(
+        graph_def, name=name,
+        input_names=[i + ":0" for i in inputs],
+        output_names=[o + ":0" for o in outputs],
+        opset=OPSET)
+    onnx.checker.check_model(model, full_check=True)
+    # from_graph_def continues on conversion errors (leaving the TF op in the graph): refuse.
+    foreign = sorted({(n.domain, n.op_type) for n in model.graph.node if n.domain not in ("", "ai.onnx")})
+    assert not foreign, f"{name}: tf2onnx left non-ONNX ops {foreign}"
+    return model
+
+
 def write_case(fixtures, out_dir, case):
     src = os.path.join(fixtures, case)
     with open(os.path.join(src, "meta.json")) as f:
@@ -88,21 +109,8 @@ def write_case(fixtures, out_dir, case):
     with open(os.path.join(src, src_meta["model"]), "rb") as f:
         graph_def.ParseFromString(f.read())
 
-    # tf2onnx names the nodes it makes with a process-wide counter: reset it (and the node hash
-    # count) so a case converts to the same bytes whichever cases ran before it.
-    global node_seq
-    tf2onnx.utils.INTERNAL_NAME = 1
-    node_seq = itertools.count()
-    model, _ = tf2onnx.convert.from_graph_def(
-        graph_def, name=case,
-        input_names=[i["name"] + ":0" for i in src_meta["inputs"]],
-        output_names=[o["name"] + ":0" for o in src_meta["outputs"]],
-        opset=OPSET)
-    onnx.checker.check_model(model, full_check=True)
-    # from_graph_def continues on conversion errors (leaving the TF op in the graph): refuse.
-    foreign = sorted({(n.domain, n.op_type) for n in model.graph.node if n.domain not in ("", "ai.onnx")})
-    assert not foreign, f"{case}: tf2onnx left non-ONNX ops {foreign}"
-
+    model = convert(graph_def, case, [i["name"] for i in src_meta["inputs"]],
+                    [o["name"] for o in src_meta["outputs"]])
     data = model.SerializeToString()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     in_names = [i.name for i in model.graph.input]
