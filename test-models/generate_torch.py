@@ -159,6 +159,33 @@ class GroupedBlock(nn.Module):
         return self.fc(x.mean([2, 3]))
 
 
+class ConvNeXtBlock(nn.Module):
+    """torchvision ConvNeXt pieces: patchify stem + channels-first LayerNorm (permute, LN,
+    permute), a block (depthwise 7x7, permute to NHWC, LayerNorm, Linear, exact GELU, Linear,
+    layer scale, permute back, residual), and a head LayerNorm on (N, C)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 4, stride=4)
+        self.stem_norm = nn.LayerNorm(16, eps=1e-6)
+        self.dwconv = nn.Conv2d(16, 16, 7, padding=3, groups=16)
+        self.norm = nn.LayerNorm(16, eps=1e-6)
+        self.pwconv1 = nn.Linear(16, 64)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(64, 16)
+        self.layer_scale = nn.Parameter(torch.rand(16) + 0.5)
+        self.head_norm = nn.LayerNorm(16, eps=1e-6)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.stem(x)                                                      # 16 x 4 x 4
+        x = self.stem_norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.dwconv(x).permute(0, 2, 3, 1)                                # N, 4, 4, 16
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        x = x + (self.layer_scale * y).permute(0, 3, 1, 2)
+        return self.fc(self.head_norm(x.mean([2, 3])))
+
+
 def case_torch_resnet_block():
     desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
             "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
@@ -195,8 +222,19 @@ def case_torch_grouped_block():
     return GroupedBlock(), (3, 16, 16), desc
 
 
+def case_torch_convnext_block():
+    desc = ("ConvNeXt block, NCHW 3x16x16: Conv2d(3,16,4,stride 4) patchify; LayerNorm over channels "
+            "between two permutes (Transpose, LayerNormalization eps 1e-6, Transpose); depthwise "
+            "Conv2d(16,16,7,padding 3,groups 16); permute to NHWC, LayerNorm, Linear(16,64) on the "
+            "last axis (MatMul of a 4-D tensor), exact GELU (Div, Erf, Add, Mul, Mul), Linear(64,16), "
+            "layer scale (Mul by a (16,) parameter), permute back, residual Add; x.mean([2, 3]) "
+            "(ReduceMean), LayerNorm on (N, 16), Linear(16,5).")
+    return ConvNeXtBlock(), (3, 16, 16), desc
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
-         "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block}
+         "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
+         "torch_convnext_block": case_torch_convnext_block}
 
 
 def seed_of(case):

@@ -16,8 +16,9 @@ use crate::Options;
 
 /// The ONNX ops [`Translator::node`] translates, sorted (`tf2h5 ops --onnx`).
 pub(crate) const SUPPORTED_OPS: &[&str] = &[
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
-    "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul",
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten",
+    "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
+    "MaxPool", "Mul",
     "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
     "Unsqueeze",
 ];
@@ -521,6 +522,8 @@ impl<'a> Translator<'a> {
             "Relu" => self.unary(node, "Relu", vec![]),
             "Sigmoid" => self.unary(node, "Sigmoid", vec![]),
             "Tanh" => self.unary(node, "Tanh", vec![]),
+            "Erf" => self.unary(node, "Erf", vec![]),
+            "LayerNormalization" => self.layer_norm(node),
             "LeakyRelu" => {
                 let alpha = proto::attr_float(node, "alpha", 0.01)?;
                 self.unary(node, "LeakyRelu", vec![("alpha", pb::attr_value::Value::F(alpha))])
@@ -759,7 +762,74 @@ impl<'a> Translator<'a> {
     fn mat_mul(&mut self, node: &NodeProto) -> Result<(), String> {
         let a = self.tensor(node, 0)?;
         let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?.to_f32();
+        if a.rank() > 2 {
+            return self.last_axis_mat_mul(node, a, b);
+        }
         self.dense(node, a, b, None)
+    }
+
+    /// `MatMul` of a (batch, ..., K) tensor by a constant (K, N) (a PyTorch `Linear` on
+    /// channels-last pixels, as in ConvNeXt): TF's `tensordot` form, Reshape to (batch·...,
+    /// K) → `MatMul` → Reshape back, which the converter turns into a `Dense` on the last axis.
+    fn last_axis_mat_mul(&mut self, node: &NodeProto, a: Tensor, weight: ArrayD<f32>) -> Result<(), String> {
+        let rank = a.rank();
+        let k = a.shape[rank - 1];
+        if weight.ndim() != 2 || k != Some(weight.shape()[0]) {
+            return Err(format!("only (batch, ..., K) × constant (K, N) products are supported, got {:?} × {:?}", a.shape, weight.shape()));
+        }
+        let units = weight.shape()[1];
+        let a = self.held_as(&a, &identity(rank), &self.part("to_onnx_layout"))?;
+        let rows_shape = self.emit_ints(&self.part("rows/shape"), &[-1, weight.shape()[0] as i64]);
+        let rows = self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
+        let kernel = self.emit_const(&self.part("kernel"), &Const::F32(weight));
+        let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
+        let mut shape = a.shape.clone();
+        shape[rank - 1] = Some(units);
+        let back: Vec<i64> = std::iter::once(-1).chain(shape[1..].iter().map(|d| d.map_or(-1, |d| d as i64))).collect();
+        let back = self.emit_ints(&self.part("shape"), &back);
+        self.emit_output(node, "Reshape", vec![product, back], vec![("T", float_type())], shape, identity(rank))
+    }
+
+    /// `LayerNormalization` over the last axis → the arithmetic of tf-keras's unfused
+    /// `LayerNormalization` (Mean, SquaredDifference, Rsqrt), which the converter recognises
+    /// as a Keras `LayerNormalization` with the node's epsilon, scale and bias.
+    fn layer_norm(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let axis = proto::attr_int(node, "axis", -1)?;
+        if axis != -1 && axis != rank as i64 - 1 {
+            return Err(format!("axis {axis} of {:?}: only the last axis is supported", x.shape));
+        }
+        let channels = x.shape[rank - 1].ok_or("the normalised axis has an unknown size")?;
+        let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
+        let mut per_channel = |index: usize, role: &str, default: f32| -> Result<String, String> {
+            let value = match self.constant(node, index)? {
+                Some(c) => c.to_f32(),
+                None => ArrayD::from_elem(IxDyn(&[channels]), default),
+            };
+            if value.len() != channels {
+                return Err(format!("{role} has {} values for {channels} channels", value.len()));
+            }
+            let value = value.into_shape_with_order(IxDyn(&[channels])).map_err(|e| e.to_string())?;
+            Ok(self.emit_const(&self.part(role), &Const::F32(value)))
+        };
+        let (gamma, beta) = (per_channel(1, "gamma", 1.0)?, per_channel(2, "beta", 0.0)?);
+        // The last TF axis must be the normalised one.
+        let x = if x.layout.last() == Some(&(rank - 1)) { x } else { self.held_as(&x, &identity(rank), &self.part("to_onnx_layout"))? };
+        let t = float_type;
+        let keep: Attrs = vec![("T", t()), ("keep_dims", pb::attr_value::Value::B(true))];
+        let axes = self.emit_ints(&self.part("axes"), &[-1]);
+        let mean = self.emit(&self.part("mean"), "Mean", vec![x.node.clone(), axes.clone()], keep.clone());
+        let squared = self.emit(&self.part("squared_difference"), "SquaredDifference", vec![x.node.clone(), mean.clone()], vec![("T", t())]);
+        let variance = self.emit(&self.part("variance"), "Mean", vec![squared, axes], keep);
+        let epsilon = self.emit_scalar(&self.part("epsilon"), epsilon);
+        let shifted = self.emit(&self.part("variance_epsilon"), "AddV2", vec![variance, epsilon], vec![("T", t())]);
+        let rsqrt = self.emit(&self.part("rsqrt"), "Rsqrt", vec![shifted], vec![("T", t())]);
+        let inv = self.emit(&self.part("inv"), "Mul", vec![rsqrt, gamma], vec![("T", t())]);
+        let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), inv.clone()], vec![("T", t())]);
+        let mean_inv = self.emit(&self.part("mean_inv"), "Mul", vec![mean, inv], vec![("T", t())]);
+        let offset = self.emit(&self.part("offset"), "Sub", vec![beta, mean_inv], vec![("T", t())]);
+        self.emit_output(node, "AddV2", vec![scaled, offset], vec![("T", t())], x.shape.clone(), x.layout)
     }
 
     /// `BatchNormalization` (inference) → `FusedBatchNormV3` with the node's epsilon.
