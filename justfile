@@ -54,11 +54,17 @@ fixtures:
     {{venv}}-tf2onnx/bin/python test-models/generate_tf2onnx.py
     {{venv}}-torch/bin/python test-models/generate_torch.py
 
-# The model-zoo regression suite: generate keras.applications models on demand into zoo/ (ignored),
-# verify each (in parallel where memory allows), check loads in both Keras versions, write reports/zoo.md.
+# The model-zoo regression suite: generate models on demand into zoo/ (ignored; existing entries are
+# kept): keras.applications (frozen, SavedModel, Keras 3 export), torchvision models exported by
+# torch.onnx.export, tf2onnx conversions of the frozen graphs; verify each (in parallel where memory
+# allows), check loads in both Keras versions, write reports/zoo.md. MODELS may mix keras.applications
+# and torchvision names (scripts/zoo.py --list, scripts/zoo_onnx.py --list).
 zoo *models: build
     bash scripts/setup.sh --python
     {{python}} scripts/zoo.py --out zoo {{ if models == "" { "" } else { "--models " + models } }}
+    bash scripts/setup.sh --onnx
+    {{venv}}-torch/bin/python scripts/zoo_onnx.py --source torchvision --out zoo {{ if models == "" { "" } else { "--models " + models } }}
+    {{venv}}-tf2onnx/bin/python scripts/zoo_onnx.py --source tf2onnx --out zoo {{ if models == "" { "" } else { "--models " + models } }}
     cargo run --release -q -p tf2h5 -- zoo zoo --out-dir out/zoo --report-dir reports \
         --python {{python}} --keras-check-script scripts/keras_check.py
 

@@ -39,6 +39,10 @@ have a standard deviation of 2 (an unsaturated softmax).
 
 The outputs go to an ignored folder (zoo/ is in .gitignore): the frozen graphs are tens to
 hundreds of MB. Smaller `--size` values (each model has a minimum) make everything faster.
+
+scripts/zoo_onnx.py adds the ONNX entries: torchvision models exported by torch.onnx.export,
+and tf2onnx conversions of the frozen graphs written here (`<model>-tf2onnx/`). `--models`
+ignores its torchvision names, so `just zoo` can pass one list to both.
 """
 
 import os
@@ -299,9 +303,15 @@ def main():
         print("\n".join(MODELS))
         return 0
     names = args.models or list(MODELS)
-    unknown = [n for n in names if n not in MODELS]
+    # `just zoo` passes one list to this script and to zoo_onnx.py: its torchvision names are not ours.
+    from zoo_onnx import TORCHVISION_MODELS
+    unknown = [n for n in names if n not in MODELS and n not in TORCHVISION_MODELS]
     if unknown:
-        ap.error(f"unknown models {unknown}; known: {list(MODELS)}")
+        ap.error(f"unknown models {unknown}; known: {list(MODELS)} (and zoo_onnx.py's {list(TORCHVISION_MODELS)})")
+    names = [n for n in names if n in MODELS]
+    if not names:
+        print(f"zoo.py: none of {args.models} is a keras.applications model (zoo_onnx.py makes them)")
+        return 0
     print(f"TensorFlow {tf.__version__}, tf-keras {keras.__version__}")
     failed = []
     for name in names:
