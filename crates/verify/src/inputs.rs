@@ -1,10 +1,13 @@
 //! Verification inputs: seeded random samples, or the user's arrays split into samples.
 
+use std::borrow::Cow;
+
 use ndarray::{ArrayD, Axis, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use tf2h5_convert::Endpoint;
+use tf2h5_tf::Translation;
 
 use crate::{Options, VerifyError};
 
@@ -13,10 +16,12 @@ use crate::{Options, VerifyError};
 pub type Sample = Vec<ArrayD<f32>>;
 
 /// The samples to verify with: the user's inputs if any, else `options.samples` draws of a
-/// standard normal from a ChaCha8 stream seeded with `options.seed`.
-pub fn samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, VerifyError> {
+/// standard normal from a ChaCha8 stream seeded with `options.seed`. For a translated (ONNX)
+/// model, `translation` says how the user's arrays, given in the source model's layout, map
+/// to the Keras inputs.
+pub fn samples(inputs: &[Endpoint], translation: Option<&Translation>, options: &Options) -> Result<Vec<Sample>, VerifyError> {
     if !options.inputs.is_empty() {
-        return user_samples(inputs, options);
+        return user_samples(inputs, translation, options);
     }
     if options.samples == 0 {
         return Err(VerifyError::Input("at least one sample is needed".into()));
@@ -82,10 +87,15 @@ fn standard_normal(rng: &mut ChaCha8Rng, shape: &[usize]) -> ArrayD<f32> {
     })
 }
 
-fn user_samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, VerifyError> {
+/// The user's arrays by input. A translated model's input may be named as in the source
+/// file (`x:0`) or as in the Keras model (`x_0`); its data is in the source file's layout
+/// (NCHW for most ONNX images, what onnxruntime takes) and is permuted to the Keras input's.
+fn user_samples(inputs: &[Endpoint], translation: Option<&Translation>, options: &Options) -> Result<Vec<Sample>, VerifyError> {
+    let source = |input: &Endpoint| translation.and_then(|t| t.tensors.get(&input.tf_node));
+    let is_named = |input: &Endpoint, name: &str| input.tf_node == name || source(input).is_some_and(|s| s.name == name);
     for (name, _) in &options.inputs {
-        if !inputs.iter().any(|i| &i.tf_node == name) {
-            let known: Vec<&str> = inputs.iter().map(|i| i.tf_node.as_str()).collect();
+        if !inputs.iter().any(|i| is_named(i, name)) {
+            let known: Vec<&str> = inputs.iter().flat_map(|i| std::iter::once(i.tf_node.as_str()).chain(source(i).map(|s| s.name.as_str()))).collect();
             return Err(VerifyError::Input(format!("'{name}' is not a model input (inputs: {known:?})")));
         }
     }
@@ -94,19 +104,29 @@ fn user_samples(inputs: &[Endpoint], options: &Options) -> Result<Vec<Sample>, V
         let (_, array) = options
             .inputs
             .iter()
-            .find(|(name, _)| name == &input.tf_node)
+            .find(|(name, _)| is_named(input, name))
             .ok_or_else(|| VerifyError::Input(format!("no data given for input '{}'", input.tf_node)))?;
-        let expected = &input.shape[1..];
-        let matches = array.ndim() == input.shape.len()
-            && array.shape()[1..].iter().zip(expected).all(|(&d, e)| e.is_none_or(|e| e == d));
+        // Keras axis j is source axis permutation[j]; the data comes in the source's order.
+        let permutation = source(input).and_then(|s| s.permutation.as_ref()).filter(|p| p.len() == input.shape.len());
+        let mut expected = input.shape.clone();
+        if let Some(permutation) = permutation {
+            for (&source_axis, &dim) in permutation.iter().zip(&input.shape) {
+                expected[source_axis] = dim;
+            }
+        }
+        let matches = array.ndim() == expected.len() && array.shape()[1..].iter().zip(&expected[1..]).all(|(&d, e)| e.is_none_or(|e| e == d));
         if !matches || array.shape()[0] == 0 {
             return Err(VerifyError::Input(format!(
                 "data for '{}' has shape {:?}, expected (samples, {})",
                 input.tf_node,
                 array.shape(),
-                expected.iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect::<Vec<_>>().join(", ")
+                expected[1..].iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect::<Vec<_>>().join(", ")
             )));
         }
+        let array: Cow<ArrayD<f32>> = match permutation {
+            Some(permutation) => Cow::Owned(array.view().permuted_axes(IxDyn(permutation)).as_standard_layout().into_owned()),
+            None => Cow::Borrowed(array),
+        };
         per_input.push(array);
     }
     let count = per_input.first().map(|a| a.shape()[0]).unwrap_or(0);

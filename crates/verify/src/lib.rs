@@ -66,7 +66,8 @@ pub struct Options {
     pub seed: u64,
     /// Tolerances.
     pub tolerance: Tolerance,
-    /// User inputs by TF Placeholder name; each array's first axis is the sample axis.
+    /// User inputs by TF Placeholder name (or, for an ONNX model, by ONNX input name, in the
+    /// ONNX file's layout); each array's first axis is the sample axis.
     pub inputs: Vec<(String, ArrayD<f32>)>,
     /// Conversion options (outputs, model name).
     pub convert: tf2h5_convert::Options,
@@ -140,7 +141,7 @@ pub fn verify_conversion(
 ) -> Result<Outcome, VerifyError> {
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
     let start = StageTime::start();
-    let samples = inputs::samples(&conversion.inputs, options)?;
+    let samples = inputs::samples(&conversion.inputs, graph.translation.as_ref(), options)?;
     let batches = inputs::batches(&conversion.inputs, &samples)?;
     let batch_shapes = inputs::sample_shapes(&conversion.inputs, &batches);
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();

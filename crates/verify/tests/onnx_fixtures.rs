@@ -16,6 +16,8 @@ struct Fixture {
     dir: PathBuf,
     /// The ONNX model's 4-D inputs are NCHW (`"layout": "NCHW"`), not NHWC.
     nchw: bool,
+    /// meta.json's input names: the ONNX graph's (`x`, or tf2onnx's `x:0`).
+    input_names: Vec<String>,
     inputs: Vec<ArrayD<f32>>,
     outputs: Vec<ArrayD<f32>>,
 }
@@ -42,7 +44,8 @@ fn fixture(dir: &Path) -> Fixture {
     let arrays = |key: &str| -> Vec<ArrayD<f32>> {
         meta[key].as_array().unwrap().iter().map(|e| ndarray_npy::read_npy(dir.join(e["file"].as_str().unwrap())).unwrap()).collect()
     };
-    Fixture { dir: dir.to_path_buf(), nchw, inputs: arrays("inputs"), outputs: arrays("outputs") }
+    let input_names = meta["inputs"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    Fixture { dir: dir.to_path_buf(), nchw, input_names, inputs: arrays("inputs"), outputs: arrays("outputs") }
 }
 
 /// A fixture array as the default `.h5` takes or gives it.
@@ -103,6 +106,30 @@ fn keep_nchw_models_take_and_give_the_onnx_layout() {
             assert_eq!(outcome.conversion.inputs[0].shape[1..], fixture.inputs[0].shape()[1..].iter().map(|&d| Some(d)).collect::<Vec<_>>()[..]);
         }
     }
+}
+
+/// `--input` data for an ONNX model is named and laid out as in the ONNX file (what
+/// onnxruntime took to compute the fixture): verify maps it to the Keras inputs.
+#[test]
+fn user_inputs_are_named_and_laid_out_as_in_the_onnx_file() {
+    for fixture in onnx_fixtures() {
+        let inputs = fixture.input_names.iter().cloned().zip(fixture.inputs.iter().cloned()).collect();
+        let options = Options { inputs, ..Default::default() };
+        let outcome = tf2h5_verify::verify(&fixture.dir, &options).unwrap_or_else(|e| panic!("{}: {e}", fixture.dir.display()));
+        assert!(outcome.report.passed, "{}: {}", fixture.dir.display(), outcome.report.summary());
+        let model = tf2h5_keras::h5::read_from_bytes(&outcome.h5).unwrap();
+        let h5_inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
+        let engine = tf2h5_engine::run(&model, &h5_inputs).unwrap();
+        for (index, expected) in fixture.outputs.iter().enumerate() {
+            check("engine", &fixture.dir, index, &in_h5_layout(&fixture, expected), &engine[index]);
+        }
+    }
+    // Data in the Keras layout under the ONNX name is refused, naming the expected layout.
+    let fixture = fixture(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/onnx_cnn"));
+    let nhwc = in_h5_layout(&fixture, &fixture.inputs[0]);
+    let options = Options { inputs: vec![(fixture.input_names[0].clone(), nhwc)], ..Default::default() };
+    let error = tf2h5_verify::verify(&fixture.dir, &options).err().expect("NHWC data for an NCHW ONNX input").to_string();
+    assert!(error.contains("has shape [4, 16, 16, 3], expected (samples, 3, 16, 16)"), "{error}");
 }
 
 /// The per-layer comparison runs for ONNX models too: layers are matched with the ONNX
