@@ -542,6 +542,7 @@ impl<'a> Translator<'a> {
             "Concat" if (0..node.input.len()).any(|i| self.is_tensor(node, i)) => self.concat(node),
             "Squeeze" if self.is_tensor(node, 0) => self.squeeze(node),
             "Unsqueeze" if self.is_tensor(node, 0) => self.unsqueeze(node),
+            "Slice" if self.is_tensor(node, 0) => self.slice(node),
             "Shape" | "Gather" | "Cast" | "Slice" | "Concat" | "Squeeze" | "Unsqueeze" => self.shape_arithmetic(node),
             "Flatten" => self.flatten(node),
             "Transpose" => self.transpose(node),
@@ -1145,6 +1146,66 @@ impl<'a> Translator<'a> {
         self.reshape_to(node, &x, &dims)
     }
 
+    /// `Slice` of a tensor (step 1, batch kept whole) → `StridedSlice` in the tensor's layout
+    /// (→ `Cropping2D` for H and W, as tf2onnx writes Keras's `Cropping2D`).
+    fn slice(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let ints = |index: usize| -> Result<Option<Vec<i64>>, String> {
+            self.constant(node, index)?.map(|c| c.int_values().ok_or_else(|| format!("input {index} must be integers"))).transpose()
+        };
+        let (starts, ends) = (ints(1)?.ok_or("starts are missing")?, ints(2)?.ok_or("ends are missing")?);
+        let axes = match ints(3)? {
+            Some(axes) => resolve_axes(&axes, rank)?,
+            None => (0..starts.len()).collect(),
+        };
+        let steps = ints(4)?.unwrap_or_else(|| vec![1; axes.len()]);
+        if starts.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
+            return Err(format!("starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"));
+        }
+        // (begin, end) per ONNX axis; the batch axis must stay whole.
+        let mut ranges: Vec<Option<(usize, usize)>> = vec![None; rank];
+        for (((&axis, &start), &end), &step) in axes.iter().zip(&starts).zip(&ends).zip(&steps) {
+            if step != 1 {
+                return Err(format!("step {step} on axis {axis}: only step 1 is supported"));
+            }
+            let Some(dim) = x.shape[axis] else {
+                if start == 0 && end >= i32::MAX as i64 {
+                    continue;
+                }
+                return Err(format!("slicing axis {axis} of unknown size (the batch) is not supported"));
+            };
+            let clamp = |v: i64| (if v < 0 { v + dim as i64 } else { v }).clamp(0, dim as i64) as usize;
+            let (begin, end) = (clamp(start), clamp(end));
+            ranges[axis] = Some((begin, end.max(begin)));
+        }
+        let shape: Vec<Option<usize>> = x.shape.iter().zip(&ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
+        // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
+        let mut end_mask = 0i64;
+        let (mut begin, mut end) = (Vec::new(), Vec::new());
+        for (j, &axis) in x.layout.iter().enumerate() {
+            let (b, e) = ranges[axis].map_or_else(|| (0, 0), |(b, e)| (b as i64, e as i64));
+            if ranges[axis].is_none() {
+                end_mask |= 1 << j;
+            }
+            begin.push(b);
+            end.push(e);
+        }
+        let begin = self.emit_ints(&self.part("begin"), &begin);
+        let end = self.emit_ints(&self.part("end"), &end);
+        let strides = self.emit_ints(&self.part("strides"), &vec![1; rank]);
+        let mask = |bits: i64| pb::attr_value::Value::I(bits);
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("begin_mask", mask(0)),
+            ("end_mask", mask(end_mask)),
+            ("ellipsis_mask", mask(0)),
+            ("new_axis_mask", mask(0)),
+            ("shrink_axis_mask", mask(0)),
+        ];
+        self.emit_output(node, "StridedSlice", vec![x.node.clone(), begin, end, strides], attrs, shape, x.layout.clone())
+    }
+
     /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
     fn transpose(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
@@ -1371,11 +1432,37 @@ mod tests {
         }
     }
 
-    /// Translates a graph with input `x` of `input_dims` and output `y`; the TF ops in order.
-    fn translated_ops(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<Vec<String>, String> {
+    /// Translates a graph with input `x` of `input_dims` and output `y`.
+    fn translated(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<TfGraph, String> {
         let graph = GraphProto { node: nodes, initializer: initializers, input: vec![value_info("x", input_dims)], output: vec![value_info("y", &[])], ..Default::default() };
-        let graph = translate(Path::new("m.onnx"), &graph, &Options::default()).map_err(|e| e.to_string())?;
-        Ok(graph.nodes().iter().map(|n| n.op.clone()).filter(|op| op != "Const").collect())
+        translate(Path::new("m.onnx"), &graph, &Options::default()).map_err(|e| e.to_string())
+    }
+
+    /// The TF ops of [`translated`], in order, constants left out.
+    fn translated_ops(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<Vec<String>, String> {
+        Ok(translated(input_dims, nodes, initializers)?.nodes().iter().map(|n| n.op.clone()).filter(|op| op != "Const").collect())
+    }
+
+    /// tf2onnx's form of Keras `Cropping2D`: a `Slice` of H and W, here of an NCHW tensor
+    /// held NHWC, becomes a `StridedSlice` with NHWC bounds.
+    #[test]
+    fn slices_of_a_tensor_follow_its_layout() {
+        let nodes = vec![onnx_node("Slice", &["x", "starts", "ends", "axes"], "y", vec![])];
+        let initializers = vec![int_initializer("starts", &[1, 2]), int_initializer("ends", &[-1, i64::MAX]), int_initializer("axes", &[2, 3])];
+        let graph = translated(&[-1, 3, 8, 8], nodes, initializers).unwrap();
+        let slice = graph.nodes().iter().find(|n| n.op == "StridedSlice").unwrap();
+        let ints = |input: &str| -> Vec<i64> {
+            let node = graph.nodes().iter().find(|n| n.name == input).unwrap();
+            tf2h5_tf::ConstTensor::from_node(node).unwrap().int_values().unwrap()
+        };
+        assert_eq!(ints(&slice.input[1]), [0, 1, 2, 0]);
+        assert_eq!(ints(&slice.input[2]), [0, 7, 8, 0]);
+        assert!(matches!(slice.attr["end_mask"].value, Some(pb::attr_value::Value::I(0b1001))));
+        let error = translated_ops(&[-1, 3, 8, 8], vec![onnx_node("Slice", &["x", "starts", "ends", "axes", "steps"], "y", vec![])], vec![
+            int_initializer("starts", &[0]), int_initializer("ends", &[4]), int_initializer("axes", &[2]), int_initializer("steps", &[2]),
+        ])
+        .unwrap_err();
+        assert!(error.contains("only step 1 is supported"), "{error}");
     }
 
     /// tf2onnx's pattern: an NHWC input transposed to NCHW for a channel op, then back to
