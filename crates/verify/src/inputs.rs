@@ -150,7 +150,7 @@ mod tests {
     fn samples_are_stacked_into_equal_batches() {
         let inputs = [endpoint(&[None, Some(2)])];
         let options = Options { samples: 12, ..Default::default() };
-        let samples = samples(&inputs, &options).unwrap();
+        let samples = samples(&inputs, None, &options).unwrap();
         let stacked = batches(&inputs, &samples).unwrap();
         // 12 samples: batches of 6 (the largest divisor up to 8), in sample order.
         assert_eq!(stacked.len(), 2);
@@ -165,12 +165,12 @@ mod tests {
     fn random_samples_are_seeded_and_distinct() {
         let inputs = [endpoint(&[None, Some(3), Some(2)])];
         let options = Options { samples: 3, seed: 7, ..Default::default() };
-        let a = samples(&inputs, &options).unwrap();
-        let b = samples(&inputs, &options).unwrap();
+        let a = samples(&inputs, None, &options).unwrap();
+        let b = samples(&inputs, None, &options).unwrap();
         assert_eq!(a, b);
         assert_eq!(a[0][0].shape(), &[1, 3, 2]);
         assert_ne!(a[0], a[1]);
-        let other_seed = samples(&inputs, &Options { seed: 8, ..options }).unwrap();
+        let other_seed = samples(&inputs, None, &Options { seed: 8, ..options }).unwrap();
         assert_ne!(a, other_seed);
     }
 
@@ -179,11 +179,11 @@ mod tests {
         let inputs = [endpoint(&[None, Some(2)])];
         let data = ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let options = Options { inputs: vec![("x".into(), data)], ..Default::default() };
-        let split = samples(&inputs, &options).unwrap();
+        let split = samples(&inputs, None, &options).unwrap();
         assert_eq!(split.len(), 3);
         assert_eq!(split[2][0].as_slice().unwrap(), &[5.0, 6.0]);
         let wrong = ArrayD::zeros(IxDyn(&[3, 5]));
         let options = Options { inputs: vec![("x".into(), wrong)], ..Default::default() };
-        assert!(samples(&inputs, &options).unwrap_err().to_string().contains("expected (samples, 2)"));
+        assert!(samples(&inputs, None, &options).unwrap_err().to_string().contains("expected (samples, 2)"));
     }
 }
