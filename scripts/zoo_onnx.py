@@ -195,13 +195,12 @@ def randomize(model, rs, calibration):
 
 
 def make_torchvision(name, out_root, batch, seed):
-    import onnx
     import onnxruntime as ort
     import torch
     import torchvision
 
     sys.path.insert(0, TEST_MODELS)
-    from generate_torch import OPSET, export, op_histogram
+    from generate_torch import OPSET, export_checked, op_histogram
 
     size, kwargs = TORCHVISION_MODELS[name]
     t0 = time.time()
@@ -215,17 +214,7 @@ def make_torchvision(name, out_root, batch, seed):
     with torch.no_grad():
         want = model(torch.from_numpy(x)).numpy()
 
-    data = export(model, x)
-    proto = onnx.load_from_string(data)
-    onnx.checker.check_model(proto, full_check=True)
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N" and [d.dim_value for d in dims[1:]] == [3, size, size], dims
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    (y,) = session.run(["y"], {"x": x})
-    np.testing.assert_allclose(y, want, rtol=0, atol=ATOL, err_msg=f"{name}: onnxruntime vs torch")
-    max_diff = float(np.max(np.abs(y - want)))
-    (y1,) = session.run(["y"], {"x": x[:1]})  # the batch dimension is dynamic
-    np.testing.assert_allclose(y1, y[:1], rtol=0, atol=ATOL, err_msg=f"{name}: batch of 1")
+    data, proto, y, max_diff = export_checked(model, x, want, name, ATOL)
 
     hist = op_histogram(proto)
     args = ", ".join(["weights=None"] + [f"{k}={v}" for k, v in kwargs.items()])
@@ -349,29 +338,19 @@ def make_tf2onnx(name, out_root):
     data = model.SerializeToString()
     del graph_def
 
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    in_names = [i.name for i in model.graph.input]
-    out_names = [o.name for o in model.graph.output]
-    xs = [np.load(os.path.join(src, i["file"])) for i in src_meta["inputs"]]
-    got = session.run(out_names, dict(zip(in_names, xs)))
-    max_diff = 0.0
-    for o, y in zip(src_meta["outputs"], got):
-        want = np.load(os.path.join(src, o["file"]))
-        assert y.shape == want.shape, f"{name}: onnxruntime shape {y.shape}, TF {want.shape}"
-        np.testing.assert_allclose(y, want, rtol=0, atol=ATOL, err_msg=f"{name}: onnxruntime vs TF")
-        max_diff = max(max_diff, float(np.max(np.abs(y - want))))
+    got, max_diff = g.run_against_tf(model, data, src, src_meta, name, ATOL)
 
     hist = g.op_histogram(model)
     folder = entry_folder(out_root, "tf2onnx", name)
-    arrays = {i["file"]: x for i, x in zip(src_meta["inputs"], xs)}
+    arrays = {i["file"]: np.load(os.path.join(src, i["file"])) for i in src_meta["inputs"]}
     arrays.update({o["file"]: y.astype(np.float32) for o, y in zip(src_meta["outputs"], got)})
     write_entry(folder, data, arrays, {
         "name": os.path.basename(folder),
         "model": "model.onnx",
         "format": "onnx",
         "layout": "NHWC",
-        "inputs": [{"name": n, "file": i["file"], "shape": i["shape"]} for n, i in zip(in_names, src_meta["inputs"])],
-        "outputs": [{"name": n, "file": o["file"]} for n, o in zip(out_names, src_meta["outputs"])],
+        "inputs": [{"name": v.name, "file": i["file"], "shape": i["shape"]} for v, i in zip(model.graph.input, src_meta["inputs"])],
+        "outputs": [{"name": v.name, "file": o["file"]} for v, o in zip(model.graph.output, src_meta["outputs"])],
         "source": f"{src}/{src_meta['model']} converted by tf2onnx {tf2onnx.__version__} "
                   f"(tf2onnx.convert.from_graph_def, opset {g.OPSET}) with TensorFlow {tf.__version__}",
         "description": (f"The zoo's frozen {name} as tf2onnx writes it (NHWC input and output as in TF"

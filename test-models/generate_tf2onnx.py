@@ -101,6 +101,25 @@ def convert(graph_def, name, inputs, outputs):
     return model
 
 
+def run_against_tf(model, data, src, src_meta, label, atol):
+    """Runs the converted `model` (serialised as `data`) in onnxruntime on the inputs of the TF
+    fixture or zoo entry in `src` (described by `src_meta`) and asserts its outputs match
+    TensorFlow's there within `atol`. Returns (outputs, max abs difference). Also used by
+    scripts/zoo_onnx.py."""
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    in_names = [i.name for i in model.graph.input]
+    out_names = [o.name for o in model.graph.output]
+    feeds = {n: np.load(os.path.join(src, i["file"])) for n, i in zip(in_names, src_meta["inputs"])}
+    got = session.run(out_names, feeds)
+    max_diff = 0.0
+    for o, y in zip(src_meta["outputs"], got):
+        want = np.load(os.path.join(src, o["file"]))
+        assert y.shape == want.shape, f"{label}: onnxruntime shape {y.shape}, TF {want.shape}"
+        np.testing.assert_allclose(y, want, rtol=0, atol=atol, err_msg=f"{label}: onnxruntime vs TF")
+        max_diff = max(max_diff, float(np.max(np.abs(y - want))))
+    return got, max_diff
+
+
 def write_case(fixtures, out_dir, case):
     src = os.path.join(fixtures, case)
     with open(os.path.join(src, "meta.json")) as f:
@@ -112,17 +131,7 @@ def write_case(fixtures, out_dir, case):
     model = convert(graph_def, case, [i["name"] for i in src_meta["inputs"]],
                     [o["name"] for o in src_meta["outputs"]])
     data = model.SerializeToString()
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    in_names = [i.name for i in model.graph.input]
-    out_names = [o.name for o in model.graph.output]
-    feeds = {n: np.load(os.path.join(src, i["file"])) for n, i in zip(in_names, src_meta["inputs"])}
-    got = session.run(out_names, feeds)
-    max_diff = 0.0
-    for o, g in zip(src_meta["outputs"], got):
-        want = np.load(os.path.join(src, o["file"]))
-        assert g.shape == want.shape, f"{case}: onnxruntime shape {g.shape}, TF {want.shape}"
-        np.testing.assert_allclose(g, want, rtol=0, atol=ATOL, err_msg=f"{case}: onnxruntime vs TF")
-        max_diff = max(max_diff, float(np.max(np.abs(g - want))))
+    got, max_diff = run_against_tf(model, data, src, src_meta, case, ATOL)
 
     name = "tf2onnx_" + case
     d = os.path.join(out_dir, name)
@@ -139,9 +148,9 @@ def write_case(fixtures, out_dir, case):
         "model": "model.onnx",
         "format": "onnx",
         "layout": "NHWC",
-        "inputs": [{"name": n, "file": i["file"], "shape": i["shape"]}
-                   for n, i in zip(in_names, src_meta["inputs"])],
-        "outputs": [{"name": n, "file": o["file"]} for n, o in zip(out_names, src_meta["outputs"])],
+        "inputs": [{"name": v.name, "file": i["file"], "shape": i["shape"]}
+                   for v, i in zip(model.graph.input, src_meta["inputs"])],
+        "outputs": [{"name": v.name, "file": o["file"]} for v, o in zip(model.graph.output, src_meta["outputs"])],
         "source": f"test-models/{case}/frozen.pb converted by tf2onnx {tf2onnx.__version__} "
                   f"(tf2onnx.convert.from_graph_def, opset {OPSET}) with TensorFlow {tf.__version__}",
         "description": (f"The TF fixture `{case}` as tf2onnx writes it: NHWC input and output as in "

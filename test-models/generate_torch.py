@@ -263,6 +263,25 @@ def export(model, x):
     return f.getvalue()
 
 
+def export_checked(model, x, want, label, atol):
+    """Exports `model` (see `export`), checks the file (onnx.checker, a dynamic batch `N`, the
+    input shape of `x`), runs it in onnxruntime on `x` and on its first sample, and asserts
+    both match PyTorch's output `want` within `atol`. Returns (bytes, the ModelProto,
+    onnxruntime's output, its max abs difference from PyTorch's). Also used by
+    scripts/zoo_onnx.py."""
+    data = export(model, x)
+    proto = onnx.load_from_string(data)
+    onnx.checker.check_model(proto, full_check=True)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and [d.dim_value for d in dims[1:]] == list(x.shape[1:]), dims
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (y,) = session.run(["y"], {"x": x})
+    np.testing.assert_allclose(y, want, rtol=0, atol=atol, err_msg=f"{label}: onnxruntime vs torch")
+    (y1,) = session.run(["y"], {"x": x[:1]})  # the batch dimension is dynamic
+    np.testing.assert_allclose(y1, y[:1], rtol=0, atol=atol, err_msg=f"{label}: batch of 1")
+    return data, proto, y, float(np.max(np.abs(y - want)))
+
+
 def op_histogram(model):
     return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
 
@@ -278,18 +297,7 @@ def write_case(out_dir, case):
     with torch.no_grad():
         want = model(torch.from_numpy(x)).numpy()
 
-    data = export(model, x)
-    proto = onnx.load_from_string(data)
-    onnx.checker.check_model(proto, full_check=True)
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N" and [d.dim_value for d in dims[1:]] == list(in_shape), dims
-
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    (y,) = session.run(["y"], {"x": x})
-    np.testing.assert_allclose(y, want, rtol=0, atol=ATOL, err_msg=f"{case}: onnxruntime vs torch")
-    max_diff = float(np.max(np.abs(y - want)))
-    (y1,) = session.run(["y"], {"x": x[:1]})  # the batch dimension is dynamic
-    np.testing.assert_allclose(y1, y[:1], rtol=0, atol=ATOL, err_msg=f"{case}: batch of 1")
+    data, proto, y, max_diff = export_checked(model, x, want, case, ATOL)
 
     d = os.path.join(out_dir, case)
     os.makedirs(d, exist_ok=True)
