@@ -110,9 +110,9 @@ fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto
 /// Loads the ONNX model at `path` (a `.onnx` file or a directory holding one) as an NHWC
 /// TensorFlow-style graph; see the crate docs.
 pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
-    let (file, model) = decode(path)?;
+    let (file, mut model) = decode(path)?;
     let format_error = |message: String| TfError::Format { path: file.clone(), message };
-    let graph = model.graph.as_ref().filter(|g| !g.node.is_empty()).ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
+    let graph = model.graph.take().filter(|g| !g.node.is_empty()).ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     match opset {
         Some(v) if (13..=18).contains(&v) => {}

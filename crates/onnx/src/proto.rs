@@ -12,6 +12,15 @@ pub(crate) const MAX_ELEMENTS: usize = 1 << 27;
 /// TF `Const` node's value, so translated constants need no conversion.
 pub(crate) use tf2h5_tf::ConstTensor as Const;
 
+/// The values as float32: a view of a float constant (weights are not copied), integers
+/// converted.
+pub(crate) fn f32_view(value: &Const) -> ndarray::CowArray<'_, f32, IxDyn> {
+    match value {
+        Const::F32(a) => a.view().into(),
+        Const::Int(a) => a.mapv(|v| v as f32).into(),
+    }
+}
+
 /// The name an error uses for `node`: its name, else its first output.
 pub(crate) fn node_label(node: &NodeProto) -> &str {
     if !node.name.is_empty() {

@@ -3,8 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::rc::Rc;
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use tf2h5_tf::pb;
 use tf2h5_tf::{SourceTensor, TfError, TfGraph, Translation};
 use tract_onnx::pb::{GraphProto, NodeProto};
@@ -33,7 +34,8 @@ pub(crate) const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
 #[derive(Debug, Clone)]
 enum Value {
     Tensor(Tensor),
-    Const(Const),
+    /// Shared: a weight read by several nodes is not copied.
+    Const(Rc<Const>),
     /// Shape arithmetic that involves the batch size (see [`crate::shapes`]).
     Dims(Dims),
 }
@@ -155,12 +157,16 @@ struct Translator<'a> {
     channels_last_inputs: bool,
 }
 
-pub(crate) fn translate(file: &Path, graph: &GraphProto, options: &Options) -> Result<TfGraph, TfError> {
+/// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
+/// bytes are freed once it is an array).
+pub(crate) fn translate(file: &Path, mut graph: GraphProto, options: &Options) -> Result<TfGraph, TfError> {
+    let graph_initializers = std::mem::take(&mut graph.initializer);
+    let graph = &graph;
     let mut t = Translator::new(file);
     let format_error = |message: String| TfError::Format { path: file.to_path_buf(), message };
-    for init in &graph.initializer {
-        let value = proto::tensor(init).map_err(format_error)?;
-        t.values.insert(init.name.clone(), Value::Const(value));
+    for init in graph_initializers {
+        let value = proto::tensor(&init).map_err(format_error)?;
+        t.values.insert(init.name, Value::Const(Rc::new(value)));
     }
     let mut inputs = Vec::new();
     for input in &graph.input {
@@ -218,6 +224,36 @@ fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, String> {
     axes.iter()
         .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
         .collect()
+}
+
+/// The elements of `values` in logical order as little-endian bytes (TF's `tensor_content`).
+fn little_endian<T: Copy, const N: usize>(values: ArrayViewD<T>, bytes: fn(T) -> [u8; N]) -> Vec<u8> {
+    /// Side of the tiles a transposed matrix is copied in, so reads and writes stay in cache.
+    const TILE: usize = 64;
+    let mut content = Vec::with_capacity(values.len() * N);
+    if let Some(slice) = values.as_slice() {
+        slice.iter().for_each(|&value| content.extend_from_slice(&bytes(value)));
+        return content;
+    }
+    // A transposed matrix (Gemm's transB: VGG16's 25088 × 4096 fc6): element by element, every
+    // read would miss the cache.
+    if let Ok(matrix) = values.view().into_dimensionality::<ndarray::Ix2>() {
+        let (rows, cols) = matrix.dim();
+        content.resize(values.len() * N, 0);
+        for row_tile in (0..rows).step_by(TILE) {
+            for col_tile in (0..cols).step_by(TILE) {
+                for row in row_tile..(row_tile + TILE).min(rows) {
+                    for col in col_tile..(col_tile + TILE).min(cols) {
+                        let at = (row * cols + col) * N;
+                        content[at..at + N].copy_from_slice(&bytes(matrix[[row, col]]));
+                    }
+                }
+            }
+        }
+        return content;
+    }
+    values.iter().for_each(|&value| content.extend_from_slice(&bytes(value)));
+    content
 }
 
 /// ONNX `(begin_0, begin_1, ..., end_0, end_1, ...)` as (begin, end) pairs, one per axis.
@@ -317,10 +353,19 @@ impl<'a> Translator<'a> {
     }
 
     fn emit_const(&mut self, wanted: &str, value: &Const) -> String {
-        let (dtype, content, shape) = match value {
-            Const::F32(a) => (pb::DataType::DtFloat, a.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(), a.shape().to_vec()),
-            Const::Int(a) => (pb::DataType::DtInt64, a.iter().flat_map(|v| v.to_le_bytes()).collect(), a.shape().to_vec()),
-        };
+        match value {
+            Const::F32(a) => self.emit_f32(wanted, a.view(), a.shape()),
+            Const::Int(a) => self.emit_tensor(wanted, pb::DataType::DtInt64, a.shape(), little_endian(a.view(), i64::to_le_bytes)),
+        }
+    }
+
+    /// A float32 `Const` holding `value`'s elements in logical (row-major) order, declared
+    /// with `shape` (same size): a permuted weight is written without an intermediate copy.
+    fn emit_f32(&mut self, wanted: &str, value: ArrayViewD<f32>, shape: &[usize]) -> String {
+        self.emit_tensor(wanted, pb::DataType::DtFloat, shape, little_endian(value, f32::to_le_bytes))
+    }
+
+    fn emit_tensor(&mut self, wanted: &str, dtype: pb::DataType, shape: &[usize], content: Vec<u8>) -> String {
         let tensor = pb::TensorProto {
             dtype: dtype as i32,
             tensor_shape: Some(tf_shape(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())),
@@ -440,7 +485,7 @@ impl<'a> Translator<'a> {
         }
     }
 
-    fn constant(&self, node: &NodeProto, index: usize) -> Result<Option<Const>, String> {
+    fn constant(&self, node: &NodeProto, index: usize) -> Result<Option<Rc<Const>>, String> {
         match node.input.get(index).filter(|n| !n.is_empty()) {
             None => Ok(None),
             Some(_) => match self.value(node, index)? {
@@ -467,7 +512,7 @@ impl<'a> Translator<'a> {
 
     /// Binds a folded shape computation: a constant when it does not involve the batch.
     fn bind_dims(&mut self, node: &NodeProto, dims: Dims) -> Result<(), String> {
-        let value = shapes::to_const(&dims).map_or(Value::Dims(dims), Value::Const);
+        let value = shapes::to_const(&dims).map_or(Value::Dims(dims), |c| Value::Const(Rc::new(c)));
         self.values.insert(Self::output_name(node)?.to_string(), value);
         Ok(())
     }
@@ -507,7 +552,7 @@ impl<'a> Translator<'a> {
         match node.op_type.as_str() {
             "Constant" => {
                 let value = proto::constant_node_value(node)?;
-                self.values.insert(Self::output_name(node)?.to_string(), Value::Const(value));
+                self.values.insert(Self::output_name(node)?.to_string(), Value::Const(Rc::new(value)));
                 Ok(())
             }
             "Identity" | "Dropout" => {
@@ -678,7 +723,8 @@ impl<'a> Translator<'a> {
     fn conv(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
         let x = self.nhwc(&x)?;
-        let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?.to_f32();
+        let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?;
+        let weight = proto::f32_view(&weight);
         if weight.ndim() != 4 {
             return Err(format!("only 2-D convolutions are supported (weight shape {:?})", weight.shape()));
         }
@@ -695,21 +741,22 @@ impl<'a> Translator<'a> {
         let attrs = |window: &Window| -> Attrs {
             vec![("T", float_type()), ("strides", four(window.strides)), ("dilations", four(window.dilations)), ("padding", string("VALID")), ("data_format", string("NHWC"))]
         };
-        // OIHW → HWIO; for depthwise (O = C·m, I = 1) HWIO read row-major is (h, w, C, m).
-        let hwio = weight.permuted_axes(IxDyn(&[2, 3, 1, 0])).as_standard_layout().into_owned();
+        // OIHW → HWIO, written straight from the permuted view; for depthwise (O = C·m, I = 1)
+        // HWIO read row-major is (h, w, C, m).
+        let hwio = weight.view().permuted_axes(IxDyn(&[2, 3, 1, 0]));
+        let hwio_shape = hwio.shape().to_vec();
         let bias = self.constant(node, 2)?;
         let conv_name = if bias.is_some() { self.part("conv") } else { Self::output_name(node)?.to_string() };
         let conv = if group == 1 && per_group == channels {
-            let kernel = self.emit_const(&self.part("kernel"), &Const::F32(hwio));
+            let kernel = self.emit_f32(&self.part("kernel"), hwio, &hwio_shape);
             self.emit(&conv_name, "Conv2D", vec![padded.node, kernel], attrs(&window))
         } else if per_group == 1 && group as usize == channels && filters % channels == 0 {
-            let kernel = hwio.into_shape_with_order(IxDyn(&[kh, kw, channels, filters / channels])).map_err(|e| e.to_string())?;
-            let kernel = self.emit_const(&self.part("depthwise_kernel"), &Const::F32(kernel));
+            let kernel = self.emit_f32(&self.part("depthwise_kernel"), hwio, &[kh, kw, channels, filters / channels]);
             self.emit(&conv_name, "DepthwiseConv2dNative", vec![padded.node, kernel], attrs(&window))
         } else if group > 1 && per_group as i64 * group == channels as i64 && filters as i64 % group == 0 {
             // TF's grouped form: the (kh, kw, in / group, out) kernel, filter block j reading
             // channel block j, as ONNX's OIHW (out, in / group, kh, kw) transposed.
-            let kernel = self.emit_const(&self.part("kernel"), &Const::F32(hwio));
+            let kernel = self.emit_f32(&self.part("kernel"), hwio, &hwio_shape);
             self.emit(&conv_name, "Conv2D", vec![padded.node, kernel], attrs(&window))
         } else {
             return Err(format!("group {group} with {per_group} input channels per group does not divide {channels} channels and {filters} filters"));
@@ -727,13 +774,14 @@ impl<'a> Translator<'a> {
     }
 
     /// `MatMul` of a tensor by a constant matrix (`A`: (batch, K), `B`: (K, N)) with `BiasAdd`.
-    fn dense(&mut self, node: &NodeProto, a: Tensor, weight: ArrayD<f32>, bias: Option<ArrayD<f32>>) -> Result<(), String> {
+    fn dense(&mut self, node: &NodeProto, a: Tensor, weight: ArrayViewD<f32>, bias: Option<ArrayD<f32>>) -> Result<(), String> {
         if a.rank() != 2 || weight.ndim() != 2 || a.shape[1] != Some(weight.shape()[0]) {
             return Err(format!("only (batch, K) × constant (K, N) products are supported, got {:?} × {:?}", a.shape, weight.shape()));
         }
         let units = weight.shape()[1];
         let shape = vec![a.shape[0], Some(units)];
-        let kernel = self.emit_const(&self.part("kernel"), &Const::F32(weight));
+        let kernel_shape = weight.shape().to_vec();
+        let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
         let Some(bias) = bias else {
             return self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, identity(2));
         };
@@ -751,28 +799,32 @@ impl<'a> Translator<'a> {
             return Err("transA = 1 is not supported".into());
         }
         let a = self.tensor(node, 0)?;
-        let b = self.constant(node, 1)?.ok_or("B (input 1) is missing")?.to_f32();
-        let b = if proto::attr_int(node, "transB", 0)? != 0 { b.reversed_axes() } else { b };
+        let b = self.constant(node, 1)?.ok_or("B (input 1) is missing")?;
+        let b = proto::f32_view(&b);
+        let b = if proto::attr_int(node, "transB", 0)? != 0 { b.view().reversed_axes() } else { b.view() };
         let alpha = proto::attr_float(node, "alpha", 1.0)?;
         let beta = proto::attr_float(node, "beta", 1.0)?;
-        let weight = b.mapv(|v| v * alpha).as_standard_layout().into_owned();
         let bias = self.constant(node, 2)?.map(|c| c.to_f32().mapv(|v| v * beta));
-        self.dense(node, a, weight, bias)
+        if alpha == 1.0 {
+            return self.dense(node, a, b, bias);
+        }
+        self.dense(node, a, b.mapv(|v| v * alpha).view(), bias)
     }
 
     fn mat_mul(&mut self, node: &NodeProto) -> Result<(), String> {
         let a = self.tensor(node, 0)?;
-        let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?.to_f32();
+        let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?;
+        let b = proto::f32_view(&b);
         if a.rank() > 2 {
-            return self.last_axis_mat_mul(node, a, b);
+            return self.last_axis_mat_mul(node, a, b.view());
         }
-        self.dense(node, a, b, None)
+        self.dense(node, a, b.view(), None)
     }
 
     /// `MatMul` of a (batch, ..., K) tensor by a constant (K, N) (a PyTorch `Linear` on
     /// channels-last pixels, as in ConvNeXt): TF's `tensordot` form, Reshape to (batch·...,
     /// K) → `MatMul` → Reshape back, which the converter turns into a `Dense` on the last axis.
-    fn last_axis_mat_mul(&mut self, node: &NodeProto, a: Tensor, weight: ArrayD<f32>) -> Result<(), String> {
+    fn last_axis_mat_mul(&mut self, node: &NodeProto, a: Tensor, weight: ArrayViewD<f32>) -> Result<(), String> {
         let rank = a.rank();
         let k = a.shape[rank - 1];
         if weight.ndim() != 2 || k != Some(weight.shape()[0]) {
@@ -782,7 +834,8 @@ impl<'a> Translator<'a> {
         let a = self.held_as(&a, &identity(rank), &self.part("to_onnx_layout"))?;
         let rows_shape = self.emit_ints(&self.part("rows/shape"), &[-1, weight.shape()[0] as i64]);
         let rows = self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
-        let kernel = self.emit_const(&self.part("kernel"), &Const::F32(weight));
+        let kernel_shape = weight.shape().to_vec();
+        let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
         let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
         let mut shape = a.shape.clone();
         shape[rank - 1] = Some(units);
@@ -1435,7 +1488,7 @@ mod tests {
     /// Translates a graph with input `x` of `input_dims` and output `y`.
     fn translated(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<TfGraph, String> {
         let graph = GraphProto { node: nodes, initializer: initializers, input: vec![value_info("x", input_dims)], output: vec![value_info("y", &[])], ..Default::default() };
-        translate(Path::new("m.onnx"), &graph, &Options::default()).map_err(|e| e.to_string())
+        translate(Path::new("m.onnx"), graph, &Options::default()).map_err(|e| e.to_string())
     }
 
     /// The TF ops of [`translated`], in order, constants left out.

@@ -36,10 +36,14 @@ pub enum SourceOracle {
 impl SourceOracle {
     /// Prepares `graph`'s source for inputs named and shaped as given (the graph's
     /// placeholders and layout), producing the values of the graph nodes `outputs`.
-    /// The graph is consumed: a TensorFlow graph's weights move into tract.
-    pub fn new(graph: TfGraph, inputs: &[(String, Vec<usize>)], outputs: &[String]) -> Result<Self, VerifyError> {
-        match &graph.translation {
-            Some(translation) => Ok(SourceOracle::Onnx(oracle::onnx::OnnxOracle::new(translation, inputs, outputs)?)),
+    /// The graph is consumed: a TensorFlow graph's weights move into tract; a translated
+    /// graph's are freed before tract-onnx reads the source file.
+    pub fn new(mut graph: TfGraph, inputs: &[(String, Vec<usize>)], outputs: &[String]) -> Result<Self, VerifyError> {
+        match graph.translation.take() {
+            Some(translation) => {
+                drop(graph);
+                Ok(SourceOracle::Onnx(oracle::onnx::OnnxOracle::new(&translation, inputs, outputs)?))
+            }
             None => Ok(SourceOracle::Tf(oracle::Oracle::from_graph(graph.into_pruned(outputs)?, inputs, outputs)?)),
         }
     }
