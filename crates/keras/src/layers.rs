@@ -91,21 +91,6 @@ pub fn conv2d(
     bias: Option<ArrayD<f32>>,
     activation: &str,
 ) -> Layer {
-    grouped_conv2d(name, input, window, kernel, bias, activation, 1)
-}
-
-/// `Conv2D` with `groups`: kernel (kh, kw, in / groups, filters); filter block j reads input
-/// channel block j (ResNeXt, RegNet). tf-keras and Keras 3 run it (TF compiles grouped
-/// convolutions with XLA on CPU).
-pub fn grouped_conv2d(
-    name: &str,
-    input: String,
-    window: Window2D,
-    kernel: ArrayD<f32>,
-    bias: Option<ArrayD<f32>>,
-    activation: &str,
-    groups: usize,
-) -> Layer {
     let filters = kernel.shape().get(3).copied().unwrap_or(0);
     let use_bias = bias.is_some();
     let mut weights = vec![Weight::new("kernel", kernel)];
@@ -120,13 +105,21 @@ pub fn grouped_conv2d(
             "padding": window.padding.as_str(),
             "data_format": "channels_last",
             "dilation_rate": window.dilation,
-            "groups": groups,
+            "groups": 1,
             "activation": activation,
             "use_bias": use_bias,
         }),
         vec![input],
         weights,
     )
+}
+
+/// A [`conv2d`] layer made grouped: its kernel is (kh, kw, in / `groups`, filters) and filter
+/// block j reads input channel block j (ResNeXt, RegNet). tf-keras and Keras 3 run it (TF
+/// compiles grouped convolutions with XLA on CPU).
+pub fn with_groups(mut layer: Layer, groups: usize) -> Layer {
+    layer.config.insert("groups".into(), json!(groups));
+    layer
 }
 
 /// Which 2-D pooling.

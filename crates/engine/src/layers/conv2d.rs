@@ -348,7 +348,7 @@ mod tests {
         let window = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
         let x = ramp((2, 7, 6, 4), 0.1);
         let k = ramp((3, 3, 2, 6), 0.05);
-        let layer = layers::grouped_conv2d("g", "x".into(), window, k.clone().into_dyn(), None, "linear", 2);
+        let layer = layers::with_groups(layers::conv2d("g", "x".into(), window, k.clone().into_dyn(), None, "linear"), 2);
         let y = apply(&layer, vec![Input::Owned(x.clone().into_dyn())]).unwrap();
         assert_eq!(y.shape(), [2, 4, 3, 6]);
         for group in 0..2 {

@@ -54,7 +54,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, input: KTensor, kernel: A
         let groups = channels / kernel_in; // 1 for a plain convolution
         let shape = super::window_output_shape(ctx, node, &input.shape, &window, Some(filters))?;
         let name = ctx.layer_name(&node.name);
-        return Ok(ctx.add_layer(node, layers::grouped_conv2d(&name, input.layer, window, kernel, None, "linear", groups), shape));
+        return Ok(ctx.add_layer(node, layers::with_groups(layers::conv2d(&name, input.layer, window, kernel, None, "linear"), groups), shape));
     }
     Err(ctx.refuse(node, format!("input {:?} does not match filter {:?} (no whole number of groups)", input.shape, kernel.shape())))
 }
