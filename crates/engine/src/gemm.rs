@@ -7,6 +7,11 @@
 //! dense layers: few rows, many outputs), without ever splitting the reduction axis, so each
 //! output element is summed in the same order as in one call.
 //!
+//! Products with many rows (a `Dense` on every pixel, as in ConvNeXt: 25088 × 384 by 384 ×
+//! 1536 at batch 8) are cut into a few tall row blocks, one per task, each a single serial
+//! product: halving down to small blocks would repack the whole of `b` for every block
+//! (profiled: packing took as long as the multiply).
+//!
 //! Products with only a few rows (a dense layer at batch 1, the last convolutions of a small
 //! image) take the streaming path instead: matrixmultiply packs the whole right-hand matrix
 //! on every call, which for a 25088×4096 VGG16 kernel means copying 400 MB into a fresh
@@ -14,9 +19,12 @@
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
 
 /// Below this many multiply-adds a block runs on the current thread.
 const MIN_BLOCK_WORK: usize = 1 << 19;
+/// Fewest rows per row block for a product to be cut into row blocks only.
+const TALL_BLOCK_ROWS: usize = 256;
 /// Products with at most this many rows stream `b` instead of packing it.
 const SKINNY_ROWS: usize = 4;
 /// Columns of `c` per parallel task of the streaming product.
@@ -29,7 +37,7 @@ const ALIGN: usize = 16;
 pub(crate) fn matmul_into(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
-    c: ArrayViewMut2<'_, f32>,
+    mut c: ArrayViewMut2<'_, f32>,
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
@@ -43,6 +51,14 @@ pub(crate) fn matmul_into(
     }
     if work <= MIN_BLOCK_WORK || (m < 2 * ALIGN && n < 2 * ALIGN) {
         return matmul_serial(a, b, c);
+    }
+    let tasks = 2 * rayon::current_num_threads().max(1);
+    if m >= tasks * TALL_BLOCK_ROWS {
+        let rows = m.div_ceil(tasks).next_multiple_of(ALIGN);
+        let a_blocks: Vec<ArrayView2<'_, f32>> = a.axis_chunks_iter(Axis(0), rows).collect();
+        let c_blocks: Vec<ArrayViewMut2<'_, f32>> = c.axis_chunks_iter_mut(Axis(0), rows).collect();
+        a_blocks.into_par_iter().zip(c_blocks).for_each(|(a, c)| matmul_serial(a, b, c));
+        return;
     }
     if m >= n && m >= 2 * ALIGN {
         let mid = (m / 2).next_multiple_of(ALIGN).min(m);
