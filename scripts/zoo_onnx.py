@@ -95,7 +95,6 @@ SOURCES = ("torchvision", "tf2onnx")
 # Entries tf2h5 refuses today (exit 2, naming the node), left out of the default set so that
 # `just zoo` is a regression suite that passes; `--models` still generates them.
 KNOWN_REFUSED = {
-    "torchvision-shufflenet_v2_x1_0": "channel split: Slice of the channel axis, bounds from Div of shape values",
     "ConvNeXtTiny-tf2onnx": "tf2onnx's Sqrt/Reciprocal layer normalization and batch-merging tensordot reshapes",
 }
 

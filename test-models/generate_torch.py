@@ -186,6 +186,33 @@ class ConvNeXtBlock(nn.Module):
         return self.fc(self.head_norm(x.mean([2, 3])))
 
 
+def channel_shuffle(x, groups):
+    """torchvision ShuffleNetV2's shuffle: view as (N, groups, C/groups, H, W), swap, flatten."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous()
+    return x.view(n, -1, h, w)
+
+
+class ShuffleBlock(nn.Module):
+    """ShuffleNetV2 pieces: a channel split (x.chunk(2, dim=1): Slices whose bounds are shape
+    arithmetic with Div), a branch (1x1 conv, depthwise 3x3, 1x1 conv), concat, and the
+    channel shuffle (5-D view, transpose, view)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 12, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(12), nn.ReLU())
+        self.branch = nn.Sequential(nn.Conv2d(6, 6, 1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+                                    nn.Conv2d(6, 6, 3, padding=1, groups=6, bias=False), nn.BatchNorm2d(6),
+                                    nn.Conv2d(6, 6, 1, bias=False), nn.BatchNorm2d(6), nn.ReLU())
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        x = self.stem(x)                                        # 12 x 6 x 6
+        kept, branched = x.chunk(2, dim=1)
+        x = channel_shuffle(torch.cat((kept, self.branch(branched)), dim=1), 2)
+        return self.fc(x.mean([2, 3]))
+
+
 def case_torch_resnet_block():
     desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
             "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
@@ -232,9 +259,18 @@ def case_torch_convnext_block():
     return ConvNeXtBlock(), (3, 16, 16), desc
 
 
+def case_torch_shuffle_block():
+    desc = ("ShuffleNetV2 block, NCHW 3x12x12: Conv2d(3,12,3,stride 2) + BatchNorm2d + ReLU; x.chunk(2, "
+            "dim=1) (two Slices of the channels, their bounds Shape/Gather/Add/Div/Mul arithmetic); "
+            "the second half through 1x1 Conv, depthwise 3x3 Conv, 1x1 Conv (BatchNorms folded); "
+            "torch.cat; channel shuffle (view to 5-D (N, 2, 6, H, W), transpose(1, 2), view back: "
+            "Reshape, Transpose, Reshape with shape arithmetic); x.mean([2, 3]); Linear(12,4).")
+    return ShuffleBlock(), (3, 12, 12), desc
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
-         "torch_convnext_block": case_torch_convnext_block}
+         "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block}
 
 
 def seed_of(case):

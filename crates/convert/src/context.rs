@@ -261,6 +261,17 @@ impl<'g> Context<'g> {
         KTensor { layer: name, shape }
     }
 
+    /// Adds a layer for an intermediate step of a TF node that several layers compute (a
+    /// `Permute` around a channel crop): no TF node holds its output, so the per-layer
+    /// comparison skips it.
+    pub fn add_inner_layer(&mut self, layer: Layer, shape: Vec<Option<usize>>) -> KTensor {
+        let name = layer.name.clone();
+        self.layer_index.insert(name.clone(), self.layers.len());
+        self.layers.push(layer);
+        self.sources.push(Vec::new());
+        KTensor { layer: name, shape }
+    }
+
     /// Records that the layer built for `node` also stands for the TF nodes `absorbed` (the
     /// inner nodes of a recognised pattern), listed before `node` itself.
     pub fn absorbed(&mut self, tensor: &KTensor, absorbed: &[String]) {

@@ -1009,9 +1009,24 @@ impl<'a> Translator<'a> {
             }
             (Value::Tensor(t), Value::Const(c)) => (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone()),
             (Value::Const(c), Value::Tensor(t)) => (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone()),
-            _ => return Err("arithmetic on constants or shape values is not supported".into()),
+            _ => return self.shape_binary(node, op),
         };
         self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.layout)
+    }
+
+    /// Integer arithmetic on shape values and integer constants (ShuffleNet's
+    /// `channels // 2`), folded; `op` is the TF op `binary` was given.
+    fn shape_binary(&mut self, node: &NodeProto, op: &str) -> Result<(), String> {
+        let (a, b) = (self.dims(node, 0)?, self.dims(node, 1)?);
+        let folded = match op {
+            "AddV2" => a.zip_with(&b, |x, y| x.add(y, false)),
+            "Sub" => a.zip_with(&b, |x, y| x.add(y, true)),
+            "Mul" => a.zip_with(&b, Dim::mul),
+            "RealDiv" => a.zip_with(&b, Dim::div),
+            _ => None,
+        };
+        let folded = folded.ok_or_else(|| format!("{op} of shape values {:?} and {:?} is not supported", a.values, b.values))?;
+        self.bind_dims(node, folded)
     }
 
     /// `MaxPool` / `AveragePool`. TF has VALID and SAME only, so ONNX pads become:
@@ -1085,6 +1100,8 @@ impl<'a> Translator<'a> {
         if axes.contains(&0) {
             return Err(format!("axes {axes:?}: averaging over the batch is not supported"));
         }
+        // A spatial mean of an NCHW tensor is a global pooling: over H and W of NHWC.
+        let x = if rank == 4 && axes == [2, 3] { self.nhwc(&x)? } else { x };
         let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
         let tf_axes: Vec<i64> = axes.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0) as i64).collect();
         let (shape, layout) = if keep_dims {

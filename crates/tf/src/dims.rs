@@ -12,6 +12,37 @@ pub enum Dim {
     Batch(i64),
 }
 
+impl Dim {
+    /// `self + other` (`- other` with `subtract`): known values, or a batch multiple plus 0.
+    pub fn add(self, other: Dim, subtract: bool) -> Option<Dim> {
+        match (self, other) {
+            (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(if subtract { x.checked_sub(y)? } else { x.checked_add(y)? })),
+            (batch @ Dim::Batch(_), Dim::Known(0)) => Some(batch),
+            (Dim::Known(0), batch @ Dim::Batch(_)) if !subtract => Some(batch),
+            _ => None,
+        }
+    }
+
+    /// `self · other`: known values, or a batch multiple times a known value.
+    pub fn mul(self, other: Dim) -> Option<Dim> {
+        match (self, other) {
+            (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(x.checked_mul(y)?)),
+            (Dim::Batch(k), Dim::Known(y)) | (Dim::Known(y), Dim::Batch(k)) => Some(Dim::Batch(k.checked_mul(y)?)),
+            _ => None,
+        }
+    }
+
+    /// `self / other` for non-negative known values (where truncating and flooring agree), or
+    /// a batch multiple divided exactly.
+    pub fn div(self, other: Dim) -> Option<Dim> {
+        match (self, other) {
+            (Dim::Known(x), Dim::Known(y)) if x >= 0 && y > 0 => Some(Dim::Known(x / y)),
+            (Dim::Batch(k), Dim::Known(y)) if y > 0 && k % y == 0 => Some(Dim::Batch(k / y)),
+            _ => None,
+        }
+    }
+}
+
 /// An integer scalar or vector derived from static shapes, possibly involving the batch size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dims {
@@ -56,6 +87,16 @@ impl Dims {
         Some(Dims { values, scalar })
     }
 
+    /// `f` entry by entry, a single value broadcasting against the other side; `None` on
+    /// lengths that do not broadcast or where `f` gives none.
+    pub fn zip_with(&self, other: &Dims, f: impl Fn(Dim, Dim) -> Option<Dim>) -> Option<Dims> {
+        let (n, m) = (self.values.len(), other.values.len());
+        let len = if n == m || m == 1 { n } else if n == 1 { m } else { return None };
+        let pick = |d: &Dims, i: usize| if d.values.len() == 1 { d.values[0] } else { d.values[i] };
+        let values = (0..len).map(|i| f(pick(self, i), pick(other, i))).collect::<Option<Vec<_>>>()?;
+        Some(Dims { values, scalar: self.scalar && other.scalar })
+    }
+
     /// Vectors joined end to end; `None` if any part is a scalar.
     pub fn concat(parts: &[Dims]) -> Option<Dims> {
         if parts.iter().any(|p| p.scalar) {
@@ -80,5 +121,22 @@ mod tests {
         assert_eq!(Dims::concat(&[batch, minus_one]).unwrap().values, vec![Dim::Batch(1), Dim::Known(-1)]);
         assert_eq!(Dims::concat(&[shape.gather(&[1], true).unwrap()]), None);
         assert_eq!(Dims::of_shape(&[None, None]), None);
+    }
+
+    /// ShuffleNet's `(channels + 1) // 2 · 1` and a flatten's batch · h · w.
+    #[test]
+    fn arithmetic_keeps_the_batch_symbolic() {
+        let channels = Dims { values: vec![Dim::Known(116)], scalar: true };
+        let one = Dims { values: vec![Dim::Known(1)], scalar: true };
+        let two = Dims { values: vec![Dim::Known(2)], scalar: true };
+        let half = channels.zip_with(&one, |a, b| a.add(b, false)).and_then(|d| d.zip_with(&two, Dim::div));
+        assert_eq!(half.and_then(|d| d.known()), Some(vec![58]));
+        assert_eq!(Dim::Batch(1).mul(Dim::Known(49)), Some(Dim::Batch(49)));
+        assert_eq!(Dim::Batch(4).div(Dim::Known(2)), Some(Dim::Batch(2)));
+        assert_eq!(Dim::Batch(1).div(Dim::Known(2)), None);
+        assert_eq!(Dim::Batch(1).add(Dim::Known(1), false), None);
+        assert_eq!(Dim::Known(-7).div(Dim::Known(2)), None);
+        let pair = Dims { values: vec![Dim::Known(3), Dim::Known(4)], scalar: false };
+        assert_eq!(pair.zip_with(&Dims { values: vec![Dim::Known(1); 3], scalar: false }, Dim::mul), None);
     }
 }

@@ -1,7 +1,9 @@
 //! TF `StridedSlice`: of shape integers (folded, see `shape.rs`), or of the H and W axes of an
-//! NHWC tensor → `Cropping2D` (what Keras's `Cropping2D` emits, e.g. in NASNet). Slicing
-//! the batch or the channels, strides other than 1, and the ellipsis/new-axis/shrink masks on
-//! tensors have no Keras layer.
+//! NHWC tensor → `Cropping2D` (what Keras's `Cropping2D` emits, e.g. in NASNet), or of the
+//! channels (ShuffleNet's split) → `Permute` (N, H, C, W) → `Cropping2D` of H and C →
+//! `Permute` back, exact and without `Lambda`. Slicing the batch, strides other than 1, the
+//! ellipsis/new-axis/shrink masks on tensors, and slicing W together with the channels have
+//! no Keras layer here.
 
 use tf2h5_keras::layers;
 use tf2h5_tf::{pb::NodeDef, NodeExt};
@@ -39,7 +41,7 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             let begin = ctx.ints_input(node, 1)?;
             let end = ctx.ints_input(node, 2)?;
             let strides = ctx.ints_input(node, 3)?;
-            let refuse = |why: &str| ctx.refuse(node, format!("slicing {:?} ({why}) has no Keras layer; only cropping H and W of an NHWC tensor", t.shape));
+            let refuse = |why: &str| ctx.refuse(node, format!("slicing {:?} ({why}) has no Keras layer; only cropping H and W, or H and the channels, of an NHWC tensor", t.shape));
             if t.rank() != 4 || begin.len() != 4 || end.len() != 4 || strides.len() != 4 {
                 return Err(refuse("not a full 4-axis slice of a rank-4 tensor"));
             }
@@ -51,26 +53,33 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             if !(bit(masks.begin, 0) || begin[0] == 0) || !bit(masks.end, 0) {
                 return Err(refuse("the batch axis is sliced"));
             }
-            let mut crops = [[0usize; 2]; 2];
+            // (start, end) crops of H, W and C.
+            let mut crops = [[0usize; 2]; 3];
             let mut shape = t.shape.clone();
             for axis in 1..4 {
                 let len = t.shape[axis].ok_or_else(|| refuse("unknown dimension"))? as i64;
                 let (start, stop) = axis_slice(len, begin[axis], end[axis], 1, bit(masks.begin, axis), bit(masks.end, axis), false)
                     .map_err(|e| refuse(&e))?;
-                if axis == 3 {
-                    if (start, stop) != (0, len) {
-                        return Err(refuse("the channels are sliced"));
-                    }
-                } else {
-                    crops[axis - 1] = [start as usize, (len - stop) as usize];
-                    shape[axis] = Some((stop - start) as usize);
-                }
+                crops[axis - 1] = [start as usize, (len - stop) as usize];
+                shape[axis] = Some((stop - start) as usize);
             }
-            if crops == [[0, 0], [0, 0]] {
+            let [rows, cols, channels] = crops;
+            if crops == [[0, 0]; 3] {
                 return Ok(ctx.pass_through(node, t));
             }
+            if channels != [0, 0] && cols != [0, 0] {
+                return Err(refuse("the channels and the width are sliced together"));
+            }
             let name = ctx.layer_name(&node.name);
-            Ok(ctx.add_layer(node, layers::cropping2d(&name, t.layer, crops), shape))
+            if channels == [0, 0] {
+                return Ok(ctx.add_layer(node, layers::cropping2d(&name, t.layer, [rows, cols]), shape));
+            }
+            // Channels to axis 2, where Cropping2D crops; then back.
+            let swapped = |s: &[Option<usize>]| vec![s[0], s[1], s[3], s[2]];
+            let to_cols = ctx.add_inner_layer(layers::permute(&format!("{name}_channels_to_cols"), t.layer.clone(), &[1, 3, 2]), swapped(&t.shape));
+            let cropped_shape = swapped(&shape);
+            let cropped = ctx.add_inner_layer(layers::cropping2d(&format!("{name}_crop"), to_cols.layer, [rows, channels]), cropped_shape);
+            Ok(ctx.add_layer(node, layers::permute(&name, cropped.layer, &[1, 3, 2]), shape))
         }
         _ => Err(ctx.refuse(node, "only shape integers and NHWC tensors can be sliced")),
     }

@@ -12,7 +12,7 @@
 use tf2h5_tf::pb::NodeDef;
 
 use super::elementwise::{self, Broadcast, Operands};
-use crate::context::{Context, Dim, Dims, KTensor, Value};
+use crate::context::{Context, Dims, KTensor, Value};
 use crate::ConvertError;
 
 pub(super) fn add(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
@@ -71,11 +71,6 @@ pub(super) fn add_constant(ctx: &mut Context, node: &NodeDef, tensor: KTensor, c
 
 /// Shape arithmetic: known + known; a batch multiple plus or minus 0.
 fn dims(ctx: &Context, node: &NodeDef, a: &Dims, b: &Dims, subtract: bool) -> Result<Value, ConvertError> {
-    let values = super::dims_binary(ctx, node, a, b, |x, y| match (x, y) {
-        (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(if subtract { x.wrapping_sub(y) } else { x.wrapping_add(y) })),
-        (batch @ Dim::Batch(_), Dim::Known(0)) => Some(batch),
-        (Dim::Known(0), batch @ Dim::Batch(_)) if !subtract => Some(batch),
-        _ => None,
-    })?;
+    let values = super::dims_binary(ctx, node, a, b, |x, y| x.add(y, subtract))?;
     Ok(Value::from(values))
 }

@@ -43,17 +43,9 @@ pub(super) fn dims_binary(
     b: &Dims,
     f: impl Fn(Dim, Dim) -> Option<Dim>,
 ) -> Result<Dims, ConvertError> {
-    let (n, m) = (a.values.len(), b.values.len());
-    let len = if n == m || m == 1 { n } else if n == 1 { m } else { 0 };
-    if len == 0 {
-        return Err(ctx.refuse(node, format!("shape arithmetic on {} and {} values", n, m)));
-    }
-    let pick = |d: &Dims, i: usize| if d.values.len() == 1 { d.values[0] } else { d.values[i] };
-    let values = (0..len)
-        .map(|i| f(pick(a, i), pick(b, i)))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ctx.refuse(node, "shape arithmetic that depends on the batch size in an unsupported way"))?;
-    Ok(Dims { values, scalar: a.scalar && b.scalar })
+    a.zip_with(b, f).ok_or_else(|| {
+        ctx.refuse(node, format!("shape arithmetic on {:?} and {:?} that depends on the batch size in an unsupported way", a.values, b.values))
+    })
 }
 
 /// `AddV2` semantics, for `BiasAdd`.

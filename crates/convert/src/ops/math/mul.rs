@@ -19,11 +19,7 @@ pub(super) fn mul(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertErr
     match elementwise::operands(ctx, node)? {
         Operands::Consts(a, b) => elementwise::fold(ctx, node, &a, &b),
         Operands::Dims(a, b) => {
-            let values = super::dims_binary(ctx, node, &a, &b, |x, y| match (x, y) {
-                (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(x.wrapping_mul(y))),
-                (Dim::Batch(k), Dim::Known(y)) | (Dim::Known(y), Dim::Batch(k)) => Some(Dim::Batch(k.wrapping_mul(y))),
-                _ => None,
-            })?;
+            let values = super::dims_binary(ctx, node, &a, &b, Dim::mul)?;
             Ok(Value::from(values))
         }
         Operands::Tensors(a, b) => elementwise::merge(ctx, node, "Multiply", vec![a, b]),
