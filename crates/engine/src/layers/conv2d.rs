@@ -68,11 +68,10 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
             kernel.shape()
         )));
     }
-    if kc * groups != c || filters % groups != 0 {
+    if kc.checked_mul(groups) != Some(c) || filters % groups != 0 {
         return Err(cfg.shape(format!(
-            "kernel {:?} with groups={groups} expects {} input channels, input {:?} has {c}",
+            "kernel {:?} with groups={groups} does not fit input {:?} ({kc} channels per group)",
             kernel.shape(),
-            kc * groups,
             x.shape()
         )));
     }
