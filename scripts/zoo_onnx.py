@@ -9,9 +9,7 @@ Two sources, each run with its own venv (`bash scripts/setup.sh --onnx` creates 
         [--models ResNet50 VGG16 ...] [--force]
     python3 scripts/zoo_onnx.py --list [--source ...]
 
-Entries whose folders already have a meta.json are skipped unless `--force` is given. The
-entries tf2h5 refuses today (KNOWN_REFUSED, shown by `--list`) are made only when named in
-`--models`, so that the zoo's default set is a regression suite that passes.
+Entries whose folders already have a meta.json are skipped unless `--force` is given.
 `--models` may mix both sources' names (and scripts/zoo.py's): each source takes its own and
 ignores the other's, so `just zoo` passes one list to all three generators.
 
@@ -92,12 +90,6 @@ TORCHVISION_MODELS = collections.OrderedDict([
 ])
 SOURCES = ("torchvision", "tf2onnx")
 
-# Entries tf2h5 refuses today (exit 2, naming the node), left out of the default set so that
-# `just zoo` is a regression suite that passes; `--models` still generates them.
-KNOWN_REFUSED = {
-    "ConvNeXtTiny-tf2onnx": "tf2onnx's Sqrt/Reciprocal layer normalization and batch-merging tensordot reshapes",
-}
-
 
 def keras_models():
     """scripts/zoo.py's model names, read from its MODELS table without importing it (that
@@ -114,10 +106,6 @@ def keras_models():
 def source_models(source):
     return list(TORCHVISION_MODELS) if source == "torchvision" else keras_models()
 
-
-def default_models(source):
-    """The models generated without `--models`: all but the known refusals."""
-    return [n for n in source_models(source) if os.path.basename(entry_folder("", source, n)) not in KNOWN_REFUSED]
 
 
 def entry_folder(out_root, source, name):
@@ -289,29 +277,6 @@ def allow_inlining(graph_def):
     return len(graph_def.library.function)
 
 
-def erfc_as_erf(graph_def):
-    """tf-keras's exact GELU (ConvNeXt) is 0.5 x erfc(-x / sqrt 2); tf2onnx has no Erfc and
-    leaves the TF op in the model. Rewrite each Erfc(z) as Sub(1, Erf(z)), keeping its name;
-    returns how many."""
-    import tensorflow as tf
-
-    count = 0
-    for node in list(graph_def.node):
-        if node.op != "Erfc":
-            continue
-        dtype = node.attr["T"].type
-        erf = graph_def.node.add(name=node.name + "/Erf", op="Erf", input=list(node.input), device=node.device)
-        erf.attr["T"].type = dtype
-        one = graph_def.node.add(name=node.name + "/one", op="Const", device=node.device)
-        one.attr["dtype"].type = dtype
-        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.dtypes.as_dtype(dtype)))
-        node.op = "Sub"
-        del node.input[:]
-        node.input.extend([one.name, erf.name])
-        count += 1
-    return count
-
-
 def make_tf2onnx(name, out_root):
     import onnxruntime as ort
     import tensorflow as tf
@@ -331,7 +296,7 @@ def make_tf2onnx(name, out_root):
     with open(os.path.join(src, src_meta["model"]), "rb") as f:
         graph_def.ParseFromString(f.read())
     released = allow_inlining(graph_def)
-    erfcs = erfc_as_erf(graph_def)
+    erfcs = g.erfc_as_erf(graph_def)
     model = g.convert(graph_def, name, [i["name"] for i in src_meta["inputs"]],
                       [o["name"] for o in src_meta["outputs"]])
     data = model.SerializeToString()
@@ -381,16 +346,14 @@ def main():
     args = ap.parse_args()
     if args.list:
         for source in [args.source] if args.source else SOURCES:
-            for name in source_models(source):
-                entry = os.path.basename(entry_folder("", source, name))
-                print(f"{name}  (left out by default: {KNOWN_REFUSED[entry]})" if entry in KNOWN_REFUSED else name)
+            print("\n".join(source_models(source)))
         return 0
     if args.source is None:
         ap.error("--source is required (or --list)")
 
     mine = source_models(args.source)
     if not args.models:
-        names = default_models(args.source)
+        names = source_models(args.source)
     else:
         known = set(TORCHVISION_MODELS) | set(keras_models())
         unknown = [n for n in args.models if n not in known]

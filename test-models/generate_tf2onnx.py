@@ -55,7 +55,7 @@ import tf2onnx.utils  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPSET = 17
 ATOL = 1e-5
-CASES = ["cnn", "mobile_block", "inception_block", "efficient_block", "dilated_block"]
+CASES = ["cnn", "mobile_block", "inception_block", "efficient_block", "dilated_block", "convnext_block"]
 
 
 node_seq = itertools.count()
@@ -120,6 +120,28 @@ def run_against_tf(model, data, src, src_meta, label, atol):
     return got, max_diff
 
 
+def erfc_as_erf(graph_def):
+    """tf-keras's exact GELU (ConvNeXt) is 0.5 x erfc(-x / sqrt 2); tf2onnx has no Erfc (nor
+    does ONNX) and leaves the TF op in the model. Rewrite each Erfc(z) as Sub(1, Erf(z)),
+    keeping its name; returns how many. Also used by scripts/zoo_onnx.py."""
+
+    count = 0
+    for node in list(graph_def.node):
+        if node.op != "Erfc":
+            continue
+        dtype = node.attr["T"].type
+        erf = graph_def.node.add(name=node.name + "/Erf", op="Erf", input=list(node.input), device=node.device)
+        erf.attr["T"].type = dtype
+        one = graph_def.node.add(name=node.name + "/one", op="Const", device=node.device)
+        one.attr["dtype"].type = dtype
+        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.dtypes.as_dtype(dtype)))
+        node.op = "Sub"
+        del node.input[:]
+        node.input.extend([one.name, erf.name])
+        count += 1
+    return count
+
+
 def write_case(fixtures, out_dir, case):
     src = os.path.join(fixtures, case)
     with open(os.path.join(src, "meta.json")) as f:
@@ -127,6 +149,7 @@ def write_case(fixtures, out_dir, case):
     graph_def = tf.compat.v1.GraphDef()
     with open(os.path.join(src, src_meta["model"]), "rb") as f:
         graph_def.ParseFromString(f.read())
+    erfcs = erfc_as_erf(graph_def)
 
     model = convert(graph_def, case, [i["name"] for i in src_meta["inputs"]],
                     [o["name"] for o in src_meta["outputs"]])
@@ -158,7 +181,9 @@ def write_case(fixtures, out_dir, case):
                         f"optimizer keeps one Transpose to NCHW after the input (a Reshape when C "
                         f"is 1) and Transposes back to NHWC only where the order matters (before a "
                         f"Flatten), folds BatchNorm into the Conv weights (and a Pad into Conv pads where it can). "
-                        f"Outputs by onnxruntime {ort.__version__}, equal "
+                        + (f"Its {erfcs} Erfc nodes (GELU; ONNX has no Erfc) are rewritten as 1 - Erf before "
+                           f"converting. " if erfcs else "")
+                        + f"Outputs by onnxruntime {ort.__version__}, equal "
                         f"to TF's within {ATOL} (max abs diff {max_diff:.1e}). ONNX ops: "
                         + ", ".join(f"{k} {v}" for k, v in hist.items())
                         + f". TF fixture: {src_meta['description']}"),

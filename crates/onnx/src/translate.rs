@@ -20,8 +20,8 @@ pub(crate) const SUPPORTED_OPS: &[&str] = &[
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten",
     "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
     "MaxPool", "Mul",
-    "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose",
-    "Unsqueeze",
+    "Neg", "Pad", "Reciprocal", "ReduceMean", "ReduceProd", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax",
+    "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
 ];
 
 /// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
@@ -155,6 +155,14 @@ struct Translator<'a> {
     /// A 4-D graph input is channels-last in the ONNX file (see [`reads_channels_last`]); 4-D
     /// inputs and outputs then keep the ONNX layout.
     channels_last_inputs: bool,
+    /// TF nodes whose first axis merges the batch with others (tf2onnx's `tensordot`
+    /// reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`): rows per sample.
+    rows: HashMap<String, usize>,
+    /// ONNX `Sub` outputs of two tensors, and `Sqrt` outputs, by ONNX name: the operands, so
+    /// that `Mul(d, d)` becomes `SquaredDifference` and `Reciprocal(Sqrt(v))` `Rsqrt`, the forms
+    /// the converter's normalisation patterns read (tf2onnx writes TF's that way).
+    differences: HashMap<String, (Tensor, Tensor)>,
+    square_roots: HashMap<String, Tensor>,
 }
 
 /// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
@@ -335,6 +343,9 @@ impl<'a> Translator<'a> {
             current: None,
             transposes: HashMap::new(),
             channels_last_inputs: false,
+            rows: HashMap::new(),
+            differences: HashMap::new(),
+            square_roots: HashMap::new(),
         }
     }
 
@@ -568,6 +579,9 @@ impl<'a> Translator<'a> {
             "Sigmoid" => self.unary(node, "Sigmoid", vec![]),
             "Tanh" => self.unary(node, "Tanh", vec![]),
             "Erf" => self.unary(node, "Erf", vec![]),
+            "Sqrt" => self.sqrt(node),
+            "Reciprocal" => self.reciprocal(node),
+            "Neg" => self.unary(node, "Neg", vec![]),
             "LayerNormalization" => self.layer_norm(node),
             "LeakyRelu" => {
                 let alpha = proto::attr_float(node, "alpha", 0.01)?;
@@ -588,7 +602,7 @@ impl<'a> Translator<'a> {
             "Squeeze" if self.is_tensor(node, 0) => self.squeeze(node),
             "Unsqueeze" if self.is_tensor(node, 0) => self.unsqueeze(node),
             "Slice" if self.is_tensor(node, 0) => self.slice(node),
-            "Shape" | "Gather" | "Cast" | "Slice" | "Concat" | "Squeeze" | "Unsqueeze" => self.shape_arithmetic(node),
+            "Shape" | "Gather" | "Cast" | "Slice" | "Concat" | "Squeeze" | "Unsqueeze" | "ReduceProd" => self.shape_arithmetic(node),
             "Flatten" => self.flatten(node),
             "Transpose" => self.transpose(node),
             "Reshape" => self.reshape(node),
@@ -605,7 +619,8 @@ impl<'a> Translator<'a> {
         let dims = match node.op_type.as_str() {
             "Shape" => {
                 let x = self.tensor(node, 0)?;
-                let shape = Dims::of_shape(&x.shape).ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
+                let mut shape = Dims::of_shape(&x.shape).ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
+                shape.values[0] = Dim::Batch(self.rows_of(&x) as i64);
                 shapes::slice(&shape, proto::attr_int(node, "start", 0)?, proto::attr_int(node, "end", i64::MAX)?)
             }
             "Gather" => {
@@ -640,6 +655,12 @@ impl<'a> Translator<'a> {
                 let parts = (0..node.input.len()).map(|i| self.dims(node, i)).collect::<Result<Vec<_>, _>>()?;
                 Dims::concat(&parts).ok_or("cannot concatenate scalars")?
             }
+            "ReduceProd" => {
+                let values = self.dims(node, 0)?;
+                let keep = proto::attr_int(node, "keepdims", 1)? != 0;
+                let product = values.values.iter().try_fold(Dim::Known(1), |acc, &d| acc.mul(d)).ok_or("a product of shape values that overflows")?;
+                Dims { values: vec![product], scalar: !keep }
+            }
             "Unsqueeze" => shapes::with_rank(&self.dims(node, 0)?, 1, &ints(1)?)?,
             "Squeeze" => shapes::with_rank(&self.dims(node, 0)?, 0, &if node.input.len() > 1 { ints(1)? } else { vec![] })?,
             other => return Err(format!("op '{other}' is not supported on shape values")),
@@ -649,7 +670,40 @@ impl<'a> Translator<'a> {
 
     fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        self.emit_output(node, op, vec![x.node], attrs, x.shape, x.layout)
+        let rows = self.rows_of(&x);
+        self.emit_output(node, op, vec![x.node], attrs, x.shape, x.layout)?;
+        self.inherit_rows(node, rows)
+    }
+
+    /// Rows per sample of `x` (1 unless its batch axis is merged).
+    fn rows_of(&self, x: &Tensor) -> usize {
+        self.rows.get(&x.node).copied().unwrap_or(1)
+    }
+
+    /// Records that the TF node computing `node`'s output has `rows` rows per sample.
+    fn inherit_rows(&mut self, node: &NodeProto, rows: usize) -> Result<(), String> {
+        if rows > 1 {
+            if let Some(Value::Tensor(t)) = self.values.get(Self::output_name(node)?) {
+                self.rows.insert(t.node.clone(), rows);
+            }
+        }
+        Ok(())
+    }
+
+    /// `Sqrt`, remembered for a `Reciprocal` that follows.
+    fn sqrt(&mut self, node: &NodeProto) -> Result<(), String> {
+        let x = self.tensor(node, 0)?;
+        self.square_roots.insert(Self::output_name(node)?.to_string(), x);
+        self.unary(node, "Sqrt", vec![])
+    }
+
+    /// `Reciprocal`; of a `Sqrt`, TF's `Rsqrt` of its operand.
+    fn reciprocal(&mut self, node: &NodeProto) -> Result<(), String> {
+        let name = node.input.first().cloned().unwrap_or_default();
+        match self.square_roots.get(&name).cloned() {
+            Some(radicand) => self.emit_output(node, "Rsqrt", vec![radicand.node], vec![("T", float_type())], radicand.shape, radicand.layout),
+            None => self.unary(node, "Reciprocal", vec![]),
+        }
     }
 
     /// The `[1, h, w, 1]` TF form of an ONNX (h, w) attribute.
@@ -782,15 +836,18 @@ impl<'a> Translator<'a> {
         let shape = vec![a.shape[0], Some(units)];
         let kernel_shape = weight.shape().to_vec();
         let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
+        let rows = self.rows_of(&a);
         let Some(bias) = bias else {
-            return self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, identity(2));
+            self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, identity(2))?;
+            return self.inherit_rows(node, rows);
         };
         let matmul = self.emit(&self.part("matmul"), "MatMul", vec![a.node, kernel], vec![("T", float_type())]);
         if bias.len() != units || bias.shape().iter().rev().skip(1).any(|&d| d != 1) {
             return Err(format!("the bias of shape {:?} does not broadcast per output unit ({units})", bias.shape()));
         }
         let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?));
-        self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, identity(2))
+        self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, identity(2))?;
+        self.inherit_rows(node, rows)
     }
 
     /// `Gemm`: `alpha·A·op(B) + beta·C` with constant B and C; alpha and beta are folded in.
@@ -995,6 +1052,14 @@ impl<'a> Translator<'a> {
     /// Element-wise `Add`/`Sub`/`Mul`/`Div` of tensors of one layout, or with a constant.
     fn binary(&mut self, node: &NodeProto, op: &str) -> Result<(), String> {
         let (a, b) = (self.value(node, 0)?.clone(), self.value(node, 1)?.clone());
+        // (x - m)·(x - m): TF's SquaredDifference, as tf2onnx expands it.
+        if op == "Mul" && node.input.first() == node.input.get(1) {
+            if let Some((x, m)) = node.input.first().and_then(|d| self.differences.get(d)).cloned() {
+                if x.rank() == m.rank() && x.layout == m.layout {
+                    return self.emit_output(node, "SquaredDifference", vec![x.node, m.node], vec![("T", float_type())], x.shape, x.layout);
+                }
+            }
+        }
         let (inputs, x) = match (&a, &b) {
             (Value::Tensor(a), Value::Tensor(b)) => {
                 if a.rank() != b.rank() {
@@ -1011,7 +1076,12 @@ impl<'a> Translator<'a> {
             (Value::Const(c), Value::Tensor(t)) => (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone()),
             _ => return self.shape_binary(node, op),
         };
-        self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.layout)
+        if let (Value::Tensor(a), Value::Tensor(b), "Sub") = (&a, &b, op) {
+            self.differences.insert(Self::output_name(node)?.to_string(), (a.clone(), b.clone()));
+        }
+        let rows = self.rows_of(&x);
+        self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.layout)?;
+        self.inherit_rows(node, rows)
     }
 
     /// Integer arithmetic on shape values and integer constants (ShuffleNet's
@@ -1143,11 +1213,26 @@ impl<'a> Translator<'a> {
     /// moves axes of size 1 needs no TF node; otherwise `x` is first transposed back to the
     /// ONNX layout unless its elements already come in ONNX order.
     fn reshape_to(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize]) -> Result<(), String> {
-        let features: usize = x.features().ok_or("the input shape is not fully known")?.iter().product();
-        if dims.iter().product::<usize>() != features {
-            return Err(format!("cannot reshape {:?} to (batch, {dims:?})", x.shape));
+        self.reshape_rows(node, x, dims, 1)
+    }
+
+    /// [`reshape_to`](Self::reshape_to) into `rows` rows of `dims` per sample (more than one:
+    /// the batch merged with leading axes, tf2onnx's `tensordot`), from an `x` that may
+    /// itself have merged rows.
+    fn reshape_rows(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize], rows: usize) -> Result<(), String> {
+        let (rows_in, per_row) = (self.rows_of(x), x.features().ok_or("the input shape is not fully known")?.iter().product::<usize>());
+        if rows.checked_mul(dims.iter().product::<usize>()) != rows_in.checked_mul(per_row) {
+            return Err(format!("cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})", x.shape));
         }
         let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
+        if rows_in != 1 || rows != 1 {
+            let source = if x.in_onnx_order() { x.clone() } else { self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))? };
+            let target: Vec<i64> = std::iter::once(-1).chain(dims.iter().map(|&d| d as i64)).collect();
+            let target = self.emit_ints(&self.part("shape"), &target);
+            let rank = shape.len();
+            self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, identity(rank))?;
+            return self.inherit_rows(node, rows);
+        }
         if let Some(perm) = unit_axis_move(&x.shape, &shape) {
             let moved = x.relabelled(&perm);
             self.bind(Self::output_name(node)?, moved);
@@ -1308,11 +1393,22 @@ impl<'a> Translator<'a> {
             .iter()
             .map(|d| match d {
                 Dim::Known(v) => Ok(Some(*v)),
-                Dim::Batch(1) => Ok(None),
+                Dim::Batch(k) if *k >= 1 => Ok(None),
                 Dim::Batch(k) => Err(format!("a target shape of {k} times the batch size is not supported")),
             })
             .collect::<Result<_, _>>()?;
         let features = x.features().ok_or("the input shape is not fully known")?;
+        let elements = self.rows_of(&x) * features.iter().product::<usize>();
+        // k times the batch first, or a constant -1 first with fewer elements after it than a
+        // sample holds: k rows per sample (tf2onnx's `tensordot`, (batch·h·w, c)).
+        let rows = match (self.dims(node, 1)?.values.first(), target.get(1..)) {
+            (Some(Dim::Batch(k)), _) => usize::try_from(*k).map_err(|_| format!("{k} times the batch size"))?,
+            (Some(Dim::Known(-1)), Some(rest)) if rest.iter().all(|d| d.is_some_and(|d| d > 0)) => {
+                let per_row: usize = rest.iter().map(|d| d.unwrap_or(1) as usize).product();
+                if per_row < elements && elements % per_row == 0 { elements / per_row } else { 1 }
+            }
+            _ => 1,
+        };
         let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
         let Some((&first, rest)) = target.split_first() else { return Err("an empty target shape".into()) };
         // Only the first entry may be the batch size.
@@ -1322,7 +1418,12 @@ impl<'a> Translator<'a> {
             .enumerate()
             .map(|(i, &d)| if d == 0 && !allow_zero { features.get(i).map_or(-2, |&f| f as i64) } else { d })
             .collect();
-        let total: usize = features.iter().product();
+        // Elements per row of the result.
+        let total = elements;
+        if total % rows != 0 {
+            return Err(format!("target shape {target:?}: {total} elements per sample do not make {rows} rows"));
+        }
+        let total = total / rows;
         let known: i64 = dims.iter().filter(|&&d| d != -1).product();
         match dims.iter().filter(|&&d| d == -1).count() {
             0 => {}
@@ -1337,7 +1438,7 @@ impl<'a> Translator<'a> {
             return Err(format!("target shape {target:?} does not keep the batch first"));
         }
         let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
-        self.reshape_to(node, &x, &dims)
+        self.reshape_rows(node, &x, &dims, rows)
     }
 
     /// `Softmax` over the channels (axis 1 of NCHW = the last NHWC axis) or the last axis.

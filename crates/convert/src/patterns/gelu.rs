@@ -4,7 +4,8 @@
 //! `approximate=False`) is `0.5 · x · erfc(-x · 0.70710678)`: `Mul(0.5, x)`, `Neg(x)`,
 //! `Mul(·, 0.7071)`, `Erfc`, `Mul`. Older code writes `0.5 · x · (1 + erf(x / √2))`. Both are
 //! matched as a product whose factors are `x`, constants multiplying to 0.5, and `erfc(k·x)`
-//! with k = -1/√2 or `1 + erf(k·x)` with k = 1/√2 (constants, `Neg` and division by a
+//! with k = -1/√2, `1 + erf(k·x)` with k = 1/√2, or `1 - erf(k·x)` with k = -1/√2 (erfc
+//! written with erf, as in ONNX, which has no Erfc) (constants, `Neg` and division by a
 //! constant folded into k). The erfc form is what the loaders run, so it is bit-exact; the erf
 //! form differs from it by float32 rounding only.
 
@@ -84,17 +85,22 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
             let (y, k, nodes) = scaled(view, &view.input(erfc, 0)?)?;
             inner.extend(nodes);
             (&y == x && close(k as f32, -FRAC_1_SQRT_2, 1e-6)).then_some(())
-        } else if let Some(add) = view.producer(e, &["AddV2", "Add"]) {
+        } else if let Some(add) = view.producer(e, &["AddV2", "Add", "Sub"]) {
             let [p, q] = view.inputs2(add)?;
-            let (one, erf) = if view.scalar(&p) == Some(1.0) { (p, q) } else { (q, p) };
-            let erf = view.producer(&erf, &["Erf"])?;
+            // 1 + erf(k·x), either way round; 1 - erf(k·x) with the erf second.
+            let (one, erf, sign) = match add.op.as_str() {
+                "Sub" => (p, q, -1.0),
+                _ if view.scalar(&p) == Some(1.0) => (p, q, 1.0),
+                _ => (q, p, 1.0),
+            };
+            let Some(erf) = view.producer(&erf, &["Erf"]) else { continue };
             if view.scalar(&one) != Some(1.0) {
                 continue;
             }
             inner.extend([add, erf]);
             let (y, k, nodes) = scaled(view, &view.input(erf, 0)?)?;
             inner.extend(nodes);
-            (&y == x && close(k as f32, FRAC_1_SQRT_2, 1e-6)).then_some(())
+            (&y == x && close(k as f32, sign * FRAC_1_SQRT_2, 1e-6)).then_some(())
         } else {
             None
         };
