@@ -19,9 +19,8 @@ use crate::Options;
 pub(crate) const SUPPORTED_OPS: &[&str] = &[
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten",
     "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
-    "MaxPool", "Mul",
-    "Neg", "Pad", "Reciprocal", "ReduceMean", "ReduceProd", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax",
-    "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+    "MaxPool", "Mul", "Neg", "Pad", "Reciprocal", "ReduceMean", "ReduceProd", "Relu", "Reshape", "Resize", "Shape", "Sigmoid",
+    "Slice", "Softmax", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
 ];
 
 /// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
@@ -475,6 +474,12 @@ impl<'a> Translator<'a> {
         Ok(Tensor { node, shape: x.shape.clone(), layout: layout.to_vec() })
     }
 
+    /// `x` held in the ONNX layout (its last TF axis is its last ONNX axis, its elements in
+    /// ONNX order).
+    fn in_onnx_layout(&mut self, x: &Tensor) -> Result<Tensor, String> {
+        self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))
+    }
+
     /// `x` as a 4-D NCHW tensor held NHWC, for the ops that work on channels.
     fn nhwc(&mut self, x: &Tensor) -> Result<Tensor, String> {
         if x.rank() != 4 {
@@ -670,8 +675,14 @@ impl<'a> Translator<'a> {
 
     fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        let rows = self.rows_of(&x);
-        self.emit_output(node, op, vec![x.node], attrs, x.shape, x.layout)?;
+        self.elementwise(node, op, vec![x.node.clone()], attrs, &x)
+    }
+
+    /// Emits an element-wise op whose result is shaped and held like `like`, with as many
+    /// rows per sample.
+    fn elementwise(&mut self, node: &NodeProto, op: &str, inputs: Vec<String>, attrs: Attrs, like: &Tensor) -> Result<(), String> {
+        let rows = self.rows_of(like);
+        self.emit_output(node, op, inputs, attrs, like.shape.clone(), like.layout.clone())?;
         self.inherit_rows(node, rows)
     }
 
@@ -701,7 +712,7 @@ impl<'a> Translator<'a> {
     fn reciprocal(&mut self, node: &NodeProto) -> Result<(), String> {
         let name = node.input.first().cloned().unwrap_or_default();
         match self.square_roots.get(&name).cloned() {
-            Some(radicand) => self.emit_output(node, "Rsqrt", vec![radicand.node], vec![("T", float_type())], radicand.shape, radicand.layout),
+            Some(radicand) => self.elementwise(node, "Rsqrt", vec![radicand.node.clone()], vec![("T", float_type())], &radicand),
             None => self.unary(node, "Reciprocal", vec![]),
         }
     }
@@ -888,7 +899,7 @@ impl<'a> Translator<'a> {
             return Err(format!("only (batch, ..., K) × constant (K, N) products are supported, got {:?} × {:?}", a.shape, weight.shape()));
         }
         let units = weight.shape()[1];
-        let a = self.held_as(&a, &identity(rank), &self.part("to_onnx_layout"))?;
+        let a = self.in_onnx_layout(&a)?;
         let rows_shape = self.emit_ints(&self.part("rows/shape"), &[-1, weight.shape()[0] as i64]);
         let rows = self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
         let kernel_shape = weight.shape().to_vec();
@@ -926,7 +937,7 @@ impl<'a> Translator<'a> {
         };
         let (gamma, beta) = (per_channel(1, "gamma", 1.0)?, per_channel(2, "beta", 0.0)?);
         // The last TF axis must be the normalised one.
-        let x = if x.layout.last() == Some(&(rank - 1)) { x } else { self.held_as(&x, &identity(rank), &self.part("to_onnx_layout"))? };
+        let x = if x.layout.last() == Some(&(rank - 1)) { x } else { self.in_onnx_layout(&x)? };
         let t = float_type;
         let keep: Attrs = vec![("T", t()), ("keep_dims", pb::attr_value::Value::B(true))];
         let axes = self.emit_ints(&self.part("axes"), &[-1]);
@@ -1016,15 +1027,16 @@ impl<'a> Translator<'a> {
         };
         let output = Self::output_name(node)?.to_string();
         let result = self.relu6_plus_3_over_6(&scaled, &output);
+        let rows = self.rows_of(&x);
         self.bind(&output, Tensor { node: result, ..x });
-        Ok(())
+        self.inherit_rows(node, rows)
     }
 
     /// `HardSwish` = x · relu6(x + 3) / 6.
     fn hard_swish(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
         let gate = self.relu6_plus_3_over_6(&x, &self.part("hard_sigmoid"));
-        self.emit_output(node, "Mul", vec![x.node.clone(), gate], vec![], x.shape, x.layout)
+        self.elementwise(node, "Mul", vec![x.node.clone(), gate], vec![], &x)
     }
 
     /// A constant operand of an element-wise op on `x`, in `x`'s TF layout: right-aligned to
@@ -1056,7 +1068,7 @@ impl<'a> Translator<'a> {
         if op == "Mul" && node.input.first() == node.input.get(1) {
             if let Some((x, m)) = node.input.first().and_then(|d| self.differences.get(d)).cloned() {
                 if x.rank() == m.rank() && x.layout == m.layout {
-                    return self.emit_output(node, "SquaredDifference", vec![x.node, m.node], vec![("T", float_type())], x.shape, x.layout);
+                    return self.elementwise(node, "SquaredDifference", vec![x.node.clone(), m.node], vec![("T", float_type())], &x);
                 }
             }
         }
@@ -1079,9 +1091,7 @@ impl<'a> Translator<'a> {
         if let (Value::Tensor(a), Value::Tensor(b), "Sub") = (&a, &b, op) {
             self.differences.insert(Self::output_name(node)?.to_string(), (a.clone(), b.clone()));
         }
-        let rows = self.rows_of(&x);
-        self.emit_output(node, op, inputs, vec![("T", float_type())], x.shape, x.layout)?;
-        self.inherit_rows(node, rows)
+        self.elementwise(node, op, inputs, vec![("T", float_type())], &x)
     }
 
     /// Integer arithmetic on shape values and integer constants (ShuffleNet's
@@ -1225,26 +1235,21 @@ impl<'a> Translator<'a> {
             return Err(format!("cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})", x.shape));
         }
         let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
-        if rows_in != 1 || rows != 1 {
-            let source = if x.in_onnx_order() { x.clone() } else { self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))? };
-            let target: Vec<i64> = std::iter::once(-1).chain(dims.iter().map(|&d| d as i64)).collect();
-            let target = self.emit_ints(&self.part("shape"), &target);
-            let rank = shape.len();
-            self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, identity(rank))?;
-            return self.inherit_rows(node, rows);
-        }
-        if let Some(perm) = unit_axis_move(&x.shape, &shape) {
+        // Merged rows keep the ONNX layout; otherwise the relabelling and NHWC shortcuts apply.
+        let merged = rows_in != 1 || rows != 1;
+        if let Some(perm) = unit_axis_move(&x.shape, &shape).filter(|_| !merged) {
             let moved = x.relabelled(&perm);
             self.bind(Self::output_name(node)?, moved);
             return Ok(());
         }
-        let source = if x.in_onnx_order() { x.clone() } else { self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))? };
+        let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
         // A 4-D result with one channel or 1×1 pixels can be written NHWC straight away, which
         // spares the Conv after a squeeze-excite reshape a transpose.
-        let layout = if shape.len() == 4 && keeps_order(&shape, &TO_NHWC) { TO_NHWC.to_vec() } else { identity(shape.len()) };
+        let layout = if !merged && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) { TO_NHWC.to_vec() } else { identity(shape.len()) };
         let target: Vec<i64> = permuted(&shape, &layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect();
         let target = self.emit_ints(&self.part("shape"), &target);
-        self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, layout)
+        self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, layout)?;
+        self.inherit_rows(node, rows)
     }
 
     /// `Flatten(axis = 1)`: (batch, everything else), in NCHW element order.
@@ -1385,10 +1390,9 @@ impl<'a> Translator<'a> {
     /// `Reshape` to a constant shape whose first entry is the batch (0, -1 or its size).
     fn reshape(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
-        // `None` stands for the batch size computed at run time (`Shape` → `Gather`).
-        let target: Vec<Option<i64>> = self
-            .dims(node, 1)
-            .map_err(|e| format!("the target shape: {e}"))?
+        let target_dims = self.dims(node, 1).map_err(|e| format!("the target shape: {e}"))?;
+        // `None` stands for (a multiple of) the batch size computed at run time (`Shape` → `Gather`).
+        let target: Vec<Option<i64>> = target_dims
             .values
             .iter()
             .map(|d| match d {
@@ -1401,11 +1405,11 @@ impl<'a> Translator<'a> {
         let elements = self.rows_of(&x) * features.iter().product::<usize>();
         // k times the batch first, or a constant -1 first with fewer elements after it than a
         // sample holds: k rows per sample (tf2onnx's `tensordot`, (batch·h·w, c)).
-        let rows = match (self.dims(node, 1)?.values.first(), target.get(1..)) {
+        let rows = match (target_dims.values.first(), target.get(1..)) {
             (Some(Dim::Batch(k)), _) => usize::try_from(*k).map_err(|_| format!("{k} times the batch size"))?,
             (Some(Dim::Known(-1)), Some(rest)) if rest.iter().all(|d| d.is_some_and(|d| d > 0)) => {
-                let per_row: usize = rest.iter().map(|d| d.unwrap_or(1) as usize).product();
-                if per_row < elements && elements % per_row == 0 { elements / per_row } else { 1 }
+                let after_first: usize = rest.iter().map(|d| d.unwrap_or(1) as usize).product();
+                if after_first < elements && elements % after_first == 0 { elements / after_first } else { 1 }
             }
             _ => 1,
         };
@@ -1418,12 +1422,11 @@ impl<'a> Translator<'a> {
             .enumerate()
             .map(|(i, &d)| if d == 0 && !allow_zero { features.get(i).map_or(-2, |&f| f as i64) } else { d })
             .collect();
-        // Elements per row of the result.
-        let total = elements;
-        if total % rows != 0 {
-            return Err(format!("target shape {target:?}: {total} elements per sample do not make {rows} rows"));
+        if elements % rows != 0 {
+            return Err(format!("target shape {target:?}: {elements} elements per sample do not make {rows} rows"));
         }
-        let total = total / rows;
+        // Elements per row of the result.
+        let total = elements / rows;
         let known: i64 = dims.iter().filter(|&&d| d != -1).product();
         match dims.iter().filter(|&&d| d == -1).count() {
             0 => {}
