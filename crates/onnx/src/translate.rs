@@ -924,18 +924,8 @@ impl<'a> Translator<'a> {
         }
         let channels = x.shape[rank - 1].ok_or("the normalised axis has an unknown size")?;
         let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
-        let mut per_channel = |index: usize, role: &str, default: f32| -> Result<String, String> {
-            let value = match self.constant(node, index)? {
-                Some(c) => c.to_f32(),
-                None => ArrayD::from_elem(IxDyn(&[channels]), default),
-            };
-            if value.len() != channels {
-                return Err(format!("{role} has {} values for {channels} channels", value.len()));
-            }
-            let value = value.into_shape_with_order(IxDyn(&[channels])).map_err(|e| e.to_string())?;
-            Ok(self.emit_const(&self.part(role), &Const::F32(value)))
-        };
-        let (gamma, beta) = (per_channel(1, "gamma", 1.0)?, per_channel(2, "beta", 0.0)?);
+        let gamma = self.per_channel(node, 1, "gamma", channels, Some(1.0))?;
+        let beta = self.per_channel(node, 2, "beta", channels, Some(0.0))?;
         // The last TF axis must be the normalised one.
         let x = if x.layout.last() == Some(&(rank - 1)) { x } else { self.in_onnx_layout(&x)? };
         let t = float_type;
@@ -954,6 +944,21 @@ impl<'a> Translator<'a> {
         self.emit_output(node, "AddV2", vec![scaled, offset], vec![("T", t())], x.shape.clone(), x.layout)
     }
 
+    /// A `Const` of constant input `index` (`role` in errors) as one value per channel; when
+    /// the input is absent, `default` everywhere, or an error without one.
+    fn per_channel(&mut self, node: &NodeProto, index: usize, role: &str, channels: usize, default: Option<f32>) -> Result<String, String> {
+        let value = match (self.constant(node, index)?, default) {
+            (Some(c), _) => c.to_f32(),
+            (None, Some(default)) => ArrayD::from_elem(IxDyn(&[channels]), default),
+            (None, None) => return Err(format!("{role} (input {index}) is missing")),
+        };
+        if value.len() != channels {
+            return Err(format!("{role} has {} values for {channels} channels", value.len()));
+        }
+        let value = value.into_shape_with_order(IxDyn(&[channels])).map_err(|e| e.to_string())?;
+        Ok(self.emit_const(&self.part(role), &Const::F32(value)))
+    }
+
     /// `BatchNormalization` (inference) → `FusedBatchNormV3` with the node's epsilon.
     fn batch_norm(&mut self, node: &NodeProto) -> Result<(), String> {
         if proto::attr_int(node, "training_mode", 0)? != 0 || node.output.iter().skip(1).any(|o| !o.is_empty()) {
@@ -964,12 +969,7 @@ impl<'a> Translator<'a> {
         let channels = x.shape[1].ok_or("the input's channels are unknown")?;
         let mut inputs = vec![x.node.clone()];
         for (index, role) in [(1, "scale"), (2, "offset"), (3, "mean"), (4, "variance")] {
-            let value = self.constant(node, index)?.ok_or_else(|| format!("{role} (input {index}) is missing"))?.to_f32();
-            if value.len() != channels {
-                return Err(format!("{role} has {} values for {channels} channels", value.len()));
-            }
-            let value = value.into_shape_with_order(IxDyn(&[channels])).map_err(|e| e.to_string())?;
-            inputs.push(self.emit_const(&self.part(role), &Const::F32(value)));
+            inputs.push(self.per_channel(node, index, role, channels, None)?);
         }
         let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
         let attrs: Attrs = vec![
@@ -1159,12 +1159,11 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// `GlobalAveragePool`: the mean over H and W of a 4-D tensor, kept as 1×1.
     fn global_average_pool(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
         let x = self.nhwc(&x)?;
-        let axes = self.emit_ints(&self.part("axes"), &[1, 2]);
-        let shape = vec![x.shape[0], x.shape[1], Some(1), Some(1)];
-        self.emit_output(node, "Mean", vec![x.node, axes], vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(true))], shape, TO_NHWC.to_vec())
+        self.mean(node, x, &[2, 3], true)
     }
 
     /// `ReduceMean` → `Mean` over the same axes in the tensor's layout (the converter decides
@@ -1180,9 +1179,14 @@ impl<'a> Translator<'a> {
         if axes.contains(&0) {
             return Err(format!("axes {axes:?}: averaging over the batch is not supported"));
         }
-        // A spatial mean of an NCHW tensor is a global pooling: over H and W of NHWC.
-        let x = if rank == 4 && axes == [2, 3] { self.nhwc(&x)? } else { x };
         let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
+        self.mean(node, x, &axes, keep_dims)
+    }
+
+    /// TF `Mean` of `x` over ONNX `axes` (sorted, without the batch), in `x`'s layout.
+    fn mean(&mut self, node: &NodeProto, x: Tensor, axes: &[usize], keep_dims: bool) -> Result<(), String> {
+        // A spatial mean of an NCHW tensor is a global pooling: over H and W of NHWC.
+        let x = if x.rank() == 4 && axes == [2, 3] { self.nhwc(&x)? } else { x };
         let tf_axes: Vec<i64> = axes.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0) as i64).collect();
         let (shape, layout) = if keep_dims {
             let shape = x.shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { Some(1) } else { d }).collect();
