@@ -254,21 +254,22 @@ impl<'g> Context<'g> {
 
     /// Like [`add_layer`](Self::add_layer), returning the tensor itself.
     pub fn add_layer_tensor(&mut self, node: &NodeDef, layer: Layer, shape: Vec<Option<usize>>) -> KTensor {
-        let name = layer.name.clone();
-        self.layer_index.insert(name.clone(), self.layers.len());
-        self.layers.push(layer);
-        self.sources.push(vec![node.name.clone()]);
-        KTensor { layer: name, shape }
+        self.push_layer(layer, shape, vec![node.name.clone()])
     }
 
     /// Adds a layer for an intermediate step of a TF node that several layers compute (a
     /// `Permute` around a channel crop): no TF node holds its output, so the per-layer
     /// comparison skips it.
     pub fn add_inner_layer(&mut self, layer: Layer, shape: Vec<Option<usize>>) -> KTensor {
+        self.push_layer(layer, shape, Vec::new())
+    }
+
+    /// Appends `layer`, recording the TF nodes it stands for (`sources`, last = its output).
+    fn push_layer(&mut self, layer: Layer, shape: Vec<Option<usize>>, sources: Vec<String>) -> KTensor {
         let name = layer.name.clone();
         self.layer_index.insert(name.clone(), self.layers.len());
         self.layers.push(layer);
-        self.sources.push(Vec::new());
+        self.sources.push(sources);
         KTensor { layer: name, shape }
     }
 
