@@ -27,10 +27,16 @@ verify model *args: build
 inspect model: build
     cargo run --release -q -p tf2h5 -- inspect {{model}}
 
-# The whole test suite: Rust tests (unit, fixtures against TF outputs, CLI contract), then keras-check.
-test: build
+# The whole test suite: formatting and lints, Rust tests (unit, fixtures against TF outputs, CLI
+# contract), then keras-check.
+test: build lint
     cargo test --release --workspace
     just keras-check
+
+# Formatting (rustfmt.toml) and clippy with every warning an error.
+lint:
+    cargo fmt --all --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
 
 # Verify every fixture, then load each emitted .h5 in tf-keras 2.21 and Keras 3.15 and compare with TF's outputs,
 # and convert each with tensorflowjs_converter --input_format keras (checking model.json, weights and predictions).

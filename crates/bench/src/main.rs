@@ -32,7 +32,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "InceptionV3-SavedModel,ResNet50,MobileNetV2")]
     models: Vec<String>,
     /// Models for the size-scaling table (small to large).
-    #[arg(long, value_delimiter = ',', default_value = "MobileNetV3Small,MobileNetV2,EfficientNetB0,DenseNet121,InceptionV3,ResNet50,VGG16")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "MobileNetV3Small,MobileNetV2,EfficientNetB0,DenseNet121,InceptionV3,ResNet50,VGG16"
+    )]
     scaling_models: Vec<String>,
     /// Sample counts for the sample-scaling table.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
@@ -86,7 +90,10 @@ struct ZooModel {
 
 fn zoo_model(zoo: &Path, name: &str) -> Result<ZooModel> {
     let dir = zoo.join(name);
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).with_context(|| format!("{}: no meta.json (generate the zoo: just zoo)", dir.display()))?)?;
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("meta.json"))
+            .with_context(|| format!("{}: no meta.json (generate the zoo: just zoo)", dir.display()))?,
+    )?;
     let model = meta["model"].as_str().context("meta.json has no model")?;
     Ok(ZooModel { name: name.to_string(), path: dir.join(model) })
 }
@@ -172,7 +179,8 @@ fn engine_vs_tract(model: &ZooModel, runs: usize) -> Result<Vec<EngineRow>> {
                 ArrayD::from_shape_fn(IxDyn(&shape), |ix| ((ix.as_array_view().sum() % 17) as f32 - 8.0) / 8.0)
             })
             .collect();
-        let shapes: Vec<(String, Vec<usize>)> = conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
+        let shapes: Vec<(String, Vec<usize>)> =
+            conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
         let oracle = tf2h5_verify::oracle::Oracle::new(&pruned, &shapes, &outputs)?;
         let (gflop, activation_mib) = workload(&keras, &inputs)?;
         // Warm up both once (allocations, caches).
@@ -180,8 +188,8 @@ fn engine_vs_tract(model: &ZooModel, runs: usize) -> Result<Vec<EngineRow>> {
         tf2h5_engine::run(&keras, &inputs)?;
         let tract = time_runs(runs, || oracle.run(&inputs).map_err(anyhow::Error::from))?;
         let engine = time_runs(runs, || tf2h5_engine::run(&keras, &inputs).map_err(anyhow::Error::from))?;
-        let engine_one_thread =
-            single_thread.install(|| time_runs(runs, || tf2h5_engine::run(&keras, &inputs).map_err(anyhow::Error::from)))?;
+        let engine_one_thread = single_thread
+            .install(|| time_runs(runs, || tf2h5_engine::run(&keras, &inputs).map_err(anyhow::Error::from)))?;
         rows.push(EngineRow {
             model: model.name.clone(),
             batch,
@@ -298,7 +306,15 @@ fn cli_verify(model: &ZooModel, tf2h5: &Path, samples: usize, runs: usize) -> Re
     let parameters = report["parameters"].as_u64().unwrap_or(0);
     let weight_mib = parameters as f64 * 4.0 / (1 << 20) as f64;
     let peak_rss_mib = report["peak_rss_mib"].as_f64().unwrap_or(0.0);
-    Ok(CliRow { model: model.name.clone(), samples, parameters, weight_mib, wall, peak_rss_mib, rss_over_weights: peak_rss_mib / weight_mib.max(1e-9) })
+    Ok(CliRow {
+        model: model.name.clone(),
+        samples,
+        parameters,
+        weight_mib,
+        wall,
+        peak_rss_mib,
+        rss_over_weights: peak_rss_mib / weight_mib.max(1e-9),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -355,7 +371,13 @@ fn verify_vs_tensorflow(model: &ZooModel, args: &Args, samples: usize, activatio
 
 fn machine_description() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("?").trim().to_string();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let memory = meminfo.lines().find(|l| l.starts_with("MemTotal")).unwrap_or("?").to_string();
     json!({
@@ -372,16 +394,47 @@ fn markdown(report: &Value) -> String {
     let _ = writeln!(md, "# tf2h5 benchmarks\n\nMachine: {} ({} logical CPUs, {}). Produced by `just bench`; times are min / median of repeated runs.\n", m["cpu"].as_str().unwrap_or("?"), m["logical_cpus"], m["memory"].as_str().unwrap_or("?"));
     let _ = writeln!(md, "## Reference engine vs tract (same model, same inputs)\n\n| model | batch | GFLOP | tract ms (min/med) | engine ms (min/med) | engine 1 thread ms | tract GFLOP/s | engine GFLOP/s | engine speed / tract |\n|---|---|---|---|---|---|---|---|---|");
     for r in report["engine_vs_tract"].as_array().into_iter().flatten() {
-        let t = |k: &str| format!("{:.1} / {:.1}", r[k]["min_ms"].as_f64().unwrap_or(0.0), r[k]["median_ms"].as_f64().unwrap_or(0.0));
-        let _ = writeln!(md, "| {} | {} | {:.2} | {} | {} | {} | {:.1} | {:.1} | **{:.2}×** |", r["model"].as_str().unwrap_or(""), r["batch"], r["gflop"].as_f64().unwrap_or(0.0), t("tract"), t("engine"), t("engine_one_thread"), r["tract_gflops"].as_f64().unwrap_or(0.0), r["engine_gflops"].as_f64().unwrap_or(0.0), r["engine_over_tract"].as_f64().unwrap_or(0.0));
+        let t = |k: &str| {
+            format!("{:.1} / {:.1}", r[k]["min_ms"].as_f64().unwrap_or(0.0), r[k]["median_ms"].as_f64().unwrap_or(0.0))
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.2} | {} | {} | {} | {:.1} | {:.1} | **{:.2}×** |",
+            r["model"].as_str().unwrap_or(""),
+            r["batch"],
+            r["gflop"].as_f64().unwrap_or(0.0),
+            t("tract"),
+            t("engine"),
+            t("engine_one_thread"),
+            r["tract_gflops"].as_f64().unwrap_or(0.0),
+            r["engine_gflops"].as_f64().unwrap_or(0.0),
+            r["engine_over_tract"].as_f64().unwrap_or(0.0)
+        );
     }
     let _ = writeln!(md, "\n## Verify stages (in-process, 8 samples, ms min / median)\n");
     for r in report["verify_stages"].as_array().into_iter().flatten() {
-        let _ = writeln!(md, "**{}** ({} layers, {} parameters)\n\n| stage | min ms | median ms | peak RSS MiB |\n|---|---|---|---|", r["model"].as_str().unwrap_or(""), r["layers"], r["parameters"]);
+        let _ = writeln!(
+            md,
+            "**{}** ({} layers, {} parameters)\n\n| stage | min ms | median ms | peak RSS MiB |\n|---|---|---|---|",
+            r["model"].as_str().unwrap_or(""),
+            r["layers"],
+            r["parameters"]
+        );
         let peaks = r["stage_peak_mib"].as_array().cloned().unwrap_or_default();
         for s in r["stages"].as_array().into_iter().flatten() {
-            let peak = peaks.iter().find(|p| p[0] == s[0]).and_then(|p| p[1].as_f64()).map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
-            let _ = writeln!(md, "| {} | {:.1} | {:.1} | {peak} |", s[0].as_str().unwrap_or(""), s[1]["min_ms"].as_f64().unwrap_or(0.0), s[1]["median_ms"].as_f64().unwrap_or(0.0));
+            let peak = peaks
+                .iter()
+                .find(|p| p[0] == s[0])
+                .and_then(|p| p[1].as_f64())
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.1} | {peak} |",
+                s[0].as_str().unwrap_or(""),
+                s[1]["min_ms"].as_f64().unwrap_or(0.0),
+                s[1]["median_ms"].as_f64().unwrap_or(0.0)
+            );
         }
         let _ = writeln!(md);
     }
@@ -389,7 +442,10 @@ fn markdown(report: &Value) -> String {
     for r in report["verify_vs_tensorflow"].as_array().into_iter().flatten() {
         let c = &r["tf2h5"];
         let number = |v: &Value| v.as_f64().unwrap_or(0.0);
-        let tf = r["tensorflow"].as_object().map(|t| format!("{:.2} / {:.2}", number(&t["min_ms"]) / 1e3, number(&t["median_ms"]) / 1e3)).unwrap_or_else(|| "-".into());
+        let tf = r["tensorflow"]
+            .as_object()
+            .map(|t| format!("{:.2} / {:.2}", number(&t["min_ms"]) / 1e3, number(&t["median_ms"]) / 1e3))
+            .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             md,
             "| {} | {} | {:.2} / {:.2} | {} | {} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | **{:.2}** |",
@@ -407,10 +463,22 @@ fn markdown(report: &Value) -> String {
             number(&r["peak_over_budget"]),
         );
     }
-    for (title, key) in [("Scaling with model size (8 samples)", "size_scaling"), ("Scaling with sample count", "sample_scaling")] {
+    for (title, key) in
+        [("Scaling with model size (8 samples)", "size_scaling"), ("Scaling with sample count", "sample_scaling")]
+    {
         let _ = writeln!(md, "\n## {title}\n\n| model | samples | parameters | weights MiB | verify s (median) | peak RSS MiB | RSS / weights |\n|---|---|---|---|---|---|---|");
         for c in report[key].as_array().into_iter().flatten() {
-            let _ = writeln!(md, "| {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.2} |", c["model"].as_str().unwrap_or(""), c["samples"], c["parameters"], c["weight_mib"].as_f64().unwrap_or(0.0), c["wall"]["median_ms"].as_f64().unwrap_or(0.0) / 1e3, c["peak_rss_mib"].as_f64().unwrap_or(0.0), c["rss_over_weights"].as_f64().unwrap_or(0.0));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.2} |",
+                c["model"].as_str().unwrap_or(""),
+                c["samples"],
+                c["parameters"],
+                c["weight_mib"].as_f64().unwrap_or(0.0),
+                c["wall"]["median_ms"].as_f64().unwrap_or(0.0) / 1e3,
+                c["peak_rss_mib"].as_f64().unwrap_or(0.0),
+                c["rss_over_weights"].as_f64().unwrap_or(0.0)
+            );
         }
     }
     md

@@ -34,15 +34,29 @@ pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
     if !signatures.is_empty() {
         writeln!(out, "signatures:")?;
         for signature in &signatures {
-            let keys = |tensors: &[tf2h5_tf::SignatureTensor]| tensors.iter().map(|t| t.key.clone()).collect::<Vec<_>>().join(", ");
+            let keys = |tensors: &[tf2h5_tf::SignatureTensor]| {
+                tensors.iter().map(|t| t.key.clone()).collect::<Vec<_>>().join(", ")
+            };
             let chosen = graph.signature.as_ref().is_some_and(|s| s.name == signature.name);
-            writeln!(out, "  {}{}  ({}) -> ({})", signature.name, if chosen { " *" } else { "" }, keys(&signature.inputs), keys(&signature.outputs))?;
+            writeln!(
+                out,
+                "  {}{}  ({}) -> ({})",
+                signature.name,
+                if chosen { " *" } else { "" },
+                keys(&signature.inputs),
+                keys(&signature.outputs)
+            )?;
         }
     }
     writeln!(out, "inputs:")?;
     for node in graph.placeholders() {
         let shape = node.attr_shape_opt("shape").ok().flatten();
-        writeln!(out, "  {}  {}", node.name, shape.map(|s| format_shape(&s)).unwrap_or_else(|| "(unknown shape)".into()))?;
+        writeln!(
+            out,
+            "  {}  {}",
+            node.name,
+            shape.map(|s| format_shape(&s)).unwrap_or_else(|| "(unknown shape)".into())
+        )?;
     }
     writeln!(out, "outputs:")?;
     for node in graph.default_outputs() {
@@ -63,7 +77,12 @@ pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
     }
     match tf2h5_convert::convert(&graph, &options) {
         Ok(conversion) => {
-            writeln!(out, "keras layers ({}, {} parameters):", conversion.model.layers.len(), conversion.model.parameter_count())?;
+            writeln!(
+                out,
+                "keras layers ({}, {} parameters):",
+                conversion.model.layers.len(),
+                conversion.model.parameter_count()
+            )?;
             for ((layer, sources), l) in conversion.layer_sources.iter().zip(&conversion.model.layers) {
                 writeln!(out, "  {:<32} {:<24} <- {}", layer, l.class_name, sources.join(", "))?;
             }
@@ -77,17 +96,31 @@ pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
 fn has_hdf5_signature(path: &Path) -> bool {
     use std::io::Read;
     let mut signature = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut signature)).is_ok() && &signature == b"\x89HDF\r\n\x1a\n"
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut signature)).is_ok()
+        && &signature == b"\x89HDF\r\n\x1a\n"
 }
 
 /// The description of a Keras model read from an `.h5` file.
 pub fn describe_keras(model: &KerasModel) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "keras model '{}': {} layers, {} parameters", model.name, model.layers.len(), model.parameter_count());
+    let _ = writeln!(
+        out,
+        "keras model '{}': {} layers, {} parameters",
+        model.name,
+        model.layers.len(),
+        model.parameter_count()
+    );
     let _ = writeln!(out, "inputs: {}\noutputs: {}", model.inputs.join(", "), model.outputs.join(", "));
     for layer in &model.layers {
         let weights: Vec<String> = layer.weights.iter().map(|w| format!("{}{:?}", w.name, w.value.shape())).collect();
-        let _ = writeln!(out, "  {:<32} {:<24} <- [{}] {}", layer.name, layer.class_name, layer.inbound.join(", "), weights.join(" "));
+        let _ = writeln!(
+            out,
+            "  {:<32} {:<24} <- [{}] {}",
+            layer.name,
+            layer.class_name,
+            layer.inbound.join(", "),
+            weights.join(" ")
+        );
     }
     out
 }

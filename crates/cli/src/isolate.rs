@@ -53,7 +53,8 @@ pub fn child_entry() -> Option<ExitCode> {
     let record = Arc::clone(&last_panic);
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();
-        let message = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned());
+        let message =
+            payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned());
         let file = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
         if let Ok(mut slot) = record.lock() {
             *slot = Some((message.unwrap_or_default(), file));
@@ -142,7 +143,10 @@ pub fn describe_h5(path: &Path) -> Result<String> {
     match status.code() {
         Some(0) => Ok(stdout),
         // A panic in the reader is a bug of ours, not a corrupt file: say so.
-        Some(101) => bail!("{name}: internal error while reading the file ({}; a bug: please report it with the file)", crate::one_line(&stderr)),
+        Some(101) => bail!(
+            "{name}: internal error while reading the file ({}; a bug: please report it with the file)",
+            crate::one_line(&stderr)
+        ),
         Some(2) => {
             let message = crate::one_line(&stderr);
             if message.contains(&name.to_string()) {

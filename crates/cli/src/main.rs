@@ -139,7 +139,10 @@ fn main() -> ExitCode {
     // A panic is reported once, on one line, by the handler below, not with a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("tf2h5: internal error{location}: {} (a bug: please report it with the model)", one_line(&info.to_string()));
+        eprintln!(
+            "tf2h5: internal error{location}: {} (a bug: please report it with the model)",
+            one_line(&info.to_string())
+        );
     }));
     // A panic is a bug, but the exit-code contract must hold even then.
     let result = std::panic::catch_unwind(|| run(cli));
@@ -194,7 +197,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 keras_check: python.zip(keras_check_script),
             };
             let all_passed = zoo::run(&options)?;
-            emit(&format!("zoo: {}; see {}\n", if all_passed { "all passed" } else { "FAILURES" }, options.report_dir.join("zoo.md").display()));
+            emit(&format!(
+                "zoo: {}; see {}\n",
+                if all_passed { "all passed" } else { "FAILURES" },
+                options.report_dir.join("zoo.md").display()
+            ));
             Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
@@ -210,7 +217,10 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         bail!("output '{}' must end in .h5 or .hdf5 (Keras 3 refuses other names)", output.display());
     }
     if output.exists() && !args.force {
-        bail!("output '{}' exists; pass --force to replace it (it is only replaced after a successful verification)", output.display());
+        bail!(
+            "output '{}' exists; pass --force to replace it (it is only replaced after a successful verification)",
+            output.display()
+        );
     }
     let options = tf2h5_verify::Options {
         samples: args.samples,
@@ -244,10 +254,16 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         std::fs::create_dir_all(folder).with_context(|| format!("creating '{}'", folder.display()))?;
     }
     // Without --force, an output that appeared meanwhile (another run) is not replaced either.
-    let written = if args.force { atomic::replace(&output, &outcome.h5) } else { atomic::create_new(&output, &outcome.h5) };
+    let written =
+        if args.force { atomic::replace(&output, &outcome.h5) } else { atomic::create_new(&output, &outcome.h5) };
     written.with_context(|| format!("writing '{}'", output.display()))?;
     if !args.json {
-        emit(&format!("wrote {} ({} bytes); reports in {}\n", output.display(), outcome.h5.len(), args.report_dir.display()));
+        emit(&format!(
+            "wrote {} ({} bytes); reports in {}\n",
+            output.display(),
+            outcome.h5.len(),
+            args.report_dir.display()
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -268,7 +284,8 @@ fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {
 /// `--input` files.
 fn name_the_file(error: tf2h5_verify::VerifyError, args: &VerifyArgs) -> anyhow::Error {
     if let tf2h5_verify::VerifyError::Input(_) = &error {
-        let files: Vec<&str> = args.inputs.iter().filter_map(|spec| spec.split_once('=').map(|(_, file)| file)).collect();
+        let files: Vec<&str> =
+            args.inputs.iter().filter_map(|spec| spec.split_once('=').map(|(_, file)| file)).collect();
         if !files.is_empty() {
             return anyhow::anyhow!("{}: {error}", files.join(", "));
         }
@@ -290,7 +307,8 @@ fn read_inputs(specs: &[String]) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> 
     specs
         .iter()
         .map(|spec| {
-            let (name, file) = spec.split_once('=').with_context(|| format!("--input '{spec}' is not NAME=FILE.npy"))?;
+            let (name, file) =
+                spec.split_once('=').with_context(|| format!("--input '{spec}' is not NAME=FILE.npy"))?;
             Ok((name.to_string(), npy::read_f32(Path::new(file))?))
         })
         .collect()

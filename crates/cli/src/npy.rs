@@ -47,7 +47,9 @@ fn check_header(bytes: &[u8]) -> Result<usize, String> {
     if len > MAX_HEADER_BYTES {
         return Err(format!("the header claims {len} bytes (numpy's limit is {MAX_HEADER_BYTES})"));
     }
-    let header = bytes.get(start..start + len).ok_or_else(|| format!("the header claims {len} bytes, past the end of the file"))?;
+    let header = bytes
+        .get(start..start + len)
+        .ok_or_else(|| format!("the header claims {len} bytes, past the end of the file"))?;
     let mut depth = 0usize;
     for &b in header {
         match b {
@@ -98,9 +100,13 @@ mod tests {
     #[test]
     fn refuses_shape_bombs_before_allocating() {
         // Regression (mutation suite): this header made ndarray-npy allocate 4e18 bytes and abort.
-        let err = read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }", &[0; 16])).unwrap_err();
+        let err =
+            read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000), }", &[0; 16]))
+                .unwrap_err();
         assert!(format!("{err:#}").contains("claims shape"), "{err:#}");
-        let err = read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 12, 12, 3), }", &[0; 16])).unwrap_err();
+        let err =
+            read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 12, 12, 3), }", &[0; 16]))
+                .unwrap_err();
         assert!(format!("{err:#}").contains("x.npy"), "{err:#}");
     }
 
@@ -110,7 +116,8 @@ mod tests {
         bytes.extend_from_slice(&u32::MAX.to_le_bytes());
         bytes.extend_from_slice(b"{'descr'");
         assert!(format!("{:#}", read_bytes(&bytes).unwrap_err()).contains("header claims"));
-        let nested = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}1{}, }}", "(".repeat(500), ")".repeat(500));
+        let nested =
+            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}1{}, }}", "(".repeat(500), ")".repeat(500));
         let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
         bytes.extend_from_slice(&(nested.len() as u16 + 1).to_le_bytes());
         bytes.extend_from_slice(nested.as_bytes());

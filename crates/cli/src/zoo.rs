@@ -7,11 +7,11 @@
 //! emitted `.h5` in tf-keras and Keras 3. The table goes to `zoo.md` and `zoo.json`.
 
 use std::fmt::Write as _;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Condvar, Mutex};
-use std::io::Read;
 use std::process::{Output, Stdio};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -68,16 +68,17 @@ pub fn run(options: &ZooOptions) -> Result<bool> {
     let queue = Mutex::new(models.iter());
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
-            scope.spawn(|| loop {
-                let Some(model) = queue.lock().ok().and_then(|mut q| q.next()) else { break };
-                let estimate = model.estimated_bytes();
-                budget.acquire(estimate);
-                progress.set_message(model.name.clone());
-                let entry = verify_one(model, options);
-                budget.release(estimate);
-                progress.inc(1);
-                if let Ok(mut entries) = entries.lock() {
-                    entries.push(entry);
+            scope.spawn(|| {
+                while let Some(model) = queue.lock().ok().and_then(|mut q| q.next()) {
+                    let estimate = model.estimated_bytes();
+                    budget.acquire(estimate);
+                    progress.set_message(model.name.clone());
+                    let entry = verify_one(model, options);
+                    budget.release(estimate);
+                    progress.inc(1);
+                    if let Ok(mut entries) = entries.lock() {
+                        entries.push(entry);
+                    }
                 }
             });
         }
@@ -89,7 +90,9 @@ pub fn run(options: &ZooOptions) -> Result<bool> {
     if let Some((python, script)) = &options.keras_check {
         merge_keras_check(&mut entries, python, script, options)?;
     }
-    let all_passed = entries.iter().all(|e| e.passed && e.keras_check.iter().all(|k| k.1) && (options.keras_check.is_none() || !e.keras_check.is_empty()));
+    let all_passed = entries.iter().all(|e| {
+        e.passed && e.keras_check.iter().all(|k| k.1) && (options.keras_check.is_none() || !e.keras_check.is_empty())
+    });
     write_report(&entries, options, all_passed)?;
     Ok(all_passed)
 }
@@ -129,7 +132,9 @@ fn discover(dir: &Path) -> Result<Vec<ZooModel>> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|input| Some(format!("{}={}", input["name"].as_str()?, path.join(input["file"].as_str()?).display())))
+            .filter_map(|input| {
+                Some(format!("{}={}", input["name"].as_str()?, path.join(input["file"].as_str()?).display()))
+            })
             .collect();
         let format = match meta["format"].as_str() {
             Some(format) => format.to_string(),
@@ -145,7 +150,7 @@ fn discover(dir: &Path) -> Result<Vec<ZooModel>> {
         });
     }
     // Big models first, so the long ones start early and small ones fill the gaps.
-    models.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    models.sort_by_key(|model| std::cmp::Reverse(model.bytes));
     Ok(models)
 }
 
@@ -220,7 +225,11 @@ fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
                 .map(|l| format!("{l} (TF node {})", report["first_divergence"]["tf_node"].as_str().unwrap_or("?")));
             entry.stages_ms = report["stages"]
                 .as_array()
-                .map(|s| s.iter().map(|s| (s["stage"].as_str().unwrap_or("").to_string(), s["ms"].as_f64().unwrap_or(0.0))).collect())
+                .map(|s| {
+                    s.iter()
+                        .map(|s| (s["stage"].as_str().unwrap_or("").to_string(), s["ms"].as_f64().unwrap_or(0.0)))
+                        .collect()
+                })
                 .unwrap_or_default();
             if !entry.passed {
                 entry.failure = Some(match &entry.first_divergence {
@@ -268,11 +277,7 @@ fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Output> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    Ok(Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
+    Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
 }
 
 fn merge_keras_check(entries: &mut [ZooEntry], python: &Path, script: &Path, options: &ZooOptions) -> Result<()> {
@@ -323,7 +328,9 @@ fn write_report(entries: &[ZooEntry], options: &ZooOptions, all_passed: bool) ->
         let failure = e
             .failure
             .clone()
-            .or_else(|| e.keras_check.iter().find(|k| !k.1).map(|k| format!("{}: {}", k.0, k.3.clone().unwrap_or_default())))
+            .or_else(|| {
+                e.keras_check.iter().find(|k| !k.1).map(|k| format!("{}: {}", k.0, k.3.clone().unwrap_or_default()))
+            })
             .unwrap_or_default()
             .replace('|', "\\|");
         writeln!(

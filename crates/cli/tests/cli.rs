@@ -28,7 +28,8 @@ fn assert_refused(model: &Path, extra: &[&str], mention: &str) -> String {
     assert_eq!(stderr.trim_end().lines().count(), 1, "one-line error expected, got: {stderr}");
     assert!(stderr.contains(mention), "error should mention '{mention}': {stderr}");
     assert!(!out.exists(), "nothing may be written on refusal");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert!(leftovers.iter().all(|n| n == "reports"), "unexpected files: {leftovers:?}");
     stderr
 }
@@ -40,7 +41,12 @@ fn write_graph(dir: &Path, name: &str, nodes: Vec<pb::NodeDef>) -> PathBuf {
 }
 
 fn node(name: &str, op: &str, inputs: &[&str]) -> pb::NodeDef {
-    pb::NodeDef { name: name.into(), op: op.into(), input: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    pb::NodeDef {
+        name: name.into(),
+        op: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 fn placeholder(name: &str, dims: &[i64]) -> pb::NodeDef {
@@ -50,7 +56,10 @@ fn placeholder(name: &str, dims: &[i64]) -> pb::NodeDef {
         unknown_rank: false,
     };
     node.attr.insert("shape".into(), pb::AttrValue { value: Some(pb::attr_value::Value::Shape(shape)) });
-    node.attr.insert("dtype".into(), pb::AttrValue { value: Some(pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)) });
+    node.attr.insert(
+        "dtype".into(),
+        pb::AttrValue { value: Some(pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)) },
+    );
     node
 }
 
@@ -58,7 +67,8 @@ fn placeholder(name: &str, dims: &[i64]) -> pb::NodeDef {
 fn verify_writes_a_verified_file_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cnn.h5");
-    let output = tf2h5(&["verify", fixture("cnn").to_str().unwrap(), "-o", out.to_str().unwrap(), "--samples", "3"], dir.path());
+    let output =
+        tf2h5(&["verify", fixture("cnn").to_str().unwrap(), "-o", out.to_str().unwrap(), "--samples", "3"], dir.path());
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("PASS") && stdout.contains("max abs err"), "{stdout}");
@@ -106,7 +116,10 @@ fn existing_output_needs_force_and_survives_failures() {
     let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap()], dir.path());
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--force"));
-    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--force", "--atol", "0", "--rtol", "0"], dir.path());
+    let output = tf2h5(
+        &["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--force", "--atol", "0", "--rtol", "0"],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--force"], dir.path());
@@ -122,7 +135,8 @@ fn assert_refuses_broken_copies(dir: &Path, model: &Path, extension: &str) {
     assert_refused(&empty, &[], &format!("empty.{extension}"));
 
     let garbage = dir.join(format!("garbage.{extension}"));
-    std::fs::write(&garbage, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(&garbage, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>())
+        .unwrap();
     assert_refused(&garbage, &[], &format!("garbage.{extension}"));
 
     let full = std::fs::read(model).unwrap();
@@ -153,7 +167,8 @@ fn refuses_unknown_ops_naming_node_and_op() {
 #[test]
 fn refuses_malformed_graphs() {
     let dir = tempfile::tempdir().unwrap();
-    let dangling = write_graph(dir.path(), "dangling.pb", vec![placeholder("x", &[-1, 4]), node("y", "Relu", &["nowhere"])]);
+    let dangling =
+        write_graph(dir.path(), "dangling.pb", vec![placeholder("x", &[-1, 4]), node("y", "Relu", &["nowhere"])]);
     assert_refused(&dangling, &[], "nowhere");
     let cycle = write_graph(
         dir.path(),
@@ -161,7 +176,8 @@ fn refuses_malformed_graphs() {
         vec![placeholder("x", &[-1, 4]), node("a", "AddV2", &["x", "b"]), node("b", "Relu", &["a"])],
     );
     assert_refused(&cycle, &["--output-node", "b"], "cycle");
-    let unknown_shape = write_graph(dir.path(), "shape.pb", vec![placeholder("x", &[-1, -1]), node("y", "Relu", &["x"])]);
+    let unknown_shape =
+        write_graph(dir.path(), "shape.pb", vec![placeholder("x", &[-1, -1]), node("y", "Relu", &["x"])]);
     assert_refused(&unknown_shape, &[], "unknown non-batch");
 }
 
@@ -181,7 +197,10 @@ fn user_inputs_reproduce_tensorflow_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let spec = format!("x={}", fixture("inception_block/x.npy").display());
     let out = dir.path().join("block.h5");
-    let output = tf2h5(&["verify", fixture("inception_block").to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec], dir.path());
+    let output = tf2h5(
+        &["verify", fixture("inception_block").to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     // The written file, run by the engine on the fixture input, gives TF's output.
     let model = tf2h5_keras::h5::read_file(&out).unwrap();
@@ -198,7 +217,10 @@ fn inspect_lists_inputs_ops_and_layers() {
     let output = tf2h5(&["inspect", fixture("inception_block").to_str().unwrap()], dir.path());
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("FusedBatchNormV3") && text.contains("BatchNormalization") && text.contains("Concatenate"), "{text}");
+    assert!(
+        text.contains("FusedBatchNormV3") && text.contains("BatchNormalization") && text.contains("Concatenate"),
+        "{text}"
+    );
     let model = write_graph(dir.path(), "erf.pb", vec![placeholder("x", &[-1, 4]), node("e", "Erf", &["x"])]);
     let output = tf2h5(&["inspect", model.to_str().unwrap()], dir.path());
     assert!(String::from_utf8_lossy(&output.stdout).contains("unsupported ops:\n  Erf"));
@@ -218,7 +240,10 @@ fn verifies_onnx_models_and_says_which_layout_the_h5_expects() {
 
     // --keep-nchw: the input keeps the ONNX layout; a folder holding one .onnx works too.
     let out = dir.path().join("cnn_nchw.h5");
-    let output = tf2h5(&["verify", fixture("onnx_cnn").to_str().unwrap(), "-o", out.to_str().unwrap(), "--keep-nchw"], dir.path());
+    let output = tf2h5(
+        &["verify", fixture("onnx_cnn").to_str().unwrap(), "-o", out.to_str().unwrap(), "--keep-nchw"],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains(".h5 layout: NCHW"));
     let model = tf2h5_keras::h5::read_file(&out).unwrap();
@@ -254,7 +279,8 @@ fn ops_lists_tf_and_onnx_ops() {
     assert!(onnx.lines().any(|l| l == "Gemm") && onnx.lines().any(|l| l == "HardSwish"), "{onnx}");
     let inspect = tf2h5(&["inspect", fixture("onnx_refused/unsupported_op.onnx").to_str().unwrap()], dir.path());
     assert_eq!(inspect.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&inspect.stdout).contains("unsupported ops:\n  LpNormalization  (first at node 'lp_norm')"));
+    assert!(String::from_utf8_lossy(&inspect.stdout)
+        .contains("unsupported ops:\n  LpNormalization  (first at node 'lp_norm')"));
     let inspect = tf2h5(&["inspect", fixture("onnx_blocks").to_str().unwrap()], dir.path());
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("translated from ONNX") && text.contains("Permute"), "{text}");

@@ -110,7 +110,10 @@ fn npy_shape_bomb_is_refused_without_allocating() {
     std::fs::write(&bomb, bytes).unwrap();
     let spec = format!("x={}", bomb.display());
     let out = dir.path().join("out.h5");
-    let output = tf2h5(&["verify", fixtures().join("linear").to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec], dir.path());
+    let output = tf2h5(
+        &["verify", fixtures().join("linear").to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec],
+        dir.path(),
+    );
     assert_clean_refusal(&output, "bomb.npy");
     assert!(!out.exists());
 }
@@ -127,7 +130,12 @@ fn input_shape_errors_name_the_file() {
 }
 
 fn node(name: &str, op: &str, inputs: &[&str]) -> pb::NodeDef {
-    pb::NodeDef { name: name.into(), op: op.into(), input: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    pb::NodeDef {
+        name: name.into(),
+        op: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 fn attr(node: &mut pb::NodeDef, name: &str, value: pb::attr_value::Value) {
@@ -172,7 +180,13 @@ fn concat_with_negative_axis_verifies_without_hanging() {
     let mut concat = node("cat", "ConcatV2", &["a", "b", "axis"]);
     attr(&mut concat, "N", pb::attr_value::Value::I(2));
     attr(&mut concat, "T", pb::attr_value::Value::Type(pb::DataType::DtFloat as i32));
-    let graph = vec![placeholder("x", &[-1, 4]), node("a", "Relu", &["x"]), node("b", "Sigmoid", &["x"]), int_const("axis", -1), concat];
+    let graph = vec![
+        placeholder("x", &[-1, 4]),
+        node("a", "Relu", &["x"]),
+        node("b", "Sigmoid", &["x"]),
+        int_const("axis", -1),
+        concat,
+    ];
     let model = write_graph(dir.path(), "concat.pb", graph);
     let out = dir.path().join("concat.h5");
     let start = std::time::Instant::now();
@@ -197,13 +211,15 @@ fn malformed_attributes_are_refused_naming_node_and_attribute() {
     let mut relu = node("r", "Relu", &["x"]);
     relu.attr.insert("T".into(), pb::AttrValue { value: None });
     let model = write_graph(dir.path(), "empty_attr.pb", vec![placeholder("x", &[-1, 4]), relu]);
-    let stderr = assert_clean_refusal(&tf2h5(&["verify", model.to_str().unwrap(), "-o", "o.h5"], dir.path()), "empty_attr.pb");
+    let stderr =
+        assert_clean_refusal(&tf2h5(&["verify", model.to_str().unwrap(), "-o", "o.h5"], dir.path()), "empty_attr.pb");
     assert!(stderr.contains("'r'") && stderr.contains("'T'"), "{stderr}");
 
     let mut relu = node("r", "Relu", &["x"]);
     attr(&mut relu, "T", pb::attr_value::Value::Type(67_108_865));
     let model = write_graph(dir.path(), "bad_type.pb", vec![placeholder("x", &[-1, 4]), relu]);
-    let stderr = assert_clean_refusal(&tf2h5(&["verify", model.to_str().unwrap(), "-o", "o.h5"], dir.path()), "bad_type.pb");
+    let stderr =
+        assert_clean_refusal(&tf2h5(&["verify", model.to_str().unwrap(), "-o", "o.h5"], dir.path()), "bad_type.pb");
     assert!(stderr.contains("unknown data type"), "{stderr}");
     assert!(!dir.path().join("o.h5").exists());
 }
@@ -212,8 +228,13 @@ fn malformed_attributes_are_refused_naming_node_and_attribute() {
 #[test]
 fn absurd_placeholder_shapes_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let model = write_graph(dir.path(), "huge.pb", vec![placeholder("x", &[-1, 1_000_000, 1_000_000, 3]), node("y", "Relu", &["x"])]);
-    let stderr = assert_clean_refusal(&tf2h5(&["verify", model.to_str().unwrap(), "-o", "o.h5"], dir.path()), "huge.pb");
+    let model = write_graph(
+        dir.path(),
+        "huge.pb",
+        vec![placeholder("x", &[-1, 1_000_000, 1_000_000, 3]), node("y", "Relu", &["x"])],
+    );
+    let stderr =
+        assert_clean_refusal(&tf2h5(&["verify", model.to_str().unwrap(), "-o", "o.h5"], dir.path()), "huge.pb");
     assert!(stderr.contains("refuses tensors over"), "{stderr}");
 }
 
@@ -224,7 +245,10 @@ fn absurd_placeholder_shapes_are_refused() {
 fn inspect_survives_corrupt_hdf5_heaps() {
     let dir = tempfile::tempdir().unwrap();
     let h5 = dir.path().join("linear.h5");
-    let output = tf2h5(&["verify", fixtures().join("linear").to_str().unwrap(), "-o", h5.to_str().unwrap(), "--samples", "1"], dir.path());
+    let output = tf2h5(
+        &["verify", fixtures().join("linear").to_str().unwrap(), "-o", h5.to_str().unwrap(), "--samples", "1"],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let original = std::fs::read(&h5).unwrap();
     let heap = original.windows(4).position(|w| w == b"GCOL").expect("a global heap");
@@ -244,7 +268,11 @@ fn inspect_survives_corrupt_hdf5_heaps() {
                 Some(0) => outcomes.push("read"),
                 Some(2) => {
                     assert_clean_refusal(&output, &format!("corrupt_{k}_{value}.h5"));
-                    outcomes.push(if stderr.contains("HDF5 library") || stderr.contains("did not finish") { "contained" } else { "refused" });
+                    outcomes.push(if stderr.contains("HDF5 library") || stderr.contains("did not finish") {
+                        "contained"
+                    } else {
+                        "refused"
+                    });
                 }
                 other => panic!("inspect exited {other:?}: {stderr}"),
             }
@@ -274,7 +302,8 @@ fn existing_output_survives_hostile_inputs() {
         assert_eq!(tf2h5(&args, dir.path()).status.code(), Some(2));
         assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     }
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 

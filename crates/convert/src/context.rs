@@ -154,7 +154,12 @@ impl<'g> Context<'g> {
 
     /// An "unconvertible" error for `node`.
     pub fn refuse(&self, node: &NodeDef, message: impl Into<String>) -> ConvertError {
-        ConvertError::Unconvertible { file: self.file(), node: node.name.clone(), op: node.op.clone(), message: message.into() }
+        ConvertError::Unconvertible {
+            file: self.file(),
+            node: node.name.clone(),
+            op: node.op.clone(),
+            message: message.into(),
+        }
     }
 
     pub fn set_value(&mut self, node: &NodeDef, value: Value) {
@@ -177,7 +182,10 @@ impl<'g> Context<'g> {
         if input.output != 0 {
             // Multi-output ops (FusedBatchNorm's statistics, ...) are only supported on output 0.
             let producer = self.graph.node(&input.node).map(|n| n.op.clone()).unwrap_or_default();
-            return Err(self.refuse(node, format!("reads output {} of '{}' ({producer}), which is not supported", input.output, input.node)));
+            return Err(self.refuse(
+                node,
+                format!("reads output {} of '{}' ({producer}), which is not supported", input.output, input.node),
+            ));
         }
         self.values.get(&input.node).ok_or_else(|| self.refuse(node, format!("input '{input}' was not converted")))
     }
@@ -205,7 +213,9 @@ impl<'g> Context<'g> {
     pub fn const_input(&self, node: &NodeDef, index: usize) -> Result<&ConstTensor, ConvertError> {
         match self.input(node, index)? {
             Value::Const(c) => Ok(c),
-            Value::Dims(_) => Err(self.refuse(node, format!("input {index} depends on the batch size; it must be a constant"))),
+            Value::Dims(_) => {
+                Err(self.refuse(node, format!("input {index} depends on the batch size; it must be a constant")))
+            }
             Value::Tensor(_) | Value::Rows(_) => {
                 Err(self.refuse(node, format!("input {index} must be a constant (weights), but is computed")))
             }
@@ -235,7 +245,8 @@ impl<'g> Context<'g> {
             Value::Const(ConstTensor::Int(a)) if a.ndim() <= 1 => {
                 Ok(Dims { values: a.iter().map(|&v| Dim::Known(v)).collect(), scalar: a.ndim() == 0 })
             }
-            _ => Err(self.refuse(node, format!("input {index} must be an integer scalar or vector known at conversion time"))),
+            _ => Err(self
+                .refuse(node, format!("input {index} must be an integer scalar or vector known at conversion time"))),
         }
     }
 
@@ -344,9 +355,11 @@ impl<'g> Context<'g> {
             let computed = resolve(self.graph, &TensorRef { node: name.clone(), output: 0 });
             let value = if computed.output == 0 { self.values.get(&computed.node) } else { None };
             match value {
-                Some(Value::Tensor(t)) => {
-                    output_endpoints.push(Endpoint { layer: t.layer.clone(), tf_node: name.clone(), shape: t.shape.clone() })
-                }
+                Some(Value::Tensor(t)) => output_endpoints.push(Endpoint {
+                    layer: t.layer.clone(),
+                    tf_node: name.clone(),
+                    shape: t.shape.clone(),
+                }),
                 _ => {
                     return Err(ConvertError::Unconvertible {
                         file: self.file(),
@@ -382,11 +395,19 @@ impl<'g> Context<'g> {
 /// See [`Context::layer_name`]; before making it unique.
 fn keras_layer_name(tf_name: &str) -> String {
     let meaningful: Vec<&str> = tf_name.split('/').filter(|scope| !is_call_scope(scope)).collect();
-    let base: String = meaningful.join("/").chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
+    let base: String = meaningful
+        .join("/")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
+        .collect();
     // TF name scopes (tfjs and tf-keras build one per layer) cannot start with `_` or `-`,
     // which ONNX names such as `/stem/Conv_output_0` would give.
     let base = base.trim_start_matches(['_', '-']);
-    if base.is_empty() { "layer".to_string() } else { base.to_string() }
+    if base.is_empty() {
+        "layer".to_string()
+    } else {
+        base.to_string()
+    }
 }
 
 fn is_call_scope(scope: &str) -> bool {
@@ -415,7 +436,13 @@ mod layer_name_tests {
         for scope in ["PartitionedCall", "StatefulPartitionedCall", "StatefulPartitionedCall_1", "PartitionedCall_12"] {
             assert!(is_call_scope(scope), "{scope}");
         }
-        for scope in ["conv1", "PartitionedCall_x", "PartitionedCall_", "MyStatefulPartitionedCall", "StatefulPartitionedCallish"] {
+        for scope in [
+            "conv1",
+            "PartitionedCall_x",
+            "PartitionedCall_",
+            "MyStatefulPartitionedCall",
+            "StatefulPartitionedCallish",
+        ] {
             assert!(!is_call_scope(scope), "{scope}");
         }
     }

@@ -171,7 +171,11 @@ fn output_nodes(graph: &TfGraph, options: &Options) -> Result<Vec<String>, Conve
     if options.outputs.is_empty() {
         let outputs: Vec<String> = graph.default_outputs().iter().map(|n| n.name.clone()).collect();
         if outputs.is_empty() {
-            return Err(tf2h5_tf::TfError::Format { path: graph.source.clone(), message: "the graph has no outputs".into() }.into());
+            return Err(tf2h5_tf::TfError::Format {
+                path: graph.source.clone(),
+                message: "the graph has no outputs".into(),
+            }
+            .into());
         }
         return Ok(outputs);
     }

@@ -4,7 +4,9 @@
 
 use tf2h5_convert::{convert, Conversion, Options};
 use tf2h5_keras::Layer;
-use tf2h5_tf::pb::{attr_value, tensor_shape_proto::Dim, AttrValue, DataType, GraphDef, NodeDef, TensorProto, TensorShapeProto};
+use tf2h5_tf::pb::{
+    attr_value, tensor_shape_proto::Dim, AttrValue, DataType, GraphDef, NodeDef, TensorProto, TensorShapeProto,
+};
 use tf2h5_tf::TfGraph;
 
 fn shape(dims: &[i64]) -> TensorShapeProto {
@@ -31,7 +33,12 @@ impl G {
     }
 
     fn node(&mut self, name: &str, op: &str, inputs: &[&str], attrs: &[(&str, AttrValue)]) -> &mut Self {
-        let mut node = NodeDef { name: name.into(), op: op.into(), input: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        let mut node = NodeDef {
+            name: name.into(),
+            op: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
         for (key, value) in attrs {
             node.attr.insert(key.to_string(), value.clone());
         }
@@ -40,7 +47,15 @@ impl G {
     }
 
     fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
-        self.node(name, "Placeholder", &[], &[("dtype", attr(attr_value::Value::Type(DataType::DtFloat as i32))), ("shape", attr(attr_value::Value::Shape(shape(dims))))])
+        self.node(
+            name,
+            "Placeholder",
+            &[],
+            &[
+                ("dtype", attr(attr_value::Value::Type(DataType::DtFloat as i32))),
+                ("shape", attr(attr_value::Value::Shape(shape(dims)))),
+            ],
+        )
     }
 
     fn floats(&mut self, name: &str, dims: &[i64], values: &[f32]) -> &mut Self {
@@ -54,7 +69,12 @@ impl G {
     }
 
     fn ints(&mut self, name: &str, dims: &[i64], values: &[i32]) -> &mut Self {
-        let proto = TensorProto { dtype: DataType::DtInt32 as i32, tensor_shape: Some(shape(dims)), int_val: values.to_vec(), ..Default::default() };
+        let proto = TensorProto {
+            dtype: DataType::DtInt32 as i32,
+            tensor_shape: Some(shape(dims)),
+            int_val: values.to_vec(),
+            ..Default::default()
+        };
         self.node(name, "Const", &[], &[("value", attr(attr_value::Value::Tensor(proto)))])
     }
 
@@ -115,10 +135,12 @@ fn swish_fuses_into_the_convolution_through_identity_n() {
 #[test]
 fn swish_of_a_tensor_read_elsewhere_is_an_activation_layer() {
     let mut g = G::new();
-    conv_input(&mut g)
-        .node("sig", "Sigmoid", &["conv"], &[])
-        .node("swish", "Mul", &["sig", "conv"], &[])
-        .node("out", "AddV2", &["swish", "conv"], &[]);
+    conv_input(&mut g).node("sig", "Sigmoid", &["conv"], &[]).node("swish", "Mul", &["sig", "conv"], &[]).node(
+        "out",
+        "AddV2",
+        &["swish", "conv"],
+        &[],
+    );
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Activation", "Add"]);
     assert_eq!(layer(&c, "Activation").config["activation"], "swish");
@@ -137,7 +159,10 @@ fn hard_swish_is_rescaling_relu6_rescaling_multiply() {
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Rescaling", "ReLU", "Rescaling", "Multiply"]);
     let rescalings: Vec<&Layer> = c.model.layers.iter().filter(|l| l.class_name == "Rescaling").collect();
-    assert_eq!((rescalings[0].config["scale"].as_f64(), rescalings[0].config["offset"].as_f64()), (Some(1.0), Some(3.0)));
+    assert_eq!(
+        (rescalings[0].config["scale"].as_f64(), rescalings[0].config["offset"].as_f64()),
+        (Some(1.0), Some(3.0))
+    );
     // The exact float32 1/6, written as the f64 holding it.
     assert_eq!(rescalings[1].config["scale"].as_f64(), Some(f64::from(1.0f32 / 6.0)));
     assert_eq!(layer(&c, "ReLU").config["max_value"].as_f64(), Some(6.0));
@@ -311,7 +336,12 @@ fn dilated_depthwise_conv_in_space_to_batch_form() {
         .ints("pads", &[2, 2], &[2, 3, 2, 3])
         .ints("crops", &[2, 2], &[0, 1, 0, 1])
         .node("s2b", "SpaceToBatchND", &["x", "block", "pads"], &[])
-        .node("dw", "DepthwiseConv2dNative", &["s2b", "k"], &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("VALID"))])
+        .node(
+            "dw",
+            "DepthwiseConv2dNative",
+            &["s2b", "k"],
+            &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("VALID"))],
+        )
         .node("out", "BatchToSpaceND", &["dw", "block", "crops"], &[]);
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "DepthwiseConv2D"]);
@@ -331,9 +361,12 @@ fn dilated_depthwise_conv_in_space_to_batch_form() {
 fn grouped_conv_with_one_channel_per_group_is_depthwise() {
     let mut g = G::new();
     // (1, 1, 1, 4) kernel on 2 channels: groups = 2, multiplier 2.
-    g.input("x", &[-1, 3, 3, 2])
-        .floats("k", &[1, 1, 1, 4], &[1.0, 2.0, 3.0, 4.0])
-        .node("out", "Conv2D", &["x", "k"], &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("SAME"))]);
+    g.input("x", &[-1, 3, 3, 2]).floats("k", &[1, 1, 1, 4], &[1.0, 2.0, 3.0, 4.0]).node(
+        "out",
+        "Conv2D",
+        &["x", "k"],
+        &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("SAME"))],
+    );
     let c = g.convert();
     let dw = layer(&c, "DepthwiseConv2D");
     assert_eq!(dw.weight("depthwise_kernel").unwrap().shape(), [1, 1, 2, 2]);
@@ -351,7 +384,12 @@ fn reshape_targets_from_shape_arithmetic() {
         .ints("b", &[1], &[0])
         .ints("e", &[1], &[1])
         .ints("s", &[1], &[1])
-        .node("batch", "StridedSlice", &["shape", "b", "e", "s"], &[("shrink_axis_mask", attr(attr_value::Value::I(1)))])
+        .node(
+            "batch",
+            "StridedSlice",
+            &["shape", "b", "e", "s"],
+            &[("shrink_axis_mask", attr(attr_value::Value::I(1)))],
+        )
         .ints("one", &[], &[1])
         .ints("three", &[], &[3])
         .node("target", "Pack", &["batch", "one", "one", "three"], &[("axis", attr(attr_value::Value::I(0)))])
@@ -403,7 +441,12 @@ fn strided_slice_of_h_and_w_is_cropping_and_of_channels_a_permuted_cropping() {
         .ints("b", &[4], &[0, 1, 0, 0])
         .ints("e", &[4], &[0, 0, 3, 0])
         .ints("s", &[4], &[1, 1, 1, 1])
-        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("begin_mask", attr(attr_value::Value::I(9))), ("end_mask", attr(attr_value::Value::I(11)))]);
+        .node(
+            "out",
+            "StridedSlice",
+            &["conv", "b", "e", "s"],
+            &[("begin_mask", attr(attr_value::Value::I(9))), ("end_mask", attr(attr_value::Value::I(11)))],
+        );
     let c = g.convert();
     assert_eq!(layer(&c, "Cropping2D").config["cropping"], serde_json::json!([[1, 0], [0, 1]]));
     assert_eq!(c.outputs[0].shape, [None, Some(3), Some(3), Some(3)]);
@@ -412,14 +455,20 @@ fn strided_slice_of_h_and_w_is_cropping_and_of_channels_a_permuted_cropping() {
         .ints("b", &[4], &[0, 0, 0, 1])
         .ints("e", &[4], &[0, 0, 0, 0])
         .ints("s", &[4], &[1, 1, 1, 1])
-        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("begin_mask", attr(attr_value::Value::I(7))), ("end_mask", attr(attr_value::Value::I(15)))]);
+        .node(
+            "out",
+            "StridedSlice",
+            &["conv", "b", "e", "s"],
+            &[("begin_mask", attr(attr_value::Value::I(7))), ("end_mask", attr(attr_value::Value::I(15)))],
+        );
     let c = g.convert();
     // Channels 1.. of 3: (N, H, W, C) → (N, H, C, W), crop C by (1, 0), back.
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Permute", "Cropping2D", "Permute"]);
     assert_eq!(layer(&c, "Cropping2D").config["cropping"], serde_json::json!([[0, 0], [1, 0]]));
     assert_eq!(c.outputs[0].shape, [None, Some(4), Some(4), Some(2)]);
     // The inner Permute and Cropping2D have no TF node to be compared with.
-    let compared: Vec<&str> = c.layer_sources.iter().filter(|(_, nodes)| !nodes.is_empty()).map(|(layer, _)| layer.as_str()).collect();
+    let compared: Vec<&str> =
+        c.layer_sources.iter().filter(|(_, nodes)| !nodes.is_empty()).map(|(layer, _)| layer.as_str()).collect();
     assert_eq!(compared.len(), 3, "{compared:?}");
     // Channels and width together have no layer.
     let mut g = G::new();
@@ -427,7 +476,12 @@ fn strided_slice_of_h_and_w_is_cropping_and_of_channels_a_permuted_cropping() {
         .ints("b", &[4], &[0, 0, 1, 1])
         .ints("e", &[4], &[0, 0, 0, 0])
         .ints("s", &[4], &[1, 1, 1, 1])
-        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("begin_mask", attr(attr_value::Value::I(3))), ("end_mask", attr(attr_value::Value::I(15)))]);
+        .node(
+            "out",
+            "StridedSlice",
+            &["conv", "b", "e", "s"],
+            &[("begin_mask", attr(attr_value::Value::I(3))), ("end_mask", attr(attr_value::Value::I(15)))],
+        );
     assert!(g.refusal().contains("the channels and the width are sliced together"));
 }
 

@@ -35,10 +35,7 @@ impl<'a> LayerConfig<'a> {
 
     /// An [`EngineError::Shape`] for this layer; the message is prefixed with the class.
     pub fn shape(&self, message: impl Display) -> EngineError {
-        EngineError::Shape {
-            layer: self.layer.name.clone(),
-            message: format!("{}: {message}", self.layer.class_name),
-        }
+        EngineError::Shape { layer: self.layer.name.clone(), message: format!("{}: {message}", self.layer.class_name) }
     }
 
     /// An [`EngineError::Unsupported`] for an option of an otherwise supported class.
@@ -56,15 +53,8 @@ impl<'a> LayerConfig<'a> {
     }
 
     fn bad(&self, key: &str, expected: &str) -> EngineError {
-        let found = self
-            .layer
-            .config
-            .get(key)
-            .map(Value::to_string)
-            .unwrap_or_default();
-        self.invalid(format!(
-            "config key '{key}' must be {expected}, found {found}"
-        ))
+        let found = self.layer.config.get(key).map(Value::to_string).unwrap_or_default();
+        self.invalid(format!("config key '{key}' must be {expected}, found {found}"))
     }
 
     /// A bool, or `default` when absent.
@@ -95,10 +85,7 @@ impl<'a> LayerConfig<'a> {
     pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, EngineError> {
         match self.value(key) {
             None => Ok(None),
-            Some(v) => v
-                .as_str()
-                .map(Some)
-                .ok_or_else(|| self.bad(key, "a string")),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| self.bad(key, "a string")),
         }
     }
 
@@ -116,9 +103,7 @@ impl<'a> LayerConfig<'a> {
         match self.value(key) {
             None => Ok(default),
             Some(Value::Array(items)) => match items.as_slice() {
-                [single] => single
-                    .as_i64()
-                    .ok_or_else(|| self.bad(key, "an integer axis")),
+                [single] => single.as_i64().ok_or_else(|| self.bad(key, "an integer axis")),
                 _ => Err(self.unsupported(format!("{key}={}", Value::Array(items.clone())))),
             },
             Some(v) => v.as_i64().ok_or_else(|| self.bad(key, "an integer axis")),
@@ -143,17 +128,9 @@ impl<'a> LayerConfig<'a> {
     }
 
     /// Parses one integer or a list of two, each at least `min`.
-    pub fn parse_pair(
-        &self,
-        key: &str,
-        value: &Value,
-        min: u64,
-    ) -> Result<[usize; 2], EngineError> {
-        let expected = if min == 0 {
-            "a non-negative integer or a list of 2"
-        } else {
-            "a positive integer or a list of 2"
-        };
+    pub fn parse_pair(&self, key: &str, value: &Value, min: u64) -> Result<[usize; 2], EngineError> {
+        let expected =
+            if min == 0 { "a non-negative integer or a list of 2" } else { "a positive integer or a list of 2" };
         let one = |v: &Value| {
             v.as_u64()
                 .filter(|&x| x >= min)
@@ -172,11 +149,7 @@ impl<'a> LayerConfig<'a> {
 
     /// `padding`: `valid` (the Keras default) or `same`, in any case as Keras lowercases it.
     pub fn padding(&self) -> Result<Padding, EngineError> {
-        match self
-            .opt_str("padding")?
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match self.opt_str("padding")?.map(str::to_ascii_lowercase).as_deref() {
             None | Some("valid") => Ok(Padding::Valid),
             Some("same") => Ok(Padding::Same),
             Some(other) => Err(self.unsupported(format!("padding '{other}'"))),
@@ -195,9 +168,7 @@ impl<'a> LayerConfig<'a> {
     /// would make Keras compute in another precision).
     pub fn require_float32(&self) -> Result<(), EngineError> {
         match self.layer.config.get("dtype") {
-            Some(Value::String(dtype)) if dtype != "float32" => {
-                Err(self.unsupported(format!("dtype '{dtype}'")))
-            }
+            Some(Value::String(dtype)) if dtype != "float32" => Err(self.unsupported(format!("dtype '{dtype}'"))),
             _ => Ok(()),
         }
     }
@@ -205,16 +176,8 @@ impl<'a> LayerConfig<'a> {
     /// The layer's weights named `expected`, in that order, failing if one is missing or if
     /// the layer has any other weight (Keras would not load such a file).
     pub fn weights(&self, expected: &[&str]) -> Result<Vec<&'a ArrayD<f32>>, EngineError> {
-        if let Some(extra) = self
-            .layer
-            .weights
-            .iter()
-            .find(|w| !expected.contains(&w.name.as_str()))
-        {
-            return Err(self.invalid(format!(
-                "unexpected weight '{}' (expected exactly {expected:?})",
-                extra.name
-            )));
+        if let Some(extra) = self.layer.weights.iter().find(|w| !expected.contains(&w.name.as_str())) {
+            return Err(self.invalid(format!("unexpected weight '{}' (expected exactly {expected:?})", extra.name)));
         }
         expected
             .iter()
@@ -223,9 +186,7 @@ impl<'a> LayerConfig<'a> {
                 match (found.next(), found.next()) {
                     (Some(w), None) => Ok(&w.value),
                     (None, _) => Err(self.invalid(format!("missing weight '{name}'"))),
-                    (Some(_), Some(_)) => {
-                        Err(self.invalid(format!("weight '{name}' appears twice")))
-                    }
+                    (Some(_), Some(_)) => Err(self.invalid(format!("weight '{name}' appears twice"))),
                 }
             })
             .collect()
@@ -257,13 +218,7 @@ mod tests {
     #[test]
     fn errors_name_the_layer_and_class() {
         let layer = layers::flatten("my_flatten", "x".into());
-        let message = LayerConfig::new(&layer)
-            .weights(&["kernel"])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("my_flatten") && message.contains("Flatten"),
-            "{message}"
-        );
+        let message = LayerConfig::new(&layer).weights(&["kernel"]).unwrap_err().to_string();
+        assert!(message.contains("my_flatten") && message.contains("Flatten"), "{message}");
     }
 }

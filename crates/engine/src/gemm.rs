@@ -34,11 +34,7 @@ const SKINNY_COLUMNS: usize = 512;
 const ALIGN: usize = 16;
 
 /// `c = a · b`, overwriting `c`. Shapes must agree: `a` (m, k), `b` (k, n), `c` (m, n).
-pub(crate) fn matmul_into(
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    mut c: ArrayViewMut2<'_, f32>,
-) {
+pub(crate) fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
     let (m, k) = a.dim();
     let n = b.ncols();
     debug_assert_eq!(b.nrows(), k);
@@ -64,18 +60,12 @@ pub(crate) fn matmul_into(
         let mid = (m / 2).next_multiple_of(ALIGN).min(m);
         let (a_top, a_bottom) = a.split_at(Axis(0), mid);
         let (c_top, c_bottom) = c.split_at(Axis(0), mid);
-        rayon::join(
-            || matmul_into(a_top, b, c_top),
-            || matmul_into(a_bottom, b, c_bottom),
-        );
+        rayon::join(|| matmul_into(a_top, b, c_top), || matmul_into(a_bottom, b, c_bottom));
     } else {
         let mid = (n / 2).next_multiple_of(ALIGN).min(n);
         let (b_left, b_right) = b.split_at(Axis(1), mid);
         let (c_left, c_right) = c.split_at(Axis(1), mid);
-        rayon::join(
-            || matmul_into(a, b_left, c_left),
-            || matmul_into(a, b_right, c_right),
-        );
+        rayon::join(|| matmul_into(a, b_left, c_left), || matmul_into(a, b_right, c_right));
     }
 }
 

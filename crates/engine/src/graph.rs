@@ -72,16 +72,10 @@ impl<'m> Plan<'m> {
         }
 
         if model.inputs.is_empty() {
-            return Err(EngineError::Invalid {
-                layer: model.name.clone(),
-                message: "the model has no inputs".into(),
-            });
+            return Err(EngineError::Invalid { layer: model.name.clone(), message: "the model has no inputs".into() });
         }
         for (position, name) in model.inputs.iter().enumerate() {
-            let not_input = |message: &str| EngineError::Invalid {
-                layer: name.clone(),
-                message: message.into(),
-            };
+            let not_input = |message: &str| EngineError::Invalid { layer: name.clone(), message: message.into() };
             match index.get(name.as_str()) {
                 None => return Err(not_input("model input is not a layer of the model")),
                 Some(&i) if model.layers[i].class_name != "InputLayer" => {
@@ -97,20 +91,14 @@ impl<'m> Plan<'m> {
             .outputs
             .iter()
             .map(|name| {
-                index
-                    .get(name.as_str())
-                    .copied()
-                    .ok_or_else(|| EngineError::Invalid {
-                        layer: name.clone(),
-                        message: "model output is not a layer of the model".into(),
-                    })
+                index.get(name.as_str()).copied().ok_or_else(|| EngineError::Invalid {
+                    layer: name.clone(),
+                    message: "model output is not a layer of the model".into(),
+                })
             })
             .collect::<Result<Vec<usize>, _>>()?;
         if outputs.is_empty() {
-            return Err(EngineError::Invalid {
-                layer: model.name.clone(),
-                message: "the model has no outputs".into(),
-            });
+            return Err(EngineError::Invalid { layer: model.name.clone(), message: "the model has no outputs".into() });
         }
 
         // Layers the outputs depend on; inbound indices are always earlier, so one reverse
@@ -131,22 +119,11 @@ impl<'m> Plan<'m> {
             }
             let kind = step_kind(model, layer, &sources)?;
             sources.iter().for_each(|&s| readers[s] += 1);
-            steps.push(Step {
-                layer: i,
-                inbound: sources,
-                kind,
-            });
+            steps.push(Step { layer: i, inbound: sources, kind });
         }
         let mut is_output = vec![false; n];
         outputs.iter().for_each(|&o| is_output[o] = true);
-        Ok(Plan {
-            model,
-            steps,
-            readers,
-            is_output,
-            outputs,
-            keep_all,
-        })
+        Ok(Plan { model, steps, readers, is_output, outputs, keep_all })
     }
 
     /// Runs the plan and returns the model's outputs in order.
@@ -155,11 +132,7 @@ impl<'m> Plan<'m> {
         let mut outputs = Vec::with_capacity(self.outputs.len());
         for (k, &o) in self.outputs.iter().enumerate() {
             // The same layer may be listed twice: only its last listing takes the value.
-            let value = if self.outputs[k + 1..].contains(&o) {
-                values[o].clone()
-            } else {
-                values[o].take()
-            };
+            let value = if self.outputs[k + 1..].contains(&o) { values[o].clone() } else { values[o].take() };
             let value = value.ok_or_else(|| self.lost(o))?;
             outputs.push(value.into_owned());
         }
@@ -167,10 +140,7 @@ impl<'m> Plan<'m> {
     }
 
     /// Runs the plan and returns every layer's output by name.
-    pub fn run_all(
-        &self,
-        inputs: &[ArrayD<f32>],
-    ) -> Result<HashMap<String, ArrayD<f32>>, EngineError> {
+    pub fn run_all(&self, inputs: &[ArrayD<f32>]) -> Result<HashMap<String, ArrayD<f32>>, EngineError> {
         let values = self.execute(inputs)?;
         Ok(self
             .model
@@ -183,23 +153,13 @@ impl<'m> Plan<'m> {
 
     /// Runs every step; returns the values left in the table (the outputs, or everything
     /// when `keep_all`).
-    fn execute<'a>(
-        &self,
-        inputs: &'a [ArrayD<f32>],
-    ) -> Result<Vec<Option<Input<'a>>>, EngineError> {
+    fn execute<'a>(&self, inputs: &'a [ArrayD<f32>]) -> Result<Vec<Option<Input<'a>>>, EngineError> {
         let expected = self.model.inputs.len();
         if inputs.len() != expected {
-            let layer = self
-                .model
-                .inputs
-                .get(inputs.len())
-                .or(self.model.inputs.last());
+            let layer = self.model.inputs.get(inputs.len()).or(self.model.inputs.last());
             return Err(EngineError::Invalid {
                 layer: layer.cloned().unwrap_or_else(|| self.model.name.clone()),
-                message: format!(
-                    "the model takes {expected} input arrays, {} were given",
-                    inputs.len()
-                ),
+                message: format!("the model takes {expected} input arrays, {} were given", inputs.len()),
             });
         }
         let mut values: Vec<Option<Input<'a>>> = vec![None; self.model.layers.len()];
@@ -275,10 +235,8 @@ fn step_kind(model: &KerasModel, layer: &Layer, sources: &[usize]) -> Result<Kin
             .ok_or_else(|| cfg.invalid("this InputLayer is not one of the model's inputs"))?;
         return Ok(Kind::Input(position));
     }
-    let apply = layers::lookup(&layer.class_name).ok_or_else(|| EngineError::Unsupported {
-        layer: layer.name.clone(),
-        class_name: layer.class_name.clone(),
-    })?;
+    let apply = layers::lookup(&layer.class_name)
+        .ok_or_else(|| EngineError::Unsupported { layer: layer.name.clone(), class_name: layer.class_name.clone() })?;
     cfg.require_float32()?;
     if sources.is_empty() {
         return Err(cfg.invalid("has no inbound layer"));
@@ -313,18 +271,8 @@ mod tests {
     #[test]
     fn small_cnn_end_to_end() {
         let channels = 4;
-        let same2 = Window2D {
-            size: [3, 3],
-            strides: [2, 2],
-            padding: Padding::Same,
-            dilation: [1, 1],
-        };
-        let pool = Window2D {
-            size: [2, 2],
-            strides: [2, 2],
-            padding: Padding::Valid,
-            dilation: [1, 1],
-        };
+        let same2 = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
+        let pool = Window2D { size: [2, 2], strides: [2, 2], padding: Padding::Valid, dilation: [1, 1] };
         let bn = BatchNormWeights {
             gamma: ArrayD::from_elem(vec![channels], 1.5),
             beta: ArrayD::from_elem(vec![channels], 0.1),
@@ -393,11 +341,7 @@ mod tests {
         assert_eq!(out[0], array![[0.0f32, 4.0, -1.0, 2.0]].into_dyn());
         assert_eq!(out[1], array![[0.0f32, 2.0]].into_dyn());
         assert_eq!(out[2], out[1]);
-        assert_eq!(
-            x,
-            array![[-1.0f32, 2.0]].into_dyn(),
-            "inputs are never modified"
-        );
+        assert_eq!(x, array![[-1.0f32, 2.0]].into_dyn(), "inputs are never modified");
         let all = run_all_layers(&m, &[x]).unwrap();
         assert_eq!(all.len(), 5);
         assert!(all.contains_key("b"));
@@ -430,25 +374,16 @@ mod tests {
             &["a"],
         );
         let err = run(&unordered, &[ArrayD::zeros(vec![1, 2])]).unwrap_err();
-        assert!(
-            matches!(&err, EngineError::Invalid { layer, .. } if layer == "a"),
-            "{err}"
-        );
+        assert!(matches!(&err, EngineError::Invalid { layer, .. } if layer == "a"), "{err}");
 
         let good = model(
-            vec![
-                layers::input_layer("x", &[None, Some(2)]),
-                layers::activation("a", "x".into(), "relu"),
-            ],
+            vec![layers::input_layer("x", &[None, Some(2)]), layers::activation("a", "x".into(), "relu")],
             &["x"],
             &["a"],
         );
         assert!(run(&good, &[]).is_err());
         let err = run(&good, &[ArrayD::zeros(vec![1, 3])]).unwrap_err();
-        assert!(
-            matches!(&err, EngineError::Shape { layer, .. } if layer == "x"),
-            "{err}"
-        );
+        assert!(matches!(&err, EngineError::Shape { layer, .. } if layer == "x"), "{err}");
         let bad_output = model(good.layers.clone(), &["x"], &["nope"]);
         assert!(run(&bad_output, &[ArrayD::zeros(vec![1, 2])]).is_err());
     }

@@ -90,9 +90,6 @@ pub fn run(model: &KerasModel, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>
 
 /// Runs every layer of `model` on `inputs` (as for [`run`]) and returns each layer's output
 /// by layer name, `InputLayer`s included, so a divergence can be pinned to one layer.
-pub fn run_all_layers(
-    model: &KerasModel,
-    inputs: &[ArrayD<f32>],
-) -> Result<HashMap<String, ArrayD<f32>>, EngineError> {
+pub fn run_all_layers(model: &KerasModel, inputs: &[ArrayD<f32>]) -> Result<HashMap<String, ArrayD<f32>>, EngineError> {
     graph::Plan::new(model, true)?.run_all(inputs)
 }

@@ -24,9 +24,7 @@ pub(crate) fn into_standard(x: Input<'_>) -> ArrayD<f32> {
 
 /// Number of elements of `shape`, or `None` if it overflows what an allocation can hold.
 pub(crate) fn element_count(shape: &[usize]) -> Option<usize> {
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
     // Arrays are limited to isize::MAX bytes; f32 is 4 bytes.
     (count <= isize::MAX as usize / 4).then_some(count)
 }
@@ -46,8 +44,7 @@ pub(crate) fn map_inplace(x: &mut ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync + S
     if x.len() < PAR_MIN_ELEMENTS {
         x.mapv_inplace(f);
     } else if let Some(data) = x.as_slice_memory_order_mut() {
-        data.par_chunks_mut(PAR_MIN_ELEMENTS)
-            .for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v)));
+        data.par_chunks_mut(PAR_MIN_ELEMENTS).for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v)));
     } else {
         x.par_mapv_inplace(f);
     }
@@ -63,8 +60,7 @@ pub(crate) fn for_each_row(data: &mut [f32], row_len: usize, f: impl Fn(&mut [f3
         data.chunks_exact_mut(row_len).for_each(f);
     } else {
         let rows_per_task = (PAR_MIN_ELEMENTS / row_len).max(1);
-        data.par_chunks_mut(rows_per_task * row_len)
-            .for_each(|rows| rows.chunks_exact_mut(row_len).for_each(&f));
+        data.par_chunks_mut(rows_per_task * row_len).for_each(|rows| rows.chunks_exact_mut(row_len).for_each(&f));
     }
 }
 

@@ -24,26 +24,16 @@ pub(crate) struct AxisWindow {
 impl AxisWindow {
     /// The geometry of an axis of length `input`, or an error message when the window does
     /// not fit (`valid` with a window larger than the input, as TF refuses) or overflows.
-    pub fn new(
-        input: usize,
-        kernel: usize,
-        stride: usize,
-        dilation: usize,
-        padding: Padding,
-    ) -> Result<Self, String> {
+    pub fn new(input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Result<Self, String> {
         if kernel == 0 || stride == 0 || dilation == 0 {
             return Err("window size, stride and dilation must be positive".into());
         }
-        let effective = (kernel - 1)
-            .checked_mul(dilation)
-            .and_then(|k| k.checked_add(1))
-            .ok_or("dilated window size overflows")?;
+        let effective =
+            (kernel - 1).checked_mul(dilation).and_then(|k| k.checked_add(1)).ok_or("dilated window size overflows")?;
         let (out, pad_before) = match padding {
             Padding::Valid => {
                 if input < effective {
-                    return Err(format!(
-                        "'valid' window of {effective} cells does not fit in an input of {input}"
-                    ));
+                    return Err(format!("'valid' window of {effective} cells does not fit in an input of {input}"));
                 }
                 ((input - effective) / stride + 1, 0)
             }
@@ -58,13 +48,7 @@ impl AxisWindow {
                 (out, needed.saturating_sub(input) / 2)
             }
         };
-        Ok(AxisWindow {
-            out,
-            pad_before,
-            kernel,
-            stride,
-            dilation,
-        })
+        Ok(AxisWindow { out, pad_before, kernel, stride, dilation })
     }
 
     /// The input index read by output `o` at window cell `k`, or `None` in the padding.
@@ -79,9 +63,7 @@ impl AxisWindow {
     pub fn clipped(&self, o: usize, input: usize) -> (usize, usize) {
         let start = o * self.stride;
         let first = start.max(self.pad_before) - self.pad_before;
-        let end = (start + self.kernel)
-            .saturating_sub(self.pad_before)
-            .min(input);
+        let end = (start + self.kernel).saturating_sub(self.pad_before).min(input);
         (first, end.saturating_sub(first))
     }
 }

@@ -191,7 +191,15 @@ enum Verdict {
 
 impl Verdict {
     fn is_bad(&self) -> bool {
-        matches!(self, Verdict::Panic | Verdict::Crash(_) | Verdict::Hang | Verdict::Written(_) | Verdict::Violation(_) | Verdict::MemoryHog(_))
+        matches!(
+            self,
+            Verdict::Panic
+                | Verdict::Crash(_)
+                | Verdict::Hang
+                | Verdict::Written(_)
+                | Verdict::Violation(_)
+                | Verdict::MemoryHog(_)
+        )
     }
 
     fn describe(&self) -> String {
@@ -256,12 +264,17 @@ fn kind_label(target: &Target, mode_inspect: bool) -> String {
         Role::Emitted => ".h5 (inspect)".into(),
         Role::Input(_) => ".npy (--input)".into(),
         Role::Model => {
-            let name = if name.contains(".data-") { format!("{}.data-*", name.split(".data-").next().unwrap_or("")) } else { name };
-            let name = if target.rel.components().count() == 1 && target.kind == FileKind::Proto && name != "saved_model.pb" {
-                format!("frozen GraphDef .pb ({name})")
+            let name = if name.contains(".data-") {
+                format!("{}.data-*", name.split(".data-").next().unwrap_or(""))
             } else {
                 name
             };
+            let name =
+                if target.rel.components().count() == 1 && target.kind == FileKind::Proto && name != "saved_model.pb" {
+                    format!("frozen GraphDef .pb ({name})")
+                } else {
+                    name
+                };
             format!("{name} ({})", if mode_inspect { "inspect" } else { "verify" })
         }
     }
@@ -328,20 +341,42 @@ fn targets(config: &Config, fixtures: &[Fixture], emitted: &[Option<Vec<u8>>], n
                 match name {
                     Some(name) => Role::Input(name),
                     None => {
-                        notes.push(format!("{}/{}: the fixture has no inputs to feed it to; not mutated", fixture.name, rel.display()));
+                        notes.push(format!(
+                            "{}/{}: the fixture has no inputs to feed it to; not mutated",
+                            fixture.name,
+                            rel.display()
+                        ));
                         continue;
                     }
                 }
             } else {
-                notes.push(format!("{}/{}: not read by tf2h5 (outside the model); not mutated", fixture.name, rel.display()));
+                notes.push(format!(
+                    "{}/{}: not read by tf2h5 (outside the model); not mutated",
+                    fixture.name,
+                    rel.display()
+                ));
                 continue;
             };
             let Ok(bytes) = std::fs::read(fixture.dir.join(&rel)) else { continue };
-            targets.push(Target { fixture: index, label: format!("{}/{}", fixture.name, rel.display()), rel, kind, role, bytes });
+            targets.push(Target {
+                fixture: index,
+                label: format!("{}/{}", fixture.name, rel.display()),
+                rel,
+                kind,
+                role,
+                bytes,
+            });
         }
         if let Some(Some(h5)) = emitted.get(index) {
             let rel = PathBuf::from(format!("{}.h5", fixture.name));
-            targets.push(Target { fixture: index, label: format!("{}/(emitted) {}", fixture.name, rel.display()), rel, kind: FileKind::H5, role: Role::Emitted, bytes: h5.clone() });
+            targets.push(Target {
+                fixture: index,
+                label: format!("{}/(emitted) {}", fixture.name, rel.display()),
+                rel,
+                kind: FileKind::H5,
+                role: Role::Emitted,
+                bytes: h5.clone(),
+            });
         }
     }
     if let Some(filter) = &config.filter {
@@ -390,10 +425,15 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     let _ = std::fs::remove_dir_all(&failures_dir);
 
     let next = AtomicUsize::new(0);
-    let summary = Mutex::new(Summary { fixtures: fixtures.iter().map(|f| f.name.clone()).collect(), notes, ..Default::default() });
+    let summary = Mutex::new(Summary {
+        fixtures: fixtures.iter().map(|f| f.name.clone()).collect(),
+        notes,
+        ..Default::default()
+    });
     std::thread::scope(|scope| {
         for worker in 0..config.jobs.max(1) {
-            let (next, summary, targets, donors, fixtures, failures_dir) = (&next, &summary, &targets, &donors, &fixtures, &failures_dir);
+            let (next, summary, targets, donors, fixtures, failures_dir) =
+                (&next, &summary, &targets, &donors, &fixtures, &failures_dir);
             scope.spawn(move || {
                 let trial_dir = config.work.join(format!("trial-{worker}"));
                 loop {
@@ -418,19 +458,33 @@ pub fn run(config: &Config) -> Result<Summary, String> {
                             if verdict.is_bad() {
                                 let kept = failures_dir.join(format!("{trial:06}"));
                                 let _ = copy_dir(&trial_dir, &kept);
-                                let command = invocation.shell().replace(&trial_dir.to_string_lossy().into_owned(), &kept.to_string_lossy());
+                                let command = invocation
+                                    .shell()
+                                    .replace(&trial_dir.to_string_lossy().into_owned(), &kept.to_string_lossy());
                                 let _ = std::fs::write(kept.join("command.sh"), format!("{command}\n"));
                                 let failure = Failure {
                                     trial,
                                     target: target.label.clone(),
                                     ops: ops.clone(),
                                     verdict: verdict.describe(),
-                                    stderr: run.stderr.lines().filter(|l| !l.trim().is_empty()).take(6).collect::<Vec<_>>().join("\n"),
+                                    stderr: run
+                                        .stderr
+                                        .lines()
+                                        .filter(|l| !l.trim().is_empty())
+                                        .take(6)
+                                        .collect::<Vec<_>>()
+                                        .join("\n"),
                                     kept,
                                     command,
                                 };
                                 if config.progress {
-                                    eprintln!("FAIL trial {trial} {}: {} [{}]\n  {}", failure.target, failure.verdict, ops.join(","), failure.stderr.replace('\n', "\n  "));
+                                    eprintln!(
+                                        "FAIL trial {trial} {}: {} [{}]\n  {}",
+                                        failure.target,
+                                        failure.verdict,
+                                        ops.join(","),
+                                        failure.stderr.replace('\n', "\n  ")
+                                    );
                                 }
                                 s.failures.push(failure);
                             }
@@ -443,7 +497,13 @@ pub fn run(config: &Config) -> Result<Summary, String> {
                         let t = &s.total;
                         eprintln!(
                             "[{:>6}/{count}] rejected {} refuted {} verified {} accepted {} | bad {} ({:.0} s)",
-                            t.tried, t.rejected, t.refuted, t.verified, t.accepted, t.bad(), start.elapsed().as_secs_f64()
+                            t.tried,
+                            t.rejected,
+                            t.refuted,
+                            t.verified,
+                            t.accepted,
+                            t.bad(),
+                            start.elapsed().as_secs_f64()
                         );
                     }
                 }
@@ -486,7 +546,14 @@ fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 type TrialResult = (Verdict, Run, Vec<&'static str>, bool, Invocation);
 
-fn run_trial(config: &Config, trial: usize, target: &Target, fixture: &Fixture, donors: &[&[u8]], dir: &Path) -> std::io::Result<TrialResult> {
+fn run_trial(
+    config: &Config,
+    trial: usize,
+    target: &Target,
+    fixture: &Fixture,
+    donors: &[&[u8]],
+    dir: &Path,
+) -> std::io::Result<TrialResult> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     let seed = config.seed ^ (trial as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -548,11 +615,28 @@ fn run_trial(config: &Config, trial: usize, target: &Target, fixture: &Fixture, 
             (trial % 1000).to_string(),
         ]);
     }
-    let invocation = Invocation { program: config.binary.clone(), args, cwd: dir.to_path_buf(), env: vec![("RUST_BACKTRACE".into(), "1".into())] };
+    let invocation = Invocation {
+        program: config.binary.clone(),
+        args,
+        cwd: dir.to_path_buf(),
+        env: vec![("RUST_BACKTRACE".into(), "1".into())],
+    };
     let files_before = file_count(&model_copy);
     let run = invocation.run(config.limits, &dir.join("log"))?;
     let model_dir_changed = file_count(&model_copy) != files_before;
-    let mut verdict = judge(config, &run, inspect, &out, &out_dir, &reports, &mutated_path, &target.role, fixture, model_dir_changed, dir);
+    let mut verdict = judge(
+        config,
+        &run,
+        inspect,
+        &out,
+        &out_dir,
+        &reports,
+        &mutated_path,
+        &target.role,
+        fixture,
+        model_dir_changed,
+        dir,
+    );
     if !verdict.is_bad() && run.max_rss_kib > config.rss_limit_mib << 10 {
         verdict = Verdict::MemoryHog(run.max_rss_kib >> 10);
     }
@@ -604,10 +688,21 @@ fn judge(
             if written.len() != 1 || !out.is_file() {
                 return Verdict::Violation(format!("exit 0 but the output folder holds {written:?}"));
             }
-            let check = Invocation { program: config.binary.clone(), args: vec!["inspect".into(), out.to_string_lossy().into_owned()], cwd: dir.to_path_buf(), env: vec![] };
+            let check = Invocation {
+                program: config.binary.clone(),
+                args: vec!["inspect".into(), out.to_string_lossy().into_owned()],
+                cwd: dir.to_path_buf(),
+                env: vec![],
+            };
             match check.run(config.limits, &dir.join("check-log")) {
                 Ok(r) if r.end == End::Exit(0) && r.stdout.contains("keras model") => {}
-                Ok(r) => return Verdict::Violation(format!("exit 0 but the written file does not read back ({:?}: {})", r.end, r.stderr.trim())),
+                Ok(r) => {
+                    return Verdict::Violation(format!(
+                        "exit 0 but the written file does not read back ({:?}: {})",
+                        r.end,
+                        r.stderr.trim()
+                    ))
+                }
                 Err(e) => return Verdict::Violation(format!("cannot check the output: {e}")),
             }
             let report = std::fs::read_dir(reports)
@@ -626,7 +721,9 @@ fn judge(
             if lines.len() != 1 || !lines[0].starts_with("tf2h5: error: ") {
                 return Verdict::Violation(format!("exit 2 with {} stderr lines: {}", lines.len(), stderr.trim()));
             }
-            let contained = ["the HDF5 library crashed", "the HDF5 library failed", "did not finish in"].iter().any(|m| lines[0].contains(m));
+            let contained = ["the HDF5 library crashed", "the HDF5 library failed", "did not finish in"]
+                .iter()
+                .any(|m| lines[0].contains(m));
             let file_name = mutated.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if lines[0].contains(&file_name) {
                 return Verdict::Rejected { names_file: true, contained };
@@ -653,7 +750,9 @@ impl Summary {
 
     /// The summary as JSON.
     pub fn json(&self, config: &Config) -> serde_json::Value {
-        let table = |m: &BTreeMap<String, Counts>| -> serde_json::Value { m.iter().map(|(k, v)| (k.clone(), v.json())).collect::<serde_json::Map<_, _>>().into() };
+        let table = |m: &BTreeMap<String, Counts>| -> serde_json::Value {
+            m.iter().map(|(k, v)| (k.clone(), v.json())).collect::<serde_json::Map<_, _>>().into()
+        };
         json!({
             "binary": config.binary.display().to_string(),
             "fixtures": self.fixtures,
@@ -701,7 +800,19 @@ impl Summary {
         let row = |name: &str, c: &Counts| {
             format!(
                 "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                c.tried, c.rejected, c.refuted, c.verified, c.accepted, c.panics, c.crashes, c.hangs, c.files_written, c.memory_hogs, c.violations, c.max_ms, c.max_rss_kib / 1024
+                c.tried,
+                c.rejected,
+                c.refuted,
+                c.verified,
+                c.accepted,
+                c.panics,
+                c.crashes,
+                c.hangs,
+                c.files_written,
+                c.memory_hogs,
+                c.violations,
+                c.max_ms,
+                c.max_rss_kib / 1024
             )
         };
         let _ = writeln!(md, "## By input kind\n\n{header}");
@@ -728,7 +839,16 @@ impl Summary {
             let _ = writeln!(md, "None.");
         }
         for f in self.failures.iter().take(100) {
-            let _ = writeln!(md, "- trial {} `{}` [{}]: {}\n  ```\n  {}\n  ```\n  rerun: `{}`", f.trial, f.target, f.ops.join(", "), f.verdict, f.stderr.replace('\n', "\n  "), f.command);
+            let _ = writeln!(
+                md,
+                "- trial {} `{}` [{}]: {}\n  ```\n  {}\n  ```\n  rerun: `{}`",
+                f.trial,
+                f.target,
+                f.ops.join(", "),
+                f.verdict,
+                f.stderr.replace('\n', "\n  "),
+                f.command
+            );
         }
         if !self.notes.is_empty() {
             let _ = writeln!(md, "\n## Notes\n");

@@ -78,7 +78,13 @@ fn temps(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs `rounds` rounds over `models` (at least one; two or more to pair different models).
-pub fn run(binary: &Path, models: &[(String, PathBuf)], work: &Path, rounds: usize, limits: Limits) -> Result<ConcurrencySummary, String> {
+pub fn run(
+    binary: &Path,
+    models: &[(String, PathBuf)],
+    work: &Path,
+    rounds: usize,
+    limits: Limits,
+) -> Result<ConcurrencySummary, String> {
     if models.is_empty() {
         return Err("no models".into());
     }
@@ -89,7 +95,8 @@ pub fn run(binary: &Path, models: &[(String, PathBuf)], work: &Path, rounds: usi
     let mut references = Vec::new();
     for (name, model) in models {
         let out = seq.join(format!("{name}.h5"));
-        let run = invocation(binary, model, &out, &seq, true).run(limits, &seq.join("log")).map_err(|e| e.to_string())?;
+        let run =
+            invocation(binary, model, &out, &seq, true).run(limits, &seq.join("log")).map_err(|e| e.to_string())?;
         if run.end != End::Exit(0) {
             return Err(format!("{name} does not verify: {:?} {}", run.end, run.stderr.trim()));
         }
@@ -98,7 +105,9 @@ pub fn run(binary: &Path, models: &[(String, PathBuf)], work: &Path, rounds: usi
     // Determinism: HDF5 can store timestamps; a run more than a second later must match.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let again = seq.join("again.h5");
-    let run = invocation(binary, &models[0].1, &again, &seq, true).run(limits, &seq.join("log")).map_err(|e| e.to_string())?;
+    let run = invocation(binary, &models[0].1, &again, &seq, true)
+        .run(limits, &seq.join("log"))
+        .map_err(|e| e.to_string())?;
     if run.end != End::Exit(0) || std::fs::read(&again).ok().as_ref() != Some(&references[0]) {
         summary.deterministic = false;
         summary.violations.push(format!("{}: two sequential runs gave different bytes", models[0].0));
@@ -114,43 +123,71 @@ pub fn run(binary: &Path, models: &[(String, PathBuf)], work: &Path, rounds: usi
         // Different models into one folder.
         if i != j {
             let (out_i, out_j) = (dir.join(format!("{}.h5", models[i].0)), dir.join(format!("{}.h5", models[j].0)));
-            let ends = pair(&invocation(binary, &models[i].1, &out_i, &dir, false), &invocation(binary, &models[j].1, &out_j, &dir, false), limits, &dir.join("log-1"))?;
+            let ends = pair(
+                &invocation(binary, &models[i].1, &out_i, &dir, false),
+                &invocation(binary, &models[j].1, &out_j, &dir, false),
+                limits,
+                &dir.join("log-1"),
+            )?;
             summary.pairs += 1;
-            for ((end, stderr), (out, reference)) in ends.iter().zip([(&out_i, &references[i]), (&out_j, &references[j])]) {
+            for ((end, stderr), (out, reference)) in
+                ends.iter().zip([(&out_i, &references[i]), (&out_j, &references[j])])
+            {
                 if *end != End::Exit(0) {
-                    summary.violations.push(format!("round {round}: concurrent run into one folder: {end:?} {}", stderr.trim()));
+                    summary
+                        .violations
+                        .push(format!("round {round}: concurrent run into one folder: {end:?} {}", stderr.trim()));
                 } else if std::fs::read(out).ok().as_ref() == Some(reference) {
                     summary.outputs_identical += 1;
                 } else {
-                    summary.violations.push(format!("round {round}: {} differs from the sequential run", out.display()));
+                    summary
+                        .violations
+                        .push(format!("round {round}: {} differs from the sequential run", out.display()));
                 }
             }
         }
 
         // The same output twice, with --force.
         let out = dir.join("same.h5");
-        let ends = pair(&invocation(binary, &models[i].1, &out, &dir, true), &invocation(binary, &models[i].1, &out, &dir, true), limits, &dir.join("log-2"))?;
+        let ends = pair(
+            &invocation(binary, &models[i].1, &out, &dir, true),
+            &invocation(binary, &models[i].1, &out, &dir, true),
+            limits,
+            &dir.join("log-2"),
+        )?;
         summary.pairs += 1;
         if ends.iter().any(|(e, _)| *e != End::Exit(0)) {
             summary.violations.push(format!("round {round}: --force twice: {:?} / {:?}", ends[0], ends[1]));
         } else if std::fs::read(&out).ok().as_ref() == Some(&references[i]) {
             summary.outputs_identical += 1;
         } else {
-            summary.violations.push(format!("round {round}: --force twice: the output differs from the sequential run"));
+            summary
+                .violations
+                .push(format!("round {round}: --force twice: the output differs from the sequential run"));
         }
 
         // The same absent output twice, without --force: one writes, the other refuses.
         let out = dir.join("once.h5");
-        let ends = pair(&invocation(binary, &models[i].1, &out, &dir, false), &invocation(binary, &models[i].1, &out, &dir, false), limits, &dir.join("log-3"))?;
+        let ends = pair(
+            &invocation(binary, &models[i].1, &out, &dir, false),
+            &invocation(binary, &models[i].1, &out, &dir, false),
+            limits,
+            &dir.join("log-3"),
+        )?;
         summary.pairs += 1;
         let codes: Vec<End> = ends.iter().map(|(e, _)| *e).collect();
         let refusal = ends.iter().find(|(e, _)| *e == End::Exit(2)).map(|(_, s)| s.clone()).unwrap_or_default();
         if !(codes.contains(&End::Exit(0)) && codes.contains(&End::Exit(2)) && refusal.contains("--force")) {
-            summary.violations.push(format!("round {round}: two runs without --force: {codes:?} (expected one 0 and one 2): {}", refusal.trim()));
+            summary.violations.push(format!(
+                "round {round}: two runs without --force: {codes:?} (expected one 0 and one 2): {}",
+                refusal.trim()
+            ));
         } else if std::fs::read(&out).ok().as_ref() == Some(&references[i]) {
             summary.outputs_identical += 1;
         } else {
-            summary.violations.push(format!("round {round}: without --force: the output differs from the sequential run"));
+            summary
+                .violations
+                .push(format!("round {round}: without --force: the output differs from the sequential run"));
         }
         let left = temps(&dir);
         if !left.is_empty() {

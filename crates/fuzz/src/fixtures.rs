@@ -62,7 +62,8 @@ pub fn discover(root: &Path) -> Result<Vec<Fixture>, String> {
             continue;
         }
         let text = std::fs::read_to_string(&meta_path).map_err(|e| format!("{}: {e}", meta_path.display()))?;
-        let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+        let meta: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", meta_path.display()))?;
         let model = meta["model"].as_str().ok_or_else(|| format!("{}: no 'model'", meta_path.display()))?;
         let inputs = meta["inputs"]
             .as_array()

@@ -58,7 +58,15 @@ impl KillSummary {
     }
 }
 
-fn verify_invocation(binary: &Path, model: &Path, out: &Path, dir: &Path, samples: usize, force: bool, delay: Option<u64>) -> Invocation {
+fn verify_invocation(
+    binary: &Path,
+    model: &Path,
+    out: &Path,
+    dir: &Path,
+    samples: usize,
+    force: bool,
+    delay: Option<u64>,
+) -> Invocation {
     let mut args = vec![
         "verify".to_string(),
         model.to_string_lossy().into_owned(),
@@ -86,7 +94,15 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs `kills` SIGKILLs against `tf2h5 verify MODEL` in `work`.
-pub fn run(binary: &Path, model: &Path, work: &Path, kills: usize, seed: u64, target: Duration, limits: Limits) -> Result<KillSummary, String> {
+pub fn run(
+    binary: &Path,
+    model: &Path,
+    work: &Path,
+    kills: usize,
+    seed: u64,
+    target: Duration,
+    limits: Limits,
+) -> Result<KillSummary, String> {
     let _ = std::fs::remove_dir_all(work);
     let out_dir = work.join("out");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
@@ -97,7 +113,9 @@ pub fn run(binary: &Path, model: &Path, work: &Path, kills: usize, seed: u64, ta
     let timed = |samples: usize| -> Result<(Duration, Vec<u8>), String> {
         let _ = std::fs::remove_file(&out);
         let start = Instant::now();
-        let run = verify_invocation(binary, model, &out, work, samples, false, None).run(limits, &work.join("log")).map_err(|e| e.to_string())?;
+        let run = verify_invocation(binary, model, &out, work, samples, false, None)
+            .run(limits, &work.join("log"))
+            .map_err(|e| e.to_string())?;
         if run.end != End::Exit(0) {
             return Err(format!("the kill-test model does not verify: {:?} {}", run.end, run.stderr.trim()));
         }
@@ -172,7 +190,10 @@ pub fn run(binary: &Path, model: &Path, work: &Path, kills: usize, seed: u64, ta
         match std::fs::read(&out) {
             Ok(bytes) if bytes == reference => summary.replaced += 1,
             Ok(bytes) if existing && bytes == old => summary.untouched += 1,
-            Ok(bytes) => summary.violations.push(format!("kill {k} at {at:.3} s: the output holds {} bytes that are neither the old nor the new file", bytes.len())),
+            Ok(bytes) => summary.violations.push(format!(
+                "kill {k} at {at:.3} s: the output holds {} bytes that are neither the old nor the new file",
+                bytes.len()
+            )),
             Err(_) if !existing => summary.untouched += 1,
             Err(_) => summary.violations.push(format!("kill {k} at {at:.3} s: the existing output disappeared")),
         }
@@ -186,7 +207,9 @@ pub fn run(binary: &Path, model: &Path, work: &Path, kills: usize, seed: u64, ta
             let _ = file.set_modified(SystemTime::now() - Duration::from_secs(3600));
         }
     }
-    let run = verify_invocation(binary, model, &out, work, 1, true, None).run(limits, &work.join("log")).map_err(|e| e.to_string())?;
+    let run = verify_invocation(binary, model, &out, work, 1, true, None)
+        .run(limits, &work.join("log"))
+        .map_err(|e| e.to_string())?;
     if run.end != End::Exit(0) {
         summary.violations.push(format!("final run failed: {:?} {}", run.end, run.stderr.trim()));
     }

@@ -307,7 +307,13 @@ fn varint_field(fields: &[proto::Field], number: u32) -> u64 {
 
 /// Changes the bytes of one tensor (or its offset and size) and fixes its CRC32C in the
 /// index, so that the checkpoint reader sees well-checksummed but hostile data.
-fn shard_mutation(rel: &Path, bytes: &[u8], context: &Context, rng: &mut Rng, ops: &mut Vec<&'static str>) -> Option<Vec<(PathBuf, Vec<u8>)>> {
+fn shard_mutation(
+    rel: &Path,
+    bytes: &[u8],
+    context: &Context,
+    rng: &mut Rng,
+    ops: &mut Vec<&'static str>,
+) -> Option<Vec<(PathBuf, Vec<u8>)>> {
     let (index_rel, shard) = index_of_shard(rel)?;
     let mut rows = sstable::read(&(context.sibling)(&index_rel)?)?;
     let candidates: Vec<usize> = rows
@@ -315,7 +321,10 @@ fn shard_mutation(rel: &Path, bytes: &[u8], context: &Context, rng: &mut Rng, op
         .enumerate()
         .filter(|(_, (key, value))| {
             let fields = proto::parse(value).unwrap_or_default();
-            !key.is_empty() && varint_field(&fields, 3) == shard && varint_field(&fields, 5) > 0 && varint_field(&fields, 1) != 7
+            !key.is_empty()
+                && varint_field(&fields, 3) == shard
+                && varint_field(&fields, 5) > 0
+                && varint_field(&fields, 1) != 7
         })
         .map(|(i, _)| i)
         .collect();
@@ -372,13 +381,17 @@ fn npy_mutation(bytes: &[u8], rng: &mut Rng, ops: &mut Vec<&'static str>) -> Opt
             ops.push("npy-shape");
             let start = header.find("'shape': (")? + 10;
             let end = start + header[start..].find(')')?;
-            let dims: Vec<String> = header[start..end].split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
+            let dims: Vec<String> =
+                header[start..end].split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
             let mut dims = dims;
             let choice = rng.below(5);
             match choice {
                 0 if !dims.is_empty() => {
                     let i = rng.below(dims.len());
-                    dims[i] = rng.pick(&["0", "1000000000000", "-1", "4294967297", "99999999999999999999", "3"]).unwrap_or(&"0").to_string();
+                    dims[i] = rng
+                        .pick(&["0", "1000000000000", "-1", "4294967297", "99999999999999999999", "3"])
+                        .unwrap_or(&"0")
+                        .to_string();
                 }
                 1 => dims.push(rng.pick(&["1", "2", "1000000"]).unwrap_or(&"1").to_string()),
                 2 => {
@@ -394,7 +407,9 @@ fn npy_mutation(bytes: &[u8], rng: &mut Rng, ops: &mut Vec<&'static str>) -> Opt
             ops.push("npy-dtype");
             let start = header.find("'descr': '")? + 10;
             let end = start + header[start..].find('\'')?;
-            let descr = *rng.pick(&["<f8", ">f4", "<i4", "|b1", "<c8", "|O", "<f2", "<U8", "V4", "<f4\\x00", ""]).unwrap_or(&"<f8");
+            let descr = *rng
+                .pick(&["<f8", ">f4", "<i4", "|b1", "<c8", "|O", "<f2", "<U8", "V4", "<f4\\x00", ""])
+                .unwrap_or(&"<f8");
             format!("{}{}{}", &header[..start], descr, &header[end..])
         }
         2 => {
@@ -448,11 +463,26 @@ mod tests {
             out.extend_from_slice(&[0u8; 24]);
             out
         };
-        let table = sstable::write(&[(vec![], vec![8, 1]), (b"w".to_vec(), proto::serialize(&[proto::Field { number: 1, value: proto::Value::Varint(1) }, proto::Field { number: 5, value: proto::Value::Varint(4) }]))]);
+        let table = sstable::write(&[
+            (vec![], vec![8, 1]),
+            (
+                b"w".to_vec(),
+                proto::serialize(&[
+                    proto::Field { number: 1, value: proto::Value::Varint(1) },
+                    proto::Field { number: 5, value: proto::Value::Varint(4) },
+                ]),
+            ),
+        ]);
         let sibling_table = table.clone();
         let sibling = move |_: &Path| Some(sibling_table.clone());
         let context = Context { donors: &[b"donor bytes"], sibling: &sibling };
-        for (name, bytes) in [("m.pb", vec![10, 3, 97, 98, 99]), ("variables.index", table.clone()), ("variables.data-00000-of-00001", vec![0u8; 8]), ("x.npy", npy), ("m.h5", vec![0x89, b'H', b'D', b'F'])] {
+        for (name, bytes) in [
+            ("m.pb", vec![10, 3, 97, 98, 99]),
+            ("variables.index", table.clone()),
+            ("variables.data-00000-of-00001", vec![0u8; 8]),
+            ("x.npy", npy),
+            ("m.h5", vec![0x89, b'H', b'D', b'F']),
+        ] {
             let rel = Path::new(name);
             for seed in 0..200 {
                 let a = mutate(FileKind::of(rel), rel, &bytes, &context, &mut Rng::new(seed));

@@ -206,7 +206,9 @@ fn parent_of<'a>(fields: &'a mut Vec<Field>, path: &[usize]) -> Option<(&'a mut 
 fn strings(fields: &[Field], out: &mut Vec<Vec<u8>>) {
     for field in fields {
         match &field.value {
-            Value::Bytes(b) if !b.is_empty() && b.len() <= 200 && b.iter().all(|&c| (0x20..0x7f).contains(&c)) => out.push(b.clone()),
+            Value::Bytes(b) if !b.is_empty() && b.len() <= 200 && b.iter().all(|&c| (0x20..0x7f).contains(&c)) => {
+                out.push(b.clone())
+            }
             Value::Message(inner) => strings(inner, out),
             _ => {}
         }
@@ -217,7 +219,10 @@ fn strings(fields: &[Field], out: &mut Vec<Vec<u8>>) {
 pub fn mutate(fields: &mut Vec<Field>, rng: &mut Rng) -> &'static str {
     let total = count(fields);
     if total == 0 {
-        fields.push(Field { number: rng.range(1, 20) as u32, value: Value::Varint(*rng.pick(INTERESTING).unwrap_or(&0)) });
+        fields.push(Field {
+            number: rng.range(1, 20) as u32,
+            value: Value::Varint(*rng.pick(INTERESTING).unwrap_or(&0)),
+        });
         return "proto-insert";
     }
     let mut pool = Vec::new();
@@ -308,7 +313,8 @@ fn mutate_value(value: &mut Value, pool: &[Vec<u8>], rng: &mut Rng) -> &'static 
                 }
                 _ => {
                     // A name with a suffix TF's parsers treat specially (`x:1`, `^x`).
-                    let suffix: &[u8] = rng.pick(&[&b":1"[..], b":99999999999", b"^", b"/", b":", b"\0"]).copied().unwrap_or(b":1");
+                    let suffix: &[u8] =
+                        rng.pick(&[&b":1"[..], b":99999999999", b"^", b"/", b":", b"\0"]).copied().unwrap_or(b":1");
                     if rng.chance(0.5) {
                         bytes.extend_from_slice(suffix);
                     } else {
@@ -331,7 +337,13 @@ mod tests {
     #[test]
     fn round_trips_and_mutates() {
         let message = vec![
-            Field { number: 1, value: Value::Message(vec![Field { number: 1, value: Value::Bytes(b"conv/Conv2D".to_vec()) }, Field { number: 2, value: Value::Varint(300) }]) },
+            Field {
+                number: 1,
+                value: Value::Message(vec![
+                    Field { number: 1, value: Value::Bytes(b"conv/Conv2D".to_vec()) },
+                    Field { number: 2, value: Value::Varint(300) },
+                ]),
+            },
             Field { number: 4, value: Value::Fixed32(7) },
             Field { number: 5, value: Value::Fixed64(9) },
         ];

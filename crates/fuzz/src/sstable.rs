@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let rows = vec![(Vec::new(), b"header".to_vec()), (b"a/kernel".to_vec(), vec![1, 2, 3]), (b"b".to_vec(), vec![])];
+        let rows =
+            vec![(Vec::new(), b"header".to_vec()), (b"a/kernel".to_vec(), vec![1, 2, 3]), (b"b".to_vec(), vec![])];
         assert_eq!(read(&write(&rows)).unwrap(), rows);
         assert_eq!(read(&write(&[])).unwrap(), vec![]);
         assert!(read(b"short").is_none());

@@ -73,7 +73,8 @@ fn invalid(message: &str) -> KerasError {
 }
 
 fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
-    let class_name = value.get("class_name").and_then(Value::as_str).ok_or_else(|| invalid("a layer has no class_name"))?;
+    let class_name =
+        value.get("class_name").and_then(Value::as_str).ok_or_else(|| invalid("a layer has no class_name"))?;
     let config: Map<String, Value> =
         value.get("config").and_then(Value::as_object).cloned().ok_or_else(|| invalid("a layer has no config"))?;
     let name = value
@@ -128,9 +129,7 @@ fn topological(layers: Vec<Layer>) -> Result<Vec<Layer>, KerasError> {
         }
         if rest.len() == before {
             let names: Vec<&str> = rest.iter().map(|l| l.name.as_str()).take(5).collect();
-            return Err(KerasError::Invalid(format!(
-                "layers {names:?} read undefined layers or form a cycle"
-            )));
+            return Err(KerasError::Invalid(format!("layers {names:?} read undefined layers or form a cycle")));
         }
         pending = rest;
     }
@@ -138,9 +137,14 @@ fn topological(layers: Vec<Layer>) -> Result<Vec<Layer>, KerasError> {
 }
 
 fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasError> {
-    let list = value.and_then(Value::as_array).ok_or_else(|| KerasError::Invalid(format!("model_config has no {key}")))?;
+    let list =
+        value.and_then(Value::as_array).ok_or_else(|| KerasError::Invalid(format!("model_config has no {key}")))?;
     // A single tensor may be written unwrapped: ["name", 0, 0].
-    let items: Vec<&Value> = if list.first().is_some_and(Value::is_string) { vec![value.unwrap_or(&Value::Null)] } else { list.iter().collect() };
+    let items: Vec<&Value> = if list.first().is_some_and(Value::is_string) {
+        vec![value.unwrap_or(&Value::Null)]
+    } else {
+        list.iter().collect()
+    };
     items
         .into_iter()
         .map(|item| {
@@ -195,10 +199,30 @@ pub fn expected_weight_names(layer: &Layer) -> Result<Vec<&'static str>, KerasEr
                 names.extend(["mean", "variance", "count"]);
             }
         }
-        "InputLayer" | "Activation" | "ReLU" | "LeakyReLU" | "Softmax" | "MaxPooling2D" | "AveragePooling2D"
-        | "GlobalAveragePooling2D" | "GlobalMaxPooling2D" | "Flatten" | "Reshape" | "Add" | "Subtract"
-        | "Multiply" | "Maximum" | "Minimum" | "Average" | "Concatenate" | "ZeroPadding2D" | "Cropping2D" | "UpSampling2D"
-        | "Dropout" | "Permute" | "Rescaling" => {}
+        "InputLayer"
+        | "Activation"
+        | "ReLU"
+        | "LeakyReLU"
+        | "Softmax"
+        | "MaxPooling2D"
+        | "AveragePooling2D"
+        | "GlobalAveragePooling2D"
+        | "GlobalMaxPooling2D"
+        | "Flatten"
+        | "Reshape"
+        | "Add"
+        | "Subtract"
+        | "Multiply"
+        | "Maximum"
+        | "Minimum"
+        | "Average"
+        | "Concatenate"
+        | "ZeroPadding2D"
+        | "Cropping2D"
+        | "UpSampling2D"
+        | "Dropout"
+        | "Permute"
+        | "Rescaling" => {}
         other => {
             return Err(KerasError::Invalid(format!(
                 "layer '{}' has class '{other}', whose weights tf2h5 does not know",
@@ -240,7 +264,14 @@ mod tests {
         let window = Window2D { size: [1, 1], strides: [1, 1], padding: Padding::Valid, dilation: [1, 1] };
         let dw = layers::depthwise_conv2d("dw", "x".into(), window, ArrayD::zeros(vec![1, 1, 2, 1]), None, "linear");
         assert_eq!(expected_weight_names(&dw).unwrap(), ["depthwise_kernel"]);
-        let dw = layers::depthwise_conv2d("dw", "x".into(), window, ArrayD::zeros(vec![1, 1, 2, 1]), Some(ArrayD::zeros(vec![2])), "relu");
+        let dw = layers::depthwise_conv2d(
+            "dw",
+            "x".into(),
+            window,
+            ArrayD::zeros(vec![1, 1, 2, 1]),
+            Some(ArrayD::zeros(vec![2])),
+            "relu",
+        );
         assert_eq!(expected_weight_names(&dw).unwrap(), ["depthwise_kernel", "bias"]);
         let ln = layers::layer_normalization("ln", "x".into(), 1e-6, ArrayD::zeros(vec![2]), ArrayD::zeros(vec![2]));
         assert_eq!(expected_weight_names(&ln).unwrap(), ["gamma", "beta"]);

@@ -97,8 +97,8 @@ fn write_layer(weights_group: &Group, layer: &crate::Layer) -> Result<(), KerasE
 
 /// Reads a Keras `.h5` file from disk (see [`read_from_bytes`]).
 pub fn read_file(path: &Path) -> Result<KerasModel, KerasError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| KerasError::Invalid(format!("cannot read '{}': {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| KerasError::Invalid(format!("cannot read '{}': {e}", path.display())))?;
     read_from_bytes(&bytes)
 }
 
@@ -171,10 +171,8 @@ fn in_memory_file(image: Option<&[u8]>) -> Result<File, KerasError> {
     // The core driver still keys open files by name: give each one a unique name.
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!("tf2h5-in-memory-{}-{}.h5", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let fapl = hdf5::file::FileAccess::build()
-        .core_options(1 << 20, false)
-        .finish()
-        .map_err(h5_err("(file access)"))?;
+    let fapl =
+        hdf5::file::FileAccess::build().core_options(1 << 20, false).finish().map_err(h5_err("(file access)"))?;
     if let Some(image) = image {
         // By default H5Pset_file_image copies the image into the property list, and opening
         // copies it again into the driver; these callbacks make both use `image` in place.
@@ -239,10 +237,19 @@ mod borrowed_image {
         _udata: *mut c_void,
     ) -> *mut c_void {
         // Every "copy" is from the buffer onto itself; anything else is refused.
-        if dest as *const c_void == src { dest } else { std::ptr::null_mut() }
+        if std::ptr::eq(dest, src) {
+            dest
+        } else {
+            std::ptr::null_mut()
+        }
     }
 
-    extern "C" fn image_realloc(_ptr: *mut c_void, _size: usize, _op: H5FD_file_image_op_t, _udata: *mut c_void) -> *mut c_void {
+    extern "C" fn image_realloc(
+        _ptr: *mut c_void,
+        _size: usize,
+        _op: H5FD_file_image_op_t,
+        _udata: *mut c_void,
+    ) -> *mut c_void {
         std::ptr::null_mut()
     }
 
@@ -279,11 +286,7 @@ fn file_image(file: &File) -> Result<Vec<u8>, KerasError> {
 fn write_str_attr(location: &Location, name: &str, value: &str) -> Result<(), KerasError> {
     let value: VarLenUnicode =
         value.parse().map_err(|_| KerasError::Invalid(format!("attribute '{name}' holds a NUL character")))?;
-    location
-        .new_attr::<VarLenUnicode>()
-        .create(name)
-        .and_then(|attr| attr.write_scalar(&value))
-        .map_err(h5_err(name))
+    location.new_attr::<VarLenUnicode>().create(name).and_then(|attr| attr.write_scalar(&value)).map_err(h5_err(name))
 }
 
 /// A list of names as a variable-length string array: stored on the heap, so it has no 64 KB
@@ -311,7 +314,10 @@ fn has_attr(location: &Location, name: &str, path: &str) -> Result<bool, KerasEr
     // SAFETY: a valid object id and a NUL-terminated name, under the library lock.
     let exists = hdf5::sync::sync(|| unsafe { hdf5_sys::h5a::H5Aexists(location.id(), c_name.as_ptr()) });
     if exists < 0 {
-        return Err(KerasError::Hdf5 { path: format!("{path}@{name}"), message: "cannot look up the attribute".into() });
+        return Err(KerasError::Hdf5 {
+            path: format!("{path}@{name}"),
+            message: "cannot look up the attribute".into(),
+        });
     }
     Ok(exists > 0)
 }
@@ -367,9 +373,12 @@ fn read_strings(location: &Location, name: &str, path: &str, budget: usize) -> R
         )));
     }
     match descriptor {
-        TypeDescriptor::VarLenUnicode => {
-            Ok(attr.read_raw::<VarLenUnicode>().map_err(h5_err(&where_))?.iter().map(|s| s.as_str().to_string()).collect())
-        }
+        TypeDescriptor::VarLenUnicode => Ok(attr
+            .read_raw::<VarLenUnicode>()
+            .map_err(h5_err(&where_))?
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect()),
         TypeDescriptor::VarLenAscii => Ok(attr
             .read_raw::<hdf5::types::VarLenAscii>()
             .map_err(h5_err(&where_))?
@@ -490,7 +499,9 @@ mod tests {
         let model = branchy_model();
         let bytes = write_to_bytes(&model).unwrap();
         let file = in_memory_file(Some(&bytes)).unwrap();
-        let names = read_str_list_attr(&file.group("model_weights").unwrap(), "layer_names", "/model_weights", bytes.len()).unwrap();
+        let names =
+            read_str_list_attr(&file.group("model_weights").unwrap(), "layer_names", "/model_weights", bytes.len())
+                .unwrap();
         // The DFS from the output visits `right` before `left` (concat's argument order).
         assert_eq!(names, ["x", "right", "left", "cat", "gap", "head"]);
         let version = read_str_attr(&file, "keras_version", "/", bytes.len()).unwrap();

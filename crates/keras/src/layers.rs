@@ -60,13 +60,7 @@ pub fn dense(name: &str, input: String, kernel: ArrayD<f32>, bias: Option<ArrayD
     let mut weights = vec![Weight::new("kernel", kernel)];
     let use_bias = bias.is_some();
     weights.extend(bias.map(|b| Weight::new("bias", b)));
-    layer(
-        "Dense",
-        name,
-        json!({"units": units, "activation": activation, "use_bias": use_bias}),
-        vec![input],
-        weights,
-    )
+    layer("Dense", name, json!({"units": units, "activation": activation, "use_bias": use_bias}), vec![input], weights)
 }
 
 /// Geometry shared by convolutions and pools (2-D, channels_last).
@@ -163,13 +157,7 @@ pub fn activation(name: &str, input: String, activation: &str) -> Layer {
 
 /// `ReLU` with an optional cap (`max_value` 6 for Relu6).
 pub fn relu(name: &str, input: String, max_value: Option<f32>) -> Layer {
-    layer(
-        "ReLU",
-        name,
-        json!({"max_value": max_value, "negative_slope": 0.0, "threshold": 0.0}),
-        vec![input],
-        vec![],
-    )
+    layer("ReLU", name, json!({"max_value": max_value, "negative_slope": 0.0, "threshold": 0.0}), vec![input], vec![])
 }
 
 /// `Softmax` over `axis` (absolute on the full tensor incl. batch, or negative).
@@ -218,13 +206,7 @@ pub fn concatenate(name: &str, inputs: Vec<String>, axis: i64) -> Layer {
 
 /// `ZeroPadding2D` with ((top, bottom), (left, right)).
 pub fn zero_padding2d(name: &str, input: String, padding: [[usize; 2]; 2]) -> Layer {
-    layer(
-        "ZeroPadding2D",
-        name,
-        json!({"padding": padding, "data_format": "channels_last"}),
-        vec![input],
-        vec![],
-    )
+    layer("ZeroPadding2D", name, json!({"padding": padding, "data_format": "channels_last"}), vec![input], vec![])
 }
 
 /// `UpSampling2D` by (rows, cols), nearest neighbour.

@@ -53,9 +53,11 @@ impl Weight {
 impl Layer {
     /// Looks up a weight by its short name.
     pub fn weight(&self, name: &str) -> Result<&ArrayD<f32>, KerasError> {
-        self.weights.iter().find(|w| w.name == name).map(|w| &w.value).ok_or_else(|| {
-            KerasError::Invalid(format!("layer '{}' has no weight '{name}'", self.name))
-        })
+        self.weights
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| &w.value)
+            .ok_or_else(|| KerasError::Invalid(format!("layer '{}' has no weight '{name}'", self.name)))
     }
 
     /// A config value, or an error naming the layer and the key.
@@ -129,9 +131,7 @@ impl KerasModel {
     pub fn validate(&self) -> Result<(), KerasError> {
         let mut seen = std::collections::HashSet::new();
         for layer in &self.layers {
-            if layer.name.is_empty()
-                || !layer.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-            {
+            if layer.name.is_empty() || !layer.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
                 return Err(KerasError::Invalid(format!("invalid layer name '{}'", layer.name)));
             }
             for source in &layer.inbound {
@@ -222,9 +222,7 @@ impl KerasModel {
                 }
             }
         }
-        order.sort_by_key(|&i| {
-            (std::cmp::Reverse(depth[i]), first_visit[i].map(|v| v as i64).unwrap_or(-1))
-        });
+        order.sort_by_key(|&i| (std::cmp::Reverse(depth[i]), first_visit[i].map(|v| v as i64).unwrap_or(-1)));
         order
     }
 }

@@ -69,7 +69,8 @@ fn model_file(path: &Path) -> Option<std::path::PathBuf> {
         return is_onnx_file(path).then(|| path.to_path_buf());
     }
     let entries: Vec<_> = std::fs::read_dir(path).ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    let tf_model = entries.iter().any(|p| p.extension().is_some_and(|e| e == "pb") || p.join("saved_model.pb").is_file());
+    let tf_model =
+        entries.iter().any(|p| p.extension().is_some_and(|e| e == "pb") || p.join("saved_model.pb").is_file());
     let onnx: Vec<_> = entries.into_iter().filter(|p| p.is_file() && is_onnx_file(p)).collect();
     (onnx.len() == 1 && !tf_model).then(|| onnx[0].clone())
 }
@@ -112,7 +113,11 @@ fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto
 pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
     let (file, mut model) = decode(path)?;
     let format_error = |message: String| TfError::Format { path: file.clone(), message };
-    let graph = model.graph.take().filter(|g| !g.node.is_empty()).ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
+    let graph = model
+        .graph
+        .take()
+        .filter(|g| !g.node.is_empty())
+        .ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     match opset {
         Some(v) if (13..=18).contains(&v) => {}

@@ -36,7 +36,9 @@ fn attribute<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> 
 /// Checks an attribute's declared type (0, unset, is accepted: old writers omit it).
 fn typed<'a>(node: &'a NodeProto, name: &str, kind: AttributeType) -> Result<Option<&'a AttributeProto>, String> {
     match attribute(node, name) {
-        Some(a) if a.r#type != 0 && a.r#type != kind as i32 => Err(format!("attribute '{name}' is not of type {kind:?}")),
+        Some(a) if a.r#type != 0 && a.r#type != kind as i32 => {
+            Err(format!("attribute '{name}' is not of type {kind:?}"))
+        }
         found => Ok(found),
     }
 }
@@ -54,7 +56,8 @@ pub(crate) fn attr_ints(node: &NodeProto, name: &str) -> Result<Option<Vec<i64>>
 }
 
 pub(crate) fn attr_str(node: &NodeProto, name: &str, default: &str) -> Result<String, String> {
-    Ok(typed(node, name, AttributeType::String)?.map_or(default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
+    Ok(typed(node, name, AttributeType::String)?
+        .map_or(default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
 }
 
 /// The value of a `Constant` node (`value`, `value_float(s)` or `value_int(s)`).
@@ -66,13 +69,17 @@ pub(crate) fn constant_node_value(node: &NodeProto) -> Result<Const, String> {
         return Ok(Const::F32(ArrayD::from_elem(IxDyn(&[]), a.f)));
     }
     if let Some(a) = typed(node, "value_floats", AttributeType::Floats)? {
-        return Ok(Const::F32(ArrayD::from_shape_vec(IxDyn(&[a.floats.len()]), a.floats.clone()).map_err(|e| e.to_string())?));
+        return Ok(Const::F32(
+            ArrayD::from_shape_vec(IxDyn(&[a.floats.len()]), a.floats.clone()).map_err(|e| e.to_string())?,
+        ));
     }
     if let Some(a) = typed(node, "value_int", AttributeType::Int)? {
         return Ok(Const::Int(ArrayD::from_elem(IxDyn(&[]), a.i)));
     }
     if let Some(a) = typed(node, "value_ints", AttributeType::Ints)? {
-        return Ok(Const::Int(ArrayD::from_shape_vec(IxDyn(&[a.ints.len()]), a.ints.clone()).map_err(|e| e.to_string())?));
+        return Ok(Const::Int(
+            ArrayD::from_shape_vec(IxDyn(&[a.ints.len()]), a.ints.clone()).map_err(|e| e.to_string())?,
+        ));
     }
     Err("a Constant without a supported value attribute (value, value_float(s), value_int(s))".into())
 }
@@ -95,12 +102,22 @@ pub(crate) fn tensor(proto: &TensorProto) -> Result<Const, String> {
         .ok_or_else(|| bad(format!("shape {shape:?} is too large")))?;
     let dtype = DataType::try_from(proto.data_type).unwrap_or(DataType::Undefined);
     let raw = &proto.raw_data;
-    let check = |present: usize| if present == count { Ok(()) } else { Err(bad(format!("shape {shape:?} needs {count} values, {present} present"))) };
+    let check = |present: usize| {
+        if present == count {
+            Ok(())
+        } else {
+            Err(bad(format!("shape {shape:?} needs {count} values, {present} present")))
+        }
+    };
     let array = |values: Vec<f32>| ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| bad(e.to_string()));
     let ints = |values: Vec<i64>| ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| bad(e.to_string()));
     match dtype {
         DataType::Float if !raw.is_empty() => {
-            check(raw.len() / 4).and(if raw.len() % 4 == 0 { Ok(()) } else { Err(bad("raw data is not whole floats".into())) })?;
+            check(raw.len() / 4).and(if raw.len().is_multiple_of(4) {
+                Ok(())
+            } else {
+                Err(bad("raw data is not whole floats".into()))
+            })?;
             Ok(Const::F32(array(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())?))
         }
         DataType::Float => {
@@ -108,8 +125,13 @@ pub(crate) fn tensor(proto: &TensorProto) -> Result<Const, String> {
             Ok(Const::F32(array(proto.float_data.clone())?))
         }
         DataType::Double if !raw.is_empty() => {
-            check(raw.len() / 8).and(if raw.len() % 8 == 0 { Ok(()) } else { Err(bad("raw data is not whole doubles".into())) })?;
-            let values = raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32).collect();
+            check(raw.len() / 8).and(if raw.len().is_multiple_of(8) {
+                Ok(())
+            } else {
+                Err(bad("raw data is not whole doubles".into()))
+            })?;
+            let values =
+                raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f32).collect();
             Ok(Const::F32(array(values)?))
         }
         DataType::Double => {
@@ -117,16 +139,28 @@ pub(crate) fn tensor(proto: &TensorProto) -> Result<Const, String> {
             Ok(Const::F32(array(proto.double_data.iter().map(|&v| v as f32).collect())?))
         }
         DataType::Int64 if !raw.is_empty() => {
-            check(raw.len() / 8).and(if raw.len() % 8 == 0 { Ok(()) } else { Err(bad("raw data is not whole int64s".into())) })?;
-            Ok(Const::Int(ints(raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect())?))
+            check(raw.len() / 8).and(if raw.len().is_multiple_of(8) {
+                Ok(())
+            } else {
+                Err(bad("raw data is not whole int64s".into()))
+            })?;
+            Ok(Const::Int(ints(
+                raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect(),
+            )?))
         }
         DataType::Int64 => {
             check(proto.int64_data.len())?;
             Ok(Const::Int(ints(proto.int64_data.clone())?))
         }
         DataType::Int32 if !raw.is_empty() => {
-            check(raw.len() / 4).and(if raw.len() % 4 == 0 { Ok(()) } else { Err(bad("raw data is not whole int32s".into())) })?;
-            Ok(Const::Int(ints(raw.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64).collect())?))
+            check(raw.len() / 4).and(if raw.len().is_multiple_of(4) {
+                Ok(())
+            } else {
+                Err(bad("raw data is not whole int32s".into()))
+            })?;
+            Ok(Const::Int(ints(
+                raw.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64).collect(),
+            )?))
         }
         DataType::Int32 => {
             check(proto.int32_data.len())?;
@@ -149,11 +183,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(tensor(&raw).unwrap().to_f32().into_raw_vec_and_offset().0, vec![1.5, -2.0]);
-        let ints = TensorProto { dims: vec![3], data_type: DataType::Int64 as i32, int64_data: vec![1, -1, 4], ..Default::default() };
+        let ints = TensorProto {
+            dims: vec![3],
+            data_type: DataType::Int64 as i32,
+            int64_data: vec![1, -1, 4],
+            ..Default::default()
+        };
         assert_eq!(tensor(&ints).unwrap().int_values(), Some(vec![1, -1, 4]));
-        let short = TensorProto { dims: vec![4], data_type: DataType::Float as i32, float_data: vec![1.0], ..Default::default() };
+        let short = TensorProto {
+            dims: vec![4],
+            data_type: DataType::Float as i32,
+            float_data: vec![1.0],
+            ..Default::default()
+        };
         assert!(tensor(&short).unwrap_err().contains("needs 4 values"));
-        let huge = TensorProto { dims: vec![1 << 40, 1 << 40], data_type: DataType::Float as i32, ..Default::default() };
+        let huge =
+            TensorProto { dims: vec![1 << 40, 1 << 40], data_type: DataType::Float as i32, ..Default::default() };
         assert!(tensor(&huge).unwrap_err().contains("too large"));
     }
 }

@@ -43,7 +43,10 @@ pub(crate) fn with_rank(dims: &Dims, rank: usize, axes: &[i64]) -> Result<Dims, 
         _ => false,
     };
     if !fits {
-        return Err(format!("axes {axes:?} on shape values {:?}: only scalars and vectors of shape values are supported", dims.values));
+        return Err(format!(
+            "axes {axes:?} on shape values {:?}: only scalars and vectors of shape values are supported",
+            dims.values
+        ));
     }
     Ok(Dims { values: dims.values.clone(), scalar: rank == 0 })
 }

@@ -12,15 +12,52 @@ use tract_onnx::pb::{GraphProto, NodeProto};
 
 use crate::proto::{self, Const};
 use crate::shapes;
-use tf2h5_tf::{Dim, Dims};
 use crate::Options;
+use tf2h5_tf::{Dim, Dims};
 
 /// The ONNX ops [`Translator::node`] translates, sorted (`tf2h5 ops --onnx`).
 pub(crate) const SUPPORTED_OPS: &[&str] = &[
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Erf", "Flatten",
-    "Gather", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
-    "MaxPool", "Mul", "Neg", "Pad", "Reciprocal", "ReduceMean", "ReduceProd", "Relu", "Reshape", "Resize", "Shape", "Sigmoid",
-    "Slice", "Softmax", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Clip",
+    "Concat",
+    "Constant",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Erf",
+    "Flatten",
+    "Gather",
+    "Gemm",
+    "GlobalAveragePool",
+    "HardSigmoid",
+    "HardSwish",
+    "Identity",
+    "LayerNormalization",
+    "LeakyRelu",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Neg",
+    "Pad",
+    "Reciprocal",
+    "ReduceMean",
+    "ReduceProd",
+    "Relu",
+    "Reshape",
+    "Resize",
+    "Shape",
+    "Sigmoid",
+    "Slice",
+    "Softmax",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
 ];
 
 /// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
@@ -79,7 +116,11 @@ impl Tensor {
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i;
         }
-        Tensor { node: self.node.clone(), shape: permuted(&self.shape, perm), layout: self.layout.iter().map(|&a| inverse[a]).collect() }
+        Tensor {
+            node: self.node.clone(),
+            shape: permuted(&self.shape, perm),
+            layout: self.layout.iter().map(|&a| inverse[a]).collect(),
+        }
     }
 }
 
@@ -111,9 +152,26 @@ fn unit_axis_move(from: &[Option<usize>], to: &[Option<usize>]) -> Option<Vec<us
 /// layout transposes it NHWC → NCHW (`Transpose` [0, 3, 1, 2], or a `Reshape` that does the
 /// same by moving a channel axis of size 1). Anything else (a `Conv`, a pool...) reads it as
 /// NCHW, the ONNX convention.
-fn reads_channels_last(graph: &GraphProto, name: &str, shape: &[Option<usize>], constants: &HashMap<String, Value>) -> bool {
+fn reads_channels_last(
+    graph: &GraphProto,
+    name: &str,
+    shape: &[Option<usize>],
+    constants: &HashMap<String, Value>,
+) -> bool {
     const ELEMENTWISE: &[&str] = &[
-        "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish", "Identity", "Dropout",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Relu",
+        "Sigmoid",
+        "Tanh",
+        "LeakyRelu",
+        "Clip",
+        "HardSigmoid",
+        "HardSwish",
+        "Identity",
+        "Dropout",
     ];
     let mut same_layout: HashSet<&str> = HashSet::from([name]);
     for node in &graph.node {
@@ -127,8 +185,9 @@ fn reads_channels_last(graph: &GraphProto, name: &str, shape: &[Option<usize>], 
                     Some(Value::Const(c)) => c.int_values(),
                     _ => None,
                 });
-                let to: Option<Vec<Option<usize>>> =
-                    target.map(|t| t.iter().enumerate().map(|(i, &d)| if i == 0 { None } else { usize::try_from(d).ok() }).collect());
+                let to: Option<Vec<Option<usize>>> = target.map(|t| {
+                    t.iter().enumerate().map(|(i, &d)| if i == 0 { None } else { usize::try_from(d).ok() }).collect()
+                });
                 return to.and_then(|to| unit_axis_move(shape, &to)).as_deref() == Some(&[0, 3, 1, 2]);
             }
             op if ELEMENTWISE.contains(&op) => same_layout.extend(node.output.iter().map(String::as_str)),
@@ -209,12 +268,18 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, options: &Options) -
         inputs: inputs.iter().map(tensor).collect(),
         outputs: outputs.iter().map(tensor).collect(),
     });
-    result.translation = Some(Translation { format: "ONNX".into(), source: file.to_path_buf(), layout, tensors: t.sources });
+    result.translation =
+        Some(Translation { format: "ONNX".into(), source: file.to_path_buf(), layout, tensors: t.sources });
     Ok(result)
 }
 
 /// What the report says about layouts. `edges` hold (TF node, rank).
-fn layout_sentence(inputs: &[(String, usize)], outputs: &[(String, usize)], options: &Options, channels_last_inputs: bool) -> String {
+fn layout_sentence(
+    inputs: &[(String, usize)],
+    outputs: &[(String, usize)],
+    options: &Options,
+    channels_last_inputs: bool,
+) -> String {
     let four_d = inputs.iter().chain(outputs).any(|(_, rank)| *rank == 4);
     match (four_d, options.keep_nchw) {
         (false, _) => "inputs and outputs keep the ONNX layout (none is 4-D)".into(),
@@ -229,7 +294,12 @@ fn layout_sentence(inputs: &[(String, usize)], outputs: &[(String, usize)], opti
 /// ONNX axes (negative counts from the end) as axes of a rank-`rank` tensor, in order.
 fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, String> {
     axes.iter()
-        .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank).ok_or(format!("axis {a} out of range")))
+        .map(|&a| {
+            usize::try_from(if a < 0 { a + rank as i64 } else { a })
+                .ok()
+                .filter(|&a| a < rank)
+                .ok_or(format!("axis {a} out of range"))
+        })
         .collect()
 }
 
@@ -287,7 +357,10 @@ fn float_type() -> pb::attr_value::Value {
 
 fn tf_shape(dims: &[Option<usize>]) -> pb::TensorShapeProto {
     pb::TensorShapeProto {
-        dim: dims.iter().map(|d| pb::tensor_shape_proto::Dim { size: d.map_or(-1, |d| d as i64), name: String::new() }).collect(),
+        dim: dims
+            .iter()
+            .map(|d| pb::tensor_shape_proto::Dim { size: d.map_or(-1, |d| d as i64), name: String::new() })
+            .collect(),
         unknown_rank: false,
     }
 }
@@ -365,7 +438,9 @@ impl<'a> Translator<'a> {
     fn emit_const(&mut self, wanted: &str, value: &Const) -> String {
         match value {
             Const::F32(a) => self.emit_f32(wanted, a.view(), a.shape()),
-            Const::Int(a) => self.emit_tensor(wanted, pb::DataType::DtInt64, a.shape(), little_endian(a.view(), i64::to_le_bytes)),
+            Const::Int(a) => {
+                self.emit_tensor(wanted, pb::DataType::DtInt64, a.shape(), little_endian(a.view(), i64::to_le_bytes))
+            }
         }
     }
 
@@ -382,12 +457,16 @@ impl<'a> Translator<'a> {
             tensor_content: content,
             ..Default::default()
         };
-        let attrs: Attrs = vec![("dtype", pb::attr_value::Value::Type(dtype as i32)), ("value", pb::attr_value::Value::Tensor(tensor))];
+        let attrs: Attrs = vec![
+            ("dtype", pb::attr_value::Value::Type(dtype as i32)),
+            ("value", pb::attr_value::Value::Tensor(tensor)),
+        ];
         self.emit(wanted, "Const", vec![], attrs)
     }
 
     fn emit_ints(&mut self, wanted: &str, values: &[i64]) -> String {
-        let array = ArrayD::from_shape_vec(IxDyn(&[values.len()]), values.to_vec()).unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0])));
+        let array = ArrayD::from_shape_vec(IxDyn(&[values.len()]), values.to_vec())
+            .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0])));
         self.emit_const(wanted, &Const::Int(array))
     }
 
@@ -396,9 +475,17 @@ impl<'a> Translator<'a> {
     }
 
     /// A graph input: a `Placeholder`, NHWC for a 4-D NCHW input unless NCHW is kept.
-    fn input(&mut self, graph: &GraphProto, input: &tract_onnx::pb::ValueInfoProto, options: &Options) -> Result<(String, usize), TfError> {
+    fn input(
+        &mut self,
+        graph: &GraphProto,
+        input: &tract_onnx::pb::ValueInfoProto,
+        options: &Options,
+    ) -> Result<(String, usize), TfError> {
         use tract_onnx::pb::type_proto::Value as TypeValue;
-        let refuse = |message: String| TfError::Format { path: self.file.to_path_buf(), message: format!("input '{}': {message}", input.name) };
+        let refuse = |message: String| TfError::Format {
+            path: self.file.to_path_buf(),
+            message: format!("input '{}': {message}", input.name),
+        };
         let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(TypeValue::TensorType(t)) => t,
             _ => return Err(refuse("not a tensor".into())),
@@ -423,7 +510,10 @@ impl<'a> Translator<'a> {
         let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);
         self.channels_last_inputs |= channels_last;
         let layout = if rank == 4 && !options.keep_nchw && !channels_last { TO_NHWC.to_vec() } else { identity(rank) };
-        let attrs: Attrs = vec![("dtype", float_type()), ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout))))];
+        let attrs: Attrs = vec![
+            ("dtype", float_type()),
+            ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout)))),
+        ];
         let placeholder = self.emit(&input.name, "Placeholder", vec![], attrs);
         self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout });
         Ok((placeholder, rank))
@@ -431,10 +521,15 @@ impl<'a> Translator<'a> {
 
     /// A graph output: its TF node, transposed to the layout of the model's edges if needed.
     fn output(&mut self, name: &str, options: &Options) -> Result<(String, usize), TfError> {
-        let refuse = |message: String| TfError::Format { path: self.file.to_path_buf(), message: format!("output '{name}': {message}") };
+        let refuse = |message: String| TfError::Format {
+            path: self.file.to_path_buf(),
+            message: format!("output '{name}': {message}"),
+        };
         let tensor = match self.values.get(name) {
             Some(Value::Tensor(t)) => t.clone(),
-            Some(Value::Const(_) | Value::Dims(_)) => return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into())),
+            Some(Value::Const(_) | Value::Dims(_)) => {
+                return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into()))
+            }
             None => return Err(refuse("no node computes it".into())),
         };
         let rank = tensor.rank();
@@ -459,7 +554,8 @@ impl<'a> Translator<'a> {
         let node = match self.transposes.get(&key) {
             Some(node) => node.clone(),
             None => {
-                let perm_node = self.emit_ints(&format!("{wanted}/perm"), &perm.iter().map(|&p| p as i64).collect::<Vec<_>>());
+                let perm_node =
+                    self.emit_ints(&format!("{wanted}/perm"), &perm.iter().map(|&p| p as i64).collect::<Vec<_>>());
                 let node = self.emit(wanted, "Transpose", vec![x.node.clone(), perm_node], vec![]);
                 if let Some(source) = self.sources.get(&x.node).cloned() {
                     let base = source.permutation.unwrap_or_else(|| identity(perm.len()));
@@ -489,15 +585,20 @@ impl<'a> Translator<'a> {
     }
 
     fn value(&self, node: &NodeProto, index: usize) -> Result<&Value, String> {
-        let name = node.input.get(index).filter(|n| !n.is_empty()).ok_or_else(|| format!("input {index} is missing"))?;
+        let name =
+            node.input.get(index).filter(|n| !n.is_empty()).ok_or_else(|| format!("input {index} is missing"))?;
         self.values.get(name).ok_or_else(|| format!("input '{name}' is not computed before this node"))
     }
 
     fn tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, String> {
         match self.value(node, index)? {
             Value::Tensor(t) => Ok(t.clone()),
-            Value::Const(_) => Err(format!("input {index} is a constant; only tensors computed from the inputs are supported here")),
-            Value::Dims(_) => Err(format!("input {index} is computed from a shape; only tensors computed from the inputs are supported here")),
+            Value::Const(_) => {
+                Err(format!("input {index} is a constant; only tensors computed from the inputs are supported here"))
+            }
+            Value::Dims(_) => Err(format!(
+                "input {index} is computed from a shape; only tensors computed from the inputs are supported here"
+            )),
         }
     }
 
@@ -506,7 +607,9 @@ impl<'a> Translator<'a> {
             None => Ok(None),
             Some(_) => match self.value(node, index)? {
                 Value::Const(c) => Ok(Some(c.clone())),
-                Value::Tensor(_) => Err(format!("input {index} must be a constant (an initializer or a Constant node)")),
+                Value::Tensor(_) => {
+                    Err(format!("input {index} must be a constant (an initializer or a Constant node)"))
+                }
                 Value::Dims(_) => Err(format!("input {index} must be a constant, but it depends on the batch size")),
             },
         }
@@ -516,8 +619,12 @@ impl<'a> Translator<'a> {
     fn dims(&self, node: &NodeProto, index: usize) -> Result<Dims, String> {
         match self.value(node, index)? {
             Value::Dims(dims) => Ok(dims.clone()),
-            Value::Const(c) => shapes::from_const(c).ok_or_else(|| format!("input {index} must be an integer scalar or vector")),
-            Value::Tensor(_) => Err(format!("input {index} is a tensor; only shape arithmetic on constants and shapes is supported here")),
+            Value::Const(c) => {
+                shapes::from_const(c).ok_or_else(|| format!("input {index} must be an integer scalar or vector"))
+            }
+            Value::Tensor(_) => Err(format!(
+                "input {index} is a tensor; only shape arithmetic on constants and shapes is supported here"
+            )),
         }
     }
 
@@ -534,11 +641,23 @@ impl<'a> Translator<'a> {
     }
 
     fn output_name(node: &NodeProto) -> Result<&str, String> {
-        node.output.first().map(String::as_str).filter(|n| !n.is_empty()).ok_or_else(|| "the node has no output".to_string())
+        node.output
+            .first()
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| "the node has no output".to_string())
     }
 
     /// Emits the TF node that computes the ONNX node's output 0, named after that output.
-    fn emit_output(&mut self, node: &NodeProto, op: &str, inputs: Vec<String>, attrs: Attrs, shape: Vec<Option<usize>>, layout: Vec<usize>) -> Result<(), String> {
+    fn emit_output(
+        &mut self,
+        node: &NodeProto,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Attrs,
+        shape: Vec<Option<usize>>,
+        layout: Vec<usize>,
+    ) -> Result<(), String> {
         let onnx_name = Self::output_name(node)?.to_string();
         let tf_node = self.emit(&onnx_name, op, inputs, attrs);
         self.bind(&onnx_name, Tensor { node: tf_node, shape, layout });
@@ -562,7 +681,9 @@ impl<'a> Translator<'a> {
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(format!("op '{}' of domain '{}' is not supported", node.op_type, node.domain));
         }
-        if node.output.iter().skip(1).any(|o| !o.is_empty()) && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization") {
+        if node.output.iter().skip(1).any(|o| !o.is_empty())
+            && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization")
+        {
             return Err("only the first output of an op is supported".into());
         }
         match node.op_type.as_str() {
@@ -607,7 +728,9 @@ impl<'a> Translator<'a> {
             "Squeeze" if self.is_tensor(node, 0) => self.squeeze(node),
             "Unsqueeze" if self.is_tensor(node, 0) => self.unsqueeze(node),
             "Slice" if self.is_tensor(node, 0) => self.slice(node),
-            "Shape" | "Gather" | "Cast" | "Slice" | "Concat" | "Squeeze" | "Unsqueeze" | "ReduceProd" => self.shape_arithmetic(node),
+            "Shape" | "Gather" | "Cast" | "Slice" | "Concat" | "Squeeze" | "Unsqueeze" | "ReduceProd" => {
+                self.shape_arithmetic(node)
+            }
             "Flatten" => self.flatten(node),
             "Transpose" => self.transpose(node),
             "Reshape" => self.reshape(node),
@@ -620,11 +743,14 @@ impl<'a> Translator<'a> {
 
     /// Integer ops on shapes and constants, folded (see [`crate::shapes`]).
     fn shape_arithmetic(&mut self, node: &NodeProto) -> Result<(), String> {
-        let ints = |index: usize| -> Result<Vec<i64>, String> { self.dims(node, index)?.known().ok_or_else(|| format!("input {index} depends on the batch size")) };
+        let ints = |index: usize| -> Result<Vec<i64>, String> {
+            self.dims(node, index)?.known().ok_or_else(|| format!("input {index} depends on the batch size"))
+        };
         let dims = match node.op_type.as_str() {
             "Shape" => {
                 let x = self.tensor(node, 0)?;
-                let mut shape = Dims::of_shape(&x.shape).ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
+                let mut shape = Dims::of_shape(&x.shape)
+                    .ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
                 shape.values[0] = Dim::Batch(self.rows_of(&x) as i64);
                 shapes::slice(&shape, proto::attr_int(node, "start", 0)?, proto::attr_int(node, "end", i64::MAX)?)
             }
@@ -634,7 +760,9 @@ impl<'a> Translator<'a> {
                 }
                 let indices = self.dims(node, 1)?;
                 let positions = indices.known().ok_or("the indices depend on the batch size")?;
-                self.dims(node, 0)?.gather(&positions, indices.scalar).ok_or_else(|| format!("indices {positions:?} out of range"))?
+                self.dims(node, 0)?
+                    .gather(&positions, indices.scalar)
+                    .ok_or_else(|| format!("indices {positions:?} out of range"))?
             }
             "Cast" => {
                 use tract_onnx::pb::tensor_proto::DataType;
@@ -663,11 +791,17 @@ impl<'a> Translator<'a> {
             "ReduceProd" => {
                 let values = self.dims(node, 0)?;
                 let keep = proto::attr_int(node, "keepdims", 1)? != 0;
-                let product = values.values.iter().try_fold(Dim::Known(1), |acc, &d| acc.mul(d)).ok_or("a product of shape values that overflows")?;
+                let product = values
+                    .values
+                    .iter()
+                    .try_fold(Dim::Known(1), |acc, &d| acc.checked_mul(d))
+                    .ok_or("a product of shape values that overflows")?;
                 Dims { values: vec![product], scalar: !keep }
             }
             "Unsqueeze" => shapes::with_rank(&self.dims(node, 0)?, 1, &ints(1)?)?,
-            "Squeeze" => shapes::with_rank(&self.dims(node, 0)?, 0, &if node.input.len() > 1 { ints(1)? } else { vec![] })?,
+            "Squeeze" => {
+                shapes::with_rank(&self.dims(node, 0)?, 0, &if node.input.len() > 1 { ints(1)? } else { vec![] })?
+            }
             other => return Err(format!("op '{other}' is not supported on shape values")),
         };
         self.bind_dims(node, dims)
@@ -680,7 +814,14 @@ impl<'a> Translator<'a> {
 
     /// Emits an element-wise op whose result is shaped and held like `like`, with as many
     /// rows per sample.
-    fn elementwise(&mut self, node: &NodeProto, op: &str, inputs: Vec<String>, attrs: Attrs, like: &Tensor) -> Result<(), String> {
+    fn elementwise(
+        &mut self,
+        node: &NodeProto,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Attrs,
+        like: &Tensor,
+    ) -> Result<(), String> {
         let rows = self.rows_of(like);
         self.emit_output(node, op, inputs, attrs, like.shape.clone(), like.layout.clone())?;
         self.inherit_rows(node, rows)
@@ -712,7 +853,9 @@ impl<'a> Translator<'a> {
     fn reciprocal(&mut self, node: &NodeProto) -> Result<(), String> {
         let name = node.input.first().cloned().unwrap_or_default();
         match self.square_roots.get(&name).cloned() {
-            Some(radicand) => self.elementwise(node, "Rsqrt", vec![radicand.node.clone()], vec![("T", float_type())], &radicand),
+            Some(radicand) => {
+                self.elementwise(node, "Rsqrt", vec![radicand.node.clone()], vec![("T", float_type())], &radicand)
+            }
             None => self.unary(node, "Reciprocal", vec![]),
         }
     }
@@ -743,7 +886,8 @@ impl<'a> Translator<'a> {
             "SAME_UPPER" | "SAME_LOWER" => {
                 let mut pads = [(0, 0); 2];
                 for axis in 0..2 {
-                    let (small, large) = same_pads(size(axis)?, (kernel[axis] - 1) * dilations[axis] + 1, strides[axis]);
+                    let (small, large) =
+                        same_pads(size(axis)?, (kernel[axis] - 1) * dilations[axis] + 1, strides[axis]);
                     pads[axis] = if auto_pad == "SAME_UPPER" { (small, large) } else { (large, small) };
                 }
                 pads
@@ -758,8 +902,14 @@ impl<'a> Translator<'a> {
         for axis in 0..2 {
             let size = match x.shape[axis + 2] {
                 Some(size) => Some(
-                    window_output(size, window.kernel[axis], window.strides[axis], window.dilations[axis], window.pads[axis])
-                        .ok_or_else(|| format!("the window {:?} does not fit the input {:?}", window.kernel, x.shape))?,
+                    window_output(
+                        size,
+                        window.kernel[axis],
+                        window.strides[axis],
+                        window.dilations[axis],
+                        window.pads[axis],
+                    )
+                    .ok_or_else(|| format!("the window {:?} does not fit the input {:?}", window.kernel, x.shape))?,
                 ),
                 None => None,
             };
@@ -774,7 +924,9 @@ impl<'a> Translator<'a> {
             return x.clone();
         }
         let [(hb, he), (wb, we)] = pads;
-        let paddings = ArrayD::from_shape_vec(IxDyn(&[4, 2]), vec![0, 0, hb as i64, he as i64, wb as i64, we as i64, 0, 0]).unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[4, 2])));
+        let paddings =
+            ArrayD::from_shape_vec(IxDyn(&[4, 2]), vec![0, 0, hb as i64, he as i64, wb as i64, we as i64, 0, 0])
+                .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[4, 2])));
         let paddings = self.emit_const(&self.part("pad/paddings"), &Const::Int(paddings));
         let node = self.emit(&self.part("pad"), "Pad", vec![x.node.clone(), paddings], vec![]);
         let mut shape = x.shape.clone();
@@ -804,7 +956,13 @@ impl<'a> Translator<'a> {
         let padded = self.zero_pad(&x, window.pads);
         let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
         let attrs = |window: &Window| -> Attrs {
-            vec![("T", float_type()), ("strides", four(window.strides)), ("dilations", four(window.dilations)), ("padding", string("VALID")), ("data_format", string("NHWC"))]
+            vec![
+                ("T", float_type()),
+                ("strides", four(window.strides)),
+                ("dilations", four(window.dilations)),
+                ("padding", string("VALID")),
+                ("data_format", string("NHWC")),
+            ]
         };
         // OIHW → HWIO, written straight from the permuted view; for depthwise (O = C·m, I = 1)
         // HWIO read row-major is (h, w, C, m).
@@ -834,14 +992,34 @@ impl<'a> Translator<'a> {
         if bias.len() != filters {
             return Err(format!("the bias has {} values for {filters} filters", bias.len()));
         }
-        let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?));
-        self.emit_output(node, "BiasAdd", vec![conv, bias], vec![("data_format", string("NHWC"))], shape, TO_NHWC.to_vec())
+        let bias = self.emit_const(
+            &self.part("bias"),
+            &Const::F32(bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?),
+        );
+        self.emit_output(
+            node,
+            "BiasAdd",
+            vec![conv, bias],
+            vec![("data_format", string("NHWC"))],
+            shape,
+            TO_NHWC.to_vec(),
+        )
     }
 
     /// `MatMul` of a tensor by a constant matrix (`A`: (batch, K), `B`: (K, N)) with `BiasAdd`.
-    fn dense(&mut self, node: &NodeProto, a: Tensor, weight: ArrayViewD<f32>, bias: Option<ArrayD<f32>>) -> Result<(), String> {
+    fn dense(
+        &mut self,
+        node: &NodeProto,
+        a: Tensor,
+        weight: ArrayViewD<f32>,
+        bias: Option<ArrayD<f32>>,
+    ) -> Result<(), String> {
         if a.rank() != 2 || weight.ndim() != 2 || a.shape[1] != Some(weight.shape()[0]) {
-            return Err(format!("only (batch, K) × constant (K, N) products are supported, got {:?} × {:?}", a.shape, weight.shape()));
+            return Err(format!(
+                "only (batch, K) × constant (K, N) products are supported, got {:?} × {:?}",
+                a.shape,
+                weight.shape()
+            ));
         }
         let units = weight.shape()[1];
         let shape = vec![a.shape[0], Some(units)];
@@ -856,7 +1034,10 @@ impl<'a> Translator<'a> {
         if bias.len() != units || bias.shape().iter().rev().skip(1).any(|&d| d != 1) {
             return Err(format!("the bias of shape {:?} does not broadcast per output unit ({units})", bias.shape()));
         }
-        let bias = self.emit_const(&self.part("bias"), &Const::F32(bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?));
+        let bias = self.emit_const(
+            &self.part("bias"),
+            &Const::F32(bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?),
+        );
         self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, identity(2))?;
         self.inherit_rows(node, rows)
     }
@@ -896,12 +1077,17 @@ impl<'a> Translator<'a> {
         let rank = a.rank();
         let k = a.shape[rank - 1];
         if weight.ndim() != 2 || k != Some(weight.shape()[0]) {
-            return Err(format!("only (batch, ..., K) × constant (K, N) products are supported, got {:?} × {:?}", a.shape, weight.shape()));
+            return Err(format!(
+                "only (batch, ..., K) × constant (K, N) products are supported, got {:?} × {:?}",
+                a.shape,
+                weight.shape()
+            ));
         }
         let units = weight.shape()[1];
         let a = self.in_onnx_layout(&a)?;
         let rows_shape = self.emit_ints(&self.part("rows/shape"), &[-1, weight.shape()[0] as i64]);
-        let rows = self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
+        let rows =
+            self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
         let kernel_shape = weight.shape().to_vec();
         let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
         let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
@@ -932,7 +1118,12 @@ impl<'a> Translator<'a> {
         let keep: Attrs = vec![("T", t()), ("keep_dims", pb::attr_value::Value::B(true))];
         let axes = self.emit_ints(&self.part("axes"), &[-1]);
         let mean = self.emit(&self.part("mean"), "Mean", vec![x.node.clone(), axes.clone()], keep.clone());
-        let squared = self.emit(&self.part("squared_difference"), "SquaredDifference", vec![x.node.clone(), mean.clone()], vec![("T", t())]);
+        let squared = self.emit(
+            &self.part("squared_difference"),
+            "SquaredDifference",
+            vec![x.node.clone(), mean.clone()],
+            vec![("T", t())],
+        );
         let variance = self.emit(&self.part("variance"), "Mean", vec![squared, axes], keep);
         let epsilon = self.emit_scalar(&self.part("epsilon"), epsilon);
         let shifted = self.emit(&self.part("variance_epsilon"), "AddV2", vec![variance, epsilon], vec![("T", t())]);
@@ -946,7 +1137,14 @@ impl<'a> Translator<'a> {
 
     /// A `Const` of constant input `index` (`role` in errors) as one value per channel; when
     /// the input is absent, `default` everywhere, or an error without one.
-    fn per_channel(&mut self, node: &NodeProto, index: usize, role: &str, channels: usize, default: Option<f32>) -> Result<String, String> {
+    fn per_channel(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        role: &str,
+        channels: usize,
+        default: Option<f32>,
+    ) -> Result<String, String> {
         let value = match (self.constant(node, index)?, default) {
             (Some(c), _) => c.to_f32(),
             (None, Some(default)) => ArrayD::from_elem(IxDyn(&[channels]), default),
@@ -994,7 +1192,7 @@ impl<'a> Translator<'a> {
         };
         match (bound(1)?, bound(2)?) {
             (Some(min), Some(max)) if min == 0.0 && max == 6.0 => self.unary(node, "Relu6", vec![]),
-            (Some(min), None) if min == 0.0 => self.unary(node, "Relu", vec![]),
+            (Some(0.0), None) => self.unary(node, "Relu", vec![]),
             (Some(min), max) if min == 0.0 && max.is_some_and(f32::is_infinite) => self.unary(node, "Relu", vec![]),
             (min, max) => Err(format!("Clip({min:?}, {max:?}) is not supported (only Clip(0, 6) and Clip(0, ∞))")),
         }
@@ -1068,7 +1266,13 @@ impl<'a> Translator<'a> {
         if op == "Mul" && node.input.first() == node.input.get(1) {
             if let Some((x, m)) = node.input.first().and_then(|d| self.differences.get(d)).cloned() {
                 if x.rank() == m.rank() && x.layout == m.layout {
-                    return self.elementwise(node, "SquaredDifference", vec![x.node.clone(), m.node], vec![("T", float_type())], &x);
+                    return self.elementwise(
+                        node,
+                        "SquaredDifference",
+                        vec![x.node.clone(), m.node],
+                        vec![("T", float_type())],
+                        &x,
+                    );
                 }
             }
         }
@@ -1084,8 +1288,12 @@ impl<'a> Translator<'a> {
                 });
                 (vec![a.node.clone(), b.node.clone()], Tensor { shape: shape.collect(), ..a.clone() })
             }
-            (Value::Tensor(t), Value::Const(c)) => (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone()),
-            (Value::Const(c), Value::Tensor(t)) => (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone()),
+            (Value::Tensor(t), Value::Const(c)) => {
+                (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone())
+            }
+            (Value::Const(c), Value::Tensor(t)) => {
+                (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone())
+            }
             _ => return self.shape_binary(node, op),
         };
         if let (Value::Tensor(a), Value::Tensor(b), "Sub") = (&a, &b, op) {
@@ -1101,11 +1309,12 @@ impl<'a> Translator<'a> {
         let folded = match op {
             "AddV2" => a.zip_with(&b, |x, y| x.add(y, false)),
             "Sub" => a.zip_with(&b, |x, y| x.add(y, true)),
-            "Mul" => a.zip_with(&b, Dim::mul),
-            "RealDiv" => a.zip_with(&b, Dim::div),
+            "Mul" => a.zip_with(&b, Dim::checked_mul),
+            "RealDiv" => a.zip_with(&b, Dim::checked_div),
             _ => None,
         };
-        let folded = folded.ok_or_else(|| format!("{op} of shape values {:?} and {:?} is not supported", a.values, b.values))?;
+        let folded =
+            folded.ok_or_else(|| format!("{op} of shape values {:?} and {:?} is not supported", a.values, b.values))?;
         self.bind_dims(node, folded)
     }
 
@@ -1127,13 +1336,15 @@ impl<'a> Translator<'a> {
         }
         let count_pads = op == "AvgPool" && proto::attr_int(node, "count_include_pad", 0)? != 0;
         if proto::attr_int(node, "ceil_mode", 0)? != 0 {
-            for axis in 0..2 {
+            for (axis, &kernel_size) in kernel.iter().enumerate() {
                 let size = x.shape[axis + 2].ok_or("the input's spatial size is unknown")?;
-                let extra = ceil_mode_extra(size, kernel[axis], window.strides[axis], window.pads[axis]);
+                let extra = ceil_mode_extra(size, kernel_size, window.strides[axis], window.pads[axis]);
                 // The extra window reaches past the pads, where ONNX counts nothing: like
                 // excluded padding, but not like the zeros a counted pad would add.
                 if extra > 0 && count_pads {
-                    return Err("ceil_mode = 1 with count_include_pad = 1 and a partial last window is not supported".into());
+                    return Err(
+                        "ceil_mode = 1 with count_include_pad = 1 and a partial last window is not supported".into()
+                    );
                 }
                 window.pads[axis].1 += extra;
             }
@@ -1141,21 +1352,46 @@ impl<'a> Translator<'a> {
         let shape = self.window_shape(&x, &window, x.shape[1])?;
         let tf_window = |kernel: [usize; 2], strides: [usize; 2], padding: &str| -> Attrs {
             let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
-            vec![("T", float_type()), ("ksize", four(kernel)), ("strides", four(strides)), ("padding", string(padding)), ("data_format", string("NHWC"))]
+            vec![
+                ("T", float_type()),
+                ("ksize", four(kernel)),
+                ("strides", four(strides)),
+                ("padding", string(padding)),
+                ("data_format", string("NHWC")),
+            ]
         };
         let sizes: Option<Vec<usize>> = x.shape[2..].iter().copied().collect();
-        let is_same = sizes.is_some_and(|s| (0..2).all(|a| window.pads[a] == same_pads(s[a], kernel[a], window.strides[a])));
-        let stride1_same = (0..2).all(|a| window.pads[a] == same_pads(1, kernel[a], 1) || kernel[a] == 1 && window.pads[a] == (0, 0));
+        let is_same =
+            sizes.is_some_and(|s| (0..2).all(|a| window.pads[a] == same_pads(s[a], kernel[a], window.strides[a])));
+        let stride1_same =
+            (0..2).all(|a| window.pads[a] == same_pads(1, kernel[a], 1) || kernel[a] == 1 && window.pads[a] == (0, 0));
         if window.pads == [(0, 0); 2] || count_pads {
             let padded = self.zero_pad(&x, window.pads);
-            self.emit_output(node, op, vec![padded.node], tf_window(kernel, window.strides, "VALID"), shape, TO_NHWC.to_vec())
+            self.emit_output(
+                node,
+                op,
+                vec![padded.node],
+                tf_window(kernel, window.strides, "VALID"),
+                shape,
+                TO_NHWC.to_vec(),
+            )
         } else if is_same {
             self.emit_output(node, op, vec![x.node], tf_window(kernel, window.strides, "SAME"), shape, TO_NHWC.to_vec())
         } else if stride1_same {
             let pooled = self.emit(&self.part("stride1"), op, vec![x.node], tf_window(kernel, [1, 1], "SAME"));
-            self.emit_output(node, "MaxPool", vec![pooled], tf_window([1, 1], window.strides, "VALID"), shape, TO_NHWC.to_vec())
+            self.emit_output(
+                node,
+                "MaxPool",
+                vec![pooled],
+                tf_window([1, 1], window.strides, "VALID"),
+                shape,
+                TO_NHWC.to_vec(),
+            )
         } else {
-            Err(format!("pads {:?} with kernel {kernel:?} and strides {:?} have no exact TF/Keras padding", window.pads, window.strides))
+            Err(format!(
+                "pads {:?} with kernel {kernel:?} and strides {:?} have no exact TF/Keras padding",
+                window.pads, window.strides
+            ))
         }
     }
 
@@ -1173,7 +1409,9 @@ impl<'a> Translator<'a> {
         let rank = x.rank();
         let axes = match self.axes(node, rank)? {
             Some(axes) => axes,
-            None if proto::attr_int(node, "noop_with_empty_axes", 0)? != 0 => return Err("an empty reduction is not supported".into()),
+            None if proto::attr_int(node, "noop_with_empty_axes", 0)? != 0 => {
+                return Err("an empty reduction is not supported".into())
+            }
             None => (0..rank).collect(),
         };
         if axes.contains(&0) {
@@ -1208,7 +1446,10 @@ impl<'a> Translator<'a> {
         let axis = proto::attr_int(node, "axis", 1)?;
         let axis = if axis < 0 { axis + rank } else { axis };
         if !(1..rank).contains(&axis) || tensors.iter().any(|t| t.rank() != first.rank()) {
-            return Err(format!("axis {axis} of inputs shaped {:?} (only non-batch axes of tensors of one rank)", tensors.iter().map(|t| &t.shape).collect::<Vec<_>>()));
+            return Err(format!(
+                "axis {axis} of inputs shaped {:?} (only non-batch axes of tensors of one rank)",
+                tensors.iter().map(|t| &t.shape).collect::<Vec<_>>()
+            ));
         }
         let axis = axis as usize;
         let tf_axis = first.layout.iter().position(|&a| a == axis).unwrap_or(axis);
@@ -1234,9 +1475,13 @@ impl<'a> Translator<'a> {
     /// the batch merged with leading axes, tf2onnx's `tensordot`), from an `x` that may
     /// itself have merged rows.
     fn reshape_rows(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize], rows: usize) -> Result<(), String> {
-        let (rows_in, per_row) = (self.rows_of(x), x.features().ok_or("the input shape is not fully known")?.iter().product::<usize>());
+        let (rows_in, per_row) =
+            (self.rows_of(x), x.features().ok_or("the input shape is not fully known")?.iter().product::<usize>());
         if rows.checked_mul(dims.iter().product::<usize>()) != rows_in.checked_mul(per_row) {
-            return Err(format!("cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})", x.shape));
+            return Err(format!(
+                "cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})",
+                x.shape
+            ));
         }
         let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
         // Merged rows keep the ONNX layout; otherwise the relabelling and NHWC shortcuts apply.
@@ -1249,7 +1494,11 @@ impl<'a> Translator<'a> {
         let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
         // A 4-D result with one channel or 1×1 pixels can be written NHWC straight away, which
         // spares the Conv after a squeeze-excite reshape a transpose.
-        let layout = if !merged && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) { TO_NHWC.to_vec() } else { identity(shape.len()) };
+        let layout = if !merged && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) {
+            TO_NHWC.to_vec()
+        } else {
+            identity(shape.len())
+        };
         let target: Vec<i64> = permuted(&shape, &layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect();
         let target = self.emit_ints(&self.part("shape"), &target);
         self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, layout)?;
@@ -1291,7 +1540,14 @@ impl<'a> Translator<'a> {
         if axes.iter().any(|a| !unit_axes.contains(a)) {
             return Err(format!("axes {axes:?} of {:?}: only non-batch axes of size 1 can be squeezed", x.shape));
         }
-        let dims: Vec<usize> = x.features().ok_or("the input shape is not fully known")?.into_iter().enumerate().filter(|(i, _)| !axes.contains(&(i + 1))).map(|(_, d)| d).collect();
+        let dims: Vec<usize> = x
+            .features()
+            .ok_or("the input shape is not fully known")?
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !axes.contains(&(i + 1)))
+            .map(|(_, d)| d)
+            .collect();
         self.reshape_to(node, &x, &dims)
     }
 
@@ -1299,14 +1555,18 @@ impl<'a> Translator<'a> {
     fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), String> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
-        let axes = self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the axes must be an integer constant")?;
+        let axes =
+            self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the axes must be an integer constant")?;
         let out_rank = rank + axes.len();
         let axes = self.axes(node, out_rank)?.unwrap_or_default();
         if axes.contains(&0) || axes.len() + rank != out_rank {
             return Err(format!("axes {axes:?}: only axes after the batch can be inserted"));
         }
         let mut features = x.features().ok_or("the input shape is not fully known")?.into_iter();
-        let dims: Vec<usize> = (1..out_rank).map(|a| if axes.contains(&a) { Some(1) } else { features.next() }).collect::<Option<_>>().ok_or("axes out of range")?;
+        let dims: Vec<usize> = (1..out_rank)
+            .map(|a| if axes.contains(&a) { Some(1) } else { features.next() })
+            .collect::<Option<_>>()
+            .ok_or("axes out of range")?;
         self.reshape_to(node, &x, &dims)
     }
 
@@ -1316,7 +1576,9 @@ impl<'a> Translator<'a> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
         let ints = |index: usize| -> Result<Option<Vec<i64>>, String> {
-            self.constant(node, index)?.map(|c| c.int_values().ok_or_else(|| format!("input {index} must be integers"))).transpose()
+            self.constant(node, index)?
+                .map(|c| c.int_values().ok_or_else(|| format!("input {index} must be integers")))
+                .transpose()
         };
         let (starts, ends) = (ints(1)?.ok_or("starts are missing")?, ints(2)?.ok_or("ends are missing")?);
         let axes = match ints(3)? {
@@ -1325,7 +1587,9 @@ impl<'a> Translator<'a> {
         };
         let steps = ints(4)?.unwrap_or_else(|| vec![1; axes.len()]);
         if starts.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
-            return Err(format!("starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"));
+            return Err(format!(
+                "starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"
+            ));
         }
         // (begin, end) per ONNX axis; the batch axis must stay whole.
         let mut ranges: Vec<Option<(usize, usize)>> = vec![None; rank];
@@ -1343,7 +1607,8 @@ impl<'a> Translator<'a> {
             let (begin, end) = (clamp(start), clamp(end));
             ranges[axis] = Some((begin, end.max(begin)));
         }
-        let shape: Vec<Option<usize>> = x.shape.iter().zip(&ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
+        let shape: Vec<Option<usize>> =
+            x.shape.iter().zip(&ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
         // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
         let mut end_mask = 0i64;
         let (mut begin, mut end) = (Vec::new(), Vec::new());
@@ -1367,7 +1632,14 @@ impl<'a> Translator<'a> {
             ("new_axis_mask", mask(0)),
             ("shrink_axis_mask", mask(0)),
         ];
-        self.emit_output(node, "StridedSlice", vec![x.node.clone(), begin, end, strides], attrs, shape, x.layout.clone())
+        self.emit_output(
+            node,
+            "StridedSlice",
+            vec![x.node.clone(), begin, end, strides],
+            attrs,
+            shape,
+            x.layout.clone(),
+        )
     }
 
     /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
@@ -1376,7 +1648,10 @@ impl<'a> Translator<'a> {
         let rank = x.rank();
         let perm: Vec<usize> = match proto::attr_ints(node, "perm")? {
             None => (0..rank).rev().collect(),
-            Some(perm) => perm.iter().map(|&p| usize::try_from(p).map_err(|_| format!("perm {perm:?}"))).collect::<Result<_, _>>()?,
+            Some(perm) => perm
+                .iter()
+                .map(|&p| usize::try_from(p).map_err(|_| format!("perm {perm:?}")))
+                .collect::<Result<_, _>>()?,
         };
         let mut sorted = perm.clone();
         sorted.sort_unstable();
@@ -1413,20 +1688,28 @@ impl<'a> Translator<'a> {
             (Some(Dim::Batch(k)), _) => usize::try_from(*k).map_err(|_| format!("{k} times the batch size"))?,
             (Some(Dim::Known(-1)), Some(rest)) if rest.iter().all(|d| d.is_some_and(|d| d > 0)) => {
                 let after_first: usize = rest.iter().map(|d| d.unwrap_or(1) as usize).product();
-                if after_first < elements && elements % after_first == 0 { elements / after_first } else { 1 }
+                if after_first < elements && elements.is_multiple_of(after_first) {
+                    elements / after_first
+                } else {
+                    1
+                }
             }
             _ => 1,
         };
         let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
         let Some((&first, rest)) = target.split_first() else { return Err("an empty target shape".into()) };
         // Only the first entry may be the batch size.
-        let rest: Vec<i64> = rest.iter().copied().collect::<Option<_>>().ok_or_else(|| format!("target shape {target:?} moves the batch"))?;
+        let rest: Vec<i64> = rest
+            .iter()
+            .copied()
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("target shape {target:?} moves the batch"))?;
         let mut dims: Vec<i64> = rest
             .iter()
             .enumerate()
             .map(|(i, &d)| if d == 0 && !allow_zero { features.get(i).map_or(-2, |&f| f as i64) } else { d })
             .collect();
-        if elements % rows != 0 {
+        if !elements.is_multiple_of(rows) {
             return Err(format!("target shape {target:?}: {elements} elements per sample do not make {rows} rows"));
         }
         // Elements per row of the result.
@@ -1434,12 +1717,19 @@ impl<'a> Translator<'a> {
         let known: i64 = dims.iter().filter(|&&d| d != -1).product();
         match dims.iter().filter(|&&d| d == -1).count() {
             0 => {}
-            1 if known > 0 && total as i64 % known == 0 => dims.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known),
+            1 if known > 0 && total as i64 % known == 0 => {
+                dims.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known)
+            }
             _ => return Err(format!("target shape {target:?} is ambiguous")),
         }
         let batch_kept = match first {
             None => true,
-            Some(first) => first == -1 || (first == 0 && !allow_zero) || x.shape[0].is_some_and(|b| b as i64 == first) || first == 1,
+            Some(first) => {
+                first == -1
+                    || (first == 0 && !allow_zero)
+                    || x.shape[0].is_some_and(|b| b as i64 == first)
+                    || first == 1
+            }
         };
         if !batch_kept || dims.iter().any(|&d| d < 0) {
             return Err(format!("target shape {target:?} does not keep the batch first"));
@@ -1456,7 +1746,10 @@ impl<'a> Translator<'a> {
         let axis = if axis < 0 { axis + rank } else { axis };
         let last_in_tf = x.layout.last() == Some(&(axis as usize));
         if !last_in_tf {
-            return Err(format!("softmax over axis {axis} of {:?} is not supported (channels or last axis only)", x.shape));
+            return Err(format!(
+                "softmax over axis {axis} of {:?} is not supported (channels or last axis only)",
+                x.shape
+            ));
         }
         self.unary(node, "Softmax", vec![("T", float_type())])
     }
@@ -1476,10 +1769,13 @@ impl<'a> Translator<'a> {
         let rounding = proto::attr_str(node, "nearest_mode", "round_prefer_floor")?;
         let exact = matches!(
             (coordinates.as_str(), rounding.as_str()),
-            ("asymmetric" | "tf_half_pixel_for_nn", "floor") | ("half_pixel" | "pytorch_half_pixel", "round_prefer_floor" | "round_prefer_ceil")
+            ("asymmetric" | "tf_half_pixel_for_nn", "floor")
+                | ("half_pixel" | "pytorch_half_pixel", "round_prefer_floor" | "round_prefer_ceil")
         );
         if !exact {
-            return Err(format!("coordinate_transformation_mode '{coordinates}' with nearest_mode '{rounding}' is not supported"));
+            return Err(format!(
+                "coordinate_transformation_mode '{coordinates}' with nearest_mode '{rounding}' is not supported"
+            ));
         }
         let axes: Vec<usize> = match proto::attr_ints(node, "axes")? {
             None => (0..4).collect(),
@@ -1519,7 +1815,11 @@ impl<'a> Translator<'a> {
         let (h, w) = (x.shape[2].ok_or("unknown height")?, x.shape[3].ok_or("unknown width")?);
         let shape = vec![x.shape[0], x.shape[1], Some(h * factors[2]), Some(w * factors[3])];
         let size = self.emit_ints(&self.part("size"), &[(h * factors[2]) as i64, (w * factors[3]) as i64]);
-        let attrs: Attrs = vec![("T", float_type()), ("align_corners", pb::attr_value::Value::B(false)), ("half_pixel_centers", pb::attr_value::Value::B(false))];
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("align_corners", pb::attr_value::Value::B(false)),
+            ("half_pixel_centers", pb::attr_value::Value::B(false)),
+        ];
         self.emit_output(node, "ResizeNearestNeighbor", vec![x.node, size], attrs, shape, TO_NHWC.to_vec())
     }
 
@@ -1534,7 +1834,8 @@ impl<'a> Translator<'a> {
                 return Err("only padding with zeros is supported".into());
             }
         }
-        let pads = self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the pads must be an integer constant")?;
+        let pads =
+            self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the pads must be an integer constant")?;
         let rank = x.rank();
         let axes: Vec<usize> = match self.constant(node, 3)? {
             None => (0..rank).collect(),
@@ -1582,22 +1883,43 @@ mod tests {
     }
 
     fn value_info(name: &str, dims: &[i64]) -> tract_onnx::pb::ValueInfoProto {
-        use tract_onnx::pb::{tensor_shape_proto::dimension::Value as DimValue, tensor_shape_proto::Dimension, type_proto, TensorShapeProto, TypeProto, ValueInfoProto};
-        let dim = |d: i64| Dimension { value: Some(if d < 0 { DimValue::DimParam("N".into()) } else { DimValue::DimValue(d) }), ..Default::default() };
+        use tract_onnx::pb::{
+            tensor_shape_proto::dimension::Value as DimValue, tensor_shape_proto::Dimension, type_proto,
+            TensorShapeProto, TypeProto, ValueInfoProto,
+        };
+        let dim = |d: i64| Dimension {
+            value: Some(if d < 0 { DimValue::DimParam("N".into()) } else { DimValue::DimValue(d) }),
+            ..Default::default()
+        };
         let tensor_type = type_proto::Tensor {
             elem_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
             shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| dim(d)).collect() }),
         };
-        ValueInfoProto { name: name.into(), r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor_type)), ..Default::default() }), ..Default::default() }
+        ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor_type)), ..Default::default() }),
+            ..Default::default()
+        }
     }
 
     fn onnx_node(op: &str, inputs: &[&str], output: &str, attrs: Vec<tract_onnx::pb::AttributeProto>) -> NodeProto {
-        NodeProto { op_type: op.into(), input: inputs.iter().map(|i| i.to_string()).collect(), output: vec![output.into()], attribute: attrs, ..Default::default() }
+        NodeProto {
+            op_type: op.into(),
+            input: inputs.iter().map(|i| i.to_string()).collect(),
+            output: vec![output.into()],
+            attribute: attrs,
+            ..Default::default()
+        }
     }
 
     fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::AttributeProto {
         use tract_onnx::pb::attribute_proto::AttributeType;
-        tract_onnx::pb::AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints: values.to_vec(), ..Default::default() }
+        tract_onnx::pb::AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Ints as i32,
+            ints: values.to_vec(),
+            ..Default::default()
+        }
     }
 
     fn int_initializer(name: &str, values: &[i64]) -> tract_onnx::pb::TensorProto {
@@ -1611,14 +1933,33 @@ mod tests {
     }
 
     /// Translates a graph with input `x` of `input_dims` and output `y`.
-    fn translated(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<TfGraph, String> {
-        let graph = GraphProto { node: nodes, initializer: initializers, input: vec![value_info("x", input_dims)], output: vec![value_info("y", &[])], ..Default::default() };
+    fn translated(
+        input_dims: &[i64],
+        nodes: Vec<NodeProto>,
+        initializers: Vec<tract_onnx::pb::TensorProto>,
+    ) -> Result<TfGraph, String> {
+        let graph = GraphProto {
+            node: nodes,
+            initializer: initializers,
+            input: vec![value_info("x", input_dims)],
+            output: vec![value_info("y", &[])],
+            ..Default::default()
+        };
         translate(Path::new("m.onnx"), graph, &Options::default()).map_err(|e| e.to_string())
     }
 
     /// The TF ops of [`translated`], in order, constants left out.
-    fn translated_ops(input_dims: &[i64], nodes: Vec<NodeProto>, initializers: Vec<tract_onnx::pb::TensorProto>) -> Result<Vec<String>, String> {
-        Ok(translated(input_dims, nodes, initializers)?.nodes().iter().map(|n| n.op.clone()).filter(|op| op != "Const").collect())
+    fn translated_ops(
+        input_dims: &[i64],
+        nodes: Vec<NodeProto>,
+        initializers: Vec<tract_onnx::pb::TensorProto>,
+    ) -> Result<Vec<String>, String> {
+        Ok(translated(input_dims, nodes, initializers)?
+            .nodes()
+            .iter()
+            .map(|n| n.op.clone())
+            .filter(|op| op != "Const")
+            .collect())
     }
 
     /// tf2onnx's form of Keras `Cropping2D`: a `Slice` of H and W, here of an NCHW tensor
@@ -1626,7 +1967,11 @@ mod tests {
     #[test]
     fn slices_of_a_tensor_follow_its_layout() {
         let nodes = vec![onnx_node("Slice", &["x", "starts", "ends", "axes"], "y", vec![])];
-        let initializers = vec![int_initializer("starts", &[1, 2]), int_initializer("ends", &[-1, i64::MAX]), int_initializer("axes", &[2, 3])];
+        let initializers = vec![
+            int_initializer("starts", &[1, 2]),
+            int_initializer("ends", &[-1, i64::MAX]),
+            int_initializer("axes", &[2, 3]),
+        ];
         let graph = translated(&[-1, 3, 8, 8], nodes, initializers).unwrap();
         let slice = graph.nodes().iter().find(|n| n.op == "StridedSlice").unwrap();
         let ints = |input: &str| -> Vec<i64> {
@@ -1636,9 +1981,16 @@ mod tests {
         assert_eq!(ints(&slice.input[1]), [0, 1, 2, 0]);
         assert_eq!(ints(&slice.input[2]), [0, 7, 8, 0]);
         assert!(matches!(slice.attr["end_mask"].value, Some(pb::attr_value::Value::I(0b1001))));
-        let error = translated_ops(&[-1, 3, 8, 8], vec![onnx_node("Slice", &["x", "starts", "ends", "axes", "steps"], "y", vec![])], vec![
-            int_initializer("starts", &[0]), int_initializer("ends", &[4]), int_initializer("axes", &[2]), int_initializer("steps", &[2]),
-        ])
+        let error = translated_ops(
+            &[-1, 3, 8, 8],
+            vec![onnx_node("Slice", &["x", "starts", "ends", "axes", "steps"], "y", vec![])],
+            vec![
+                int_initializer("starts", &[0]),
+                int_initializer("ends", &[4]),
+                int_initializer("axes", &[2]),
+                int_initializer("steps", &[2]),
+            ],
+        )
         .unwrap_err();
         assert!(error.contains("only step 1 is supported"), "{error}");
     }

@@ -30,7 +30,9 @@ fn main() {
     match tf2h5_tf::signatures(&model) {
         Ok(signatures) => {
             for s in signatures {
-                let io = |t: &[tf2h5_tf::SignatureTensor]| t.iter().map(|t| format!("{} ({}) {:?}", t.key, t.tensor, t.shape)).collect::<Vec<_>>().join(", ");
+                let io = |t: &[tf2h5_tf::SignatureTensor]| {
+                    t.iter().map(|t| format!("{} ({}) {:?}", t.key, t.tensor, t.shape)).collect::<Vec<_>>().join(", ")
+                };
                 println!("signature {}: [{}] -> [{}]", s.name, io(&s.inputs), io(&s.outputs));
             }
         }

@@ -68,9 +68,9 @@ pub trait NodeExt {
         match self.attr_value(attr) {
             None => Ok(None),
             Some(Value::Shape(shape)) if shape.unknown_rank => Ok(None),
-            Some(Value::Shape(shape)) => Ok(Some(
-                shape.dim.iter().map(|d| if d.size < 0 { None } else { Some(d.size as usize) }).collect(),
-            )),
+            Some(Value::Shape(shape)) => {
+                Ok(Some(shape.dim.iter().map(|d| if d.size < 0 { None } else { Some(d.size as usize) }).collect()))
+            }
             Some(_) => Err(self.attr_error(attr, "is not a shape")),
         }
     }

@@ -138,7 +138,11 @@ pub struct Checkpoint {
 
 impl std::fmt::Debug for Checkpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checkpoint").field("index", &self.index_path).field("entries", &self.entries.len()).field("shards", &self.shards.len()).finish()
+        f.debug_struct("Checkpoint")
+            .field("index", &self.index_path)
+            .field("entries", &self.entries.len())
+            .field("shards", &self.shards.len())
+            .finish()
     }
 }
 
@@ -157,8 +161,12 @@ impl Checkpoint {
     pub fn open(prefix: &Path) -> Result<Checkpoint, TfError> {
         let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let index_path = prefix.with_file_name(format!("{name}.index"));
-        let bytes = std::fs::read(&index_path).map_err(|e| TfError::Io { path: index_path.clone(), message: format!("cannot read the checkpoint index: {e}") })?;
-        let table = sstable::read_table(&bytes).map_err(|m| format_error(&index_path, format!("corrupt checkpoint index: {m}")))?;
+        let bytes = std::fs::read(&index_path).map_err(|e| TfError::Io {
+            path: index_path.clone(),
+            message: format!("cannot read the checkpoint index: {e}"),
+        })?;
+        let table = sstable::read_table(&bytes)
+            .map_err(|m| format_error(&index_path, format!("corrupt checkpoint index: {m}")))?;
         let mut rows = table.into_iter();
         let header = match rows.next() {
             Some((key, value)) if key.is_empty() => BundleHeaderProto::decode(value.as_slice())
@@ -182,10 +190,17 @@ impl Checkpoint {
             let shape = match &proto.shape {
                 None => Vec::new(),
                 Some(s) if s.unknown_rank => return Err(bad("the shape has an unknown rank".into())),
-                Some(s) => s.dim.iter().map(|d| usize::try_from(d.size).map_err(|_| bad(format!("invalid dimension {}", d.size)))).collect::<Result<_, _>>()?,
+                Some(s) => s
+                    .dim
+                    .iter()
+                    .map(|d| usize::try_from(d.size).map_err(|_| bad(format!("invalid dimension {}", d.size))))
+                    .collect::<Result<_, _>>()?,
             };
             let shard = usize::try_from(proto.shard_id).ok().filter(|&s| s < num_shards).ok_or_else(|| {
-                bad(format!("shard {} is not among the {num_shards} shard(s) the header names (wrong shard count?)", proto.shard_id))
+                bad(format!(
+                    "shard {} is not among the {num_shards} shard(s) the header names (wrong shard count?)",
+                    proto.shard_id
+                ))
             })?;
             let offset = u64::try_from(proto.offset).map_err(|_| bad(format!("negative offset {}", proto.offset)))?;
             let size = u64::try_from(proto.size).map_err(|_| bad(format!("negative size {}", proto.size)))?;
@@ -194,7 +209,11 @@ impl Checkpoint {
                 .iter()
                 .map(|slice| {
                     if slice.extent.len() != shape.len() {
-                        return Err(bad(format!("a slice has {} extents for rank {}", slice.extent.len(), shape.len())));
+                        return Err(bad(format!(
+                            "a slice has {} extents for rank {}",
+                            slice.extent.len(),
+                            shape.len()
+                        )));
                     }
                     Ok(slice.extent.iter().map(|e| (e.start, e.length.unwrap_or(-1))).collect())
                 })
@@ -205,7 +224,10 @@ impl Checkpoint {
                 match dtype_size(dtype) {
                     Some(width) => {
                         if count.checked_mul(width).map(|n| n as u64) != Some(size) {
-                            return Err(bad(format!("{} bytes for a {dtype:?} tensor of shape {:?} ({count} elements)", size, entry.shape)));
+                            return Err(bad(format!(
+                                "{} bytes for a {dtype:?} tensor of shape {:?} ({count} elements)",
+                                size, entry.shape
+                            )));
                         }
                     }
                     None if dtype == DataType::DtString => {
@@ -261,7 +283,9 @@ impl Checkpoint {
     /// The tensor keys with their entries, sorted by key (the entries of individual
     /// slices, whose keys are binary, are left out: read the sliced tensor by its name).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &CheckpointEntry)> {
-        self.entries.iter().filter_map(|(k, v)| Some((std::str::from_utf8(k).ok().filter(|k| !k.starts_with('\0'))?, v)))
+        self.entries
+            .iter()
+            .filter_map(|(k, v)| Some((std::str::from_utf8(k).ok().filter(|k| !k.starts_with('\0'))?, v)))
     }
 
     /// The entry of `key`.
@@ -272,7 +296,9 @@ impl Checkpoint {
     /// The raw little-endian bytes of tensor `key`, checked against their CRC32C (every
     /// slice's, for a tensor stored in slices).
     pub fn read_bytes(&self, key: &str) -> Result<Vec<u8>, TfError> {
-        let entry = self.entry(key).ok_or_else(|| format_error(&self.index_path, format!("the checkpoint has no tensor '{key}'")))?;
+        let entry = self
+            .entry(key)
+            .ok_or_else(|| format_error(&self.index_path, format!("the checkpoint has no tensor '{key}'")))?;
         if !entry.slices.is_empty() {
             return self.read_sliced(key, entry);
         }
@@ -294,7 +320,10 @@ impl Checkpoint {
         if actual.map(crc32c::mask) != Some(entry.masked_crc32c) {
             return Err(format_error(
                 &shard.path,
-                format!("tensor '{key}' ({} bytes at offset {}) fails its CRC32C check: the checkpoint is corrupt", entry.size, entry.offset),
+                format!(
+                    "tensor '{key}' ({} bytes at offset {}) fails its CRC32C check: the checkpoint is corrupt",
+                    entry.size, entry.offset
+                ),
             ));
         }
         Ok(bytes)
@@ -303,7 +332,8 @@ impl Checkpoint {
     /// Assembles a tensor saved in slices from its slice entries.
     fn read_sliced(&self, key: &str, entry: &CheckpointEntry) -> Result<Vec<u8>, TfError> {
         let bad = |m: String| format_error(&self.index_path, format!("sliced tensor '{key}': {m}"));
-        let width = dtype_size(entry.dtype).ok_or_else(|| bad(format!("slices of {:?} tensors are not supported", entry.dtype)))?;
+        let width = dtype_size(entry.dtype)
+            .ok_or_else(|| bad(format!("slices of {:?} tensors are not supported", entry.dtype)))?;
         let count = entry.element_count().ok_or_else(|| bad("the shape overflows".into()))?;
         let total = count.checked_mul(width).ok_or_else(|| bad("the shape overflows".into()))?;
         // Every byte of the tensor lives in some shard: bound the allocation by their sizes.
@@ -330,7 +360,10 @@ impl Checkpoint {
                 lengths.push(length);
             }
             let slice_key = slice_key(key, extents);
-            let slice = self.entries.get(&slice_key).ok_or_else(|| bad(format!("slice {extents:?} is missing from the index")))?;
+            let slice = self
+                .entries
+                .get(&slice_key)
+                .ok_or_else(|| bad(format!("slice {extents:?} is missing from the index")))?;
             if slice.shape != lengths || slice.dtype != entry.dtype || !slice.slices.is_empty() {
                 return Err(bad(format!("slice {extents:?} is stored as {:?} {:?}", slice.dtype, slice.shape)));
             }
@@ -345,25 +378,34 @@ impl Checkpoint {
 
     /// Tensor `key` as float32 (it must be a float tensor).
     pub fn read_f32(&self, key: &str) -> Result<ArrayD<f32>, TfError> {
-        let entry = self.entry(key).ok_or_else(|| format_error(&self.index_path, format!("the checkpoint has no tensor '{key}'")))?;
+        let entry = self
+            .entry(key)
+            .ok_or_else(|| format_error(&self.index_path, format!("the checkpoint has no tensor '{key}'")))?;
         if entry.dtype != DataType::DtFloat {
             return Err(format_error(&self.index_path, format!("tensor '{key}' is {:?}, not float32", entry.dtype)));
         }
         let shape = entry.shape.clone();
         let bytes = self.read_bytes(key)?;
         let values = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| format_error(&self.index_path, format!("tensor '{key}': {e}")))
+        ArrayD::from_shape_vec(IxDyn(&shape), values)
+            .map_err(|e| format_error(&self.index_path, format!("tensor '{key}': {e}")))
     }
 
     /// String tensor `key`, element by element.
     pub fn read_strings(&self, key: &str) -> Result<Vec<Vec<u8>>, TfError> {
-        let entry = self.entry(key).ok_or_else(|| format_error(&self.index_path, format!("the checkpoint has no tensor '{key}'")))?;
+        let entry = self
+            .entry(key)
+            .ok_or_else(|| format_error(&self.index_path, format!("the checkpoint has no tensor '{key}'")))?;
         if entry.dtype != DataType::DtString {
-            return Err(format_error(&self.index_path, format!("tensor '{key}' is {:?}, not a string tensor", entry.dtype)));
+            return Err(format_error(
+                &self.index_path,
+                format!("tensor '{key}' is {:?}, not a string tensor", entry.dtype),
+            ));
         }
         let count = entry.element_count().unwrap_or(0);
         let bytes = self.read_bytes(key)?;
-        split_strings(&bytes, count).ok_or_else(|| format_error(&self.shards[entry.shard].path, format!("string tensor '{key}' is malformed")))
+        split_strings(&bytes, count)
+            .ok_or_else(|| format_error(&self.shards[entry.shard].path, format!("string tensor '{key}' is malformed")))
     }
 
     /// Reads every stored tensor and slice once and checks its CRC32C.
@@ -377,7 +419,14 @@ impl Checkpoint {
 
 /// Copies a slice (`lengths` at `starts`, row-major bytes) into the full tensor `out` of
 /// `shape`; returns the number of elements copied. Bounds were checked by the caller.
-fn copy_slice(out: &mut [u8], shape: &[usize], starts: &[usize], lengths: &[usize], width: usize, bytes: &[u8]) -> usize {
+fn copy_slice(
+    out: &mut [u8],
+    shape: &[usize],
+    starts: &[usize],
+    lengths: &[usize],
+    width: usize,
+    bytes: &[u8],
+) -> usize {
     let rank = shape.len();
     let count: usize = lengths.iter().product();
     if count == 0 {
@@ -449,8 +498,19 @@ fn ordered_num(out: &mut Vec<u8>, value: u64) {
 /// OrderedCode `WriteSignedNumIncreasing`: the sign-extended big-endian value in the fewest
 /// bytes, its first bits replaced by a unary length header.
 fn ordered_signed(out: &mut Vec<u8>, value: i64) {
-    const HEADER: [[u8; 2]; 11] =
-        [[0, 0], [0x80, 0], [0xc0, 0], [0xe0, 0], [0xf0, 0], [0xf8, 0], [0xfc, 0], [0xfe, 0], [0xff, 0], [0xff, 0x80], [0xff, 0xc0]];
+    const HEADER: [[u8; 2]; 11] = [
+        [0, 0],
+        [0x80, 0],
+        [0xc0, 0],
+        [0xe0, 0],
+        [0xf0, 0],
+        [0xf8, 0],
+        [0xfc, 0],
+        [0xfe, 0],
+        [0xff, 0],
+        [0xff, 0x80],
+        [0xff, 0xc0],
+    ];
     let magnitude = if value < 0 { !(value as u64) } else { value as u64 };
     if magnitude < 64 {
         out.push(HEADER[1][0] ^ (value as u8));
@@ -472,10 +532,19 @@ fn missing_shard(prefix: &Path, path: &Path, num_shards: usize, error: &std::io:
     let mut present: Vec<String> = prefix
         .parent()
         .and_then(|dir| std::fs::read_dir(dir).ok())
-        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&stem)).collect())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&stem))
+                .collect()
+        })
         .unwrap_or_default();
     present.sort();
-    let found = if present.is_empty() { "no data file is present".to_string() } else { format!("present: {}", present.join(", ")) };
+    let found = if present.is_empty() {
+        "no data file is present".to_string()
+    } else {
+        format!("present: {}", present.join(", "))
+    };
     TfError::Io {
         path: path.to_path_buf(),
         message: format!("missing checkpoint data file ({error}); the index names {num_shards} shard(s); {found}"),
@@ -569,7 +638,10 @@ pub(crate) mod tests {
     pub fn write_checkpoint(dir: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)], shards: usize) -> PathBuf {
         let prefix = dir.join("variables");
         let mut data: Vec<Vec<u8>> = vec![Vec::new(); shards];
-        let mut rows = vec![(Vec::new(), BundleHeaderProto { num_shards: shards as i32, endianness: 0, version: None }.encode_to_vec())];
+        let mut rows = vec![(
+            Vec::new(),
+            BundleHeaderProto { num_shards: shards as i32, endianness: 0, version: None }.encode_to_vec(),
+        )];
         let mut sorted: Vec<_> = tensors.iter().collect();
         sorted.sort_by_key(|t| t.0);
         for (i, (key, shape, values)) in sorted.into_iter().enumerate() {
@@ -577,7 +649,10 @@ pub(crate) mod tests {
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             let entry = BundleEntryProto {
                 dtype: DataType::DtFloat as i32,
-                shape: Some(TensorShapeProto { dim: shape.iter().map(|&d| Dim { size: d as i64, name: String::new() }).collect(), unknown_rank: false }),
+                shape: Some(TensorShapeProto {
+                    dim: shape.iter().map(|&d| Dim { size: d as i64, name: String::new() }).collect(),
+                    unknown_rank: false,
+                }),
                 shard_id: shard as i32,
                 offset: data[shard].len() as i64,
                 size: bytes.len() as i64,
@@ -604,8 +679,15 @@ pub(crate) mod tests {
     #[test]
     fn reads_multi_shard_checkpoints() {
         let dir = temp_dir("multi");
-        let tensors: Vec<(&str, Vec<usize>, Vec<f32>)> =
-            (0..7).map(|i| (["a", "b/kernel", "b/bias", "c", "d", "e/x", "e/y"][i], vec![2, i + 1], (0..2 * (i + 1)).map(|v| v as f32 * 0.5 + i as f32).collect())).collect();
+        let tensors: Vec<(&str, Vec<usize>, Vec<f32>)> = (0..7)
+            .map(|i| {
+                (
+                    ["a", "b/kernel", "b/bias", "c", "d", "e/x", "e/y"][i],
+                    vec![2, i + 1],
+                    (0..2 * (i + 1)).map(|v| v as f32 * 0.5 + i as f32).collect(),
+                )
+            })
+            .collect();
         let prefix = write_checkpoint(&dir, &tensors, 3);
         let ckpt = Checkpoint::open(&prefix).unwrap();
         assert_eq!(ckpt.shard_paths().len(), 3);
@@ -627,13 +709,19 @@ pub(crate) mod tests {
         bytes[5] ^= 1;
         std::fs::write(&data, &bytes).unwrap();
         let err = Checkpoint::open(&prefix).unwrap().read_bytes("w").unwrap_err().to_string();
-        assert!(err.contains("variables.data-00000-of-00001") && err.contains("CRC32C") && err.contains("'w'"), "{err}");
+        assert!(
+            err.contains("variables.data-00000-of-00001") && err.contains("CRC32C") && err.contains("'w'"),
+            "{err}"
+        );
         std::fs::write(&data, &bytes[..10]).unwrap();
         let err = Checkpoint::open(&prefix).unwrap_err().to_string();
         assert!(err.contains("variables.data-00000-of-00001") && err.contains("truncated"), "{err}");
         std::fs::rename(&data, shard_path(&prefix, 0, 2)).unwrap();
         let err = Checkpoint::open(&prefix).unwrap_err().to_string();
-        assert!(err.contains("variables.data-00000-of-00001") && err.contains("variables.data-00000-of-00002"), "{err}");
+        assert!(
+            err.contains("variables.data-00000-of-00001") && err.contains("variables.data-00000-of-00002"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -643,7 +731,10 @@ pub(crate) mod tests {
         let prefix = dir.join("variables");
         let entry = BundleEntryProto {
             dtype: DataType::DtFloat as i32,
-            shape: Some(TensorShapeProto { dim: vec![Dim { size: 1_000_000, name: String::new() }, Dim { size: 1_000_000, name: String::new() }], unknown_rank: false }),
+            shape: Some(TensorShapeProto {
+                dim: vec![Dim { size: 1_000_000, name: String::new() }, Dim { size: 1_000_000, name: String::new() }],
+                unknown_rank: false,
+            }),
             size: 4_000_000_000_000,
             ..Default::default()
         };

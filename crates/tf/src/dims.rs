@@ -16,7 +16,9 @@ impl Dim {
     /// `self + other` (`- other` with `subtract`): known values, or a batch multiple plus 0.
     pub fn add(self, other: Dim, subtract: bool) -> Option<Dim> {
         match (self, other) {
-            (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(if subtract { x.checked_sub(y)? } else { x.checked_add(y)? })),
+            (Dim::Known(x), Dim::Known(y)) => {
+                Some(Dim::Known(if subtract { x.checked_sub(y)? } else { x.checked_add(y)? }))
+            }
             (batch @ Dim::Batch(_), Dim::Known(0)) => Some(batch),
             (Dim::Known(0), batch @ Dim::Batch(_)) if !subtract => Some(batch),
             _ => None,
@@ -24,7 +26,7 @@ impl Dim {
     }
 
     /// `self · other`: known values, or a batch multiple times a known value.
-    pub fn mul(self, other: Dim) -> Option<Dim> {
+    pub fn checked_mul(self, other: Dim) -> Option<Dim> {
         match (self, other) {
             (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(x.checked_mul(y)?)),
             (Dim::Batch(k), Dim::Known(y)) | (Dim::Known(y), Dim::Batch(k)) => Some(Dim::Batch(k.checked_mul(y)?)),
@@ -34,7 +36,7 @@ impl Dim {
 
     /// `self / other` for non-negative known values (where truncating and flooring agree), or
     /// a batch multiple divided exactly.
-    pub fn div(self, other: Dim) -> Option<Dim> {
+    pub fn checked_div(self, other: Dim) -> Option<Dim> {
         match (self, other) {
             (Dim::Known(x), Dim::Known(y)) if x >= 0 && y > 0 => Some(Dim::Known(x / y)),
             (Dim::Batch(k), Dim::Known(y)) if y > 0 && k % y == 0 => Some(Dim::Batch(k / y)),
@@ -91,7 +93,13 @@ impl Dims {
     /// lengths that do not broadcast or where `f` gives none.
     pub fn zip_with(&self, other: &Dims, f: impl Fn(Dim, Dim) -> Option<Dim>) -> Option<Dims> {
         let (n, m) = (self.values.len(), other.values.len());
-        let len = if n == m || m == 1 { n } else if n == 1 { m } else { return None };
+        let len = if n == m || m == 1 {
+            n
+        } else if n == 1 {
+            m
+        } else {
+            return None;
+        };
         let pick = |d: &Dims, i: usize| if d.values.len() == 1 { d.values[0] } else { d.values[i] };
         let values = (0..len).map(|i| f(pick(self, i), pick(other, i))).collect::<Option<Vec<_>>>()?;
         Some(Dims { values, scalar: self.scalar && other.scalar })
@@ -129,14 +137,14 @@ mod tests {
         let channels = Dims { values: vec![Dim::Known(116)], scalar: true };
         let one = Dims { values: vec![Dim::Known(1)], scalar: true };
         let two = Dims { values: vec![Dim::Known(2)], scalar: true };
-        let half = channels.zip_with(&one, |a, b| a.add(b, false)).and_then(|d| d.zip_with(&two, Dim::div));
+        let half = channels.zip_with(&one, |a, b| a.add(b, false)).and_then(|d| d.zip_with(&two, Dim::checked_div));
         assert_eq!(half.and_then(|d| d.known()), Some(vec![58]));
-        assert_eq!(Dim::Batch(1).mul(Dim::Known(49)), Some(Dim::Batch(49)));
-        assert_eq!(Dim::Batch(4).div(Dim::Known(2)), Some(Dim::Batch(2)));
-        assert_eq!(Dim::Batch(1).div(Dim::Known(2)), None);
+        assert_eq!(Dim::Batch(1).checked_mul(Dim::Known(49)), Some(Dim::Batch(49)));
+        assert_eq!(Dim::Batch(4).checked_div(Dim::Known(2)), Some(Dim::Batch(2)));
+        assert_eq!(Dim::Batch(1).checked_div(Dim::Known(2)), None);
         assert_eq!(Dim::Batch(1).add(Dim::Known(1), false), None);
-        assert_eq!(Dim::Known(-7).div(Dim::Known(2)), None);
+        assert_eq!(Dim::Known(-7).checked_div(Dim::Known(2)), None);
         let pair = Dims { values: vec![Dim::Known(3), Dim::Known(4)], scalar: false };
-        assert_eq!(pair.zip_with(&Dims { values: vec![Dim::Known(1); 3], scalar: false }, Dim::mul), None);
+        assert_eq!(pair.zip_with(&Dims { values: vec![Dim::Known(1); 3], scalar: false }, Dim::checked_mul), None);
     }
 }

@@ -34,9 +34,9 @@
 #![warn(missing_docs)]
 
 mod attrs;
-mod dims;
 pub mod checkpoint;
 pub mod crc32c;
+mod dims;
 mod opdefs;
 pub mod saved_model;
 mod sstable;
@@ -51,9 +51,9 @@ pub use checkpoint::{Checkpoint, CheckpointEntry};
 pub use dims::{Dim, Dims};
 pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
 pub use tensor::ConstTensor;
-pub use translation::{SourceTensor, Translation};
 /// TensorFlow protobuf messages (GraphDef, NodeDef, TensorProto, ...).
 pub use tract_tensorflow::tfpb::tensorflow as pb;
+pub use translation::{SourceTensor, Translation};
 
 use prost::Message;
 
@@ -175,7 +175,9 @@ impl TfGraph {
                 let problem = match &value.value {
                     None => Some("has no value"),
                     Some(pb::attr_value::Value::Type(t)) if unknown(t) => Some("names an unknown data type"),
-                    Some(pb::attr_value::Value::List(list)) if list.r#type.iter().any(unknown) => Some("lists an unknown data type"),
+                    Some(pb::attr_value::Value::List(list)) if list.r#type.iter().any(unknown) => {
+                        Some("lists an unknown data type")
+                    }
                     _ => None,
                 };
                 if let Some(message) = problem {
@@ -376,7 +378,11 @@ fn locate(path: &Path) -> Result<ModelPath, TfError> {
     if !metadata.is_dir() {
         if path.file_name().is_some_and(|n| n == "saved_model.pb") {
             if let Some(dir) = path.parent() {
-                return Ok(ModelPath::SavedModel(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.to_path_buf() }));
+                return Ok(ModelPath::SavedModel(if dir.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    dir.to_path_buf()
+                }));
             }
         }
         return Ok(ModelPath::Frozen(path.to_path_buf()));
@@ -463,10 +469,12 @@ mod tests {
 
     #[test]
     fn rejects_dangling_inputs_and_duplicates() {
-        let graph = pb::GraphDef { node: vec![node("x", "Placeholder", &[]), node("y", "Relu", &["z"])], ..Default::default() };
+        let graph =
+            pb::GraphDef { node: vec![node("x", "Placeholder", &[]), node("y", "Relu", &["z"])], ..Default::default() };
         let err = TfGraph::new("m.pb".into(), graph).unwrap_err().to_string();
         assert!(err.contains("'y' (Relu)") && err.contains("'z'"), "{err}");
-        let graph = pb::GraphDef { node: vec![node("x", "Placeholder", &[]), node("x", "Relu", &["x"])], ..Default::default() };
+        let graph =
+            pb::GraphDef { node: vec![node("x", "Placeholder", &[]), node("x", "Relu", &["x"])], ..Default::default() };
         assert!(TfGraph::new("m.pb".into(), graph).unwrap_err().to_string().contains("duplicate"));
     }
 
@@ -479,7 +487,11 @@ mod tests {
         let graph = TfGraph::new("m.pb".into(), graph).unwrap();
         assert!(graph.nodes_needed_by(&["b".into()]).unwrap_err().to_string().contains("cycle"));
         let graph = pb::GraphDef {
-            node: vec![node("x", "Placeholder", &[]), node("unused", "Relu", &["x"]), node("y", "Relu", &["x", "^unused"])],
+            node: vec![
+                node("x", "Placeholder", &[]),
+                node("unused", "Relu", &["x"]),
+                node("y", "Relu", &["x", "^unused"]),
+            ],
             ..Default::default()
         };
         let graph = TfGraph::new("m.pb".into(), graph).unwrap();

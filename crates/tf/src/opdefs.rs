@@ -40,11 +40,20 @@ use Arity::*;
 use AttrDefault::*;
 
 const NHWC: (&str, AttrDefault) = ("data_format", S("NHWC"));
-const CONV: &[(&str, AttrDefault)] = &[NHWC, ("dilations", Ints(&[1, 1, 1, 1])), ("use_cudnn_on_gpu", B(true)), ("explicit_paddings", Ints(&[]))];
-const BN: &[(&str, AttrDefault)] = &[("epsilon", F(1e-4)), ("exponential_avg_factor", F(1.0)), NHWC, ("is_training", B(true))];
-const BN_OUT: &[(&str, Arity)] = &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One)];
-const BN3_OUT: &[(&str, Arity)] =
-    &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One), ("reserve_space_3", One)];
+const CONV: &[(&str, AttrDefault)] =
+    &[NHWC, ("dilations", Ints(&[1, 1, 1, 1])), ("use_cudnn_on_gpu", B(true)), ("explicit_paddings", Ints(&[]))];
+const BN: &[(&str, AttrDefault)] =
+    &[("epsilon", F(1e-4)), ("exponential_avg_factor", F(1.0)), NHWC, ("is_training", B(true))];
+const BN_OUT: &[(&str, Arity)] =
+    &[("y", One), ("batch_mean", One), ("batch_variance", One), ("reserve_space_1", One), ("reserve_space_2", One)];
+const BN3_OUT: &[(&str, Arity)] = &[
+    ("y", One),
+    ("batch_mean", One),
+    ("batch_variance", One),
+    ("reserve_space_1", One),
+    ("reserve_space_2", One),
+    ("reserve_space_3", One),
+];
 
 const BUILTINS: &[Builtin] = &[
     Builtin { op: "Conv2D", outputs: &[("output", One)], defaults: CONV },
@@ -52,8 +61,16 @@ const BUILTINS: &[Builtin] = &[
     Builtin { op: "BiasAdd", outputs: &[("output", One)], defaults: &[NHWC] },
     Builtin { op: "MaxPool", outputs: &[("output", One)], defaults: &[NHWC, ("explicit_paddings", Ints(&[]))] },
     Builtin { op: "AvgPool", outputs: &[("output", One)], defaults: &[NHWC] },
-    Builtin { op: "MatMul", outputs: &[("product", One)], defaults: &[("transpose_a", B(false)), ("transpose_b", B(false)), ("grad_a", B(false)), ("grad_b", B(false))] },
-    Builtin { op: "BatchMatMulV2", outputs: &[("output", One)], defaults: &[("adj_x", B(false)), ("adj_y", B(false)), ("grad_x", B(false)), ("grad_y", B(false))] },
+    Builtin {
+        op: "MatMul",
+        outputs: &[("product", One)],
+        defaults: &[("transpose_a", B(false)), ("transpose_b", B(false)), ("grad_a", B(false)), ("grad_b", B(false))],
+    },
+    Builtin {
+        op: "BatchMatMulV2",
+        outputs: &[("output", One)],
+        defaults: &[("adj_x", B(false)), ("adj_y", B(false)), ("grad_x", B(false)), ("grad_y", B(false))],
+    },
     Builtin { op: "FusedBatchNorm", outputs: BN_OUT, defaults: BN },
     Builtin { op: "FusedBatchNormV2", outputs: BN_OUT, defaults: BN },
     Builtin { op: "FusedBatchNormV3", outputs: BN3_OUT, defaults: BN },
@@ -69,13 +86,27 @@ const BUILTINS: &[Builtin] = &[
     Builtin {
         op: "StridedSlice",
         outputs: &[("output", One)],
-        defaults: &[("begin_mask", I(0)), ("end_mask", I(0)), ("ellipsis_mask", I(0)), ("new_axis_mask", I(0)), ("shrink_axis_mask", I(0))],
+        defaults: &[
+            ("begin_mask", I(0)),
+            ("end_mask", I(0)),
+            ("ellipsis_mask", I(0)),
+            ("new_axis_mask", I(0)),
+            ("shrink_axis_mask", I(0)),
+        ],
     },
     Builtin { op: "Shape", outputs: &[("output", One)], defaults: &[("out_type", T(3))] },
     Builtin { op: "Cast", outputs: &[("y", One)], defaults: &[("Truncate", B(false))] },
     Builtin { op: "LeakyRelu", outputs: &[("activations", One)], defaults: &[("alpha", F(0.2))] },
-    Builtin { op: "ResizeBilinear", outputs: &[("resized_images", One)], defaults: &[("align_corners", B(false)), ("half_pixel_centers", B(false))] },
-    Builtin { op: "ResizeNearestNeighbor", outputs: &[("resized_images", One)], defaults: &[("align_corners", B(false)), ("half_pixel_centers", B(false))] },
+    Builtin {
+        op: "ResizeBilinear",
+        outputs: &[("resized_images", One)],
+        defaults: &[("align_corners", B(false)), ("half_pixel_centers", B(false))],
+    },
+    Builtin {
+        op: "ResizeNearestNeighbor",
+        outputs: &[("resized_images", One)],
+        defaults: &[("align_corners", B(false)), ("half_pixel_centers", B(false))],
+    },
     Builtin { op: "TopKV2", outputs: &[("values", One), ("indices", One)], defaults: &[("sorted", B(true))] },
     Builtin { op: "Unique", outputs: &[("y", One), ("idx", One)], defaults: &[] },
     Builtin { op: "GatherV2", outputs: &[("output", One)], defaults: &[("batch_dims", I(0))] },
@@ -97,11 +128,23 @@ impl<'a> OpRegistry<'a> {
     pub fn flat_output(&self, node: &NodeDef, out_arg: &str, k: usize) -> Option<Result<usize, String>> {
         if let Some(op) = self.saved.get(node.op.as_str()) {
             let default = |attr: &str| op.attr.iter().find(|a| a.name == attr).and_then(|a| a.default_value.clone());
-            return Some(flat_index(op.output_arg.iter().map(|a| (a.name.as_str(), arity_of(a))), node, out_arg, k, &default));
+            return Some(flat_index(
+                op.output_arg.iter().map(|a| (a.name.as_str(), arity_of(a))),
+                node,
+                out_arg,
+                k,
+                &default,
+            ));
         }
         let builtin = BUILTINS.iter().find(|b| b.op == node.op)?;
         let default = |attr: &str| builtin.defaults.iter().find(|(name, _)| *name == attr).map(|(_, d)| d.value());
-        Some(flat_index(builtin.outputs.iter().map(|(name, arity)| (*name, arity.to_owned_arity())), node, out_arg, k, &default))
+        Some(flat_index(
+            builtin.outputs.iter().map(|(name, arity)| (*name, arity.to_owned_arity())),
+            node,
+            out_arg,
+            k,
+            &default,
+        ))
     }
 
     /// Adds the attributes `node` lacks that its OpDef gives a default for.
@@ -158,13 +201,16 @@ fn flat_index<'s>(
     k: usize,
     default: &dyn Fn(&str) -> Option<AttrValue>,
 ) -> Result<usize, String> {
-    let attr_of = |attr: &str| node.attr.get(attr).and_then(|a| a.value.clone()).or_else(|| default(attr).and_then(|a| a.value));
+    let attr_of =
+        |attr: &str| node.attr.get(attr).and_then(|a| a.value.clone()).or_else(|| default(attr).and_then(|a| a.value));
     let mut offset = 0usize;
     for (name, arity) in args {
         let count = match arity {
             OwnedArity::One => 1,
             OwnedArity::Number(attr) => match attr_of(attr) {
-                Some(attr_value::Value::I(n)) => usize::try_from(n).map_err(|_| format!("attribute '{attr}' is {n}"))?,
+                Some(attr_value::Value::I(n)) => {
+                    usize::try_from(n).map_err(|_| format!("attribute '{attr}' is {n}"))?
+                }
                 _ => return Err(format!("attribute '{attr}' (the size of output '{name}') is missing")),
             },
             OwnedArity::TypeList(attr) => match attr_of(attr) {
@@ -173,7 +219,11 @@ fn flat_index<'s>(
             },
         };
         if name == out_arg {
-            return if k < count { Ok(offset + k) } else { Err(format!("output '{out_arg}:{k}' is out of range ({count} tensors)")) };
+            return if k < count {
+                Ok(offset + k)
+            } else {
+                Err(format!("output '{out_arg}:{k}' is out of range ({count} tensors)"))
+            };
         }
         offset = offset.saturating_add(count);
     }
@@ -188,7 +238,9 @@ impl AttrDefault {
             AttrDefault::F(f) => attr_value::Value::F(f),
             AttrDefault::B(b) => attr_value::Value::B(b),
             AttrDefault::T(t) => attr_value::Value::Type(t),
-            AttrDefault::Ints(values) => attr_value::Value::List(attr_value::ListValue { i: values.to_vec(), ..Default::default() }),
+            AttrDefault::Ints(values) => {
+                attr_value::Value::List(attr_value::ListValue { i: values.to_vec(), ..Default::default() })
+            }
         };
         AttrValue { value: Some(value) }
     }

@@ -181,7 +181,10 @@ impl SavedModelFile {
         let Some(def) = meta.signature_def.get(name) else {
             let mut available: Vec<&String> = meta.signature_def.keys().filter(|k| !k.starts_with("__")).collect();
             available.sort();
-            return Err(self.error(format!("no signature '{name}' (available: {})", available.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+            return Err(self.error(format!(
+                "no signature '{name}' (available: {})",
+                available.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )));
         };
         let tensors = |map: &HashMap<String, pb::TensorInfo>, what: &str| -> Result<Vec<SignatureTensor>, TfError> {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -191,15 +194,21 @@ impl SavedModelFile {
                     let info = &map[key];
                     let tensor = match &info.encoding {
                         Some(pb::tensor_info::Encoding::Name(n)) => n.clone(),
-                        _ => return Err(self.error(format!("signature '{name}' {what} '{key}' is a sparse or composite tensor, which is not supported"))),
+                        _ => {
+                            return Err(self.error(format!(
+                            "signature '{name}' {what} '{key}' is a sparse or composite tensor, which is not supported"
+                        )))
+                        }
                     };
                     Ok(SignatureTensor {
                         key: key.clone(),
                         tensor,
                         dtype: DataType::try_from(info.dtype).unwrap_or(DataType::DtInvalid),
-                        shape: info.tensor_shape.as_ref().filter(|s| !s.unknown_rank).map(|s| {
-                            s.dim.iter().map(|d| usize::try_from(d.size).ok()).collect()
-                        }),
+                        shape: info
+                            .tensor_shape
+                            .as_ref()
+                            .filter(|s| !s.unknown_rank)
+                            .map(|s| s.dim.iter().map(|d| usize::try_from(d.size).ok()).collect()),
                     })
                 })
                 .collect()
@@ -229,7 +238,10 @@ pub fn load(dir: &Path, options: &LoadOptions) -> Result<TfGraph, TfError> {
     }
     for input in &signature.inputs {
         if signature.outputs.iter().any(|o| o.key == input.key) {
-            return Err(file.error(format!("signature '{}' uses '{}' as both an input and an output key", signature.name, input.key)));
+            return Err(file.error(format!(
+                "signature '{}' uses '{}' as both an input and an output key",
+                signature.name, input.key
+            )));
         }
     }
     let empty_graph = proto::GraphDef::default();
@@ -237,7 +249,14 @@ pub fn load(dir: &Path, options: &LoadOptions) -> Result<TfGraph, TfError> {
     let no_ops = Vec::new();
     let ops = meta.meta_info_def.as_ref().and_then(|i| i.stripped_op_list.as_ref()).map(|l| &l.op).unwrap_or(&no_ops);
     let variables = file.dir.join("variables").join("variables");
-    let mut freezer = Freezer::new(&file.pb_path, Some(variables), &graph.node, graph.library.as_ref(), ops, meta.object_graph_def.as_ref());
+    let mut freezer = Freezer::new(
+        &file.pb_path,
+        Some(variables),
+        &graph.node,
+        graph.library.as_ref(),
+        ops,
+        meta.object_graph_def.as_ref(),
+    );
     let nodes = freezer.freeze(&signature)?;
     let frozen = pb::GraphDef { node: nodes, versions: graph.versions.clone(), ..Default::default() };
     let mut graph = TfGraph::new(file.dir.clone(), frozen)?;
@@ -254,7 +273,8 @@ pub fn load(dir: &Path, options: &LoadOptions) -> Result<TfGraph, TfError> {
 /// graph unchanged (library included) when no node calls a function.
 pub(crate) fn inline_calls(path: &Path, graph: pb::GraphDef) -> Result<pb::GraphDef, TfError> {
     let library = graph.library.as_ref();
-    let functions: HashSet<&str> = library.iter().flat_map(|l| &l.function).filter_map(|f| Some(f.signature.as_ref()?.name.as_str())).collect();
+    let functions: HashSet<&str> =
+        library.iter().flat_map(|l| &l.function).filter_map(|f| Some(f.signature.as_ref()?.name.as_str())).collect();
     if !graph.node.iter().any(|n| is_call(&n.op) || functions.contains(n.op.as_str())) {
         return Ok(graph);
     }
@@ -323,7 +343,9 @@ fn parse_function_ref<'s>(input: &'s str, is_arg: impl Fn(&str) -> bool) -> Resu
         [arg] => Ref::Arg(arg, 0),
         [first, k] if is_arg(first) && parse_index(k).is_some() => Ref::Arg(first, parse_index(k).unwrap_or(0)),
         [node, out] => Ref::Node(node, Some(out), 0),
-        [node, out, k] => Ref::Node(node, Some(out), parse_index(k).ok_or_else(|| format!("bad output index in '{input}'"))?),
+        [node, out, k] => {
+            Ref::Node(node, Some(out), parse_index(k).ok_or_else(|| format!("bad output index in '{input}'"))?)
+        }
         _ => return Err(format!("malformed input '{input}'")),
     }))
 }
@@ -462,8 +484,11 @@ impl<'a> Freezer<'a> {
         ops: &'a [pb::OpDef],
         object_graph: Option<&'a pb::SavedObjectGraph>,
     ) -> Self {
-        let functions: HashMap<&str, &FunctionDef> =
-            library.iter().flat_map(|l| &l.function).filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f))).collect();
+        let functions: HashMap<&str, &FunctionDef> = library
+            .iter()
+            .flat_map(|l| &l.function)
+            .filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f)))
+            .collect();
         let mut freezer = Freezer {
             path,
             variables,
@@ -517,7 +542,8 @@ impl<'a> Freezer<'a> {
 
     fn checkpoint(&mut self) -> Result<&Checkpoint, TfError> {
         if self.checkpoint.is_none() {
-            let prefix = self.variables.as_ref().ok_or_else(|| self.error("the graph uses variables but has no checkpoint"))?;
+            let prefix =
+                self.variables.as_ref().ok_or_else(|| self.error("the graph uses variables but has no checkpoint"))?;
             self.checkpoint = Some(Checkpoint::open(prefix)?);
         }
         Ok(self.checkpoint.as_ref().expect("just opened"))
@@ -537,7 +563,8 @@ impl<'a> Freezer<'a> {
         for input in &signature.inputs {
             let mut node = NodeDef { name: input.key.clone(), op: "Placeholder".into(), ..Default::default() };
             node.attr.insert("dtype".into(), AttrValue { value: Some(Value::Type(input.dtype as i32)) });
-            node.attr.insert("shape".into(), AttrValue { value: Some(Value::Shape(shape_proto(input.shape.as_deref()))) });
+            node.attr
+                .insert("shape".into(), AttrValue { value: Some(Value::Shape(shape_proto(input.shape.as_deref()))) });
             self.out.push(node);
             let Some(Ref::Node(name, _, k)) = parse_graph_ref(&input.tensor) else {
                 return Err(self.error(format!("signature input '{}' names tensor '{}'", input.key, input.tensor)));
@@ -555,10 +582,17 @@ impl<'a> Freezer<'a> {
         let mut roots = Vec::new();
         for output in &signature.outputs {
             match parse_graph_ref(&output.tensor) {
-                Some(Ref::Node(name, _, k)) if scope.nodes.contains_key(name) || scope.overrides.contains_key(&(name.to_string(), k)) => {
+                Some(Ref::Node(name, _, k))
+                    if scope.nodes.contains_key(name) || scope.overrides.contains_key(&(name.to_string(), k)) =>
+                {
                     roots.push(Ref::Node(name, None, k))
                 }
-                _ => return Err(self.error(format!("signature output '{}' names tensor '{}', which is not in the graph", output.key, output.tensor))),
+                _ => {
+                    return Err(self.error(format!(
+                        "signature output '{}' names tensor '{}', which is not in the graph",
+                        output.key, output.tensor
+                    )))
+                }
             }
         }
         let results = self.run(&mut scope, &roots)?;
@@ -570,7 +604,8 @@ impl<'a> Freezer<'a> {
                     name
                 }
             };
-            let mut node = NodeDef { name: output.key.clone(), op: "Identity".into(), input: vec![input], ..Default::default() };
+            let mut node =
+                NodeDef { name: output.key.clone(), op: "Identity".into(), input: vec![input], ..Default::default() };
             node.attr.insert("T".into(), AttrValue { value: Some(Value::Type(output.dtype as i32)) });
             self.out.push(node);
         }
@@ -605,8 +640,12 @@ impl<'a> Freezer<'a> {
 
     /// Reads the checkpoint value of every variable constant that survived pruning.
     fn fill_variables(&mut self, keep: &[bool]) -> Result<(), TfError> {
-        let mut pending: Vec<(String, String, usize, Option<i32>)> =
-            self.var_consts.iter().filter(|(_, (_, i, _))| keep[*i]).map(|(key, (name, i, dtype))| (key.clone(), name.clone(), *i, *dtype)).collect();
+        let mut pending: Vec<(String, String, usize, Option<i32>)> = self
+            .var_consts
+            .iter()
+            .filter(|(_, (_, i, _))| keep[*i])
+            .map(|(key, (name, i, dtype))| (key.clone(), name.clone(), *i, *dtype))
+            .collect();
         pending.sort_by_key(|p| p.2);
         for (key, name, i, expected) in pending {
             let checkpoint = self.checkpoint()?;
@@ -624,10 +663,14 @@ impl<'a> Freezer<'a> {
                 });
             }
             if let Some(expected) = expected.filter(|&t| t != entry.dtype as i32) {
-                let expected = DataType::try_from(expected).map(|t| format!("{t:?}")).unwrap_or_else(|_| expected.to_string());
+                let expected =
+                    DataType::try_from(expected).map(|t| format!("{t:?}")).unwrap_or_else(|_| expected.to_string());
                 return Err(TfError::Format {
                     path: checkpoint.index_path().to_path_buf(),
-                    message: format!("variable '{key}' is {:?} in the checkpoint but node '{name}' reads it as {expected}", entry.dtype),
+                    message: format!(
+                        "variable '{key}' is {:?} in the checkpoint but node '{name}' reads it as {expected}",
+                        entry.dtype
+                    ),
                 });
             }
             let bytes = checkpoint.read_bytes(&key)?;
@@ -659,7 +702,10 @@ impl<'a> Freezer<'a> {
     /// Processes what `roots` need in `scope`, returns the roots' tensors.
     fn run(&mut self, scope: &mut Scope<'a>, roots: &[Ref<'a>]) -> Result<Vec<Src>, TfError> {
         self.walk(scope, roots)?;
-        roots.iter().map(|r| self.resolve(scope, *r).map_err(|m| self.error(format!("{m}{}", scope.where_())))).collect()
+        roots
+            .iter()
+            .map(|r| self.resolve(scope, *r).map_err(|m| self.error(format!("{m}{}", scope.where_()))))
+            .collect()
     }
 
     /// Processes what `roots` need in `scope`.
@@ -689,14 +735,19 @@ impl<'a> Freezer<'a> {
             values: HashMap::new(),
         };
         let placeholders = main.iter().filter(|n| n.op == "Placeholder");
-        let roots: Vec<Ref> = placeholders.chain(main.iter().filter(|n| n.op != "Placeholder")).map(|n| Ref::Node(&n.name, None, 0)).collect();
+        let roots: Vec<Ref> = placeholders
+            .chain(main.iter().filter(|n| n.op != "Placeholder"))
+            .map(|n| Ref::Node(&n.name, None, 0))
+            .collect();
         self.walk(&mut scope, &roots)?;
         let consumed: HashSet<&str> = main
             .iter()
-            .flat_map(|n| n.input.iter().filter_map(|i| match parse_graph_ref(i) {
-                Some(Ref::Node(name, _, _)) => Some(name),
-                _ => None,
-            }))
+            .flat_map(|n| {
+                n.input.iter().filter_map(|i| match parse_graph_ref(i) {
+                    Some(Ref::Node(name, _, _)) => Some(name),
+                    _ => None,
+                })
+            })
             .collect();
         let mut kept = Vec::new();
         for node in main {
@@ -704,10 +755,18 @@ impl<'a> Freezer<'a> {
                 Some(NodeOut::Emitted(name)) => kept.push(name.clone()),
                 Some(NodeOut::Values(values)) if !consumed.contains(node.name.as_str()) => {
                     let Some(Src::Tensor(tensor, k)) = values.first() else { continue };
-                    let mut identity = NodeDef { name: node.name.clone(), op: "Identity".into(), input: vec![tensor_name(tensor, *k)], ..Default::default() };
+                    let mut identity = NodeDef {
+                        name: node.name.clone(),
+                        op: "Identity".into(),
+                        input: vec![tensor_name(tensor, *k)],
+                        ..Default::default()
+                    };
                     let tout = match node.attr.get("Tout").and_then(|a| a.value.as_ref()) {
                         Some(Value::List(list)) => list.r#type.first().copied(),
-                        _ => self.functions.get(node.op.as_str()).and_then(|f| f.signature.as_ref()?.output_arg.first().map(|a| a.r#type)),
+                        _ => self
+                            .functions
+                            .get(node.op.as_str())
+                            .and_then(|f| f.signature.as_ref()?.output_arg.first().map(|a| a.r#type)),
                     };
                     if let Some(t) = tout {
                         identity.attr.insert("T".into(), AttrValue { value: Some(Value::Type(t)) });
@@ -731,14 +790,19 @@ impl<'a> Freezer<'a> {
         for input in &node.input {
             match parse_graph_ref(input) {
                 None => {
-                    let on_call = scope.nodes.get(&input[1..]).is_some_and(|n| is_call(&n.op) || self.functions.contains_key(n.op.as_str()));
+                    let on_call = scope
+                        .nodes
+                        .get(&input[1..])
+                        .is_some_and(|n| is_call(&n.op) || self.functions.contains_key(n.op.as_str()));
                     if !on_call {
                         kept.input.push(input.clone());
                     }
                 }
                 Some(r) => match self.resolve(scope, r).map_err(|m| self.node_error(scope, node, m))? {
                     Src::Tensor(name, k) => kept.input.push(tensor_name(&name, k)),
-                    Src::Var(_) => return Err(self.node_error(scope, node, "reads a variable, which a frozen graph cannot hold")),
+                    Src::Var(_) => {
+                        return Err(self.node_error(scope, node, "reads a variable, which a frozen graph cannot hold"))
+                    }
                 },
             }
         }
@@ -785,7 +849,13 @@ impl<'a> Freezer<'a> {
                 let Some(r @ Ref::Node(producer, _, _)) = r else { continue };
                 match marks.get(producer) {
                     Some(Mark::Done) => {}
-                    Some(Mark::InProgress) => return Err(self.node_error(scope, node, format!("the graph has a cycle through input '{input}'"))),
+                    Some(Mark::InProgress) => {
+                        return Err(self.node_error(
+                            scope,
+                            node,
+                            format!("the graph has a cycle through input '{input}'"),
+                        ))
+                    }
                     None => push_ref(&r, &mut stack),
                 }
             }
@@ -810,7 +880,9 @@ impl<'a> Freezer<'a> {
                 };
                 let flat = match out_arg {
                     None => k,
-                    Some(arg) => self.flat_output(node, arg, k).map_err(|m| format!("node '{}{name}' ({}): {m}", scope.prefix, node.op))?,
+                    Some(arg) => self
+                        .flat_output(node, arg, k)
+                        .map_err(|m| format!("node '{}{name}' ({}): {m}", scope.prefix, node.op))?,
                 };
                 match value {
                     NodeOut::Emitted(emitted) => Ok(Src::Tensor(emitted.clone(), flat)),
@@ -843,9 +915,16 @@ impl<'a> Freezer<'a> {
     fn process(&mut self, scope: &mut Scope<'a>, node: &'a NodeDef) -> Result<NodeOut, TfError> {
         self.processed += 1;
         if self.processed > MAX_PROCESSED_NODES {
-            return Err(self.node_error(scope, node, format!("inlining exceeds {MAX_PROCESSED_NODES} nodes (functions calling each other many times?)")));
+            return Err(self.node_error(
+                scope,
+                node,
+                format!("inlining exceeds {MAX_PROCESSED_NODES} nodes (functions calling each other many times?)"),
+            ));
         }
-        if self.keep_main && scope.function.is_none() && !(is_call(&node.op) || self.functions.contains_key(node.op.as_str())) {
+        if self.keep_main
+            && scope.function.is_none()
+            && !(is_call(&node.op) || self.functions.contains_key(node.op.as_str()))
+        {
             return self.keep(scope, node);
         }
         if let Some(why) = refusal(&node.op) {
@@ -863,15 +942,25 @@ impl<'a> Freezer<'a> {
             "IdentityN" => return Ok(NodeOut::Values(inputs)),
             "NoOp" => return Ok(NodeOut::Values(Vec::new())),
             // Not a signature input: it takes its default.
-            "PlaceholderWithDefault" if scope.function.is_none() && inputs.len() == 1 => return Ok(NodeOut::Values(inputs)),
+            "PlaceholderWithDefault" if scope.function.is_none() && inputs.len() == 1 => {
+                return Ok(NodeOut::Values(inputs))
+            }
             "Placeholder" => {
-                return Err(self.node_error(scope, node, "the outputs need this placeholder, which is not an input of the signature"))
+                return Err(self.node_error(
+                    scope,
+                    node,
+                    "the outputs need this placeholder, which is not an input of the signature",
+                ))
             }
             _ => {}
         }
         if matches!(op, "VariableV2" | "Variable" | "VarHandleOp") {
             if scope.function.is_some() {
-                return Err(self.node_error(scope, node, "creates a variable inside a function; only captured variables can be frozen"));
+                return Err(self.node_error(
+                    scope,
+                    node,
+                    "creates a variable inside a function; only captured variables can be frozen",
+                ));
             }
             let key = if op == "VarHandleOp" { self.handle_key(node)? } else { node.name.clone() };
             let var = Variable { key, is_ref: op != "VarHandleOp", node: node.name.clone() };
@@ -901,7 +990,14 @@ impl<'a> Freezer<'a> {
                 Src::Tensor(name, k) => tensor_name(&name, k),
                 Src::Var(var) if var.is_ref => self.const_for(&var, &var.node, None).0,
                 Src::Var(var) => {
-                    return Err(self.node_error(scope, node, format!("uses variable '{}' as a resource; only ReadVariableOp and ResourceGather reads can be frozen", var.key)))
+                    return Err(self.node_error(
+                        scope,
+                        node,
+                        format!(
+                        "uses variable '{}' as a resource; only ReadVariableOp and ResourceGather reads can be frozen",
+                        var.key
+                    ),
+                    ))
                 }
             });
         }
@@ -923,7 +1019,11 @@ impl<'a> Freezer<'a> {
         adjust(&mut emitted);
         self.ops.restore_defaults(&mut emitted);
         if let Some((attr, _)) = emitted.attr.iter().find(|(_, v)| matches!(v.value, Some(Value::Placeholder(_)))) {
-            return Err(self.node_error(scope, node, format!("attribute '{attr}' is a function placeholder (polymorphic function)")));
+            return Err(self.node_error(
+                scope,
+                node,
+                format!("attribute '{attr}' is a function placeholder (polymorphic function)"),
+            ));
         }
         self.out.push(emitted);
         Ok(NodeOut::Emitted(name))
@@ -931,7 +1031,8 @@ impl<'a> Freezer<'a> {
 
     /// `ResourceGather(var, indices)` → `GatherV2(Const, indices, 0)`, as TF's freezer does.
     fn resource_gather(&mut self, scope: &Scope<'a>, node: &'a NodeDef, inputs: Vec<Src>) -> Result<NodeOut, TfError> {
-        let (Some(Src::Var(var)), Some(Src::Tensor(indices, k)), 2) = (inputs.first(), inputs.get(1), inputs.len()) else {
+        let (Some(Src::Var(var)), Some(Src::Tensor(indices, k)), 2) = (inputs.first(), inputs.get(1), inputs.len())
+        else {
             return Err(self.node_error(scope, node, "expected a variable and an index tensor"));
         };
         let dtype = match node.attr.get("dtype").and_then(|a| a.value.as_ref()) {
@@ -942,7 +1043,12 @@ impl<'a> Freezer<'a> {
         let axis_name = self.unique(&format!("{}{}/axis", scope.prefix, node.name));
         let mut axis = NodeDef { name: axis_name.clone(), op: "Const".into(), ..Default::default() };
         axis.attr.insert("dtype".into(), AttrValue { value: Some(Value::Type(DataType::DtInt32 as i32)) });
-        let axis_value = TensorProto { dtype: DataType::DtInt32 as i32, tensor_shape: Some(TensorShapeProto::default()), int_val: vec![0], ..Default::default() };
+        let axis_value = TensorProto {
+            dtype: DataType::DtInt32 as i32,
+            tensor_shape: Some(TensorShapeProto::default()),
+            int_val: vec![0],
+            ..Default::default()
+        };
         axis.attr.insert("value".into(), AttrValue { value: Some(Value::Tensor(axis_value)) });
         self.out.push(axis);
         let inputs = vec![params, tensor_name(indices, *k), axis_name];
@@ -960,18 +1066,33 @@ impl<'a> Freezer<'a> {
     fn inline(&mut self, scope: &Scope<'a>, node: &'a NodeDef, inputs: Vec<Src>) -> Result<NodeOut, TfError> {
         let name = call_target(node).unwrap_or(node.op.as_str());
         let Some(&function) = self.functions.get(name) else {
-            return Err(self.node_error(scope, node, format!("calls function '{name}', which the SavedModel does not define")));
+            return Err(self.node_error(
+                scope,
+                node,
+                format!("calls function '{name}', which the SavedModel does not define"),
+            ));
         };
         if self.depth >= MAX_CALL_DEPTH {
-            return Err(self.node_error(scope, node, format!("function calls nest deeper than {MAX_CALL_DEPTH} levels (recursion?)")));
+            return Err(self.node_error(
+                scope,
+                node,
+                format!("function calls nest deeper than {MAX_CALL_DEPTH} levels (recursion?)"),
+            ));
         }
         self.scan(name)?;
-        let signature = function.signature.as_ref().ok_or_else(|| self.node_error(scope, node, format!("function '{name}' has no signature")))?;
+        let signature = function
+            .signature
+            .as_ref()
+            .ok_or_else(|| self.node_error(scope, node, format!("function '{name}' has no signature")))?;
         if signature.input_arg.len() != inputs.len() {
             return Err(self.node_error(
                 scope,
                 node,
-                format!("passes {} inputs to function '{name}', which takes {}", inputs.len(), signature.input_arg.len()),
+                format!(
+                    "passes {} inputs to function '{name}', which takes {}",
+                    inputs.len(),
+                    signature.input_arg.len()
+                ),
             ));
         }
         let mut inner = Scope {
@@ -984,10 +1105,15 @@ impl<'a> Freezer<'a> {
         };
         let mut roots = Vec::new();
         for arg in &signature.output_arg {
-            let ret = function.ret.get(&arg.name).ok_or_else(|| self.error(format!("function '{name}' does not return its output '{}'", arg.name)))?;
+            let ret = function
+                .ret
+                .get(&arg.name)
+                .ok_or_else(|| self.error(format!("function '{name}' does not return its output '{}'", arg.name)))?;
             match inner.parse(ret).map_err(|m| self.error(format!("function '{name}' output '{}': {m}", arg.name)))? {
                 Some(r) => roots.push(r),
-                None => return Err(self.error(format!("function '{name}' returns a control edge as output '{}'", arg.name))),
+                None => {
+                    return Err(self.error(format!("function '{name}' returns a control edge as output '{}'", arg.name)))
+                }
             }
         }
         self.depth += 1;
@@ -1039,7 +1165,10 @@ impl<'a> Freezer<'a> {
                 return Ok(key);
             }
         }
-        Err(self.error(format!("node '{}' (VarHandleOp): variable not captured by any function and not in the checkpoint by name", node.name)))
+        Err(self.error(format!(
+            "node '{}' (VarHandleOp): variable not captured by any function and not in the checkpoint by name",
+            node.name
+        )))
     }
 
     /// The checkpoint key of SavedObjectGraph node `id` (a variable).
@@ -1051,18 +1180,29 @@ impl<'a> Freezer<'a> {
             Some(other) => {
                 let kind = format!("{other:?}");
                 let kind = kind.split('(').next().unwrap_or("?").to_string();
-                return Err(self.error(format!("node '{}' ({}): captured object {id} is a {kind}, not a variable", node.name, node.op)));
+                return Err(self.error(format!(
+                    "node '{}' ({}): captured object {id} is a {kind}, not a variable",
+                    node.name, node.op
+                )));
             }
-            None => return Err(self.error(format!("node '{}' ({}): captured object {id} is not in the object graph", node.name, node.op))),
+            None => {
+                return Err(self.error(format!(
+                    "node '{}' ({}): captured object {id} is not in the object graph",
+                    node.name, node.op
+                )))
+            }
         }
         if self.trackable.is_none() {
             let checkpoint = self.checkpoint()?;
             let bytes = checkpoint.read_strings("_CHECKPOINTABLE_OBJECT_GRAPH")?;
             let index_path = checkpoint.index_path().to_path_buf();
-            let graph = bytes
-                .first()
-                .and_then(|b| pb::TrackableObjectGraph::decode(b.as_slice()).ok())
-                .ok_or_else(|| TfError::Format { path: index_path, message: "the checkpoint's object graph (_CHECKPOINTABLE_OBJECT_GRAPH) does not parse".into() })?;
+            let graph =
+                bytes.first().and_then(|b| pb::TrackableObjectGraph::decode(b.as_slice()).ok()).ok_or_else(|| {
+                    TfError::Format {
+                        path: index_path,
+                        message: "the checkpoint's object graph (_CHECKPOINTABLE_OBJECT_GRAPH) does not parse".into(),
+                    }
+                })?;
             let mapping = match_object_graphs(objects, &graph);
             self.trackable = Some((graph, mapping));
         }
@@ -1073,7 +1213,12 @@ impl<'a> Freezer<'a> {
             .and_then(|i| graph.nodes.get(i))
             .and_then(|n| n.attributes.iter().find(|a| a.name == "VARIABLE_VALUE"))
             .map(|a| a.checkpoint_key.clone());
-        key.ok_or_else(|| self.error(format!("node '{}' ({}): variable object {id} has no VARIABLE_VALUE in the checkpoint's object graph", node.name, node.op)))
+        key.ok_or_else(|| {
+            self.error(format!(
+                "node '{}' ({}): variable object {id} has no VARIABLE_VALUE in the checkpoint's object graph",
+                node.name, node.op
+            ))
+        })
     }
 }
 
@@ -1126,7 +1271,10 @@ fn shape_proto(shape: Option<&[Option<usize>]>) -> TensorShapeProto {
     match shape {
         None => TensorShapeProto { dim: vec![], unknown_rank: true },
         Some(dims) => TensorShapeProto {
-            dim: dims.iter().map(|d| pb::tensor_shape_proto::Dim { size: d.map(|d| d as i64).unwrap_or(-1), name: String::new() }).collect(),
+            dim: dims
+                .iter()
+                .map(|d| pb::tensor_shape_proto::Dim { size: d.map(|d| d as i64).unwrap_or(-1), name: String::new() })
+                .collect(),
             unknown_rank: false,
         },
     }
@@ -1144,7 +1292,12 @@ mod tests {
     }
 
     fn node(name: &str, op: &str, inputs: &[&str]) -> NodeDef {
-        NodeDef { name: name.into(), op: op.into(), input: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        NodeDef {
+            name: name.into(),
+            op: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     fn call(name: &str, op: &str, function: &str, inputs: &[&str]) -> NodeDef {
@@ -1186,7 +1339,11 @@ mod tests {
                 ArgDef { name: "many".into(), number_attr: "N".into(), ..Default::default() },
                 ArgDef { name: "last".into(), ..Default::default() },
             ],
-            attr: vec![pb::op_def::AttrDef { name: "N".into(), default_value: Some(attr(Value::I(2))), ..Default::default() }],
+            attr: vec![pb::op_def::AttrDef {
+                name: "N".into(),
+                default_value: Some(attr(Value::I(2))),
+                ..Default::default()
+            }],
             ..Default::default()
         }
     }
@@ -1203,7 +1360,11 @@ mod tests {
     fn write_model(dir: &Path, library: Vec<FunctionDef>, extra_main: Vec<NodeDef>) {
         let mut x = node("serving_default_x", "Placeholder", &[]);
         x.attr.insert("_output_shapes".into(), attr(Value::I(0)));
-        let mut main = vec![x, node("w", "VarHandleOp", &[]), call("call", "StatefulPartitionedCall", "outer", &["serving_default_x", "w", "^w"])];
+        let mut main = vec![
+            x,
+            node("w", "VarHandleOp", &[]),
+            call("call", "StatefulPartitionedCall", "outer", &["serving_default_x", "w", "^w"]),
+        ];
         main.extend(extra_main);
         let signature = SignatureDef {
             inputs: [("x".to_string(), info("serving_default_x:0", &[-1, 2]))].into(),
@@ -1217,8 +1378,16 @@ mod tests {
                 stripped_default_attrs: true,
                 ..Default::default()
             }),
-            graph_def: Some(proto::GraphDef { node: main, library: Some(FunctionDefLibrary { function: library, gradient: vec![] }), versions: None }),
-            signature_def: [("serving_default".to_string(), signature), ("__saved_model_init_op".to_string(), SignatureDef::default())].into(),
+            graph_def: Some(proto::GraphDef {
+                node: main,
+                library: Some(FunctionDefLibrary { function: library, gradient: vec![] }),
+                versions: None,
+            }),
+            signature_def: [
+                ("serving_default".to_string(), signature),
+                ("__saved_model_init_op".to_string(), SignatureDef::default()),
+            ]
+            .into(),
             object_graph_def: None,
         };
         let model = proto::SavedModel { meta_graphs: vec![meta] };
@@ -1261,13 +1430,19 @@ mod tests {
         write_model(&dir, library(), vec![]);
         let graph = crate::load(&dir).unwrap();
         let names: Vec<&str> = graph.nodes().iter().map(|n| n.name.as_str()).collect();
-        assert_eq!(names, ["x", "call/inner_call/read", "call/inner_call/mm", "call/inner_call/p", "call/relu", "a", "b"]);
+        assert_eq!(
+            names,
+            ["x", "call/inner_call/read", "call/inner_call/mm", "call/inner_call/p", "call/relu", "a", "b"]
+        );
         // a = relu(p:many:1) = relu(p:1); b = p:last:0 = p:2 (N = 2 restored from the OpDef).
         assert_eq!(graph.node("call/relu").unwrap().input, ["call/inner_call/p:1"]);
         assert_eq!(graph.node("b").unwrap().input, ["call/inner_call/p:2"]);
         assert_eq!(graph.node("call/inner_call/mm").unwrap().input, ["x", "call/inner_call/read"]);
         assert_eq!(graph.node("call/inner_call/p").unwrap().attr_int_opt("N").unwrap(), Some(2));
-        assert!(graph.nodes().iter().all(|n| n.attr.keys().all(|k| !k.starts_with('_')) && n.input.iter().all(|i| !i.starts_with('^'))));
+        assert!(graph
+            .nodes()
+            .iter()
+            .all(|n| n.attr.keys().all(|k| !k.starts_with('_')) && n.input.iter().all(|i| !i.starts_with('^'))));
         let w = graph.const_value("call/inner_call/read").unwrap().unwrap();
         assert_eq!(w.as_f32().unwrap().as_slice().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(graph.node("x").unwrap().attr_shape_opt("shape").unwrap(), Some(vec![None, Some(2)]));
@@ -1290,7 +1465,10 @@ mod tests {
         );
         let mut terminal = call("t", "PartitionedCall", "f", &["r", "x1"]);
         let float = DataType::DtFloat as i32;
-        terminal.attr.insert("Tout".into(), attr(Value::List(pb::attr_value::ListValue { r#type: vec![float, float], ..Default::default() })));
+        terminal.attr.insert(
+            "Tout".into(),
+            attr(Value::List(pb::attr_value::ListValue { r#type: vec![float, float], ..Default::default() })),
+        );
         let mut x1 = node("x1", "Placeholder", &[]);
         x1.attr.insert("_output_shapes".into(), attr(Value::I(0)));
         let graph = pb::GraphDef {
@@ -1320,7 +1498,10 @@ mod tests {
         assert_eq!(t.attr_type_opt("T").unwrap(), Some(float));
         assert_eq!(graph.output_names(), ["t"]);
         // No call, nothing changes.
-        let plain = pb::GraphDef { node: vec![node("x", "Placeholder", &[]), node("y", "Relu", &["x", "^x"])], ..Default::default() };
+        let plain = pb::GraphDef {
+            node: vec![node("x", "Placeholder", &[]), node("y", "Relu", &["x", "^x"])],
+            ..Default::default()
+        };
         assert_eq!(inline_calls(path, plain.clone()).unwrap(), plain);
         // Functions are scanned as in SavedModels; errors name the file, node and function.
         let mut f = function("g", &["a"], &[("o", "a")], vec![node("w", "AssignVariableOp", &["a", "a"])]);
@@ -1336,14 +1517,21 @@ mod tests {
 
     #[test]
     fn refuses_writes_and_control_flow_anywhere_in_called_functions() {
-        for (op, expected) in [("AssignVariableOp", "writes a variable"), ("StatelessWhile", "control flow"), ("If", "control flow")] {
+        for (op, expected) in
+            [("AssignVariableOp", "writes a variable"), ("StatelessWhile", "control flow"), ("If", "control flow")]
+        {
             let dir = temp_dir(op);
             let mut lib = library();
             // Not on any output's path: a side effect TF would still run.
             lib[0].node_def.push(node("side", op, &["r", "a"]));
             write_model(&dir, lib, vec![]);
             let err = crate::load(&dir).unwrap_err().to_string();
-            assert!(err.contains("saved_model.pb") && err.contains(&format!("'side' ({op}) in function 'inner'")) && err.contains(expected), "{err}");
+            assert!(
+                err.contains("saved_model.pb")
+                    && err.contains(&format!("'side' ({op}) in function 'inner'"))
+                    && err.contains(expected),
+                "{err}"
+            );
             assert_eq!(err.lines().count(), 1);
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -1375,11 +1563,19 @@ mod tests {
                 &format!("f{i}"),
                 &["x", "res"],
                 &[("out_a", "c1:output:0"), ("out_b", "c2:output:0")],
-                vec![call("c1", "PartitionedCall", &next, &["x", "res"]), call("c2", "PartitionedCall", &next, &["x", "res"])],
+                vec![
+                    call("c1", "PartitionedCall", &next, &["x", "res"]),
+                    call("c2", "PartitionedCall", &next, &["x", "res"]),
+                ],
             ));
         }
         lib.push(function("f40", &["x", "res"], &[("out_a", "x"), ("out_b", "x")], vec![]));
-        let mut outer = function("outer", &["x", "res"], &[("out_a", "c:output:0"), ("out_b", "c:output:1")], vec![call("c", "PartitionedCall", "f0", &["x", "res"])]);
+        let mut outer = function(
+            "outer",
+            &["x", "res"],
+            &[("out_a", "c:output:0"), ("out_b", "c:output:1")],
+            vec![call("c", "PartitionedCall", "f0", &["x", "res"])],
+        );
         outer.signature.as_mut().unwrap().name = "outer".into();
         lib.push(outer);
         write_model(&dir, lib, vec![]);
@@ -1419,7 +1615,10 @@ mod tests {
             nodes: vec![
                 pb::trackable_object_graph::TrackableObject { children: vec![child(2, "layer")], ..Default::default() },
                 pb::trackable_object_graph::TrackableObject::default(),
-                pb::trackable_object_graph::TrackableObject { children: vec![child(1, "kernel")], ..Default::default() },
+                pb::trackable_object_graph::TrackableObject {
+                    children: vec![child(1, "kernel")],
+                    ..Default::default()
+                },
             ],
         };
         let mapping = match_object_graphs(&saved, &trackable);

@@ -74,7 +74,9 @@ pub fn read_table(file: &[u8]) -> Result<Entries, String> {
     let footer = &file[file.len() - FOOTER_LEN..];
     let magic = u64::from_le_bytes(footer[40..48].try_into().unwrap_or([0; 8]));
     if magic != MAGIC {
-        return Err(format!("bad table magic {magic:#018x} (expected {MAGIC:#018x}): truncated or not a checkpoint index"));
+        return Err(format!(
+            "bad table magic {magic:#018x} (expected {MAGIC:#018x}): truncated or not a checkpoint index"
+        ));
     }
     let mut pos = 0;
     let metaindex = handle(footer, &mut pos).map_err(|e| format!("footer: {e}"))?;
@@ -91,7 +93,11 @@ pub fn read_table(file: &[u8]) -> Result<Entries, String> {
     let budget = file.len().saturating_mul(64).saturating_add(1 << 20);
     let mut decoded = 0usize;
     let mut entries: Entries = Vec::new();
-    for (i, (_, value)) in block_entries(index_block, &mut decoded, budget).map_err(|e| format!("index block: {e}"))?.into_iter().enumerate() {
+    for (i, (_, value)) in block_entries(index_block, &mut decoded, budget)
+        .map_err(|e| format!("index block: {e}"))?
+        .into_iter()
+        .enumerate()
+    {
         let mut pos = 0;
         let data_handle = handle(&value, &mut pos).map_err(|e| format!("index entry {i}: {e}"))?;
         let what = format!("data block {i}");
@@ -99,7 +105,11 @@ pub fn read_table(file: &[u8]) -> Result<Entries, String> {
         for (key, value) in block_entries(data, &mut decoded, budget).map_err(|e| format!("{what}: {e}"))? {
             if let Some((last, _)) = entries.last() {
                 if key <= *last {
-                    return Err(format!("{what}: keys are not strictly increasing ('{}' after '{}')", show(&key), show(last)));
+                    return Err(format!(
+                        "{what}: keys are not strictly increasing ('{}' after '{}')",
+                        show(&key),
+                        show(last)
+                    ));
                 }
             }
             entries.push((key, value));
@@ -150,7 +160,8 @@ fn block_entries(block: &[u8], decoded: &mut usize, budget: usize) -> Result<Ent
         .checked_mul(4)
         .and_then(|n| count_at.checked_sub(n))
         .ok_or_else(|| format!("{restarts} restart points do not fit in a {}-byte block", block.len()))?;
-    let restart_offsets: Vec<usize> = (0..restarts).map(|i| u32_le(block, data_end + 4 * i).unwrap_or(u32::MAX) as usize).collect();
+    let restart_offsets: Vec<usize> =
+        (0..restarts).map(|i| u32_le(block, data_end + 4 * i).unwrap_or(u32::MAX) as usize).collect();
     let data = &block[..data_end];
 
     let mut entries = Vec::new();
@@ -168,8 +179,12 @@ fn block_entries(block: &[u8], decoded: &mut usize, budget: usize) -> Result<Ent
         if shared > key.len() || (at_restart && shared != 0) || (entries.is_empty() && shared != 0) {
             return Err(format!("entry at offset {pos} shares {shared} bytes with a {}-byte previous key", key.len()));
         }
-        let key_end = pos.checked_add(unshared).filter(|&e| e <= data.len()).ok_or("an entry's key runs past the block")?;
-        let value_end = key_end.checked_add(value_len).filter(|&e| e <= data.len()).ok_or("an entry's value runs past the block")?;
+        let key_end =
+            pos.checked_add(unshared).filter(|&e| e <= data.len()).ok_or("an entry's key runs past the block")?;
+        let value_end = key_end
+            .checked_add(value_len)
+            .filter(|&e| e <= data.len())
+            .ok_or("an entry's value runs past the block")?;
         *decoded = decoded.saturating_add(shared + (value_end - pos));
         if *decoded > budget {
             return Err(format!("keys decode to more than {budget} bytes: not a checkpoint index"));
@@ -181,7 +196,11 @@ fn block_entries(block: &[u8], decoded: &mut usize, budget: usize) -> Result<Ent
     }
     // An empty block (TF's metaindex) still has one restart point, at offset 0.
     if next_restart != restarts && !(entries.is_empty() && restart_offsets.iter().all(|&r| r == 0)) {
-        return Err(format!("restart point {} (offset {}) is not at an entry boundary", next_restart, restart_offsets[next_restart.min(restarts - 1)]));
+        return Err(format!(
+            "restart point {} (offset {}) is not at an entry boundary",
+            next_restart,
+            restart_offsets[next_restart.min(restarts - 1)]
+        ));
     }
     Ok(entries)
 }
@@ -265,8 +284,9 @@ mod tests {
     use super::*;
 
     fn entries(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut e: Vec<(Vec<u8>, Vec<u8>)> =
-            (0..n).map(|i| (format!("layer_{:03}/kernel/.ATTRIBUTES/VALUE", i).into_bytes(), vec![i as u8; i % 7])).collect();
+        let mut e: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .map(|i| (format!("layer_{:03}/kernel/.ATTRIBUTES/VALUE", i).into_bytes(), vec![i as u8; i % 7]))
+            .collect();
         e.insert(0, (Vec::new(), b"header".to_vec()));
         e
     }

@@ -71,12 +71,16 @@ impl ConstTensor {
 
 fn decode(node: &NodeDef, proto: &TensorProto) -> Result<ConstTensor, TfError> {
     let bad = |message: String| node.node_error(message);
-    let shape = proto.tensor_shape.as_ref().map(|s| s.dim.iter().map(|d| d.size).collect::<Vec<i64>>()).unwrap_or_default();
+    let shape =
+        proto.tensor_shape.as_ref().map(|s| s.dim.iter().map(|d| d.size).collect::<Vec<i64>>()).unwrap_or_default();
     if shape.iter().any(|&d| d < 0) {
         return Err(bad(format!("constant has an unknown dimension in shape {shape:?}")));
     }
     let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| bad(format!("constant shape {shape:?} overflows")))?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| bad(format!("constant shape {shape:?} overflows")))?;
 
     let dtype = DataType::try_from(proto.dtype).unwrap_or(DataType::DtInvalid);
     let element_size = match dtype {
@@ -96,11 +100,26 @@ fn decode(node: &NodeDef, proto: &TensorProto) -> Result<ConstTensor, TfError> {
             )));
         }
         return Ok(match dtype {
-            DataType::DtFloat => ConstTensor::F32(array(&shape, content.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())?),
-            DataType::DtDouble => ConstTensor::F32(array(&shape, content.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect())?),
-            DataType::DtInt32 => ConstTensor::Int(array(&shape, content.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect())?),
-            DataType::DtInt64 => ConstTensor::Int(array(&shape, content.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())?),
-            DataType::DtInt16 => ConstTensor::Int(array(&shape, content.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect())?),
+            DataType::DtFloat => ConstTensor::F32(array(
+                &shape,
+                content.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            )?),
+            DataType::DtDouble => ConstTensor::F32(array(
+                &shape,
+                content.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect(),
+            )?),
+            DataType::DtInt32 => ConstTensor::Int(array(
+                &shape,
+                content.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
+            )?),
+            DataType::DtInt64 => ConstTensor::Int(array(
+                &shape,
+                content.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
+            )?),
+            DataType::DtInt16 => ConstTensor::Int(array(
+                &shape,
+                content.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+            )?),
             DataType::DtInt8 => ConstTensor::Int(array(&shape, content.iter().map(|&b| b as i8 as i64).collect())?),
             _ => ConstTensor::Int(array(&shape, content.iter().map(|&b| b as i64).collect())?),
         });
@@ -109,13 +128,14 @@ fn decode(node: &NodeDef, proto: &TensorProto) -> Result<ConstTensor, TfError> {
     match dtype {
         DataType::DtFloat => splat(node, &shape, count, &proto.float_val).map(ConstTensor::F32),
         DataType::DtDouble => {
-            splat(node, &shape, count, &proto.double_val.iter().map(|&v| v as f32).collect::<Vec<_>>()).map(ConstTensor::F32)
+            splat(node, &shape, count, &proto.double_val.iter().map(|&v| v as f32).collect::<Vec<_>>())
+                .map(ConstTensor::F32)
         }
         DataType::DtInt64 => splat(node, &shape, count, &proto.int64_val).map(ConstTensor::Int),
-        DataType::DtBool => {
-            splat(node, &shape, count, &proto.bool_val.iter().map(|&b| b as i64).collect::<Vec<_>>()).map(ConstTensor::Int)
-        }
-        _ => splat(node, &shape, count, &proto.int_val.iter().map(|&v| v as i64).collect::<Vec<_>>()).map(ConstTensor::Int),
+        DataType::DtBool => splat(node, &shape, count, &proto.bool_val.iter().map(|&b| b as i64).collect::<Vec<_>>())
+            .map(ConstTensor::Int),
+        _ => splat(node, &shape, count, &proto.int_val.iter().map(|&v| v as i64).collect::<Vec<_>>())
+            .map(ConstTensor::Int),
     }
 }
 
@@ -132,7 +152,9 @@ fn splat<T: Copy + Default>(node: &NodeDef, shape: &[usize], count: usize, value
         return Err(node.node_error(format!("constant of shape {shape:?} lists {} values", values.len())));
     }
     if count > values.len() && count > MAX_SPLAT_ELEMENTS {
-        return Err(node.node_error(format!("constant claims shape {shape:?} ({count} elements) from {} values", values.len())));
+        return Err(
+            node.node_error(format!("constant claims shape {shape:?} ({count} elements) from {} values", values.len()))
+        );
     }
     let fill = values.last().copied().unwrap_or_default();
     let mut data = Vec::with_capacity(count);
@@ -153,26 +175,57 @@ mod tests {
     }
 
     fn shape(dims: &[i64]) -> Option<TensorShapeProto> {
-        Some(TensorShapeProto { dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(), unknown_rank: false })
+        Some(TensorShapeProto {
+            dim: dims.iter().map(|&size| Dim { size, name: String::new() }).collect(),
+            unknown_rank: false,
+        })
     }
 
     #[test]
     fn decodes_content_and_splats() {
         let bytes: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let proto = TensorProto { dtype: DataType::DtFloat as i32, tensor_shape: shape(&[2, 2]), tensor_content: bytes, ..Default::default() };
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: shape(&[2, 2]),
+            tensor_content: bytes,
+            ..Default::default()
+        };
         let value = ConstTensor::from_node(&const_node(proto)).unwrap();
         assert_eq!(value.as_f32().unwrap().as_slice().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
-        let proto = TensorProto { dtype: DataType::DtInt32 as i32, tensor_shape: shape(&[3]), int_val: vec![7], ..Default::default() };
-        assert_eq!(ConstTensor::from_node(&const_node(proto)).unwrap().as_ints().unwrap().as_slice().unwrap(), &[7, 7, 7]);
+        let proto = TensorProto {
+            dtype: DataType::DtInt32 as i32,
+            tensor_shape: shape(&[3]),
+            int_val: vec![7],
+            ..Default::default()
+        };
+        assert_eq!(
+            ConstTensor::from_node(&const_node(proto)).unwrap().as_ints().unwrap().as_slice().unwrap(),
+            &[7, 7, 7]
+        );
     }
 
     #[test]
     fn refuses_absurd_shapes_and_size_mismatch() {
-        let proto = TensorProto { dtype: DataType::DtFloat as i32, tensor_shape: shape(&[1_000_000, 1_000_000]), float_val: vec![1.0], ..Default::default() };
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: shape(&[1_000_000, 1_000_000]),
+            float_val: vec![1.0],
+            ..Default::default()
+        };
         assert!(ConstTensor::from_node(&const_node(proto)).unwrap_err().to_string().contains("claims shape"));
-        let proto = TensorProto { dtype: DataType::DtFloat as i32, tensor_shape: shape(&[4]), tensor_content: vec![0; 12], ..Default::default() };
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: shape(&[4]),
+            tensor_content: vec![0; 12],
+            ..Default::default()
+        };
         assert!(ConstTensor::from_node(&const_node(proto)).unwrap_err().to_string().contains("12 bytes"));
-        let proto = TensorProto { dtype: DataType::DtFloat as i32, tensor_shape: shape(&[i64::MAX, 4]), tensor_content: vec![0; 12], ..Default::default() };
+        let proto = TensorProto {
+            dtype: DataType::DtFloat as i32,
+            tensor_shape: shape(&[i64::MAX, 4]),
+            tensor_content: vec![0; 12],
+            ..Default::default()
+        };
         assert!(ConstTensor::from_node(&const_node(proto)).is_err());
     }
 }

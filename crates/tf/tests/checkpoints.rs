@@ -16,7 +16,8 @@ fn probe(name: &str) -> (String, ArrayD<f32>, usize) {
 #[test]
 fn reads_the_values_tensorflow_wrote() {
     for name in SAVED_MODEL_CASES {
-        let checkpoint = Checkpoint::open(&case(name).join("saved_model/variables/variables")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let checkpoint = Checkpoint::open(&case(name).join("saved_model/variables/variables"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let (key, expected, shards) = probe(name);
         assert_eq!(checkpoint.shard_paths().len(), shards, "{name}");
         let value = checkpoint.read_f32(&key).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -60,7 +61,10 @@ fn refusal(dir: &str) -> String {
 #[test]
 fn corrupt_copies_are_refused_naming_the_broken_file() {
     let err = refusal("flipped_data");
-    assert!(err.contains("variables.data-00000-of-00001") && err.contains("CRC32C") && err.contains("conv2_kernel"), "{err}");
+    assert!(
+        err.contains("variables.data-00000-of-00001") && err.contains("CRC32C") && err.contains("conv2_kernel"),
+        "{err}"
+    );
     let err = refusal("truncated_index");
     assert!(err.contains("variables.index") && err.contains("truncated"), "{err}");
     let err = refusal("truncated_data");
@@ -68,7 +72,12 @@ fn corrupt_copies_are_refused_naming_the_broken_file() {
     let err = refusal("missing_data");
     assert!(err.contains("variables.data-00000-of-00001") && err.contains("missing"), "{err}");
     let err = refusal("wrong_shard_count");
-    assert!(err.contains("variables.data-00000-of-00001") && err.contains("variables.data-00000-of-00002") && err.contains("1 shard"), "{err}");
+    assert!(
+        err.contains("variables.data-00000-of-00001")
+            && err.contains("variables.data-00000-of-00002")
+            && err.contains("1 shard"),
+        "{err}"
+    );
     let err = refusal("truncated_saved_model_pb");
     assert!(err.contains("saved_model.pb") && err.contains("not a SavedModel"), "{err}");
 }

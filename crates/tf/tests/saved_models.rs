@@ -10,8 +10,17 @@ use tf2h5_tf::{LoadOptions, NodeExt};
 use tract_tensorflow::prelude::*;
 
 /// Ops that must never survive freezing.
-const FORBIDDEN: [&str; 9] =
-    ["StatefulPartitionedCall", "PartitionedCall", "ReadVariableOp", "VarHandleOp", "VariableV2", "NoOp", "IdentityN", "Placeholder_", "AssignVariableOp"];
+const FORBIDDEN: [&str; 9] = [
+    "StatefulPartitionedCall",
+    "PartitionedCall",
+    "ReadVariableOp",
+    "VarHandleOp",
+    "VariableV2",
+    "NoOp",
+    "IdentityN",
+    "Placeholder_",
+    "AssignVariableOp",
+];
 
 fn ops(graph: &tf2h5_tf::TfGraph) -> Vec<String> {
     let mut ops: Vec<String> = graph.op_histogram().into_iter().map(|(op, _)| op).collect();
@@ -31,7 +40,8 @@ fn fixtures_freeze_to_flat_graphs_named_after_the_signature() {
         let placeholders: Vec<&str> = graph.placeholders().iter().map(|n| n.name.as_str()).collect();
         assert_eq!(placeholders, inputs, "{name}: placeholders in signature order");
         for (input, spec) in graph.placeholders().iter().zip(meta["inputs"].as_array().unwrap()) {
-            let expected: Vec<Option<usize>> = spec["shape"].as_array().unwrap().iter().map(|d| d.as_u64().map(|d| d as usize)).collect();
+            let expected: Vec<Option<usize>> =
+                spec["shape"].as_array().unwrap().iter().map(|d| d.as_u64().map(|d| d as usize)).collect();
             assert_eq!(input.attr_shape_opt("shape").unwrap(), Some(expected), "{name}");
         }
         for output in graph.default_outputs() {
@@ -63,8 +73,25 @@ fn fixture_op_lists() {
     expect(
         "sm_tf_module_cnn",
         &[
-            "AddV2", "AvgPool", "BiasAdd", "ConcatV2", "Const", "Conv2D", "FusedBatchNormV3", "Identity", "MatMul", "MaxPool", "Mean", "Pad", "Placeholder",
-            "Relu", "Relu6", "Reshape", "Sigmoid", "Softmax", "Tanh",
+            "AddV2",
+            "AvgPool",
+            "BiasAdd",
+            "ConcatV2",
+            "Const",
+            "Conv2D",
+            "FusedBatchNormV3",
+            "Identity",
+            "MatMul",
+            "MaxPool",
+            "Mean",
+            "Pad",
+            "Placeholder",
+            "Relu",
+            "Relu6",
+            "Reshape",
+            "Sigmoid",
+            "Softmax",
+            "Tanh",
         ],
     );
     // tf.nn.batch_normalization on variables stays arithmetic on the checkpoint's values;
@@ -72,20 +99,67 @@ fn fixture_op_lists() {
     expect(
         "sm_tf_module_mobile",
         &[
-            "AddV2", "BiasAdd", "Const", "Conv2D", "DepthwiseConv2dNative", "Identity", "LeakyRelu", "MatMul", "Mean", "Mul", "Pad", "Placeholder", "Rsqrt",
-            "Sigmoid", "Softmax", "Sub",
+            "AddV2",
+            "BiasAdd",
+            "Const",
+            "Conv2D",
+            "DepthwiseConv2dNative",
+            "Identity",
+            "LeakyRelu",
+            "MatMul",
+            "Mean",
+            "Mul",
+            "Pad",
+            "Placeholder",
+            "Rsqrt",
+            "Sigmoid",
+            "Softmax",
+            "Sub",
         ],
     );
     expect(
         "sm_tf_keras_two_io",
-        &["BiasAdd", "ConcatV2", "Const", "Conv2D", "FusedBatchNormV3", "Identity", "MatMul", "Mean", "Placeholder", "Relu", "Sigmoid", "Softmax", "Tanh"],
+        &[
+            "BiasAdd",
+            "ConcatV2",
+            "Const",
+            "Conv2D",
+            "FusedBatchNormV3",
+            "Identity",
+            "MatMul",
+            "Mean",
+            "Placeholder",
+            "Relu",
+            "Sigmoid",
+            "Softmax",
+            "Tanh",
+        ],
     );
-    expect("sm_tf1_simple_save", &["BiasAdd", "Const", "Conv2D", "Identity", "MatMul", "MaxPool", "Placeholder", "Relu", "Reshape", "Softmax"]);
+    expect(
+        "sm_tf1_simple_save",
+        &["BiasAdd", "Const", "Conv2D", "Identity", "MatMul", "MaxPool", "Placeholder", "Relu", "Reshape", "Softmax"],
+    );
     expect(
         "sm_keras3_export",
         &[
-            "AddV2", "BiasAdd", "Const", "Conv2D", "Identity", "MatMul", "MaxPool", "Mul", "Pack", "Placeholder", "Relu", "Reshape", "Rsqrt", "Shape",
-            "Softmax", "Squeeze", "StridedSlice", "Sub",
+            "AddV2",
+            "BiasAdd",
+            "Const",
+            "Conv2D",
+            "Identity",
+            "MatMul",
+            "MaxPool",
+            "Mul",
+            "Pack",
+            "Placeholder",
+            "Relu",
+            "Reshape",
+            "Rsqrt",
+            "Shape",
+            "Softmax",
+            "Squeeze",
+            "StridedSlice",
+            "Sub",
         ],
     );
 }
@@ -130,10 +204,15 @@ fn lists_and_selects_signatures() {
         assert_eq!(tf2h5_tf::load(&path).unwrap().nodes().len(), default.nodes().len());
     }
     let err = tf2h5_tf::load_with(&dir, &LoadOptions { signature: Some("nope".into()) }).unwrap_err().to_string();
-    assert!(err.contains("saved_model.pb") && err.contains("no signature 'nope'") && err.contains("serve, serving_default"), "{err}");
+    assert!(
+        err.contains("saved_model.pb") && err.contains("no signature 'nope'") && err.contains("serve, serving_default"),
+        "{err}"
+    );
     // Frozen graphs have no signatures.
     assert!(tf2h5_tf::signatures(&case("cnn")).unwrap().is_empty());
-    let err = tf2h5_tf::load_with(&case("cnn"), &LoadOptions { signature: Some("serving_default".into()) }).unwrap_err().to_string();
+    let err = tf2h5_tf::load_with(&case("cnn"), &LoadOptions { signature: Some("serving_default".into()) })
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("frozen.pb") && err.contains("no signatures"), "{err}");
     // And still load as before.
     let cnn = tf2h5_tf::load(&case("cnn")).unwrap();
@@ -152,7 +231,10 @@ fn frozen_graphs_keeping_function_calls_are_inlined() {
     assert!(raw.library.as_ref().is_some_and(|l| l.function.len() == 2));
     let graph = tf2h5_tf::load(&path).unwrap();
     assert!(graph.signature.is_none());
-    assert_eq!(ops(&graph), ["BiasAdd", "Const", "Conv2D", "Identity", "MatMul", "Mean", "NoOp", "Placeholder", "Relu", "Softmax"]);
+    assert_eq!(
+        ops(&graph),
+        ["BiasAdd", "Const", "Conv2D", "Identity", "MatMul", "Mean", "NoOp", "Placeholder", "Relu", "Softmax"]
+    );
     for call in calls {
         assert!(graph.node(call).is_none(), "{call} survived");
         let conv = graph.node(&format!("{call}/Conv2D")).unwrap_or_else(|| panic!("{call}/Conv2D was not inlined"));
@@ -178,7 +260,8 @@ fn run_in_tract(name: &str) -> Vec<(ArrayD<f32>, ArrayD<f32>)> {
     let graph = tf2h5_tf::load(&case(name)).unwrap();
     let meta = meta(name);
     let inputs: Vec<ArrayD<f32>> = endpoints(&meta, "inputs").iter().map(|(_, f)| npy(&case(name).join(f))).collect();
-    let expected: Vec<ArrayD<f32>> = endpoints(&meta, "outputs").iter().map(|(_, f)| npy(&case(name).join(f))).collect();
+    let expected: Vec<ArrayD<f32>> =
+        endpoints(&meta, "outputs").iter().map(|(_, f)| npy(&case(name).join(f))).collect();
     let mut tf = tract_tensorflow::tensorflow();
     if let Some(&bn) = tf.op_register.0.get("FusedBatchNorm") {
         tf.op_register.insert("FusedBatchNormV3", bn);

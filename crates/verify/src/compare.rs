@@ -40,7 +40,14 @@ pub struct Comparison {
 
 impl Default for Comparison {
     fn default() -> Self {
-        Comparison { max_abs_err: 0.0, max_rel_err: 0.0, max_abs_expected: 0.0, elements: 0, failures: 0, problem: None }
+        Comparison {
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            max_abs_expected: 0.0,
+            elements: 0,
+            failures: 0,
+            problem: None,
+        }
     }
 }
 

@@ -19,7 +19,11 @@ pub type Sample = Vec<ArrayD<f32>>;
 /// standard normal from a ChaCha8 stream seeded with `options.seed`. For a translated (ONNX)
 /// model, `translation` says how the user's arrays, given in the source model's layout, map
 /// to the Keras inputs.
-pub fn samples(inputs: &[Endpoint], translation: Option<&Translation>, options: &Options) -> Result<Vec<Sample>, VerifyError> {
+pub fn samples(
+    inputs: &[Endpoint],
+    translation: Option<&Translation>,
+    options: &Options,
+) -> Result<Vec<Sample>, VerifyError> {
     if !options.inputs.is_empty() {
         return user_samples(inputs, translation, options);
     }
@@ -48,14 +52,19 @@ pub const MAX_BATCH: usize = 8;
 /// or one sample per batch when an input's batch axis is fixed by the graph.
 pub fn batches(inputs: &[Endpoint], samples: &[Sample]) -> Result<Vec<Sample>, VerifyError> {
     let free_batch_axis = inputs.iter().all(|input| input.shape.first() == Some(&None));
-    let size = if free_batch_axis { (1..=MAX_BATCH.min(samples.len())).rev().find(|b| samples.len() % b == 0).unwrap_or(1) } else { 1 };
+    let size = if free_batch_axis {
+        (1..=MAX_BATCH.min(samples.len())).rev().find(|b| samples.len().is_multiple_of(*b)).unwrap_or(1)
+    } else {
+        1
+    };
     samples
         .chunks(size)
         .map(|chunk| {
             (0..inputs.len())
                 .map(|i| {
                     let views: Vec<_> = chunk.iter().filter_map(|sample| sample.get(i).map(|a| a.view())).collect();
-                    ndarray::concatenate(Axis(0), &views).map_err(|e| VerifyError::Input(format!("stacking samples of input {i}: {e}")))
+                    ndarray::concatenate(Axis(0), &views)
+                        .map_err(|e| VerifyError::Input(format!("stacking samples of input {i}: {e}")))
                 })
                 .collect()
         })
@@ -90,12 +99,20 @@ fn standard_normal(rng: &mut ChaCha8Rng, shape: &[usize]) -> ArrayD<f32> {
 /// The user's arrays by input. A translated model's input may be named as in the source
 /// file (`x:0`) or as in the Keras model (`x_0`); its data is in the source file's layout
 /// (NCHW for most ONNX images, what onnxruntime takes) and is permuted to the Keras input's.
-fn user_samples(inputs: &[Endpoint], translation: Option<&Translation>, options: &Options) -> Result<Vec<Sample>, VerifyError> {
+fn user_samples(
+    inputs: &[Endpoint],
+    translation: Option<&Translation>,
+    options: &Options,
+) -> Result<Vec<Sample>, VerifyError> {
     let source = |input: &Endpoint| translation.and_then(|t| t.tensors.get(&input.tf_node));
-    let is_named = |input: &Endpoint, name: &str| input.tf_node == name || source(input).is_some_and(|s| s.name == name);
+    let is_named =
+        |input: &Endpoint, name: &str| input.tf_node == name || source(input).is_some_and(|s| s.name == name);
     for (name, _) in &options.inputs {
         if !inputs.iter().any(|i| is_named(i, name)) {
-            let known: Vec<&str> = inputs.iter().flat_map(|i| std::iter::once(i.tf_node.as_str()).chain(source(i).map(|s| s.name.as_str()))).collect();
+            let known: Vec<&str> = inputs
+                .iter()
+                .flat_map(|i| std::iter::once(i.tf_node.as_str()).chain(source(i).map(|s| s.name.as_str())))
+                .collect();
             return Err(VerifyError::Input(format!("'{name}' is not a model input (inputs: {known:?})")));
         }
     }
@@ -114,7 +131,8 @@ fn user_samples(inputs: &[Endpoint], translation: Option<&Translation>, options:
                 expected[source_axis] = dim;
             }
         }
-        let matches = array.ndim() == expected.len() && array.shape()[1..].iter().zip(&expected[1..]).all(|(&d, e)| e.is_none_or(|e| e == d));
+        let matches = array.ndim() == expected.len()
+            && array.shape()[1..].iter().zip(&expected[1..]).all(|(&d, e)| e.is_none_or(|e| e == d));
         if !matches || array.shape()[0] == 0 {
             return Err(VerifyError::Input(format!(
                 "data for '{}' has shape {:?}, expected (samples, {})",
@@ -124,7 +142,9 @@ fn user_samples(inputs: &[Endpoint], translation: Option<&Translation>, options:
             )));
         }
         let array: Cow<ArrayD<f32>> = match permutation {
-            Some(permutation) => Cow::Owned(array.view().permuted_axes(IxDyn(permutation)).as_standard_layout().into_owned()),
+            Some(permutation) => {
+                Cow::Owned(array.view().permuted_axes(IxDyn(permutation)).as_standard_layout().into_owned())
+            }
             None => Cow::Borrowed(array),
         };
         per_input.push(array);

@@ -208,7 +208,8 @@ pub fn verify_conversion(
     } else {
         None
     };
-    let report = Report::new(path, source_summary, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
+    let report =
+        Report::new(path, source_summary, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
     Ok(Outcome { h5, report, conversion })
 }
 

@@ -16,8 +16,8 @@ use crate::VerifyError;
 
 mod concat_v2;
 mod guard;
-mod resize;
 pub mod onnx;
+mod resize;
 
 /// tract's TensorFlow front end with tf2h5's op fixes registered:
 /// - `FusedBatchNormV3`/`V2`: missing; same inference semantics as `FusedBatchNorm`.
@@ -69,7 +69,9 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("GatherV2", |_, _| Ok(expand(GatherV2)));
     tf.op_register.insert("ResizeNearestNeighbor", resize::resize_nearest_neighbor);
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
-    tf.op_register.insert("IdentityN", |_, node| Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count()))));
+    tf.op_register.insert("IdentityN", |_, node| {
+        Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))
+    });
     tf
 }
 
@@ -93,12 +95,24 @@ impl Unary {
         let y = match self {
             Unary::Erf => 1.0 - erfc(v),
             Unary::Erfc => erfc(v),
-            Unary::Elu => if v > 0.0 { v } else { v.exp_m1() },
+            Unary::Elu => {
+                if v > 0.0 {
+                    v
+                } else {
+                    v.exp_m1()
+                }
+            }
             Unary::Selu => {
                 let (alpha, scale) = (1.673_263_242_354_377_3, 1.050_700_987_355_480_5);
                 scale * if v > 0.0 { v } else { alpha * v.exp_m1() }
             }
-            Unary::Softplus => if v > 0.0 { v + (-v).exp().ln_1p() } else { v.exp().ln_1p() },
+            Unary::Softplus => {
+                if v > 0.0 {
+                    v + (-v).exp().ln_1p()
+                } else {
+                    v.exp().ln_1p()
+                }
+            }
             Unary::Softsign => v / (1.0 + v.abs()),
             Unary::LeakyRelu(bits) => {
                 // TF: x > 0 ? x : alpha * x, in float32.
@@ -120,8 +134,19 @@ fn erfc(x: f64) -> f64 {
     let a = x.abs();
     let r = if a < 0.5 {
         // erfc = 1 - erf, erf(a) = a P(a²)/Q(a²).
-        const P: [f64; 5] = [3.209_377_589_138_469_4e3, 3.774_852_376_853_020_2e2, 1.138_641_541_510_501_6e2, 3.161_123_743_870_565_6, 1.857_777_061_846_031_5e-1];
-        const Q: [f64; 4] = [2.844_236_833_439_170_6e3, 1.282_616_526_077_372_3e3, 2.440_246_379_344_441_7e2, 2.360_129_095_234_412_1e1];
+        const P: [f64; 5] = [
+            3.209_377_589_138_469_4e3,
+            3.774_852_376_853_020_2e2,
+            1.138_641_541_510_501_6e2,
+            3.161_123_743_870_565_6,
+            1.857_777_061_846_031_5e-1,
+        ];
+        const Q: [f64; 4] = [
+            2.844_236_833_439_170_6e3,
+            1.282_616_526_077_372_3e3,
+            2.440_246_379_344_441_7e2,
+            2.360_129_095_234_412_1e1,
+        ];
         let z = a * a;
         let num = (((P[4] * z + P[3]) * z + P[2]) * z + P[1]) * z + P[0];
         let den = (((z + Q[3]) * z + Q[2]) * z + Q[1]) * z + Q[0];
@@ -129,19 +154,45 @@ fn erfc(x: f64) -> f64 {
         return 1.0 - erf;
     } else if a < 4.0 {
         const P: [f64; 9] = [
-            1.230_339_354_797_997_2e3, 2.051_078_377_826_071_5e3, 1.712_047_612_634_070_6e3, 8.819_522_212_417_691e2,
-            2.986_351_381_974_001_3e2, 6.611_919_063_714_163e1, 8.883_149_794_388_376, 5.641_884_969_886_701e-1, 2.153_115_354_744_038_3e-8,
+            1.230_339_354_797_997_2e3,
+            2.051_078_377_826_071_5e3,
+            1.712_047_612_634_070_6e3,
+            8.819_522_212_417_691e2,
+            2.986_351_381_974_001_3e2,
+            6.611_919_063_714_163e1,
+            8.883_149_794_388_376,
+            5.641_884_969_886_701e-1,
+            2.153_115_354_744_038_3e-8,
         ];
         const Q: [f64; 8] = [
-            1.230_339_354_803_749_5e3, 3.439_367_674_143_721_6e3, 4.362_619_090_143_247e3, 3.290_799_235_733_459_7e3,
-            1.621_389_574_566_690_2e3, 5.371_811_018_620_098_6e2, 1.176_939_508_913_125e2, 1.574_492_611_070_983_5e1,
+            1.230_339_354_803_749_5e3,
+            3.439_367_674_143_721_6e3,
+            4.362_619_090_143_247e3,
+            3.290_799_235_733_459_7e3,
+            1.621_389_574_566_690_2e3,
+            5.371_811_018_620_098_6e2,
+            1.176_939_508_913_125e2,
+            1.574_492_611_070_983_5e1,
         ];
         let num = P.iter().rev().skip(1).fold(P[8], |acc, &p| acc * a + p);
         let den = Q.iter().rev().fold(1.0, |acc, &q| acc * a + q);
         (-a * a).exp() * num / den
     } else {
-        const P: [f64; 6] = [-6.587_491_615_298_378e-4, -1.608_378_514_874_227_5e-2, -1.257_817_261_112_292_6e-1, -3.603_448_999_498_044_4e-1, -3.053_266_349_612_323_4e-1, -1.631_538_713_730_709_7e-2];
-        const Q: [f64; 5] = [2.335_204_976_268_691_8e-3, 6.051_834_131_244_131_5e-2, 5.279_051_029_514_284e-1, 1.872_952_849_923_460_5, 2.568_520_192_289_822_4];
+        const P: [f64; 6] = [
+            -6.587_491_615_298_378e-4,
+            -1.608_378_514_874_227_5e-2,
+            -1.257_817_261_112_292_6e-1,
+            -3.603_448_999_498_044_4e-1,
+            -3.053_266_349_612_323_4e-1,
+            -1.631_538_713_730_709_7e-2,
+        ];
+        const Q: [f64; 5] = [
+            2.335_204_976_268_691_8e-3,
+            6.051_834_131_244_131_5e-2,
+            5.279_051_029_514_284e-1,
+            1.872_952_849_923_460_5,
+            2.568_520_192_289_822_4,
+        ];
         let z = 1.0 / (a * a);
         let num = P.iter().rev().skip(1).fold(P[5], |acc, &p| acc * z + p);
         let den = Q.iter().rev().fold(1.0, |acc, &q| acc * z + q);
@@ -233,7 +284,8 @@ impl Expansion for GatherV2 {
         s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
         s.equals(&inputs[2].rank, 0)?;
         s.given_3(&inputs[0].shape, &inputs[1].shape, &inputs[2].value, move |s, params, indices, axis| {
-            let op = tract_tensorflow::tract_core::ops::array::Gather::new(normalised_axis(&axis, params.len() as i64)?);
+            let op =
+                tract_tensorflow::tract_core::ops::array::Gather::new(normalised_axis(&axis, params.len() as i64)?);
             s.equals(&outputs[0].shape, op.compute_output_shape(&params, &indices)?)
         })
     }
@@ -241,7 +293,11 @@ impl Expansion for GatherV2 {
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
         let Some(axis) = model.outlet_fact(inputs[2])?.konst.clone() else { bail!("GatherV2 needs a constant axis") };
         let axis = normalised_axis(&axis, model.outlet_fact(inputs[0])?.rank() as i64)?;
-        let indices = model.wire_node(format!("{prefix}.indices"), tract_tensorflow::tract_core::ops::cast::cast(i64::datum_type()), &[inputs[1]])?;
+        let indices = model.wire_node(
+            format!("{prefix}.indices"),
+            tract_tensorflow::tract_core::ops::cast::cast(i64::datum_type()),
+            &[inputs[1]],
+        )?;
         let op = tract_tensorflow::tract_core::ops::array::Gather::new(axis);
         model.wire_node(prefix, op, &[inputs[0], indices[0]])
     }
@@ -363,15 +419,23 @@ impl Expansion for ConstantZeroPad {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let Some(paddings) = model.outlet_fact(inputs[1])?.konst.clone() else { bail!("Pad paddings must be constant") };
+        let Some(paddings) = model.outlet_fact(inputs[1])?.konst.clone() else {
+            bail!("Pad paddings must be constant")
+        };
         let datum_type = model.outlet_fact(inputs[0])?.datum_type;
         let zero = Tensor::zero_scalar_dt(datum_type)?.into_arc_tensor();
-        let op = tract_tensorflow::tract_core::ops::array::Pad { pads: Self::pads(&paddings)?, mode: PadMode::Constant(zero) };
+        let op = tract_tensorflow::tract_core::ops::array::Pad {
+            pads: Self::pads(&paddings)?,
+            mode: PadMode::Constant(zero),
+        };
         model.wire_node(prefix, op, &[inputs[0]])
     }
 }
 
-fn conv2d_with_dilations(_ctx: &tract_tensorflow::model::ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
+fn conv2d_with_dilations(
+    _ctx: &tract_tensorflow::model::ParsingContext,
+    node: &NodeDef,
+) -> TractResult<Box<dyn InferenceOp>> {
     let four = |attr: &str| -> TractResult<Option<TVec<usize>>> {
         let Some(values) = node.get_attr_opt_list_int::<usize>(attr)? else { return Ok(None) };
         if values.len() != 4 || values[0] != 1 || values[3] != 1 {
@@ -472,12 +536,15 @@ const MAX_SPLAT: usize = 1 << 24;
 /// last one repeats; none means zeros); tract's decoder fails on those ("out of bounds").
 pub fn expand_splat_constants(graph: &mut GraphDef) {
     for node in graph.node.iter_mut().filter(|n| n.op == "Const") {
-        let Some(AttrValue { value: Some(attr_value::Value::Tensor(proto)) }) = node.attr.get_mut("value") else { continue };
+        let Some(AttrValue { value: Some(attr_value::Value::Tensor(proto)) }) = node.attr.get_mut("value") else {
+            continue;
+        };
         if !proto.tensor_content.is_empty() {
             continue;
         }
         let Some(shape) = proto.tensor_shape.as_ref() else { continue };
-        let count = shape.dim.iter().try_fold(1usize, |acc, d| usize::try_from(d.size).ok().and_then(|d| acc.checked_mul(d)));
+        let count =
+            shape.dim.iter().try_fold(1usize, |acc, d| usize::try_from(d.size).ok().and_then(|d| acc.checked_mul(d)));
         let Some(count) = count.filter(|&c| c <= MAX_SPLAT) else { continue };
         fn fill<T: Copy + Default>(values: &mut Vec<T>, count: usize) {
             if values.len() < count {
@@ -490,7 +557,9 @@ pub fn expand_splat_constants(graph: &mut GraphDef) {
             Ok(DataType::DtDouble) => fill(&mut proto.double_val, count),
             Ok(DataType::DtInt64) => fill(&mut proto.int64_val, count),
             Ok(DataType::DtBool) => fill(&mut proto.bool_val, count),
-            Ok(DataType::DtInt32 | DataType::DtInt16 | DataType::DtInt8 | DataType::DtUint8) => fill(&mut proto.int_val, count),
+            Ok(DataType::DtInt32 | DataType::DtInt16 | DataType::DtInt8 | DataType::DtUint8) => {
+                fill(&mut proto.int_val, count)
+            }
             _ => {}
         }
     }
@@ -512,7 +581,11 @@ pub(crate) fn runnable(model: InferenceModel) -> Result<Arc<TypedRunnableModel>,
 }
 
 /// Runs `plan` on `inputs`; one f32 array per output, `names` naming them in errors.
-pub(crate) fn run_plan(plan: &Arc<TypedRunnableModel>, inputs: TVec<TValue>, names: &[String]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
+pub(crate) fn run_plan(
+    plan: &Arc<TypedRunnableModel>,
+    inputs: TVec<TValue>,
+    names: &[String],
+) -> Result<Vec<ArrayD<f32>>, VerifyError> {
     let outputs = guard::contained(|| plan.run(inputs)).map_err(|e| VerifyError::Oracle(format!("{e:#}")))?;
     outputs
         .iter()

@@ -127,7 +127,10 @@ impl SourceSummary {
     pub(crate) fn of(graph: &tf2h5_tf::TfGraph) -> Self {
         SourceSummary {
             tf_nodes: graph.nodes().len(),
-            translated_from: graph.translation.as_ref().map(|t| TranslatedFrom { format: t.format.clone(), layout: t.layout.clone() }),
+            translated_from: graph
+                .translation
+                .as_ref()
+                .map(|t| TranslatedFrom { format: t.format.clone(), layout: t.layout.clone() }),
         }
     }
 }
@@ -183,12 +186,22 @@ impl Report {
         let _ = writeln!(
             out,
             "{verdict}  {}  ({} TF nodes -> {} Keras layers, {} parameters, {} samples, atol {:e}, rtol {:e})",
-            self.model, self.tf_nodes, self.layers, self.parameters, self.samples, self.tolerance.atol, self.tolerance.rtol
+            self.model,
+            self.tf_nodes,
+            self.layers,
+            self.parameters,
+            self.samples,
+            self.tolerance.atol,
+            self.tolerance.rtol
         );
         if let Some(t) = &self.translated_from {
             let _ = writeln!(out, "  {} model; .h5 layout: {}", t.format, t.layout);
         }
-        let _ = writeln!(out, "  {:<28} {:<28} {:>12} {:>12} {:>10}", "output layer", "TF node", "max abs err", "max rel err", "failures");
+        let _ = writeln!(
+            out,
+            "  {:<28} {:<28} {:>12} {:>12} {:>10}",
+            "output layer", "TF node", "max abs err", "max rel err", "failures"
+        );
         for o in &self.outputs {
             let c = &o.comparison;
             let _ = writeln!(
@@ -234,9 +247,17 @@ impl Report {
         let verdict = if self.passed { "verified" } else { "**MISMATCH**" };
         let _ = writeln!(md, "# tf2h5 verify: {}\n", self.model);
         let _ = writeln!(md, "- source: `{}`\n- result: {verdict}", self.source);
-        let _ = writeln!(md, "- {} TF nodes → {} Keras layers, {} parameters, .h5 {} bytes", self.tf_nodes, self.layers, self.parameters, self.h5_bytes);
+        let _ = writeln!(
+            md,
+            "- {} TF nodes → {} Keras layers, {} parameters, .h5 {} bytes",
+            self.tf_nodes, self.layers, self.parameters, self.h5_bytes
+        );
         let seed = self.seed.map(|s| format!("random N(0,1), seed {s}")).unwrap_or_else(|| "user inputs".into());
-        let _ = writeln!(md, "- {} samples ({seed}); tolerance atol {:e}, rtol {:e}", self.samples, self.tolerance.atol, self.tolerance.rtol);
+        let _ = writeln!(
+            md,
+            "- {} samples ({seed}); tolerance atol {:e}, rtol {:e}",
+            self.samples, self.tolerance.atol, self.tolerance.rtol
+        );
         if let Some(t) = &self.translated_from {
             let _ = writeln!(md, "- translated from {}; .h5 layout: {}", t.format, t.layout);
         }
@@ -249,7 +270,13 @@ impl Report {
             let _ = writeln!(
                 md,
                 "| {} | {} | {:.3e} | {:.3e} | {:.3e} | {} / {}{} |",
-                o.layer, o.tf_node, c.max_abs_err, c.max_rel_err, c.max_abs_expected, c.failures, c.elements,
+                o.layer,
+                o.tf_node,
+                c.max_abs_err,
+                c.max_rel_err,
+                c.max_abs_expected,
+                c.failures,
+                c.elements,
                 c.problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
             );
         }
@@ -262,7 +289,14 @@ impl Report {
                 let _ = writeln!(md, "![per-layer error]({}.layers.svg)\n", self.model);
                 let _ = writeln!(md, "| layer | TF node | max abs err | ok |\n|---|---|---|---|");
                 for d in layers {
-                    let _ = writeln!(md, "| {} | {} | {:.3e} | {} |", d.layer, d.tf_node, d.comparison.max_abs_err, if d.comparison.passed() { "yes" } else { "**no**" });
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {:.3e} | {} |",
+                        d.layer,
+                        d.tf_node,
+                        d.comparison.max_abs_err,
+                        if d.comparison.passed() { "yes" } else { "**no**" }
+                    );
                 }
             }
             Some(Err(why)) => {

@@ -88,7 +88,10 @@ fn tract_and_engine_reproduce_tensorflow_on_every_fixture() {
         for (index, (name, expected)) in fixture.outputs.iter().enumerate() {
             let tract_err = check("tract", &fixture, name, expected, &tract_outputs[index]);
             let engine_err = check("engine", &fixture, name, expected, &engine_outputs[index]);
-            println!("{:<24} {name:<12} tract vs TF {tract_err:.3e}  engine vs TF {engine_err:.3e}", fixture.dir.file_name().unwrap().to_string_lossy());
+            println!(
+                "{:<24} {name:<12} tract vs TF {tract_err:.3e}  engine vs TF {engine_err:.3e}",
+                fixture.dir.file_name().unwrap().to_string_lossy()
+            );
         }
     }
 }
@@ -104,16 +107,17 @@ fn stock_tract_is_wrong_where_we_fixed_it() {
     let (input_name, input) = &fixture.inputs[0];
     let mut stock_tf = tract_tensorflow::tensorflow();
     let pruned = graph.pruned(&["Identity".to_string()]).unwrap();
-    assert!(stock_tf.model_for_proto_model(&pruned).and_then(|m| m.into_typed()).is_err(), "stock tract knows FusedBatchNormV3?");
+    assert!(
+        stock_tf.model_for_proto_model(&pruned).and_then(|m| m.into_typed()).is_err(),
+        "stock tract knows FusedBatchNormV3?"
+    );
     let fused_batch_norm = stock_tf.op_register.0["FusedBatchNorm"];
     stock_tf.op_register.insert("FusedBatchNormV3", fused_batch_norm);
-    let stock = stock_tf
-        .model_for_proto_model(&graph.pruned(&["Identity".to_string()]).unwrap())
-        .and_then(|mut m| {
-            m.set_input_names([input_name.as_str()])?;
-            m.set_input_fact(0, f32::fact(input.shape()).into())?;
-            m.into_optimized()?.into_runnable()?.run(tvec![Tensor::from(input.clone()).into()])
-        });
+    let stock = stock_tf.model_for_proto_model(&graph.pruned(&["Identity".to_string()]).unwrap()).and_then(|mut m| {
+        m.set_input_names([input_name.as_str()])?;
+        m.set_input_fact(0, f32::fact(input.shape()).into())?;
+        m.into_optimized()?.into_runnable()?.run(tvec![Tensor::from(input.clone()).into()])
+    });
     let out = stock.unwrap()[0].to_plain_array_view::<f32>().unwrap().to_owned();
     let comparison = compare(&fixture.outputs[0].1, &out, TF_TOLERANCE);
     assert!(comparison.max_abs_err > 0.1, "stock tract unexpectedly close to TF: {comparison:?}");

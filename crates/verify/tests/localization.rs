@@ -50,7 +50,11 @@ fn swapped_branch_weights_are_localised() {
     let (a, b) = convs
         .iter()
         .flat_map(|&a| convs.iter().map(move |&b| (a, b)))
-        .find(|&(a, b)| a < b && conversion.model.layers[a].weights[0].value.shape() == conversion.model.layers[b].weights[0].value.shape())
+        .find(|&(a, b)| {
+            a < b
+                && conversion.model.layers[a].weights[0].value.shape()
+                    == conversion.model.layers[b].weights[0].value.shape()
+        })
         .expect("two equal-shaped 1x1 convolutions");
     let kernel_a = conversion.model.layers[a].weights[0].value.clone();
     conversion.model.layers[a].weights[0].value = conversion.model.layers[b].weights[0].value.clone();

@@ -42,9 +42,15 @@ fn fixture(dir: &Path) -> Fixture {
         other => panic!("{}: layout {other:?}", dir.display()),
     };
     let arrays = |key: &str| -> Vec<ArrayD<f32>> {
-        meta[key].as_array().unwrap().iter().map(|e| ndarray_npy::read_npy(dir.join(e["file"].as_str().unwrap())).unwrap()).collect()
+        meta[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| ndarray_npy::read_npy(dir.join(e["file"].as_str().unwrap())).unwrap())
+            .collect()
     };
-    let input_names = meta["inputs"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    let input_names =
+        meta["inputs"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
     Fixture { dir: dir.to_path_buf(), nchw, input_names, inputs: arrays("inputs"), outputs: arrays("outputs") }
 }
 
@@ -68,7 +74,8 @@ fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
     for fixture in onnx_fixtures() {
         let graph = tf2h5_onnx::load(&fixture.dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
         let conversion = tf2h5_convert::convert(&graph, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        let model = tf2h5_keras::h5::read_from_bytes(&tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap()).unwrap();
+        let model =
+            tf2h5_keras::h5::read_from_bytes(&tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap()).unwrap();
         let inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
         let shapes: Vec<(String, Vec<usize>)> =
             conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
@@ -103,7 +110,10 @@ fn keep_nchw_models_take_and_give_the_onnx_layout() {
         }
         if fixture.inputs[0].ndim() == 4 {
             assert!(layout.starts_with(if fixture.nchw { "NCHW" } else { "ONNX layout" }), "{layout}");
-            assert_eq!(outcome.conversion.inputs[0].shape[1..], fixture.inputs[0].shape()[1..].iter().map(|&d| Some(d)).collect::<Vec<_>>()[..]);
+            assert_eq!(
+                outcome.conversion.inputs[0].shape[1..],
+                fixture.inputs[0].shape()[1..].iter().map(|&d| Some(d)).collect::<Vec<_>>()[..]
+            );
         }
     }
 }
@@ -115,7 +125,8 @@ fn user_inputs_are_named_and_laid_out_as_in_the_onnx_file() {
     for fixture in onnx_fixtures() {
         let inputs = fixture.input_names.iter().cloned().zip(fixture.inputs.iter().cloned()).collect();
         let options = Options { inputs, ..Default::default() };
-        let outcome = tf2h5_verify::verify(&fixture.dir, &options).unwrap_or_else(|e| panic!("{}: {e}", fixture.dir.display()));
+        let outcome =
+            tf2h5_verify::verify(&fixture.dir, &options).unwrap_or_else(|e| panic!("{}: {e}", fixture.dir.display()));
         assert!(outcome.report.passed, "{}: {}", fixture.dir.display(), outcome.report.summary());
         let model = tf2h5_keras::h5::read_from_bytes(&outcome.h5).unwrap();
         let h5_inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
@@ -128,7 +139,8 @@ fn user_inputs_are_named_and_laid_out_as_in_the_onnx_file() {
     let fixture = fixture(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/onnx_cnn"));
     let nhwc = in_h5_layout(&fixture, &fixture.inputs[0]);
     let options = Options { inputs: vec![(fixture.input_names[0].clone(), nhwc)], ..Default::default() };
-    let error = tf2h5_verify::verify(&fixture.dir, &options).err().expect("NHWC data for an NCHW ONNX input").to_string();
+    let error =
+        tf2h5_verify::verify(&fixture.dir, &options).err().expect("NHWC data for an NCHW ONNX input").to_string();
     assert!(error.contains("has shape [4, 16, 16, 3], expected (samples, 3, 16, 16)"), "{error}");
 }
 

@@ -32,7 +32,8 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     let conv = view.producer(&view.input(node, 0)?, &["Conv2D", "DepthwiseConv2dNative"])?;
     let s2b = view.producer(&view.input(conv, 0)?, &["SpaceToBatchND"])?;
     let block_shape = view.input(s2b, 1)?;
-    let same_block = view.constant(&block_shape).is_some() && view.constant(&block_shape) == view.constant(&view.input(node, 1)?);
+    let same_block =
+        view.constant(&block_shape).is_some() && view.constant(&block_shape) == view.constant(&view.input(node, 1)?);
     if !same_block || !view.closed(&[s2b, conv], node) {
         return None;
     }
@@ -68,14 +69,17 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, dc: &DilatedConv) -> Resu
     };
     let ints = |ctx: &Context, r: &TensorRef| -> Result<Vec<i64>, ConvertError> {
         match ctx.value_of(node, r)? {
-            Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).ok_or_else(|| ctx.refuse(node, "expected integers")),
+            Value::Const(c) => {
+                c.as_ints().map(|a| a.iter().copied().collect()).ok_or_else(|| ctx.refuse(node, "expected integers"))
+            }
             _ => Err(ctx.refuse(node, "block shape, paddings and crops must be constants")),
         }
     };
     let block = ints(ctx, &dc.block_shape)?;
     let paddings = ints(ctx, &dc.paddings)?;
     let crops = ints(ctx, &dc.crops)?;
-    let kernel_ref = conv.input.get(1).and_then(|i| TensorRef::parse(i)).ok_or_else(|| ctx.refuse(&conv, "no filter input"))?;
+    let kernel_ref =
+        conv.input.get(1).and_then(|i| TensorRef::parse(i)).ok_or_else(|| ctx.refuse(&conv, "no filter input"))?;
     let kernel = match ctx.value_of(&conv, &kernel_ref)? {
         Value::Const(c) => c.as_f32().cloned(),
         _ => None,
@@ -88,7 +92,13 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, dc: &DilatedConv) -> Resu
         [h, w] if *h > 0 && *w > 0 => [*h as usize, *w as usize],
         _ => return Err(ctx.refuse(node, format!("block shape {block:?} is not 2-D"))),
     };
-    if strides != [1, 1] || dilations != [1, 1] || inner_padding != Padding::Valid || paddings.len() != 4 || crops.len() != 4 || kernel.ndim() != 4 {
+    if strides != [1, 1]
+        || dilations != [1, 1]
+        || inner_padding != Padding::Valid
+        || paddings.len() != 4
+        || crops.len() != 4
+        || kernel.ndim() != 4
+    {
         return Err(ctx.refuse(node, "the convolution inside space-to-batch must be VALID, stride 1, undilated, 2-D"));
     }
     let (Some(h), Some(w)) = (input.dim(1), input.dim(2)) else {

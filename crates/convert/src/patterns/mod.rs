@@ -106,7 +106,13 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
     Ok(value)
 }
 
-fn activation(ctx: &mut Context, node: &NodeDef, input: &TensorRef, activation: &str, reads: usize) -> Result<Value, ConvertError> {
+fn activation(
+    ctx: &mut Context,
+    node: &NodeDef,
+    input: &TensorRef,
+    activation: &str,
+    reads: usize,
+) -> Result<Value, ConvertError> {
     let tensor = match ctx.value_of(node, input)? {
         Value::Tensor(t) => t.clone(),
         _ => return Err(ctx.refuse(node, format!("{activation} of something other than a computed tensor"))),

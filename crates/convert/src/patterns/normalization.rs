@@ -22,8 +22,8 @@ use tf2h5_tf::{pb::NodeDef, NodeExt, TensorRef};
 
 use super::{Kind, Match, View};
 use crate::context::{Context, Value};
-use crate::KTensor;
 use crate::ConvertError;
+use crate::KTensor;
 
 /// A recognised layer normalization.
 #[derive(Debug, Clone)]
@@ -115,7 +115,9 @@ fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef
             let (mean, var, sq, axes) = moments;
             inner.extend([mean, var, sq]);
             Kind::LayerNorm(LayerNorm { input: x.clone(), axes, common })
-        } else if view.constant_through_reshape(&mean_ref).is_some() && view.constant_through_reshape(&var_ref).is_some() {
+        } else if view.constant_through_reshape(&mean_ref).is_some()
+            && view.constant_through_reshape(&var_ref).is_some()
+        {
             Kind::BatchNorm(BatchNorm { input: x.clone(), mean: mean_ref.clone(), variance: var_ref.clone(), common })
         } else {
             continue;
@@ -155,7 +157,12 @@ fn keep_dims(node: &NodeDef) -> bool {
 }
 
 /// The input as a computed tensor with a known channel count.
-fn input_tensor(ctx: &Context, node: &NodeDef, input: &TensorRef, what: &str) -> Result<(KTensor, usize), ConvertError> {
+fn input_tensor(
+    ctx: &Context,
+    node: &NodeDef,
+    input: &TensorRef,
+    what: &str,
+) -> Result<(KTensor, usize), ConvertError> {
     let tensor = match ctx.value_of(node, input)? {
         Value::Tensor(t) => t.clone(),
         _ => return Err(ctx.refuse(node, format!("{what} of something other than a computed tensor"))),
@@ -166,14 +173,22 @@ fn input_tensor(ctx: &Context, node: &NodeDef, input: &TensorRef, what: &str) ->
 
 /// A constant with one value per channel (any broadcastable shape), or `default` everywhere
 /// when absent; a single value is repeated.
-fn per_channel(ctx: &Context, node: &NodeDef, r: Option<&TensorRef>, channels: usize, default: f32) -> Result<ArrayD<f32>, ConvertError> {
+fn per_channel(
+    ctx: &Context,
+    node: &NodeDef,
+    r: Option<&TensorRef>,
+    channels: usize,
+    default: f32,
+) -> Result<ArrayD<f32>, ConvertError> {
     let Some(r) = r else { return Ok(ArrayD::from_elem(vec![channels], default)) };
     let value = match ctx.value_of(node, r)? {
         Value::Const(c) => c.as_f32().cloned(),
         _ => None,
     };
     match value {
-        Some(v) if v.len() == channels => Ok(v.into_shape_with_order(vec![channels]).map_err(|e| ctx.refuse(node, e.to_string()))?),
+        Some(v) if v.len() == channels => {
+            Ok(v.into_shape_with_order(vec![channels]).map_err(|e| ctx.refuse(node, e.to_string()))?)
+        }
         Some(v) if v.len() == 1 => Ok(ArrayD::from_elem(vec![channels], v.iter().copied().next().unwrap_or(default))),
         _ => Err(ctx.refuse(node, "normalisation parameters must be one constant per channel")),
     }
@@ -195,7 +210,10 @@ pub(super) fn build_layer_norm(ctx: &mut Context, node: &NodeDef, ln: &LayerNorm
         _ => vec![],
     };
     if axes != [-1] && axes != [rank - 1] {
-        return Err(ctx.refuse(node, format!("layer normalization over axes {axes:?} of a rank-{rank} tensor (only the last axis is supported)")));
+        return Err(ctx.refuse(
+            node,
+            format!("layer normalization over axes {axes:?} of a rank-{rank} tensor (only the last axis is supported)"),
+        ));
     }
     let gamma = per_channel(ctx, node, ln.common.gamma.as_ref(), channels, 1.0)?;
     let beta = per_channel(ctx, node, ln.common.beta.as_ref(), channels, 0.0)?;

@@ -108,9 +108,7 @@ impl Activation {
     pub fn apply_rows(self, data: &mut [f32], row_len: usize) {
         match self {
             Activation::Linear => {}
-            Activation::Softmax => {
-                tensor::for_each_row(data, row_len, |row| softmax_lane(tensor::lane(row)))
-            }
+            Activation::Softmax => tensor::for_each_row(data, row_len, |row| softmax_lane(tensor::lane(row))),
             _ => data.iter_mut().for_each(|v| *v = self.scalar(*v)),
         }
     }
@@ -167,9 +165,7 @@ pub(crate) fn erf(x: f64) -> f64 {
 pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
     let x = super::single_input(&cfg, inputs)?;
-    let name = cfg
-        .opt_str("activation")?
-        .ok_or_else(|| cfg.invalid("config key 'activation' is missing"))?;
+    let name = cfg.opt_str("activation")?.ok_or_else(|| cfg.invalid("config key 'activation' is missing"))?;
     let activation = Activation::parse(&cfg, name)?;
     if x.ndim() == 0 && activation == Activation::Softmax {
         return Err(cfg.shape("softmax needs at least one axis"));
@@ -185,10 +181,7 @@ mod tests {
     use tf2h5_keras::layers;
 
     fn run(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, EngineError> {
-        apply(
-            &layers::activation("act", "x".into(), name),
-            vec![Input::Owned(x)],
-        )
+        apply(&layers::activation("act", "x".into(), name), vec![Input::Owned(x)])
     }
 
     #[test]
@@ -228,14 +221,7 @@ mod tests {
         check("swish", &|v| v / (1.0 + (-v).exp()));
         check("gelu", &|v| 0.5 * v * (1.0 + erf(v / 2f64.sqrt())));
         check("elu", &|v| if v > 0.0 { v } else { v.exp() - 1.0 });
-        check("selu", &|v| {
-            1.0507009873554805
-                * if v > 0.0 {
-                    v
-                } else {
-                    1.6732632423543772 * (v.exp() - 1.0)
-                }
-        });
+        check("selu", &|v| 1.0507009873554805 * if v > 0.0 { v } else { 1.6732632423543772 * (v.exp() - 1.0) });
         check("softplus", &|v| (1.0 + v.exp()).ln());
         check("softsign", &|v| v / (1.0 + v.abs()));
         check("exponential", &|v| v.exp());
@@ -247,14 +233,8 @@ mod tests {
     #[test]
     fn extremes_do_not_overflow() {
         let x = array![[-1000.0f32, 1000.0]].into_dyn();
-        assert_eq!(
-            run("sigmoid", x.clone()).unwrap(),
-            array![[0.0f32, 1.0]].into_dyn()
-        );
-        assert_eq!(
-            run("softplus", x.clone()).unwrap(),
-            array![[0.0f32, 1000.0]].into_dyn()
-        );
+        assert_eq!(run("sigmoid", x.clone()).unwrap(), array![[0.0f32, 1.0]].into_dyn());
+        assert_eq!(run("softplus", x.clone()).unwrap(), array![[0.0f32, 1000.0]].into_dyn());
         assert_eq!(run("softmax", x).unwrap(), array![[0.0f32, 1.0]].into_dyn());
         assert!(run("relu", array![[f32::NAN]].into_dyn()).unwrap()[[0, 0]].is_nan());
     }
@@ -273,12 +253,7 @@ mod tests {
 
     #[test]
     fn unknown_activation_names_layer_and_activation() {
-        let err = run("hard_sigmoid", array![[1.0f32]].into_dyn())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("'act'") && err.contains("hard_sigmoid"),
-            "{err}"
-        );
+        let err = run("hard_sigmoid", array![[1.0f32]].into_dyn()).unwrap_err().to_string();
+        assert!(err.contains("'act'") && err.contains("hard_sigmoid"), "{err}");
     }
 }

@@ -11,9 +11,7 @@ use crate::EngineError;
 
 /// Keras `Add`.
 pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
-    super::merge::fold(&LayerConfig::new(layer), inputs, (1, usize::MAX), |a, b| {
-        a + b
-    })
+    super::merge::fold(&LayerConfig::new(layer), inputs, (1, usize::MAX), |a, b| a + b)
 }
 
 #[cfg(test)]
@@ -28,40 +26,16 @@ mod tests {
         let a = array![[1.0f32, 2.0]].into_dyn();
         let y = apply(
             &layer,
-            vec![
-                Input::Borrowed(&a),
-                Input::Owned(array![[10.0f32, 20.0]].into_dyn()),
-                Input::Borrowed(&a),
-            ],
+            vec![Input::Borrowed(&a), Input::Owned(array![[10.0f32, 20.0]].into_dyn()), Input::Borrowed(&a)],
         )
         .unwrap();
         assert_eq!(y, array![[12.0f32, 24.0]].into_dyn());
-        let y = apply(
-            &layer,
-            vec![
-                Input::Borrowed(&a),
-                Input::Owned(array![[1.0f32]].into_dyn()),
-            ],
-        )
-        .unwrap();
+        let y = apply(&layer, vec![Input::Borrowed(&a), Input::Owned(array![[1.0f32]].into_dyn())]).unwrap();
         assert_eq!(y, array![[2.0f32, 3.0]].into_dyn());
-        let err = apply(
-            &layer,
-            vec![
-                Input::Borrowed(&a),
-                Input::Owned(array![[1.0f32, 2.0, 3.0]].into_dyn()),
-            ],
-        )
-        .unwrap_err();
+        let err =
+            apply(&layer, vec![Input::Borrowed(&a), Input::Owned(array![[1.0f32, 2.0, 3.0]].into_dyn())]).unwrap_err();
         assert!(matches!(err, EngineError::Shape { ref layer, .. } if layer == "add"));
-        let err = apply(
-            &layer,
-            vec![
-                Input::Borrowed(&a),
-                Input::Owned(array![1.0f32, 2.0].into_dyn()),
-            ],
-        )
-        .unwrap_err();
+        let err = apply(&layer, vec![Input::Borrowed(&a), Input::Owned(array![1.0f32, 2.0].into_dyn())]).unwrap_err();
         assert!(matches!(err, EngineError::Shape { .. }));
     }
 }

@@ -21,9 +21,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let axis_value = cfg.axis_or("axis", -1)?;
     let axis = super::resolve_axis(&cfg, axis_value, rank)?;
     if axis + 1 != rank || rank < 2 {
-        return Err(cfg.unsupported(format!(
-            "axis={axis_value} on a rank-{rank} input (only the last axis)"
-        )));
+        return Err(cfg.unsupported(format!("axis={axis_value} on a rank-{rank} input (only the last axis)")));
     }
     let epsilon = cfg.f64_or("epsilon", 1e-3)? as f32;
     let center = cfg.bool_or("center", true)?;
@@ -48,11 +46,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         }
     }
     let mut weights = weights.into_iter();
-    let mut next = || {
-        weights
-            .next()
-            .map(|w| w.iter().copied().collect::<Vec<f32>>())
-    };
+    let mut next = || weights.next().map(|w| w.iter().copied().collect::<Vec<f32>>());
     let gamma = if scale { next() } else { None };
     let beta = if center { next() } else { None };
     let (Some(mean), Some(variance)) = (next(), next()) else {
@@ -143,10 +137,7 @@ mod tests {
     #[test]
     fn wrong_axis_or_channels_are_errors() {
         let mut layer = layers::batch_normalization("bn", "x".into(), 0.001, weights());
-        assert!(matches!(
-            apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 3]))]),
-            Err(EngineError::Shape { .. })
-        ));
+        assert!(matches!(apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 3]))]), Err(EngineError::Shape { .. })));
         layer.config.insert("axis".into(), json!(1));
         assert!(matches!(
             apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 2, 2, 2]))]),

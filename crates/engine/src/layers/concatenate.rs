@@ -18,11 +18,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let axis = super::resolve_axis(&cfg, cfg.axis_or("axis", -1)?, first.ndim())?;
     for x in &inputs {
         let same = x.ndim() == first.ndim()
-            && x.shape()
-                .iter()
-                .zip(first.shape())
-                .enumerate()
-                .all(|(i, (a, b))| i == axis || a == b);
+            && x.shape().iter().zip(first.shape()).enumerate().all(|(i, (a, b))| i == axis || a == b);
         if !same {
             return Err(cfg.shape(format!(
                 "inputs {:?} and {:?} differ outside the concatenation axis {axis}",
@@ -47,23 +43,13 @@ mod tests {
         let b = array![[[5.0f32]], [[6.0]]].into_dyn(); // (2, 1, 1)
         let last = layers::concatenate("c", vec!["a".into(), "b".into()], -1);
         let y = apply(&last, vec![Input::Borrowed(&a), Input::Borrowed(&b)]).unwrap();
-        assert_eq!(
-            y,
-            array![[[1.0f32, 2.0, 5.0]], [[3.0, 4.0, 6.0]]].into_dyn()
-        );
+        assert_eq!(y, array![[[1.0f32, 2.0, 5.0]], [[3.0, 4.0, 6.0]]].into_dyn());
         let middle = layers::concatenate("c", vec!["a".into(), "a".into()], 1);
         let y = apply(&middle, vec![Input::Borrowed(&a), Input::Borrowed(&a)]).unwrap();
-        assert_eq!(
-            y,
-            array![[[1.0f32, 2.0], [1.0, 2.0]], [[3.0, 4.0], [3.0, 4.0]]].into_dyn()
-        );
+        assert_eq!(y, array![[[1.0f32, 2.0], [1.0, 2.0]], [[3.0, 4.0], [3.0, 4.0]]].into_dyn());
         let err = apply(&middle, vec![Input::Borrowed(&a), Input::Borrowed(&b)]).unwrap_err();
         assert!(matches!(err, EngineError::Shape { .. }));
         let out_of_range = layers::concatenate("c", vec!["a".into(), "b".into()], 3);
-        assert!(apply(
-            &out_of_range,
-            vec![Input::Borrowed(&a), Input::Borrowed(&b)]
-        )
-        .is_err());
+        assert!(apply(&out_of_range, vec![Input::Borrowed(&a), Input::Borrowed(&b)]).is_err());
     }
 }

@@ -37,7 +37,8 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let x = super::single_input(&cfg, inputs)?;
     cfg.require_channels_last()?;
     let groups = cfg.i64_or("groups", 1)?;
-    let groups = usize::try_from(groups).ok().filter(|&g| g > 0).ok_or_else(|| cfg.invalid(format!("groups={groups}")))?;
+    let groups =
+        usize::try_from(groups).ok().filter(|&g| g > 0).ok_or_else(|| cfg.invalid(format!("groups={groups}")))?;
     let kernel_size = cfg.pair("kernel_size")?;
     let strides = cfg.pair_or("strides", [1, 1])?;
     let dilation = cfg.pair_or("dilation_rate", [1, 1])?;
@@ -48,25 +49,15 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let padding = cfg.padding()?;
     let activation = Activation::from_config(&cfg)?;
     let use_bias = cfg.bool_or("use_bias", true)?;
-    let weights = if use_bias {
-        cfg.weights(&["kernel", "bias"])?
-    } else {
-        cfg.weights(&["kernel"])?
-    };
+    let weights = if use_bias { cfg.weights(&["kernel", "bias"])? } else { cfg.weights(&["kernel"])? };
     let (kernel, bias) = (weights[0], weights.get(1).copied());
 
     let [n, h, w, c] = super::nhwc(&cfg, &x)?;
     let &[kh, kw, kc, filters] = kernel.shape() else {
-        return Err(cfg.shape(format!(
-            "kernel must be (kh, kw, in, filters), got {:?}",
-            kernel.shape()
-        )));
+        return Err(cfg.shape(format!("kernel must be (kh, kw, in, filters), got {:?}", kernel.shape())));
     };
     if [kh, kw] != kernel_size {
-        return Err(cfg.shape(format!(
-            "kernel {:?} does not match kernel_size {kernel_size:?}",
-            kernel.shape()
-        )));
+        return Err(cfg.shape(format!("kernel {:?} does not match kernel_size {kernel_size:?}", kernel.shape())));
     }
     if kc.checked_mul(groups) != Some(c) || filters % groups != 0 {
         return Err(cfg.shape(format!(
@@ -77,10 +68,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     }
     if let Some(declared) = cfg.opt_f64("filters")? {
         if declared != filters as f64 {
-            return Err(cfg.shape(format!(
-                "config filters {declared} but kernel is {:?}",
-                kernel.shape()
-            )));
+            return Err(cfg.shape(format!("config filters {declared} but kernel is {:?}", kernel.shape())));
         }
     }
     if let Some(b) = bias {
@@ -93,8 +81,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let cols = AxisWindow::new(w, kw, strides[1], dilation[1], padding)
         .map_err(|e| cfg.shape(format!("width of input {:?}: {e}", x.shape())))?;
 
-    let mut out = tensor::zeros(&[n, rows.out, cols.out, filters])
-        .ok_or_else(|| cfg.shape("output is too large"))?;
+    let mut out = tensor::zeros(&[n, rows.out, cols.out, filters]).ok_or_else(|| cfg.shape("output is too large"))?;
     if out.is_empty() {
         return Ok(out);
     }
@@ -102,24 +89,11 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let kernel = kernel.as_standard_layout();
     let patch_len = kh * kw * kc;
     let group_filters = filters / groups;
-    let kernel2d = kernel
-        .view()
-        .into_shape_with_order((patch_len, filters))
-        .map_err(|e| cfg.shape(e))?;
-    let geometry = Geometry {
-        h,
-        w,
-        c,
-        rows,
-        cols,
-    };
+    let kernel2d = kernel.view().into_shape_with_order((patch_len, filters)).map_err(|e| cfg.shape(e))?;
+    let geometry = Geometry { h, w, c, rows, cols };
     let bias = bias.map(|b| b.iter().copied().collect::<Vec<f32>>());
-    let xs = x
-        .as_slice()
-        .ok_or_else(|| cfg.shape("input is not contiguous"))?;
-    let out_data = out
-        .as_slice_mut()
-        .ok_or_else(|| cfg.shape("output is not contiguous"))?;
+    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
+    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
     let positions = out_data.len() / filters;
     // A 1x1 stride-1 window reads each input pixel exactly once, in output order.
     let direct = kh == 1 && kw == 1 && strides == [1, 1] && groups == 1;
@@ -146,9 +120,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
                 multiply(patches, kernel2d.slice(s![.., columns.clone()]), out.slice_mut(s![.., columns]));
             }
             if let Some(bias) = &bias {
-                chunk
-                    .chunks_exact_mut(filters)
-                    .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+                chunk.chunks_exact_mut(filters).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
             }
             activation.apply_rows(chunk, filters);
             Ok::<(), ndarray::ShapeError>(())
@@ -188,18 +160,15 @@ impl Geometry {
         let per_image = self.rows.out * self.cols.out;
         for (i, patch) in patches.chunks_exact_mut(patch_len).enumerate() {
             let p = first + i;
-            let (image, oy, ox) = (
-                p / per_image,
-                (p % per_image) / self.cols.out,
-                p % self.cols.out,
-            );
+            let (image, oy, ox) = (p / per_image, (p % per_image) / self.cols.out, p % self.cols.out);
             for ky in 0..kh {
                 let iy = self.rows.source(oy, ky).filter(|&iy| iy < self.h);
                 for kx in 0..kw {
                     let dst = &mut patch[(ky * kw + kx) * c..][..c];
                     match (iy, self.cols.source(ox, kx).filter(|&ix| ix < self.w)) {
-                        (Some(iy), Some(ix)) => dst
-                            .copy_from_slice(&xs[((image * self.h + iy) * self.w + ix) * self.c + channels.start..][..c]),
+                        (Some(iy), Some(ix)) => dst.copy_from_slice(
+                            &xs[((image * self.h + iy) * self.w + ix) * self.c + channels.start..][..c],
+                        ),
                         _ => dst.fill(0.0),
                     }
                 }
@@ -214,12 +183,7 @@ mod tests {
     use ndarray::{Array4, ArrayD};
     use tf2h5_keras::layers::{self, Padding, Window2D};
 
-    fn conv(
-        window: Window2D,
-        kernel: ArrayD<f32>,
-        bias: Option<ArrayD<f32>>,
-        x: ArrayD<f32>,
-    ) -> ArrayD<f32> {
+    fn conv(window: Window2D, kernel: ArrayD<f32>, bias: Option<ArrayD<f32>>, x: ArrayD<f32>) -> ArrayD<f32> {
         let layer = layers::conv2d("conv", "x".into(), window, kernel, bias, "linear");
         apply(&layer, vec![Input::Owned(x)]).unwrap()
     }
@@ -263,14 +227,8 @@ mod tests {
     #[test]
     fn same_stride_2_on_4x4_pads_only_bottom_right() {
         // 4x4 input, 3x3 ones kernel, SAME stride 2: out 2x2, total pad 1 -> 0 top, 1 bottom.
-        let x =
-            ArrayD::from_shape_vec(vec![1, 4, 4, 1], (1..=16).map(|v| v as f32).collect()).unwrap();
-        let window = Window2D {
-            size: [3, 3],
-            strides: [2, 2],
-            padding: Padding::Same,
-            dilation: [1, 1],
-        };
+        let x = ArrayD::from_shape_vec(vec![1, 4, 4, 1], (1..=16).map(|v| v as f32).collect()).unwrap();
+        let window = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
         let y = conv(window, ArrayD::ones(vec![3, 3, 1, 1]), None, x);
         // out[0,0] = rows 0..3, cols 0..3 = 1+2+3+5+6+7+9+10+11 = 54
         // out[0,1] = rows 0..3, cols 2..4 = 3+4+7+8+11+12 = 45
@@ -282,20 +240,9 @@ mod tests {
     #[test]
     fn same_stride_2_on_5x5_pads_one_each_side() {
         // 5x5 input, 3x3 ones kernel, SAME stride 2: out 3x3, total pad 2 -> 1 top, 1 bottom.
-        let x =
-            ArrayD::from_shape_vec(vec![1, 5, 5, 1], (1..=25).map(|v| v as f32).collect()).unwrap();
-        let window = Window2D {
-            size: [3, 3],
-            strides: [2, 2],
-            padding: Padding::Same,
-            dilation: [1, 1],
-        };
-        let y = conv(
-            window,
-            ArrayD::ones(vec![3, 3, 1, 1]),
-            Some(ArrayD::from_elem(vec![1], 0.5)),
-            x,
-        );
+        let x = ArrayD::from_shape_vec(vec![1, 5, 5, 1], (1..=25).map(|v| v as f32).collect()).unwrap();
+        let window = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
+        let y = conv(window, ArrayD::ones(vec![3, 3, 1, 1]), Some(ArrayD::from_elem(vec![1], 0.5)), x);
         assert_eq!(y.shape(), [1, 3, 3, 1]);
         // Top-left window covers rows 0..2, cols 0..2 = 1+2+6+7 = 16 (+0.5 bias).
         assert_eq!(y[[0, 0, 0, 0]], 16.5);
@@ -321,16 +268,9 @@ mod tests {
         for (xs, ks, s, d, padding) in cases {
             let x = ramp(xs, 0.25);
             let k = ramp(ks, 0.1);
-            let window = Window2D {
-                size: [ks.0, ks.1],
-                strides: [s, s],
-                padding,
-                dilation: [d, d],
-            };
+            let window = Window2D { size: [ks.0, ks.1], strides: [s, s], padding, dilation: [d, d] };
             let y = conv(window, k.clone().into_dyn(), None, x.clone().into_dyn());
-            let axis = |input: usize, kernel: usize| {
-                AxisWindow::new(input, kernel, s, d, padding).unwrap()
-            };
+            let axis = |input: usize, kernel: usize| AxisWindow::new(input, kernel, s, d, padding).unwrap();
             let (r, c) = (axis(xs.1, ks.0), axis(xs.2, ks.1));
             let want = reference(&x, &k, s, d, [r.pad_before, c.pad_before], [r.out, c.out]);
             assert_eq!(y.shape(), want.shape(), "{xs:?} {ks:?}");
@@ -347,7 +287,8 @@ mod tests {
         let window = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
         let x = ramp((2, 7, 6, 4), 0.1);
         let k = ramp((3, 3, 2, 6), 0.05);
-        let layer = layers::with_groups(layers::conv2d("g", "x".into(), window, k.clone().into_dyn(), None, "linear"), 2);
+        let layer =
+            layers::with_groups(layers::conv2d("g", "x".into(), window, k.clone().into_dyn(), None, "linear"), 2);
         let y = apply(&layer, vec![Input::Owned(x.clone().into_dyn())]).unwrap();
         assert_eq!(y.shape(), [2, 4, 3, 6]);
         for group in 0..2 {
@@ -364,94 +305,33 @@ mod tests {
 
     #[test]
     fn bad_configs_are_errors() {
-        let window = Window2D {
-            size: [3, 3],
-            strides: [1, 1],
-            padding: Padding::Same,
-            dilation: [1, 1],
-        };
+        let window = Window2D { size: [3, 3], strides: [1, 1], padding: Padding::Same, dilation: [1, 1] };
         let x = || vec![Input::Owned(ArrayD::zeros(vec![1, 4, 4, 2]))];
         // Wrong input channel count.
-        let layer = layers::conv2d(
-            "c1",
-            "x".into(),
-            window,
-            ArrayD::zeros(vec![3, 3, 3, 1]),
-            None,
-            "linear",
-        );
+        let layer = layers::conv2d("c1", "x".into(), window, ArrayD::zeros(vec![3, 3, 3, 1]), None, "linear");
         assert!(matches!(apply(&layer, x()), Err(EngineError::Shape { .. })));
         // Groups that do not divide the input channels.
-        let mut layer = layers::conv2d(
-            "c2",
-            "x".into(),
-            window,
-            ArrayD::zeros(vec![3, 3, 2, 1]),
-            None,
-            "linear",
-        );
+        let mut layer = layers::conv2d("c2", "x".into(), window, ArrayD::zeros(vec![3, 3, 2, 1]), None, "linear");
         layer.config.insert("groups".into(), serde_json::json!(2));
         let err = apply(&layer, x()).unwrap_err();
-        assert!(
-            matches!(err, EngineError::Shape { .. }) && err.to_string().contains("c2"),
-            "{err}"
-        );
+        assert!(matches!(err, EngineError::Shape { .. }) && err.to_string().contains("c2"), "{err}");
         // Zero stride.
-        let mut layer = layers::conv2d(
-            "c3",
-            "x".into(),
-            window,
-            ArrayD::zeros(vec![3, 3, 2, 1]),
-            None,
-            "linear",
-        );
-        layer
-            .config
-            .insert("strides".into(), serde_json::json!([0, 1]));
+        let mut layer = layers::conv2d("c3", "x".into(), window, ArrayD::zeros(vec![3, 3, 2, 1]), None, "linear");
+        layer.config.insert("strides".into(), serde_json::json!([0, 1]));
         assert!(apply(&layer, x()).is_err());
         // Valid window larger than the input.
-        let big = Window2D {
-            size: [5, 5],
-            padding: Padding::Valid,
-            ..window
-        };
-        let layer = layers::conv2d(
-            "c4",
-            "x".into(),
-            big,
-            ArrayD::zeros(vec![5, 5, 2, 1]),
-            None,
-            "linear",
-        );
+        let big = Window2D { size: [5, 5], padding: Padding::Valid, ..window };
+        let layer = layers::conv2d("c4", "x".into(), big, ArrayD::zeros(vec![5, 5, 2, 1]), None, "linear");
         assert!(matches!(apply(&layer, x()), Err(EngineError::Shape { .. })));
         // Rank-3 input.
-        let layer = layers::conv2d(
-            "c5",
-            "x".into(),
-            window,
-            ArrayD::zeros(vec![3, 3, 2, 1]),
-            None,
-            "relu",
-        );
+        let layer = layers::conv2d("c5", "x".into(), window, ArrayD::zeros(vec![3, 3, 2, 1]), None, "relu");
         assert!(apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![4, 4, 2]))]).is_err());
     }
 
     #[test]
     fn empty_batch_and_zero_channels() {
-        let window = Window2D {
-            size: [3, 3],
-            strides: [1, 1],
-            padding: Padding::Same,
-            dilation: [1, 1],
-        };
-        let layer = layers::conv2d(
-            "c",
-            "x".into(),
-            window,
-            ArrayD::zeros(vec![3, 3, 2, 4]),
-            None,
-            "linear",
-        );
+        let window = Window2D { size: [3, 3], strides: [1, 1], padding: Padding::Same, dilation: [1, 1] };
+        let layer = layers::conv2d("c", "x".into(), window, ArrayD::zeros(vec![3, 3, 2, 4]), None, "linear");
         let y = apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![0, 4, 4, 2]))]).unwrap();
         assert_eq!(y.shape(), [0, 4, 4, 4]);
         let layer = layers::conv2d(

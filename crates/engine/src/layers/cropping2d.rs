@@ -18,10 +18,9 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let value = layer.config.get("cropping").unwrap_or(&Value::Null);
     let [[top, bottom], [left, right]] = match value {
         Value::Null => [[0, 0], [0, 0]],
-        Value::Array(items) if items.len() == 2 && items.iter().all(Value::is_array) => [
-            cfg.parse_pair("cropping", &items[0], 0)?,
-            cfg.parse_pair("cropping", &items[1], 0)?,
-        ],
+        Value::Array(items) if items.len() == 2 && items.iter().all(Value::is_array) => {
+            [cfg.parse_pair("cropping", &items[0], 0)?, cfg.parse_pair("cropping", &items[1], 0)?]
+        }
         other => {
             let [v, h] = cfg.parse_pair("cropping", other, 0)?;
             [[v, v], [h, h]]
@@ -36,9 +35,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
             x.shape()
         )));
     }
-    Ok(x.slice(s![.., top..h - bottom, left..w - right, ..])
-        .to_owned()
-        .into_dyn())
+    Ok(x.slice(s![.., top..h - bottom, left..w - right, ..]).to_owned().into_dyn())
 }
 
 #[cfg(test)]
@@ -50,18 +47,10 @@ mod tests {
     #[test]
     fn crops_each_side() {
         let x = Array4::from_shape_fn((1, 3, 4, 1), |(_, h, w, _)| (h * 10 + w) as f32).into_dyn();
-        let y = apply(
-            &layers::cropping2d("c", "x".into(), [[1, 0], [1, 2]]),
-            vec![Input::Borrowed(&x)],
-        )
-        .unwrap();
+        let y = apply(&layers::cropping2d("c", "x".into(), [[1, 0], [1, 2]]), vec![Input::Borrowed(&x)]).unwrap();
         assert_eq!(y.shape(), [1, 2, 1, 1]);
         assert_eq!(y.as_slice().unwrap(), &[11.0, 21.0]);
-        assert!(apply(
-            &layers::cropping2d("c", "x".into(), [[2, 2], [0, 0]]),
-            vec![Input::Borrowed(&x)]
-        )
-        .is_err());
+        assert!(apply(&layers::cropping2d("c", "x".into(), [[2, 2], [0, 0]]), vec![Input::Borrowed(&x)]).is_err());
         // Untrusted sizes: an overflowing sum is an error, not a wrap-around.
         let huge = layers::cropping2d("c", "x".into(), [[usize::MAX, 1], [0, 0]]);
         assert!(apply(&huge, vec![Input::Borrowed(&x)]).is_err());

@@ -17,26 +17,16 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let x = super::single_input(&cfg, inputs)?;
     let activation = Activation::from_config(&cfg)?;
     let use_bias = cfg.bool_or("use_bias", true)?;
-    let weights = if use_bias {
-        cfg.weights(&["kernel", "bias"])?
-    } else {
-        cfg.weights(&["kernel"])?
-    };
+    let weights = if use_bias { cfg.weights(&["kernel", "bias"])? } else { cfg.weights(&["kernel"])? };
     let kernel = weights[0];
     let bias = weights.get(1).copied();
 
     let &[in_dim, units] = kernel.shape() else {
-        return Err(cfg.shape(format!(
-            "kernel must be (in, units), got {:?}",
-            kernel.shape()
-        )));
+        return Err(cfg.shape(format!("kernel must be (in, units), got {:?}", kernel.shape())));
     };
     if let Some(declared) = cfg.opt_f64("units")? {
         if declared != units as f64 {
-            return Err(cfg.shape(format!(
-                "config units {declared} but kernel is {:?}",
-                kernel.shape()
-            )));
+            return Err(cfg.shape(format!("config units {declared} but kernel is {:?}", kernel.shape())));
         }
     }
     if let Some(b) = bias {
@@ -62,26 +52,13 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         return Ok(out);
     }
     let x = x.as_standard_layout();
-    let kernel = kernel
-        .view()
-        .into_dimensionality::<ndarray::Ix2>()
-        .map_err(|e| cfg.shape(e))?;
+    let kernel = kernel.view().into_dimensionality::<ndarray::Ix2>().map_err(|e| cfg.shape(e))?;
     let bias = bias.map(|b| b.iter().copied().collect::<Vec<f32>>());
-    let out_data = out
-        .as_slice_mut()
-        .ok_or_else(|| cfg.shape("output is not contiguous"))?;
+    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
     {
-        let a = x
-            .as_slice()
-            .and_then(|s| ArrayView2::from_shape((rows, in_dim), s).ok());
-        let a = a.ok_or_else(|| {
-            cfg.shape(format!(
-                "cannot view input {:?} as ({rows}, {in_dim})",
-                x.shape()
-            ))
-        })?;
-        let c =
-            ArrayViewMut2::from_shape((rows, units), &mut *out_data).map_err(|e| cfg.shape(e))?;
+        let a = x.as_slice().and_then(|s| ArrayView2::from_shape((rows, in_dim), s).ok());
+        let a = a.ok_or_else(|| cfg.shape(format!("cannot view input {:?} as ({rows}, {in_dim})", x.shape())))?;
+        let c = ArrayViewMut2::from_shape((rows, units), &mut *out_data).map_err(|e| cfg.shape(e))?;
         matmul_into(a, kernel, c);
     }
     tensor::for_each_row(out_data, units, |row| {
@@ -102,13 +79,7 @@ mod tests {
     #[test]
     fn dense_on_rank_3_with_bias_and_relu() {
         let kernel = array![[1.0f32, -1.0], [2.0, 0.5]].into_dyn();
-        let layer = layers::dense(
-            "d",
-            "x".into(),
-            kernel,
-            Some(array![0.5f32, -1.0].into_dyn()),
-            "relu",
-        );
+        let layer = layers::dense("d", "x".into(), kernel, Some(array![0.5f32, -1.0].into_dyn()), "relu");
         let x = array![[[1.0f32, 1.0], [2.0, -1.0]]].into_dyn();
         let y = apply(&layer, vec![Input::Owned(x)]).unwrap();
         // [1,1]·K = [3, -0.5] + b = [3.5, -1.5] -> relu [3.5, 0]; [2,-1]·K = [0, -2.5] + b -> [0.5, 0].
@@ -117,37 +88,15 @@ mod tests {
 
     #[test]
     fn wrong_sizes_are_errors_naming_the_layer() {
-        let layer = layers::dense(
-            "dd",
-            "x".into(),
-            ArrayD::zeros(vec![3, 2]),
-            Some(ArrayD::zeros(vec![2])),
-            "linear",
-        );
+        let layer = layers::dense("dd", "x".into(), ArrayD::zeros(vec![3, 2]), Some(ArrayD::zeros(vec![2])), "linear");
         let err = apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 4]))]).unwrap_err();
         assert!(matches!(err, EngineError::Shape { ref layer, .. } if layer == "dd"));
-        let bad_bias = layers::dense(
-            "db",
-            "x".into(),
-            ArrayD::zeros(vec![3, 2]),
-            Some(ArrayD::zeros(vec![3])),
-            "linear",
-        );
+        let bad_bias =
+            layers::dense("db", "x".into(), ArrayD::zeros(vec![3, 2]), Some(ArrayD::zeros(vec![3])), "linear");
         assert!(apply(&bad_bias, vec![Input::Owned(ArrayD::zeros(vec![1, 3]))]).is_err());
-        let mut no_bias =
-            layers::dense("dn", "x".into(), ArrayD::zeros(vec![3, 2]), None, "linear");
-        assert_eq!(
-            apply(
-                &no_bias.clone(),
-                vec![Input::Owned(ArrayD::ones(vec![1, 3]))]
-            )
-            .unwrap()
-            .shape(),
-            [1, 2]
-        );
-        no_bias
-            .config
-            .insert("use_bias".into(), serde_json::json!(true));
+        let mut no_bias = layers::dense("dn", "x".into(), ArrayD::zeros(vec![3, 2]), None, "linear");
+        assert_eq!(apply(&no_bias.clone(), vec![Input::Owned(ArrayD::ones(vec![1, 3]))]).unwrap().shape(), [1, 2]);
+        no_bias.config.insert("use_bias".into(), serde_json::json!(true));
         assert!(matches!(
             apply(&no_bias, vec![Input::Owned(ArrayD::ones(vec![1, 3]))]),
             Err(EngineError::Invalid { .. })

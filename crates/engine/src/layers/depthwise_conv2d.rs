@@ -35,24 +35,15 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let padding = cfg.padding()?;
     let activation = Activation::from_config(&cfg)?;
     let use_bias = cfg.bool_or("use_bias", true)?;
-    let weights = if use_bias {
-        cfg.weights(&["depthwise_kernel", "bias"])?
-    } else {
-        cfg.weights(&["depthwise_kernel"])?
-    };
+    let weights =
+        if use_bias { cfg.weights(&["depthwise_kernel", "bias"])? } else { cfg.weights(&["depthwise_kernel"])? };
     let (kernel, bias) = (weights[0], weights.get(1).copied());
     let [n, h, w, c] = super::nhwc(&cfg, &x)?;
     let &[kh, kw, kc, m] = kernel.shape() else {
-        return Err(cfg.shape(format!(
-            "depthwise_kernel must be (kh, kw, in, multiplier), got {:?}",
-            kernel.shape()
-        )));
+        return Err(cfg.shape(format!("depthwise_kernel must be (kh, kw, in, multiplier), got {:?}", kernel.shape())));
     };
     if [kh, kw] != kernel_size {
-        return Err(cfg.shape(format!(
-            "kernel {:?} does not match kernel_size {kernel_size:?}",
-            kernel.shape()
-        )));
+        return Err(cfg.shape(format!("kernel {:?} does not match kernel_size {kernel_size:?}", kernel.shape())));
     }
     if kc != c {
         return Err(cfg.shape(format!(
@@ -63,10 +54,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     }
     let declared = cfg.i64_or("depth_multiplier", 1)?;
     if declared != m as i64 {
-        return Err(cfg.shape(format!(
-            "config depth_multiplier {declared} but kernel is {:?}",
-            kernel.shape()
-        )));
+        return Err(cfg.shape(format!("config depth_multiplier {declared} but kernel is {:?}", kernel.shape())));
     }
     let filters = c * m;
     if let Some(b) = bias {
@@ -78,61 +66,45 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         .map_err(|e| cfg.shape(format!("height of input {:?}: {e}", x.shape())))?;
     let cols = AxisWindow::new(w, kw, strides[1], dilation[1], padding)
         .map_err(|e| cfg.shape(format!("width of input {:?}: {e}", x.shape())))?;
-    let mut out = tensor::zeros(&[n, rows.out, cols.out, filters])
-        .ok_or_else(|| cfg.shape("output is too large"))?;
+    let mut out = tensor::zeros(&[n, rows.out, cols.out, filters]).ok_or_else(|| cfg.shape("output is too large"))?;
     if out.is_empty() {
         return Ok(out);
     }
     let x = x.as_standard_layout();
-    let xs = x
-        .as_slice()
-        .ok_or_else(|| cfg.shape("input is not contiguous"))?;
+    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
     let kernel = kernel.as_standard_layout();
-    let ks = kernel
-        .as_slice()
-        .ok_or_else(|| cfg.shape("kernel is not contiguous"))?;
+    let ks = kernel.as_slice().ok_or_else(|| cfg.shape("kernel is not contiguous"))?;
     let bias: Option<Vec<f32>> = bias.map(|b| b.iter().copied().collect());
     let row_len = cols.out * filters;
-    let out_data = out
-        .as_slice_mut()
-        .ok_or_else(|| cfg.shape("output is not contiguous"))?;
-    out_data
-        .par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(r, row)| {
-            let (image, oy) = (r / rows.out, r % rows.out);
-            for (ox, acc) in row.chunks_exact_mut(filters).enumerate() {
-                for ky in 0..kh {
-                    let Some(iy) = rows.source(oy, ky).filter(|&iy| iy < h) else {
+    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
+    out_data.par_chunks_mut(row_len).enumerate().for_each(|(r, row)| {
+        let (image, oy) = (r / rows.out, r % rows.out);
+        for (ox, acc) in row.chunks_exact_mut(filters).enumerate() {
+            for ky in 0..kh {
+                let Some(iy) = rows.source(oy, ky).filter(|&iy| iy < h) else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    let Some(ix) = cols.source(ox, kx).filter(|&ix| ix < w) else {
                         continue;
                     };
-                    for kx in 0..kw {
-                        let Some(ix) = cols.source(ox, kx).filter(|&ix| ix < w) else {
-                            continue;
-                        };
-                        let pixel = &xs[((image * h + iy) * w + ix) * c..][..c];
-                        let taps = &ks[(ky * kw + kx) * c * m..][..c * m];
-                        if m == 1 {
-                            acc.iter_mut()
-                                .zip(pixel)
-                                .zip(taps)
-                                .for_each(|((a, &v), &t)| *a += v * t);
-                        } else {
-                            for (ci, &v) in pixel.iter().enumerate() {
-                                acc[ci * m..][..m]
-                                    .iter_mut()
-                                    .zip(&taps[ci * m..][..m])
-                                    .for_each(|(a, &t)| *a += v * t);
-                            }
+                    let pixel = &xs[((image * h + iy) * w + ix) * c..][..c];
+                    let taps = &ks[(ky * kw + kx) * c * m..][..c * m];
+                    if m == 1 {
+                        acc.iter_mut().zip(pixel).zip(taps).for_each(|((a, &v), &t)| *a += v * t);
+                    } else {
+                        for (ci, &v) in pixel.iter().enumerate() {
+                            acc[ci * m..][..m].iter_mut().zip(&taps[ci * m..][..m]).for_each(|(a, &t)| *a += v * t);
                         }
                     }
                 }
-                if let Some(bias) = &bias {
-                    acc.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
-                }
             }
-            activation.apply_rows(row, filters);
-        });
+            if let Some(bias) = &bias {
+                acc.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
+            }
+        }
+        activation.apply_rows(row, filters);
+    });
     Ok(out)
 }
 
@@ -190,20 +162,8 @@ mod tests {
         for (xs, ks, s, d, padding) in cases {
             let x = ramp(xs, 0.25);
             let k = ramp(ks, 0.1);
-            let window = Window2D {
-                size: [ks.0, ks.1],
-                strides: [s, s],
-                padding,
-                dilation: [d, d],
-            };
-            let layer = layers::depthwise_conv2d(
-                "dw",
-                "x".into(),
-                window,
-                k.clone().into_dyn(),
-                None,
-                "linear",
-            );
+            let window = Window2D { size: [ks.0, ks.1], strides: [s, s], padding, dilation: [d, d] };
+            let layer = layers::depthwise_conv2d("dw", "x".into(), window, k.clone().into_dyn(), None, "linear");
             let y = apply(&layer, vec![Input::Owned(x.clone().into_dyn())]).unwrap();
             let r = AxisWindow::new(xs.1, ks.0, s, d, padding).unwrap();
             let c = AxisWindow::new(xs.2, ks.1, s, d, padding).unwrap();
@@ -217,31 +177,16 @@ mod tests {
 
     #[test]
     fn one_by_one_is_an_exact_channel_scale_and_bias_and_activation_apply() {
-        let window = Window2D {
-            size: [1, 1],
-            strides: [1, 1],
-            padding: Padding::Valid,
-            dilation: [1, 1],
-        };
+        let window = Window2D { size: [1, 1], strides: [1, 1], padding: Padding::Valid, dilation: [1, 1] };
         let scale = ArrayD::from_shape_vec(vec![1, 1, 2, 1], vec![0.1f32, -3.0]).unwrap();
-        let layer = layers::depthwise_conv2d(
-            "dw",
-            "x".into(),
-            window,
-            scale,
-            Some(ArrayD::from_elem(vec![2], 0.5)),
-            "relu",
-        );
+        let layer =
+            layers::depthwise_conv2d("dw", "x".into(), window, scale, Some(ArrayD::from_elem(vec![2], 0.5)), "relu");
         let x = ArrayD::from_shape_vec(vec![1, 1, 2, 2], vec![0.3f32, 1.0, -7.0, 0.2]).unwrap();
         let y = apply(&layer, vec![Input::Owned(x)]).unwrap();
         // relu(x · w + b): only the first element stays positive.
         assert_eq!(y.as_slice().unwrap(), &[0.3f32 * 0.1 + 0.5, 0.0, 0.0, 0.0]);
         let mut grouped = layer.clone();
         grouped.config.insert("groups".into(), serde_json::json!(2));
-        assert!(apply(
-            &grouped,
-            vec![Input::Owned(ArrayD::zeros(vec![1, 1, 1, 2]))]
-        )
-        .is_err());
+        assert!(apply(&grouped, vec![Input::Owned(ArrayD::zeros(vec![1, 1, 1, 2]))]).is_err());
     }
 }

@@ -18,11 +18,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     cfg.weights(&[])?;
     let keepdims = cfg.bool_or("keepdims", false)?;
     let [n, h, w, c] = super::nhwc(&cfg, &x)?;
-    let shape = if keepdims {
-        vec![n, 1, 1, c]
-    } else {
-        vec![n, c]
-    };
+    let shape = if keepdims { vec![n, 1, 1, c] } else { vec![n, c] };
     let mut out = tensor::zeros(&shape).ok_or_else(|| cfg.shape("output is too large"))?;
     if out.is_empty() {
         return Ok(out);
@@ -35,26 +31,15 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     }
     let count = (h * w) as f64;
     let x = x.as_standard_layout();
-    let xs = x
-        .as_slice()
-        .ok_or_else(|| cfg.shape("input is not contiguous"))?;
-    let out_data = out
-        .as_slice_mut()
-        .ok_or_else(|| cfg.shape("output is not contiguous"))?;
-    out_data
-        .par_chunks_mut(c)
-        .zip(xs.par_chunks(per_image))
-        .for_each(|(dst, image)| {
-            let mut sums = vec![0.0f64; c];
-            for pixel in image.chunks_exact(c) {
-                sums.iter_mut()
-                    .zip(pixel)
-                    .for_each(|(s, &v)| *s += f64::from(v));
-            }
-            dst.iter_mut()
-                .zip(&sums)
-                .for_each(|(d, s)| *d = (s / count) as f32);
-        });
+    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
+    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
+    out_data.par_chunks_mut(c).zip(xs.par_chunks(per_image)).for_each(|(dst, image)| {
+        let mut sums = vec![0.0f64; c];
+        for pixel in image.chunks_exact(c) {
+            sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += f64::from(v));
+        }
+        dst.iter_mut().zip(&sums).for_each(|(d, s)| *d = (s / count) as f32);
+    });
     Ok(out)
 }
 
@@ -69,22 +54,14 @@ mod tests {
         let x = Array4::from_shape_fn((2, 2, 3, 2), |(n, h, w, c)| {
             (n * 100 + h * 10 + w) as f32 * if c == 0 { 1.0 } else { -1.0 }
         });
-        let y = apply(
-            &layers::global_average_pooling2d("g", "x".into(), false),
-            vec![Input::Owned(x.clone().into_dyn())],
-        )
-        .unwrap();
+        let y =
+            apply(&layers::global_average_pooling2d("g", "x".into(), false), vec![Input::Owned(x.clone().into_dyn())])
+                .unwrap();
         assert_eq!(y.shape(), [2, 2]);
         // mean of h*10 + w over h in 0..2, w in 0..3 = 5 + 1 = 6.
-        assert_eq!(
-            y.into_raw_vec_and_offset().0,
-            vec![6.0, -6.0, 106.0, -106.0]
-        );
-        let k = apply(
-            &layers::global_average_pooling2d("g", "x".into(), true),
-            vec![Input::Owned(x.into_dyn())],
-        )
-        .unwrap();
+        assert_eq!(y.into_raw_vec_and_offset().0, vec![6.0, -6.0, 106.0, -106.0]);
+        let k =
+            apply(&layers::global_average_pooling2d("g", "x".into(), true), vec![Input::Owned(x.into_dyn())]).unwrap();
         assert_eq!(k.shape(), [2, 1, 1, 2]);
     }
 }

@@ -12,46 +12,23 @@ use crate::EngineError;
 pub(crate) fn check(layer: &Layer, x: &ArrayD<f32>) -> Result<(), EngineError> {
     let cfg = LayerConfig::new(layer);
     cfg.require_float32()?;
-    let key = if layer.config.contains_key("batch_input_shape") {
-        "batch_input_shape"
-    } else {
-        "batch_shape"
-    };
+    let key = if layer.config.contains_key("batch_input_shape") { "batch_input_shape" } else { "batch_shape" };
     let expected: Vec<Option<u64>> = layer
         .config
         .get(key)
         .and_then(Value::as_array)
         .and_then(|dims| {
-            dims.iter()
-                .map(|d| {
-                    if d.is_null() {
-                        Some(None)
-                    } else {
-                        d.as_u64().map(Some)
-                    }
-                })
-                .collect::<Option<Vec<_>>>()
+            dims.iter().map(|d| if d.is_null() { Some(None) } else { d.as_u64().map(Some) }).collect::<Option<Vec<_>>>()
         })
-        .ok_or_else(|| {
-            cfg.invalid("config key 'batch_input_shape' must be a list of integers or nulls")
-        })?;
+        .ok_or_else(|| cfg.invalid("config key 'batch_input_shape' must be a list of integers or nulls"))?;
     let fits = expected.len() == x.ndim()
-        && expected
-            .iter()
-            .zip(x.shape())
-            .all(|(want, &got)| want.is_none_or(|w| w == got as u64));
+        && expected.iter().zip(x.shape()).all(|(want, &got)| want.is_none_or(|w| w == got as u64));
     if fits {
         Ok(())
     } else {
-        let expected: Vec<String> = expected
-            .iter()
-            .map(|d| d.map_or_else(|| "None".to_string(), |v| v.to_string()))
-            .collect();
-        Err(cfg.shape(format!(
-            "input array has shape {:?}, expected ({})",
-            x.shape(),
-            expected.join(", ")
-        )))
+        let expected: Vec<String> =
+            expected.iter().map(|d| d.map_or_else(|| "None".to_string(), |v| v.to_string())).collect();
+        Err(cfg.shape(format!("input array has shape {:?}, expected ({})", x.shape(), expected.join(", "))))
     }
 }
 
@@ -66,10 +43,7 @@ mod tests {
         check(&layer, &ArrayD::zeros(vec![2, 4, 3])).unwrap();
         check(&layer, &ArrayD::zeros(vec![0, 4, 3])).unwrap();
         let err = check(&layer, &ArrayD::zeros(vec![2, 4, 2])).unwrap_err();
-        assert!(
-            matches!(err, EngineError::Shape { ref layer, .. } if layer == "x"),
-            "{err}"
-        );
+        assert!(matches!(err, EngineError::Shape { ref layer, .. } if layer == "x"), "{err}");
         assert!(check(&layer, &ArrayD::zeros(vec![2, 4])).is_err());
         let fixed_batch = layers::input_layer("y", &[Some(1), Some(2)]);
         assert!(check(&fixed_batch, &ArrayD::zeros(vec![2, 2])).is_err());

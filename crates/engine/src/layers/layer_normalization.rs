@@ -17,9 +17,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let rank = x.ndim();
     let axis = cfg.axis_or("axis", -1)?;
     if rank < 2 || super::resolve_axis(&cfg, axis, rank)? + 1 != rank {
-        return Err(cfg.unsupported(format!(
-            "axis={axis} on a rank-{rank} input (only the last axis)"
-        )));
+        return Err(cfg.unsupported(format!("axis={axis} on a rank-{rank} input (only the last axis)")));
     }
     if cfg.bool_or("rms_scaling", false)? {
         return Err(cfg.unsupported("rms_scaling=true"));
@@ -45,9 +43,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
             )));
         }
     }
-    let mut weights = weights
-        .into_iter()
-        .map(|w| w.iter().copied().collect::<Vec<f32>>());
+    let mut weights = weights.into_iter().map(|w| w.iter().copied().collect::<Vec<f32>>());
     let gamma = if scale { weights.next() } else { None };
     let beta = if center { weights.next() } else { None };
     let mut y = tensor::into_standard(x);
@@ -58,11 +54,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         tensor::for_each_row(data, channels, |row| {
             let n = row.len() as f64;
             let mean = (row.iter().map(|&v| f64::from(v)).sum::<f64>() / n) as f32;
-            let var = (row
-                .iter()
-                .map(|&v| (f64::from(v) - f64::from(mean)).powi(2))
-                .sum::<f64>()
-                / n) as f32;
+            let var = (row.iter().map(|&v| (f64::from(v) - f64::from(mean)).powi(2)).sum::<f64>() / n) as f32;
             let inv = 1.0 / (var + epsilon).sqrt();
             for (i, v) in row.iter_mut().enumerate() {
                 let inv = gamma.as_ref().map_or(inv, |g| inv * g[i]);

@@ -36,11 +36,7 @@ mod tests {
     #[test]
     fn leaks_with_alpha() {
         let x = array![[-2.0f32, 0.0, 3.0]].into_dyn();
-        let y = apply(
-            &layers::leaky_relu("l", "x".into(), 0.1),
-            vec![Input::Borrowed(&x)],
-        )
-        .unwrap();
+        let y = apply(&layers::leaky_relu("l", "x".into(), 0.1), vec![Input::Borrowed(&x)]).unwrap();
         assert_eq!(y, array![[-2.0f32 * 0.1, 0.0, 3.0]].into_dyn());
     }
 }

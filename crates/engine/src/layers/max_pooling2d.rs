@@ -21,14 +21,8 @@ mod tests {
     #[test]
     fn same_padding_is_ignored_by_max() {
         // All-negative 3x3 input, 2x2 pool stride 2 SAME: out 2x2, pad 1 at bottom/right.
-        let x = ArrayD::from_shape_vec(vec![1, 3, 3, 1], (1..=9).map(|v| -(v as f32)).collect())
-            .unwrap();
-        let window = Window2D {
-            size: [2, 2],
-            strides: [2, 2],
-            padding: Padding::Same,
-            dilation: [1, 1],
-        };
+        let x = ArrayD::from_shape_vec(vec![1, 3, 3, 1], (1..=9).map(|v| -(v as f32)).collect()).unwrap();
+        let window = Window2D { size: [2, 2], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
         let layer = layers::pool2d("mp", "x".into(), layers::PoolKind::Max, window);
         let y = apply(&layer, vec![Input::Owned(x)]).unwrap();
         assert_eq!(y.into_raw_vec_and_offset().0, vec![-1.0, -3.0, -7.0, -9.0]);
@@ -37,14 +31,8 @@ mod tests {
     #[test]
     fn valid_with_channels() {
         // 1x2x4x2, pool 2x2 stride 2 valid -> 1x1x2x2.
-        let x =
-            ArrayD::from_shape_vec(vec![1, 2, 4, 2], (0..16).map(|v| v as f32).collect()).unwrap();
-        let window = Window2D {
-            size: [2, 2],
-            strides: [2, 2],
-            padding: Padding::Valid,
-            dilation: [1, 1],
-        };
+        let x = ArrayD::from_shape_vec(vec![1, 2, 4, 2], (0..16).map(|v| v as f32).collect()).unwrap();
+        let window = Window2D { size: [2, 2], strides: [2, 2], padding: Padding::Valid, dilation: [1, 1] };
         let layer = layers::pool2d("mp", "x".into(), layers::PoolKind::Max, window);
         let y = apply(&layer, vec![Input::Owned(x)]).unwrap();
         assert_eq!(y.shape(), [1, 1, 2, 2]);

@@ -18,18 +18,11 @@ pub(crate) fn fold(
 ) -> Result<ArrayD<f32>, EngineError> {
     cfg.weights(&[])?;
     if inputs.len() < min_inputs || inputs.len() > max_inputs {
-        return Err(cfg.invalid(format!(
-            "expects {min_inputs} to {max_inputs} inputs, got {}",
-            inputs.len()
-        )));
+        return Err(cfg.invalid(format!("expects {min_inputs} to {max_inputs} inputs, got {}", inputs.len())));
     }
     let rank = inputs[0].ndim();
     if let Some(other) = inputs.iter().find(|x| x.ndim() != rank) {
-        return Err(cfg.shape(format!(
-            "inputs have different ranks: {:?} and {:?}",
-            inputs[0].shape(),
-            other.shape()
-        )));
+        return Err(cfg.shape(format!("inputs have different ranks: {:?} and {:?}", inputs[0].shape(), other.shape())));
     }
     let mut shape = inputs[0].shape().to_vec();
     for x in &inputs[1..] {
@@ -52,18 +45,11 @@ pub(crate) fn fold(
     let mut acc = if first.shape() == shape.as_slice() {
         tensor::into_standard(first)
     } else {
-        first
-            .broadcast(IxDyn(&shape))
-            .ok_or_else(|| cfg.shape("broadcast failed"))?
-            .to_owned()
+        first.broadcast(IxDyn(&shape)).ok_or_else(|| cfg.shape("broadcast failed"))?.to_owned()
     };
     for x in inputs {
-        let x = x
-            .broadcast(IxDyn(&shape))
-            .ok_or_else(|| cfg.shape("broadcast failed"))?;
-        Zip::from(&mut acc)
-            .and(&x)
-            .par_for_each(|a, &v| *a = op(*a, v));
+        let x = x.broadcast(IxDyn(&shape)).ok_or_else(|| cfg.shape("broadcast failed"))?;
+        Zip::from(&mut acc).and(&x).par_for_each(|a, &v| *a = op(*a, v));
     }
     Ok(acc)
 }

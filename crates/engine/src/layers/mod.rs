@@ -110,10 +110,7 @@ pub(crate) fn lookup(class_name: &str) -> Option<LayerFn> {
 }
 
 /// The only input of a single-input layer.
-pub(crate) fn single_input<'x>(
-    cfg: &LayerConfig<'_>,
-    inputs: Vec<Input<'x>>,
-) -> Result<Input<'x>, EngineError> {
+pub(crate) fn single_input<'x>(cfg: &LayerConfig<'_>, inputs: Vec<Input<'x>>) -> Result<Input<'x>, EngineError> {
     let count = inputs.len();
     let mut inputs = inputs.into_iter();
     match (inputs.next(), inputs.next()) {
@@ -124,22 +121,12 @@ pub(crate) fn single_input<'x>(
 
 /// Resolves a Keras axis (absolute including the batch axis, or negative from the end)
 /// against a tensor of rank `rank`.
-pub(crate) fn resolve_axis(
-    cfg: &LayerConfig<'_>,
-    axis: i64,
-    rank: usize,
-) -> Result<usize, EngineError> {
+pub(crate) fn resolve_axis(cfg: &LayerConfig<'_>, axis: i64, rank: usize) -> Result<usize, EngineError> {
     let rank_i = i64::try_from(rank).unwrap_or(i64::MAX);
-    let resolved = if axis < 0 {
-        axis.checked_add(rank_i)
-    } else {
-        Some(axis)
-    };
+    let resolved = if axis < 0 { axis.checked_add(rank_i) } else { Some(axis) };
     match resolved {
         Some(a) if (0..rank_i).contains(&a) => Ok(a as usize),
-        _ => Err(cfg.shape(format!(
-            "axis {axis} is out of range for an input of rank {rank}"
-        ))),
+        _ => Err(cfg.shape(format!("axis {axis} is out of range for an input of rank {rank}"))),
     }
 }
 
@@ -147,9 +134,6 @@ pub(crate) fn resolve_axis(
 pub(crate) fn nhwc(cfg: &LayerConfig<'_>, x: &ArrayD<f32>) -> Result<[usize; 4], EngineError> {
     match *x.shape() {
         [n, h, w, c] => Ok([n, h, w, c]),
-        _ => Err(cfg.shape(format!(
-            "expects a rank-4 (batch, height, width, channels) input, got {:?}",
-            x.shape()
-        ))),
+        _ => Err(cfg.shape(format!("expects a rank-4 (batch, height, width, channels) input, got {:?}", x.shape()))),
     }
 }

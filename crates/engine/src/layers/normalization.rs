@@ -29,10 +29,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
         (floats(&cfg, "mean", None)?, floats(&cfg, "variance", None)?)
     } else {
         let w = cfg.weights(&["mean", "variance", "count"])?;
-        (
-            w[0].iter().copied().collect(),
-            w[1].iter().copied().collect(),
-        )
+        (w[0].iter().copied().collect(), w[1].iter().copied().collect())
     };
     let last = x.shape().last().copied().unwrap_or(1);
     check_last_axis(&cfg, "mean", &mean, last)?;

@@ -19,18 +19,13 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let max_value = cfg.opt_f64("max_value")?;
     let slope = cfg.f64_or("negative_slope", 0.0)?;
     let threshold = cfg.f64_or("threshold", 0.0)?;
-    for (key, value) in [
-        ("max_value", max_value.unwrap_or(0.0)),
-        ("negative_slope", slope),
-        ("threshold", threshold),
-    ] {
+    for (key, value) in [("max_value", max_value.unwrap_or(0.0)), ("negative_slope", slope), ("threshold", threshold)] {
         if value < 0.0 {
             return Err(cfg.invalid(format!("{key} must not be negative, got {value}")));
         }
     }
     // Keras casts the parameters to the input dtype before using them.
-    let (max_value, slope, threshold) =
-        (max_value.map(|m| m as f32), slope as f32, threshold as f32);
+    let (max_value, slope, threshold) = (max_value.map(|m| m as f32), slope as f32, threshold as f32);
     let mut y = tensor::into_standard(x);
     tensor::map_inplace(&mut y, move |v| relu(v, max_value, slope, threshold));
     Ok(y)
@@ -66,12 +61,7 @@ mod tests {
     use serde_json::json;
     use tf2h5_keras::layers;
 
-    fn run(
-        max: Option<f32>,
-        slope: f64,
-        threshold: f64,
-        x: ArrayD<f32>,
-    ) -> Result<ArrayD<f32>, EngineError> {
+    fn run(max: Option<f32>, slope: f64, threshold: f64, x: ArrayD<f32>) -> Result<ArrayD<f32>, EngineError> {
         let mut layer = layers::relu("r", "x".into(), max);
         layer.config.insert("negative_slope".into(), json!(slope));
         layer.config.insert("threshold".into(), json!(threshold));
@@ -81,10 +71,7 @@ mod tests {
     #[test]
     fn keras_relu_semantics() {
         let x = array![[-2.0f32, -0.5, 0.0, 0.5, 1.0, 3.0, 7.0]].into_dyn();
-        assert_eq!(
-            run(None, 0.0, 0.0, x.clone()).unwrap(),
-            array![[0.0f32, 0.0, 0.0, 0.5, 1.0, 3.0, 7.0]].into_dyn()
-        );
+        assert_eq!(run(None, 0.0, 0.0, x.clone()).unwrap(), array![[0.0f32, 0.0, 0.0, 0.5, 1.0, 3.0, 7.0]].into_dyn());
         assert_eq!(
             run(Some(6.0), 0.0, 0.0, x.clone()).unwrap(),
             array![[0.0f32, 0.0, 0.0, 0.5, 1.0, 3.0, 6.0]].into_dyn()

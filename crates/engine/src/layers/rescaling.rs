@@ -11,24 +11,13 @@ use crate::tensor::{self, Input};
 use crate::EngineError;
 
 /// A number, or a list of numbers, from the config, as float32.
-pub(crate) fn floats(
-    cfg: &LayerConfig<'_>,
-    key: &str,
-    default: Option<f32>,
-) -> Result<Vec<f32>, EngineError> {
-    let bad = || {
-        cfg.invalid(format!(
-            "config key '{key}' must be a number or a list of numbers"
-        ))
-    };
+pub(crate) fn floats(cfg: &LayerConfig<'_>, key: &str, default: Option<f32>) -> Result<Vec<f32>, EngineError> {
+    let bad = || cfg.invalid(format!("config key '{key}' must be a number or a list of numbers"));
     match cfg.layer.config.get(key) {
-        None | Some(Value::Null) => default
-            .map(|d| vec![d])
-            .ok_or_else(|| cfg.invalid(format!("config key '{key}' is missing"))),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_f64().map(|x| x as f32).ok_or_else(bad))
-            .collect(),
+        None | Some(Value::Null) => {
+            default.map(|d| vec![d]).ok_or_else(|| cfg.invalid(format!("config key '{key}' is missing")))
+        }
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_f64().map(|x| x as f32).ok_or_else(bad)).collect(),
         Some(v) => v.as_f64().map(|x| vec![x as f32]).ok_or_else(bad),
     }
 }
@@ -43,10 +32,7 @@ pub(crate) fn check_last_axis(
     if values.len() == 1 || values.len() == last {
         Ok(())
     } else {
-        Err(cfg.shape(format!(
-            "'{key}' has {} values, the input's last axis has {last}",
-            values.len()
-        )))
+        Err(cfg.shape(format!("'{key}' has {} values, the input's last axis has {last}", values.len())))
     }
 }
 
@@ -90,22 +76,13 @@ mod tests {
     #[test]
     fn scales_and_offsets_per_channel() {
         let x = array![[[1.0f32, 2.0], [3.0, 4.0]]].into_dyn();
-        let y = apply(
-            &layers::rescaling("r", "x".into(), &[0.5], &[1.0]),
-            vec![Input::Borrowed(&x)],
-        )
-        .unwrap();
+        let y = apply(&layers::rescaling("r", "x".into(), &[0.5], &[1.0]), vec![Input::Borrowed(&x)]).unwrap();
         assert_eq!(y, array![[[1.5f32, 2.0], [2.5, 3.0]]].into_dyn());
-        let y = apply(
-            &layers::rescaling("r", "x".into(), &[1.0, -1.0], &[0.0, 10.0]),
-            vec![Input::Borrowed(&x)],
-        )
-        .unwrap();
+        let y =
+            apply(&layers::rescaling("r", "x".into(), &[1.0, -1.0], &[0.0, 10.0]), vec![Input::Borrowed(&x)]).unwrap();
         assert_eq!(y, array![[[1.0f32, 8.0], [3.0, 6.0]]].into_dyn());
-        assert!(apply(
-            &layers::rescaling("r", "x".into(), &[1.0, 2.0, 3.0], &[0.0]),
-            vec![Input::Borrowed(&x)]
-        )
-        .is_err());
+        assert!(
+            apply(&layers::rescaling("r", "x".into(), &[1.0, 2.0, 3.0], &[0.0]), vec![Input::Borrowed(&x)]).is_err()
+        );
     }
 }

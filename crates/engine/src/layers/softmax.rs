@@ -38,29 +38,17 @@ mod tests {
     fn softmax_over_a_middle_axis() {
         // Shape (1, 2, 2): axis 1 normalises x[0, :, j].
         let x = array![[[0.0f32, 1.0], [0.0, 3.0]]].into_dyn();
-        let y = apply(
-            &layers::softmax("s", "x".into(), 1),
-            vec![Input::Owned(x.clone())],
-        )
-        .unwrap();
+        let y = apply(&layers::softmax("s", "x".into(), 1), vec![Input::Owned(x.clone())]).unwrap();
         assert_abs_diff_eq!(y[[0, 0, 0]], 0.5, epsilon = 1e-7);
         assert_abs_diff_eq!(y[[0, 1, 0]], 0.5, epsilon = 1e-7);
         let e2 = (2.0f32).exp();
         assert_abs_diff_eq!(y[[0, 0, 1]], 1.0 / (1.0 + e2), epsilon = 1e-7);
         assert_abs_diff_eq!(y[[0, 1, 1]], e2 / (1.0 + e2), epsilon = 1e-7);
         // -2 is the same axis on a rank-3 tensor.
-        let z = apply(
-            &layers::softmax("s", "x".into(), -2),
-            vec![Input::Owned(x.clone())],
-        )
-        .unwrap();
+        let z = apply(&layers::softmax("s", "x".into(), -2), vec![Input::Owned(x.clone())]).unwrap();
         assert_eq!(y, z);
         // Last axis.
-        let last = apply(
-            &layers::softmax("s", "x".into(), -1),
-            vec![Input::Owned(x.clone())],
-        )
-        .unwrap();
+        let last = apply(&layers::softmax("s", "x".into(), -1), vec![Input::Owned(x.clone())]).unwrap();
         let e3 = (3.0f32).exp();
         assert_abs_diff_eq!(last[[0, 1, 1]], e3 / (1.0 + e3), epsilon = 1e-6);
         assert_abs_diff_eq!(last.sum(), 2.0, epsilon = 1e-6);

@@ -83,7 +83,9 @@ fn run(args: Args) -> Result<bool, String> {
         Some(b) => b,
         None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("tf2h5"),
     };
-    let binary = binary.canonicalize().map_err(|e| format!("{}: {e} (build it: cargo build --release -p tf2h5)", binary.display()))?;
+    let binary = binary
+        .canonicalize()
+        .map_err(|e| format!("{}: {e} (build it: cargo build --release -p tf2h5)", binary.display()))?;
     let work = args.work.unwrap_or_else(|| std::env::temp_dir().join("tf2h5-fuzz"));
     let fixtures = args.fixtures.canonicalize().map_err(|e| format!("{}: {e}", args.fixtures.display()))?;
     let limits = Limits { timeout: Duration::from_secs_f64(args.timeout), memory: args.memory_mib << 20 };
@@ -108,7 +110,8 @@ fn run(args: Args) -> Result<bool, String> {
 
     if args.kills > 0 {
         let model = args.kill_model.unwrap_or_else(|| fixtures.join("inception_block"));
-        let kills = kill::run(&binary, &model, &work.join("kill"), args.kills, args.seed, Duration::from_millis(500), limits)?;
+        let kills =
+            kill::run(&binary, &model, &work.join("kill"), args.kills, args.seed, Duration::from_millis(500), limits)?;
         clean &= kills.violations.is_empty();
         report["kill_test"] = kills.json();
         markdown.push_str(&format!(
@@ -167,6 +170,15 @@ fn run(args: Args) -> Result<bool, String> {
         "tried {} | rejected {} | refuted {} | verified {} | inspect ok {} | panics {} | crashes {} | hangs {} | files written {} | memory hogs {} | other violations {}",
         t.tried, t.rejected, t.refuted, t.verified, t.accepted, t.panics, t.crashes, t.hangs, t.files_written, t.memory_hogs, t.violations
     );
-    println!("summary: {} and {}{}", json_path.display(), md_path.display(), if summary.failures.is_empty() { String::new() } else { format!("; failing inputs kept in {}", work.join("campaign/failures").display()) });
+    println!(
+        "summary: {} and {}{}",
+        json_path.display(),
+        md_path.display(),
+        if summary.failures.is_empty() {
+            String::new()
+        } else {
+            format!("; failing inputs kept in {}", work.join("campaign/failures").display())
+        }
+    );
     Ok(clean)
 }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 /// The SavedModel fixtures (each `test-models/<case>/saved_model/`).
-pub const SAVED_MODEL_CASES: [&str; 5] = ["sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save", "sm_keras3_export"];
+pub const SAVED_MODEL_CASES: [&str; 5] =
+    ["sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save", "sm_keras3_export"];
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models")

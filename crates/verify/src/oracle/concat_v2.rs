@@ -33,7 +33,8 @@ impl Expansion for ConcatV2 {
         let n = inputs.len() - 1;
         // Shape arithmetic mixes TDim (from `Shape`) with int32 constants: the common type.
         s.given_all((0..n).map(|i| (&inputs[i].datum_type).bex()), move |s, dts| {
-            let super_type = DatumType::super_type_for(&dts).ok_or_else(|| format_err!("ConcatV2: no common type for {dts:?}"))?;
+            let super_type =
+                DatumType::super_type_for(&dts).ok_or_else(|| format_err!("ConcatV2: no common type for {dts:?}"))?;
             s.equals(&outputs[0].datum_type, super_type)
         })?;
         s.equals_all((0..n).map(|i| (&inputs[i].rank).bex()).collect())?;
@@ -56,12 +57,15 @@ impl Expansion for ConcatV2 {
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
         let (&axis, tensors) = inputs.split_last().ok_or_else(|| format_err!("ConcatV2 without inputs"))?;
-        let Some(value) = model.outlet_fact(axis)?.konst.clone() else { bail!("ConcatV2: the axis must be a constant") };
+        let Some(value) = model.outlet_fact(axis)?.konst.clone() else {
+            bail!("ConcatV2: the axis must be a constant")
+        };
         let first = *tensors.first().ok_or_else(|| format_err!("ConcatV2 without tensors"))?;
         let rank = model.outlet_fact(first)?.rank() as i64;
         let axis = super::normalised_axis(&value, rank)?;
         let types = tensors.iter().map(|t| Ok(model.outlet_fact(*t)?.datum_type)).collect::<TractResult<TVec<_>>>()?;
-        let super_type = DatumType::super_type_for(types.iter()).ok_or_else(|| format_err!("ConcatV2: no common type for {types:?}"))?;
+        let super_type = DatumType::super_type_for(types.iter())
+            .ok_or_else(|| format_err!("ConcatV2: no common type for {types:?}"))?;
         let tensors = tract_tensorflow::tract_hir::ops::binary::wire_cast(prefix, model, tensors, super_type)?;
         model.wire_node(prefix, TypedConcat::new(axis), &tensors)
     }

@@ -37,15 +37,23 @@ fn inverse(perm: &[usize]) -> Vec<usize> {
 fn permute(array: &ArrayD<f32>, perm: &Option<Vec<usize>>) -> Result<ArrayD<f32>, VerifyError> {
     match perm {
         None => Ok(array.clone()),
-        Some(p) if p.len() == array.ndim() => Ok(array.clone().permuted_axes(p.clone()).as_standard_layout().into_owned()),
-        Some(p) => Err(VerifyError::Oracle(format!("a rank-{} tensor cannot take the permutation {p:?}", array.ndim()))),
+        Some(p) if p.len() == array.ndim() => {
+            Ok(array.clone().permuted_axes(p.clone()).as_standard_layout().into_owned())
+        }
+        Some(p) => {
+            Err(VerifyError::Oracle(format!("a rank-{} tensor cannot take the permutation {p:?}", array.ndim())))
+        }
     }
 }
 
 impl OnnxOracle {
     /// Prepares the ONNX model `translation` came from, for inputs named (graph
     /// placeholders) and shaped (graph layout) as given, producing the graph nodes `outputs`.
-    pub fn new(translation: &tf2h5_tf::Translation, inputs: &[(String, Vec<usize>)], outputs: &[String]) -> Result<Self, VerifyError> {
+    pub fn new(
+        translation: &tf2h5_tf::Translation,
+        inputs: &[(String, Vec<usize>)],
+        outputs: &[String],
+    ) -> Result<Self, VerifyError> {
         let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let source = |node: &str| {
             translation
@@ -53,7 +61,8 @@ impl OnnxOracle {
                 .get(node)
                 .ok_or_else(|| VerifyError::Oracle(format!("node '{node}' computes no tensor of the ONNX model")))
         };
-        let mut model = guard::contained(|| tract_onnx::onnx().model_for_path(&translation.source)).map_err(oracle_error)?;
+        let mut model =
+            guard::contained(|| tract_onnx::onnx().model_for_path(&translation.source)).map_err(oracle_error)?;
         let mut input_perms = Vec::new();
         let mut names = Vec::new();
         for (node, _) in inputs {

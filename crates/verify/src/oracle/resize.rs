@@ -18,7 +18,10 @@ pub struct ResizeNearestNeighbor {
 }
 
 /// Registered for the TF op.
-pub fn resize_nearest_neighbor(_ctx: &tract_tensorflow::model::ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
+pub fn resize_nearest_neighbor(
+    _ctx: &tract_tensorflow::model::ParsingContext,
+    node: &NodeDef,
+) -> TractResult<Box<dyn InferenceOp>> {
     if node.get_attr_opt_bool("align_corners")?.unwrap_or(false) {
         bail!("node {}: ResizeNearestNeighbor with align_corners is not supported by the oracle", node.name);
     }
@@ -60,7 +63,9 @@ impl Expansion for ResizeNearestNeighbor {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let Some(size) = model.outlet_fact(inputs[1])?.konst.clone() else { bail!("ResizeNearestNeighbor needs a constant size") };
+        let Some(size) = model.outlet_fact(inputs[1])?.konst.clone() else {
+            bail!("ResizeNearestNeighbor needs a constant size")
+        };
         let [out_h, out_w] = output_size(&size)?;
         let shape = model.outlet_fact(inputs[0])?.shape.clone();
         let (in_h, in_w) = (shape[1].to_usize()?, shape[2].to_usize()?);
@@ -69,8 +74,15 @@ impl Expansion for ResizeNearestNeighbor {
         }
         let scales = tensor1(&[1.0f32, out_h as f32 / in_h as f32, out_w as f32 / in_w as f32, 1.0]);
         let scales = model.add_const(format!("{prefix}.scales"), scales)?;
-        let coord_transformer = if self.half_pixel_centers { CoordTransformer::TfHalfPixelForNn } else { CoordTransformer::Asymmetric };
-        let op = Resize { coord_transformer, interpolator: Interpolator::Nearest, nearest: Nearest::Floor, optional_scales_input: Some(1), optional_sizes_input: None };
+        let coord_transformer =
+            if self.half_pixel_centers { CoordTransformer::TfHalfPixelForNn } else { CoordTransformer::Asymmetric };
+        let op = Resize {
+            coord_transformer,
+            interpolator: Interpolator::Nearest,
+            nearest: Nearest::Floor,
+            optional_scales_input: Some(1),
+            optional_sizes_input: None,
+        };
         model.wire_node(prefix, op, &[inputs[0], scales])
     }
 }

@@ -85,7 +85,9 @@ fn concat_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let rank = inputs[0].rank() as i64;
     let positive_axis = if axis < 0 { axis + rank } else { axis };
     if positive_axis <= 0 || positive_axis >= rank || inputs.iter().any(|t| t.rank() as i64 != rank) {
-        return Err(ctx.refuse(node, format!("cannot concatenate along axis {axis} (ranks must match; not the batch axis)")));
+        return Err(
+            ctx.refuse(node, format!("cannot concatenate along axis {axis} (ranks must match; not the batch axis)"))
+        );
     }
     let mut shape = inputs[0].shape.clone();
     shape[positive_axis as usize] =
@@ -103,7 +105,8 @@ fn concat_constants(ctx: &Context, node: &NodeDef, values: usize, axis: i64) -> 
         let rank = arrays[0].ndim() as i64;
         let axis = if axis < 0 { axis + rank } else { axis };
         let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
-        let joined = ndarray::concatenate(ndarray::Axis(axis.max(0) as usize), &views).map_err(|e| ctx.refuse(node, e.to_string()))?;
+        let joined = ndarray::concatenate(ndarray::Axis(axis.max(0) as usize), &views)
+            .map_err(|e| ctx.refuse(node, e.to_string()))?;
         return Ok(Value::Const(ConstTensor::F32(joined)));
     }
     if axis != 0 && axis != -1 {
@@ -122,7 +125,9 @@ fn pad(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
         return Err(ctx.refuse(node, format!("paddings {paddings:?} are not those of a rank-4 tensor")));
     };
     if input.rank() != 4 || [n0, n1, c0, c1] != [0, 0, 0, 0] || [top, bottom, left, right].iter().any(|&p| p < 0) {
-        return Err(ctx.refuse(node, format!("only zero padding of H and W of NHWC tensors is supported, got {paddings:?}")));
+        return Err(
+            ctx.refuse(node, format!("only zero padding of H and W of NHWC tensors is supported, got {paddings:?}"))
+        );
     }
     let grow = |d: Option<usize>, a: i64, b: i64| d.map(|d| d + (a + b) as usize);
     let shape = vec![None, grow(input.shape[1], top, bottom), grow(input.shape[2], left, right), input.shape[3]];

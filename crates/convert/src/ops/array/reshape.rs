@@ -53,7 +53,12 @@ pub(super) fn squeeze(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conver
                 .shape()
                 .iter()
                 .enumerate()
-                .filter(|&(i, &d)| !(d == 1 && (listed.is_empty() || listed.contains(&(i as i64)) || listed.contains(&(i as i64 - c.shape().len() as i64)))))
+                .filter(|&(i, &d)| {
+                    !(d == 1
+                        && (listed.is_empty()
+                            || listed.contains(&(i as i64))
+                            || listed.contains(&(i as i64 - c.shape().len() as i64))))
+                })
                 .map(|(_, &d)| d as i64)
                 .collect();
             fold(ctx, node, &c, &shape)
@@ -74,7 +79,8 @@ pub(super) fn expand_dims(ctx: &mut Context, node: &NodeDef) -> Result<Value, Co
             let rank = t.rank() as i64;
             let axis = if axis < 0 { axis + rank + 1 } else { axis };
             if axis < 1 || axis > rank {
-                return Err(ctx.refuse(node, format!("cannot insert an axis at {axis} of {:?} (not before the batch)", t.shape)));
+                return Err(ctx
+                    .refuse(node, format!("cannot insert an axis at {axis} of {:?} (not before the batch)", t.shape)));
             }
             let mut dims: Vec<usize> = t.shape[1..].iter().map(|d| d.unwrap_or(0)).collect();
             dims.insert(axis as usize - 1, 1);
@@ -90,7 +96,9 @@ pub(super) fn expand_dims(ctx: &mut Context, node: &NodeDef) -> Result<Value, Co
             shape.insert(axis as usize, 1);
             fold(ctx, node, &c, &shape)
         }
-        Value::Dims(d) if d.scalar && (axis == 0 || axis == -1) => Ok(Value::Dims(Dims { values: d.values, scalar: false })),
+        Value::Dims(d) if d.scalar && (axis == 0 || axis == -1) => {
+            Ok(Value::Dims(Dims { values: d.values, scalar: false }))
+        }
         _ => Err(ctx.refuse(node, "unsupported input")),
     }
 }
@@ -104,19 +112,42 @@ fn fold(ctx: &Context, node: &NodeDef, c: &ConstTensor, shape: &[i64]) -> Result
         .map(|&d| if d == -1 && known > 0 { len as i64 / known } else { d })
         .map(|d| usize::try_from(d).unwrap_or(usize::MAX))
         .collect();
-    let refuse = |e: ndarray::ShapeError| ctx.refuse(node, format!("cannot reshape a constant of shape {:?}: {e}", c.shape()));
+    let refuse =
+        |e: ndarray::ShapeError| ctx.refuse(node, format!("cannot reshape a constant of shape {:?}: {e}", c.shape()));
     Ok(Value::Const(match c {
-        ConstTensor::F32(a) => ConstTensor::F32(a.as_standard_layout().into_owned().into_shape_with_order(shape).map_err(refuse)?),
-        ConstTensor::Int(a) => ConstTensor::Int(a.as_standard_layout().into_owned().into_shape_with_order(shape).map_err(refuse)?),
+        ConstTensor::F32(a) => {
+            ConstTensor::F32(a.as_standard_layout().into_owned().into_shape_with_order(shape).map_err(refuse)?)
+        }
+        ConstTensor::Int(a) => {
+            ConstTensor::Int(a.as_standard_layout().into_owned().into_shape_with_order(shape).map_err(refuse)?)
+        }
     }))
 }
 
-fn reshape_tensor(ctx: &mut Context, node: &NodeDef, t: KTensor, target: &Dims, from_rows: bool) -> Result<Value, ConvertError> {
-    let refuse = |ctx: &Context| ctx.refuse(node, format!("cannot express the reshape of {:?} to {:?} with Keras layers (the batch must stay first)", t.shape, target.values));
+fn reshape_tensor(
+    ctx: &mut Context,
+    node: &NodeDef,
+    t: KTensor,
+    target: &Dims,
+    from_rows: bool,
+) -> Result<Value, ConvertError> {
+    let refuse = |ctx: &Context| {
+        ctx.refuse(
+            node,
+            format!(
+                "cannot express the reshape of {:?} to {:?} with Keras layers (the batch must stay first)",
+                t.shape, target.values
+            ),
+        )
+    };
     let features: Option<i64> = t.shape[1..].iter().try_fold(1i64, |acc, d| d.map(|d| acc * d as i64));
     let Some(features) = features else { return Err(refuse(ctx)) };
     let Some((first, rest)) = target.values.split_first() else { return Err(refuse(ctx)) };
-    let mut rest: Vec<i64> = rest.iter().map(|d| if let Dim::Known(v) = d { Ok(*v) } else { Err(()) }).collect::<Result<_, _>>().map_err(|_| refuse(ctx))?;
+    let mut rest: Vec<i64> = rest
+        .iter()
+        .map(|d| if let Dim::Known(v) = d { Ok(*v) } else { Err(()) })
+        .collect::<Result<_, _>>()
+        .map_err(|_| refuse(ctx))?;
     // Resolve a -1 among the non-batch entries against the features.
     let wildcards = rest.iter().filter(|&&d| d == -1).count();
     let known: i64 = rest.iter().filter(|&&d| d != -1).product();
@@ -154,17 +185,29 @@ fn reshape_tensor(ctx: &mut Context, node: &NodeDef, t: KTensor, target: &Dims, 
 }
 
 /// A reshape to (batch, dims...): the same tensor, a `Flatten`, or a `Reshape` layer.
-fn keep_batch(ctx: &mut Context, node: &NodeDef, t: KTensor, dims: Vec<usize>, from_rows: bool) -> Result<Value, ConvertError> {
+fn keep_batch(
+    ctx: &mut Context,
+    node: &NodeDef,
+    t: KTensor,
+    dims: Vec<usize>,
+    from_rows: bool,
+) -> Result<Value, ConvertError> {
     let same = t.shape[1..].iter().map(|d| d.unwrap_or(usize::MAX)).eq(dims.iter().copied());
     if same {
         // Record the node so a per-layer comparison reads the restored shape.
         return Ok(if from_rows { ctx.fused(node, &t) } else { ctx.pass_through(node, t) });
     }
     if from_rows {
-        return Err(ctx.refuse(node, format!("the rows of {:?} are reshaped to {dims:?}, not back to their tensor", t.shape)));
+        return Err(
+            ctx.refuse(node, format!("the rows of {:?} are reshaped to {dims:?}, not back to their tensor", t.shape))
+        );
     }
     let name = ctx.layer_name(&node.name);
     let shape: Vec<Option<usize>> = std::iter::once(None).chain(dims.iter().map(|&d| Some(d))).collect();
-    let layer = if dims.len() == 1 && t.rank() >= 3 { layers::flatten(&name, t.layer) } else { layers::reshape(&name, t.layer, &dims) };
+    let layer = if dims.len() == 1 && t.rank() >= 3 {
+        layers::flatten(&name, t.layer)
+    } else {
+        layers::reshape(&name, t.layer, &dims)
+    };
     Ok(ctx.add_layer(node, layer, shape))
 }

@@ -39,7 +39,8 @@ pub(super) fn pack(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         let rank = arrays.first().map_or(0, |a| a.ndim()) as i64;
         let axis = if axis < 0 { axis + rank + 1 } else { axis };
         let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
-        let stacked = ndarray::stack(ndarray::Axis(axis.max(0) as usize), &views).map_err(|e| ctx.refuse(node, e.to_string()))?;
+        let stacked =
+            ndarray::stack(ndarray::Axis(axis.max(0) as usize), &views).map_err(|e| ctx.refuse(node, e.to_string()))?;
         return Ok(Value::Const(ConstTensor::F32(stacked)));
     }
     if axis != 0 && axis != -1 {
@@ -82,14 +83,24 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         Value::Const(ConstTensor::F32(a)) if float => Ok(Value::Const(ConstTensor::F32(a))),
         Value::Const(ConstTensor::Int(a)) if integer => Ok(Value::Const(ConstTensor::Int(a))),
         Value::Const(ConstTensor::Int(a)) if float => Ok(Value::Const(ConstTensor::F32(a.mapv(|v| v as f32)))),
-        Value::Const(ConstTensor::F32(a)) if integer => Ok(Value::Const(ConstTensor::Int(a.mapv(|v| v.trunc() as i64)))),
+        Value::Const(ConstTensor::F32(a)) if integer => {
+            Ok(Value::Const(ConstTensor::Int(a.mapv(|v| v.trunc() as i64))))
+        }
         _ => Err(ctx.refuse(node, format!("casting to type {to:?} is not supported here"))),
     }
 }
 
 /// The slice TF's `StridedSlice` takes along one axis of length `len`: `(start, end, step)`,
 /// or `Err` for what is not supported (negative strides). `shrink` keeps only `start`.
-pub(super) fn axis_slice(len: i64, begin: i64, end: i64, stride: i64, begin_masked: bool, end_masked: bool, shrink: bool) -> Result<(i64, i64), String> {
+pub(super) fn axis_slice(
+    len: i64,
+    begin: i64,
+    end: i64,
+    stride: i64,
+    begin_masked: bool,
+    end_masked: bool,
+    shrink: bool,
+) -> Result<(i64, i64), String> {
     if stride <= 0 {
         return Err(format!("stride {stride} is not supported"));
     }
@@ -107,15 +118,34 @@ pub(super) fn axis_slice(len: i64, begin: i64, end: i64, stride: i64, begin_mask
 }
 
 /// `StridedSlice` of shape integers (a vector).
-pub(super) fn strided_slice_dims(ctx: &Context, node: &NodeDef, dims: &Dims, masks: &super::strided_slice::Masks) -> Result<Value, ConvertError> {
+pub(super) fn strided_slice_dims(
+    ctx: &Context,
+    node: &NodeDef,
+    dims: &Dims,
+    masks: &super::strided_slice::Masks,
+) -> Result<Value, ConvertError> {
     let begin = ctx.ints_input(node, 1)?;
     let end = ctx.ints_input(node, 2)?;
     let strides = ctx.ints_input(node, 3)?;
-    if dims.scalar || begin.len() != 1 || end.len() != 1 || strides.len() != 1 || masks.ellipsis != 0 || masks.new_axis != 0 {
+    if dims.scalar
+        || begin.len() != 1
+        || end.len() != 1
+        || strides.len() != 1
+        || masks.ellipsis != 0
+        || masks.new_axis != 0
+    {
         return Err(ctx.refuse(node, "only a simple slice of a vector of shape integers is supported"));
     }
-    let (start, stop) = axis_slice(dims.values.len() as i64, begin[0], end[0], strides[0], masks.begin & 1 != 0, masks.end & 1 != 0, masks.shrink & 1 != 0)
-        .map_err(|e| ctx.refuse(node, e))?;
+    let (start, stop) = axis_slice(
+        dims.values.len() as i64,
+        begin[0],
+        end[0],
+        strides[0],
+        masks.begin & 1 != 0,
+        masks.end & 1 != 0,
+        masks.shrink & 1 != 0,
+    )
+    .map_err(|e| ctx.refuse(node, e))?;
     let values: Vec<Dim> = (start..stop).step_by(strides[0] as usize).map(|i| dims.values[i as usize]).collect();
     Ok(Value::from(Dims { values, scalar: masks.shrink & 1 != 0 }))
 }

@@ -41,7 +41,9 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             let begin = ctx.ints_input(node, 1)?;
             let end = ctx.ints_input(node, 2)?;
             let strides = ctx.ints_input(node, 3)?;
-            let refuse = |why: &str| ctx.refuse(node, format!("slicing {:?} ({why}) has no Keras layer; only cropping H and W, or H and the channels, of an NHWC tensor", t.shape));
+            let refuse = |why: &str| {
+                ctx.refuse(node, format!("slicing {:?} ({why}) has no Keras layer; only cropping H and W, or H and the channels, of an NHWC tensor", t.shape))
+            };
             if t.rank() != 4 || begin.len() != 4 || end.len() != 4 || strides.len() != 4 {
                 return Err(refuse("not a full 4-axis slice of a rank-4 tensor"));
             }
@@ -58,8 +60,9 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             let mut shape = t.shape.clone();
             for axis in 1..4 {
                 let len = t.shape[axis].ok_or_else(|| refuse("unknown dimension"))? as i64;
-                let (start, stop) = axis_slice(len, begin[axis], end[axis], 1, bit(masks.begin, axis), bit(masks.end, axis), false)
-                    .map_err(|e| refuse(&e))?;
+                let (start, stop) =
+                    axis_slice(len, begin[axis], end[axis], 1, bit(masks.begin, axis), bit(masks.end, axis), false)
+                        .map_err(|e| refuse(&e))?;
                 crops[axis - 1] = [start as usize, (len - stop) as usize];
                 shape[axis] = Some((stop - start) as usize);
             }
@@ -76,12 +79,17 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             }
             // Channels to axis 2, where Cropping2D crops; then back.
             let swapped = |s: &[Option<usize>]| vec![s[0], s[1], s[3], s[2]];
-            let to_cols = ctx.add_inner_layer(layers::permute(&format!("{name}_channels_to_cols"), t.layer.clone(), &[1, 3, 2]), swapped(&t.shape));
+            let to_cols = ctx.add_inner_layer(
+                layers::permute(&format!("{name}_channels_to_cols"), t.layer.clone(), &[1, 3, 2]),
+                swapped(&t.shape),
+            );
             let cropped_shape = swapped(&shape);
-            let cropped = ctx.add_inner_layer(layers::cropping2d(&format!("{name}_crop"), to_cols.layer, [rows, channels]), cropped_shape);
+            let cropped = ctx.add_inner_layer(
+                layers::cropping2d(&format!("{name}_crop"), to_cols.layer, [rows, channels]),
+                cropped_shape,
+            );
             Ok(ctx.add_layer(node, layers::permute(&name, cropped.layer, &[1, 3, 2]), shape))
         }
         _ => Err(ctx.refuse(node, "only shape integers and NHWC tensors can be sliced")),
     }
 }
-

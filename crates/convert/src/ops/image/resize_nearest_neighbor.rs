@@ -19,9 +19,11 @@ pub(super) fn resize_nearest_neighbor(ctx: &mut Context, node: &NodeDef) -> Resu
         return Err(ctx.refuse(node, "align_corners = true is not supported (UpSampling2D repeats pixels)"));
     }
     let (Some(h), Some(w)) = (input.shape.get(1).copied().flatten(), input.shape.get(2).copied().flatten()) else {
-        return Err(ctx.refuse(node, format!("expected an NHWC input with known height and width, got {:?}", input.shape)));
+        return Err(
+            ctx.refuse(node, format!("expected an NHWC input with known height and width, got {:?}", input.shape))
+        );
     };
-    let factor = |out: i64, size: usize| (out > 0 && out as usize % size == 0).then(|| out as usize / size);
+    let factor = |out: i64, size: usize| (out > 0 && (out as usize).is_multiple_of(size)).then(|| out as usize / size);
     let factors = match size.as_slice() {
         [out_h, out_w] if input.rank() == 4 => factor(*out_h, h).zip(factor(*out_w, w)),
         _ => None,

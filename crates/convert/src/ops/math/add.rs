@@ -43,15 +43,21 @@ fn binary(ctx: &mut Context, node: &NodeDef, subtract: bool) -> Result<Value, Co
             let c = elementwise::broadcast(ctx, node, &tensor, &constant)?;
             let c = if subtract { c.map(|v| -v) } else { c };
             let channels = tensor.channels().unwrap_or(0);
-            let biased = crate::ops::nn::fuse_bias(ctx, node, &tensor, c.per_channel(channels))?
-                .ok_or_else(|| ctx.refuse(node, "a constant added to a batch-merged tensor must be the bias of the MatMul before it"))?;
+            let biased = crate::ops::nn::fuse_bias(ctx, node, &tensor, c.per_channel(channels))?.ok_or_else(|| {
+                ctx.refuse(node, "a constant added to a batch-merged tensor must be the bias of the MatMul before it")
+            })?;
             Ok(Value::Rows(biased))
         }
     }
 }
 
 /// `tensor + c`: a bias, a Rescaling offset, or a new Rescaling (see the module doc).
-pub(super) fn add_constant(ctx: &mut Context, node: &NodeDef, tensor: KTensor, c: Broadcast) -> Result<Value, ConvertError> {
+pub(super) fn add_constant(
+    ctx: &mut Context,
+    node: &NodeDef,
+    tensor: KTensor,
+    c: Broadcast,
+) -> Result<Value, ConvertError> {
     let channels = tensor.channels().unwrap_or(0);
     if let Some(biased) = crate::ops::nn::fuse_bias(ctx, node, &tensor, c.per_channel(channels))? {
         return Ok(Value::Tensor(biased));
@@ -60,7 +66,8 @@ pub(super) fn add_constant(ctx: &mut Context, node: &NodeDef, tensor: KTensor, c
         if let Some((scale, offset)) = elementwise::rescaling_params(layer) {
             if offset.iter().all(|&o| o == 0.0) {
                 let scale = if scale.len() == 1 { Broadcast::Scalar(scale[0]) } else { Broadcast::PerChannel(scale) };
-                let replacement = tf2h5_keras::layers::rescaling(&layer.name, String::new(), &scale.values(), &c.values());
+                let replacement =
+                    tf2h5_keras::layers::rescaling(&layer.name, String::new(), &scale.values(), &c.values());
                 layer.config = replacement.config;
                 return Ok(ctx.fused(node, &tensor));
             }

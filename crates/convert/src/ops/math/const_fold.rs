@@ -115,7 +115,11 @@ mod tests {
         let inv = fold_unary("Rsqrt", &fold_binary("AddV2", &var, &eps).unwrap()).unwrap();
         assert_eq!(inv, ConstTensor::F32(array![0.5f32, 2.0].into_dyn()));
         assert!(fold_unary("Erf", &var).is_none());
-        let ints = fold_binary("Mul", &ConstTensor::Int(array![2i64, 3].into_dyn()), &ConstTensor::Int(array![4i64].into_dyn()));
+        let ints = fold_binary(
+            "Mul",
+            &ConstTensor::Int(array![2i64, 3].into_dyn()),
+            &ConstTensor::Int(array![4i64].into_dyn()),
+        );
         assert_eq!(ints, Some(ConstTensor::Int(array![8i64, 12].into_dyn())));
     }
 }

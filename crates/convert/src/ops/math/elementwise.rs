@@ -100,7 +100,12 @@ impl Broadcast {
 /// Classifies `constant` against `tensor`: a scalar (any shape of ones), or one value per
 /// channel ((C,) or (1, ..., 1, C) no longer than the tensor's rank). Anything else, or a
 /// constant that would change the tensor's shape by broadcasting, is refused.
-pub(super) fn broadcast(ctx: &Context, node: &NodeDef, tensor: &KTensor, constant: &ArrayD<f32>) -> Result<Broadcast, ConvertError> {
+pub(super) fn broadcast(
+    ctx: &Context,
+    node: &NodeDef,
+    tensor: &KTensor,
+    constant: &ArrayD<f32>,
+) -> Result<Broadcast, ConvertError> {
     let refuse = || {
         ctx.refuse(
             node,
@@ -125,14 +130,25 @@ pub(super) fn broadcast(ctx: &Context, node: &NodeDef, tensor: &KTensor, constan
 }
 
 /// A `Rescaling` computing `tensor * scale + offset`.
-pub(super) fn rescaling(ctx: &mut Context, node: &NodeDef, tensor: KTensor, scale: &Broadcast, offset: &Broadcast) -> Value {
+pub(super) fn rescaling(
+    ctx: &mut Context,
+    node: &NodeDef,
+    tensor: KTensor,
+    scale: &Broadcast,
+    offset: &Broadcast,
+) -> Value {
     let name = ctx.layer_name(&node.name);
     let layer = layers::rescaling(&name, tensor.layer, &scale.values(), &offset.values());
     ctx.add_layer(node, layer, tensor.shape)
 }
 
 /// A 1×1 `DepthwiseConv2D` without bias multiplying each channel of an NHWC tensor.
-pub(super) fn channel_scale(ctx: &mut Context, node: &NodeDef, tensor: KTensor, scale: Vec<f32>) -> Result<Value, ConvertError> {
+pub(super) fn channel_scale(
+    ctx: &mut Context,
+    node: &NodeDef,
+    tensor: KTensor,
+    scale: Vec<f32>,
+) -> Result<Value, ConvertError> {
     let channels = scale.len();
     let kernel = ArrayD::from_shape_vec(vec![1, 1, channels, 1], scale).map_err(|e| ctx.refuse(node, e.to_string()))?;
     let window = Window2D { size: [1, 1], strides: [1, 1], padding: Padding::Valid, dilation: [1, 1] };
@@ -154,7 +170,12 @@ pub(super) fn rescaling_params(layer: &tf2h5_keras::Layer) -> Option<(Vec<f32>, 
 
 /// A merge layer (`Add`, `Multiply`, ...) of two tensors of one rank whose non-batch
 /// dimensions are equal or 1 (both Keras versions broadcast these).
-pub(super) fn merge(ctx: &mut Context, node: &NodeDef, class_name: &str, inputs: Vec<KTensor>) -> Result<Value, ConvertError> {
+pub(super) fn merge(
+    ctx: &mut Context,
+    node: &NodeDef,
+    class_name: &str,
+    inputs: Vec<KTensor>,
+) -> Result<Value, ConvertError> {
     let rank = inputs[0].rank();
     if inputs.iter().any(|t| t.rank() != rank) {
         let shapes: Vec<_> = inputs.iter().map(|t| &t.shape).collect();

@@ -27,7 +27,8 @@ pub(super) fn mat_mul(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conver
         kernel = kernel.t().as_standard_layout().into_owned();
     }
     if (!rows && input.rank() != 2) || input.channels() != Some(kernel.shape()[0]) {
-        return Err(ctx.refuse(node, format!("input of shape {:?} does not match the weight {:?}", input.shape, kernel.shape())));
+        return Err(ctx
+            .refuse(node, format!("input of shape {:?} does not match the weight {:?}", input.shape, kernel.shape())));
     }
     let units = kernel.shape()[1];
     let name = ctx.layer_name(&node.name);

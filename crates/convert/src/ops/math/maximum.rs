@@ -27,7 +27,8 @@ fn extremum(ctx: &mut Context, node: &NodeDef, class_name: &str) -> Result<Value
                 let shape = tensor.shape.clone();
                 return Ok(ctx.add_layer(node, layers::relu(&name, tensor.layer, None), shape));
             }
-            Err(ctx.refuse(node, format!("{} of a tensor and a constant other than max(x, 0) is not supported", node.op)))
+            Err(ctx
+                .refuse(node, format!("{} of a tensor and a constant other than max(x, 0) is not supported", node.op)))
         }
         _ => Err(ctx.refuse(node, "unsupported operands")),
     }

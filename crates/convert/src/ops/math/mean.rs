@@ -19,7 +19,10 @@ pub(super) fn mean(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
     }
     axes.sort_unstable();
     if rank != 4 || axes != [1, 2] {
-        return Err(ctx.refuse(node, format!("only the mean over H and W of an NHWC tensor is supported, got axes {axes:?} on rank {rank}")));
+        return Err(ctx.refuse(
+            node,
+            format!("only the mean over H and W of an NHWC tensor is supported, got axes {axes:?} on rank {rank}"),
+        ));
     }
     let keepdims = node.attr_bool_opt("keep_dims")?.unwrap_or(false);
     let shape = if keepdims { vec![None, Some(1), Some(1), input.shape[3]] } else { vec![None, input.shape[3]] };

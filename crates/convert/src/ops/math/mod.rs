@@ -44,7 +44,13 @@ pub(super) fn dims_binary(
     f: impl Fn(Dim, Dim) -> Option<Dim>,
 ) -> Result<Dims, ConvertError> {
     a.zip_with(b, f).ok_or_else(|| {
-        ctx.refuse(node, format!("shape arithmetic on {:?} and {:?} that depends on the batch size in an unsupported way", a.values, b.values))
+        ctx.refuse(
+            node,
+            format!(
+                "shape arithmetic on {:?} and {:?} that depends on the batch size in an unsupported way",
+                a.values, b.values
+            ),
+        )
     })
 }
 

@@ -19,15 +19,21 @@ pub(super) fn mul(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertErr
     match elementwise::operands(ctx, node)? {
         Operands::Consts(a, b) => elementwise::fold(ctx, node, &a, &b),
         Operands::Dims(a, b) => {
-            let values = super::dims_binary(ctx, node, &a, &b, Dim::mul)?;
+            let values = super::dims_binary(ctx, node, &a, &b, Dim::checked_mul)?;
             Ok(Value::from(values))
         }
         Operands::Tensors(a, b) => elementwise::merge(ctx, node, "Multiply", vec![a, b]),
-        Operands::TensorConst { tensor, constant, .. } => match elementwise::broadcast(ctx, node, &tensor, &constant)? {
-            scale @ Broadcast::Scalar(_) => Ok(elementwise::rescaling(ctx, node, tensor, &scale, &Broadcast::Scalar(0.0))),
-            Broadcast::PerChannel(scale) if tensor.rank() == 4 => elementwise::channel_scale(ctx, node, tensor, scale),
-            scale => Ok(elementwise::rescaling(ctx, node, tensor, &scale, &Broadcast::Scalar(0.0))),
-        },
+        Operands::TensorConst { tensor, constant, .. } => {
+            match elementwise::broadcast(ctx, node, &tensor, &constant)? {
+                scale @ Broadcast::Scalar(_) => {
+                    Ok(elementwise::rescaling(ctx, node, tensor, &scale, &Broadcast::Scalar(0.0)))
+                }
+                Broadcast::PerChannel(scale) if tensor.rank() == 4 => {
+                    elementwise::channel_scale(ctx, node, tensor, scale)
+                }
+                scale => Ok(elementwise::rescaling(ctx, node, tensor, &scale, &Broadcast::Scalar(0.0))),
+            }
+        }
         Operands::RowsConst { .. } => Err(ctx.refuse(node, "multiplying a batch-merged tensor is not supported")),
     }
 }

@@ -30,8 +30,12 @@ pub(super) fn real_div(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
     };
     let divisor_values = divisor.values();
     let variance: Vec<f32> = divisor_values.iter().map(|&d| d * d).collect();
-    if let Some((d, _)) = divisor_values.iter().zip(&variance).find(|(&d, &v)| !(d >= KERAS_EPSILON && v.is_normal() && v.sqrt() == d)) {
-        return Err(ctx.refuse(node, format!("the divisor {d} cannot be expressed exactly as a Normalization variance")));
+    if let Some((d, _)) =
+        divisor_values.iter().zip(&variance).find(|(&d, &v)| !(d >= KERAS_EPSILON && v.is_normal() && v.sqrt() == d))
+    {
+        return Err(
+            ctx.refuse(node, format!("the divisor {d} cannot be expressed exactly as a Normalization variance"))
+        );
     }
     let channels = tensor.channels().unwrap_or(0);
     // Fuse a preceding pure offset (`x - mean`).

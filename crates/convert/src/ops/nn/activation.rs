@@ -33,7 +33,14 @@ pub(super) fn register(registry: &mut Registry) {
 
 /// Fuses into the layer producing `input` if possible (`readers`: how many times the
 /// activation's own TF nodes read that output); returns `None` if a layer is needed.
-fn try_fuse(ctx: &mut Context, node: &NodeDef, input: &KTensor, activation: &str, classes: &[&str], readers: usize) -> Option<Value> {
+fn try_fuse(
+    ctx: &mut Context,
+    node: &NodeDef,
+    input: &KTensor,
+    activation: &str,
+    classes: &[&str],
+    readers: usize,
+) -> Option<Value> {
     let layer = ctx.fusible_layer_read_by(input, classes, readers)?;
     if layer.config.get("activation").and_then(|v| v.as_str()) != Some("linear") {
         return None;

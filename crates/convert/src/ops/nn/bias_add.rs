@@ -19,7 +19,12 @@ pub(super) fn bias_add(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
 
 /// Makes `bias` (one value per output channel) the bias of the layer producing `tensor`, if
 /// that layer may absorb it (see the module doc). Returns the (same) tensor if so.
-pub(crate) fn fuse_bias(ctx: &mut Context, node: &NodeDef, tensor: &KTensor, bias: Vec<f32>) -> Result<Option<KTensor>, ConvertError> {
+pub(crate) fn fuse_bias(
+    ctx: &mut Context,
+    node: &NodeDef,
+    tensor: &KTensor,
+    bias: Vec<f32>,
+) -> Result<Option<KTensor>, ConvertError> {
     let channels = bias.len();
     let bias = ArrayD::from_shape_vec(vec![channels], bias).map_err(|e| ctx.refuse(node, e.to_string()))?;
     let Some(layer) = ctx.fusible_layer(tensor, BIASED) else { return Ok(None) };

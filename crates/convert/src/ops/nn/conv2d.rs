@@ -25,7 +25,13 @@ pub(super) fn conv2d(ctx: &mut Context, node: &NodeDef) -> Result<Value, Convert
 }
 
 /// The Keras layer for a TF convolution of `input` by `kernel` (HWIO) with `window`.
-pub(crate) fn build(ctx: &mut Context, node: &NodeDef, input: KTensor, kernel: ArrayD<f32>, window: Window2D) -> Result<Value, ConvertError> {
+pub(crate) fn build(
+    ctx: &mut Context,
+    node: &NodeDef,
+    input: KTensor,
+    kernel: ArrayD<f32>,
+    window: Window2D,
+) -> Result<Value, ConvertError> {
     if kernel.ndim() != 4 {
         return Err(ctx.refuse(node, format!("the filter has shape {:?}, expected (h, w, in, out)", kernel.shape())));
     }
@@ -50,11 +56,22 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, input: KTensor, kernel: A
             .map_err(|e| ctx.refuse(node, e.to_string()))?;
         return super::depthwise_conv2d::build(ctx, node, input, kernel, window);
     }
-    if kernel_in > 0 && channels >= kernel_in && channels % kernel_in == 0 && filters % (channels / kernel_in) == 0 {
+    if kernel_in > 0
+        && channels >= kernel_in
+        && channels.is_multiple_of(kernel_in)
+        && filters % (channels / kernel_in) == 0
+    {
         let groups = channels / kernel_in; // 1 for a plain convolution
         let shape = super::window_output_shape(ctx, node, &input.shape, &window, Some(filters))?;
         let name = ctx.layer_name(&node.name);
-        return Ok(ctx.add_layer(node, layers::with_groups(layers::conv2d(&name, input.layer, window, kernel, None, "linear"), groups), shape));
+        return Ok(ctx.add_layer(
+            node,
+            layers::with_groups(layers::conv2d(&name, input.layer, window, kernel, None, "linear"), groups),
+            shape,
+        ));
     }
-    Err(ctx.refuse(node, format!("input {:?} does not match filter {:?} (no whole number of groups)", input.shape, kernel.shape())))
+    Err(ctx.refuse(
+        node,
+        format!("input {:?} does not match filter {:?} (no whole number of groups)", input.shape, kernel.shape()),
+    ))
 }

@@ -22,12 +22,23 @@ pub(super) fn depthwise_conv2d_native(ctx: &mut Context, node: &NodeDef) -> Resu
 }
 
 /// A `DepthwiseConv2D` of `input` by `kernel` (kh, kw, in, multiplier) with `window`.
-pub(crate) fn build(ctx: &mut Context, node: &NodeDef, input: KTensor, kernel: ArrayD<f32>, window: Window2D) -> Result<Value, ConvertError> {
+pub(crate) fn build(
+    ctx: &mut Context,
+    node: &NodeDef,
+    input: KTensor,
+    kernel: ArrayD<f32>,
+    window: Window2D,
+) -> Result<Value, ConvertError> {
     if kernel.ndim() != 4 {
-        return Err(ctx.refuse(node, format!("the filter has shape {:?}, expected (h, w, in, multiplier)", kernel.shape())));
+        return Err(
+            ctx.refuse(node, format!("the filter has shape {:?}, expected (h, w, in, multiplier)", kernel.shape()))
+        );
     }
     if input.rank() != 4 || input.channels() != Some(kernel.shape()[2]) {
-        return Err(ctx.refuse(node, format!("input {:?} does not match the depthwise filter {:?}", input.shape, kernel.shape())));
+        return Err(ctx.refuse(
+            node,
+            format!("input {:?} does not match the depthwise filter {:?}", input.shape, kernel.shape()),
+        ));
     }
     if window.dilation != [1, 1] && window.strides != [1, 1] {
         return Err(ctx.refuse(node, "dilation together with strides is not supported"));

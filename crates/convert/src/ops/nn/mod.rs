@@ -39,9 +39,16 @@ pub(crate) fn require_nhwc(ctx: &Context, node: &NodeDef) -> Result<(), ConvertE
 }
 
 /// Reads a `[1, h, w, 1]` attribute (strides, ksize, dilations); `default` when absent.
-pub(crate) fn spatial_pair(ctx: &Context, node: &NodeDef, attr: &str, default: Option<[usize; 2]>) -> Result<[usize; 2], ConvertError> {
+pub(crate) fn spatial_pair(
+    ctx: &Context,
+    node: &NodeDef,
+    attr: &str,
+    default: Option<[usize; 2]>,
+) -> Result<[usize; 2], ConvertError> {
     match (node.attr_ints_opt(attr)?, default) {
-        (Some(v), _) if v.len() == 4 && v[0] == 1 && v[3] == 1 && v[1] > 0 && v[2] > 0 => Ok([v[1] as usize, v[2] as usize]),
+        (Some(v), _) if v.len() == 4 && v[0] == 1 && v[3] == 1 && v[1] > 0 && v[2] > 0 => {
+            Ok([v[1] as usize, v[2] as usize])
+        }
         (None, Some(default)) => Ok(default),
         (value, _) => Err(ctx.refuse(node, format!("{attr} {value:?} is not of the form [1, h, w, 1]"))),
     }
@@ -49,7 +56,11 @@ pub(crate) fn spatial_pair(ctx: &Context, node: &NodeDef, attr: &str, default: O
 
 /// The window of a convolution node (`Conv2D`, `DepthwiseConv2dNative`) whose filter is
 /// `kernel` (h, w, ...): its size, strides, padding and dilations.
-pub(crate) fn conv_window(ctx: &Context, node: &NodeDef, kernel: &ndarray::ArrayD<f32>) -> Result<tf2h5_keras::layers::Window2D, ConvertError> {
+pub(crate) fn conv_window(
+    ctx: &Context,
+    node: &NodeDef,
+    kernel: &ndarray::ArrayD<f32>,
+) -> Result<tf2h5_keras::layers::Window2D, ConvertError> {
     Ok(tf2h5_keras::layers::Window2D {
         size: [kernel.shape().first().copied().unwrap_or(0), kernel.shape().get(1).copied().unwrap_or(0)],
         strides: spatial_pair(ctx, node, "strides", None)?,
@@ -68,7 +79,13 @@ pub(crate) fn padding(ctx: &Context, node: &NodeDef) -> Result<Padding, ConvertE
 
 /// Output size of a window op along one axis, as TF computes it; `None` when the window
 /// does not fit (refused by the caller).
-pub(crate) fn output_size(input: usize, window: usize, stride: usize, dilation: usize, padding: Padding) -> Option<usize> {
+pub(crate) fn output_size(
+    input: usize,
+    window: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+) -> Option<usize> {
     let effective = (window - 1) * dilation + 1;
     match padding {
         Padding::Same => Some(input.div_ceil(stride)),
@@ -92,7 +109,9 @@ pub(crate) fn window_output_shape(
         let size = match input[axis + 1] {
             Some(size) => Some(
                 output_size(size, window.size[axis], window.strides[axis], window.dilation[axis], window.padding)
-                    .ok_or_else(|| ctx.refuse(node, format!("window {:?} does not fit input {input:?}", window.size)))?,
+                    .ok_or_else(|| {
+                        ctx.refuse(node, format!("window {:?} does not fit input {input:?}", window.size))
+                    })?,
             ),
             None => None,
         };
