@@ -1203,6 +1203,48 @@ def case_upsample_block(out, ref):
     return size
 
 
+class CheckedScale(keras.layers.Layer):
+    """A layer with tf.debugging checks inside (as real models ship them): asserts on the
+    input's static channel count and on a value range, and check_numerics on its output."""
+
+    def call(self, x):
+        tf.debugging.assert_equal(tf.shape(x)[-1], 6, message="expected 6 channels")
+        tf.debugging.assert_less(tf.reduce_max(tf.abs(x)), 1e6, message="input out of range")
+        y = tf.debugging.check_numerics(x * 0.5 + 1.0, "scaled input")
+        return y
+
+
+def case_debug_checks(out, ref):
+    """Graph hygiene: tf.debugging checks inside Keras layers freeze to Assert nodes that only
+    control edges read, plus CheckNumerics on the data path; none of them is a model output."""
+    rs = seed_all(1313)
+    L = keras.layers
+    inp = keras.Input(shape=(5, 5, 6), name="input")
+    y = CheckedScale(name="checked")(inp)
+    y = L.Conv2D(4, 3, activation="relu", name="conv")(y)
+    y = CheckedScale(name="checked_again")(L.Conv2D(6, 1, name="expand")(y))
+    y = L.GlobalAveragePooling2D(name="gap")(y)
+    model = keras.Model(inp, L.Dense(3, name="dense")(y), name="debug_checks")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Assert"] >= 2 and ops["CheckNumerics"] >= 2, ops
+        return f"Assert={ops['Assert']}, CheckNumerics={ops['CheckNumerics']}"
+
+    size = write_case(
+        out, "debug_checks",
+        "Keras model on 5x5x6 whose custom layer runs tf.debugging.assert_equal (channel count), "
+        "assert_less (value range) and check_numerics: Assert nodes read only through control "
+        "edges, CheckNumerics on the data path; Conv2D, 1x1 Conv2D, GlobalAveragePooling2D, "
+        "Dense.",
+        lambda x: model(x, training=False), [(5, 5, 6)], 1313, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "debug_checks.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1221,6 +1263,7 @@ CASES = [
     ("decomposed_ops", case_decomposed_ops),
     ("frozen_function_call", case_frozen_function_call),
     ("upsample_block", case_upsample_block),
+    ("debug_checks", case_debug_checks),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide

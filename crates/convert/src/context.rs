@@ -75,8 +75,21 @@ impl KTensor {
 
 /// Ops that only forward their inputs: reading `Identity(x)` is reading `x`, and output `k`
 /// of `IdentityN` (TF's custom-gradient wrapper, e.g. around swish) is its input `k`.
+/// `CheckNumerics` and `EnsureShape` (`tf.debugging` checks) forward their input when the
+/// check passes, which verification shows on its samples.
+pub(crate) const ALIASES: &[&str] = &[
+    "Identity",
+    "IdentityN",
+    "StopGradient",
+    "Snapshot",
+    "PreventGradient",
+    "CheckNumerics",
+    "CheckNumericsV2",
+    "EnsureShape",
+];
+
 pub(crate) fn is_alias(op: &str) -> bool {
-    matches!(op, "Identity" | "IdentityN" | "StopGradient" | "Snapshot" | "PreventGradient")
+    ALIASES.contains(&op)
 }
 
 /// Follows alias ops back to the tensor that is actually computed.

@@ -218,16 +218,28 @@ impl TfGraph {
     }
 
     /// The graph's outputs: the signature's output nodes (key order) for a frozen
-    /// SavedModel, else the nodes whose outputs nothing reads (ignoring `NoOp` and `Const`).
+    /// SavedModel, else the nodes whose outputs nothing reads. Control-dependency sinks are
+    /// never outputs: nodes another node reads through a control edge (`^name`: the
+    /// `Assert`s and their guards that `tf.debugging` checks inside layers freeze to) and ops
+    /// without data outputs ([`is_side_effect_sink`]); nor are `Const` and `Placeholder`.
     pub fn default_outputs(&self) -> Vec<&pb::NodeDef> {
         if let Some(signature) = &self.signature {
             return signature.outputs.iter().filter_map(|o| self.node(&o.key)).collect();
         }
-        let consumed: std::collections::HashSet<String> =
-            self.nodes().iter().flat_map(|n| self.data_inputs(n).map(|r| r.node)).collect();
+        // Data and control edges alike: `^name` and `name:k` both name a node that is read.
+        let read: std::collections::HashSet<String> = self
+            .nodes()
+            .iter()
+            .flat_map(|n| n.input.iter())
+            .filter_map(|input| TensorRef::parse(input.trim_start_matches('^')).map(|r| r.node))
+            .collect();
         self.nodes()
             .iter()
-            .filter(|n| !consumed.contains(&n.name) && !matches!(n.op.as_str(), "NoOp" | "Const" | "Placeholder"))
+            .filter(|n| {
+                !read.contains(&n.name)
+                    && !is_side_effect_sink(&n.op)
+                    && !matches!(n.op.as_str(), "Const" | "Placeholder")
+            })
             .collect()
     }
 
@@ -335,6 +347,28 @@ impl TfGraph {
         histogram.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         histogram
     }
+}
+
+/// Ops that exist for their effects and produce no tensor a model could return: `NoOp`
+/// (control-dependency groups), `Assert` and `PrintV2` (`tf.debugging` checks, `tf.print`),
+/// and variable or summary writes.
+pub fn is_side_effect_sink(op: &str) -> bool {
+    matches!(
+        op,
+        "NoOp"
+            | "Assert"
+            | "PrintV2"
+            | "AssignVariableOp"
+            | "AssignAddVariableOp"
+            | "AssignSubVariableOp"
+            | "SaveV2"
+            | "MergeV2Checkpoints"
+            | "WriteScalarSummary"
+            | "WriteHistogramSummary"
+            | "WriteImageSummary"
+            | "WriteSummary"
+            | "FlushSummaryWriter"
+    )
 }
 
 /// How to load a model.
@@ -510,5 +544,26 @@ mod tests {
         let graph = TfGraph::new("m.pb".into(), graph).unwrap();
         let outputs: Vec<&str> = graph.default_outputs().iter().map(|n| n.name.as_str()).collect();
         assert_eq!(outputs, ["y"]);
+    }
+
+    /// `tf.debugging.assert_*` inside a layer: the `Assert` (and the `Equal` it reads) hang
+    /// off the output through a control edge, an unreferenced `Assert` still has no output.
+    #[test]
+    fn control_dependency_sinks_are_not_outputs() {
+        let graph = pb::GraphDef {
+            node: vec![
+                node("x", "Placeholder", &[]),
+                node("check", "Equal", &["x", "x"]),
+                node("assert", "Assert", &["check"]),
+                node("guard", "Merge", &["x", "x", "^assert"]),
+                node("stray_assert", "Assert", &["check"]),
+                node("y", "Relu", &["x", "^guard"]),
+            ],
+            ..Default::default()
+        };
+        let graph = TfGraph::new("m.pb".into(), graph).unwrap();
+        let outputs: Vec<&str> = graph.default_outputs().iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(outputs, ["y"]);
+        assert_eq!(graph.nodes_needed_by(&["y".into()]).unwrap(), ["x", "y"]);
     }
 }

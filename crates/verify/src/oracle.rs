@@ -33,7 +33,8 @@ mod resize;
 /// - `GatherV2`: tract's core `Gather` wants i64 indices; TF's are int32 (tensordot's shape
 ///   arithmetic): cast them first.
 /// - `ExpandDims`: tract places a negative axis one too early (`axis + rank`, not `+ rank + 1`).
-/// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, and `IdentityN`
+/// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, the `tf.debugging`
+///   checks `CheckNumerics`/`V2` and `EnsureShape` (forwarding when they pass), and `IdentityN`
 ///   (the custom-gradient wrapper around swish: output k is input k).
 /// - `ResizeNearestNeighbor` (Keras `UpSampling2D`): missing; tract-core's `Resize`
 ///   (`oracle/resize.rs`).
@@ -63,7 +64,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
         Ok(unary(Unary::LeakyRelu(alpha.to_bits())))
     });
     tf.op_register.insert("SquaredDifference", |_, _| Ok(expand(SquaredDifference)));
-    for alias in ["StopGradient", "Snapshot", "PreventGradient"] {
+    for alias in ["StopGradient", "Snapshot", "PreventGradient", "CheckNumerics", "CheckNumericsV2", "EnsureShape"] {
         tf.op_register.insert(alias, |_, _| Ok(Box::new(tract_tensorflow::tract_hir::ops::identity::Identity)));
     }
     tf.op_register.insert("GatherV2", |_, _| Ok(expand(GatherV2)));

@@ -18,7 +18,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Placeholder", placeholder);
     registry.insert("Const", constant);
     // Aliases: `Context` resolves reads through them (IdentityN output k is its input k).
-    for op in ["Identity", "IdentityN", "StopGradient", "Snapshot", "PreventGradient"] {
+    for &op in crate::context::ALIASES {
         registry.insert(op, identity);
     }
     registry.insert("Reshape", reshape::reshape);
