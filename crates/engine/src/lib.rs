@@ -14,7 +14,9 @@
 //! (`layers/activation.rs`) is shared by `Activation`, `Dense`, `Conv2D` and `DepthwiseConv2D`,
 //! the element-wise merges (`Add`, `Multiply`, `Subtract`, `Maximum`, `Minimum`) share their
 //! broadcasting (`layers/merge.rs`), and convolutions run as im2col + a rayon-parallel GEMM
-//! (`gemm.rs`; depthwise ones directly).
+//! (`gemm.rs`; depthwise ones directly). The recurrent layers (`LSTM`, `GRU`, `SimpleRNN`,
+//! `Bidirectional`) share `layers/recurrent/`: one GEMM projects every time step's input,
+//! then the recurrence runs step by step.
 //!
 //! ```
 //! use ndarray::{array, ArrayD};

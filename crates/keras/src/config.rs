@@ -199,6 +199,31 @@ pub fn expected_weight_names(layer: &Layer) -> Result<Vec<&'static str>, KerasEr
                 names.extend(["mean", "variance", "count"]);
             }
         }
+        "LSTM" | "GRU" | "SimpleRNN" => {
+            names.extend(["kernel", "recurrent_kernel"]);
+            if flag("use_bias") {
+                names.push("bias");
+            }
+        }
+        // Both directions' weights, forward first; the names only need to be distinct (the
+        // loaders match weights by order), and flat (no nested groups in the file).
+        "Bidirectional" => {
+            let inner_bias = layer
+                .config
+                .get("layer")
+                .and_then(|inner| inner.get("config"))
+                .and_then(|config| config.get("use_bias"))
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            names.extend(["forward_kernel", "forward_recurrent_kernel"]);
+            if inner_bias {
+                names.push("forward_bias");
+            }
+            names.extend(["backward_kernel", "backward_recurrent_kernel"]);
+            if inner_bias {
+                names.push("backward_bias");
+            }
+        }
         "InputLayer"
         | "Activation"
         | "ReLU"
@@ -291,6 +316,33 @@ mod tests {
             assert!(expected_weight_names(&layer).unwrap().is_empty(), "{}", layer.class_name);
         }
         assert!(!dw.config.contains_key("groups"), "Keras 3 rejects groups on DepthwiseConv2D");
+        let options = layers::RecurrentOptions {
+            return_sequences: false,
+            go_backwards: false,
+            activation: "tanh",
+            recurrent_activation: "sigmoid",
+        };
+        let gru = |bias: Option<ArrayD<f32>>| {
+            let kind = layers::RecurrentKind::Gru { reset_after: true };
+            layers::recurrent(
+                "g",
+                "x".into(),
+                kind,
+                options,
+                ArrayD::zeros(vec![2, 3]),
+                ArrayD::zeros(vec![1, 3]),
+                bias,
+            )
+        };
+        assert_eq!(expected_weight_names(&gru(None)).unwrap(), ["kernel", "recurrent_kernel"]);
+        let with_bias = gru(Some(ArrayD::zeros(vec![2, 3])));
+        assert_eq!(expected_weight_names(&with_bias).unwrap(), ["kernel", "recurrent_kernel", "bias"]);
+        assert!(!with_bias.config.contains_key("time_major"), "Keras 3 rejects time_major");
+        let backward = with_bias.weights.iter().map(|w| w.value.clone()).collect();
+        let both = layers::bidirectional("b", with_bias, backward, "sum");
+        let names: Vec<&str> = both.weights.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(expected_weight_names(&both).unwrap(), names);
+        assert_eq!(names.len(), 6);
     }
 
     #[test]

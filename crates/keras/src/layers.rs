@@ -334,3 +334,108 @@ pub fn permute(name: &str, input: String, dims: &[usize]) -> Layer {
 pub fn cropping2d(name: &str, input: String, cropping: [[usize; 2]; 2]) -> Layer {
     layer("Cropping2D", name, json!({"cropping": cropping, "data_format": "channels_last"}), vec![input], vec![])
 }
+
+/// Which recurrent layer [`recurrent`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecurrentKind {
+    /// `LSTM`: gates `i, f, c, o`; bias (4·units).
+    Lstm,
+    /// `GRU`: gates `z, r, h`; bias (2, 3·units) with `reset_after`, else (3·units).
+    Gru {
+        /// Reset gate applied after the recurrent product (Keras's default).
+        reset_after: bool,
+    },
+    /// `SimpleRNN`: one gate; bias (units).
+    SimpleRnn,
+}
+
+/// The options of a recurrent layer tf2h5 writes (everything else at Keras's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecurrentOptions<'a> {
+    /// Output every step (batch, time, units), else only the last step (batch, units).
+    pub return_sequences: bool,
+    /// Read the sequence last step first (outputs stay in reading order).
+    pub go_backwards: bool,
+    /// The output activation (`tanh` by default in Keras).
+    pub activation: &'a str,
+    /// The gates' activation (`sigmoid` by default; unused by `SimpleRNN`). Never
+    /// `hard_sigmoid`, which tf-keras and Keras 3 define differently.
+    pub recurrent_activation: &'a str,
+}
+
+/// `LSTM`, `GRU` or `SimpleRNN`: kernel (in, g·units), recurrent_kernel (units, g·units),
+/// optional bias, in Keras's gate order. Writes tf-keras's keys minus `time_major` (Keras 3
+/// rejects it) and `implementation` (a tf-keras performance switch).
+pub fn recurrent(
+    name: &str,
+    input: String,
+    kind: RecurrentKind,
+    options: RecurrentOptions<'_>,
+    kernel: ArrayD<f32>,
+    recurrent_kernel: ArrayD<f32>,
+    bias: Option<ArrayD<f32>>,
+) -> Layer {
+    let units = recurrent_kernel.shape().first().copied().unwrap_or(0);
+    let mut weights = vec![Weight::new("kernel", kernel), Weight::new("recurrent_kernel", recurrent_kernel)];
+    let use_bias = bias.is_some();
+    weights.extend(bias.map(|b| Weight::new("bias", b)));
+    let (class_name, extra) = recurrent_config(kind, options, units, use_bias);
+    layer(class_name, name, extra, vec![input], weights)
+}
+
+fn recurrent_config(
+    kind: RecurrentKind,
+    options: RecurrentOptions<'_>,
+    units: usize,
+    use_bias: bool,
+) -> (&'static str, Value) {
+    let mut extra = json!({
+        "units": units,
+        "activation": options.activation,
+        "use_bias": use_bias,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "return_sequences": options.return_sequences,
+        "return_state": false,
+        "go_backwards": options.go_backwards,
+        "stateful": false,
+        "unroll": false,
+    });
+    let class_name = match kind {
+        RecurrentKind::Lstm => "LSTM",
+        RecurrentKind::Gru { .. } => "GRU",
+        RecurrentKind::SimpleRnn => "SimpleRNN",
+    };
+    if let Value::Object(map) = &mut extra {
+        if kind != RecurrentKind::SimpleRnn {
+            map.insert("recurrent_activation".into(), json!(options.recurrent_activation));
+        }
+        match kind {
+            RecurrentKind::Lstm => _ = map.insert("unit_forget_bias".into(), json!(true)),
+            RecurrentKind::Gru { reset_after } => _ = map.insert("reset_after".into(), json!(reset_after)),
+            RecurrentKind::SimpleRnn => {}
+        }
+    }
+    (class_name, extra)
+}
+
+/// `Bidirectional` around `forward` (a layer from [`recurrent`]), whose backward copy has
+/// `backward_weights` (same shapes): weights forward first, then backward, as Keras orders
+/// them. `merge_mode`: `concat`, `sum`, `mul` or `ave`.
+pub fn bidirectional(name: &str, forward: Layer, backward_weights: Vec<ArrayD<f32>>, merge_mode: &str) -> Layer {
+    let inner = json!({
+        "module": "keras.layers",
+        "class_name": forward.class_name,
+        "config": forward.config,
+        "registered_name": null,
+    });
+    let mut weights = Vec::with_capacity(2 * forward.weights.len());
+    for (direction, values) in
+        [("forward", forward.weights.into_iter().map(|w| w.value).collect::<Vec<_>>()), ("backward", backward_weights)]
+    {
+        for (short, value) in ["kernel", "recurrent_kernel", "bias"].into_iter().zip(values) {
+            weights.push(Weight::new(&format!("{direction}_{short}"), value));
+        }
+    }
+    layer("Bidirectional", name, json!({"layer": inner, "merge_mode": merge_mode}), forward.inbound, weights)
+}

@@ -33,6 +33,7 @@ mod multiply;
 mod normalization;
 mod permute;
 mod pooling2d;
+mod recurrent;
 mod relu;
 mod rescaling;
 mod reshape;
@@ -73,6 +74,10 @@ pub const SUPPORTED_LAYERS: &[&str] = &[
     "Cropping2D",
     "Permute",
     "UpSampling2D",
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "Bidirectional",
 ];
 
 /// The function computing `class_name` (every supported class but `InputLayer`, which the
@@ -105,6 +110,10 @@ pub(crate) fn lookup(class_name: &str) -> Option<LayerFn> {
         "Cropping2D" => cropping2d::apply,
         "Permute" => permute::apply,
         "UpSampling2D" => up_sampling2d::apply,
+        "LSTM" => recurrent::apply_lstm,
+        "GRU" => recurrent::apply_gru,
+        "SimpleRNN" => recurrent::apply_simple_rnn,
+        "Bidirectional" => recurrent::apply_bidirectional,
         _ => return None,
     })
 }
