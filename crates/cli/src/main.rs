@@ -1,8 +1,8 @@
 //! `tf2h5`: convert TensorFlow (and ONNX) models to Keras `.h5` files that are proven to
 //! compute what the source graph computes.
 //!
-//! Subcommands: `verify` (alias `convert`: tf2h5 never writes an unverified file) and
-//! `inspect`. Exit codes: 0 verified and written, 1 numeric mismatch (nothing written),
+//! Subcommands: `verify` (alias `convert`: tf2h5 never writes an unverified file),
+//! `inspect`, `ops`, and `zoo` / `zoo-merge` (the regression suite over a folder of models). Exit codes: 0 verified and written, 1 numeric mismatch (nothing written),
 //! 2 unreadable or unsupported input, or any other error (nothing written).
 
 mod atomic;
@@ -49,10 +49,11 @@ enum Command {
         #[arg(long)]
         onnx: bool,
     },
-    /// Verify every model of a zoo (sub-folders with meta.json) and write zoo.md / zoo.json.
-    /// Exit code 0 only if every model passed every check.
+    /// Verify every model below a folder (.pb and .onnx files, SavedModel folders, folders with
+    /// a meta.json) and write zoo.md / zoo.json (and JUnit XML). Exit code 0 only if every
+    /// model passed every check.
     Zoo {
-        /// Folder of model folders (the test-models/ layout).
+        /// Folder of models, searched recursively; each is named by its path relative to it.
         dir: PathBuf,
         /// Folder for the emitted .h5 files.
         #[arg(long, default_value = "out/zoo")]
@@ -76,6 +77,26 @@ enum Command {
         /// The keras_check.py script.
         #[arg(long, requires = "python")]
         keras_check_script: Option<PathBuf>,
+        /// Verify only shard K of N (1-based): every N-th model in the order of their relative
+        /// paths, so N runs with K = 1..N cover every model exactly once (see zoo-merge).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<zoo::Shard>,
+        /// Also write JUnit XML (one test case per model) to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Merge the report folders of the shards of one zoo run (`zoo --shard K/N`) into the
+    /// reports one run over the whole zoo gives. Exit code 0 only if every model passed.
+    ZooMerge {
+        /// Folder for the merged zoo.md, zoo.json and per-model reports.
+        #[arg(long)]
+        report_dir: PathBuf,
+        /// Also write JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// The --report-dir of each shard.
+        #[arg(required = true)]
+        shard_report_dirs: Vec<PathBuf>,
     },
 }
 
@@ -128,6 +149,9 @@ struct VerifyArgs {
     /// Compare every layer with its TF node even when the outputs match.
     #[arg(long)]
     layers: bool,
+    /// Name of the report files (default: the model's name); the zoo names them by path.
+    #[arg(long, hide = true)]
+    report_name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -186,7 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&ops.iter().map(|op| format!("{op}\n")).collect::<String>());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Zoo { dir, out_dir, report_dir, jobs, samples, timeout, python, keras_check_script } => {
+        Command::Zoo { dir, out_dir, report_dir, jobs, samples, timeout, python, keras_check_script, shard, junit } => {
             let options = zoo::ZooOptions {
                 dir,
                 out_dir,
@@ -195,15 +219,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 samples,
                 timeout: std::time::Duration::from_secs(timeout),
                 keras_check: python.zip(keras_check_script),
+                shard,
+                junit,
             };
             let all_passed = zoo::run(&options)?;
-            emit(&format!(
-                "zoo: {}; see {}\n",
-                if all_passed { "all passed" } else { "FAILURES" },
-                options.report_dir.join("zoo.md").display()
-            ));
-            Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(zoo_outcome(all_passed, &options.report_dir))
         }
+        Command::ZooMerge { report_dir, junit, shard_report_dirs } => {
+            let all_passed = zoo::merge(&shard_report_dirs, &report_dir, junit.as_deref())?;
+            Ok(zoo_outcome(all_passed, &report_dir))
+        }
+    }
+}
+
+fn zoo_outcome(all_passed: bool, report_dir: &Path) -> ExitCode {
+    let verdict = if all_passed { "all passed" } else { "FAILURES" };
+    emit(&format!("zoo: {verdict}; see {}\n", report_dir.join("zoo.md").display()));
+    if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -239,6 +274,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
+    if let Some(name) = &args.report_name {
+        outcome.report.model = name.clone();
+    }
     let report = &outcome.report;
     write_reports(&args.report_dir, report)?;
     if args.json {

@@ -50,7 +50,7 @@ pub use attrs::NodeExt;
 pub use checkpoint::{Checkpoint, CheckpointEntry};
 pub use dims::{Dim, Dims};
 pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
-pub use tensor::ConstTensor;
+pub use tensor::{dtype_name, ConstTensor};
 /// TensorFlow protobuf messages (GraphDef, NodeDef, TensorProto, ...).
 pub use tract_tensorflow::tfpb::tensorflow as pb;
 pub use translation::{SourceTensor, Translation};

@@ -88,7 +88,7 @@ fn decode(node: &NodeDef, proto: &TensorProto) -> Result<ConstTensor, TfError> {
         DataType::DtDouble | DataType::DtInt64 => 8,
         DataType::DtUint8 | DataType::DtInt8 | DataType::DtBool => 1,
         DataType::DtInt16 => 2,
-        other => return Err(bad(format!("constants of type {other:?} are not supported"))),
+        other => return Err(bad(format!("constants of type {} are not supported", dtype_name(other as i32)))),
     };
     let content = &proto.tensor_content;
     if !content.is_empty() {
@@ -161,6 +161,34 @@ fn splat<T: Copy + Default>(node: &NodeDef, shape: &[usize], count: usize, value
     data.extend_from_slice(values);
     data.resize(count, fill);
     ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| node.node_error(format!("constant shape mismatch: {e}")))
+}
+
+/// A TF dtype as TensorFlow's Python API names it (`float16`, `int64`, `string`...), for messages.
+pub fn dtype_name(dtype: i32) -> String {
+    use DataType::*;
+    let Ok(known) = DataType::try_from(dtype) else { return format!("unknown dtype {dtype}") };
+    let name = match known {
+        DtHalf => "float16",
+        DtBfloat16 => "bfloat16",
+        DtFloat => "float32",
+        DtDouble => "float64",
+        DtInt8 => "int8",
+        DtInt16 => "int16",
+        DtInt32 => "int32",
+        DtInt64 => "int64",
+        DtUint8 => "uint8",
+        DtUint16 => "uint16",
+        DtUint32 => "uint32",
+        DtUint64 => "uint64",
+        DtBool => "bool",
+        DtString => "string",
+        DtComplex64 => "complex64",
+        DtComplex128 => "complex128",
+        DtResource => "resource",
+        DtVariant => "variant",
+        other => return other.as_str_name().trim_start_matches("DT_").to_lowercase(),
+    };
+    name.to_string()
 }
 
 #[cfg(test)]

@@ -86,7 +86,10 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         Value::Const(ConstTensor::F32(a)) if integer => {
             Ok(Value::Const(ConstTensor::Int(a.mapv(|v| v.trunc() as i64))))
         }
-        _ => Err(ctx.refuse(node, format!("casting to type {to:?} is not supported here"))),
+        _ => {
+            let to = to.map_or_else(|| "an unset type".to_string(), tf2h5_tf::dtype_name);
+            Err(ctx.refuse(node, format!("casting to {to} is not supported here")))
+        }
     }
 }
 

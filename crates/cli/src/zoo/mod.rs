@@ -1,12 +1,16 @@
-//! `tf2h5 zoo DIR`: the regression suite over a model zoo.
+//! `tf2h5 zoo DIR`: the regression suite over a folder of models.
 //!
-//! Every sub-folder of DIR with a `meta.json` (the fixture layout of `test-models/`) is one
-//! model. Each is verified by a child `tf2h5 verify` process, so one model's failure, crash
+//! Every `.pb`, `.onnx`, SavedModel directory and `meta.json` folder below DIR is one model
+//! (see `discover`), named by its path relative to DIR; `--shard K/N` keeps every N-th of
+//! them. Each is verified by a child `tf2h5 verify` process, so one model's failure, crash
 //! or memory use cannot take the suite down; models run in parallel while their estimated
 //! memory fits in the memory available. Then, if asked, the Keras load check runs on every
-//! emitted `.h5` in tf-keras and Keras 3. The table goes to `zoo.md` and `zoo.json`.
+//! emitted `.h5` in tf-keras and Keras 3. The results go to `zoo.md`, `zoo.json` and JUnit
+//! (see `report`); `tf2h5 zoo-merge` joins the reports of the shards.
 
-use std::fmt::Write as _;
+mod discover;
+mod report;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +19,12 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use serde_json::Value;
+
+pub use discover::Shard;
+use discover::ZooModel;
+pub use report::merge;
+use report::{ZooEntry, ZooRun};
 
 /// Options of the zoo run.
 pub struct ZooOptions {
@@ -29,40 +37,41 @@ pub struct ZooOptions {
     pub timeout: Duration,
     /// Python interpreter and keras_check.py script, to check loads in both Keras versions.
     pub keras_check: Option<(PathBuf, PathBuf)>,
-}
-
-#[derive(Debug, Serialize)]
-struct ZooEntry {
-    model: String,
-    format: String,
-    file_mib: f64,
-    exit_code: Option<i32>,
-    passed: bool,
-    layers: Option<u64>,
-    parameters: Option<u64>,
-    max_abs_err: Option<f64>,
-    max_rel_err: Option<f64>,
-    max_abs_output: Option<f64>,
-    first_divergence: Option<String>,
-    stages_ms: Vec<(String, f64)>,
-    wall_s: f64,
-    peak_rss_mib: Option<f64>,
-    failure: Option<String>,
-    keras_check: Vec<(String, bool, Option<f64>, Option<String>)>,
+    /// Verify only this shard of the models.
+    pub shard: Option<Shard>,
+    /// Also write JUnit XML here.
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs the suite; returns whether every model passed every check.
 pub fn run(options: &ZooOptions) -> Result<bool> {
-    let models = discover(&options.dir)?;
-    anyhow::ensure!(!models.is_empty(), "{}: no model folders with meta.json", options.dir.display());
+    let found = discover::discover(&options.dir)?;
+    anyhow::ensure!(
+        !found.is_empty(),
+        "{}: no models (.pb, .onnx, SavedModel folders) below it",
+        options.dir.display()
+    );
+    let discovered = found.len();
+    let mut models = match options.shard {
+        Some(shard) => shard.select(found),
+        None => found,
+    };
+    // Big models first, so the long ones start early and small ones fill the gaps.
+    models.sort_by_key(|model| std::cmp::Reverse(model.bytes));
     std::fs::create_dir_all(&options.out_dir).with_context(|| format!("creating '{}'", options.out_dir.display()))?;
-    std::fs::create_dir_all(&options.report_dir)?;
+    std::fs::create_dir_all(&options.report_dir)
+        .with_context(|| format!("creating '{}'", options.report_dir.display()))?;
 
+    // Drawn only when stderr is a terminal (indicatif hides it otherwise).
     let progress = indicatif::ProgressBar::new(models.len() as u64);
     progress.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} done, {prefix} failed, ETA {eta} {wide_msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    progress.set_prefix("0");
+    let failed = std::sync::atomic::AtomicUsize::new(0);
     let budget = MemoryBudget::new(available_memory_bytes().map(|b| b * 7 / 10));
     let entries: Mutex<Vec<ZooEntry>> = Mutex::new(Vec::new());
     let queue = Mutex::new(models.iter());
@@ -75,6 +84,10 @@ pub fn run(options: &ZooOptions) -> Result<bool> {
                     progress.set_message(model.name.clone());
                     let entry = verify_one(model, options);
                     budget.release(estimate);
+                    if !entry.passed {
+                        let failed = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        progress.set_prefix(failed.to_string());
+                    }
                     progress.inc(1);
                     if let Ok(mut entries) = entries.lock() {
                         entries.push(entry);
@@ -83,117 +96,38 @@ pub fn run(options: &ZooOptions) -> Result<bool> {
             });
         }
     });
-    progress.finish_with_message("verified");
+    progress.finish_and_clear();
     let mut entries = entries.into_inner().unwrap_or_default();
     entries.sort_by(|a, b| a.model.cmp(&b.model));
 
     if let Some((python, script)) = &options.keras_check {
         merge_keras_check(&mut entries, python, script, options)?;
     }
-    let all_passed = entries.iter().all(|e| {
-        e.passed && e.keras_check.iter().all(|k| k.1) && (options.keras_check.is_none() || !e.keras_check.is_empty())
-    });
-    write_report(&entries, options, all_passed)?;
-    Ok(all_passed)
-}
-
-struct ZooModel {
-    name: String,
-    model: PathBuf,
-    /// `--input NAME=FILE` arguments from meta.json: the model's own input data (e.g. pixels
-    /// in 0..255 for models with built-in preprocessing), rather than N(0, 1) noise.
-    inputs: Vec<String>,
-    /// meta.json's `format` (e.g. "Keras 3 export"), else guessed from the model path.
-    format: String,
-    bytes: u64,
-}
-
-impl ZooModel {
-    /// Weights are held a few times over (graph, Keras model, h5 image, read-back) plus
-    /// activations: a conservative 6× the model's bytes, at least 256 MiB.
-    fn estimated_bytes(&self) -> u64 {
-        (self.bytes * 6).max(256 << 20)
-    }
-}
-
-fn discover(dir: &Path) -> Result<Vec<ZooModel>> {
-    let mut models = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading '{}'", dir.display()))? {
-        let path = entry?.path();
-        let meta_path = path.join("meta.json");
-        if !meta_path.is_file() {
-            continue;
-        }
-        let meta: Value = serde_json::from_str(&std::fs::read_to_string(&meta_path)?)
-            .with_context(|| format!("{}: not JSON", meta_path.display()))?;
-        let model_file = meta["model"].as_str().with_context(|| format!("{}: no \"model\"", meta_path.display()))?;
-        let model = path.join(model_file);
-        let inputs = meta["inputs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|input| {
-                Some(format!("{}={}", input["name"].as_str()?, path.join(input["file"].as_str()?).display()))
-            })
-            .collect();
-        let format = match meta["format"].as_str() {
-            Some(format) => format.to_string(),
-            None if model.extension().is_some_and(|e| e == "pb") => "frozen .pb".into(),
-            None => "SavedModel".into(),
-        };
-        models.push(ZooModel {
-            inputs,
-            format,
-            name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            bytes: size_of_path(&model),
-            model,
-        });
-    }
-    // Big models first, so the long ones start early and small ones fill the gaps.
-    models.sort_by_key(|model| std::cmp::Reverse(model.bytes));
-    Ok(models)
-}
-
-fn size_of_path(path: &Path) -> u64 {
-    if path.is_dir() {
-        std::fs::read_dir(path)
-            .map(|entries| entries.filter_map(|e| e.ok()).map(|e| size_of_path(&e.path())).sum())
-            .unwrap_or(0)
-    } else {
-        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-    }
+    let mut run = ZooRun::new(entries, options.samples, options.keras_check.is_some(), discovered);
+    run.shard = options.shard;
+    report::write(&run, &options.report_dir, options.junit.as_deref())?;
+    Ok(run.all_passed)
 }
 
 fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
-    let mut entry = ZooEntry {
-        model: model.name.clone(),
-        format: model.format.clone(),
-        file_mib: model.bytes as f64 / (1 << 20) as f64,
-        exit_code: None,
-        passed: false,
-        layers: None,
-        parameters: None,
-        max_abs_err: None,
-        max_rel_err: None,
-        max_abs_output: None,
-        first_divergence: None,
-        stages_ms: vec![],
-        wall_s: 0.0,
-        peak_rss_mib: None,
-        failure: None,
-        keras_check: vec![],
-    };
-    let output = options.out_dir.join(format!("{}.h5", model.name));
+    let mut entry = ZooEntry::new(model.name.clone(), model.format.clone(), model.bytes);
+    if let Some(problem) = &model.problem {
+        entry.failure = Some(problem.clone());
+        return entry;
+    }
+    let output = options.out_dir.join(format!("{}.h5", model.file_stem()));
     let start = Instant::now();
     let result = std::env::current_exe().context("locating tf2h5").and_then(|exe| {
         let mut command = Command::new(exe);
         command
             .arg("verify")
-            .arg(&model.model)
+            .arg(&model.path)
             .arg("-o")
             .arg(&output)
             .args(["--force", "--json", "--samples", &options.samples.to_string(), "--report-dir"])
-            .arg(&options.report_dir);
+            .arg(&options.report_dir)
+            .arg("--report-name")
+            .arg(model.file_stem());
         for input in &model.inputs {
             command.arg("--input").arg(input);
         }
@@ -242,7 +176,9 @@ fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
             entry.failure = Some(if stderr.is_empty() {
                 format!("tf2h5 exited with {:?} and no report", output.status.code())
             } else {
-                stderr.trim_start_matches("tf2h5: error: ").to_string()
+                // The child's last line is its one-line error.
+                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+                last.trim_start_matches("tf2h5: error: ").to_string()
             });
         }
     }
@@ -280,13 +216,27 @@ fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Output> {
     Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
 }
 
+/// keras_check.py compares loads with the reference outputs of the `meta.json` folders at
+/// the top of the zoo; only those that verified in this run are checked.
 fn merge_keras_check(entries: &mut [ZooEntry], python: &Path, script: &Path, options: &ZooOptions) -> Result<()> {
+    let checkable = |e: &ZooEntry| !e.model.contains('/') && options.dir.join(&e.model).join("meta.json").is_file();
+    for entry in entries.iter_mut() {
+        entry.keras_checkable = checkable(entry);
+    }
+    if !entries.iter().any(|e| e.keras_checkable && e.passed) {
+        return Ok(());
+    }
     eprintln!("keras-check: loading every emitted .h5 in tf-keras 2.21 and Keras 3.15 ...");
     let mut command = Command::new(python);
     command.arg(script).arg("--fixtures").arg(&options.dir).arg("--h5-dir").arg(&options.out_dir);
-    // Models that failed verification have no .h5: do not count them twice.
-    for entry in entries.iter().filter(|e| !e.passed) {
-        command.args(["--skip", &entry.model]);
+    // Cases that failed verification have no .h5 (do not count them twice); other shards' are elsewhere.
+    let to_check: Vec<&str> =
+        entries.iter().filter(|e| e.keras_checkable && e.passed).map(|e| e.model.as_str()).collect();
+    for case in std::fs::read_dir(&options.dir)?.filter_map(|e| e.ok()) {
+        let name = case.file_name().to_string_lossy().into_owned();
+        if case.path().join("meta.json").is_file() && !to_check.contains(&name.as_str()) {
+            command.args(["--skip", &name]);
+        }
     }
     let status = command.status().with_context(|| format!("running {}", script.display()))?;
     let summary_path = options.out_dir.join("keras_check.json");
@@ -304,56 +254,6 @@ fn merge_keras_check(entries: &mut [ZooEntry], python: &Path, script: &Path, opt
             ));
         }
     }
-    Ok(())
-}
-
-fn write_report(entries: &[ZooEntry], options: &ZooOptions, all_passed: bool) -> Result<()> {
-    let json = serde_json::json!({ "all_passed": all_passed, "samples": options.samples, "models": entries });
-    std::fs::write(options.report_dir.join("zoo.json"), serde_json::to_string_pretty(&json)?)?;
-    let mut md = String::new();
-    let passed = entries.iter().filter(|e| e.passed).count();
-    writeln!(md, "# tf2h5 zoo\n\n{passed} of {} models verified (on each model's own input files, or {} random samples without them); keras-check: {}.\n", entries.len(), options.samples,
-        if options.keras_check.is_some() { "tf-keras 2.21 and Keras 3.15 loads" } else { "not run" })?;
-    writeln!(md, "| model | format | MiB | layers | params | verify | max abs err | max rel err | max abs output | tf-keras | Keras 3 | wall s | peak RSS MiB | failure |")?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
-    for e in entries {
-        let loader = |name: &str| {
-            e.keras_check
-                .iter()
-                .find(|k| k.0 == name)
-                .map(|k| if k.1 { format!("ok {:.1e}", k.2.unwrap_or(0.0)) } else { "**FAIL**".into() })
-                .unwrap_or_else(|| "-".into())
-        };
-        let num = |v: Option<f64>| v.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "-".into());
-        let failure = e
-            .failure
-            .clone()
-            .or_else(|| {
-                e.keras_check.iter().find(|k| !k.1).map(|k| format!("{}: {}", k.0, k.3.clone().unwrap_or_default()))
-            })
-            .unwrap_or_default()
-            .replace('|', "\\|");
-        writeln!(
-            md,
-            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
-            e.model,
-            e.format,
-            e.file_mib,
-            e.layers.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-            e.parameters.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-            if e.passed { "pass" } else { "**FAIL**" },
-            num(e.max_abs_err),
-            num(e.max_rel_err),
-            num(e.max_abs_output),
-            loader("tf_keras"),
-            loader("keras3"),
-            e.wall_s,
-            e.peak_rss_mib.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()),
-            failure
-        )?;
-    }
-    writeln!(md, "\nStage times (ms) per model are in `zoo.json`; per-model reports in this folder.")?;
-    std::fs::write(options.report_dir.join("zoo.md"), md)?;
     Ok(())
 }
 
