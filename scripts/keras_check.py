@@ -117,9 +117,15 @@ def check_model(load, fixtures, case, atol, res):
     try:
         meta = load_meta(fixtures, case)
         fdir = os.path.join(fixtures, case)
-        inputs = [np.load(os.path.join(fdir, i["file"])).astype(np.float32) for i in meta["inputs"]]
-        expected = [np.load(os.path.join(fdir, o["file"])) for o in meta["outputs"]]
-        inputs, expected = to_h5_layout(meta, inputs), to_h5_layout(meta, expected)
+        # The fixture's inputs and outputs, then (models with unknown dimensions) the same at
+        # the further sizes of meta.json's "runs": the .h5 must reproduce TF at each.
+        runs = [([i["file"] for i in meta["inputs"]], [o["file"] for o in meta["outputs"]])]
+        runs += [(r["inputs"], r["outputs"]) for r in meta.get("runs", [])]
+        runs = [
+            (to_h5_layout(meta, [np.load(os.path.join(fdir, f)).astype(np.float32) for f in ins]),
+             to_h5_layout(meta, [np.load(os.path.join(fdir, f)) for f in outs]))
+            for ins, outs in runs
+        ]
     except Exception as e:  # noqa: BLE001 - report, don't stop
         res["error"] = "fixture: " + last_line(e)
         return res
@@ -129,35 +135,41 @@ def check_model(load, fixtures, case, atol, res):
         model = load()
         res["load_s"] = round(time.time() - t0, 3)
         stage = "predict"
-        got = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
-        got = list(got) if isinstance(got, (list, tuple)) else [got]
+        predictions = []
+        for inputs, _ in runs:
+            got = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
+            predictions.append(list(got) if isinstance(got, (list, tuple)) else [got])
     except Exception as e:  # noqa: BLE001
         res["error"] = f"{stage}: {last_line(e)}"
-        return res
-    if len(got) != len(expected):
-        res["error"] = f"model has {len(got)} outputs, fixture has {len(expected)}"
         return res
     worst = 0.0
     shapes_ok = True
     problems = []
-    for o, g, e in zip(meta["outputs"], got, expected):
-        g = np.asarray(g)
-        entry = {"name": o["name"], "shape": list(g.shape), "expected_shape": list(e.shape)}
-        if g.shape != e.shape:
-            problems.append(f"output {o['name']}: shape {list(g.shape)} != {list(e.shape)}")
-            entry["max_abs_err"] = None
-            shapes_ok = False
-        else:
-            diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
-            err = float(diff.max()) if diff.size else 0.0
-            if not np.all(np.isfinite(g)):
-                problems.append(f"output {o['name']}: non-finite values")
-                err = float("inf")
-            entry["max_abs_err"] = err
-            worst = max(worst, err)
-            if err > atol:
-                problems.append(f"output {o['name']}: max_abs_err {err:.3g} > atol {atol:g}")
-        res["outputs"].append(entry)
+    for k, (got, (inputs, expected)) in enumerate(zip(predictions, runs)):
+        at = f" at input shape {list(inputs[0].shape)}" if len(runs) > 1 else ""
+        if len(got) != len(expected):
+            res["error"] = f"model has {len(got)} outputs, fixture has {len(expected)}"
+            return res
+        for o, g, e in zip(meta["outputs"], got, expected):
+            g = np.asarray(g)
+            entry = {"name": o["name"], "shape": list(g.shape), "expected_shape": list(e.shape)}
+            if len(runs) > 1:
+                entry["run"] = k
+            if g.shape != e.shape:
+                problems.append(f"output {o['name']}{at}: shape {list(g.shape)} != {list(e.shape)}")
+                entry["max_abs_err"] = None
+                shapes_ok = False
+            else:
+                diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
+                err = float(diff.max()) if diff.size else 0.0
+                if not np.all(np.isfinite(g)):
+                    problems.append(f"output {o['name']}{at}: non-finite values")
+                    err = float("inf")
+                entry["max_abs_err"] = err
+                worst = max(worst, err)
+                if err > atol:
+                    problems.append(f"output {o['name']}{at}: max_abs_err {err:.3g} > atol {atol:g}")
+            res["outputs"].append(entry)
     res["max_abs_err"] = worst if shapes_ok else None
     res["ok"] = not problems
     res["error"] = "; ".join(problems) or None

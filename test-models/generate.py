@@ -140,8 +140,13 @@ def op_histogram(gd):
     return collections.Counter(n.op for n in gd.node)
 
 
-def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, keep_calls=False):
-    """Freeze `fn`, compute golden outputs, write the fixture directory."""
+def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, keep_calls=False,
+               sizes=None):
+    """Freeze `fn`, compute golden outputs, write the fixture directory.
+
+    `input_shapes` may hold None (unknown) dimensions; then `sizes` lists the concrete
+    shapes (one list per input, no batch) to compute outputs at: the first gives x.npy/y.npy,
+    each later one the files of a `runs` entry of meta.json (x_1.npy, y_1.npy, ...)."""
     rs_inputs = np.random.RandomState(seed + 1000)
     in_names = ["x"] if len(input_shapes) == 1 else [f"x{i}" for i in range(len(input_shapes))]
     specs = [
@@ -149,6 +154,9 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
         for name, shape in zip(in_names, input_shapes)
     ]
     frozen, gd = freeze(fn, specs, keep_calls)
+    sizes = sizes or [input_shapes]
+    runs = [golden_run(frozen, fn, gd, in_names, run_shapes, rs_inputs) for run_shapes in sizes[1:]]
+    input_shapes = sizes[0]
 
     placeholders = [n.name for n in gd.node if n.op == "Placeholder"]
     assert placeholders == in_names, (placeholders, in_names)
@@ -194,6 +202,19 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
         "outputs": [{"name": n, "file": f} for n, f in zip(out_names, out_files)],
         "description": description,
     }
+    # The spec's shapes (None where unknown), and the further sizes TF computed outputs at.
+    meta["inputs"] = [dict(i, shape=[None, *s]) for i, s in zip(meta["inputs"], specs_shapes(specs))]
+    if runs:
+        meta["runs"] = []
+        for k, (feeds_k, golden_k) in enumerate(runs, start=1):
+            run = {"inputs": [], "outputs": []}
+            for fname, arr in zip(in_files, feeds_k):
+                run["inputs"].append(fname.replace(".npy", f"_{k}.npy"))
+                np.save(os.path.join(d, run["inputs"][-1]), arr)
+            for fname, arr in zip(out_files, golden_k):
+                run["outputs"].append(fname.replace(".npy", f"_{k}.npy"))
+                np.save(os.path.join(d, run["outputs"][-1]), arr)
+            meta["runs"].append(run)
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
@@ -208,6 +229,24 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
         print(f"   checks : {note}")
     print(f"   sha256(frozen.pb) = {hashlib.sha256(gd_bytes).hexdigest()[:16]}")
     return size
+
+
+def specs_shapes(specs):
+    """The shapes of TensorSpecs without the batch, None where unknown."""
+    return [list(spec.shape)[1:] for spec in specs]
+
+
+def golden_run(frozen, fn, gd, in_names, shapes, rs_inputs):
+    """Inputs at `shapes` (no batch) and the serialised GraphDef's outputs for them,
+    cross-checked against the frozen function and the Python function."""
+    out_names = [t.name.split(":")[0] for t in frozen.outputs]
+    feeds = [rs_inputs.standard_normal((BATCH, *shape)).astype(np.float32) for shape in shapes]
+    golden = run_graph_def(gd.SerializeToString(deterministic=True), in_names, out_names, feeds)
+    eager = fn(*[tf.constant(x) for x in feeds])
+    eager = eager if isinstance(eager, (list, tuple)) else [eager]
+    for g_out, e_out in zip(golden, eager):
+        np.testing.assert_allclose(g_out, e_out.numpy(), rtol=1e-5, atol=1e-5)
+    return feeds, golden
 
 
 def save_ref_h5(model, path):
@@ -1245,6 +1284,78 @@ def case_debug_checks(out, ref):
     return size
 
 
+def case_dynamic_fcn(out, ref):
+    """A fully convolutional net with unknown height and width."""
+    rs = seed_all(1414)
+    L = keras.layers
+    inp = keras.Input(shape=(None, None, 3), name="input")
+    y = L.Conv2D(8, 3, padding="same", name="conv")(inp)
+    y = L.BatchNormalization(epsilon=1e-2, name="bn")(y)
+    y = L.ReLU(name="relu")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same", name="dw")(y)
+    y = L.MaxPooling2D(2, name="pool")(y)
+    y = L.Conv2D(4, 1, activation="sigmoid", name="head")(y)
+    model = keras.Model(inp, y, name="dynamic_fcn")
+    randomize_weights(model.weights, rs)
+    size = write_case(
+        out, "dynamic_fcn",
+        "Fully convolutional Keras net on (None, None, 3): Conv2D(8, 3, same), BatchNormalization "
+        "(eps 1e-2), ReLU, DepthwiseConv2D(3, stride 2, same), MaxPooling2D(2), Conv2D(4, 1, "
+        "sigmoid); TF outputs at 12x16 (x.npy) and 20x8 (runs[0]); the .h5 keeps H and W unknown.",
+        lambda x: model(x, training=False), [(None, None, 3)], 1414,
+        sizes=[[(12, 16, 3)], [(20, 8, 3)]],
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "dynamic_fcn.h5"))
+    return size
+
+
+def case_dynamic_sequence(out, ref):
+    """A Keras model saved with Input((None, 4)): Dense on the last axis of a sequence."""
+    rs = seed_all(1515)
+    L = keras.layers
+    inp = keras.Input(shape=(None, 4), name="input")
+    y = L.Dense(8, activation="relu", name="dense")(inp)
+    y = L.BatchNormalization(epsilon=1e-3, name="norm")(y)
+    y = L.Dense(3, name="logits")(y)
+    model = keras.Model(inp, y, name="dynamic_sequence")
+    randomize_weights(model.weights, rs)
+    size = write_case(
+        out, "dynamic_sequence",
+        "Keras model saved with Input((None, 4)): Dense(8, relu) on the last axis (tensordot with "
+        "shape arithmetic on the unknown time axis), BatchNormalization, Dense(3); TF outputs at "
+        "7 steps (x.npy) and 19 (runs[0]); the .h5 keeps the time axis unknown.",
+        lambda x: model(x, training=False), [(None, 4)], 1515,
+        sizes=[[(7, 4)], [(19, 4)]],
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "dynamic_sequence.h5"))
+    return size
+
+
+def case_dynamic_flatten(out, ref):
+    """Unknown H and W before a Flatten and a Dense: only one size works."""
+    rs = seed_all(1616)
+    L = keras.layers
+    inp = keras.Input(shape=(None, None, 2), name="input")
+    y = L.Conv2D(3, 3, strides=2, activation="relu", name="conv")(inp)
+    y = L.Reshape((-1,), name="flatten")(y)
+    dense = L.Dense(5, name="dense")
+    dense.build((None, 4 * 4 * 3))
+    model = keras.Model(inp, dense(y), name="dynamic_flatten")
+    randomize_weights(model.weights, rs)
+    size = write_case(
+        out, "dynamic_flatten",
+        "Conv2D(3, 3, stride 2, valid) on (None, None, 2), Flatten, Dense(5) on 4x4x3 features: "
+        "the graph keeps H and W unknown but only 9x9 or 10x10 inputs run; the .h5 fixes them.",
+        lambda x: model(x, training=False), [(None, None, 2)], 1616,
+        sizes=[[(10, 10, 2)]],
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "dynamic_flatten.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1264,6 +1375,9 @@ CASES = [
     ("frozen_function_call", case_frozen_function_call),
     ("upsample_block", case_upsample_block),
     ("debug_checks", case_debug_checks),
+    ("dynamic_fcn", case_dynamic_fcn),
+    ("dynamic_sequence", case_dynamic_sequence),
+    ("dynamic_flatten", case_dynamic_flatten),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide

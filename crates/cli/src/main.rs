@@ -137,6 +137,11 @@ struct VerifyArgs {
     /// first axis = samples). Repeat for each input.
     #[arg(long = "input", value_name = "NAME=FILE.npy")]
     inputs: Vec<String>,
+    /// Verify an input at this shape (batch first, e.g. x=1x10101x4): sizes for the input's
+    /// unknown dimensions instead of those derived from the graph. The first one per input is
+    /// the size a dimension the model cannot keep unknown is fixed at; repeat it for more sizes.
+    #[arg(long = "input-shape", value_name = "NAME=AxBxC")]
+    input_shapes: Vec<String>,
     /// Output node(s) of the graph (default: nodes nothing else reads).
     #[arg(long = "output-node", value_name = "NODE")]
     output_nodes: Vec<String>,
@@ -262,10 +267,11 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         seed: args.seed,
         tolerance: tf2h5_verify::Tolerance { atol: args.atol, rtol: args.rtol },
         inputs: read_inputs(&args.inputs)?,
-        convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), model_name: None },
+        convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), ..Default::default() },
         all_layers: args.layers,
         load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
         onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw },
+        input_shapes: args.input_shapes.iter().map(|spec| parse_input_shape(spec)).collect::<Result<_>>()?,
     };
     let mut outcome = tf2h5_verify::verify(&args.model, &options).map_err(|e| name_the_file(e, &args))?;
     // The stages measured their own peaks; anything after them (reports) counts too.
@@ -339,6 +345,20 @@ fn naming(error: anyhow::Error, path: &Path) -> anyhow::Error {
     } else {
         error.context(shown)
     }
+}
+
+/// `NAME=1x64x4` → the name and the sizes.
+fn parse_input_shape(spec: &str) -> Result<(String, Vec<usize>)> {
+    let (name, shape) = spec
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .with_context(|| format!("--input-shape '{spec}' is not NAME=AxBxC"))?;
+    let sizes = shape
+        .split('x')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<_>>>()
+        .with_context(|| format!("--input-shape '{spec}': '{shape}' is not positive sizes joined by 'x' (1x64x4)"))?;
+    Ok((name.to_string(), sizes))
 }
 
 fn read_inputs(specs: &[String]) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {

@@ -187,9 +187,93 @@ fn refuses_malformed_graphs() {
         vec![placeholder("x", &[-1, 4]), node("a", "AddV2", &["x", "b"]), node("b", "Relu", &["a"])],
     );
     assert_refused(&cycle, &["--output-node", "b"], "cycle");
-    let unknown_shape =
-        write_graph(dir.path(), "shape.pb", vec![placeholder("x", &[-1, -1]), node("y", "Relu", &["x"])]);
-    assert_refused(&unknown_shape, &[], "unknown non-batch");
+}
+
+fn constant(name: &str, dims: &[i64]) -> pb::NodeDef {
+    let mut node = node(name, "Const", &[]);
+    let tensor = pb::TensorProto {
+        dtype: pb::DataType::DtFloat as i32,
+        tensor_shape: Some(pb::TensorShapeProto {
+            dim: dims.iter().map(|&size| pb::tensor_shape_proto::Dim { size, name: String::new() }).collect(),
+            unknown_rank: false,
+        }),
+        float_val: (0..dims.iter().product::<i64>()).map(|i| i as f32 / 7.0).collect(),
+        ..Default::default()
+    };
+    node.attr.insert("value".into(), pb::AttrValue { value: Some(pb::attr_value::Value::Tensor(tensor)) });
+    node.attr.insert(
+        "dtype".into(),
+        pb::AttrValue { value: Some(pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)) },
+    );
+    node
+}
+
+fn matmul(name: &str, a: &str, b: &str) -> pb::NodeDef {
+    let mut node = node(name, "MatMul", &[a, b]);
+    for attr in ["transpose_a", "transpose_b"] {
+        node.attr.insert(attr.into(), pb::AttrValue { value: Some(pb::attr_value::Value::B(false)) });
+    }
+    node
+}
+
+/// An unknown non-batch dimension is verified at sizes of its own and stays unknown; one that
+/// a weight fixes is found (below the usual smallest size); `--input-shape` pins sizes.
+#[test]
+fn unknown_dimensions_are_verified_at_several_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let relu = write_graph(dir.path(), "relu.pb", vec![placeholder("x", &[-1, -1]), node("y", "Relu", &["x"])]);
+    let out = dir.path().join("relu.h5");
+    let output = tf2h5(&["verify", relu.to_str().unwrap(), "-o", out.to_str().unwrap()], dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("axis 1: unknown in the .h5, proven at 4, 9"), "{stdout}");
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers[0].batch_input_shape().unwrap(), [None, None]);
+
+    let pinned = ["--input-shape", "x=1x6", "--input-shape", "x=1x13", "--force"];
+    let output =
+        tf2h5(&[&["verify", relu.to_str().unwrap(), "-o", out.to_str().unwrap()][..], &pinned].concat(), dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("proven at 6, 13") && stdout.contains("x (1, 13)"), "{stdout}");
+
+    let matmul = write_graph(
+        dir.path(),
+        "matmul.pb",
+        vec![placeholder("x", &[-1, -1]), constant("w", &[3, 2]), matmul("y", "x", "w")],
+    );
+    let output = tf2h5(&["verify", matmul.to_str().unwrap(), "-o", "m.h5"], dir.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("axis 1: fixed at 3 in the .h5"), "{stdout}");
+}
+
+#[test]
+fn refuses_sizes_no_input_can_have() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two weights that want 3 and 5 features of the same input.
+    let nodes = vec![
+        placeholder("x", &[-1, -1]),
+        constant("w3", &[3, 2]),
+        constant("w5", &[5, 2]),
+        matmul("a", "x", "w3"),
+        matmul("b", "x", "w5"),
+    ];
+    let model = write_graph(dir.path(), "clash.pb", nodes);
+    let stderr = assert_refused(&model, &[], "input 'x' axis 1: no size");
+    assert!(stderr.contains("clash.pb"), "{stderr}");
+    assert_refused(
+        &fixture("linear"),
+        &["--input-shape", "x=1x5"],
+        "input 'x': --input-shape shape (1, 5) contradicts",
+    );
+    assert_refused(&fixture("linear"), &["--input-shape", "x=1x1x1"], "contradicts the graph's (?, 1)");
+    assert_refused(&fixture("linear"), &["--input-shape", "y=1x1"], "'y', which is not a model input");
+    assert_refused(&fixture("linear"), &["--input-shape", "x=1xfour"], "is not positive sizes");
+    assert_refused(
+        &fixture("dynamic_flatten"),
+        &["--input-shape", "x=1x10x10x2", "--input-shape", "x=1x12x12x2"],
+        "which the model fixes at 10",
+    );
 }
 
 #[test]

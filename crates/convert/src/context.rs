@@ -144,10 +144,17 @@ pub(crate) struct Context<'g> {
     /// their output while another node also reads it.
     sealed: HashSet<usize>,
     pub inputs: Vec<Endpoint>,
+    /// [`Options::input_shapes`](crate::Options::input_shapes).
+    input_shapes: Vec<(String, Vec<usize>)>,
 }
 
 impl<'g> Context<'g> {
-    pub fn new(graph: &'g TfGraph, order: &[String], outputs: &[String]) -> Self {
+    pub fn new(
+        graph: &'g TfGraph,
+        order: &[String],
+        outputs: &[String],
+        input_shapes: Vec<(String, Vec<usize>)>,
+    ) -> Self {
         Context {
             graph,
             values: HashMap::new(),
@@ -158,7 +165,13 @@ impl<'g> Context<'g> {
             used_names: HashSet::new(),
             sealed: HashSet::new(),
             inputs: Vec::new(),
+            input_shapes,
         }
+    }
+
+    /// The concrete shape the options give input `name`, if any.
+    pub fn input_shape(&self, name: &str) -> Option<&[usize]> {
+        self.input_shapes.iter().find(|(input, _)| input == name).map(|(_, shape)| shape.as_slice())
     }
 
     pub fn file(&self) -> String {

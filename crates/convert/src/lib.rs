@@ -74,6 +74,11 @@ pub struct Options {
     pub outputs: Vec<String>,
     /// Model name written into the config (default `model`).
     pub model_name: Option<String>,
+    /// Concrete shapes (batch entry included, ignored) for `Placeholder`s by name, in place of
+    /// the graph's: the converter works on static shapes, so an input with unknown non-batch
+    /// dimensions is converted at given sizes (verification picks them, see `tf2h5-verify`'s
+    /// `dynamic` module). Each must agree with the dimensions the graph knows.
+    pub input_shapes: Vec<(String, Vec<usize>)>,
 }
 
 /// A converted model and how it maps back to the TF graph.
@@ -106,7 +111,7 @@ pub fn convert(graph: &TfGraph, options: &Options) -> Result<Conversion, Convert
     let order = graph.nodes_needed_by(&outputs)?;
     let registry = ops::registry();
     let plan = patterns::find(graph, &order, &outputs);
-    let mut ctx = context::Context::new(graph, &order, &outputs);
+    let mut ctx = context::Context::new(graph, &order, &outputs, options.input_shapes.clone());
     for name in &order {
         let node = graph.node(name).ok_or_else(|| missing(graph, name))?;
         // Reads resolve through aliases (`Identity`, `IdentityN`, ...), so they need no value
@@ -156,6 +161,31 @@ pub fn supported_ops() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = ops::registry().keys().copied().collect();
     names.sort_unstable();
     names
+}
+
+/// The graph's input shape with its unknown non-batch dimensions set to `given`'s (`given`
+/// includes the batch, which stays the graph's); an error saying how `given` contradicts the
+/// graph's rank or known sizes.
+pub fn specialised_shape(graph: &[Option<usize>], given: &[usize]) -> Result<Vec<Option<usize>>, String> {
+    let contradiction = || {
+        let show = |dims: Vec<String>| format!("({})", dims.join(", "));
+        format!(
+            "shape {} contradicts the graph's {}",
+            show(given.iter().map(usize::to_string).collect()),
+            show(graph.iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect())
+        )
+    };
+    if graph.len() != given.len() || given.iter().skip(1).any(|&d| d == 0) {
+        return Err(contradiction());
+    }
+    let mut shape = graph.to_vec();
+    for (dim, &size) in shape.iter_mut().zip(given).skip(1) {
+        match dim {
+            Some(known) if *known != size => return Err(contradiction()),
+            _ => *dim = Some(size),
+        }
+    }
+    Ok(shape)
 }
 
 fn missing(graph: &TfGraph, name: &str) -> ConvertError {

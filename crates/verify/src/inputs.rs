@@ -27,17 +27,45 @@ pub fn samples(
     if !options.inputs.is_empty() {
         return user_samples(inputs, translation, options);
     }
+    let shapes: Vec<(String, Vec<usize>)> =
+        inputs.iter().map(|input| (input.tf_node.clone(), concrete_shape(&input.shape, 1))).collect();
+    random_samples(&shapes, 0, options)
+}
+
+/// The samples of verification run `run_index` at the input shapes `run` (batch 1; see
+/// [`crate::dynamic`]): the user's inputs for the first run if there are any, else seeded
+/// random draws ([`samples`]) in a stream of their own per run.
+pub fn samples_at(
+    inputs: &[Endpoint],
+    run: &[(String, Vec<usize>)],
+    run_index: usize,
+    translation: Option<&Translation>,
+    options: &Options,
+) -> Result<Vec<Sample>, VerifyError> {
+    if run_index == 0 && !options.inputs.is_empty() {
+        return user_samples(inputs, translation, options);
+    }
+    random_samples(run, run_index, options)
+}
+
+/// `options.samples` draws of a standard normal for inputs of the given shapes (batch 1),
+/// from ChaCha8 streams `(run_index << 32) + sample` seeded with `options.seed`.
+fn random_samples(
+    shapes: &[(String, Vec<usize>)],
+    run_index: usize,
+    options: &Options,
+) -> Result<Vec<Sample>, VerifyError> {
     if options.samples == 0 {
         return Err(VerifyError::Input("at least one sample is needed".into()));
     }
-    for input in inputs {
-        crate::limits::check_shape(&format!("input '{}'", input.tf_node), &concrete_shape(&input.shape, 1))?;
+    for (name, shape) in shapes {
+        crate::limits::check_shape(&format!("input '{name}'"), shape)?;
     }
     Ok((0..options.samples)
         .map(|index| {
             let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-            rng.set_stream(index as u64);
-            inputs.iter().map(|input| standard_normal(&mut rng, &concrete_shape(&input.shape, 1))).collect()
+            rng.set_stream(((run_index as u64) << 32) + index as u64);
+            shapes.iter().map(|(_, shape)| standard_normal(&mut rng, shape)).collect()
         })
         .collect())
 }

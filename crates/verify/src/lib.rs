@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod compare;
+pub mod dynamic;
 pub mod inputs;
 pub mod limits;
 pub mod memory;
@@ -32,7 +33,8 @@ use ndarray::ArrayD;
 use tf2h5_convert::Conversion;
 
 pub use compare::{Comparison, Tolerance};
-pub use report::{Divergence, OutputReport, Report, StageTime};
+pub use dynamic::DynamicDim;
+pub use report::{Divergence, OutputReport, ProvenRun, Report, StageTime};
 
 /// Errors that stop verification before any comparison (exit code 2 in the CLI).
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,11 @@ pub struct Options {
     pub load: tf2h5_tf::LoadOptions,
     /// How to translate an ONNX model (layout).
     pub onnx: tf2h5_onnx::Options,
+    /// Concrete shapes (batch first, ignored) to verify inputs at, by TF Placeholder name
+    /// (`--input-shape x=1x64x4`): the first one per input is the base the model is converted
+    /// at; two or more for one input replace the sizes derived from the graph
+    /// ([`dynamic`]).
+    pub input_shapes: Vec<(String, Vec<usize>)>,
 }
 
 impl Default for Options {
@@ -90,6 +97,7 @@ impl Default for Options {
             all_layers: false,
             load: Default::default(),
             onnx: Default::default(),
+            input_shapes: Vec::new(),
         }
     }
 }
@@ -118,37 +126,72 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     if convert_options.model_name.is_none() {
         convert_options.model_name = Some(model_name(path));
     }
-    let conversion = tf2h5_convert::convert(&graph, &convert_options)?;
+    let planned = dynamic::plan(&graph, options, &convert_options)?;
+    let (conversion, runs, dims) = match planned {
+        Some(plan) => (plan.conversion, Some(plan.runs), plan.dims),
+        None => (tf2h5_convert::convert(&graph, &convert_options)?, None, Vec::new()),
+    };
     timed("convert", start);
-    verify_conversion(path, graph, conversion, options, stages)
+    let runs = runs.unwrap_or_else(|| vec![static_run(&conversion)]);
+    verify_runs(path, graph, conversion, options, stages, &runs, dims)
+}
+
+/// The one run of a model whose inputs have static shapes (batch 1).
+fn static_run(conversion: &Conversion) -> dynamic::Run {
+    conversion.inputs.iter().map(|e| (e.tf_node.clone(), e.shape.iter().map(|d| d.unwrap_or(1)).collect())).collect()
 }
 
 /// Verifies an already converted model against its graph (the part of [`verify`] after
 /// conversion; `stages` holds the times measured so far). Tests use it to verify a model
 /// with a deliberate error and check that localisation names the broken layer.
+pub fn verify_conversion(
+    path: &Path,
+    graph: tf2h5_tf::TfGraph,
+    conversion: Conversion,
+    options: &Options,
+    stages: Vec<StageTime>,
+) -> Result<Outcome, VerifyError> {
+    let runs = vec![static_run(&conversion)];
+    verify_runs(path, graph, conversion, options, stages, &runs, Vec::new())
+}
+
+/// [`verify_conversion`] at each set of input shapes of `runs` (the first with the user's
+/// data, if any), `dims` saying what became of unknown input dimensions.
 ///
 /// Memory: the graph is consumed (its weights move into tract), the converter's weights are
 /// freed as they are written, and the model is replaced by the one read back from the `.h5`
 /// bytes, so each weight is held by tract, the file image and the reference engine, and by
-/// nothing else. The per-layer comparison, run
-/// only on a mismatch or when asked, loads the graph again from `path`.
-pub fn verify_conversion(
+/// nothing else (a model verified at several sizes keeps one more copy of the graph for the
+/// later runs' oracles). The per-layer comparison, run only on a mismatch or when asked,
+/// loads the graph again from `path`.
+fn verify_runs(
     path: &Path,
     graph: tf2h5_tf::TfGraph,
     mut conversion: Conversion,
     options: &Options,
     mut stages: Vec<StageTime>,
+    runs: &[dynamic::Run],
+    dims: Vec<DynamicDim>,
 ) -> Result<Outcome, VerifyError> {
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
     let start = StageTime::start();
-    let samples = inputs::samples(&conversion.inputs, graph.translation.as_ref(), options)?;
-    let batches = inputs::batches(&conversion.inputs, &samples)?;
-    let batch_shapes = inputs::sample_shapes(&conversion.inputs, &batches);
+    let run_samples = runs
+        .iter()
+        .enumerate()
+        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, graph.translation.as_ref(), options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let run_batches = run_samples
+        .iter()
+        .map(|samples| inputs::batches(&conversion.inputs, samples))
+        .collect::<Result<Vec<_>, _>>()?;
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
     let source_summary = report::SourceSummary::of(&graph);
+    // The oracle is prepared per set of shapes: the later runs need the graph again.
+    let mut spare_graph = (runs.len() > 1).then(|| graph.clone());
     // First, while the converter's weights are the only other copy: the graph's weights
     // move into tract and the graph is gone before the file image exists.
-    let oracle = source::SourceOracle::new(graph, &batch_shapes, &output_nodes)?;
+    let first_shapes = inputs::sample_shapes(&conversion.inputs, &run_batches[0]);
+    let mut first_oracle = Some(source::SourceOracle::new(graph, &first_shapes, &output_nodes)?);
     timed("tract prepare", start);
 
     let start = StageTime::start();
@@ -168,39 +211,63 @@ pub fn verify_conversion(
         let start = Instant::now();
         run().map(|outputs| (outputs, start.elapsed()))
     };
-    let mut results = Vec::with_capacity(batches.len());
-    for batch in &batches {
-        let (expected, actual) = rayon::join(
-            || timed_run(&|| oracle.run(batch)),
-            || timed_run(&|| tf2h5_engine::run(model, batch).map_err(VerifyError::from)),
-        );
-        let ((expected, tract_time), (actual, engine_time)) = (expected?, actual?);
-        results.push((expected, actual, tract_time, engine_time));
+    let mut results = Vec::with_capacity(runs.len());
+    for (index, batches) in run_batches.iter().enumerate() {
+        let oracle = match first_oracle.take() {
+            Some(oracle) => oracle,
+            None => {
+                let graph = if index + 1 == runs.len() { spare_graph.take() } else { spare_graph.clone() };
+                let graph = graph.ok_or_else(|| VerifyError::Oracle("no graph left for a later run".into()))?;
+                let shapes = inputs::sample_shapes(&conversion.inputs, batches);
+                source::SourceOracle::new(graph, &shapes, &output_nodes)?
+            }
+        };
+        let mut run_results = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (expected, actual) = rayon::join(
+                || timed_run(&|| oracle.run(batch)),
+                || timed_run(&|| tf2h5_engine::run(model, batch).map_err(VerifyError::from)),
+            );
+            let ((expected, tract_time), (actual, engine_time)) = (expected?, actual?);
+            run_results.push((expected, actual, tract_time, engine_time));
+        }
+        results.push(run_results);
     }
-    drop(oracle);
     stages.push(StageTime::new("run (wall, both engines)", start.elapsed()));
-    stages.push(StageTime::sum("tract run (sum)", results.iter().map(|r| r.2).sum()));
-    stages.push(StageTime::sum("engine run (sum)", results.iter().map(|r| r.3).sum()));
+    stages.push(StageTime::sum("tract run (sum)", results.iter().flatten().map(|r| r.2).sum()));
+    stages.push(StageTime::sum("engine run (sum)", results.iter().flatten().map(|r| r.3).sum()));
 
     let start = StageTime::start();
-    let mut outputs = Vec::new();
-    for (index, endpoint) in conversion.outputs.iter().enumerate() {
-        let mut comparison = Comparison::default();
-        for (expected, actual, _, _) in &results {
-            let (Some(expected), Some(actual)) = (expected.get(index), actual.get(index)) else {
-                return Err(VerifyError::Oracle(format!("output {index} missing from a run")));
-            };
-            comparison.merge(&compare::compare(expected, actual, options.tolerance));
+    let mut outputs: Vec<OutputReport> = conversion
+        .outputs
+        .iter()
+        .map(|e| OutputReport { layer: e.layer.clone(), tf_node: e.tf_node.clone(), comparison: Comparison::default() })
+        .collect();
+    let mut proven = Vec::with_capacity(runs.len());
+    for ((run, samples), run_results) in runs.iter().zip(&run_samples).zip(&results) {
+        let mut run_comparison = Comparison::default();
+        for (index, output) in outputs.iter_mut().enumerate() {
+            for (expected, actual, _, _) in run_results {
+                let (Some(expected), Some(actual)) = (expected.get(index), actual.get(index)) else {
+                    return Err(VerifyError::Oracle(format!("output {index} missing from a run")));
+                };
+                let comparison = compare::compare(expected, actual, options.tolerance);
+                output.comparison.merge(&comparison);
+                run_comparison.merge(&comparison);
+            }
         }
-        outputs.push(OutputReport { layer: endpoint.layer.clone(), tf_node: endpoint.tf_node.clone(), comparison });
+        proven.push(ProvenRun { shapes: run.clone(), samples: samples.len(), comparison: run_comparison });
     }
     stages.push(StageTime::new("compare", start.elapsed()));
 
     let passed = outputs.iter().all(|o| o.comparison.passed());
     let layer_errors = if !passed || options.all_layers {
         let start = StageTime::start();
+        // Localise on the first run that failed (the first run when all passed).
+        let run = proven.iter().position(|r| !r.comparison.passed()).unwrap_or(0);
+        let samples = &run_samples[run];
         let errors = source::load(path, options).map_err(|e| e.to_string()).and_then(|graph| {
-            let sample_shapes = inputs::sample_shapes(&conversion.inputs, &samples);
+            let sample_shapes = inputs::sample_shapes(&conversion.inputs, samples);
             compare_layers(graph, &conversion, &sample_shapes, &samples[0], options.tolerance)
         });
         stages.push(StageTime::new("per-layer compare", start.elapsed()));
@@ -208,8 +275,11 @@ pub fn verify_conversion(
     } else {
         None
     };
-    let report =
-        Report::new(path, source_summary, &conversion, options, samples.len(), outputs, stages, h5.len(), layer_errors);
+    let sample_count = run_samples.iter().map(Vec::len).sum();
+    let mut report =
+        Report::new(path, source_summary, &conversion, options, sample_count, outputs, stages, h5.len(), layer_errors);
+    report.runs = proven;
+    report.dimensions = dims;
     Ok(Outcome { h5, report, conversion })
 }
 

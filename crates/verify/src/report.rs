@@ -68,6 +68,17 @@ pub struct Divergence {
     pub comparison: Comparison,
 }
 
+/// One set of input shapes the model was verified at, and the errors there.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenRun {
+    /// Per model input: TF node and the shape of one sample (batch 1).
+    pub shapes: Vec<(String, Vec<usize>)>,
+    /// Samples compared at these shapes.
+    pub samples: usize,
+    /// Errors over every output at these shapes.
+    pub comparison: Comparison,
+}
+
 /// The source format of a translated model and the `.h5` model's layout.
 #[derive(Debug, Clone, Serialize)]
 pub struct TranslatedFrom {
@@ -105,8 +116,13 @@ pub struct Report {
     pub h5_bytes: usize,
     /// Model inputs: TF node and shape.
     pub inputs: Vec<(String, Vec<Option<usize>>)>,
-    /// Per-output comparison.
+    /// Per-output comparison (over every run).
     pub outputs: Vec<OutputReport>,
+    /// Every set of input shapes verified (one for static inputs, two or more per unknown
+    /// dimension), with its errors.
+    pub runs: Vec<ProvenRun>,
+    /// The inputs' unknown non-batch dimensions: kept unknown in the `.h5`, or fixed (why).
+    pub dimensions: Vec<crate::DynamicDim>,
     /// First layer above tolerance in the per-layer comparison, if any.
     pub first_divergence: Option<Divergence>,
     /// Per-layer comparison (on a mismatch or when asked), or why it could not run.
@@ -166,6 +182,8 @@ impl Report {
             h5_bytes,
             inputs: conversion.inputs.iter().map(|i| (i.tf_node.clone(), i.shape.clone())).collect(),
             outputs,
+            runs: Vec::new(),
+            dimensions: Vec::new(),
             first_divergence,
             layer_comparison,
             // Each stage restarted the kernel's peak counter: the process peak is the largest.
@@ -177,6 +195,45 @@ impl Report {
     /// Total time of all stages, in milliseconds (the wall-clock run stage counts once).
     pub fn total_ms(&self) -> f64 {
         self.stages.iter().filter(|s| !s.stage.ends_with("(sum)")).map(|s| s.ms).sum()
+    }
+
+    /// What became of unknown input dimensions and the shapes verified, one line each
+    /// (nothing for a model verified at one static shape).
+    pub fn size_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for dim in &self.dimensions {
+            let sizes: Vec<String> = dim.sizes.iter().map(usize::to_string).collect();
+            lines.push(match &dim.fixed {
+                None => format!(
+                    "input '{}' axis {}: unknown in the .h5, proven at {}",
+                    dim.input,
+                    dim.axis,
+                    sizes.join(", ")
+                ),
+                Some(why) => {
+                    format!("input '{}' axis {}: fixed at {} in the .h5 ({why})", dim.input, dim.axis, sizes.join(", "))
+                }
+            });
+        }
+        if !self.dimensions.is_empty() || self.runs.len() > 1 {
+            for run in &self.runs {
+                let shapes: Vec<String> = run
+                    .shapes
+                    .iter()
+                    .map(|(name, shape)| {
+                        format!("{name} ({})", shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
+                    })
+                    .collect();
+                let verdict = if run.comparison.passed() { "verified" } else { "MISMATCH" };
+                lines.push(format!(
+                    "{verdict} at {}: {} samples, max abs err {:.3e}",
+                    shapes.join(", "),
+                    run.samples,
+                    run.comparison.max_abs_err
+                ));
+            }
+        }
+        lines
     }
 
     /// The terminal summary: per-output errors and per-stage times.
@@ -214,6 +271,9 @@ impl Report {
                 c.failures,
                 c.problem.as_deref().map(|p| format!("  ({p})")).unwrap_or_default()
             );
+        }
+        for line in self.size_lines() {
+            let _ = writeln!(out, "  {line}");
         }
         if let Some(d) = &self.first_divergence {
             let _ = writeln!(
@@ -263,6 +323,12 @@ impl Report {
         }
         for (node, shape) in &self.inputs {
             let _ = writeln!(md, "- input `{node}`: {}", format_shape(shape));
+        }
+        if !self.dimensions.is_empty() || self.runs.len() > 1 {
+            let _ = writeln!(md, "\n## Input sizes\n");
+            for line in self.size_lines() {
+                let _ = writeln!(md, "- {line}");
+            }
         }
         let _ = writeln!(md, "\n## Outputs\n\n| output layer | TF node | max abs err | max rel err | max abs value | failures / elements |\n|---|---|---|---|---|---|");
         for o in &self.outputs {

@@ -15,7 +15,11 @@ struct Fixture {
     model: PathBuf,
     inputs: Vec<(String, ArrayD<f32>)>,
     outputs: Vec<(String, ArrayD<f32>)>,
+    /// `(inputs, outputs)` per run: `inputs`/`outputs` first, then meta.json's `runs`.
+    runs: Vec<Runs>,
 }
+
+type Runs = (Vec<(String, ArrayD<f32>)>, Vec<(String, ArrayD<f32>)>);
 
 fn fixtures() -> Vec<Fixture> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
@@ -45,12 +49,21 @@ fn load_fixture(dir: &Path) -> Fixture {
             })
             .collect()
     };
-    Fixture {
-        dir: dir.to_path_buf(),
-        model: dir.join(meta["model"].as_str().unwrap()),
-        inputs: arrays("inputs"),
-        outputs: arrays("outputs"),
+    let (inputs, outputs) = (arrays("inputs"), arrays("outputs"));
+    let mut runs = vec![(inputs.clone(), outputs.clone())];
+    // Models with unknown dimensions: the same inputs and outputs at further sizes.
+    for run in meta["runs"].as_array().into_iter().flatten() {
+        let files = |key: &str, named: &[(String, ArrayD<f32>)]| -> Vec<(String, ArrayD<f32>)> {
+            let files = run[key].as_array().unwrap().iter().map(|f| dir.join(f.as_str().unwrap()));
+            named
+                .iter()
+                .zip(files)
+                .map(|((name, _), file)| (name.clone(), ndarray_npy::read_npy(file).unwrap()))
+                .collect()
+        };
+        runs.push((files("inputs", &inputs), files("outputs", &outputs)));
     }
+    Fixture { dir: dir.to_path_buf(), model: dir.join(meta["model"].as_str().unwrap()), inputs, outputs, runs }
 }
 
 fn check(what: &str, fixture: &Fixture, name: &str, expected: &ArrayD<f32>, actual: &ArrayD<f32>) -> f32 {
@@ -68,32 +81,67 @@ fn tract_and_engine_reproduce_tensorflow_on_every_fixture() {
     for fixture in fixtures() {
         let graph = tf2h5_tf::load(&fixture.model).unwrap_or_else(|e| panic!("{e}"));
         let output_names: Vec<String> = fixture.outputs.iter().map(|(n, _)| n.clone()).collect();
-        let options = tf2h5_convert::Options { outputs: output_names.clone(), model_name: None };
-        let conversion = tf2h5_convert::convert(&graph, &options).unwrap_or_else(|e| panic!("{e}"));
+        let convert = tf2h5_convert::Options { outputs: output_names.clone(), ..Default::default() };
+        // Unknown dimensions are planned as `verify` plans them, from the fixture's inputs.
+        let options = tf2h5_verify::Options { inputs: fixture.inputs.clone(), ..Default::default() };
+        let conversion = match tf2h5_verify::dynamic::plan(&graph, &options, &convert) {
+            Ok(Some(plan)) => plan.conversion,
+            Ok(None) => tf2h5_convert::convert(&graph, &convert).unwrap_or_else(|e| panic!("{e}")),
+            Err(e) => panic!("{e}"),
+        };
         let h5 = tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap();
         let model = tf2h5_keras::h5::read_from_bytes(&h5).unwrap();
+        let pruned = graph.pruned(&output_names).unwrap();
 
-        // Inputs in the model's order, matched by TF node name.
-        let inputs: Vec<ArrayD<f32>> = conversion
-            .inputs
-            .iter()
-            .map(|endpoint| fixture.inputs.iter().find(|(n, _)| *n == endpoint.tf_node).unwrap().1.clone())
-            .collect();
-        let shapes: Vec<(String, Vec<usize>)> =
-            conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
+        // Every run of the fixture: its inputs (x.npy) and the further sizes TF computed.
+        for (run, (inputs, outputs)) in fixture.runs.iter().enumerate() {
+            // Inputs in the model's order, matched by TF node name.
+            let inputs: Vec<ArrayD<f32>> = conversion
+                .inputs
+                .iter()
+                .map(|endpoint| inputs.iter().find(|(n, _)| *n == endpoint.tf_node).unwrap().1.clone())
+                .collect();
+            let shapes: Vec<(String, Vec<usize>)> =
+                conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
 
-        let oracle = Oracle::new(&graph.pruned(&output_names).unwrap(), &shapes, &output_names).unwrap();
-        let tract_outputs = oracle.run(&inputs).unwrap();
-        let engine_outputs = tf2h5_engine::run(&model, &inputs).unwrap();
-        for (index, (name, expected)) in fixture.outputs.iter().enumerate() {
-            let tract_err = check("tract", &fixture, name, expected, &tract_outputs[index]);
-            let engine_err = check("engine", &fixture, name, expected, &engine_outputs[index]);
-            println!(
-                "{:<24} {name:<12} tract vs TF {tract_err:.3e}  engine vs TF {engine_err:.3e}",
-                fixture.dir.file_name().unwrap().to_string_lossy()
-            );
+            let oracle = Oracle::new(&pruned, &shapes, &output_names).unwrap();
+            let tract_outputs = oracle.run(&inputs).unwrap();
+            let engine_outputs = tf2h5_engine::run(&model, &inputs).unwrap();
+            for (index, (name, expected)) in outputs.iter().enumerate() {
+                let tract_err = check("tract", &fixture, name, expected, &tract_outputs[index]);
+                let engine_err = check("engine", &fixture, name, expected, &engine_outputs[index]);
+                println!(
+                    "{:<24} {name:<12} run {run} {:?}: tract vs TF {tract_err:.3e}  engine vs TF {engine_err:.3e}",
+                    fixture.dir.file_name().unwrap().to_string_lossy(),
+                    shapes[0].1
+                );
+            }
         }
     }
+}
+
+/// Unknown input dimensions stay unknown in the `.h5` where the layers allow it, proven at two
+/// sizes each (three runs for H and W), and are fixed, with the reason, before a Flatten → Dense.
+#[test]
+fn dynamic_fixtures_keep_or_fix_their_unknown_dimensions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
+    let verified = |case: &str| {
+        let outcome = tf2h5_verify::verify(&root.join(case), &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(outcome.report.passed, "{case}: {}", outcome.report.summary());
+        let input = outcome.conversion.inputs[0].shape.clone();
+        (input, outcome.report)
+    };
+    let (shape, report) = verified("dynamic_fcn");
+    assert_eq!(shape, [None, None, None, Some(3)]);
+    assert_eq!(report.runs.len(), 3);
+    assert!(report.dimensions.iter().all(|d| d.fixed.is_none() && d.sizes.len() == 2), "{:?}", report.dimensions);
+    let (shape, report) = verified("dynamic_sequence");
+    assert_eq!(shape, [None, None, Some(4)]);
+    assert_eq!(report.runs.len(), 2);
+    let (shape, report) = verified("dynamic_flatten");
+    assert_eq!(shape, [None, Some(10), Some(10), Some(2)]);
+    let why = report.dimensions[0].fixed.as_deref().unwrap_or_default();
+    assert!(why.contains("dense/MatMul"), "{why}");
 }
 
 /// The oracle fixes are what make tract agree with TF on `tract_fixes`: stock tract does not

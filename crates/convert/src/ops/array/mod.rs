@@ -34,13 +34,22 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Pad", pad);
 }
 
-/// `Placeholder` → `InputLayer`. Only the batch dimension may be unknown.
+/// `Placeholder` → `InputLayer`. Only the batch dimension may be unknown, unless
+/// [`Options::input_shapes`](crate::Options::input_shapes) gives the input concrete sizes.
 fn placeholder(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
-    let shape = node
+    let graph_shape = node
         .attr_shape_opt("shape")?
         .ok_or_else(|| ctx.refuse(node, "the input has an unknown rank; give it a static shape"))?;
+    let shape = match ctx.input_shape(&node.name) {
+        Some(given) => crate::specialised_shape(&graph_shape, given)
+            .map_err(|why| ctx.refuse(node, format!("input '{}': {why}", node.name)))?,
+        None => graph_shape,
+    };
     if shape.is_empty() || shape[1..].iter().any(Option::is_none) {
-        return Err(ctx.refuse(node, format!("the input shape {shape:?} has unknown non-batch dimensions")));
+        return Err(ctx.refuse(
+            node,
+            format!("the input shape {shape:?} has unknown non-batch dimensions; give it sizes to convert at"),
+        ));
     }
     if node.attr_type_opt("dtype")?.is_some_and(|t| t != tf2h5_tf::pb::DataType::DtFloat as i32) {
         return Err(ctx.refuse(node, "only float32 inputs are supported"));
