@@ -6,6 +6,7 @@
 //! 2 unreadable or unsupported input, or any other error (nothing written).
 
 mod atomic;
+mod html;
 mod inspect;
 mod isolate;
 mod npy;
@@ -84,6 +85,10 @@ enum Command {
         /// Also write JUnit XML (one test case per model) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Compare every layer of every model (the per-layer plots of the HTML report), not
+        /// only of those whose outputs differ.
+        #[arg(long)]
+        layers: bool,
     },
     /// Merge the report folders of the shards of one zoo run (`zoo --shard K/N`) into the
     /// reports one run over the whole zoo gives. Exit code 0 only if every model passed.
@@ -215,7 +220,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&ops.iter().map(|op| format!("{op}\n")).collect::<String>());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Zoo { dir, out_dir, report_dir, jobs, samples, timeout, python, keras_check_script, shard, junit } => {
+        Command::Zoo {
+            dir,
+            out_dir,
+            report_dir,
+            jobs,
+            samples,
+            timeout,
+            python,
+            keras_check_script,
+            shard,
+            junit,
+            layers,
+        } => {
             let options = zoo::ZooOptions {
                 dir,
                 out_dir,
@@ -226,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 keras_check: python.zip(keras_check_script),
                 shard,
                 junit,
+                layers,
             };
             let all_passed = zoo::run(&options)?;
             Ok(zoo_outcome(all_passed, &options.report_dir))
@@ -317,9 +335,19 @@ fn write_reports(dir: &Path, report: &tf2h5_verify::Report) -> Result<()> {
     let json = serde_json::to_string_pretty(report)?;
     atomic::replace(&dir.join(format!("{}.json", report.model)), json.as_bytes())?;
     atomic::replace(&dir.join(format!("{}.md", report.model)), report.to_markdown().as_bytes())?;
-    if let Some(svg) = report.layer_plot_svg() {
+    let plot = report.layer_plot_svg();
+    if let Some(svg) = &plot {
         atomic::replace(&dir.join(format!("{}.layers.svg", report.model)), svg.as_bytes())?;
     }
+    let page = html::page(
+        &format!("tf2h5 verify: {}", report.model),
+        &format!(
+            "<h1>tf2h5 verify: {}</h1>\n{}",
+            html::escape(&report.model),
+            html::verify_section(&serde_json::to_value(report)?, plot.as_deref())
+        ),
+    );
+    atomic::replace(&dir.join(format!("{}.html", report.model)), page.as_bytes())?;
     Ok(())
 }
 

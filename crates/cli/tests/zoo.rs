@@ -125,6 +125,12 @@ fn shards_plus_merge_equal_one_run_over_a_folder_of_mixed_models() {
     let md = |d: &str| std::fs::read_to_string(dir.path().join(d).join("zoo.md")).unwrap();
     assert_eq!(md("merged").lines().count(), md("whole").lines().count());
     assert!(dir.path().join("merged/tf__linear.pb.json").is_file(), "per-model reports are copied");
+    let sections = |d: &str| -> Vec<String> {
+        let html = std::fs::read_to_string(dir.path().join(d).join("zoo.html")).unwrap();
+        html.split("<details id=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(sections("merged"), sections("whole"));
+    assert_eq!(sections("whole").len(), 5);
 
     // A merge with a shard missing, or given twice, is refused.
     let missing = merge(&["--report-dir", "partial", "shard1"]);
@@ -142,4 +148,72 @@ fn zoo_refuses_bad_shards_and_empty_folders() {
     let empty = tf2h5(&["zoo", ".", "--report-dir", "r"], dir.path());
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("no models"));
+}
+
+/// Chromium from Debian's package; CI (`.ci/run`) installs it and sets TF2H5_REQUIRE_CHROMIUM,
+/// so the test cannot be skipped there.
+fn chromium() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/chromium");
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("TF2H5_REQUIRE_CHROMIUM").is_none(),
+        "TF2H5_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing"
+    );
+    eprintln!("skipped: no /usr/bin/chromium (apt-get install chromium)");
+    None
+}
+
+/// Runs headless Chromium on `page` with `args`; returns stdout.
+fn headless(chromium: &Path, profile: &Path, page: &Path, args: &[&str]) -> String {
+    let output = Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(output.status.success(), "chromium: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn html_report_opens_from_disk_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let zoo = mixed_zoo(dir.path());
+    let output = tf2h5(
+        &["zoo", zoo.to_str().unwrap(), "--report-dir", "r", "--out-dir", "o", "--samples", "2", "--layers"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = dir.path().join("r/zoo.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: nothing to fetch (the SVG namespace is a name, not an address).
+    let without_namespace = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    for remote in ["http:", "https:", "src=", "<link", "<script", "url("] {
+        assert!(!without_namespace.contains(remote), "zoo.html refers to something outside it: {remote}");
+    }
+
+    let dom = headless(&chromium, &dir.path().join("profile-dom"), &page, &["--dump-dom"]);
+    for name in ["tf/linear.pb", "onnx/mlp.onnx", "saved/tf1", "fixture_linear", "onnx/junk.onnx"] {
+        assert!(dom.contains(&format!(">{name}<")), "{name} missing from the rendered page");
+    }
+    assert!(dom.matches("<svg").count() >= 4, "a per-layer plot per verified model");
+    assert!(dom.contains("not an ONNX model") && dom.contains("Time and memory per stage"));
+
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zoo-report.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let shot_arg = format!("--screenshot={}", screenshot.display());
+    headless(&chromium, &dir.path().join("profile-shot"), &page, &[&shot_arg, "--window-size=1400,1000"]);
+    let png = std::fs::read(&screenshot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+
+    let model_page = dir.path().join("r/tf__linear.pb.html");
+    let dom = headless(&chromium, &dir.path().join("profile-model"), &model_page, &["--dump-dom"]);
+    assert!(dom.contains("tf2h5 verify: tf__linear.pb") && dom.contains("<svg") && dom.contains("Outputs"));
 }

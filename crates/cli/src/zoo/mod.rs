@@ -6,7 +6,7 @@
 //! or memory use cannot take the suite down; models run in parallel while their estimated
 //! memory fits in the memory available. Then, if asked, the Keras load check runs on every
 //! emitted `.h5` in tf-keras and Keras 3. The results go to `zoo.md`, `zoo.json` and JUnit
-//! (see `report`); `tf2h5 zoo-merge` joins the reports of the shards.
+//! and `zoo.html` (see `report`); `tf2h5 zoo-merge` joins the reports of the shards.
 
 mod discover;
 mod report;
@@ -41,6 +41,8 @@ pub struct ZooOptions {
     pub shard: Option<Shard>,
     /// Also write JUnit XML here.
     pub junit: Option<PathBuf>,
+    /// Compare every layer of every model (`verify --layers`).
+    pub layers: bool,
 }
 
 /// Runs the suite; returns whether every model passed every check.
@@ -128,6 +130,9 @@ fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
             .arg(&options.report_dir)
             .arg("--report-name")
             .arg(model.file_stem());
+        if options.layers {
+            command.arg("--layers");
+        }
         for input in &model.inputs {
             command.arg("--input").arg(input);
         }

@@ -1,5 +1,5 @@
-//! The zoo's results and their reports: `zoo.json` (which `zoo-merge` reads back), `zoo.md`
-//! and, when asked, JUnit XML. A merge of shard reports goes through the same writer as one
+//! The zoo's results and their reports: `zoo.json` (which `zoo-merge` reads back), `zoo.md`,
+//! `zoo.html` and, when asked, JUnit XML. A merge of shard reports goes through the same writer as one
 //! run over the whole zoo, so both give the same files.
 
 use std::fmt::Write as _;
@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::discover::{file_stem, Shard};
+use crate::html;
 
 /// One model's result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +120,7 @@ pub(super) fn write(run: &ZooRun, dir: &Path, junit: Option<&Path>) -> Result<()
     };
     write(dir.join("zoo.json"), serde_json::to_string_pretty(run)?)?;
     write(dir.join("zoo.md"), markdown(run))?;
+    write(dir.join("zoo.html"), html(run, dir))?;
     if let Some(junit) = junit {
         if let Some(folder) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder).with_context(|| format!("creating '{}'", folder.display()))?;
@@ -128,51 +130,123 @@ pub(super) fn write(run: &ZooRun, dir: &Path, junit: Option<&Path>) -> Result<()
     Ok(())
 }
 
-fn markdown(run: &ZooRun) -> String {
-    let entries = &run.models;
-    let passed = entries.iter().filter(|e| e.passed).count();
-    let mut md = String::new();
+const SUMMARY_HEADER: [&str; 14] = [
+    "model",
+    "format",
+    "MiB",
+    "layers",
+    "params",
+    "verify",
+    "max abs err",
+    "max rel err",
+    "max abs output",
+    "tf-keras",
+    "Keras 3",
+    "wall s",
+    "peak RSS MiB",
+    "failure",
+];
+
+/// One model's row of the summary table, as plain text (`FAIL` marks a failed check).
+fn summary_row(e: &ZooEntry, keras_checked: bool) -> Vec<String> {
+    let loader = |name: &str| {
+        e.keras_check
+            .iter()
+            .find(|k| k.0 == name)
+            .map(|k| if k.1 { format!("ok {:.1e}", k.2.unwrap_or(0.0)) } else { "FAIL".into() })
+            .unwrap_or_else(|| "-".into())
+    };
+    let num = |v: Option<f64>| v.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "-".into());
+    let count = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    vec![
+        e.model.clone(),
+        e.format.clone(),
+        format!("{:.1}", e.file_mib),
+        count(e.layers),
+        count(e.parameters),
+        if e.passed { "pass" } else { "FAIL" }.into(),
+        num(e.max_abs_err),
+        num(e.max_rel_err),
+        num(e.max_abs_output),
+        loader("tf_keras"),
+        loader("keras3"),
+        format!("{:.1}", e.wall_s),
+        e.peak_rss_mib.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()),
+        e.failure_reason(keras_checked).unwrap_or_default(),
+    ]
+}
+
+/// The line under the title: how many passed, on what data, which checks ran.
+fn headline(run: &ZooRun) -> String {
+    let passed = run.models.iter().filter(|e| e.passed).count();
     let shard = run.shard.map(|s| format!(" (shard {s} of {} models)", run.discovered)).unwrap_or_default();
-    let _ = writeln!(
-        md,
-        "# tf2h5 zoo\n\n{passed} of {} models verified{shard} (on each model's own input files, or {} random samples without them); keras-check: {}.\n",
-        entries.len(),
+    format!(
+        "{passed} of {} models verified{shard} (on each model's own input files, or {} random samples without them); keras-check: {}.",
+        run.models.len(),
         run.samples,
         if run.keras_checked { "tf-keras 2.21 and Keras 3.15 loads" } else { "not run" }
-    );
-    let _ = writeln!(md, "| model | format | MiB | layers | params | verify | max abs err | max rel err | max abs output | tf-keras | Keras 3 | wall s | peak RSS MiB | failure |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for e in entries {
-        let loader = |name: &str| {
-            e.keras_check
-                .iter()
-                .find(|k| k.0 == name)
-                .map(|k| if k.1 { format!("ok {:.1e}", k.2.unwrap_or(0.0)) } else { "**FAIL**".into() })
-                .unwrap_or_else(|| "-".into())
-        };
-        let num = |v: Option<f64>| v.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "-".into());
-        let count = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            md,
-            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
-            e.model.replace('|', "\\|"),
-            e.format,
-            e.file_mib,
-            count(e.layers),
-            count(e.parameters),
-            if e.passed { "pass" } else { "**FAIL**" },
-            num(e.max_abs_err),
-            num(e.max_rel_err),
-            num(e.max_abs_output),
-            loader("tf_keras"),
-            loader("keras3"),
-            e.wall_s,
-            e.peak_rss_mib.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()),
-            e.failure_reason(run.keras_checked).unwrap_or_default().replace('|', "\\|")
-        );
+    )
+}
+
+fn markdown(run: &ZooRun) -> String {
+    let mut md = format!("# tf2h5 zoo\n\n{}\n\n", headline(run));
+    let _ = writeln!(md, "| {} |\n|{}", SUMMARY_HEADER.join(" | "), "---|".repeat(SUMMARY_HEADER.len()));
+    for e in &run.models {
+        let cells: Vec<String> = summary_row(e, run.keras_checked)
+            .into_iter()
+            .map(|cell| if cell == "FAIL" { "**FAIL**".into() } else { cell.replace('|', "\\|") })
+            .collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     let _ = writeln!(md, "\nStage times (ms) per model are in `zoo.json`; per-model reports in this folder.");
     md
+}
+
+/// zoo.html: the summary table, then each model's own report (read from its `.json` and
+/// `.layers.svg` in `dir`), or the reason it has none.
+fn html(run: &ZooRun, dir: &Path) -> String {
+    let mut body = format!("<h1>tf2h5 zoo</h1>\n<p>{}</p>\n", html::escape(&headline(run)));
+    let rows: Vec<Vec<String>> = run
+        .models
+        .iter()
+        .map(|e| {
+            let mut cells: Vec<String> = summary_row(e, run.keras_checked)
+                .into_iter()
+                .map(|cell| if cell == "FAIL" { html::verdict(false) } else { html::escape(&cell) })
+                .collect();
+            cells[0] = format!("<a href=\"#{}\">{}</a>", html::escape(&file_stem(&e.model)), cells[0]);
+            if e.passed {
+                cells[5] = html::verdict(true);
+            }
+            cells
+        })
+        .collect();
+    body.push_str(&html::table(&SUMMARY_HEADER, &rows));
+    body.push_str("<h2>Models</h2>\n");
+    for e in &run.models {
+        let stem = file_stem(&e.model);
+        let report = std::fs::read_to_string(dir.join(format!("{stem}.json")))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+        let plot = std::fs::read_to_string(dir.join(format!("{stem}.layers.svg"))).ok();
+        let details = match &report {
+            Some(report) => html::verify_section(report, plot.as_deref()),
+            None => format!(
+                "<p>{}</p>\n",
+                html::escape(&e.failure_reason(run.keras_checked).unwrap_or_else(|| "no report".into()))
+            ),
+        };
+        let _ = writeln!(
+            body,
+            "<details id=\"{}\"{}><summary>{} {}</summary>\n{details}</details>",
+            html::escape(&stem),
+            // Failures open, so what went wrong shows without a click.
+            if e.all_checks_passed(run.keras_checked) { "" } else { " open" },
+            html::escape(&e.model),
+            html::verdict(e.all_checks_passed(run.keras_checked))
+        );
+    }
+    html::page("tf2h5 zoo", &body)
 }
 
 /// JUnit XML as CI systems read it: one `testcase` per model (named by its relative path),
@@ -188,7 +262,7 @@ fn junit_xml(run: &ZooRun) -> String {
         let _ = writeln!(
             xml,
             "    <testcase classname=\"tf2h5.zoo\" name=\"{}\" time=\"{:.3}\">",
-            xml_escape(&e.model),
+            html::escape(&e.model),
             e.wall_s
         );
         let mut properties = vec![("format".to_string(), e.format.clone())];
@@ -201,35 +275,22 @@ fn junit_xml(run: &ZooRun) -> String {
         }
         let _ = writeln!(xml, "      <properties>");
         for (name, value) in properties {
-            let _ =
-                writeln!(xml, "        <property name=\"{}\" value=\"{}\"/>", xml_escape(&name), xml_escape(&value));
+            let _ = writeln!(
+                xml,
+                "        <property name=\"{}\" value=\"{}\"/>",
+                html::escape(&name),
+                html::escape(&value)
+            );
         }
         let _ = writeln!(xml, "      </properties>");
         if let Some(reason) = e.failure_reason(run.keras_checked) {
-            let _ = writeln!(xml, "      <failure type=\"{}\" message=\"{}\"/>", e.failure_kind(), xml_escape(&reason));
+            let _ =
+                writeln!(xml, "      <failure type=\"{}\" message=\"{}\"/>", e.failure_kind(), html::escape(&reason));
         }
         let _ = writeln!(xml, "    </testcase>");
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");
     xml
-}
-
-/// Escapes text for XML attributes (and HTML), dropping the control characters XML 1.0 forbids.
-pub(super) fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(' '),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `tf2h5 zoo-merge`: reads each shard folder's zoo.json, checks that the shards are one whole
