@@ -32,6 +32,22 @@ inspect model: build
 test: build lint
     cargo test --release --workspace
     just keras-check
+    just wheel-check
+
+# A PyPI-style wheel of the tf2h5 command (maturin, bin bindings) into target/wheels/. It reuses the
+# release build in CARGO_TARGET_DIR. Tagged linux_x86_64: the binary links the system's libhdf5.
+wheel: build
+    bash scripts/setup.sh --wheel
+    rm -f target/wheels/tf2h5-*.whl
+    {{venv}}-maturin/bin/maturin build --release --quiet -m crates/cli/Cargo.toml --compatibility linux --out target/wheels
+
+# Installs the wheel in a fresh venv and runs its tf2h5 command on a bundled model.
+wheel-check: wheel
+    rm -rf out/wheel-venv && python3 -m venv out/wheel-venv
+    out/wheel-venv/bin/pip install -q --disable-pip-version-check target/wheels/tf2h5-*.whl
+    out/wheel-venv/bin/tf2h5 --version
+    out/wheel-venv/bin/tf2h5 verify test-models/linear/frozen.pb -o out/wheel-venv/linear.h5 --force --report-dir out/wheel-venv/reports
+    ls -l target/wheels/tf2h5-*.whl
 
 # Formatting (rustfmt.toml) and clippy with every warning an error.
 lint:

@@ -8,6 +8,7 @@
 #     rebuilt when its requirements files change.
 #   - with --onnx: the ONNX fixture venvs: onnx + onnxruntime in ~/.cache/tf2h5/venv-onnx;
 #     TensorFlow 2.21 + tf2onnx in ~/.cache/tf2h5/venv-tf2onnx; PyTorch in ~/.cache/tf2h5/venv-torch.
+#   - with --wheel: maturin (for `just wheel`) in ~/.cache/tf2h5/venv-maturin.
 set -euo pipefail
 
 cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
@@ -63,5 +64,8 @@ case "${1:-}" in
         ensure_venv "$cache/venv-tf2onnx" "tf2onnx venv (about a minute)" \
             "$repo/scripts/requirements-tf2onnx.txt" "$repo/scripts/requirements-tf2onnx-nodeps.txt"
         ensure_venv "$cache/venv-torch" "PyTorch venv (a few minutes, once)" "$repo/scripts/requirements-torch.txt"
+        ;;
+    --wheel)
+        ensure_venv "$cache/venv-maturin" "maturin venv (seconds)" "$repo/scripts/requirements-maturin.txt"
         ;;
 esac
