@@ -326,14 +326,19 @@ impl<'g> Context<'g> {
     }
 
     /// The layer producing `tensor` if it may absorb `node` (a following BiasAdd/activation):
-    /// its class is one of `classes` and nothing but `node` reads its TF output.
-    pub fn fusible_layer(&mut self, tensor: &KTensor, classes: &[&str]) -> Option<&mut Layer> {
-        self.fusible_layer_read_by(tensor, classes, 1)
+    /// `accepts` it and nothing but `node` reads its TF output.
+    pub fn fusible_layer(&mut self, tensor: &KTensor, accepts: impl Fn(&Layer) -> bool) -> Option<&mut Layer> {
+        self.fusible_layer_read_by(tensor, accepts, 1)
     }
 
     /// Like [`fusible_layer`](Self::fusible_layer) when the fusing pattern itself reads the
     /// layer's TF output `readers` times (swish reads its input twice).
-    pub fn fusible_layer_read_by(&mut self, tensor: &KTensor, classes: &[&str], readers: usize) -> Option<&mut Layer> {
+    pub fn fusible_layer_read_by(
+        &mut self,
+        tensor: &KTensor,
+        accepts: impl Fn(&Layer) -> bool,
+        readers: usize,
+    ) -> Option<&mut Layer> {
         let index = *self.layer_index.get(&tensor.layer)?;
         if self.sealed.contains(&index) {
             return None;
@@ -343,7 +348,7 @@ impl<'g> Context<'g> {
             return None;
         }
         let layer = &mut self.layers[index];
-        classes.contains(&layer.class_name.as_str()).then_some(layer)
+        accepts(layer).then_some(layer)
     }
 
     /// `node` forwards `tensor` unchanged (a reshape to the same shape, an identity transpose,

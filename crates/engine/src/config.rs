@@ -8,8 +8,8 @@ use std::fmt::Display;
 
 use ndarray::ArrayD;
 use serde_json::Value;
-use tf2h5_keras::layers::Padding;
-use tf2h5_keras::Layer;
+use tf2h5_keras::spec::{LayerSpec, Reader};
+use tf2h5_keras::{KerasError, Layer};
 
 use crate::EngineError;
 
@@ -46,34 +46,19 @@ impl<'a> LayerConfig<'a> {
         }
     }
 
-    /// The value of `key`, treating JSON `null` like a missing key (Keras does the same for
-    /// every key it defaults to `None`).
-    fn value(&self, key: &str) -> Option<&'a Value> {
-        self.layer.config.get(key).filter(|v| !v.is_null())
-    }
-
-    fn bad(&self, key: &str, expected: &str) -> EngineError {
-        let found = self.layer.config.get(key).map(Value::to_string).unwrap_or_default();
-        self.invalid(format!("config key '{key}' must be {expected}, found {found}"))
+    /// The spec crate's typed reads of this layer's config (one parser for both crates).
+    fn reader(&self) -> Reader<'a> {
+        Reader::new(self.layer)
     }
 
     /// A bool, or `default` when absent.
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, EngineError> {
-        match self.value(key) {
-            None => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| self.bad(key, "a bool")),
-        }
+        self.reader().bool_or(key, default).map_err(|e| self.keras_error(e))
     }
 
     /// A finite number, or `None` when absent or null.
     pub fn opt_f64(&self, key: &str) -> Result<Option<f64>, EngineError> {
-        match self.value(key) {
-            None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(x) if x.is_finite() => Ok(Some(x)),
-                _ => Err(self.bad(key, "a finite number")),
-            },
-        }
+        self.reader().opt_f64(key).map_err(|e| self.keras_error(e))
     }
 
     /// A finite number, or `default` when absent.
@@ -83,85 +68,34 @@ impl<'a> LayerConfig<'a> {
 
     /// A string, or `None` when absent or null.
     pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, EngineError> {
-        match self.value(key) {
-            None => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| self.bad(key, "a string")),
-        }
-    }
-
-    /// An integer, or `default` when absent.
-    pub fn i64_or(&self, key: &str, default: i64) -> Result<i64, EngineError> {
-        match self.value(key) {
-            None => Ok(default),
-            Some(v) => v.as_i64().ok_or_else(|| self.bad(key, "an integer")),
-        }
+        self.reader().opt_str(key).map_err(|e| self.keras_error(e))
     }
 
     /// An axis: an integer, or a list holding exactly one integer (tf-keras writes
     /// `BatchNormalization`'s axis as `[3]` once built).
     pub fn axis_or(&self, key: &str, default: i64) -> Result<i64, EngineError> {
-        match self.value(key) {
-            None => Ok(default),
-            Some(Value::Array(items)) => match items.as_slice() {
-                [single] => single.as_i64().ok_or_else(|| self.bad(key, "an integer axis")),
-                _ => Err(self.unsupported(format!("{key}={}", Value::Array(items.clone())))),
-            },
-            Some(v) => v.as_i64().ok_or_else(|| self.bad(key, "an integer axis")),
-        }
+        self.reader().axis_or(key, default).map_err(|e| self.keras_error(e))
     }
 
-    /// A (height, width) pair of positive integers, such as `kernel_size` or `strides`;
-    /// a single integer means the same value for both, as in Keras.
-    pub fn pair(&self, key: &str) -> Result<[usize; 2], EngineError> {
-        match self.value(key) {
-            None => Err(self.invalid(format!("config key '{key}' is missing"))),
-            Some(v) => self.parse_pair(key, v, 1),
-        }
+    /// The layer's weights checked against its `spec` for an input of `channels` channels.
+    pub fn spec_weights(&self, spec: &LayerSpec, channels: usize) -> Result<Vec<&'a ArrayD<f32>>, EngineError> {
+        spec.check_weights(self.layer, Some(channels)).map_err(|e| self.keras_error(e))
     }
 
-    /// Like [`pair`](Self::pair), or `default` when absent.
-    pub fn pair_or(&self, key: &str, default: [usize; 2]) -> Result<[usize; 2], EngineError> {
-        match self.value(key) {
-            None => Ok(default),
-            Some(v) => self.parse_pair(key, v, 1),
-        }
-    }
-
-    /// Parses one integer or a list of two, each at least `min`.
-    pub fn parse_pair(&self, key: &str, value: &Value, min: u64) -> Result<[usize; 2], EngineError> {
-        let expected =
-            if min == 0 { "a non-negative integer or a list of 2" } else { "a positive integer or a list of 2" };
-        let one = |v: &Value| {
-            v.as_u64()
-                .filter(|&x| x >= min)
-                .and_then(|x| usize::try_from(x).ok())
-                .ok_or_else(|| self.bad(key, expected))
-        };
-        match value {
-            Value::Array(items) if items.len() == 2 => Ok([one(&items[0])?, one(&items[1])?]),
-            Value::Array(_) => Err(self.bad(key, expected)),
-            v => {
-                let x = one(v)?;
-                Ok([x, x])
-            }
-        }
-    }
-
-    /// `padding`: `valid` (the Keras default) or `same`, in any case as Keras lowercases it.
-    pub fn padding(&self) -> Result<Padding, EngineError> {
-        match self.opt_str("padding")?.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("valid") => Ok(Padding::Valid),
-            Some("same") => Ok(Padding::Same),
-            Some(other) => Err(self.unsupported(format!("padding '{other}'"))),
+    /// A spec's error as the engine's, for this layer.
+    pub fn keras_error(&self, error: KerasError) -> EngineError {
+        let layer = self.layer.name.clone();
+        match error {
+            KerasError::Config { message, .. } => EngineError::Invalid { layer, message },
+            KerasError::Shape { message, .. } => EngineError::Shape { layer, message },
+            KerasError::Unsupported { what, .. } => EngineError::Unsupported { layer, class_name: what },
+            other => self.invalid(other),
         }
     }
 
     /// Fails unless `data_format` is absent or `channels_last`: the engine works in NHWC.
     pub fn require_channels_last(&self) -> Result<(), EngineError> {
-        match self.opt_str("data_format")? {
-            None | Some("channels_last") => Ok(()),
-            Some(other) => Err(self.unsupported(format!("data_format '{other}'"))),
-        }
+        self.reader().require_channels_last().map_err(|e| self.keras_error(e))
     }
 
     /// Fails unless the layer computes in float32 (a string `dtype` other than `float32`
@@ -196,24 +130,7 @@ impl<'a> LayerConfig<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use tf2h5_keras::layers;
-
-    #[test]
-    fn pairs_accept_an_int_or_two_and_reject_zero() {
-        let mut layer = layers::flatten("f", "x".into());
-        layer.config.insert("a".into(), json!(3));
-        layer.config.insert("b".into(), json!([2, 1]));
-        layer.config.insert("c".into(), json!([0, 1]));
-        layer.config.insert("d".into(), json!([1, 2, 3]));
-        let cfg = LayerConfig::new(&layer);
-        assert_eq!(cfg.pair("a").unwrap(), [3, 3]);
-        assert_eq!(cfg.pair("b").unwrap(), [2, 1]);
-        assert!(cfg.pair("c").is_err());
-        assert!(cfg.pair("d").is_err());
-        assert!(cfg.pair("missing").is_err());
-        assert_eq!(cfg.pair_or("missing", [1, 1]).unwrap(), [1, 1]);
-    }
 
     #[test]
     fn errors_name_the_layer_and_class() {

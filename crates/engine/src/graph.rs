@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use ndarray::ArrayD;
 use tf2h5_keras::{KerasModel, Layer};
 
+use tf2h5_keras::spec::LayerSpec;
+
 use crate::config::LayerConfig;
 use crate::layers::{self, input_layer, LayerFn};
 use crate::tensor::Input;
@@ -20,8 +22,8 @@ use crate::EngineError;
 enum Kind {
     /// An `InputLayer`, fed the caller's array at this position of `model.inputs`.
     Input(usize),
-    /// Any other layer.
-    Apply(LayerFn),
+    /// Any other layer: its spec, parsed once, and its family's kernel.
+    Apply(Box<LayerSpec>, LayerFn),
 }
 
 /// One layer to run.
@@ -172,7 +174,7 @@ impl<'m> Plan<'m> {
                     input_layer::check(layer, x)?;
                     Cow::Borrowed(x)
                 }
-                Kind::Apply(apply) => {
+                Kind::Apply(ref spec, apply) => {
                     // Take the values this step is the last reader of, so the layer may
                     // consume them; borrow the others.
                     let mut taken: Vec<Option<Input<'a>>> = step
@@ -196,7 +198,7 @@ impl<'m> Plan<'m> {
                         };
                         args.push(arg);
                     }
-                    Cow::Owned(apply(layer, args)?)
+                    Cow::Owned(apply(spec, layer, args)?)
                 }
             };
             for &s in &step.inbound {
@@ -235,13 +237,14 @@ fn step_kind(model: &KerasModel, layer: &Layer, sources: &[usize]) -> Result<Kin
             .ok_or_else(|| cfg.invalid("this InputLayer is not one of the model's inputs"))?;
         return Ok(Kind::Input(position));
     }
-    let apply = layers::lookup(&layer.class_name)
-        .ok_or_else(|| EngineError::Unsupported { layer: layer.name.clone(), class_name: layer.class_name.clone() })?;
+    let spec = LayerSpec::parse(layer).map_err(|e| cfg.keras_error(e))?;
+    let unsupported = || EngineError::Unsupported { layer: layer.name.clone(), class_name: layer.class_name.clone() };
+    let apply = layers::lookup(spec.family()).filter(|_| layers::runs(&spec)).ok_or_else(unsupported)?;
     cfg.require_float32()?;
     if sources.is_empty() {
         return Err(cfg.invalid("has no inbound layer"));
     }
-    Ok(Kind::Apply(apply))
+    Ok(Kind::Apply(Box::new(spec), apply))
 }
 
 #[cfg(test)]
@@ -249,7 +252,8 @@ mod tests {
     use super::*;
     use crate::{run, run_all_layers};
     use ndarray::{array, ArrayD};
-    use tf2h5_keras::layers::{self, BatchNormWeights, Padding, PoolKind, Window2D};
+    use tf2h5_keras::layers::{self, BatchNormWeights};
+    use tf2h5_keras::spec::{Conv, ConvVariant, Padding, Pool, PoolKind, Window};
 
     fn model(layers: Vec<Layer>, inputs: &[&str], outputs: &[&str]) -> KerasModel {
         KerasModel {
@@ -271,8 +275,11 @@ mod tests {
     #[test]
     fn small_cnn_end_to_end() {
         let channels = 4;
-        let same2 = Window2D { size: [3, 3], strides: [2, 2], padding: Padding::Same, dilation: [1, 1] };
-        let pool = Window2D { size: [2, 2], strides: [2, 2], padding: Padding::Valid, dilation: [1, 1] };
+        let same2 = Window { kernel: vec![3, 3], strides: vec![2, 2], dilation: vec![1, 1], padding: Padding::Same };
+        let pool = Pool {
+            kind: PoolKind::Max,
+            window: Window { strides: vec![2, 2], ..Window::new(vec![2, 2], Padding::Valid) },
+        };
         let bn = BatchNormWeights {
             gamma: ArrayD::from_elem(vec![channels], 1.5),
             beta: ArrayD::from_elem(vec![channels], 0.1),
@@ -282,17 +289,15 @@ mod tests {
         let m = model(
             vec![
                 layers::input_layer("image", &[None, Some(8), Some(8), Some(3)]),
-                layers::conv2d(
+                Conv::new(same2, ConvVariant::Standard { filters: channels, groups: 1 }).layer(
                     "conv",
                     "image".into(),
-                    same2,
-                    ramp(&[3, 3, 3, channels], 0.1),
+                    vec![ramp(&[3, 3, 3, channels], 0.1)],
                     Some(ramp(&[channels], 0.01)),
-                    "linear",
                 ),
                 layers::batch_normalization("bn", "conv".into(), 1e-3, bn),
                 layers::relu("relu", "bn".into(), None),
-                layers::pool2d("pool", "relu".into(), PoolKind::Max, pool),
+                LayerSpec::Pool(pool).layer("pool", vec!["relu".into()], vec![]),
                 layers::flatten("flatten", "pool".into()),
                 layers::dense(
                     "dense",

@@ -9,14 +9,16 @@
 //! [`EngineError`] naming the layer: unsupported class or option, invalid config or weights,
 //! or shapes that do not fit.
 //!
-//! Tensors are channels_last (NHWC) with the batch first, as Keras writes them. Each layer
-//! class has its own file under `layers/`, named after the Keras class; the activation table
-//! (`layers/activation.rs`) is shared by `Activation`, `Dense`, `Conv2D` and `DepthwiseConv2D`,
-//! the element-wise merges (`Add`, `Multiply`, `Subtract`, `Maximum`, `Minimum`) share their
-//! broadcasting (`layers/merge.rs`), and convolutions run as im2col + a rayon-parallel GEMM
-//! (`gemm.rs`; depthwise ones directly). The recurrent layers (`LSTM`, `GRU`, `SimpleRNN`,
-//! `Bidirectional`) share `layers/recurrent/`: one GEMM projects every time step's input,
-//! then the recurrence runs step by step.
+//! Tensors are channels_last with the batch first, as Keras writes them. The plan parses each
+//! layer into its `tf2h5_keras::spec::LayerSpec` once and runs one kernel per family: every
+//! convolution of every rank and variant in `layers/conv/` (im2col + a rayon-parallel GEMM,
+//! `gemm.rs`; depthwise ones directly), every pool in `layers/pool.rs`, padding, cropping and
+//! upsampling in `layers/resample.rs`; windows of rank 1–3 all run on the 3-D grid of
+//! `window.rs`. Weight-less classes have a file each, named after the Keras class; the
+//! activation table (`layers/activation.rs`) is shared by `Activation`, `Dense` and the
+//! convolutions, and the element-wise merges share their broadcasting (`layers/merge.rs`). The
+//! recurrent layers (`LSTM`, `GRU`, `SimpleRNN`, `Bidirectional`) share `layers/recurrent/`:
+//! one GEMM projects every time step's input, then the recurrence runs step by step.
 //!
 //! ```
 //! use ndarray::{array, ArrayD};
@@ -48,7 +50,7 @@ use std::collections::HashMap;
 use ndarray::ArrayD;
 use tf2h5_keras::KerasModel;
 
-pub use layers::SUPPORTED_LAYERS;
+pub use layers::supported_layers;
 
 /// Why the engine could not run a model. Every variant names the layer at fault.
 #[derive(Debug, thiserror::Error)]

@@ -1,70 +1,78 @@
-//! Sliding-window geometry shared by `Conv2D` and the 2-D pools, with TF's padding rules.
+//! Every convolution and pool runs over three spatial axes: a rank-r window (r ≤ 3) is
+//! viewed as 3-D with unit leading axes (length 1, kernel 1, stride 1), so one kernel per
+//! family serves every rank, and the unit axes cost one loop iteration each.
 //!
-//! Trap: TF `SAME` with stride > 1 pads asymmetrically. The output is `ceil(in / stride)`,
-//! the total padding `max((out - 1) * stride + effective_kernel - in, 0)`, and the *smaller*
-//! half goes before (top/left), the extra cell after (bottom/right). Keras `same` is TF's.
+//! The per-axis geometry (output length, padding before, TF's asymmetric SAME, causal) is
+//! the spec's [`AxisWindow`]; this module only lays the axes out.
 
-use tf2h5_keras::layers::Padding;
+use tf2h5_keras::spec::{AxisWindow, Padding, Window};
 
-/// The geometry of one spatial axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AxisWindow {
-    /// Output length.
-    pub out: usize,
-    /// Padding cells before the first input cell.
-    pub pad_before: usize,
-    /// Window length in input cells (before dilation).
-    pub kernel: usize,
-    /// Step between windows.
-    pub stride: usize,
-    /// Step between the cells of a window.
-    pub dilation: usize,
+/// Spatial axes every kernel runs over.
+pub(crate) const AXES: usize = 3;
+
+/// A window applied to a channels_last input, laid out over [`AXES`] spatial axes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    /// Batch size.
+    pub batch: usize,
+    /// Spatial input lengths (unit leading axes for lower ranks).
+    pub input: [usize; AXES],
+    /// Input channels.
+    pub channels: usize,
+    /// Per-axis geometry.
+    pub axes: [AxisWindow; AXES],
+    /// The window's own rank.
+    rank: usize,
 }
 
-impl AxisWindow {
-    /// The geometry of an axis of length `input`, or an error message when the window does
-    /// not fit (`valid` with a window larger than the input, as TF refuses) or overflows.
-    pub fn new(input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Result<Self, String> {
-        if kernel == 0 || stride == 0 || dilation == 0 {
-            return Err("window size, stride and dilation must be positive".into());
+impl Grid {
+    /// The grid of `window` on an input of `shape` (batch, spatial…, channels), or why it
+    /// does not fit.
+    pub fn new(window: &Window, shape: &[usize]) -> Result<Self, String> {
+        let rank = window.rank();
+        if rank == 0 || rank > AXES || shape.len() != rank + 2 {
+            return Err(format!("a {rank}-D window needs a rank-{} input", rank + 2));
         }
-        let effective =
-            (kernel - 1).checked_mul(dilation).and_then(|k| k.checked_add(1)).ok_or("dilated window size overflows")?;
-        let (out, pad_before) = match padding {
-            Padding::Valid => {
-                if input < effective {
-                    return Err(format!("'valid' window of {effective} cells does not fit in an input of {input}"));
-                }
-                ((input - effective) / stride + 1, 0)
-            }
-            Padding::Same => {
-                let out = input.div_ceil(stride);
-                // (out - 1) * stride < input, so only the added window can overflow.
-                let needed = out
-                    .saturating_sub(1)
-                    .checked_mul(stride)
-                    .and_then(|n| n.checked_add(effective))
-                    .ok_or("padding overflows")?;
-                (out, needed.saturating_sub(input) / 2)
-            }
-        };
-        Ok(AxisWindow { out, pad_before, kernel, stride, dilation })
+        let lead = AXES - rank;
+        let unit = AxisWindow::new(1, 1, 1, 1, Padding::Valid)?;
+        let mut input = [1; AXES];
+        let mut axes = [unit; AXES];
+        for a in 0..rank {
+            input[lead + a] = shape[1 + a];
+            axes[lead + a] =
+                AxisWindow::new(shape[1 + a], window.kernel[a], window.strides[a], window.dilation[a], window.padding)?;
+        }
+        Ok(Grid { batch: shape[0], input, channels: shape[rank + 1], axes, rank })
     }
 
-    /// The input index read by output `o` at window cell `k`, or `None` in the padding.
-    #[inline]
-    pub fn source(&self, o: usize, k: usize) -> Option<usize> {
-        (o * self.stride + k * self.dilation).checked_sub(self.pad_before)
+    /// Window cells per position.
+    pub fn taps(&self) -> usize {
+        self.axes.iter().map(|a| a.kernel).product()
     }
 
-    /// The window cells `k` of output `o` that fall inside an input of length `input`
-    /// (dilation 1 only, as for pools): `(first input index, number of cells)`.
+    /// The output shape with `channels` output channels, in the window's own rank.
+    pub fn output_shape(&self, channels: usize) -> Vec<usize> {
+        let spatial = self.axes[AXES - self.rank..].iter().map(|a| a.out);
+        std::iter::once(self.batch).chain(spatial).chain([channels]).collect()
+    }
+
+    /// Output position `p` (over the whole batch) as (image, per-axis output index).
     #[inline]
-    pub fn clipped(&self, o: usize, input: usize) -> (usize, usize) {
-        let start = o * self.stride;
-        let first = start.max(self.pad_before) - self.pad_before;
-        let end = (start + self.kernel).saturating_sub(self.pad_before).min(input);
-        (first, end.saturating_sub(first))
+    pub fn position(&self, p: usize) -> (usize, [usize; AXES]) {
+        let [d, h, w] = [self.axes[0].out, self.axes[1].out, self.axes[2].out];
+        (p / (d * h * w), [(p / (h * w)) % d, (p / w) % h, p % w])
+    }
+
+    /// The element offset of input pixel `at` of `image` (its first channel).
+    #[inline]
+    pub fn pixel(&self, image: usize, at: [usize; AXES]) -> usize {
+        (((image * self.input[0] + at[0]) * self.input[1] + at[1]) * self.input[2] + at[2]) * self.channels
+    }
+
+    /// The input index on `axis` read by output `o` at window cell `k`, if inside the input.
+    #[inline]
+    pub fn source(&self, axis: usize, o: usize, k: usize) -> Option<usize> {
+        self.axes[axis].source(o, k).filter(|&i| i < self.input[axis])
     }
 }
 
@@ -73,27 +81,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn same_stride_2_pads_extra_at_the_end() {
-        // 4 cells, k=3, s=2: out 2, total pad (1*2+3-4)=1 -> 0 before, 1 after.
-        let w = AxisWindow::new(4, 3, 2, 1, Padding::Same).unwrap();
-        assert_eq!((w.out, w.pad_before), (2, 0));
-        // 5 cells, k=3, s=2: out 3, total pad (2*2+3-5)=2 -> 1 before, 1 after.
-        let w = AxisWindow::new(5, 3, 2, 1, Padding::Same).unwrap();
-        assert_eq!((w.out, w.pad_before), (3, 1));
-        // 6 cells, k=4, s=1: total pad 3 -> 1 before, 2 after.
-        let w = AxisWindow::new(6, 4, 1, 1, Padding::Same).unwrap();
-        assert_eq!((w.out, w.pad_before), (6, 1));
-        assert_eq!(w.clipped(0, 6), (0, 3));
-        assert_eq!(w.clipped(5, 6), (4, 2));
-    }
-
-    #[test]
-    fn valid_and_dilation() {
-        let w = AxisWindow::new(7, 3, 2, 2, Padding::Valid).unwrap();
-        assert_eq!((w.out, w.pad_before), (2, 0));
-        assert_eq!(w.source(1, 2), Some(6));
-        assert!(AxisWindow::new(2, 3, 1, 1, Padding::Valid).is_err());
-        assert!(AxisWindow::new(2, 3, 0, 1, Padding::Same).is_err());
-        assert!(AxisWindow::new(2, usize::MAX, 1, 2, Padding::Same).is_err());
+    fn lower_ranks_get_unit_leading_axes() {
+        let window = Window { kernel: vec![3], strides: vec![2], dilation: vec![1], padding: Padding::Same };
+        let grid = Grid::new(&window, &[2, 5, 4]).unwrap();
+        assert_eq!(grid.input, [1, 1, 5]);
+        assert_eq!(grid.output_shape(7), [2, 3, 7]);
+        assert_eq!(grid.position(4), (1, [0, 0, 1]));
+        assert!(Grid::new(&window, &[2, 5, 5, 4]).is_err());
     }
 }

@@ -18,6 +18,7 @@ use hdf5::types::{TypeDescriptor, VarLenUnicode};
 use hdf5::{File, Group, Location};
 use ndarray::ArrayD;
 
+use crate::spec::LayerSpec;
 use crate::{config, KerasError, KerasModel, Weight};
 
 /// The Keras version written into files: a 2.x string, which tf-keras, Keras 3 and
@@ -49,14 +50,7 @@ pub fn write_releasing_weights(model: &mut KerasModel) -> Result<Vec<u8>, KerasE
 fn begin_file(model: &KerasModel) -> Result<(File, Group, Vec<usize>), KerasError> {
     model.validate()?;
     for layer in &model.layers {
-        let expected = config::expected_weight_names(layer)?;
-        let actual: Vec<&str> = layer.weights.iter().map(|w| w.name.as_str()).collect();
-        if expected != actual {
-            return Err(KerasError::Invalid(format!(
-                "layer '{}' ({}) has weights {actual:?}, but Keras expects {expected:?}",
-                layer.name, layer.class_name
-            )));
-        }
+        LayerSpec::parse(layer)?.check_weights(layer, None)?;
     }
     let file = in_memory_file(None)?;
     write_str_attr(&file, "model_config", &config::to_json(model))?;
@@ -130,9 +124,10 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
     // The model's weighted layers, in the order Keras rebuilds them.
     let mut weighted_layers = Vec::new();
     for index in model.keras_layer_order() {
-        let expected = config::expected_weight_names(&model.layers[index])?;
+        let spec = LayerSpec::parse(&model.layers[index])?;
+        let expected: Vec<&str> = spec.weights(None).iter().map(|w| w.name).collect();
         if !expected.is_empty() {
-            weighted_layers.push((index, expected));
+            weighted_layers.push((index, spec, expected));
         }
     }
     if weighted_groups.len() != weighted_layers.len() {
@@ -142,7 +137,8 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
             weighted_layers.len()
         )));
     }
-    for ((group_name, group, weight_names), (index, expected)) in weighted_groups.into_iter().zip(weighted_layers) {
+    for ((group_name, group, weight_names), (index, spec, expected)) in weighted_groups.into_iter().zip(weighted_layers)
+    {
         let layer_name = model.layers[index].name.clone();
         if weight_names.len() != expected.len() {
             return Err(KerasError::Invalid(format!(
@@ -157,6 +153,7 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
             weights.push(Weight::new(short_name, read_f32_dataset(&group, weight_name, &path, byte_budget)?));
         }
         model.layers[index].weights = weights;
+        spec.check_weights(&model.layers[index], None)?;
     }
     Ok(model)
 }
@@ -449,7 +446,8 @@ fn read_f32_dataset(group: &Group, name: &str, path: &str, byte_budget: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::{self, Padding, Window2D};
+    use crate::layers;
+    use crate::spec::{Conv, ConvVariant, GlobalPool, LayerSpec, Padding, PoolKind, Window};
     use ndarray::{ArrayD, IxDyn};
 
     fn ramp(shape: &[usize], offset: f32) -> ArrayD<f32> {
@@ -458,15 +456,18 @@ mod tests {
 
     /// Two equal-shaped conv branches: swapping their weights would still "fit".
     fn branchy_model() -> KerasModel {
-        let window = Window2D { size: [3, 3], strides: [1, 1], padding: Padding::Same, dilation: [1, 1] };
+        let conv = Conv::new(Window::new(vec![3, 3], Padding::Same), ConvVariant::Standard { filters: 4, groups: 1 });
+        let mut relu = conv.clone();
+        relu.activation = "relu".into();
+        let gap = LayerSpec::GlobalPool(GlobalPool { kind: PoolKind::Average, rank: 2, keepdims: false });
         KerasModel {
             name: "branchy".into(),
             layers: vec![
                 layers::input_layer("x", &[None, Some(5), Some(5), Some(2)]),
-                layers::conv2d("left", "x".into(), window, ramp(&[3, 3, 2, 4], 1.0), Some(ramp(&[4], 0.5)), "relu"),
-                layers::conv2d("right", "x".into(), window, ramp(&[3, 3, 2, 4], -7.0), None, "linear"),
+                relu.layer("left", "x".into(), vec![ramp(&[3, 3, 2, 4], 1.0)], Some(ramp(&[4], 0.5))),
+                conv.layer("right", "x".into(), vec![ramp(&[3, 3, 2, 4], -7.0)], None),
                 layers::concatenate("cat", vec!["right".into(), "left".into()], -1),
-                layers::global_average_pooling2d("gap", "cat".into(), false),
+                gap.layer("gap", vec!["cat".into()], vec![]),
                 layers::dense("head", "gap".into(), ramp(&[8, 3], 0.25), Some(ramp(&[3], 2.0)), "softmax"),
             ],
             inputs: vec!["x".into()],

@@ -1,33 +1,18 @@
-//! Constructors for the Keras layers tf2h5 emits, each writing the config keys that both
-//! tf-keras 2.x and Keras 3 accept (see `shared/docs/KERAS_H5.md`): tf-keras's own key set,
-//! minus initializers/regularizers/constraints (both loaders default them) and minus the
-//! keys one of the loaders rejects (`groups` on depthwise convolutions, `batch_shape`, ...).
+//! Constructors for the weight-less Keras layers tf2h5 emits (the [`crate::spec::Plain`]
+//! classes and `InputLayer`), plus shorthands for the common weighted ones built from their
+//! [`crate::spec`]. Each writes the config keys both tf-keras 2.x and Keras 3 accept (see
+//! `shared/docs/KERAS_H5.md`): tf-keras's own key set, minus initializers, regularizers and
+//! constraints (both loaders default them) and minus the keys one loader rejects
+//! (`batch_shape`, ...).
 
 use ndarray::ArrayD;
 use serde_json::{json, Map, Value};
 
+use crate::spec::{Dense, LayerSpec, Norm};
 use crate::{Layer, Weight};
 
-/// Keras `padding` for convolutions and pools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Padding {
-    /// No padding.
-    Valid,
-    /// TF `SAME`: output = ceil(input / stride), extra padding at the bottom/right.
-    Same,
-}
-
-impl Padding {
-    /// The Keras config string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Padding::Valid => "valid",
-            Padding::Same => "same",
-        }
-    }
-}
-
-fn base_config(name: &str) -> Map<String, Value> {
+/// The keys every layer config starts with.
+pub(crate) fn base_config(name: &str) -> Map<String, Value> {
     let mut config = Map::new();
     config.insert("name".into(), json!(name));
     config.insert("trainable".into(), json!(true));
@@ -57,92 +42,10 @@ pub fn input_layer(name: &str, batch_input_shape: &[Option<usize>]) -> Layer {
 /// `Dense`: kernel (in, units), optional bias (units).
 pub fn dense(name: &str, input: String, kernel: ArrayD<f32>, bias: Option<ArrayD<f32>>, activation: &str) -> Layer {
     let units = kernel.shape().get(1).copied().unwrap_or(0);
-    let mut weights = vec![Weight::new("kernel", kernel)];
-    let use_bias = bias.is_some();
-    weights.extend(bias.map(|b| Weight::new("bias", b)));
-    layer("Dense", name, json!({"units": units, "activation": activation, "use_bias": use_bias}), vec![input], weights)
-}
-
-/// Geometry shared by convolutions and pools (2-D, channels_last).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window2D {
-    /// (height, width) of the window.
-    pub size: [usize; 2],
-    /// (height, width) strides.
-    pub strides: [usize; 2],
-    /// Padding mode.
-    pub padding: Padding,
-    /// (height, width) dilation (1 for pools).
-    pub dilation: [usize; 2],
-}
-
-/// `Conv2D`: kernel (kh, kw, in, filters), optional bias (filters).
-pub fn conv2d(
-    name: &str,
-    input: String,
-    window: Window2D,
-    kernel: ArrayD<f32>,
-    bias: Option<ArrayD<f32>>,
-    activation: &str,
-) -> Layer {
-    let filters = kernel.shape().get(3).copied().unwrap_or(0);
-    let use_bias = bias.is_some();
+    let spec = Dense { units, use_bias: bias.is_some(), activation: activation.into() };
     let mut weights = vec![Weight::new("kernel", kernel)];
     weights.extend(bias.map(|b| Weight::new("bias", b)));
-    layer(
-        "Conv2D",
-        name,
-        json!({
-            "filters": filters,
-            "kernel_size": window.size,
-            "strides": window.strides,
-            "padding": window.padding.as_str(),
-            "data_format": "channels_last",
-            "dilation_rate": window.dilation,
-            "groups": 1,
-            "activation": activation,
-            "use_bias": use_bias,
-        }),
-        vec![input],
-        weights,
-    )
-}
-
-/// A [`conv2d`] layer made grouped: its kernel is (kh, kw, in / `groups`, filters) and filter
-/// block j reads input channel block j (ResNeXt, RegNet). tf-keras and Keras 3 run it (TF
-/// compiles grouped convolutions with XLA on CPU).
-pub fn with_groups(mut layer: Layer, groups: usize) -> Layer {
-    layer.config.insert("groups".into(), json!(groups));
-    layer
-}
-
-/// Which 2-D pooling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PoolKind {
-    /// `MaxPooling2D`.
-    Max,
-    /// `AveragePooling2D` (padding excluded from the mean, like TF).
-    Average,
-}
-
-/// `MaxPooling2D` / `AveragePooling2D`.
-pub fn pool2d(name: &str, input: String, kind: PoolKind, window: Window2D) -> Layer {
-    let class_name = match kind {
-        PoolKind::Max => "MaxPooling2D",
-        PoolKind::Average => "AveragePooling2D",
-    };
-    layer(
-        class_name,
-        name,
-        json!({
-            "pool_size": window.size,
-            "padding": window.padding.as_str(),
-            "strides": window.strides,
-            "data_format": "channels_last",
-        }),
-        vec![input],
-        vec![],
-    )
+    LayerSpec::Dense(spec).layer(name, vec![input], weights)
 }
 
 /// `Flatten` (channels_last: H, W, C order).
@@ -180,18 +83,14 @@ pub struct BatchNormWeights {
 
 /// `BatchNormalization` on the last axis with the source's own epsilon.
 pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNormWeights) -> Layer {
-    layer(
-        "BatchNormalization",
-        name,
-        json!({"axis": -1, "momentum": 0.99, "epsilon": exact_f32(epsilon), "center": true, "scale": true}),
-        vec![input],
-        vec![
-            Weight::new("gamma", w.gamma),
-            Weight::new("beta", w.beta),
-            Weight::new("moving_mean", w.moving_mean),
-            Weight::new("moving_variance", w.moving_variance),
-        ],
-    )
+    let spec = Norm { batch: true, axis: -1, epsilon: f64::from(epsilon), center: true, scale: true };
+    let weights = vec![
+        Weight::new("gamma", w.gamma),
+        Weight::new("beta", w.beta),
+        Weight::new("moving_mean", w.moving_mean),
+        Weight::new("moving_variance", w.moving_variance),
+    ];
+    LayerSpec::Norm(spec).layer(name, vec![input], weights)
 }
 
 /// `Add` of two or more tensors of the same shape.
@@ -202,65 +101,6 @@ pub fn add(name: &str, inputs: Vec<String>) -> Layer {
 /// `Concatenate` along `axis` (absolute incl. batch, or negative).
 pub fn concatenate(name: &str, inputs: Vec<String>, axis: i64) -> Layer {
     layer("Concatenate", name, json!({"axis": axis}), inputs, vec![])
-}
-
-/// `ZeroPadding2D` with ((top, bottom), (left, right)).
-pub fn zero_padding2d(name: &str, input: String, padding: [[usize; 2]; 2]) -> Layer {
-    layer("ZeroPadding2D", name, json!({"padding": padding, "data_format": "channels_last"}), vec![input], vec![])
-}
-
-/// `UpSampling2D` by (rows, cols), nearest neighbour.
-pub fn up_sampling2d(name: &str, input: String, size: [usize; 2]) -> Layer {
-    layer(
-        "UpSampling2D",
-        name,
-        json!({"size": size, "data_format": "channels_last", "interpolation": "nearest"}),
-        vec![input],
-        vec![],
-    )
-}
-
-/// `GlobalAveragePooling2D` over H and W.
-pub fn global_average_pooling2d(name: &str, input: String, keepdims: bool) -> Layer {
-    layer(
-        "GlobalAveragePooling2D",
-        name,
-        json!({"data_format": "channels_last", "keepdims": keepdims}),
-        vec![input],
-        vec![],
-    )
-}
-
-/// `DepthwiseConv2D`: depthwise_kernel (kh, kw, in, depth_multiplier), optional bias
-/// (in · depth_multiplier). No `groups` key: Keras 3 rejects it on depthwise convolutions.
-pub fn depthwise_conv2d(
-    name: &str,
-    input: String,
-    window: Window2D,
-    kernel: ArrayD<f32>,
-    bias: Option<ArrayD<f32>>,
-    activation: &str,
-) -> Layer {
-    let depth_multiplier = kernel.shape().get(3).copied().unwrap_or(0);
-    let use_bias = bias.is_some();
-    let mut weights = vec![Weight::new("depthwise_kernel", kernel)];
-    weights.extend(bias.map(|b| Weight::new("bias", b)));
-    layer(
-        "DepthwiseConv2D",
-        name,
-        json!({
-            "kernel_size": window.size,
-            "strides": window.strides,
-            "padding": window.padding.as_str(),
-            "data_format": "channels_last",
-            "dilation_rate": window.dilation,
-            "depth_multiplier": depth_multiplier,
-            "activation": activation,
-            "use_bias": use_bias,
-        }),
-        vec![input],
-        weights,
-    )
 }
 
 /// An f32 constant as a JSON number: the f64 holding exactly the f32 value, so a loader that
@@ -299,13 +139,8 @@ pub fn normalization(name: &str, input: String, mean: &[f32], variance: &[f32]) 
 
 /// `LayerNormalization` over the last axis: gamma and beta of shape (channels,).
 pub fn layer_normalization(name: &str, input: String, epsilon: f32, gamma: ArrayD<f32>, beta: ArrayD<f32>) -> Layer {
-    layer(
-        "LayerNormalization",
-        name,
-        json!({"axis": [-1], "epsilon": exact_f32(epsilon), "center": true, "scale": true}),
-        vec![input],
-        vec![Weight::new("gamma", gamma), Weight::new("beta", beta)],
-    )
+    let spec = Norm { batch: false, axis: -1, epsilon: f64::from(epsilon), center: true, scale: true };
+    LayerSpec::Norm(spec).layer(name, vec![input], vec![Weight::new("gamma", gamma), Weight::new("beta", beta)])
 }
 
 /// `LeakyReLU` with the key both versions read: `alpha` (Keras 3 maps it to `negative_slope`;
@@ -328,11 +163,6 @@ pub fn reshape(name: &str, input: String, target_shape: &[usize]) -> Layer {
 /// `Permute` of the non-batch axes; `dims` are 1-based as in Keras.
 pub fn permute(name: &str, input: String, dims: &[usize]) -> Layer {
     layer("Permute", name, json!({"dims": dims}), vec![input], vec![])
-}
-
-/// `Cropping2D` with ((top, bottom), (left, right)).
-pub fn cropping2d(name: &str, input: String, cropping: [[usize; 2]; 2]) -> Layer {
-    layer("Cropping2D", name, json!({"cropping": cropping, "data_format": "channels_last"}), vec![input], vec![])
 }
 
 /// Which recurrent layer [`recurrent`] builds.

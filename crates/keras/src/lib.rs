@@ -3,8 +3,10 @@
 //! [`KerasModel`] is what the converter builds and what the reference engine runs: layers
 //! in topological order, each with the exact config JSON written to the file and its
 //! weights. [`h5`] writes a model to an in-memory `.h5` image that loads in tf-keras 2.x and
-//! Keras 3 alike, and reads such images back (treating them as untrusted). [`layers`] has
-//! one constructor per emitted layer class.
+//! Keras 3 alike, and reads such images back (treating them as untrusted). [`spec`] has one
+//! typed, rank-generic spec per layer family (config keys, weights, geometry), the single
+//! source of truth the converter, the writer and the engine share; [`layers`] has
+//! constructors for the weight-less classes.
 //!
 //! Flow: `convert` → **keras** (model + h5 write) → `engine` (h5 read + run).
 //!
@@ -29,6 +31,7 @@ pub mod config;
 pub mod h5;
 pub mod layers;
 mod model;
+pub mod spec;
 
 pub use model::{KerasModel, Layer, Weight};
 
@@ -38,6 +41,30 @@ pub enum KerasError {
     /// The model or file is structurally invalid (bad config, missing weight, ...).
     #[error("{0}")]
     Invalid(String),
+    /// A layer's config is malformed for its class (missing key, bad value, wrong weights).
+    #[error("layer '{layer}': {message}")]
+    Config {
+        /// The layer's name.
+        layer: String,
+        /// What is wrong, starting with the layer's class.
+        message: String,
+    },
+    /// A layer's weights have shapes its spec does not allow.
+    #[error("layer '{layer}': shape mismatch: {message}")]
+    Shape {
+        /// The layer's name.
+        layer: String,
+        /// Which shapes disagree, starting with the layer's class.
+        message: String,
+    },
+    /// A layer's class, or one of its options, is not one tf2h5 knows.
+    #[error("layer '{layer}': {what} is not supported")]
+    Unsupported {
+        /// The layer's name.
+        layer: String,
+        /// The class, or the class followed by the option (`Conv1D with padding 'full'`).
+        what: String,
+    },
     /// The HDF5 library reported an error at `path` inside the file.
     #[error("HDF5 error at '{path}': {message}")]
     Hdf5 {

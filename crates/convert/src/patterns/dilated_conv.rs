@@ -7,7 +7,7 @@
 //! total of `(k - 1)·r` split `total/2` before and the rest after; for both, extra cells after
 //! so that each padded size is a multiple of r, cropped off again afterwards.
 
-use tf2h5_keras::layers::{Padding, Window2D};
+use tf2h5_keras::spec::{Padding, Window};
 use tf2h5_tf::{pb::NodeDef, TensorRef};
 
 use super::{Kind, Match, View};
@@ -85,15 +85,15 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, dc: &DilatedConv) -> Resu
         _ => None,
     }
     .ok_or_else(|| ctx.refuse(&conv, "the filter must be a float constant"))?;
-    let strides = crate::ops::nn::spatial_pair(ctx, &conv, "strides", None)?;
-    let dilations = crate::ops::nn::spatial_pair(ctx, &conv, "dilations", Some([1, 1]))?;
+    let strides = crate::ops::nn::spatial(ctx, &conv, "strides", 2, None)?;
+    let dilations = crate::ops::nn::spatial(ctx, &conv, "dilations", 2, Some(1))?;
     let inner_padding = crate::ops::nn::padding(ctx, &conv)?;
     let [r_h, r_w] = match block.as_slice() {
         [h, w] if *h > 0 && *w > 0 => [*h as usize, *w as usize],
         _ => return Err(ctx.refuse(node, format!("block shape {block:?} is not 2-D"))),
     };
-    if strides != [1, 1]
-        || dilations != [1, 1]
+    if strides != [1; 2]
+        || dilations != [1; 2]
         || inner_padding != Padding::Valid
         || paddings.len() != 4
         || crops.len() != 4
@@ -116,12 +116,8 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, dc: &DilatedConv) -> Resu
             ))
         }
     };
-    let window = Window2D { size: [kh, kw], strides: [1, 1], padding, dilation: [r_h, r_w] };
-    if conv.op == "Conv2D" {
-        crate::ops::nn::conv2d::build(ctx, node, input, kernel, window)
-    } else {
-        crate::ops::nn::depthwise_conv2d::build(ctx, node, input, kernel, window)
-    }
+    let window = Window { kernel: vec![kh, kw], strides: vec![1, 1], padding, dilation: vec![r_h, r_w] };
+    crate::ops::nn::conv::build(ctx, node, input, kernel, window, conv.op != "Conv2D")
 }
 
 #[cfg(test)]

@@ -54,14 +54,6 @@ impl Activation {
         })
     }
 
-    /// The layer's `activation` key; absent or null means linear, as in Keras.
-    pub fn from_config(cfg: &LayerConfig<'_>) -> Result<Self, EngineError> {
-        match cfg.opt_str("activation")? {
-            None => Ok(Activation::Linear),
-            Some(name) => Activation::parse(cfg, name),
-        }
-    }
-
     /// The function on one value (every activation but softmax).
     #[inline]
     fn scalar(self, x: f32) -> f32 {

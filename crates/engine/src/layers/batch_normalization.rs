@@ -7,6 +7,7 @@
 //! Trap: `epsilon` is the layer's own (copied from the TF node), never a default.
 
 use ndarray::ArrayD;
+use tf2h5_keras::spec::LayerSpec;
 use tf2h5_keras::Layer;
 
 use crate::config::LayerConfig;
@@ -14,37 +15,14 @@ use crate::tensor::{self, Input};
 use crate::EngineError;
 
 /// Keras `BatchNormalization`.
-pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
+    let LayerSpec::Norm(norm) = spec else { return Err(cfg.invalid("internal error: not a normalization spec")) };
     let x = super::single_input(&cfg, inputs)?;
-    let rank = x.ndim();
-    let axis_value = cfg.axis_or("axis", -1)?;
-    let axis = super::resolve_axis(&cfg, axis_value, rank)?;
-    if axis + 1 != rank || rank < 2 {
-        return Err(cfg.unsupported(format!("axis={axis_value} on a rank-{rank} input (only the last axis)")));
-    }
-    let epsilon = cfg.f64_or("epsilon", 1e-3)? as f32;
-    let center = cfg.bool_or("center", true)?;
-    let scale = cfg.bool_or("scale", true)?;
-    let mut names = Vec::with_capacity(4);
-    if scale {
-        names.push("gamma");
-    }
-    if center {
-        names.push("beta");
-    }
-    names.extend(["moving_mean", "moving_variance"]);
-    let weights = cfg.weights(&names)?;
-    let channels = x.shape()[axis];
-    for (name, w) in names.iter().zip(&weights) {
-        if w.shape() != [channels] {
-            return Err(cfg.shape(format!(
-                "weight '{name}' is {:?} but the input {:?} has {channels} channels",
-                w.shape(),
-                x.shape()
-            )));
-        }
-    }
+    let channels = super::last_axis_channels(&cfg, norm.axis, &x)?;
+    let epsilon = norm.epsilon as f32;
+    let (center, scale) = (norm.center, norm.scale);
+    let weights = cfg.spec_weights(spec, channels)?;
     let mut weights = weights.into_iter();
     let mut next = || weights.next().map(|w| w.iter().copied().collect::<Vec<f32>>());
     let gamma = if scale { next() } else { None };
@@ -94,6 +72,7 @@ fn fold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::run_layer as apply;
     use approx::assert_abs_diff_eq;
     use ndarray::array;
     use serde_json::json;

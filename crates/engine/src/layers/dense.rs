@@ -9,38 +9,22 @@ use crate::config::LayerConfig;
 use crate::gemm::matmul_into;
 use crate::tensor::{self, Input};
 use crate::EngineError;
+use tf2h5_keras::spec::LayerSpec;
 use tf2h5_keras::Layer;
 
 /// Keras `Dense`.
-pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
+    let LayerSpec::Dense(dense) = spec else { return Err(cfg.invalid("internal error: not a dense spec")) };
     let x = super::single_input(&cfg, inputs)?;
-    let activation = Activation::from_config(&cfg)?;
-    let use_bias = cfg.bool_or("use_bias", true)?;
-    let weights = if use_bias { cfg.weights(&["kernel", "bias"])? } else { cfg.weights(&["kernel"])? };
-    let kernel = weights[0];
-    let bias = weights.get(1).copied();
-
-    let &[in_dim, units] = kernel.shape() else {
-        return Err(cfg.shape(format!("kernel must be (in, units), got {:?}", kernel.shape())));
-    };
-    if let Some(declared) = cfg.opt_f64("units")? {
-        if declared != units as f64 {
-            return Err(cfg.shape(format!("config units {declared} but kernel is {:?}", kernel.shape())));
-        }
+    if x.ndim() < 2 {
+        return Err(cfg.shape(format!("expects an input of rank 2 or more, got {:?}", x.shape())));
     }
-    if let Some(b) = bias {
-        if b.shape() != [units] {
-            return Err(cfg.shape(format!("bias is {:?}, expected [{units}]", b.shape())));
-        }
-    }
-    if x.ndim() < 2 || x.shape().last() != Some(&in_dim) {
-        return Err(cfg.shape(format!(
-            "input {:?} does not end with the kernel's input size {in_dim} (kernel {:?})",
-            x.shape(),
-            kernel.shape()
-        )));
-    }
+    let in_dim = x.shape()[x.ndim() - 1];
+    let activation = Activation::parse(&cfg, &dense.activation)?;
+    let weights = cfg.spec_weights(spec, in_dim)?;
+    let (kernel, bias) = (weights[0], weights.get(1).copied());
+    let units = dense.units;
 
     let mut out_shape = x.shape().to_vec();
     if let Some(last) = out_shape.last_mut() {
@@ -73,6 +57,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::run_layer as apply;
     use ndarray::array;
     use tf2h5_keras::layers;
 

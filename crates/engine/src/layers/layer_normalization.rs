@@ -4,6 +4,7 @@
 //! accumulated in f64 and rounded to f32. Weights: `gamma` if `scale`, `beta` if `center`.
 
 use ndarray::ArrayD;
+use tf2h5_keras::spec::LayerSpec;
 use tf2h5_keras::Layer;
 
 use crate::config::LayerConfig;
@@ -11,38 +12,14 @@ use crate::tensor::{self, Input};
 use crate::EngineError;
 
 /// Keras `LayerNormalization`.
-pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
+    let LayerSpec::Norm(norm) = spec else { return Err(cfg.invalid("internal error: not a normalization spec")) };
     let x = super::single_input(&cfg, inputs)?;
-    let rank = x.ndim();
-    let axis = cfg.axis_or("axis", -1)?;
-    if rank < 2 || super::resolve_axis(&cfg, axis, rank)? + 1 != rank {
-        return Err(cfg.unsupported(format!("axis={axis} on a rank-{rank} input (only the last axis)")));
-    }
-    if cfg.bool_or("rms_scaling", false)? {
-        return Err(cfg.unsupported("rms_scaling=true"));
-    }
-    let epsilon = cfg.f64_or("epsilon", 1e-3)? as f32;
-    let center = cfg.bool_or("center", true)?;
-    let scale = cfg.bool_or("scale", true)?;
-    let mut names = Vec::new();
-    if scale {
-        names.push("gamma");
-    }
-    if center {
-        names.push("beta");
-    }
-    let weights = cfg.weights(&names)?;
-    let channels = x.shape()[rank - 1];
-    for (name, w) in names.iter().zip(&weights) {
-        if w.shape() != [channels] {
-            return Err(cfg.shape(format!(
-                "weight '{name}' is {:?}, the input {:?} has {channels} channels",
-                w.shape(),
-                x.shape()
-            )));
-        }
-    }
+    let channels = super::last_axis_channels(&cfg, norm.axis, &x)?;
+    let epsilon = norm.epsilon as f32;
+    let (center, scale) = (norm.center, norm.scale);
+    let weights = cfg.spec_weights(spec, channels)?;
     let mut weights = weights.into_iter().map(|w| w.iter().copied().collect::<Vec<f32>>());
     let gamma = if scale { weights.next() } else { None };
     let beta = if center { weights.next() } else { None };
@@ -69,6 +46,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::run_layer as apply;
     use approx::assert_abs_diff_eq;
     use ndarray::{array, Array1};
     use tf2h5_keras::layers;

@@ -1,11 +1,15 @@
-//! One file per Keras layer class, and the registry mapping each exact `class_name` to the
-//! function computing it.
+//! One kernel per Keras layer family, and the one table mapping each [`Family`] (the
+//! spec's class table) to the function computing it, so the classes the engine runs are
+//! derived from the specs and cannot disagree with them.
 //!
-//! A layer function takes the layer (config + weights) and its inputs in `inbound` order,
-//! and returns its single output. Inputs come owned when the layer is their last reader, so
-//! element-wise layers can work in place instead of allocating.
+//! A layer function takes the layer's parsed spec, the layer (config + weights) and its
+//! inputs in `inbound` order, and returns its single output. Inputs come owned when the
+//! layer is their last reader, so element-wise layers can work in place instead of
+//! allocating. Families with geometry have one module for every rank and variant (`conv/`,
+//! `pool.rs`, `resample.rs`); the weight-less classes keep one file each.
 
 use ndarray::ArrayD;
+use tf2h5_keras::spec::{Family, LayerSpec, Plain, RecurrentClass};
 use tf2h5_keras::Layer;
 
 use crate::config::LayerConfig;
@@ -14,108 +18,105 @@ use crate::EngineError;
 
 pub(crate) mod activation;
 mod add;
-mod average_pooling2d;
 mod batch_normalization;
 mod concatenate;
-mod conv2d;
-mod cropping2d;
+mod conv;
 mod dense;
-mod depthwise_conv2d;
 mod flatten;
-mod global_average_pooling2d;
 pub(crate) mod input_layer;
 mod layer_normalization;
 mod leaky_relu;
-mod max_pooling2d;
 mod maximum;
 mod merge;
 mod multiply;
 mod normalization;
 mod permute;
-mod pooling2d;
+mod pool;
 mod recurrent;
 mod relu;
+mod resample;
 mod rescaling;
 mod reshape;
 mod softmax;
 mod subtract;
-mod up_sampling2d;
-mod zero_padding2d;
 
-/// Computes one layer from its inputs.
-pub(crate) type LayerFn = for<'x> fn(&Layer, Vec<Input<'x>>) -> Result<ArrayD<f32>, EngineError>;
+/// Computes one layer from its spec, the layer and its inputs.
+pub(crate) type LayerFn = for<'x> fn(&LayerSpec, &Layer, Vec<Input<'x>>) -> Result<ArrayD<f32>, EngineError>;
 
-/// The Keras classes the engine runs (`InputLayer` included).
-pub const SUPPORTED_LAYERS: &[&str] = &[
-    "InputLayer",
-    "Dense",
-    "Conv2D",
-    "MaxPooling2D",
-    "AveragePooling2D",
-    "Flatten",
-    "Activation",
-    "ReLU",
-    "Softmax",
-    "BatchNormalization",
-    "Add",
-    "Concatenate",
-    "ZeroPadding2D",
-    "GlobalAveragePooling2D",
-    "DepthwiseConv2D",
-    "Multiply",
-    "Subtract",
-    "Maximum",
-    "Minimum",
-    "Rescaling",
-    "Normalization",
-    "LayerNormalization",
-    "LeakyReLU",
-    "Reshape",
-    "Cropping2D",
-    "Permute",
-    "UpSampling2D",
-    "LSTM",
-    "GRU",
-    "SimpleRNN",
-    "Bidirectional",
-];
-
-/// The function computing `class_name` (every supported class but `InputLayer`, which the
-/// graph runner feeds directly).
-pub(crate) fn lookup(class_name: &str) -> Option<LayerFn> {
-    Some(match class_name {
-        "Dense" => dense::apply,
-        "Conv2D" => conv2d::apply,
-        "MaxPooling2D" => max_pooling2d::apply,
-        "AveragePooling2D" => average_pooling2d::apply,
-        "Flatten" => flatten::apply,
-        "Activation" => activation::apply,
-        "ReLU" => relu::apply,
-        "Softmax" => softmax::apply,
-        "BatchNormalization" => batch_normalization::apply,
-        "Add" => add::apply,
-        "Concatenate" => concatenate::apply,
-        "ZeroPadding2D" => zero_padding2d::apply,
-        "GlobalAveragePooling2D" => global_average_pooling2d::apply,
-        "DepthwiseConv2D" => depthwise_conv2d::apply,
-        "Multiply" => multiply::apply,
-        "Subtract" => subtract::apply,
-        "Maximum" => maximum::apply_maximum,
-        "Minimum" => maximum::apply_minimum,
-        "Rescaling" => rescaling::apply,
-        "Normalization" => normalization::apply,
-        "LayerNormalization" => layer_normalization::apply,
-        "LeakyReLU" => leaky_relu::apply,
-        "Reshape" => reshape::apply,
-        "Cropping2D" => cropping2d::apply,
-        "Permute" => permute::apply,
-        "UpSampling2D" => up_sampling2d::apply,
-        "LSTM" => recurrent::apply_lstm,
-        "GRU" => recurrent::apply_gru,
-        "SimpleRNN" => recurrent::apply_simple_rnn,
-        "Bidirectional" => recurrent::apply_bidirectional,
-        _ => return None,
+/// The function computing `family` (`None`: the engine does not run it). `InputLayer` has
+/// none: the graph runner feeds it.
+pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
+    /// A kernel that needs only the layer (weight-less classes reading their own keys).
+    macro_rules! plain {
+        ($f:path) => {
+            |_, layer, inputs| $f(layer, inputs)
+        };
+    }
+    Some(match family {
+        Family::Input => return None,
+        Family::Dense => dense::apply,
+        Family::Conv(..) => conv::apply,
+        Family::Pool(..) => pool::apply,
+        Family::GlobalPool(..) => pool::apply_global,
+        Family::Resample(tf2h5_keras::spec::ResampleKind::UpSampling, _) => resample::apply_up_sampling,
+        Family::Resample(..) => resample::apply_sides,
+        Family::BatchNorm => batch_normalization::apply,
+        Family::LayerNorm => layer_normalization::apply,
+        Family::Normalization => plain!(normalization::apply),
+        Family::Recurrent(RecurrentClass::Lstm) => plain!(recurrent::apply_lstm),
+        Family::Recurrent(RecurrentClass::Gru) => plain!(recurrent::apply_gru),
+        Family::Recurrent(RecurrentClass::SimpleRnn) => plain!(recurrent::apply_simple_rnn),
+        Family::Recurrent(RecurrentClass::Bidirectional) => plain!(recurrent::apply_bidirectional),
+        Family::Plain(plain) => match plain {
+            Plain::Activation => plain!(activation::apply),
+            Plain::ReLU => plain!(relu::apply),
+            Plain::LeakyReLU => plain!(leaky_relu::apply),
+            Plain::Softmax => plain!(softmax::apply),
+            Plain::Flatten => plain!(flatten::apply),
+            Plain::Reshape => plain!(reshape::apply),
+            Plain::Permute => plain!(permute::apply),
+            Plain::Add => plain!(add::apply),
+            Plain::Subtract => plain!(subtract::apply),
+            Plain::Multiply => plain!(multiply::apply),
+            Plain::Maximum => plain!(maximum::apply_maximum),
+            Plain::Minimum => plain!(maximum::apply_minimum),
+            Plain::Concatenate => plain!(concatenate::apply),
+            Plain::Rescaling => plain!(rescaling::apply),
+            Plain::Average | Plain::Dropout => return None,
+        },
     })
+}
+
+/// Whether the engine runs the layer `spec` (a family may have variants it does not run).
+pub(crate) fn runs(spec: &LayerSpec) -> bool {
+    match spec {
+        LayerSpec::Conv(c) => conv::runs(c),
+        other => lookup(other.family()).is_some(),
+    }
+}
+
+/// The Keras classes the engine runs (`InputLayer` included), derived from [`lookup`].
+pub fn supported_layers() -> Vec<String> {
+    Family::all().into_iter().filter(|&f| f == Family::Input || lookup(f).is_some()).map(Family::class_name).collect()
+}
+
+/// Parses `layer` and runs it on `inputs` (tests of single layers).
+#[cfg(test)]
+pub(crate) fn run_layer(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+    let cfg = LayerConfig::new(layer);
+    let spec = LayerSpec::parse(layer).map_err(|e| cfg.keras_error(e))?;
+    let apply = lookup(spec.family()).ok_or_else(|| cfg.unsupported("no engine kernel"))?;
+    apply(&spec, layer, inputs)
+}
+
+/// The size of the last axis of `x`, failing unless `axis` names it (the normalizations
+/// run on the last axis only).
+pub(crate) fn last_axis_channels(cfg: &LayerConfig<'_>, axis: i64, x: &ArrayD<f32>) -> Result<usize, EngineError> {
+    let rank = x.ndim();
+    if rank < 2 || resolve_axis(cfg, axis, rank)? + 1 != rank {
+        return Err(cfg.unsupported(format!("axis={axis} on a rank-{rank} input (only the last axis)")));
+    }
+    Ok(x.shape()[rank - 1])
 }
 
 /// The only input of a single-input layer.
@@ -136,13 +137,5 @@ pub(crate) fn resolve_axis(cfg: &LayerConfig<'_>, axis: i64, rank: usize) -> Res
     match resolved {
         Some(a) if (0..rank_i).contains(&a) => Ok(a as usize),
         _ => Err(cfg.shape(format!("axis {axis} is out of range for an input of rank {rank}"))),
-    }
-}
-
-/// The input as a rank-4 NHWC tensor's dimensions, or a shape error.
-pub(crate) fn nhwc(cfg: &LayerConfig<'_>, x: &ArrayD<f32>) -> Result<[usize; 4], EngineError> {
-    match *x.shape() {
-        [n, h, w, c] => Ok([n, h, w, c]),
-        _ => Err(cfg.shape(format!("expects a rank-4 (batch, height, width, channels) input, got {:?}", x.shape()))),
     }
 }

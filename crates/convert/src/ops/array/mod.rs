@@ -8,6 +8,7 @@ mod strided_slice;
 mod transpose;
 
 use tf2h5_keras::layers;
+use tf2h5_keras::spec::{LayerSpec, ResampleKind, Sides};
 use tf2h5_tf::{pb::NodeDef, ConstTensor, NodeExt};
 
 use super::Registry;
@@ -138,9 +139,9 @@ fn pad(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
             ctx.refuse(node, format!("only zero padding of H and W of NHWC tensors is supported, got {paddings:?}"))
         );
     }
-    let grow = |d: Option<usize>, a: i64, b: i64| d.map(|d| d + (a + b) as usize);
-    let shape = vec![None, grow(input.shape[1], top, bottom), grow(input.shape[2], left, right), input.shape[3]];
+    let sides = vec![[top as usize, bottom as usize], [left as usize, right as usize]];
+    let spec = Sides { kind: ResampleKind::ZeroPadding, sides };
+    let shape = spec.output_shape(&input.shape).map_err(|e| ctx.refuse(node, e))?;
     let name = ctx.layer_name(&node.name);
-    let amounts = [[top as usize, bottom as usize], [left as usize, right as usize]];
-    Ok(ctx.add_layer(node, layers::zero_padding2d(&name, input.layer, amounts), shape))
+    Ok(ctx.add_layer(node, LayerSpec::Sides(spec).layer(&name, vec![input.layer], vec![]), shape))
 }

@@ -6,6 +6,7 @@
 //! no Keras layer here.
 
 use tf2h5_keras::layers;
+use tf2h5_keras::spec::{LayerSpec, ResampleKind, Sides};
 use tf2h5_tf::{pb::NodeDef, NodeExt};
 
 use super::shape::axis_slice;
@@ -75,7 +76,7 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             }
             let name = ctx.layer_name(&node.name);
             if channels == [0, 0] {
-                return Ok(ctx.add_layer(node, layers::cropping2d(&name, t.layer, [rows, cols]), shape));
+                return Ok(ctx.add_layer(node, cropping(&name, t.layer, [rows, cols]), shape));
             }
             // Channels to axis 2, where Cropping2D crops; then back.
             let swapped = |s: &[Option<usize>]| vec![s[0], s[1], s[3], s[2]];
@@ -84,12 +85,15 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
                 swapped(&t.shape),
             );
             let cropped_shape = swapped(&shape);
-            let cropped = ctx.add_inner_layer(
-                layers::cropping2d(&format!("{name}_crop"), to_cols.layer, [rows, channels]),
-                cropped_shape,
-            );
+            let cropped =
+                ctx.add_inner_layer(cropping(&format!("{name}_crop"), to_cols.layer, [rows, channels]), cropped_shape);
             Ok(ctx.add_layer(node, layers::permute(&name, cropped.layer, &[1, 3, 2]), shape))
         }
         _ => Err(ctx.refuse(node, "only shape integers and NHWC tensors can be sliced")),
     }
+}
+
+/// `Cropping2D` of (before, after) rows and columns.
+fn cropping(name: &str, input: String, sides: [[usize; 2]; 2]) -> tf2h5_keras::Layer {
+    LayerSpec::Sides(Sides { kind: ResampleKind::Cropping, sides: sides.to_vec() }).layer(name, vec![input], vec![])
 }

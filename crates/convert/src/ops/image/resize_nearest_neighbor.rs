@@ -6,7 +6,7 @@
 //! Keras `UpSampling2D` itself calls) it reads floor((i + 0.5) / k), the same pixel: for
 //! i = q·k + r with r < k, (r + 0.5) / k < 1. Other sizes and `align_corners` are refused.
 
-use tf2h5_keras::layers;
+use tf2h5_keras::spec::{LayerSpec, UpSampling};
 use tf2h5_tf::{pb::NodeDef, NodeExt};
 
 use crate::context::{Context, Value};
@@ -33,5 +33,6 @@ pub(super) fn resize_nearest_neighbor(ctx: &mut Context, node: &NodeDef) -> Resu
     };
     let shape = vec![None, Some(h * rows), Some(w * cols), input.shape[3]];
     let name = ctx.layer_name(&node.name);
-    Ok(ctx.add_layer(node, layers::up_sampling2d(&name, input.layer, [rows, cols]), shape))
+    let spec = LayerSpec::UpSampling(UpSampling { size: vec![rows, cols] });
+    Ok(ctx.add_layer(node, spec.layer(&name, vec![input.layer], vec![]), shape))
 }

@@ -62,7 +62,7 @@ pub(super) fn add_constant(
     if let Some(biased) = crate::ops::nn::fuse_bias(ctx, node, &tensor, c.per_channel(channels))? {
         return Ok(Value::Tensor(biased));
     }
-    if let Some(layer) = ctx.fusible_layer(&tensor, &["Rescaling"]) {
+    if let Some(layer) = ctx.fusible_layer(&tensor, |l| l.class_name == "Rescaling") {
         if let Some((scale, offset)) = elementwise::rescaling_params(layer) {
             if offset.iter().all(|&o| o == 0.0) {
                 let scale = if scale.len() == 1 { Broadcast::Scalar(scale[0]) } else { Broadcast::PerChannel(scale) };

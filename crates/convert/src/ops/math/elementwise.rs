@@ -10,7 +10,8 @@
 //! `max(sqrt(variance), 1e-7)`, and `sqrt(fl(c²)) == c` in float32 for normal c).
 
 use ndarray::ArrayD;
-use tf2h5_keras::layers::{self, Padding, Window2D};
+use tf2h5_keras::layers;
+use tf2h5_keras::spec::{Conv, ConvVariant, Padding, Window};
 use tf2h5_tf::{pb::NodeDef, ConstTensor};
 
 use crate::context::{Context, Dims, KTensor, Value};
@@ -151,10 +152,8 @@ pub(super) fn channel_scale(
 ) -> Result<Value, ConvertError> {
     let channels = scale.len();
     let kernel = ArrayD::from_shape_vec(vec![1, 1, channels, 1], scale).map_err(|e| ctx.refuse(node, e.to_string()))?;
-    let window = Window2D { size: [1, 1], strides: [1, 1], padding: Padding::Valid, dilation: [1, 1] };
-    let name = ctx.layer_name(&node.name);
-    let layer = layers::depthwise_conv2d(&name, tensor.layer, window, kernel, None, "linear");
-    Ok(ctx.add_layer(node, layer, tensor.shape))
+    let conv = Conv::new(Window::new(vec![1, 1], Padding::Valid), ConvVariant::Depthwise { depth_multiplier: 1 });
+    crate::ops::nn::conv::add(ctx, node, tensor, conv, kernel)
 }
 
 /// `Rescaling`'s scale and offset, read back from a layer this module built.

@@ -2,7 +2,7 @@
 //! Means over the last axis appear inside layer normalizations, recognised as a whole
 //! (`patterns::layer_norm`); other reductions have no Keras layer.
 
-use tf2h5_keras::layers;
+use tf2h5_keras::spec::{GlobalPool, LayerSpec, PoolKind};
 use tf2h5_tf::{pb::NodeDef, NodeExt};
 
 use crate::context::{Context, Value};
@@ -27,5 +27,6 @@ pub(super) fn mean(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
     let keepdims = node.attr_bool_opt("keep_dims")?.unwrap_or(false);
     let shape = if keepdims { vec![None, Some(1), Some(1), input.shape[3]] } else { vec![None, input.shape[3]] };
     let name = ctx.layer_name(&node.name);
-    Ok(ctx.add_layer(node, layers::global_average_pooling2d(&name, input.layer, keepdims), shape))
+    let spec = LayerSpec::GlobalPool(GlobalPool { kind: PoolKind::Average, rank: 2, keepdims });
+    Ok(ctx.add_layer(node, spec.layer(&name, vec![input.layer], vec![]), shape))
 }

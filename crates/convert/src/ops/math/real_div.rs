@@ -39,7 +39,7 @@ pub(super) fn real_div(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
     }
     let channels = tensor.channels().unwrap_or(0);
     // Fuse a preceding pure offset (`x - mean`).
-    if let Some(layer) = ctx.fusible_layer(&tensor, &["Rescaling"]) {
+    if let Some(layer) = ctx.fusible_layer(&tensor, |l| l.class_name == "Rescaling") {
         if let Some((scale, offset)) = elementwise::rescaling_params(layer) {
             if scale.iter().all(|&s| s == 1.0) {
                 let (mean, variance) = matched(offset.iter().map(|&o| -o).collect(), variance.clone(), channels);

@@ -1,22 +1,21 @@
 //! Activations: TF `Relu`, `Relu6`, `Sigmoid`, `Tanh`, `Elu`, `Selu`, `Softplus`, `Softsign`,
 //! `Softmax`, `LeakyRelu` (and swish/GELU, recognised as patterns, built here).
 //!
-//! Fused into the `activation` of a preceding `Conv2D`/`DepthwiseConv2D`/`Dense` when nothing
-//! else reads its output (Softmax only into a rank-2 Dense, where Keras's softmax axis is TF's
+//! Fused into the `activation` of a preceding layer whose spec can absorb one (dense and
+//! convolutions with a linear activation) when nothing else reads its output (Softmax only into a rank-2 Dense, where Keras's softmax axis is TF's
 //! last axis); otherwise an `Activation` layer. Only activations defined the same way in
 //! tf-keras and Keras 3 are used. `Relu6` is `ReLU(max_value=6)`; `LeakyRelu` is the
 //! `LeakyReLU` layer with `alpha` (never the `leaky_relu` activation string, whose default
 //! slope differs between versions). TF's Softmax normalises the last axis.
 
 use tf2h5_keras::layers;
+use tf2h5_keras::spec::LayerSpec;
+use tf2h5_keras::Layer;
 use tf2h5_tf::{pb::NodeDef, NodeExt};
 
 use super::Registry;
 use crate::context::{Context, KTensor, Value};
 use crate::ConvertError;
-
-/// Layers with an `activation` key that may absorb a following activation.
-const ACTIVATED: &[&str] = &["Conv2D", "DepthwiseConv2D", "Dense"];
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Relu", |ctx, node| activation(ctx, node, "relu"));
@@ -38,14 +37,17 @@ fn try_fuse(
     node: &NodeDef,
     input: &KTensor,
     activation: &str,
-    classes: &[&str],
+    only_dense: bool,
     readers: usize,
 ) -> Option<Value> {
-    let layer = ctx.fusible_layer_read_by(input, classes, readers)?;
-    if layer.config.get("activation").and_then(|v| v.as_str()) != Some("linear") {
-        return None;
-    }
-    layer.config.insert("activation".into(), serde_json::Value::String(activation.into()));
+    let absorbs = |layer: &Layer| {
+        LayerSpec::parse(layer)
+            .is_ok_and(|spec| spec.can_absorb_activation() && (!only_dense || matches!(spec, LayerSpec::Dense(_))))
+    };
+    let layer = ctx.fusible_layer_read_by(input, absorbs, readers)?;
+    let mut spec = LayerSpec::parse(layer).ok()?;
+    spec.absorb_activation(activation);
+    spec.write_config(&mut layer.config);
     Some(ctx.fused(node, input))
 }
 
@@ -57,7 +59,7 @@ fn activation(ctx: &mut Context, node: &NodeDef, activation: &str) -> Result<Val
 /// `activation` applied to `input` for `node`: fused (when `node`'s pattern reads the input
 /// `readers` times and nothing else does) or an `Activation` layer.
 pub(crate) fn apply(ctx: &mut Context, node: &NodeDef, input: KTensor, activation: &str, readers: usize) -> Value {
-    if let Some(fused) = try_fuse(ctx, node, &input, activation, ACTIVATED, readers) {
+    if let Some(fused) = try_fuse(ctx, node, &input, activation, false, readers) {
         return fused;
     }
     let name = ctx.layer_name(&node.name);
@@ -68,7 +70,7 @@ pub(crate) fn apply(ctx: &mut Context, node: &NodeDef, input: KTensor, activatio
 fn softmax(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
     if input.rank() == 2 {
-        if let Some(fused) = try_fuse(ctx, node, &input, "softmax", &["Dense"], 1) {
+        if let Some(fused) = try_fuse(ctx, node, &input, "softmax", true, 1) {
             return Ok(fused);
         }
     }

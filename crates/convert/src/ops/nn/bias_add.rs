@@ -1,16 +1,14 @@
-//! TF `BiasAdd` → the bias of the preceding `Conv2D`/`DepthwiseConv2D`/`Dense` when it has
-//! none, no activation, and nothing else reads it; otherwise handled like `AddV2` of a
+//! TF `BiasAdd` → the bias of the preceding layer when its spec can absorb one (a dense or
+//! convolution layer without bias or activation) and nothing else reads it; otherwise handled like `AddV2` of a
 //! per-channel constant (a `Rescaling` offset, exact).
 
 use ndarray::ArrayD;
-use tf2h5_keras::Weight;
+use tf2h5_keras::spec::LayerSpec;
+use tf2h5_keras::{Layer, Weight};
 use tf2h5_tf::pb::NodeDef;
 
 use crate::context::{Context, KTensor, Value};
 use crate::ConvertError;
-
-/// Layers whose `use_bias` can absorb a following bias.
-const BIASED: &[&str] = &["Conv2D", "DepthwiseConv2D", "Dense"];
 
 pub(super) fn bias_add(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     super::require_nhwc(ctx, node)?;
@@ -27,13 +25,14 @@ pub(crate) fn fuse_bias(
 ) -> Result<Option<KTensor>, ConvertError> {
     let channels = bias.len();
     let bias = ArrayD::from_shape_vec(vec![channels], bias).map_err(|e| ctx.refuse(node, e.to_string()))?;
-    let Some(layer) = ctx.fusible_layer(tensor, BIASED) else { return Ok(None) };
-    let already_biased = layer.config.get("use_bias").and_then(|v| v.as_bool()).unwrap_or(false);
-    let has_activation = layer.config.get("activation").and_then(|v| v.as_str()) != Some("linear");
-    if already_biased || has_activation || Some(channels) != tensor.channels() {
+    if Some(channels) != tensor.channels() {
         return Ok(None);
     }
-    layer.config.insert("use_bias".into(), serde_json::Value::Bool(true));
+    let absorbs = |layer: &Layer| LayerSpec::parse(layer).is_ok_and(|spec| spec.can_absorb_bias());
+    let Some(layer) = ctx.fusible_layer(tensor, absorbs) else { return Ok(None) };
+    let Ok(mut spec) = LayerSpec::parse(layer) else { return Ok(None) };
+    spec.absorb_bias();
+    spec.write_config(&mut layer.config);
     layer.weights.push(Weight::new("bias", bias));
     ctx.fused(node, tensor);
     Ok(Some(tensor.clone()))

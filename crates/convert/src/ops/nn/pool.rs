@@ -1,8 +1,8 @@
-//! TF `MaxPool` / `AvgPool` → Keras `MaxPooling2D` / `AveragePooling2D`.
+//! TF `MaxPool` / `AvgPool` → Keras `MaxPooling2D` / `AveragePooling2D` ([`Pool`]).
 //!
 //! Both TF and Keras exclude SAME padding from the average, so `same` maps exactly.
 
-use tf2h5_keras::layers::{self, PoolKind, Window2D};
+use tf2h5_keras::spec::{LayerSpec, Pool, PoolKind, Window};
 use tf2h5_tf::pb::NodeDef;
 
 use crate::context::{Context, Value};
@@ -19,14 +19,16 @@ pub(super) fn avg_pool(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
 fn pool(ctx: &mut Context, node: &NodeDef, kind: PoolKind) -> Result<Value, ConvertError> {
     super::require_nhwc(ctx, node)?;
     let input = ctx.tensor_input(node, 0)?;
-    let window = Window2D {
-        size: super::spatial_pair(ctx, node, "ksize", None)?,
-        strides: super::spatial_pair(ctx, node, "strides", None)?,
+    let rank = input.rank().saturating_sub(2).max(1);
+    let window = Window {
+        kernel: super::spatial(ctx, node, "ksize", rank, None)?,
+        strides: super::spatial(ctx, node, "strides", rank, None)?,
+        dilation: vec![1; rank],
         padding: super::padding(ctx, node)?,
-        dilation: [1, 1],
     };
-    let channels = input.shape.get(3).copied().flatten();
-    let shape = super::window_output_shape(ctx, node, &input.shape, &window, channels)?;
+    let pool = Pool { kind, window };
+    let shape =
+        pool.output_shape(&input.shape).map_err(|e| ctx.refuse(node, format!("input {:?}: {e}", input.shape)))?;
     let name = ctx.layer_name(&node.name);
-    Ok(ctx.add_layer(node, layers::pool2d(&name, input.layer, kind, window), shape))
+    Ok(ctx.add_layer(node, LayerSpec::Pool(pool).layer(&name, vec![input.layer], vec![]), shape))
 }

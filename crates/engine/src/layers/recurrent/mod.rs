@@ -286,8 +286,7 @@ mod tests {
     }
 
     fn run(layer: &Layer, x: ArrayD<f32>) -> Result<ArrayD<f32>, EngineError> {
-        let apply = super::super::lookup(&layer.class_name).unwrap();
-        apply(layer, vec![Input::Owned(x)])
+        super::super::run_layer(layer, vec![Input::Owned(x)])
     }
 
     #[test]
