@@ -40,14 +40,25 @@
 //! ```
 #![warn(missing_docs)]
 
+mod error;
+mod ops;
 mod proto;
 mod shapes;
-mod translate;
+#[cfg(test)]
+mod testing;
+mod translator;
+
+pub use error::{ErrorKind, OnnxError, OpError};
 
 use std::path::Path;
 
 use prost::Message;
 use tf2h5_tf::{TfError, TfGraph};
+
+/// The oldest default-domain opset translated.
+pub const MIN_OPSET: i64 = 13;
+/// The newest default-domain opset translated.
+pub const MAX_OPSET: i64 = 18;
 
 /// How to translate an ONNX model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,7 +88,7 @@ fn model_file(path: &Path) -> Option<std::path::PathBuf> {
 
 /// The ONNX ops (default domain) tf2h5 translates, sorted.
 pub fn supported_ops() -> &'static [&'static str] {
-    translate::SUPPORTED_OPS
+    &ops::SUPPORTED_OPS
 }
 
 /// The ops of the ONNX model at `path` that have no translation, each with its first node
@@ -112,17 +123,17 @@ fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto
 /// TensorFlow-style graph; see the crate docs.
 pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
     let (file, mut model) = decode(path)?;
-    let format_error = |message: String| TfError::Format { path: file.clone(), message };
+    let located = |kind: ErrorKind| OnnxError { path: file.clone(), kind };
     let graph = model
         .graph
         .take()
         .filter(|g| !g.node.is_empty())
-        .ok_or_else(|| format_error("not an ONNX model: it has no graph nodes".into()))?;
+        .ok_or_else(|| located(ErrorKind::Format("not an ONNX model: it has no graph nodes".into())))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     match opset {
-        Some(v) if (13..=18).contains(&v) => {}
-        Some(v) => return Err(format_error(format!("ONNX opset {v} is not supported (opsets 13 to 18 are)"))),
-        None => return Err(format_error("the model imports no ONNX opset".into())),
+        Some(v) if (MIN_OPSET..=MAX_OPSET).contains(&v) => {}
+        Some(opset) => return Err(located(ErrorKind::Opset { opset, min: MIN_OPSET, max: MAX_OPSET }).into()),
+        None => return Err(located(ErrorKind::Format("the model imports no ONNX opset".into())).into()),
     }
-    translate::translate(&file, graph, options)
+    translator::translate(&file, graph, options)
 }

@@ -2,6 +2,8 @@
 //! the node, and allocation bounded by the bytes present.
 
 use ndarray::{ArrayD, IxDyn};
+
+use crate::error::OpError;
 use tract_onnx::pb::{attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, NodeProto, TensorProto};
 
 /// Largest tensor (elements) an initializer or shape may describe: the same bound the TF
@@ -34,43 +36,45 @@ fn attribute<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> 
 }
 
 /// Checks an attribute's declared type (0, unset, is accepted: old writers omit it).
-fn typed<'a>(node: &'a NodeProto, name: &str, kind: AttributeType) -> Result<Option<&'a AttributeProto>, String> {
+fn typed<'a>(node: &'a NodeProto, name: &str, kind: AttributeType) -> Result<Option<&'a AttributeProto>, OpError> {
     match attribute(node, name) {
         Some(a) if a.r#type != 0 && a.r#type != kind as i32 => {
-            Err(format!("attribute '{name}' is not of type {kind:?}"))
+            Err(OpError::Attr { attr: name.to_string(), message: format!("is not of type {kind:?}") })
         }
         found => Ok(found),
     }
 }
 
-pub(crate) fn attr_int(node: &NodeProto, name: &str, default: i64) -> Result<i64, String> {
+pub(crate) fn attr_int(node: &NodeProto, name: &str, default: i64) -> Result<i64, OpError> {
     Ok(typed(node, name, AttributeType::Int)?.map_or(default, |a| a.i))
 }
 
-pub(crate) fn attr_float(node: &NodeProto, name: &str, default: f32) -> Result<f32, String> {
+pub(crate) fn attr_float(node: &NodeProto, name: &str, default: f32) -> Result<f32, OpError> {
     Ok(typed(node, name, AttributeType::Float)?.map_or(default, |a| a.f))
 }
 
-pub(crate) fn attr_ints(node: &NodeProto, name: &str) -> Result<Option<Vec<i64>>, String> {
+pub(crate) fn attr_ints(node: &NodeProto, name: &str) -> Result<Option<Vec<i64>>, OpError> {
     Ok(typed(node, name, AttributeType::Ints)?.map(|a| a.ints.clone()))
 }
 
-pub(crate) fn attr_str(node: &NodeProto, name: &str, default: &str) -> Result<String, String> {
+pub(crate) fn attr_str(node: &NodeProto, name: &str, default: &str) -> Result<String, OpError> {
     Ok(typed(node, name, AttributeType::String)?
         .map_or(default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
 }
 
 /// The value of a `Constant` node (`value`, `value_float(s)` or `value_int(s)`).
-pub(crate) fn constant_node_value(node: &NodeProto) -> Result<Const, String> {
+pub(crate) fn constant_node_value(node: &NodeProto) -> Result<Const, OpError> {
+    let attr_error = |attr: &str, message: String| OpError::Attr { attr: attr.to_string(), message };
     if let Some(a) = typed(node, "value", AttributeType::Tensor)? {
-        return tensor(a.t.as_ref().ok_or("attribute 'value' holds no tensor")?);
+        return tensor(a.t.as_ref().ok_or_else(|| attr_error("value", "holds no tensor".into()))?);
     }
     if let Some(a) = typed(node, "value_float", AttributeType::Float)? {
         return Ok(Const::F32(ArrayD::from_elem(IxDyn(&[]), a.f)));
     }
     if let Some(a) = typed(node, "value_floats", AttributeType::Floats)? {
         return Ok(Const::F32(
-            ArrayD::from_shape_vec(IxDyn(&[a.floats.len()]), a.floats.clone()).map_err(|e| e.to_string())?,
+            ArrayD::from_shape_vec(IxDyn(&[a.floats.len()]), a.floats.clone())
+                .map_err(|e| attr_error("value_floats", e.to_string()))?,
         ));
     }
     if let Some(a) = typed(node, "value_int", AttributeType::Int)? {
@@ -78,16 +82,17 @@ pub(crate) fn constant_node_value(node: &NodeProto) -> Result<Const, String> {
     }
     if let Some(a) = typed(node, "value_ints", AttributeType::Ints)? {
         return Ok(Const::Int(
-            ArrayD::from_shape_vec(IxDyn(&[a.ints.len()]), a.ints.clone()).map_err(|e| e.to_string())?,
+            ArrayD::from_shape_vec(IxDyn(&[a.ints.len()]), a.ints.clone())
+                .map_err(|e| attr_error("value_ints", e.to_string()))?,
         ));
     }
     Err("a Constant without a supported value attribute (value, value_float(s), value_int(s))".into())
 }
 
 /// Decodes an initializer or constant tensor (float, double and integer types).
-pub(crate) fn tensor(proto: &TensorProto) -> Result<Const, String> {
+pub(crate) fn tensor(proto: &TensorProto) -> Result<Const, OpError> {
     let name = if proto.name.is_empty() { "constant" } else { proto.name.as_str() };
-    let bad = |message: String| format!("tensor '{name}': {message}");
+    let bad = |message: String| OpError::Tensor { name: name.to_string(), message };
     if proto.data_location == Some(1) {
         return Err(bad("its data is stored in an external file, which is not supported".into()));
     }
@@ -196,9 +201,9 @@ mod tests {
             float_data: vec![1.0],
             ..Default::default()
         };
-        assert!(tensor(&short).unwrap_err().contains("needs 4 values"));
+        assert!(tensor(&short).unwrap_err().to_string().contains("needs 4 values"));
         let huge =
             TensorProto { dims: vec![1 << 40, 1 << 40], data_type: DataType::Float as i32, ..Default::default() };
-        assert!(tensor(&huge).unwrap_err().contains("too large"));
+        assert!(tensor(&huge).unwrap_err().to_string().contains("too large"));
     }
 }

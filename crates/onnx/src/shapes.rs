@@ -7,6 +7,7 @@
 use ndarray::{ArrayD, IxDyn};
 use tf2h5_tf::{Dim, Dims};
 
+use crate::error::{unsupported, OpError};
 use crate::proto::Const;
 
 /// ONNX's rule for `start`/`end` indices: negative counts from the end, then clamped.
@@ -36,14 +37,14 @@ pub(crate) fn slice(dims: &Dims, start: i64, end: i64) -> Dims {
 }
 
 /// `Unsqueeze(axes = [0])` of a scalar (`rank` 1) or `Squeeze` of a single value (`rank` 0).
-pub(crate) fn with_rank(dims: &Dims, rank: usize, axes: &[i64]) -> Result<Dims, String> {
+pub(crate) fn with_rank(dims: &Dims, rank: usize, axes: &[i64]) -> Result<Dims, OpError> {
     let fits = match rank {
         1 => dims.scalar && matches!(axes, [0] | [-1]),
         0 => !dims.scalar && dims.values.len() == 1 && matches!(axes, [] | [0] | [-1]),
         _ => false,
     };
     if !fits {
-        return Err(format!(
+        return Err(unsupported!(
             "axes {axes:?} on shape values {:?}: only scalars and vectors of shape values are supported",
             dims.values
         ));

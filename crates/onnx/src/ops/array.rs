@@ -1,0 +1,494 @@
+//! Layout and data movement: `Concat`, `Reshape`/`Flatten`/`Squeeze`/`Unsqueeze` (in ONNX
+//! element order), `Slice`, `Transpose` (a relabelling), `Pad`, `Resize` (nearest), and the
+//! pass-through `Constant`/`Identity`/`Dropout`.
+
+use std::rc::Rc;
+
+use ndarray::{ArrayD, IxDyn};
+use tf2h5_tf::{pb, Dim};
+use tract_onnx::pb::NodeProto;
+
+use super::Registry;
+use crate::error::{unsupported, OpError};
+use crate::proto::{self, Const};
+use crate::translator::{
+    float_type, identity, keeps_order, pairs, permuted, resolve_axes, unit_axis_move, Attrs, Tensor, Translator, Value,
+    TO_NHWC,
+};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry.insert("Constant", |t, node| {
+        let value = proto::constant_node_value(node)?;
+        t.values.insert(Translator::output_name(node)?.to_string(), Value::Const(Rc::new(value)));
+        Ok(())
+    });
+    for op in ["Identity", "Dropout"] {
+        registry.insert(op, |t, node| {
+            let value = t.value(node, 0)?.clone();
+            t.values.insert(Translator::output_name(node)?.to_string(), value);
+            Ok(())
+        });
+    }
+    // On tensors these move data; on shape values they are folded (see `shape`).
+    registry.insert("Concat", |t, node| {
+        if (0..node.input.len()).any(|i| t.is_tensor(node, i)) {
+            t.concat(node)
+        } else {
+            t.shape_arithmetic(node)
+        }
+    });
+    registry.insert("Squeeze", |t, node| if t.is_tensor(node, 0) { t.squeeze(node) } else { t.shape_arithmetic(node) });
+    registry.insert(
+        "Unsqueeze",
+        |t, node| {
+            if t.is_tensor(node, 0) {
+                t.unsqueeze(node)
+            } else {
+                t.shape_arithmetic(node)
+            }
+        },
+    );
+    registry.insert("Slice", |t, node| if t.is_tensor(node, 0) { t.slice(node) } else { t.shape_arithmetic(node) });
+    registry.insert("Flatten", Translator::flatten);
+    registry.insert("Transpose", Translator::transpose);
+    registry.insert("Reshape", Translator::reshape);
+    registry.insert("Pad", Translator::pad);
+    registry.insert("Resize", Translator::resize);
+}
+
+/// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
+const MAX_FACTOR: f32 = 4096.0;
+
+impl Translator {
+    fn concat(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let tensors: Vec<Tensor> = (0..node.input.len()).map(|i| self.tensor(node, i)).collect::<Result<_, _>>()?;
+        let first = tensors.first().ok_or("no inputs")?.clone();
+        let rank = first.rank() as i64;
+        let axis = proto::attr_int(node, "axis", 1)?;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        if !(1..rank).contains(&axis) || tensors.iter().any(|t| t.rank() != first.rank()) {
+            return Err(unsupported!(
+                "axis {axis} of inputs shaped {:?} (only non-batch axes of tensors of one rank)",
+                tensors.iter().map(|t| &t.shape).collect::<Vec<_>>()
+            ));
+        }
+        let axis = axis as usize;
+        let tf_axis = first.layout.iter().position(|&a| a == axis).unwrap_or(axis);
+        let mut shape = first.shape.clone();
+        shape[axis] = tensors.iter().map(|t| t.shape[axis]).sum();
+        let mut inputs = Vec::new();
+        for tensor in &tensors {
+            inputs.push(self.held_as(tensor, &first.layout, &self.part("layout"))?.node);
+        }
+        inputs.push(self.emit_ints(&self.part("axis"), &[tf_axis as i64]));
+        let attrs: Attrs = vec![("N", pb::attr_value::Value::I(tensors.len() as i64)), ("T", float_type())];
+        self.emit_output(node, "ConcatV2", inputs, attrs, shape, first.layout)
+    }
+
+    /// A reshape of `x` to (batch, `dims`...), in ONNX element order. A reshape that only
+    /// moves axes of size 1 needs no TF node; otherwise `x` is first transposed back to the
+    /// ONNX layout unless its elements already come in ONNX order.
+    fn reshape_to(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize]) -> Result<(), OpError> {
+        self.reshape_rows(node, x, dims, 1)
+    }
+
+    /// [`reshape_to`](Self::reshape_to) into `rows` rows of `dims` per sample (more than one:
+    /// the batch merged with leading axes, tf2onnx's `tensordot`), from an `x` that may
+    /// itself have merged rows.
+    fn reshape_rows(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize], rows: usize) -> Result<(), OpError> {
+        let (rows_in, per_row) =
+            (self.rows_of(x), x.features().ok_or("the input shape is not fully known")?.iter().product::<usize>());
+        if rows.checked_mul(dims.iter().product::<usize>()) != rows_in.checked_mul(per_row) {
+            return Err(unsupported!(
+                "cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})",
+                x.shape
+            ));
+        }
+        let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
+        // Merged rows keep the ONNX layout; otherwise the relabelling and NHWC shortcuts apply.
+        let merged = rows_in != 1 || rows != 1;
+        if let Some(perm) = unit_axis_move(&x.shape, &shape).filter(|_| !merged) {
+            let moved = x.relabelled(&perm);
+            self.bind(Self::output_name(node)?, moved);
+            return Ok(());
+        }
+        let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
+        // A 4-D result with one channel or 1×1 pixels can be written NHWC straight away, which
+        // spares the Conv after a squeeze-excite reshape a transpose.
+        let layout = if !merged && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) {
+            TO_NHWC.to_vec()
+        } else {
+            identity(shape.len())
+        };
+        let target: Vec<i64> = permuted(&shape, &layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect();
+        let target = self.emit_ints(&self.part("shape"), &target);
+        self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, layout)?;
+        self.inherit_rows(node, rows)
+    }
+
+    /// `Flatten(axis = 1)`: (batch, everything else), in NCHW element order.
+    fn flatten(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let axis = proto::attr_int(node, "axis", 1)?;
+        if axis != 1 && axis != 1 - x.rank() as i64 {
+            return Err(unsupported!("axis {axis}: only Flatten(axis=1) keeps the batch"));
+        }
+        let features = x.features().ok_or("the input shape is not fully known")?;
+        self.reshape_to(node, &x, &[features.iter().product()])
+    }
+
+    /// `Squeeze`: a reshape dropping axes of size 1 (never the batch).
+    fn squeeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let unit_axes: Vec<usize> = (1..x.rank()).filter(|&a| x.shape[a] == Some(1)).collect();
+        let axes = self.axes(node, x.rank())?.unwrap_or_else(|| unit_axes.clone());
+        if axes.iter().any(|a| !unit_axes.contains(a)) {
+            return Err(unsupported!("axes {axes:?} of {:?}: only non-batch axes of size 1 can be squeezed", x.shape));
+        }
+        let dims: Vec<usize> = x
+            .features()
+            .ok_or("the input shape is not fully known")?
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !axes.contains(&(i + 1)))
+            .map(|(_, d)| d)
+            .collect();
+        self.reshape_to(node, &x, &dims)
+    }
+
+    /// `Unsqueeze`: a reshape inserting axes of size 1 after the batch.
+    fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let axes =
+            self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the axes must be an integer constant")?;
+        let out_rank = rank + axes.len();
+        let axes = self.axes(node, out_rank)?.unwrap_or_default();
+        if axes.contains(&0) || axes.len() + rank != out_rank {
+            return Err(unsupported!("axes {axes:?}: only axes after the batch can be inserted"));
+        }
+        let mut features = x.features().ok_or("the input shape is not fully known")?.into_iter();
+        let dims: Vec<usize> = (1..out_rank)
+            .map(|a| if axes.contains(&a) { Some(1) } else { features.next() })
+            .collect::<Option<_>>()
+            .ok_or("axes out of range")?;
+        self.reshape_to(node, &x, &dims)
+    }
+
+    /// `Slice` of a tensor (step 1, batch kept whole) → `StridedSlice` in the tensor's layout
+    /// (→ `Cropping2D` for H and W, as tf2onnx writes Keras's `Cropping2D`).
+    fn slice(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let ints = |index: usize| -> Result<Option<Vec<i64>>, OpError> {
+            self.constant(node, index)?
+                .map(|c| c.int_values().ok_or_else(|| OpError::Input { index, message: "must be integers".into() }))
+                .transpose()
+        };
+        let (starts, ends) = (ints(1)?.ok_or("starts are missing")?, ints(2)?.ok_or("ends are missing")?);
+        let axes = match ints(3)? {
+            Some(axes) => resolve_axes(&axes, rank)?,
+            None => (0..starts.len()).collect(),
+        };
+        let steps = ints(4)?.unwrap_or_else(|| vec![1; axes.len()]);
+        if starts.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
+            return Err(unsupported!(
+                "starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"
+            ));
+        }
+        // (begin, end) per ONNX axis; the batch axis must stay whole.
+        let mut ranges: Vec<Option<(usize, usize)>> = vec![None; rank];
+        for (((&axis, &start), &end), &step) in axes.iter().zip(&starts).zip(&ends).zip(&steps) {
+            if step != 1 {
+                return Err(unsupported!("step {step} on axis {axis}: only step 1 is supported"));
+            }
+            let Some(dim) = x.shape[axis] else {
+                if start == 0 && end >= i32::MAX as i64 {
+                    continue;
+                }
+                return Err(unsupported!("slicing axis {axis} of unknown size (the batch) is not supported"));
+            };
+            let clamp = |v: i64| (if v < 0 { v + dim as i64 } else { v }).clamp(0, dim as i64) as usize;
+            let (begin, end) = (clamp(start), clamp(end));
+            ranges[axis] = Some((begin, end.max(begin)));
+        }
+        let shape: Vec<Option<usize>> =
+            x.shape.iter().zip(&ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
+        // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
+        let mut end_mask = 0i64;
+        let (mut begin, mut end) = (Vec::new(), Vec::new());
+        for (j, &axis) in x.layout.iter().enumerate() {
+            let (b, e) = ranges[axis].map_or_else(|| (0, 0), |(b, e)| (b as i64, e as i64));
+            if ranges[axis].is_none() {
+                end_mask |= 1 << j;
+            }
+            begin.push(b);
+            end.push(e);
+        }
+        let begin = self.emit_ints(&self.part("begin"), &begin);
+        let end = self.emit_ints(&self.part("end"), &end);
+        let strides = self.emit_ints(&self.part("strides"), &vec![1; rank]);
+        let mask = |bits: i64| pb::attr_value::Value::I(bits);
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("begin_mask", mask(0)),
+            ("end_mask", mask(end_mask)),
+            ("ellipsis_mask", mask(0)),
+            ("new_axis_mask", mask(0)),
+            ("shrink_axis_mask", mask(0)),
+        ];
+        self.emit_output(
+            node,
+            "StridedSlice",
+            vec![x.node.clone(), begin, end, strides],
+            attrs,
+            shape,
+            x.layout.clone(),
+        )
+    }
+
+    /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
+    fn transpose(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let perm: Vec<usize> = match proto::attr_ints(node, "perm")? {
+            None => (0..rank).rev().collect(),
+            Some(perm) => perm
+                .iter()
+                .map(|&p| usize::try_from(p).map_err(|_| format!("perm {perm:?}")))
+                .collect::<Result<_, _>>()?,
+        };
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        if sorted != identity(rank) {
+            return Err(unsupported!("perm {perm:?} is not a permutation of {rank} axes"));
+        }
+        if perm[0] != 0 {
+            return Err(unsupported!("perm {perm:?} moves the batch axis"));
+        }
+        let moved = x.relabelled(&perm);
+        self.bind(Self::output_name(node)?, moved);
+        Ok(())
+    }
+
+    /// `Reshape` to a constant shape whose first entry is the batch (0, -1 or its size).
+    fn reshape(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let target_dims = self.dims(node, 1).map_err(|e| format!("the target shape: {e}"))?;
+        // `None` stands for (a multiple of) the batch size computed at run time (`Shape` → `Gather`).
+        let target: Vec<Option<i64>> = target_dims
+            .values
+            .iter()
+            .map(|d| match d {
+                Dim::Known(v) => Ok(Some(*v)),
+                Dim::Batch(k) if *k >= 1 => Ok(None),
+                Dim::Batch(k) => Err(unsupported!("a target shape of {k} times the batch size is not supported")),
+            })
+            .collect::<Result<_, _>>()?;
+        let features = x.features().ok_or("the input shape is not fully known")?;
+        let elements = self.rows_of(&x) * features.iter().product::<usize>();
+        // k times the batch first, or a constant -1 first with fewer elements after it than a
+        // sample holds: k rows per sample (tf2onnx's `tensordot`, (batch·h·w, c)).
+        let rows = match (target_dims.values.first(), target.get(1..)) {
+            (Some(Dim::Batch(k)), _) => usize::try_from(*k).map_err(|_| format!("{k} times the batch size"))?,
+            (Some(Dim::Known(-1)), Some(rest)) if rest.iter().all(|d| d.is_some_and(|d| d > 0)) => {
+                let after_first: usize = rest.iter().map(|d| d.unwrap_or(1) as usize).product();
+                if after_first < elements && elements.is_multiple_of(after_first) {
+                    elements / after_first
+                } else {
+                    1
+                }
+            }
+            _ => 1,
+        };
+        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
+        let Some((&first, rest)) = target.split_first() else { return Err("an empty target shape".into()) };
+        // Only the first entry may be the batch size.
+        let rest: Vec<i64> = rest
+            .iter()
+            .copied()
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("target shape {target:?} moves the batch"))?;
+        let mut dims: Vec<i64> = rest
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if d == 0 && !allow_zero { features.get(i).map_or(-2, |&f| f as i64) } else { d })
+            .collect();
+        if !elements.is_multiple_of(rows) {
+            return Err(unsupported!(
+                "target shape {target:?}: {elements} elements per sample do not make {rows} rows"
+            ));
+        }
+        // Elements per row of the result.
+        let total = elements / rows;
+        let known: i64 = dims.iter().filter(|&&d| d != -1).product();
+        match dims.iter().filter(|&&d| d == -1).count() {
+            0 => {}
+            1 if known > 0 && total as i64 % known == 0 => {
+                dims.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known)
+            }
+            _ => return Err(unsupported!("target shape {target:?} is ambiguous")),
+        }
+        let batch_kept = match first {
+            None => true,
+            Some(first) => {
+                first == -1
+                    || (first == 0 && !allow_zero)
+                    || x.shape[0].is_some_and(|b| b as i64 == first)
+                    || first == 1
+            }
+        };
+        if !batch_kept || dims.iter().any(|&d| d < 0) {
+            return Err(unsupported!("target shape {target:?} does not keep the batch first"));
+        }
+        let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        self.reshape_rows(node, &x, &dims, rows)
+    }
+
+    /// `Resize` (nearest) of H and W by whole factors k → `ResizeNearestNeighbor` (→
+    /// `UpSampling2D`), which reads input pixel floor(i / k). The ONNX coordinate modes that
+    /// pick the same pixel for every factor: `asymmetric` + `floor` (i / k), `half_pixel` or
+    /// `pytorch_half_pixel` + rounding (i + 0.5) / k − 0.5, which lies strictly within 0.5 of
+    /// floor(i / k), and `tf_half_pixel_for_nn` + `floor`.
+    fn resize(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let x = self.nhwc(&x)?;
+        if proto::attr_str(node, "mode", "nearest")? != "nearest" {
+            return Err("only mode 'nearest' is supported".into());
+        }
+        let coordinates = proto::attr_str(node, "coordinate_transformation_mode", "half_pixel")?;
+        let rounding = proto::attr_str(node, "nearest_mode", "round_prefer_floor")?;
+        let exact = matches!(
+            (coordinates.as_str(), rounding.as_str()),
+            ("asymmetric" | "tf_half_pixel_for_nn", "floor")
+                | ("half_pixel" | "pytorch_half_pixel", "round_prefer_floor" | "round_prefer_ceil")
+        );
+        if !exact {
+            return Err(unsupported!(
+                "coordinate_transformation_mode '{coordinates}' with nearest_mode '{rounding}' is not supported"
+            ));
+        }
+        let axes: Vec<usize> = match proto::attr_ints(node, "axes")? {
+            None => (0..4).collect(),
+            Some(axes) => resolve_axes(&axes, 4)?,
+        };
+        // Per-axis factors from `scales` (input 2) or `sizes` (input 3).
+        let mut factors = [1usize; 4];
+        if let Some(scales) = self.constant(node, 2)?.filter(|c| c.shape().iter().product::<usize>() > 0) {
+            let scales = scales.to_f32();
+            if scales.len() != axes.len() {
+                return Err(unsupported!("{} scales for {} axes", scales.len(), axes.len()));
+            }
+            for (&axis, &scale) in axes.iter().zip(scales.iter()) {
+                if !(1.0..=MAX_FACTOR).contains(&scale) || scale.fract() != 0.0 {
+                    return Err(unsupported!("scale {scale} on axis {axis} is not a whole enlargement"));
+                }
+                factors[axis] = scale as usize;
+            }
+        } else if let Some(out) = self.constant(node, 3)?.and_then(|c| c.int_values()) {
+            if out.len() != axes.len() {
+                return Err(unsupported!("{} sizes for {} axes", out.len(), axes.len()));
+            }
+            // The batch axis keeps its size whatever the file fixed it to.
+            for (&axis, &size) in axes.iter().zip(&out).filter(|(&axis, _)| axis != 0) {
+                let input = x.shape[axis].map_or(0, |d| d as i64);
+                if input == 0 || size % input != 0 || size < input || size / input > MAX_FACTOR as i64 {
+                    return Err(unsupported!("size {size} on axis {axis} is not a whole multiple of {input}"));
+                }
+                factors[axis] = (size / input) as usize;
+            }
+        } else {
+            return Err("neither constant scales nor constant sizes are given".into());
+        }
+        if factors[0] != 1 || factors[1] != 1 {
+            return Err(unsupported!("scales {factors:?}: only H and W may be resized"));
+        }
+        let (h, w) = (x.shape[2].ok_or("unknown height")?, x.shape[3].ok_or("unknown width")?);
+        let shape = vec![x.shape[0], x.shape[1], Some(h * factors[2]), Some(w * factors[3])];
+        let size = self.emit_ints(&self.part("size"), &[(h * factors[2]) as i64, (w * factors[3]) as i64]);
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("align_corners", pb::attr_value::Value::B(false)),
+            ("half_pixel_centers", pb::attr_value::Value::B(false)),
+        ];
+        self.emit_output(node, "ResizeNearestNeighbor", vec![x.node, size], attrs, shape, TO_NHWC.to_vec())
+    }
+
+    /// `Pad` with zeros (mode constant), pads permuted to NHWC.
+    fn pad(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        if proto::attr_str(node, "mode", "constant")? != "constant" {
+            return Err("only constant padding is supported".into());
+        }
+        if let Some(value) = self.constant(node, 2)? {
+            if value.to_f32().iter().any(|&v| v != 0.0) {
+                return Err("only padding with zeros is supported".into());
+            }
+        }
+        let pads =
+            self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the pads must be an integer constant")?;
+        let rank = x.rank();
+        let axes: Vec<usize> = match self.constant(node, 3)? {
+            None => (0..rank).collect(),
+            Some(c) => resolve_axes(&c.int_values().ok_or("the axes must be integers")?, rank)?,
+        };
+        if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
+            return Err(unsupported!("pads {pads:?}: expected {} non-negative values", 2 * axes.len()));
+        }
+        let mut per_axis = vec![(0i64, 0i64); rank];
+        for (&axis, pair) in axes.iter().zip(pairs(&pads)) {
+            per_axis[axis] = pair;
+        }
+        if per_axis[0] != (0, 0) {
+            return Err("padding the batch axis is not supported".into());
+        }
+        let mut shape = x.shape.clone();
+        for (dim, (b, e)) in shape.iter_mut().zip(&per_axis) {
+            *dim = dim.map(|d| d + (*b + *e) as usize);
+        }
+        let tf_pairs = permuted(&per_axis, &x.layout);
+        let flat: Vec<i64> = tf_pairs.iter().flat_map(|&(b, e)| [b, e]).collect();
+        let paddings = ArrayD::from_shape_vec(IxDyn(&[rank, 2]), flat).map_err(|e| e.to_string())?;
+        let paddings = self.emit_const(&self.part("paddings"), &Const::Int(paddings));
+        self.emit_output(node, "Pad", vec![x.node, paddings], vec![("T", float_type())], shape, x.layout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    /// tf2onnx's form of Keras `Cropping2D`: a `Slice` of H and W, here of an NCHW tensor
+    /// held NHWC, becomes a `StridedSlice` with NHWC bounds.
+    #[test]
+    fn slices_of_a_tensor_follow_its_layout() {
+        let nodes = vec![onnx_node("Slice", &["x", "starts", "ends", "axes"], "y", vec![])];
+        let initializers = vec![
+            int_initializer("starts", &[1, 2]),
+            int_initializer("ends", &[-1, i64::MAX]),
+            int_initializer("axes", &[2, 3]),
+        ];
+        let graph = translated(&[-1, 3, 8, 8], nodes, initializers).unwrap();
+        let slice = graph.nodes().iter().find(|n| n.op == "StridedSlice").unwrap();
+        let ints = |input: &str| -> Vec<i64> {
+            let node = graph.nodes().iter().find(|n| n.name == input).unwrap();
+            tf2h5_tf::ConstTensor::from_node(node).unwrap().int_values().unwrap()
+        };
+        assert_eq!(ints(&slice.input[1]), [0, 1, 2, 0]);
+        assert_eq!(ints(&slice.input[2]), [0, 7, 8, 0]);
+        assert!(matches!(slice.attr["end_mask"].value, Some(pb::attr_value::Value::I(0b1001))));
+        let error = translated_ops(
+            &[-1, 3, 8, 8],
+            vec![onnx_node("Slice", &["x", "starts", "ends", "axes", "steps"], "y", vec![])],
+            vec![
+                int_initializer("starts", &[0]),
+                int_initializer("ends", &[4]),
+                int_initializer("axes", &[2]),
+                int_initializer("steps", &[2]),
+            ],
+        )
+        .unwrap_err();
+        assert!(error.contains("only step 1 is supported"), "{error}");
+    }
+}

@@ -1,0 +1,267 @@
+//! Element-wise ops and products: activations, `Add`/`Sub`/`Mul`/`Div` (with the patterns
+//! tf2onnx writes for TF's `SquaredDifference` and `Rsqrt`), `Clip`, the hard sigmoid and
+//! swish, `Gemm`/`MatMul` by a constant, and `Softmax`.
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use tf2h5_tf::pb;
+use tract_onnx::pb::NodeProto;
+
+use super::Registry;
+use crate::error::{unsupported, OpError};
+use crate::proto::{self, Const};
+use crate::translator::{float_type, identity, Tensor, Translator, Value};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry.insert("Relu", |t, node| t.unary(node, "Relu", vec![]));
+    registry.insert("Sigmoid", |t, node| t.unary(node, "Sigmoid", vec![]));
+    registry.insert("Tanh", |t, node| t.unary(node, "Tanh", vec![]));
+    registry.insert("Erf", |t, node| t.unary(node, "Erf", vec![]));
+    registry.insert("Neg", |t, node| t.unary(node, "Neg", vec![]));
+    registry.insert("LeakyRelu", |t, node| {
+        let alpha = proto::attr_float(node, "alpha", 0.01)?;
+        t.unary(node, "LeakyRelu", vec![("alpha", pb::attr_value::Value::F(alpha))])
+    });
+    registry.insert("Sqrt", Translator::sqrt);
+    registry.insert("Reciprocal", Translator::reciprocal);
+    registry.insert("Clip", Translator::clip);
+    registry.insert("HardSigmoid", Translator::hard_sigmoid);
+    registry.insert("HardSwish", Translator::hard_swish);
+    registry.insert("Add", |t, node| t.binary(node, "AddV2"));
+    registry.insert("Sub", |t, node| t.binary(node, "Sub"));
+    registry.insert("Mul", |t, node| t.binary(node, "Mul"));
+    registry.insert("Div", |t, node| t.binary(node, "RealDiv"));
+    registry.insert("Gemm", Translator::gemm);
+    registry.insert("MatMul", Translator::mat_mul);
+    registry.insert("Softmax", Translator::softmax);
+}
+
+impl Translator {
+    /// `Sqrt`, remembered for a `Reciprocal` that follows.
+    fn sqrt(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        self.square_roots.insert(Self::output_name(node)?.to_string(), x);
+        self.unary(node, "Sqrt", vec![])
+    }
+
+    /// `Reciprocal`; of a `Sqrt`, TF's `Rsqrt` of its operand.
+    fn reciprocal(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let name = node.input.first().cloned().unwrap_or_default();
+        match self.square_roots.get(&name).cloned() {
+            Some(radicand) => {
+                self.elementwise(node, "Rsqrt", vec![radicand.node.clone()], vec![("T", float_type())], &radicand)
+            }
+            None => self.unary(node, "Reciprocal", vec![]),
+        }
+    }
+
+    /// `MatMul` of a tensor by a constant matrix (`A`: (batch, K), `B`: (K, N)) with `BiasAdd`.
+    fn dense(
+        &mut self,
+        node: &NodeProto,
+        a: Tensor,
+        weight: ArrayViewD<f32>,
+        bias: Option<ArrayD<f32>>,
+    ) -> Result<(), OpError> {
+        if a.rank() != 2 || weight.ndim() != 2 || a.shape[1] != Some(weight.shape()[0]) {
+            return Err(unsupported!(
+                "only (batch, K) × constant (K, N) products are supported, got {:?} × {:?}",
+                a.shape,
+                weight.shape()
+            ));
+        }
+        let units = weight.shape()[1];
+        let shape = vec![a.shape[0], Some(units)];
+        let kernel_shape = weight.shape().to_vec();
+        let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
+        let rows = self.rows_of(&a);
+        let Some(bias) = bias else {
+            self.emit_output(node, "MatMul", vec![a.node, kernel], vec![("T", float_type())], shape, identity(2))?;
+            return self.inherit_rows(node, rows);
+        };
+        let matmul = self.emit(&self.part("matmul"), "MatMul", vec![a.node, kernel], vec![("T", float_type())]);
+        if bias.len() != units || bias.shape().iter().rev().skip(1).any(|&d| d != 1) {
+            return Err(unsupported!(
+                "the bias of shape {:?} does not broadcast per output unit ({units})",
+                bias.shape()
+            ));
+        }
+        let bias = self.emit_const(
+            &self.part("bias"),
+            &Const::F32(bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?),
+        );
+        self.emit_output(node, "BiasAdd", vec![matmul, bias], vec![], shape, identity(2))?;
+        self.inherit_rows(node, rows)
+    }
+
+    /// `Gemm`: `alpha·A·op(B) + beta·C` with constant B and C; alpha and beta are folded in.
+    fn gemm(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        if proto::attr_int(node, "transA", 0)? != 0 {
+            return Err("transA = 1 is not supported".into());
+        }
+        let a = self.tensor(node, 0)?;
+        let b = self.constant(node, 1)?.ok_or("B (input 1) is missing")?;
+        let b = proto::f32_view(&b);
+        let b = if proto::attr_int(node, "transB", 0)? != 0 { b.view().reversed_axes() } else { b.view() };
+        let alpha = proto::attr_float(node, "alpha", 1.0)?;
+        let beta = proto::attr_float(node, "beta", 1.0)?;
+        let bias = self.constant(node, 2)?.map(|c| c.to_f32().mapv(|v| v * beta));
+        if alpha == 1.0 {
+            return self.dense(node, a, b, bias);
+        }
+        self.dense(node, a, b.mapv(|v| v * alpha).view(), bias)
+    }
+
+    fn mat_mul(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let a = self.tensor(node, 0)?;
+        let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?;
+        let b = proto::f32_view(&b);
+        if a.rank() > 2 {
+            return self.last_axis_mat_mul(node, a, b.view());
+        }
+        self.dense(node, a, b.view(), None)
+    }
+
+    /// `MatMul` of a (batch, ..., K) tensor by a constant (K, N) (a PyTorch `Linear` on
+    /// channels-last pixels, as in ConvNeXt): TF's `tensordot` form, Reshape to (batch·...,
+    /// K) → `MatMul` → Reshape back, which the converter turns into a `Dense` on the last axis.
+    fn last_axis_mat_mul(&mut self, node: &NodeProto, a: Tensor, weight: ArrayViewD<f32>) -> Result<(), OpError> {
+        let rank = a.rank();
+        let k = a.shape[rank - 1];
+        if weight.ndim() != 2 || k != Some(weight.shape()[0]) {
+            return Err(unsupported!(
+                "only (batch, ..., K) × constant (K, N) products are supported, got {:?} × {:?}",
+                a.shape,
+                weight.shape()
+            ));
+        }
+        let units = weight.shape()[1];
+        let a = self.in_onnx_layout(&a)?;
+        let rows_shape = self.emit_ints(&self.part("rows/shape"), &[-1, weight.shape()[0] as i64]);
+        let rows =
+            self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
+        let kernel_shape = weight.shape().to_vec();
+        let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
+        let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
+        let mut shape = a.shape.clone();
+        shape[rank - 1] = Some(units);
+        let back: Vec<i64> = std::iter::once(-1).chain(shape[1..].iter().map(|d| d.map_or(-1, |d| d as i64))).collect();
+        let back = self.emit_ints(&self.part("shape"), &back);
+        self.emit_output(node, "Reshape", vec![product, back], vec![("T", float_type())], shape, identity(rank))
+    }
+
+    /// `Clip(0, 6)` → `Relu6`, `Clip(0, ∞)` → `Relu`; other bounds have no exact Keras layer.
+    fn clip(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        self.tensor(node, 0)?;
+        let bound = |index: usize| -> Result<Option<f32>, OpError> {
+            match self.constant(node, index)? {
+                None => Ok(None),
+                Some(c) if c.shape().iter().product::<usize>() == 1 => Ok(c.to_f32().iter().next().copied()),
+                Some(_) => Err(unsupported!("input {index} must be a scalar")),
+            }
+        };
+        match (bound(1)?, bound(2)?) {
+            (Some(min), Some(max)) if min == 0.0 && max == 6.0 => self.unary(node, "Relu6", vec![]),
+            (Some(0.0), None) => self.unary(node, "Relu", vec![]),
+            (Some(min), max) if min == 0.0 && max.is_some_and(f32::is_infinite) => self.unary(node, "Relu", vec![]),
+            (min, max) => Err(unsupported!("Clip({min:?}, {max:?}) is not supported (only Clip(0, 6) and Clip(0, ∞))")),
+        }
+    }
+
+    /// relu6(x + 3) / 6 for `x`, MobileNetV3's hard-sigmoid as the converter's pattern
+    /// expects it; the final `Mul` is named `name`.
+    fn relu6_plus_3_over_6(&mut self, x: &Tensor, name: &str) -> String {
+        let three = self.emit_scalar(&self.part("three"), 3.0);
+        let added = self.emit(&self.part("add"), "AddV2", vec![x.node.clone(), three], vec![]);
+        let relu6 = self.emit(&self.part("relu6"), "Relu6", vec![added], vec![]);
+        let sixth = self.emit_scalar(&self.part("one_sixth"), 1.0 / 6.0);
+        self.emit(name, "Mul", vec![relu6, sixth], vec![])
+    }
+
+    /// `HardSigmoid(alpha, beta)` = clip(alpha·x + beta, 0, 1) = relu6(6·alpha·x + 6·beta) / 6.
+    /// PyTorch's (alpha 1/6, beta 0.5) is relu6(x + 3) / 6.
+    fn hard_sigmoid(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let alpha = proto::attr_float(node, "alpha", 0.2)?;
+        let beta = proto::attr_float(node, "beta", 0.5)?;
+        let scaled = if (alpha - 1.0 / 6.0).abs() <= f32::EPSILON && beta == 0.5 {
+            x.clone()
+        } else {
+            let scale = self.emit_scalar(&self.part("scale"), alpha * 6.0);
+            let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), scale], vec![]);
+            let offset = self.emit_scalar(&self.part("offset"), beta * 6.0 - 3.0);
+            let node = self.emit(&self.part("shifted"), "AddV2", vec![scaled, offset], vec![]);
+            Tensor { node, ..x.clone() }
+        };
+        let output = Self::output_name(node)?.to_string();
+        let result = self.relu6_plus_3_over_6(&scaled, &output);
+        let rows = self.rows_of(&x);
+        self.bind(&output, Tensor { node: result, ..x });
+        self.inherit_rows(node, rows)
+    }
+
+    /// `HardSwish` = x · relu6(x + 3) / 6.
+    fn hard_swish(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let gate = self.relu6_plus_3_over_6(&x, &self.part("hard_sigmoid"));
+        self.elementwise(node, "Mul", vec![x.node.clone(), gate], vec![], &x)
+    }
+
+    /// Element-wise `Add`/`Sub`/`Mul`/`Div` of tensors of one layout, or with a constant.
+    fn binary(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
+        let (a, b) = (self.value(node, 0)?.clone(), self.value(node, 1)?.clone());
+        // (x - m)·(x - m): TF's SquaredDifference, as tf2onnx expands it.
+        if op == "Mul" && node.input.first() == node.input.get(1) {
+            if let Some((x, m)) = node.input.first().and_then(|d| self.differences.get(d)).cloned() {
+                if x.rank() == m.rank() && x.layout == m.layout {
+                    return self.elementwise(
+                        node,
+                        "SquaredDifference",
+                        vec![x.node.clone(), m.node],
+                        vec![("T", float_type())],
+                        &x,
+                    );
+                }
+            }
+        }
+        let (inputs, x) = match (&a, &b) {
+            (Value::Tensor(a), Value::Tensor(b)) => {
+                if a.rank() != b.rank() {
+                    return Err(unsupported!("operands of shapes {:?} and {:?} (ranks must agree)", a.shape, b.shape));
+                }
+                let b = self.held_as(b, &a.layout, &self.part("b_layout"))?;
+                let shape = a.shape.iter().zip(&b.shape).map(|(x, y)| match (x, y) {
+                    (Some(1), other) | (other, Some(1)) => *other,
+                    (x, _) => *x,
+                });
+                (vec![a.node.clone(), b.node.clone()], Tensor { shape: shape.collect(), ..a.clone() })
+            }
+            (Value::Tensor(t), Value::Const(c)) => {
+                (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone())
+            }
+            (Value::Const(c), Value::Tensor(t)) => {
+                (vec![self.broadcast_constant(c, t, &self.part("a"))?, t.node.clone()], t.clone())
+            }
+            _ => return self.shape_binary(node, op),
+        };
+        if let (Value::Tensor(a), Value::Tensor(b), "Sub") = (&a, &b, op) {
+            self.differences.insert(Self::output_name(node)?.to_string(), (a.clone(), b.clone()));
+        }
+        self.elementwise(node, op, inputs, vec![("T", float_type())], &x)
+    }
+
+    /// `Softmax` over the channels (axis 1 of NCHW = the last NHWC axis) or the last axis.
+    fn softmax(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank() as i64;
+        let axis = proto::attr_int(node, "axis", -1)?;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        let last_in_tf = x.layout.last() == Some(&(axis as usize));
+        if !last_in_tf {
+            return Err(unsupported!(
+                "softmax over axis {axis} of {:?} is not supported (channels or last axis only)",
+                x.shape
+            ));
+        }
+        self.unary(node, "Softmax", vec![("T", float_type())])
+    }
+}

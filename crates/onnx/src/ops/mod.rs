@@ -1,0 +1,43 @@
+//! The op registry: exact ONNX op name (default domain) → translation, one module per op
+//! family, as tract-onnx's `ops/mod.rs` registers them. A translation reads the node's
+//! inputs from the [`Translator`] and binds its output, emitting TF nodes as it goes.
+//!
+//! Adding an op: its function in the family's file, and one `insert` line in that file's
+//! `register`.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use tract_onnx::pb::NodeProto;
+
+use crate::error::OpError;
+use crate::translator::Translator;
+
+mod array;
+mod math;
+mod nn;
+mod reduce;
+mod shape;
+
+/// Translates one ONNX node, whose inputs are already bound.
+pub(crate) type Translate = fn(&mut Translator, &NodeProto) -> Result<(), OpError>;
+
+pub(crate) type Registry = HashMap<&'static str, Translate>;
+
+/// Every translation, by op name.
+pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    let mut registry = Registry::new();
+    array::register(&mut registry);
+    math::register(&mut registry);
+    nn::register(&mut registry);
+    reduce::register(&mut registry);
+    shape::register(&mut registry);
+    registry
+});
+
+/// The registered op names, sorted (`tf2h5 ops --onnx`).
+pub(crate) static SUPPORTED_OPS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut ops: Vec<&'static str> = REGISTRY.keys().copied().collect();
+    ops.sort_unstable();
+    ops
+});

@@ -1,0 +1,404 @@
+//! Convolutions, pools and normalisations (`Conv`, `MaxPool`, `AveragePool`,
+//! `GlobalAveragePool`, `BatchNormalization`, `LayerNormalization`): the ops whose NCHW
+//! channel axis is NHWC's last, and whose ONNX pads must become TF's VALID or SAME.
+
+use ndarray::{ArrayD, IxDyn};
+use tf2h5_tf::pb;
+use tract_onnx::pb::NodeProto;
+
+use super::Registry;
+use crate::error::{unsupported, OpError};
+use crate::proto::{self, Const};
+use crate::translator::{float_type, int_list, pairs, string, Attrs, Tensor, Translator, TO_NHWC};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry.insert("Conv", Translator::conv);
+    registry.insert("MaxPool", |t, node| t.pool(node, "MaxPool"));
+    registry.insert("AveragePool", |t, node| t.pool(node, "AvgPool"));
+    registry.insert("GlobalAveragePool", Translator::global_average_pool);
+    registry.insert("BatchNormalization", Translator::batch_norm);
+    registry.insert("LayerNormalization", Translator::layer_norm);
+}
+
+/// Output size of an ONNX window along one axis (floor mode).
+fn window_output(input: usize, kernel: usize, stride: usize, dilation: usize, pads: (usize, usize)) -> Option<usize> {
+    let effective = (kernel - 1) * dilation + 1;
+    let padded = input + pads.0 + pads.1;
+    (padded >= effective).then(|| (padded - effective) / stride + 1)
+}
+
+/// The pads TF's SAME uses for one axis: (before, after).
+fn same_pads(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let output = input.div_ceil(stride);
+    let total = ((output.saturating_sub(1)) * stride + kernel).saturating_sub(input);
+    (total / 2, total - total / 2)
+}
+
+/// How far past the end pad ONNX's `ceil_mode` windows reach along one axis: the last window
+/// may be partial, but must start inside the input or the begin pad (PyTorch's rule, which
+/// onnxruntime follows). A max or an average that excludes pads ignores that reach, exactly
+/// as it ignores pads, so the pool is the floor-mode pool with this much more end pad.
+fn ceil_mode_extra(input: usize, kernel: usize, stride: usize, pads: (usize, usize)) -> usize {
+    let padded = input + pads.0 + pads.1;
+    if padded < kernel {
+        return 0;
+    }
+    let mut outputs = (padded - kernel).div_ceil(stride) + 1;
+    if (outputs - 1) * stride >= input + pads.0 {
+        outputs -= 1;
+    }
+    ((outputs - 1) * stride + kernel).saturating_sub(padded)
+}
+
+/// Spatial window attributes of a Conv or pool, already checked.
+struct Window {
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    dilations: [usize; 2],
+    /// (begin, end) for H and W.
+    pads: [(usize, usize); 2],
+}
+
+impl Translator {
+    /// The `[1, h, w, 1]` TF form of an ONNX (h, w) attribute.
+    fn window(&self, node: &NodeProto, x: &Tensor, kernel: [usize; 2]) -> Result<Window, OpError> {
+        let pair = |attr: &str| -> Result<[usize; 2], OpError> {
+            match proto::attr_ints(node, attr)? {
+                None => Ok([1, 1]),
+                Some(v) if v.len() == 2 && v.iter().all(|&s| s > 0) => Ok([v[0] as usize, v[1] as usize]),
+                Some(v) => Err(unsupported!("{attr} {v:?}: expected two positive values")),
+            }
+        };
+        let strides = pair("strides")?;
+        let dilations = pair("dilations")?;
+        let auto_pad = proto::attr_str(node, "auto_pad", "NOTSET")?;
+        let size = |axis: usize| x.shape[axis + 2].ok_or_else(|| "the input's spatial size is unknown".to_string());
+        let pads = match auto_pad.as_str() {
+            "NOTSET" => match proto::attr_ints(node, "pads")? {
+                None => [(0, 0); 2],
+                Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => {
+                    let p = pairs(&p);
+                    [(p[0].0 as usize, p[0].1 as usize), (p[1].0 as usize, p[1].1 as usize)]
+                }
+                Some(p) => Err(unsupported!("pads {p:?}: expected four non-negative values"))?,
+            },
+            "VALID" => [(0, 0); 2],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let mut pads = [(0, 0); 2];
+                for axis in 0..2 {
+                    let (small, large) =
+                        same_pads(size(axis)?, (kernel[axis] - 1) * dilations[axis] + 1, strides[axis]);
+                    pads[axis] = if auto_pad == "SAME_UPPER" { (small, large) } else { (large, small) };
+                }
+                pads
+            }
+            other => Err(unsupported!("auto_pad {other} is not supported"))?,
+        };
+        Ok(Window { kernel, strides, dilations, pads })
+    }
+
+    fn window_shape(
+        &self,
+        x: &Tensor,
+        window: &Window,
+        channels: Option<usize>,
+    ) -> Result<Vec<Option<usize>>, OpError> {
+        let mut shape = vec![x.shape[0], channels];
+        for axis in 0..2 {
+            let size = match x.shape[axis + 2] {
+                Some(size) => Some(
+                    window_output(
+                        size,
+                        window.kernel[axis],
+                        window.strides[axis],
+                        window.dilations[axis],
+                        window.pads[axis],
+                    )
+                    .ok_or_else(|| format!("the window {:?} does not fit the input {:?}", window.kernel, x.shape))?,
+                ),
+                None => None,
+            };
+            shape.push(size);
+        }
+        Ok(shape)
+    }
+
+    /// Zero `Pad` of the spatial axes of an NHWC tensor, if any pad is non-zero.
+    fn zero_pad(&mut self, x: &Tensor, pads: [(usize, usize); 2]) -> Tensor {
+        if pads == [(0, 0); 2] {
+            return x.clone();
+        }
+        let [(hb, he), (wb, we)] = pads;
+        let paddings =
+            ArrayD::from_shape_vec(IxDyn(&[4, 2]), vec![0, 0, hb as i64, he as i64, wb as i64, we as i64, 0, 0])
+                .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[4, 2])));
+        let paddings = self.emit_const(&self.part("pad/paddings"), &Const::Int(paddings));
+        let node = self.emit(&self.part("pad"), "Pad", vec![x.node.clone(), paddings], vec![]);
+        let mut shape = x.shape.clone();
+        shape[2] = shape[2].map(|h| h + hb + he);
+        shape[3] = shape[3].map(|w| w + wb + we);
+        Tensor { node, shape, layout: TO_NHWC.to_vec() }
+    }
+
+    /// `Conv` (2-D): `Conv2D` with the OIHW kernel as HWIO, or `DepthwiseConv2dNative` when
+    /// every group has one input channel; pads → `Pad` + VALID; bias → `BiasAdd`.
+    fn conv(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let x = self.nhwc(&x)?;
+        let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?;
+        let weight = proto::f32_view(&weight);
+        if weight.ndim() != 4 {
+            return Err(unsupported!("only 2-D convolutions are supported (weight shape {:?})", weight.shape()));
+        }
+        let (filters, per_group, kh, kw) = (weight.shape()[0], weight.shape()[1], weight.shape()[2], weight.shape()[3]);
+        if weight.is_empty() {
+            return Err(unsupported!("the weight has an empty shape {:?}", weight.shape()));
+        }
+        let group = proto::attr_int(node, "group", 1)?;
+        let channels = x.shape[1].ok_or("the input's channels are unknown")?;
+        let window = self.window(node, &x, [kh, kw])?;
+        let shape = self.window_shape(&x, &window, Some(filters))?;
+        let padded = self.zero_pad(&x, window.pads);
+        let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
+        let attrs = |window: &Window| -> Attrs {
+            vec![
+                ("T", float_type()),
+                ("strides", four(window.strides)),
+                ("dilations", four(window.dilations)),
+                ("padding", string("VALID")),
+                ("data_format", string("NHWC")),
+            ]
+        };
+        // OIHW → HWIO, written straight from the permuted view; for depthwise (O = C·m, I = 1)
+        // HWIO read row-major is (h, w, C, m).
+        let hwio = weight.view().permuted_axes(IxDyn(&[2, 3, 1, 0]));
+        let hwio_shape = hwio.shape().to_vec();
+        let bias = self.constant(node, 2)?;
+        let conv_name = if bias.is_some() { self.part("conv") } else { Self::output_name(node)?.to_string() };
+        let conv = if group == 1 && per_group == channels {
+            let kernel = self.emit_f32(&self.part("kernel"), hwio, &hwio_shape);
+            self.emit(&conv_name, "Conv2D", vec![padded.node, kernel], attrs(&window))
+        } else if per_group == 1 && group as usize == channels && filters % channels == 0 {
+            let kernel = self.emit_f32(&self.part("depthwise_kernel"), hwio, &[kh, kw, channels, filters / channels]);
+            self.emit(&conv_name, "DepthwiseConv2dNative", vec![padded.node, kernel], attrs(&window))
+        } else if group > 1 && per_group as i64 * group == channels as i64 && filters as i64 % group == 0 {
+            // TF's grouped form: the (kh, kw, in / group, out) kernel, filter block j reading
+            // channel block j, as ONNX's OIHW (out, in / group, kh, kw) transposed.
+            let kernel = self.emit_f32(&self.part("kernel"), hwio, &hwio_shape);
+            self.emit(&conv_name, "Conv2D", vec![padded.node, kernel], attrs(&window))
+        } else {
+            return Err(unsupported!("group {group} with {per_group} input channels per group does not divide {channels} channels and {filters} filters"));
+        };
+        let Some(bias) = bias else {
+            self.bind(Self::output_name(node)?, Tensor { node: conv, shape, layout: TO_NHWC.to_vec() });
+            return Ok(());
+        };
+        let bias = bias.to_f32();
+        if bias.len() != filters {
+            return Err(unsupported!("the bias has {} values for {filters} filters", bias.len()));
+        }
+        let bias = self.emit_const(
+            &self.part("bias"),
+            &Const::F32(bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?),
+        );
+        self.emit_output(
+            node,
+            "BiasAdd",
+            vec![conv, bias],
+            vec![("data_format", string("NHWC"))],
+            shape,
+            TO_NHWC.to_vec(),
+        )
+    }
+
+    /// `LayerNormalization` over the last axis → the arithmetic of tf-keras's unfused
+    /// `LayerNormalization` (Mean, SquaredDifference, Rsqrt), which the converter recognises
+    /// as a Keras `LayerNormalization` with the node's epsilon, scale and bias.
+    fn layer_norm(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let axis = proto::attr_int(node, "axis", -1)?;
+        if axis != -1 && axis != rank as i64 - 1 {
+            return Err(unsupported!("axis {axis} of {:?}: only the last axis is supported", x.shape));
+        }
+        let channels = x.shape[rank - 1].ok_or("the normalised axis has an unknown size")?;
+        let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
+        let gamma = self.per_channel(node, 1, "gamma", channels, Some(1.0))?;
+        let beta = self.per_channel(node, 2, "beta", channels, Some(0.0))?;
+        // The last TF axis must be the normalised one.
+        let x = if x.layout.last() == Some(&(rank - 1)) { x } else { self.in_onnx_layout(&x)? };
+        let t = float_type;
+        let keep: Attrs = vec![("T", t()), ("keep_dims", pb::attr_value::Value::B(true))];
+        let axes = self.emit_ints(&self.part("axes"), &[-1]);
+        let mean = self.emit(&self.part("mean"), "Mean", vec![x.node.clone(), axes.clone()], keep.clone());
+        let squared = self.emit(
+            &self.part("squared_difference"),
+            "SquaredDifference",
+            vec![x.node.clone(), mean.clone()],
+            vec![("T", t())],
+        );
+        let variance = self.emit(&self.part("variance"), "Mean", vec![squared, axes], keep);
+        let epsilon = self.emit_scalar(&self.part("epsilon"), epsilon);
+        let shifted = self.emit(&self.part("variance_epsilon"), "AddV2", vec![variance, epsilon], vec![("T", t())]);
+        let rsqrt = self.emit(&self.part("rsqrt"), "Rsqrt", vec![shifted], vec![("T", t())]);
+        let inv = self.emit(&self.part("inv"), "Mul", vec![rsqrt, gamma], vec![("T", t())]);
+        let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), inv.clone()], vec![("T", t())]);
+        let mean_inv = self.emit(&self.part("mean_inv"), "Mul", vec![mean, inv], vec![("T", t())]);
+        let offset = self.emit(&self.part("offset"), "Sub", vec![beta, mean_inv], vec![("T", t())]);
+        self.emit_output(node, "AddV2", vec![scaled, offset], vec![("T", t())], x.shape.clone(), x.layout)
+    }
+
+    /// A `Const` of constant input `index` (`role` in errors) as one value per channel; when
+    /// the input is absent, `default` everywhere, or an error without one.
+    fn per_channel(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        role: &str,
+        channels: usize,
+        default: Option<f32>,
+    ) -> Result<String, OpError> {
+        let value = match (self.constant(node, index)?, default) {
+            (Some(c), _) => c.to_f32(),
+            (None, Some(default)) => ArrayD::from_elem(IxDyn(&[channels]), default),
+            (None, None) => return Err(unsupported!("{role} (input {index}) is missing")),
+        };
+        if value.len() != channels {
+            return Err(unsupported!("{role} has {} values for {channels} channels", value.len()));
+        }
+        let value = value.into_shape_with_order(IxDyn(&[channels])).map_err(|e| e.to_string())?;
+        Ok(self.emit_const(&self.part(role), &Const::F32(value)))
+    }
+
+    /// `BatchNormalization` (inference) → `FusedBatchNormV3` with the node's epsilon.
+    fn batch_norm(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        if proto::attr_int(node, "training_mode", 0)? != 0 || node.output.iter().skip(1).any(|o| !o.is_empty()) {
+            return Err("training mode is not supported".into());
+        }
+        let x = self.tensor(node, 0)?;
+        let x = self.nhwc(&x)?;
+        let channels = x.shape[1].ok_or("the input's channels are unknown")?;
+        let mut inputs = vec![x.node.clone()];
+        for (index, role) in [(1, "scale"), (2, "offset"), (3, "mean"), (4, "variance")] {
+            inputs.push(self.per_channel(node, index, role, channels, None)?);
+        }
+        let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("U", float_type()),
+            ("epsilon", pb::attr_value::Value::F(epsilon)),
+            ("is_training", pb::attr_value::Value::B(false)),
+            ("data_format", string("NHWC")),
+        ];
+        self.emit_output(node, "FusedBatchNormV3", inputs, attrs, x.shape, x.layout)
+    }
+
+    /// `MaxPool` / `AveragePool`. TF has VALID and SAME only, so ONNX pads become:
+    /// no pads → VALID; SAME's pads → SAME (both exclude pads from averages); pads of SAME at
+    /// stride 1 → SAME at stride 1, then a 1×1 pool with the stride (subsampling picks the
+    /// same windows); an average counting pads → zero `Pad` + VALID. Others are refused
+    /// (a zero pad would be wrong for a max).
+    fn pool(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let x = self.nhwc(&x)?;
+        let kernel = match proto::attr_ints(node, "kernel_shape")?.as_deref() {
+            Some([h, w]) if *h > 0 && *w > 0 => [*h as usize, *w as usize],
+            other => return Err(unsupported!("kernel_shape {other:?}: only 2-D pools are supported")),
+        };
+        let mut window = self.window(node, &x, kernel)?;
+        if window.dilations != [1, 1] {
+            return Err("dilated pools are not supported".into());
+        }
+        let count_pads = op == "AvgPool" && proto::attr_int(node, "count_include_pad", 0)? != 0;
+        if proto::attr_int(node, "ceil_mode", 0)? != 0 {
+            for (axis, &kernel_size) in kernel.iter().enumerate() {
+                let size = x.shape[axis + 2].ok_or("the input's spatial size is unknown")?;
+                let extra = ceil_mode_extra(size, kernel_size, window.strides[axis], window.pads[axis]);
+                // The extra window reaches past the pads, where ONNX counts nothing: like
+                // excluded padding, but not like the zeros a counted pad would add.
+                if extra > 0 && count_pads {
+                    return Err(
+                        "ceil_mode = 1 with count_include_pad = 1 and a partial last window is not supported".into()
+                    );
+                }
+                window.pads[axis].1 += extra;
+            }
+        }
+        let shape = self.window_shape(&x, &window, x.shape[1])?;
+        let tf_window = |kernel: [usize; 2], strides: [usize; 2], padding: &str| -> Attrs {
+            let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
+            vec![
+                ("T", float_type()),
+                ("ksize", four(kernel)),
+                ("strides", four(strides)),
+                ("padding", string(padding)),
+                ("data_format", string("NHWC")),
+            ]
+        };
+        let sizes: Option<Vec<usize>> = x.shape[2..].iter().copied().collect();
+        let is_same =
+            sizes.is_some_and(|s| (0..2).all(|a| window.pads[a] == same_pads(s[a], kernel[a], window.strides[a])));
+        let stride1_same =
+            (0..2).all(|a| window.pads[a] == same_pads(1, kernel[a], 1) || kernel[a] == 1 && window.pads[a] == (0, 0));
+        if window.pads == [(0, 0); 2] || count_pads {
+            let padded = self.zero_pad(&x, window.pads);
+            self.emit_output(
+                node,
+                op,
+                vec![padded.node],
+                tf_window(kernel, window.strides, "VALID"),
+                shape,
+                TO_NHWC.to_vec(),
+            )
+        } else if is_same {
+            self.emit_output(node, op, vec![x.node], tf_window(kernel, window.strides, "SAME"), shape, TO_NHWC.to_vec())
+        } else if stride1_same {
+            let pooled = self.emit(&self.part("stride1"), op, vec![x.node], tf_window(kernel, [1, 1], "SAME"));
+            self.emit_output(
+                node,
+                "MaxPool",
+                vec![pooled],
+                tf_window([1, 1], window.strides, "VALID"),
+                shape,
+                TO_NHWC.to_vec(),
+            )
+        } else {
+            Err(unsupported!(
+                "pads {:?} with kernel {kernel:?} and strides {:?} have no exact TF/Keras padding",
+                window.pads,
+                window.strides
+            ))
+        }
+    }
+
+    /// `GlobalAveragePool`: the mean over H and W of a 4-D tensor, kept as 1×1.
+    fn global_average_pool(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let x = self.nhwc(&x)?;
+        self.mean(node, x, &[2, 3], true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_mode_adds_end_pad_only_for_a_window_starting_inside() {
+        // GoogLeNet's 3×3 stride-2 pools: 112 → 56 windows, the last one partial.
+        assert_eq!(ceil_mode_extra(112, 3, 2, (0, 0)), 1);
+        assert_eq!(ceil_mode_extra(111, 3, 2, (0, 0)), 0);
+        // A window would start in the end pad: PyTorch drops it.
+        assert_eq!(ceil_mode_extra(4, 2, 2, (0, 1)), 0);
+        assert_eq!(ceil_mode_extra(6, 3, 2, (1, 1)), 1);
+    }
+
+    #[test]
+    fn same_pads_follow_tf() {
+        assert_eq!(same_pads(112, 3, 2), (0, 1));
+        assert_eq!(same_pads(7, 3, 1), (1, 1));
+        assert_eq!(same_pads(1, 2, 1), (0, 1));
+        assert_eq!(window_output(112, 3, 2, 1, (1, 1)), Some(56));
+        assert_eq!(window_output(2, 3, 1, 1, (0, 0)), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! Reductions: `ReduceMean` (and `GlobalAveragePool`, a mean over H and W) as TF `Mean` over
+//! the same axes in the tensor's layout.
+
+use tf2h5_tf::pb;
+use tract_onnx::pb::NodeProto;
+
+use super::Registry;
+use crate::error::{unsupported, OpError};
+use crate::proto;
+use crate::translator::{float_type, Attrs, Tensor, Translator};
+
+pub(super) fn register(registry: &mut Registry) {
+    registry.insert("ReduceMean", Translator::reduce_mean);
+}
+
+impl Translator {
+    /// `ReduceMean` → `Mean` over the same axes in the tensor's layout (the converter decides
+    /// which Keras layer, e.g. `GlobalAveragePooling2D` for H and W).
+    fn reduce_mean(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let rank = x.rank();
+        let axes = match self.axes(node, rank)? {
+            Some(axes) => axes,
+            None if proto::attr_int(node, "noop_with_empty_axes", 0)? != 0 => {
+                return Err("an empty reduction is not supported".into())
+            }
+            None => (0..rank).collect(),
+        };
+        if axes.contains(&0) {
+            return Err(unsupported!("axes {axes:?}: averaging over the batch is not supported"));
+        }
+        let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
+        self.mean(node, x, &axes, keep_dims)
+    }
+
+    /// TF `Mean` of `x` over ONNX `axes` (sorted, without the batch), in `x`'s layout.
+    pub(crate) fn mean(&mut self, node: &NodeProto, x: Tensor, axes: &[usize], keep_dims: bool) -> Result<(), OpError> {
+        // A spatial mean of an NCHW tensor is a global pooling: over H and W of NHWC.
+        let x = if x.rank() == 4 && axes == [2, 3] { self.nhwc(&x)? } else { x };
+        let tf_axes: Vec<i64> = axes.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0) as i64).collect();
+        let (shape, layout) = if keep_dims {
+            let shape = x.shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { Some(1) } else { d }).collect();
+            (shape, x.layout.clone())
+        } else {
+            let shape = x.shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+            let renumber = |a: usize| a - axes.iter().filter(|&&r| r < a).count();
+            (shape, x.layout.iter().filter(|a| !axes.contains(a)).map(|&a| renumber(a)).collect())
+        };
+        let axes_node = self.emit_ints(&self.part("axes"), &tf_axes);
+        let attrs: Attrs = vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(keep_dims))];
+        self.emit_output(node, "Mean", vec![x.node, axes_node], attrs, shape, layout)
+    }
+}

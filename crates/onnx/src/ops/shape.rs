@@ -1,0 +1,104 @@
+//! Integer ops on shapes and constants (`Shape`, `Gather`, `Cast`, `Slice`, `Concat`,
+//! `Squeeze`, `Unsqueeze`, `ReduceProd` and arithmetic), folded at translation time with the
+//! batch kept symbolic; see [`crate::shapes`].
+
+use tf2h5_tf::{Dim, Dims};
+use tract_onnx::pb::NodeProto;
+
+use super::Registry;
+use crate::error::{unsupported, OpError};
+use crate::proto;
+use crate::shapes;
+use crate::translator::Translator;
+
+pub(super) fn register(registry: &mut Registry) {
+    for op in ["Shape", "Gather", "Cast", "ReduceProd"] {
+        registry.insert(op, Translator::shape_arithmetic);
+    }
+}
+
+impl Translator {
+    /// Integer ops on shapes and constants, folded (see [`crate::shapes`]).
+    pub(crate) fn shape_arithmetic(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let ints = |index: usize| -> Result<Vec<i64>, OpError> {
+            self.dims(node, index)?
+                .known()
+                .ok_or_else(|| OpError::Input { index, message: "depends on the batch size".into() })
+        };
+        let dims = match node.op_type.as_str() {
+            "Shape" => {
+                let x = self.tensor(node, 0)?;
+                let mut shape = Dims::of_shape(&x.shape)
+                    .ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
+                shape.values[0] = Dim::Batch(self.rows_of(&x) as i64);
+                shapes::slice(&shape, proto::attr_int(node, "start", 0)?, proto::attr_int(node, "end", i64::MAX)?)
+            }
+            "Gather" => {
+                if proto::attr_int(node, "axis", 0)? != 0 {
+                    return Err("only axis 0 of shape values can be gathered".into());
+                }
+                let indices = self.dims(node, 1)?;
+                let positions = indices.known().ok_or("the indices depend on the batch size")?;
+                self.dims(node, 0)?
+                    .gather(&positions, indices.scalar)
+                    .ok_or_else(|| format!("indices {positions:?} out of range"))?
+            }
+            "Cast" => {
+                use tract_onnx::pb::tensor_proto::DataType;
+                let to = proto::attr_int(node, "to", 0)?;
+                if ![DataType::Int64 as i64, DataType::Int32 as i64].contains(&to) {
+                    return Err(unsupported!("only casts of shape values to integers are supported (to = {to})"));
+                }
+                self.dims(node, 0)?
+            }
+            "Slice" => {
+                let (starts, ends) = (ints(1)?, ints(2)?);
+                let axes = if node.input.len() > 3 { ints(3)? } else { vec![0] };
+                let steps = if node.input.len() > 4 { ints(4)? } else { vec![1] };
+                if starts.len() != 1 || ends.len() != 1 || !matches!(axes[..], [0] | [-1]) || steps != [1] {
+                    return Err(unsupported!("only a step-1 slice of one vector of shape values is supported (starts {starts:?}, ends {ends:?}, axes {axes:?}, steps {steps:?})"));
+                }
+                shapes::slice(&self.dims(node, 0)?, starts[0], ends[0])
+            }
+            "Concat" => {
+                if !matches!(proto::attr_int(node, "axis", 0)?, 0 | -1) {
+                    return Err("shape values concatenate on axis 0 only".into());
+                }
+                let parts = (0..node.input.len()).map(|i| self.dims(node, i)).collect::<Result<Vec<_>, _>>()?;
+                Dims::concat(&parts).ok_or("cannot concatenate scalars")?
+            }
+            "ReduceProd" => {
+                let values = self.dims(node, 0)?;
+                let keep = proto::attr_int(node, "keepdims", 1)? != 0;
+                let product = values
+                    .values
+                    .iter()
+                    .try_fold(Dim::Known(1), |acc, &d| acc.checked_mul(d))
+                    .ok_or("a product of shape values that overflows")?;
+                Dims { values: vec![product], scalar: !keep }
+            }
+            "Unsqueeze" => shapes::with_rank(&self.dims(node, 0)?, 1, &ints(1)?)?,
+            "Squeeze" => {
+                shapes::with_rank(&self.dims(node, 0)?, 0, &if node.input.len() > 1 { ints(1)? } else { vec![] })?
+            }
+            other => return Err(unsupported!("op '{other}' is not supported on shape values")),
+        };
+        self.bind_dims(node, dims)
+    }
+
+    /// Integer arithmetic on shape values and integer constants (ShuffleNet's
+    /// `channels // 2`), folded; `op` is the TF op `binary` was given.
+    pub(crate) fn shape_binary(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
+        let (a, b) = (self.dims(node, 0)?, self.dims(node, 1)?);
+        let folded = match op {
+            "AddV2" => a.zip_with(&b, |x, y| x.add(y, false)),
+            "Sub" => a.zip_with(&b, |x, y| x.add(y, true)),
+            "Mul" => a.zip_with(&b, Dim::checked_mul),
+            "RealDiv" => a.zip_with(&b, Dim::checked_div),
+            _ => None,
+        };
+        let folded =
+            folded.ok_or_else(|| format!("{op} of shape values {:?} and {:?} is not supported", a.values, b.values))?;
+        self.bind_dims(node, folded)
+    }
+}

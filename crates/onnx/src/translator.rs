@@ -1,0 +1,789 @@
+//! The translation machinery: the [`Translator`] walks the ONNX nodes in file (topological)
+//! order and hands each to its op's function in [`crate::ops`], which rewrites it as TF
+//! nodes. Here live what every op shares: the [`Value`] an ONNX tensor is bound to, the
+//! [`Tensor`] layout bookkeeping (see the crate docs), emitting TF nodes and constants, and
+//! the graph's inputs and outputs.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use tf2h5_tf::pb;
+use tf2h5_tf::{Dims, SourceTensor, TfError, TfGraph, Translation};
+use tract_onnx::pb::{GraphProto, NodeProto};
+
+use crate::error::{unsupported, ErrorKind, OnnxError, OpError};
+use crate::ops::Registry;
+use crate::proto::{self, Const};
+use crate::shapes;
+use crate::Options;
+
+/// NCHW → NHWC.
+pub(crate) const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
+
+/// An ONNX tensor during translation.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Tensor(Tensor),
+    /// Shared: a weight read by several nodes is not copied.
+    Const(Rc<Const>),
+    /// Shape arithmetic that involves the batch size (see [`crate::shapes`]).
+    Dims(Dims),
+}
+
+/// An ONNX tensor computed by a TF node.
+#[derive(Debug, Clone)]
+pub(crate) struct Tensor {
+    /// The TF node producing it.
+    pub(crate) node: String,
+    /// The ONNX shape, `None` for the batch.
+    pub(crate) shape: Vec<Option<usize>>,
+    /// How the TF node holds it: TF axis `j` is ONNX axis `layout[j]`. The identity is the
+    /// ONNX layout; NCHW activations are held NHWC (`[0, 2, 3, 1]`). The batch stays first.
+    pub(crate) layout: Vec<usize>,
+}
+
+impl Tensor {
+    pub(crate) fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Non-batch dimensions, all known.
+    pub(crate) fn features(&self) -> Option<Vec<usize>> {
+        self.shape.iter().skip(1).copied().collect()
+    }
+
+    /// The permutation [`SourceTensor`] records (`None` in the ONNX layout).
+    pub(crate) fn permutation(&self) -> Option<Vec<usize>> {
+        (self.layout != identity(self.rank())).then(|| self.layout.clone())
+    }
+
+    /// Whether the TF node's elements come in ONNX (row-major) order, so a reshape can read
+    /// them as they are: true when only axes of size 1 are out of place.
+    pub(crate) fn in_onnx_order(&self) -> bool {
+        keeps_order(&self.shape, &self.layout)
+    }
+
+    /// The same data seen as ONNX tensor `y` with `y.axis[i] = self.axis[perm[i]]` (an ONNX
+    /// `Transpose`, or a reshape that only moves axes of size 1): no TF node is needed.
+    pub(crate) fn relabelled(&self, perm: &[usize]) -> Tensor {
+        let mut inverse = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inverse[p] = i;
+        }
+        Tensor {
+            node: self.node.clone(),
+            shape: permuted(&self.shape, perm),
+            layout: self.layout.iter().map(|&a| inverse[a]).collect(),
+        }
+    }
+}
+
+pub(crate) fn identity(rank: usize) -> Vec<usize> {
+    (0..rank).collect()
+}
+
+/// Whether holding a tensor of `shape` in `layout` keeps its elements in ONNX (row-major)
+/// order: only axes of size 1 may be out of place.
+pub(crate) fn keeps_order(shape: &[Option<usize>], layout: &[usize]) -> bool {
+    let moved: Vec<usize> = layout.iter().copied().filter(|&axis| shape[axis] != Some(1)).collect();
+    moved.windows(2).all(|pair| pair[0] < pair[1])
+}
+
+/// The permutation `p` (output axis `i` = input axis `p[i]`) when reshaping `from` to `to`
+/// only moves axes of size 1, which leaves the elements in order.
+pub(crate) fn unit_axis_move(from: &[Option<usize>], to: &[Option<usize>]) -> Option<Vec<usize>> {
+    if from.len() != to.len() {
+        return None;
+    }
+    let is_unit = |d: &Option<usize>| *d == Some(1);
+    let mut units = (0..from.len()).filter(|&a| is_unit(&from[a]));
+    let mut others = (0..from.len()).filter(|&a| !is_unit(&from[a]));
+    to.iter().map(|d| if is_unit(d) { units.next() } else { others.next().filter(|&a| from[a] == *d) }).collect()
+}
+
+/// Whether the 4-D graph input `name` is already channels-last (a model exported from
+/// TensorFlow by tf2onnx): following element-wise ops, the first node that cares about its
+/// layout transposes it NHWC → NCHW (`Transpose` [0, 3, 1, 2], or a `Reshape` that does the
+/// same by moving a channel axis of size 1). Anything else (a `Conv`, a pool...) reads it as
+/// NCHW, the ONNX convention.
+fn reads_channels_last(
+    graph: &GraphProto,
+    name: &str,
+    shape: &[Option<usize>],
+    constants: &HashMap<String, Value>,
+) -> bool {
+    const ELEMENTWISE: &[&str] = &[
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Relu",
+        "Sigmoid",
+        "Tanh",
+        "LeakyRelu",
+        "Clip",
+        "HardSigmoid",
+        "HardSwish",
+        "Identity",
+        "Dropout",
+    ];
+    let mut same_layout: HashSet<&str> = HashSet::from([name]);
+    for node in &graph.node {
+        if !node.input.iter().any(|i| same_layout.contains(i.as_str())) {
+            continue;
+        }
+        match node.op_type.as_str() {
+            "Transpose" => return proto::attr_ints(node, "perm").ok().flatten().as_deref() == Some(&[0, 3, 1, 2]),
+            "Reshape" => {
+                let target = node.input.get(1).and_then(|t| match constants.get(t) {
+                    Some(Value::Const(c)) => c.int_values(),
+                    _ => None,
+                });
+                let to: Option<Vec<Option<usize>>> = target.map(|t| {
+                    t.iter().enumerate().map(|(i, &d)| if i == 0 { None } else { usize::try_from(d).ok() }).collect()
+                });
+                return to.and_then(|to| unit_axis_move(shape, &to)).as_deref() == Some(&[0, 3, 1, 2]);
+            }
+            op if ELEMENTWISE.contains(&op) => same_layout.extend(node.output.iter().map(String::as_str)),
+            _ => return false,
+        }
+    }
+    false
+}
+
+pub(crate) type Attrs = Vec<(&'static str, pb::attr_value::Value)>;
+
+pub(crate) struct Translator {
+    file: PathBuf,
+    registry: &'static Registry,
+    nodes: Vec<pb::NodeDef>,
+    used: HashSet<String>,
+    pub(crate) values: HashMap<String, Value>,
+    sources: HashMap<String, SourceTensor>,
+    /// The first output of the ONNX node being translated (for names of its TF nodes).
+    current: Option<String>,
+    /// TF `Transpose` nodes already emitted, by (TF node, layout), so a tensor read in another
+    /// layout by several ops is transposed once.
+    transposes: HashMap<(String, Vec<usize>), String>,
+    /// A 4-D graph input is channels-last in the ONNX file (see [`reads_channels_last`]); 4-D
+    /// inputs and outputs then keep the ONNX layout.
+    pub(crate) channels_last_inputs: bool,
+    /// TF nodes whose first axis merges the batch with others (tf2onnx's `tensordot`
+    /// reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`): rows per sample.
+    pub(crate) rows: HashMap<String, usize>,
+    /// ONNX `Sub` outputs of two tensors, and `Sqrt` outputs, by ONNX name: the operands, so
+    /// that `Mul(d, d)` becomes `SquaredDifference` and `Reciprocal(Sqrt(v))` `Rsqrt`, the forms
+    /// the converter's normalisation patterns read (tf2onnx writes TF's that way).
+    pub(crate) differences: HashMap<String, (Tensor, Tensor)>,
+    pub(crate) square_roots: HashMap<String, Tensor>,
+}
+
+/// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
+/// bytes are freed once it is an array).
+pub(crate) fn translate(file: &Path, mut graph: GraphProto, options: &Options) -> Result<TfGraph, TfError> {
+    let graph_initializers = std::mem::take(&mut graph.initializer);
+    let graph = &graph;
+    let mut t = Translator::new(file);
+    let located = |kind: ErrorKind| OnnxError { path: file.to_path_buf(), kind };
+    for init in graph_initializers {
+        let value = proto::tensor(&init).map_err(|e| located(ErrorKind::Initializer(e)))?;
+        t.values.insert(init.name, Value::Const(Rc::new(value)));
+    }
+    let mut inputs = Vec::new();
+    for input in &graph.input {
+        // Old files list initializers among the inputs too.
+        if !t.values.contains_key(&input.name) {
+            inputs.push(t.input(graph, input, options)?);
+        }
+    }
+    for node in &graph.node {
+        t.node(node).map_err(|source| {
+            located(ErrorKind::Node { node: proto::node_label(node).to_string(), op: node.op_type.clone(), source })
+        })?;
+    }
+    t.current = None;
+    let mut outputs = Vec::new();
+    for output in &graph.output {
+        outputs.push(t.output(&output.name, options)?);
+    }
+    let layout = layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
+    let tf_graph = pb::GraphDef { node: t.nodes, ..Default::default() };
+    let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
+    let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
+        key: key.0.clone(),
+        tensor: key.0.clone(),
+        dtype: pb::DataType::DtFloat,
+        shape: None,
+    };
+    // The ONNX graph's inputs and outputs, in its order (what `default_outputs` reports).
+    result.signature = Some(tf2h5_tf::SignatureInfo {
+        name: "onnx".into(),
+        method_name: "onnx graph".into(),
+        inputs: inputs.iter().map(tensor).collect(),
+        outputs: outputs.iter().map(tensor).collect(),
+    });
+    result.translation =
+        Some(Translation { format: "ONNX".into(), source: file.to_path_buf(), layout, tensors: t.sources });
+    Ok(result)
+}
+
+/// What the report says about layouts. `edges` hold (TF node, rank).
+fn layout_sentence(
+    inputs: &[(String, usize)],
+    outputs: &[(String, usize)],
+    options: &Options,
+    channels_last_inputs: bool,
+) -> String {
+    let four_d = inputs.iter().chain(outputs).any(|(_, rank)| *rank == 4);
+    match (four_d, options.keep_nchw) {
+        (false, _) => "inputs and outputs keep the ONNX layout (none is 4-D)".into(),
+        (true, _) if channels_last_inputs => {
+            "ONNX layout: the 4-D inputs are already channels-last (NHWC) in the ONNX file (as tf2onnx writes them), so inputs and outputs keep it".into()
+        }
+        (true, false) => "NHWC: 4-D inputs and outputs are the ONNX NCHW tensors transposed to NHWC (use --keep-nchw for NCHW)".into(),
+        (true, true) => "NCHW (--keep-nchw): 4-D inputs and outputs keep the ONNX layout, transposed to NHWC inside by Permute layers".into(),
+    }
+}
+
+/// ONNX axes (negative counts from the end) as axes of a rank-`rank` tensor, in order.
+pub(crate) fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, OpError> {
+    axes.iter()
+        .map(|&a| {
+            usize::try_from(if a < 0 { a + rank as i64 } else { a })
+                .ok()
+                .filter(|&a| a < rank)
+                .ok_or_else(|| unsupported!("axis {a} out of range"))
+        })
+        .collect()
+}
+
+/// The elements of `values` in logical order as little-endian bytes (TF's `tensor_content`).
+fn little_endian<T: Copy, const N: usize>(values: ArrayViewD<T>, bytes: fn(T) -> [u8; N]) -> Vec<u8> {
+    /// Side of the tiles a transposed matrix is copied in, so reads and writes stay in cache.
+    const TILE: usize = 64;
+    let mut content = Vec::with_capacity(values.len() * N);
+    if let Some(slice) = values.as_slice() {
+        slice.iter().for_each(|&value| content.extend_from_slice(&bytes(value)));
+        return content;
+    }
+    // A transposed matrix (Gemm's transB: VGG16's 25088 × 4096 fc6): element by element, every
+    // read would miss the cache.
+    if let Ok(matrix) = values.view().into_dimensionality::<ndarray::Ix2>() {
+        let (rows, cols) = matrix.dim();
+        content.resize(values.len() * N, 0);
+        for row_tile in (0..rows).step_by(TILE) {
+            for col_tile in (0..cols).step_by(TILE) {
+                for row in row_tile..(row_tile + TILE).min(rows) {
+                    for col in col_tile..(col_tile + TILE).min(cols) {
+                        let at = (row * cols + col) * N;
+                        content[at..at + N].copy_from_slice(&bytes(matrix[[row, col]]));
+                    }
+                }
+            }
+        }
+        return content;
+    }
+    values.iter().for_each(|&value| content.extend_from_slice(&bytes(value)));
+    content
+}
+
+/// ONNX `(begin_0, begin_1, ..., end_0, end_1, ...)` as (begin, end) pairs, one per axis.
+pub(crate) fn pairs(pads: &[i64]) -> Vec<(i64, i64)> {
+    let half = pads.len() / 2;
+    (0..half).map(|i| (pads[i], pads[half + i])).collect()
+}
+
+pub(crate) fn permuted<T: Copy>(values: &[T], perm: &[usize]) -> Vec<T> {
+    perm.iter().map(|&p| values[p]).collect()
+}
+
+pub(crate) fn int_list(values: &[i64]) -> pb::attr_value::Value {
+    pb::attr_value::Value::List(pb::attr_value::ListValue { i: values.to_vec(), ..Default::default() })
+}
+
+pub(crate) fn string(value: &str) -> pb::attr_value::Value {
+    pb::attr_value::Value::S(value.as_bytes().to_vec())
+}
+
+pub(crate) fn float_type() -> pb::attr_value::Value {
+    pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)
+}
+
+fn tf_shape(dims: &[Option<usize>]) -> pb::TensorShapeProto {
+    pb::TensorShapeProto {
+        dim: dims
+            .iter()
+            .map(|d| pb::tensor_shape_proto::Dim { size: d.map_or(-1, |d| d as i64), name: String::new() })
+            .collect(),
+        unknown_rank: false,
+    }
+}
+
+impl Translator {
+    pub(crate) fn new(file: &Path) -> Self {
+        Translator {
+            file: file.to_path_buf(),
+            registry: &crate::ops::REGISTRY,
+            nodes: Vec::new(),
+            used: HashSet::new(),
+            values: HashMap::new(),
+            sources: HashMap::new(),
+            current: None,
+            transposes: HashMap::new(),
+            channels_last_inputs: false,
+            rows: HashMap::new(),
+            differences: HashMap::new(),
+            square_roots: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn fresh(&mut self, wanted: &str) -> String {
+        // `name:k` and `^name` mean other things in a GraphDef input list.
+        let base: String = wanted.trim_start_matches('^').replace(':', "_");
+        let base = if base.is_empty() { "onnx".to_string() } else { base };
+        tf2h5_tf::unique_name(&mut self.used, &base)
+    }
+
+    pub(crate) fn emit(&mut self, wanted: &str, op: &str, inputs: Vec<String>, attrs: Attrs) -> String {
+        let name = self.fresh(wanted);
+        let attr = attrs.into_iter().map(|(k, v)| (k.to_string(), pb::AttrValue { value: Some(v) })).collect();
+        self.nodes.push(pb::NodeDef { name: name.clone(), op: op.into(), input: inputs, attr, ..Default::default() });
+        name
+    }
+
+    pub(crate) fn emit_const(&mut self, wanted: &str, value: &Const) -> String {
+        match value {
+            Const::F32(a) => self.emit_f32(wanted, a.view(), a.shape()),
+            Const::Int(a) => {
+                self.emit_tensor(wanted, pb::DataType::DtInt64, a.shape(), little_endian(a.view(), i64::to_le_bytes))
+            }
+        }
+    }
+
+    /// A float32 `Const` holding `value`'s elements in logical (row-major) order, declared
+    /// with `shape` (same size): a permuted weight is written without an intermediate copy.
+    pub(crate) fn emit_f32(&mut self, wanted: &str, value: ArrayViewD<f32>, shape: &[usize]) -> String {
+        self.emit_tensor(wanted, pb::DataType::DtFloat, shape, little_endian(value, f32::to_le_bytes))
+    }
+
+    pub(crate) fn emit_tensor(
+        &mut self,
+        wanted: &str,
+        dtype: pb::DataType,
+        shape: &[usize],
+        content: Vec<u8>,
+    ) -> String {
+        let tensor = pb::TensorProto {
+            dtype: dtype as i32,
+            tensor_shape: Some(tf_shape(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())),
+            tensor_content: content,
+            ..Default::default()
+        };
+        let attrs: Attrs = vec![
+            ("dtype", pb::attr_value::Value::Type(dtype as i32)),
+            ("value", pb::attr_value::Value::Tensor(tensor)),
+        ];
+        self.emit(wanted, "Const", vec![], attrs)
+    }
+
+    pub(crate) fn emit_ints(&mut self, wanted: &str, values: &[i64]) -> String {
+        let array = ArrayD::from_shape_vec(IxDyn(&[values.len()]), values.to_vec())
+            .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[0])));
+        self.emit_const(wanted, &Const::Int(array))
+    }
+
+    pub(crate) fn emit_scalar(&mut self, wanted: &str, value: f32) -> String {
+        self.emit_const(wanted, &Const::F32(ArrayD::from_elem(IxDyn(&[]), value)))
+    }
+
+    /// A graph input: a `Placeholder`, NHWC for a 4-D NCHW input unless NCHW is kept.
+    pub(crate) fn input(
+        &mut self,
+        graph: &GraphProto,
+        input: &tract_onnx::pb::ValueInfoProto,
+        options: &Options,
+    ) -> Result<(String, usize), OnnxError> {
+        use tract_onnx::pb::type_proto::Value as TypeValue;
+        let refuse = |message: String| OnnxError {
+            path: self.file.clone(),
+            kind: ErrorKind::Input { input: input.name.clone(), message },
+        };
+        let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(TypeValue::TensorType(t)) => t,
+            _ => return Err(refuse("not a tensor".into())),
+        };
+        if tensor_type.elem_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
+            return Err(refuse("only float32 inputs are supported".into()));
+        }
+        let dims = tensor_type.shape.as_ref().map(|s| &s.dim).ok_or_else(|| refuse("the input has no shape".into()))?;
+        let mut shape: Vec<Option<usize>> = dims
+            .iter()
+            .map(|d| match d.value {
+                Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Some(v as usize),
+                _ => None,
+            })
+            .collect();
+        if shape.is_empty() || shape[1..].iter().any(Option::is_none) {
+            return Err(refuse(format!("shape {shape:?}: only the first (batch) dimension may be unknown")));
+        }
+        // The first dimension is the batch, whatever the file fixes it to.
+        shape[0] = None;
+        let rank = shape.len();
+        let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);
+        self.channels_last_inputs |= channels_last;
+        let layout = if rank == 4 && !options.keep_nchw && !channels_last { TO_NHWC.to_vec() } else { identity(rank) };
+        let attrs: Attrs = vec![
+            ("dtype", float_type()),
+            ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout)))),
+        ];
+        let placeholder = self.emit(&input.name, "Placeholder", vec![], attrs);
+        self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout });
+        Ok((placeholder, rank))
+    }
+
+    /// A graph output: its TF node, transposed to the layout of the model's edges if needed.
+    pub(crate) fn output(&mut self, name: &str, options: &Options) -> Result<(String, usize), OnnxError> {
+        let file = self.file.clone();
+        let refuse = |message: String| OnnxError {
+            path: file.clone(),
+            kind: ErrorKind::Output { output: name.to_string(), message },
+        };
+        let tensor = match self.values.get(name) {
+            Some(Value::Tensor(t)) => t.clone(),
+            Some(Value::Const(_) | Value::Dims(_)) => {
+                return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into()))
+            }
+            None => return Err(refuse("no node computes it".into())),
+        };
+        let rank = tensor.rank();
+        let nhwc = rank == 4 && !options.keep_nchw && !self.channels_last_inputs;
+        let (layout, suffix) = if nhwc { (TO_NHWC.to_vec(), "to_nhwc") } else { (identity(rank), "to_onnx_layout") };
+        let held = self.held_as(&tensor, &layout, &format!("{name}/{suffix}")).map_err(|e| refuse(e.to_string()))?;
+        Ok((held.node, rank))
+    }
+
+    /// `x` held in `layout`: itself, or a TF `Transpose` of it (emitted once per tensor and
+    /// layout), recorded as computing `x`'s source tensor.
+    pub(crate) fn held_as(&mut self, x: &Tensor, layout: &[usize], wanted: &str) -> Result<Tensor, OpError> {
+        if x.layout == layout {
+            return Ok(x.clone());
+        }
+        if layout.len() != x.rank() || layout.first() != Some(&0) {
+            return Err(unsupported!("cannot hold a tensor of shape {:?} in layout {layout:?}", x.shape));
+        }
+        // TF axis j of the result is TF axis perm[j] of x.
+        let perm: Vec<usize> = layout.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0)).collect();
+        let key = (x.node.clone(), layout.to_vec());
+        let node = match self.transposes.get(&key) {
+            Some(node) => node.clone(),
+            None => {
+                let perm_node =
+                    self.emit_ints(&format!("{wanted}/perm"), &perm.iter().map(|&p| p as i64).collect::<Vec<_>>());
+                let node = self.emit(wanted, "Transpose", vec![x.node.clone(), perm_node], vec![]);
+                if let Some(source) = self.sources.get(&x.node).cloned() {
+                    let base = source.permutation.unwrap_or_else(|| identity(perm.len()));
+                    let composed: Vec<usize> = perm.iter().map(|&p| base[p]).collect();
+                    let permutation = (composed != identity(perm.len())).then_some(composed);
+                    self.sources.insert(node.clone(), SourceTensor { name: source.name, permutation });
+                }
+                self.transposes.insert(key, node.clone());
+                node
+            }
+        };
+        Ok(Tensor { node, shape: x.shape.clone(), layout: layout.to_vec() })
+    }
+
+    /// `x` held in the ONNX layout (its last TF axis is its last ONNX axis, its elements in
+    /// ONNX order).
+    pub(crate) fn in_onnx_layout(&mut self, x: &Tensor) -> Result<Tensor, OpError> {
+        self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))
+    }
+
+    /// `x` as a 4-D NCHW tensor held NHWC, for the ops that work on channels.
+    pub(crate) fn nhwc(&mut self, x: &Tensor) -> Result<Tensor, OpError> {
+        if x.rank() != 4 {
+            return Err(unsupported!("expected a 4-D NCHW tensor, got shape {:?}", x.shape));
+        }
+        self.held_as(x, &TO_NHWC, &self.part("to_nhwc"))
+    }
+
+    pub(crate) fn value(&self, node: &NodeProto, index: usize) -> Result<&Value, OpError> {
+        let input_error = |message: String| OpError::Input { index, message };
+        let name = node.input.get(index).filter(|n| !n.is_empty()).ok_or_else(|| input_error("is missing".into()))?;
+        self.values.get(name).ok_or_else(|| input_error(format!("'{name}' is not computed before this node")))
+    }
+
+    pub(crate) fn tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
+        match self.value(node, index)? {
+            Value::Tensor(t) => Ok(t.clone()),
+            Value::Const(_) => Err(OpError::Input {
+                index,
+                message: "is a constant; only tensors computed from the inputs are supported here".into(),
+            }),
+            Value::Dims(_) => Err(OpError::Input {
+                index,
+                message: "is computed from a shape; only tensors computed from the inputs are supported here".into(),
+            }),
+        }
+    }
+
+    pub(crate) fn constant(&self, node: &NodeProto, index: usize) -> Result<Option<Rc<Const>>, OpError> {
+        match node.input.get(index).filter(|n| !n.is_empty()) {
+            None => Ok(None),
+            Some(_) => match self.value(node, index)? {
+                Value::Const(c) => Ok(Some(c.clone())),
+                Value::Tensor(_) => Err(OpError::Input {
+                    index,
+                    message: "must be a constant (an initializer or a Constant node)".into(),
+                }),
+                Value::Dims(_) => Err(OpError::Input {
+                    index,
+                    message: "must be a constant, but it depends on the batch size".into(),
+                }),
+            },
+        }
+    }
+
+    /// Input `index` as shape values (folded shape arithmetic or an integer constant).
+    pub(crate) fn dims(&self, node: &NodeProto, index: usize) -> Result<Dims, OpError> {
+        match self.value(node, index)? {
+            Value::Dims(dims) => Ok(dims.clone()),
+            Value::Const(c) => shapes::from_const(c)
+                .ok_or_else(|| OpError::Input { index, message: "must be an integer scalar or vector".into() }),
+            Value::Tensor(_) => Err(OpError::Input {
+                index,
+                message: "is a tensor; only shape arithmetic on constants and shapes is supported here".into(),
+            }),
+        }
+    }
+
+    /// Whether input `index` is a tensor computed from the graph's inputs.
+    pub(crate) fn is_tensor(&self, node: &NodeProto, index: usize) -> bool {
+        matches!(self.value(node, index), Ok(Value::Tensor(_)))
+    }
+
+    /// Binds a folded shape computation: a constant when it does not involve the batch.
+    pub(crate) fn bind_dims(&mut self, node: &NodeProto, dims: Dims) -> Result<(), OpError> {
+        let value = shapes::to_const(&dims).map_or(Value::Dims(dims), |c| Value::Const(Rc::new(c)));
+        self.values.insert(Self::output_name(node)?.to_string(), value);
+        Ok(())
+    }
+
+    pub(crate) fn output_name(node: &NodeProto) -> Result<&str, OpError> {
+        node.output.first().map(String::as_str).filter(|n| !n.is_empty()).ok_or_else(|| "the node has no output".into())
+    }
+
+    /// Emits the TF node that computes the ONNX node's output 0, named after that output.
+    pub(crate) fn emit_output(
+        &mut self,
+        node: &NodeProto,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Attrs,
+        shape: Vec<Option<usize>>,
+        layout: Vec<usize>,
+    ) -> Result<(), OpError> {
+        let onnx_name = Self::output_name(node)?.to_string();
+        let tf_node = self.emit(&onnx_name, op, inputs, attrs);
+        self.bind(&onnx_name, Tensor { node: tf_node, shape, layout });
+        Ok(())
+    }
+
+    /// Records that `tensor` computes the ONNX tensor `onnx_name`.
+    pub(crate) fn bind(&mut self, onnx_name: &str, tensor: Tensor) {
+        let permutation = tensor.permutation();
+        self.sources.entry(tensor.node.clone()).or_insert(SourceTensor { name: onnx_name.to_string(), permutation });
+        self.values.insert(onnx_name.to_string(), Value::Tensor(tensor));
+    }
+
+    /// A name for an intermediate TF node of the current ONNX node.
+    pub(crate) fn part(&self, suffix: &str) -> String {
+        let base = self.current.as_deref().unwrap_or("onnx");
+        format!("{base}/{suffix}")
+    }
+
+    /// Translates one node through its op's registered translation.
+    pub(crate) fn node(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            return Err(OpError::UnsupportedDomain { op: node.op_type.clone(), domain: node.domain.clone() });
+        }
+        if node.output.iter().skip(1).any(|o| !o.is_empty())
+            && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization")
+        {
+            return Err("only the first output of an op is supported".into());
+        }
+        let translate = self
+            .registry
+            .get(node.op_type.as_str())
+            .ok_or_else(|| OpError::UnsupportedOp { op: node.op_type.clone() })?;
+        self.current = node.output.first().cloned();
+        translate(self, node)
+    }
+
+    pub(crate) fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        self.elementwise(node, op, vec![x.node.clone()], attrs, &x)
+    }
+
+    /// Emits an element-wise op whose result is shaped and held like `like`, with as many
+    /// rows per sample.
+    pub(crate) fn elementwise(
+        &mut self,
+        node: &NodeProto,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Attrs,
+        like: &Tensor,
+    ) -> Result<(), OpError> {
+        let rows = self.rows_of(like);
+        self.emit_output(node, op, inputs, attrs, like.shape.clone(), like.layout.clone())?;
+        self.inherit_rows(node, rows)
+    }
+
+    /// Rows per sample of `x` (1 unless its batch axis is merged).
+    pub(crate) fn rows_of(&self, x: &Tensor) -> usize {
+        self.rows.get(&x.node).copied().unwrap_or(1)
+    }
+
+    /// Records that the TF node computing `node`'s output has `rows` rows per sample.
+    pub(crate) fn inherit_rows(&mut self, node: &NodeProto, rows: usize) -> Result<(), OpError> {
+        if rows > 1 {
+            if let Some(Value::Tensor(t)) = self.values.get(Self::output_name(node)?) {
+                self.rows.insert(t.node.clone(), rows);
+            }
+        }
+        Ok(())
+    }
+
+    /// The `axes` of `Squeeze`/`Unsqueeze`/`ReduceMean` (input 1, or the attribute before
+    /// opsets 13/18), sorted and made non-negative for a tensor of `rank`; `None` when absent.
+    pub(crate) fn axes(&self, node: &NodeProto, rank: usize) -> Result<Option<Vec<usize>>, OpError> {
+        let axes = match self.constant(node, 1)? {
+            Some(axes) => axes.int_values().ok_or("the axes must be integers")?,
+            None => match proto::attr_ints(node, "axes")? {
+                Some(axes) => axes,
+                None => return Ok(None),
+            },
+        };
+        let mut resolved = resolve_axes(&axes, rank)?;
+        resolved.sort_unstable();
+        resolved.dedup();
+        Ok(Some(resolved))
+    }
+
+    /// A constant operand of an element-wise op on `x`, in `x`'s TF layout: right-aligned to
+    /// x's rank (ONNX broadcasting), permuted like `x`, leading 1s dropped.
+    pub(crate) fn broadcast_constant(&mut self, c: &Const, x: &Tensor, wanted: &str) -> Result<String, OpError> {
+        let value = c.to_f32();
+        if value.ndim() > x.rank() {
+            return Err(unsupported!(
+                "a constant of shape {:?} does not broadcast against {:?}",
+                value.shape(),
+                x.shape
+            ));
+        }
+        let value = if x.permutation().is_some() {
+            let mut shape = vec![1; x.rank() - value.ndim()];
+            shape.extend_from_slice(value.shape());
+            let aligned = value.into_shape_with_order(IxDyn(&shape)).map_err(|e| e.to_string())?;
+            let mut held = aligned.permuted_axes(IxDyn(&x.layout)).as_standard_layout().into_owned();
+            while held.ndim() > 0 && held.shape()[0] == 1 {
+                held = held.index_axis_move(Axis(0), 0);
+            }
+            held
+        } else {
+            value
+        };
+        Ok(self.emit_const(wanted, &Const::F32(value)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    /// Every registered op reaches its translation (which then fails on the empty node, or
+    /// folds it), and
+    /// an unregistered one is refused as unsupported.
+    #[test]
+    fn registered_ops_are_dispatched() {
+        for op in crate::ops::SUPPORTED_OPS.iter().chain(&["LpNormalization"]) {
+            let node = NodeProto { op_type: op.to_string(), output: vec!["y".into()], ..Default::default() };
+            let mut t = Translator::new(Path::new("m.onnx"));
+            let result = t.node(&node);
+            let unsupported = matches!(result, Err(OpError::UnsupportedOp { .. }));
+            assert_eq!(unsupported, *op == "LpNormalization", "{op}: {result:?}");
+        }
+    }
+
+    /// tf2onnx's pattern: an NHWC input transposed to NCHW for a channel op, then back to
+    /// NHWC and flattened. The input stays NHWC and no TF `Transpose` is needed.
+    #[test]
+    fn transposes_of_a_channels_last_input_cost_no_tf_node() {
+        let nodes = vec![
+            onnx_node("Transpose", &["x"], "nchw", vec![ints_attr("perm", &[0, 3, 1, 2])]),
+            onnx_node("Relu", &["nchw"], "relu", vec![]),
+            onnx_node("GlobalAveragePool", &["relu"], "pooled", vec![]),
+            onnx_node("Transpose", &["pooled"], "nhwc", vec![ints_attr("perm", &[0, 2, 3, 1])]),
+            onnx_node("Reshape", &["nhwc", "flat"], "y", vec![]),
+        ];
+        let ops = translated_ops(&[-1, 5, 5, 3], nodes, vec![int_initializer("flat", &[-1, 3])]).unwrap();
+        assert_eq!(ops, ["Placeholder", "Relu", "Mean", "Reshape"]);
+        let mut t = Translator::new(Path::new("m.onnx"));
+        let x = Tensor { node: "x".into(), shape: vec![None, Some(5), Some(5), Some(3)], layout: identity(4) };
+        assert_eq!(t.held_as(&x, &TO_NHWC, "t").unwrap().node, "t");
+        assert_eq!(t.held_as(&x, &TO_NHWC, "again").unwrap().node, "t", "a tensor is transposed once per layout");
+    }
+
+    /// PyTorch's `x.view(x.size(0), -1)` on an NCHW activation: the shape arithmetic folds,
+    /// and the NHWC-held tensor is transposed back to NCHW order before the reshape.
+    #[test]
+    fn torch_flatten_folds_its_shape_arithmetic() {
+        let nodes = vec![
+            onnx_node("Relu", &["x"], "relu", vec![]),
+            onnx_node("Shape", &["relu"], "shape", vec![]),
+            onnx_node("Gather", &["shape", "zero"], "batch", vec![]),
+            onnx_node("Unsqueeze", &["batch", "axes"], "batch1", vec![]),
+            onnx_node("Concat", &["batch1", "minus_one"], "target", vec![]),
+            onnx_node("Reshape", &["relu", "target"], "y", vec![]),
+        ];
+        let mut zero = int_initializer("zero", &[0]);
+        zero.dims.clear();
+        let initializers = vec![zero, int_initializer("axes", &[0]), int_initializer("minus_one", &[-1])];
+        let ops = translated_ops(&[-1, 3, 4, 4], nodes.clone(), initializers.clone()).unwrap();
+        assert_eq!(ops, ["Placeholder", "Relu", "Transpose", "Reshape"]);
+
+        // Twice the batch size as the first entry is refused, not reshaped.
+        let mut doubled = nodes;
+        doubled.insert(4, onnx_node("Concat", &["batch1", "batch1"], "two", vec![]));
+        doubled[5] = onnx_node("Concat", &["two", "minus_one"], "target", vec![]);
+        let error = translated_ops(&[-1, 3, 4, 4], doubled, initializers).unwrap_err();
+        assert!(error.contains("node 'y' (Reshape)") && error.contains("moves the batch"), "{error}");
+    }
+
+    #[test]
+    fn transposes_moving_the_batch_are_refused() {
+        let nodes = vec![onnx_node("Transpose", &["x"], "y", vec![ints_attr("perm", &[1, 0, 2])])];
+        let error = translated_ops(&[-1, 3, 4], nodes, vec![]).unwrap_err();
+        assert!(error.contains("(Transpose): perm [1, 0, 2] moves the batch axis"), "{error}");
+    }
+
+    #[test]
+    fn unit_axes_move_without_reordering_elements() {
+        let (n, one, four) = (None, Some(1), Some(4));
+        assert_eq!(unit_axis_move(&[n, four, four, one], &[n, one, four, four]), Some(vec![0, 3, 1, 2]));
+        assert_eq!(unit_axis_move(&[n, four, one, one], &[n, four, one, one]), Some(vec![0, 1, 2, 3]));
+        assert_eq!(unit_axis_move(&[n, four, Some(2)], &[n, Some(2), four]), None);
+        assert!(keeps_order(&[n, four, one, one], &TO_NHWC));
+        assert!(!keeps_order(&[n, four, Some(2), Some(2)], &TO_NHWC));
+    }
+
+    #[test]
+    fn pads_pair_begins_with_ends() {
+        assert_eq!(pairs(&[1, 2, 3, 4]), vec![(1, 3), (2, 4)]);
+        assert_eq!(permuted(&[(0, 0), (1, 1), (2, 2), (3, 3)], &TO_NHWC), vec![(0, 0), (2, 2), (3, 3), (1, 1)]);
+    }
+}
