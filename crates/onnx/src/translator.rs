@@ -706,8 +706,7 @@ mod tests {
     use crate::testing::*;
 
     /// Every registered op reaches its translation (which then fails on the empty node, or
-    /// folds it), and
-    /// an unregistered one is refused as unsupported.
+    /// folds it), and an unregistered one is refused as unsupported.
     #[test]
     fn registered_ops_are_dispatched() {
         for op in crate::ops::SUPPORTED_OPS.iter().chain(&["LpNormalization"]) {
