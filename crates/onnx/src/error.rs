@@ -89,8 +89,15 @@ pub(crate) use unsupported;
 pub struct OnnxError {
     /// The `.onnx` file.
     pub path: PathBuf,
-    /// What went wrong, and where.
-    pub kind: ErrorKind,
+    /// What went wrong, and where (boxed: errors travel up through every translation).
+    pub kind: Box<ErrorKind>,
+}
+
+impl OnnxError {
+    /// An error of `kind` in the file at `path`.
+    pub fn new(path: impl Into<PathBuf>, kind: ErrorKind) -> Self {
+        OnnxError { path: path.into(), kind: Box::new(kind) }
+    }
 }
 
 /// Where in the file an [`OnnxError`] happened.

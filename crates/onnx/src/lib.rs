@@ -123,7 +123,7 @@ fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto
 /// TensorFlow-style graph; see the crate docs.
 pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
     let (file, mut model) = decode(path)?;
-    let located = |kind: ErrorKind| OnnxError { path: file.clone(), kind };
+    let located = |kind: ErrorKind| OnnxError::new(file.clone(), kind);
     let graph = model
         .graph
         .take()

@@ -186,7 +186,7 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, options: &Options) -
     let graph_initializers = std::mem::take(&mut graph.initializer);
     let graph = &graph;
     let mut t = Translator::new(file);
-    let located = |kind: ErrorKind| OnnxError { path: file.to_path_buf(), kind };
+    let located = |kind: ErrorKind| OnnxError::new(file, kind);
     for init in graph_initializers {
         let value = proto::tensor(&init).map_err(|e| located(ErrorKind::Initializer(e)))?;
         t.values.insert(init.name, Value::Const(Rc::new(value)));
@@ -406,9 +406,8 @@ impl Translator {
         options: &Options,
     ) -> Result<(String, usize), OnnxError> {
         use tract_onnx::pb::type_proto::Value as TypeValue;
-        let refuse = |message: String| OnnxError {
-            path: self.file.clone(),
-            kind: ErrorKind::Input { input: input.name.clone(), message },
+        let refuse = |message: String| {
+            OnnxError::new(self.file.clone(), ErrorKind::Input { input: input.name.clone(), message })
         };
         let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(TypeValue::TensorType(t)) => t,
@@ -446,10 +445,8 @@ impl Translator {
     /// A graph output: its TF node, transposed to the layout of the model's edges if needed.
     pub(crate) fn output(&mut self, name: &str, options: &Options) -> Result<(String, usize), OnnxError> {
         let file = self.file.clone();
-        let refuse = |message: String| OnnxError {
-            path: file.clone(),
-            kind: ErrorKind::Output { output: name.to_string(), message },
-        };
+        let refuse =
+            |message: String| OnnxError::new(file.clone(), ErrorKind::Output { output: name.to_string(), message });
         let tensor = match self.values.get(name) {
             Some(Value::Tensor(t)) => t.clone(),
             Some(Value::Const(_) | Value::Dims(_)) => {
