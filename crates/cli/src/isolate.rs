@@ -15,7 +15,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,22 +107,13 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8
     })
 }
 
-/// Describes the Keras `.h5` file at `path`, reading it in a child process.
-pub fn describe_h5(path: &Path) -> Result<String> {
-    let name = path.display();
-    let size = std::fs::metadata(path).with_context(|| format!("{name}: cannot read the file"))?.len();
-    let exe = std::env::current_exe().context("cannot locate the tf2h5 executable")?;
-    let mut child = Command::new(exe)
-        .arg(CHILD_ARG)
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start the .h5 reader process")?;
-    let stdout = drain(child.stdout.take().context("no pipe")?);
-    let stderr = drain(child.stderr.take().context("no pipe")?);
-    let limit = deadline(size);
+/// Runs `command` with stdout and stderr piped (drained on threads, so a chatty child cannot
+/// block on a full pipe) and waits for it; after `limit` the child is killed and `None` is
+/// returned, so a hang can never stall the caller.
+pub(crate) fn output_within(mut command: Command, limit: Duration) -> Result<Option<Output>> {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let stdout = drain(child.stdout.take().context("no stdout pipe")?);
+    let stderr = drain(child.stderr.take().context("no stderr pipe")?);
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -131,15 +122,30 @@ pub fn describe_h5(path: &Path) -> Result<String> {
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            bail!(
-                "{name}: reading the file did not finish in {} s; it is corrupt (the HDF5 library loops on some corrupt files)",
-                limit.as_secs()
-            );
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    let stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+    Ok(Some(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() }))
+}
+
+/// Describes the Keras `.h5` file at `path`, reading it in a child process.
+pub fn describe_h5(path: &Path) -> Result<String> {
+    let name = path.display();
+    let size = std::fs::metadata(path).with_context(|| format!("{name}: cannot read the file"))?.len();
+    let exe = std::env::current_exe().context("cannot locate the tf2h5 executable")?;
+    let mut command = Command::new(exe);
+    command.arg(CHILD_ARG).arg(path).stdin(Stdio::null());
+    let limit = deadline(size);
+    let Some(output) = output_within(command, limit).context("cannot start the .h5 reader process")? else {
+        bail!(
+            "{name}: reading the file did not finish in {} s; it is corrupt (the HDF5 library loops on some corrupt files)",
+            limit.as_secs()
+        );
+    };
+    let status = output.status;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     match status.code() {
         Some(0) => Ok(stdout),
         // A panic in the reader is a bug of ours, not a corrupt file: say so.

@@ -11,10 +11,9 @@
 mod discover;
 mod report;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -191,34 +190,10 @@ fn verify_one(model: &ZooModel, options: &ZooOptions) -> ZooEntry {
 }
 
 /// Runs `command` to completion, killing it after `timeout` (a hang must not stall the suite).
-fn run_with_timeout(mut command: Command, timeout: Duration) -> Result<Output> {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("starting tf2h5 verify")?;
-    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
-    let mut stdout_pipe = child.stdout.take().context("no stdout")?;
-    let mut stderr_pipe = child.stderr.take().context("no stderr")?;
-    let stdout = std::thread::spawn(move || {
-        let mut buffer = Vec::new();
-        let _ = stdout_pipe.read_to_end(&mut buffer);
-        buffer
-    });
-    let stderr = std::thread::spawn(move || {
-        let mut buffer = Vec::new();
-        let _ = stderr_pipe.read_to_end(&mut buffer);
-        buffer
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("timed out after {} s (killed)", timeout.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
+fn run_with_timeout(command: Command, timeout: Duration) -> Result<Output> {
+    crate::isolate::output_within(command, timeout)
+        .context("starting tf2h5 verify")?
+        .with_context(|| format!("timed out after {} s (killed)", timeout.as_secs()))
 }
 
 /// keras_check.py compares loads with the reference outputs of the `meta.json` folders at
