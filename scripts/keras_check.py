@@ -99,6 +99,13 @@ def to_h5_layout(meta, arrays):
     return [a.transpose(0, 2, 3, 1) if a.ndim == 4 else a for a in arrays]
 
 
+def input_array(array):
+    """Fixture inputs keep an integer or boolean dtype (fed to Keras as such); floats are float32."""
+    import numpy as np
+
+    return array if array.dtype.kind in "iub" else array.astype(np.float32)
+
+
 def check_one(load_model, fixtures, h5_dir, case, atol):
     res = {"case": case, "ok": False, "max_abs_err": None, "error": None, "outputs": []}
     path = os.path.join(h5_dir, case + ".h5")
@@ -122,7 +129,7 @@ def check_model(load, fixtures, case, atol, res):
         runs = [([i["file"] for i in meta["inputs"]], [o["file"] for o in meta["outputs"]])]
         runs += [(r["inputs"], r["outputs"]) for r in meta.get("runs", [])]
         runs = [
-            (to_h5_layout(meta, [np.load(os.path.join(fdir, f)).astype(np.float32) for f in ins]),
+            (to_h5_layout(meta, [input_array(np.load(os.path.join(fdir, f))) for f in ins]),
              to_h5_layout(meta, [np.load(os.path.join(fdir, f)) for f in outs]))
             for ins, outs in runs
         ]
@@ -134,6 +141,12 @@ def check_model(load, fixtures, case, atol, res):
         t0 = time.time()
         model = load()
         res["load_s"] = round(time.time() - t0, 3)
+        # Integer inputs (token ids) must stay integer in the file, as they are in the source.
+        for tensor, array in zip(model.inputs, runs[0][0]):
+            dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+            if dtype != str(array.dtype):
+                res["error"] = f"input {tensor.name} has dtype {dtype}, the fixture's data is {array.dtype}"
+                return res
         stage = "predict"
         predictions = []
         for inputs, _ in runs:

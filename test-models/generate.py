@@ -141,21 +141,23 @@ def op_histogram(gd):
 
 
 def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, keep_calls=False,
-               sizes=None):
+               sizes=None, dtype=tf.float32, draw=None):
     """Freeze `fn`, compute golden outputs, write the fixture directory.
 
     `input_shapes` may hold None (unknown) dimensions; then `sizes` lists the concrete
     shapes (one list per input, no batch) to compute outputs at: the first gives x.npy/y.npy,
-    each later one the files of a `runs` entry of meta.json (x_1.npy, y_1.npy, ...)."""
+    each later one the files of a `runs` entry of meta.json (x_1.npy, y_1.npy, ...).
+    `dtype` is the inputs' type; `draw(rs, shape)` draws their values (default N(0, 1))."""
     rs_inputs = np.random.RandomState(seed + 1000)
     in_names = ["x"] if len(input_shapes) == 1 else [f"x{i}" for i in range(len(input_shapes))]
     specs = [
-        tf.TensorSpec([None, *shape], tf.float32, name=name)
+        tf.TensorSpec([None, *shape], dtype, name=name)
         for name, shape in zip(in_names, input_shapes)
     ]
     frozen, gd = freeze(fn, specs, keep_calls)
     sizes = sizes or [input_shapes]
-    runs = [golden_run(frozen, fn, gd, in_names, run_shapes, rs_inputs) for run_shapes in sizes[1:]]
+    draw = draw or (lambda rs, shape: rs.standard_normal(shape).astype(np.float32))
+    runs = [golden_run(frozen, fn, gd, in_names, run_shapes, rs_inputs, draw) for run_shapes in sizes[1:]]
     input_shapes = sizes[0]
 
     placeholders = [n.name for n in gd.node if n.op == "Placeholder"]
@@ -164,9 +166,7 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
     for t in frozen.outputs:
         assert t.name.endswith(":0"), t.name
 
-    feeds = [
-        rs_inputs.standard_normal((BATCH, *shape)).astype(np.float32) for shape in input_shapes
-    ]
+    feeds = [draw(rs_inputs, (BATCH, *shape)) for shape in input_shapes]
     gd_bytes = gd.SerializeToString(deterministic=True)
     golden = run_graph_def(gd_bytes, in_names, out_names, feeds)
 
@@ -236,11 +236,11 @@ def specs_shapes(specs):
     return [list(spec.shape)[1:] for spec in specs]
 
 
-def golden_run(frozen, fn, gd, in_names, shapes, rs_inputs):
-    """Inputs at `shapes` (no batch) and the serialised GraphDef's outputs for them,
-    cross-checked against the frozen function and the Python function."""
+def golden_run(frozen, fn, gd, in_names, shapes, rs_inputs, draw):
+    """Inputs at `shapes` (no batch) drawn by `draw` and the serialised GraphDef's outputs
+    for them, cross-checked against the Python function."""
     out_names = [t.name.split(":")[0] for t in frozen.outputs]
-    feeds = [rs_inputs.standard_normal((BATCH, *shape)).astype(np.float32) for shape in shapes]
+    feeds = [draw(rs_inputs, (BATCH, *shape)) for shape in shapes]
     golden = run_graph_def(gd.SerializeToString(deterministic=True), in_names, out_names, feeds)
     eager = fn(*[tf.constant(x) for x in feeds])
     eager = eager if isinstance(eager, (list, tuple)) else [eager]
@@ -1356,6 +1356,30 @@ def case_dynamic_flatten(out, ref):
     return size
 
 
+def case_text_embedding(out, ref):
+    """A text classifier on int32 token ids: Embedding, pooling over the tokens, Dense."""
+    rs = seed_all(1717)
+    L = keras.layers
+    inp = keras.Input(shape=(None,), dtype="int32", name="input")
+    y = L.Embedding(50, 8, name="embedding")(inp)
+    y = L.GlobalAveragePooling1D(name="pool")(y)
+    y = L.Dense(3, activation="softmax", name="dense")(y)
+    model = keras.Model(inp, y, name="text_embedding")
+    randomize_weights(model.weights, rs)
+    size = write_case(
+        out, "text_embedding",
+        "Text classifier on int32 token ids of unknown length: Embedding(50, 8) (a GatherV2 of a "
+        "constant table, which bounds valid ids to 0..50), GlobalAveragePooling1D, Dense(3, "
+        "softmax); TF outputs at 6 tokens (x.npy) and 11 (runs[0]).",
+        lambda x: model(x, training=False), [(None,)], 1717,
+        sizes=[[(6,)], [(11,)]], dtype=tf.int32,
+        draw=lambda rs, shape: rs.randint(0, 50, shape).astype(np.int32),
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "text_embedding.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1378,6 +1402,7 @@ CASES = [
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),
     ("dynamic_flatten", case_dynamic_flatten),
+    ("text_embedding", case_text_embedding),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide

@@ -16,7 +16,8 @@ const MAX_HEADER_BYTES: usize = 10_000;
 /// A header is a flat dict holding a shape tuple; anything nested deeper is hostile.
 const MAX_NESTING: usize = 8;
 
-/// Reads a float32 `.npy` file; errors name the file.
+/// Reads a float32 `.npy` file, or an integer or boolean one (int32, int64, uint8, bool: token
+/// ids, masks) as whole f32 numbers, exact up to 2^24; errors name the file.
 pub fn read_f32(file: &Path) -> Result<ArrayD<f32>> {
     let name = file.display();
     let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read the file"))?;
@@ -25,13 +26,44 @@ pub fn read_f32(file: &Path) -> Result<ArrayD<f32>> {
     let header = ndarray_npy::npy::header::Header::from_reader(&mut cursor)
         .map_err(|e| anyhow::anyhow!("{name}: not a valid .npy file: {e}"))?;
     let available = bytes.len() - data_start;
-    let needed = header.shape.iter().try_fold(4usize, |acc, &d| acc.checked_mul(d));
+    // One byte per element at least (uint8, bool); a wider type claiming more data than the
+    // file holds fails in the reader below, having allocated a bounded multiple of the file.
+    let needed = header.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match needed {
         Some(n) if n <= available => {}
         _ => bail!("{name}: the header claims shape {:?}, but the file holds {available} bytes of data", header.shape),
     }
-    ArrayD::<f32>::read_npy(bytes.as_slice()).with_context(|| format!("{name}: cannot read a float32 .npy array"))
+    // f32 first; otherwise an integer type, whose values must be exact in f32.
+    let read = || -> Result<(ArrayD<f32>, bool), ndarray_npy::ReadNpyError> {
+        use ndarray_npy::ReadNpyError::WrongDescriptor;
+        match ArrayD::<f32>::read_npy(bytes.as_slice()) {
+            Err(WrongDescriptor(_)) => {}
+            other => return other.map(|a| (a, false)),
+        }
+        match ArrayD::<i32>::read_npy(bytes.as_slice()) {
+            Err(WrongDescriptor(_)) => {}
+            other => return other.map(|a| (a.mapv(|v| v as f32), true)),
+        }
+        match ArrayD::<i64>::read_npy(bytes.as_slice()) {
+            Err(WrongDescriptor(_)) => {}
+            other => return other.map(|a| (a.mapv(|v| v as f32), true)),
+        }
+        match ArrayD::<u8>::read_npy(bytes.as_slice()) {
+            Err(WrongDescriptor(_)) => {}
+            other => return other.map(|a| (a.mapv(f32::from), true)),
+        }
+        ArrayD::<bool>::read_npy(bytes.as_slice()).map(|a| (a.mapv(|v| if v { 1.0 } else { 0.0 }), true))
+    };
+    let (array, integer) =
+        read().with_context(|| format!("{name}: cannot read a float32, int32, int64, uint8 or bool .npy array"))?;
+    if integer && array.iter().any(|v| v.abs() > EXACT_INTEGERS) {
+        bail!("{name}: integer values beyond 2^24 are not supported (f32 holds them inexactly)");
+    }
+    Ok(array)
 }
+
+/// Integers up to this magnitude are exact in f32.
+const EXACT_INTEGERS: f32 = 16_777_216.0;
 
 /// Checks magic, version, header length and nesting; returns where the data starts.
 fn check_header(bytes: &[u8]) -> Result<usize, String> {
@@ -95,6 +127,16 @@ mod tests {
         let data: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         let array = read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", &data)).unwrap();
         assert_eq!(array.shape(), &[2, 3]);
+    }
+
+    #[test]
+    fn reads_integer_ids_as_whole_numbers() {
+        let data: Vec<u8> = [7i32, -2, 99].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let array = read_bytes(&npy("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 3), }", &data)).unwrap();
+        assert_eq!(array.into_raw_vec_and_offset().0, vec![7.0, -2.0, 99.0]);
+        let data: Vec<u8> = [1i64 << 40].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let err = read_bytes(&npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &data)).unwrap_err();
+        assert!(format!("{err:#}").contains("2^24"), "{err:#}");
     }
 
     #[test]

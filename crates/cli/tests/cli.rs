@@ -306,6 +306,41 @@ fn user_inputs_reproduce_tensorflow_outputs() {
     assert!(max_err <= 1e-4, "max abs err {max_err}");
 }
 
+/// Integer inputs keep their type in the .h5; the user's int32 ids verify and reproduce TF;
+/// an integer input whose range nothing in the graph bounds is refused, naming it.
+#[test]
+fn integer_inputs_keep_their_type_and_need_a_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("text.h5");
+    let spec = format!("x={}", fixture("text_embedding/x.npy").display());
+    let model = fixture("text_embedding");
+    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers[0].config["dtype"], "int32");
+    let ids: ndarray::ArrayD<i32> = ndarray_npy::read_npy(fixture("text_embedding/x.npy")).unwrap();
+    let y: ndarray::ArrayD<f32> = ndarray_npy::read_npy(fixture("text_embedding/y.npy")).unwrap();
+    let ours = tf2h5_engine::run(&model, &[ids.mapv(|v| v as f32)]).unwrap();
+    let max_err = ours[0].iter().zip(y.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(max_err <= 1e-5, "max abs err {max_err}");
+
+    let mut ids = placeholder("ids", &[-1, 3]);
+    ids.attr.insert(
+        "dtype".into(),
+        pb::AttrValue { value: Some(pb::attr_value::Value::Type(pb::DataType::DtInt32 as i32)) },
+    );
+    let unbounded = write_graph(dir.path(), "ids.pb", vec![ids.clone(), node("y", "Identity", &["ids"])]);
+    let stderr = assert_refused(&unbounded, &[], "input 'ids' (DT_INT32) has no value range");
+    assert!(stderr.contains("--input ids=FILE.npy"), "{stderr}");
+    // Keras layers would compute on the ids as integers: a cast to float has no layer.
+    let mut cast = node("f", "Cast", &["ids"]);
+    for (key, dtype) in [("SrcT", pb::DataType::DtInt32), ("DstT", pb::DataType::DtFloat)] {
+        cast.attr.insert(key.into(), pb::AttrValue { value: Some(pb::attr_value::Value::Type(dtype as i32)) });
+    }
+    let cast = write_graph(dir.path(), "cast.pb", vec![ids, cast, node("y", "Relu", &["f"])]);
+    assert_refused(&cast, &[], "casting int32 to float32 is not supported");
+}
+
 #[test]
 fn inspect_lists_inputs_ops_and_layers() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,11 +28,67 @@ fn layer(class_name: &str, name: &str, extra: Value, inbound: Vec<String>, weigh
     Layer { name: name.into(), class_name: class_name.into(), config, inbound, weights }
 }
 
-/// `InputLayer` with `batch_input_shape` (`None` = unknown, e.g. the batch).
+/// The element type of a model input. Integer and boolean inputs (token ids, bytes, masks)
+/// keep their type in the file, so Keras feeds them as such; inside tf2h5 every value is an
+/// f32, exact for whole numbers up to 2^24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputDtype {
+    /// `float32`.
+    Float32,
+    /// `int32`.
+    Int32,
+    /// `int64`.
+    Int64,
+    /// `uint8`.
+    Uint8,
+    /// `bool`.
+    Bool,
+}
+
+impl InputDtype {
+    /// Every input type, float first.
+    pub const ALL: [InputDtype; 5] =
+        [InputDtype::Float32, InputDtype::Int32, InputDtype::Int64, InputDtype::Uint8, InputDtype::Bool];
+
+    /// The Keras (and numpy) dtype name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputDtype::Float32 => "float32",
+            InputDtype::Int32 => "int32",
+            InputDtype::Int64 => "int64",
+            InputDtype::Uint8 => "uint8",
+            InputDtype::Bool => "bool",
+        }
+    }
+
+    /// The type named `name`, if it is one of these.
+    pub fn parse(name: &str) -> Option<InputDtype> {
+        InputDtype::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// For a whole-number type, the inclusive range of values an f32 carries exactly (the
+    /// integer types are clipped to ±2^24); `None` for float32.
+    pub fn whole_range(self) -> Option<(f32, f32)> {
+        const EXACT: f32 = 16_777_216.0;
+        match self {
+            InputDtype::Float32 => None,
+            InputDtype::Int32 | InputDtype::Int64 => Some((-EXACT, EXACT)),
+            InputDtype::Uint8 => Some((0.0, 255.0)),
+            InputDtype::Bool => Some((0.0, 1.0)),
+        }
+    }
+}
+
+/// `InputLayer` with `batch_input_shape` (`None` = unknown, e.g. the batch), float32.
 pub fn input_layer(name: &str, batch_input_shape: &[Option<usize>]) -> Layer {
+    typed_input_layer(name, batch_input_shape, InputDtype::Float32)
+}
+
+/// `InputLayer` of elements of type `dtype`.
+pub fn typed_input_layer(name: &str, batch_input_shape: &[Option<usize>], dtype: InputDtype) -> Layer {
     let mut config = Map::new();
     config.insert("batch_input_shape".into(), json!(batch_input_shape));
-    config.insert("dtype".into(), json!("float32"));
+    config.insert("dtype".into(), json!(dtype.as_str()));
     config.insert("sparse".into(), json!(false));
     config.insert("ragged".into(), json!(false));
     config.insert("name".into(), json!(name));

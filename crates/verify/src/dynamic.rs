@@ -312,7 +312,7 @@ fn keep_unknown(mut conversion: Conversion, dims: &[DynamicDim]) -> Conversion {
             }
         }
         if let Some(layer) = conversion.model.layers.iter_mut().find(|l| l.name == endpoint.layer) {
-            *layer = tf2h5_keras::layers::input_layer(&endpoint.layer, &endpoint.shape);
+            layer.config.insert("batch_input_shape".into(), serde_json::json!(endpoint.shape));
         }
     }
     conversion

@@ -29,29 +29,50 @@ pub fn samples(
     }
     let shapes: Vec<(String, Vec<usize>)> =
         inputs.iter().map(|input| (input.tf_node.clone(), concrete_shape(&input.shape, 1))).collect();
-    random_samples(&shapes, 0, options)
+    random_samples(&shapes, &vec![None; shapes.len()], 0, options)
 }
 
 /// The samples of verification run `run_index` at the input shapes `run` (batch 1; see
-/// [`crate::dynamic`]): the user's inputs for the first run if there are any, else seeded
-/// random draws ([`samples`]) in a stream of their own per run.
+/// [`crate::dynamic`]) of `graph`'s inputs: the user's inputs for the first run if there are
+/// any, else seeded random draws ([`samples`]) in a stream of their own per run, integer
+/// inputs drawn uniformly from the range the graph allows ([`crate::ranges`]), or else from
+/// the range of the user's data.
 pub fn samples_at(
     inputs: &[Endpoint],
     run: &[(String, Vec<usize>)],
     run_index: usize,
-    translation: Option<&Translation>,
+    graph: &tf2h5_tf::TfGraph,
     options: &Options,
 ) -> Result<Vec<Sample>, VerifyError> {
-    if run_index == 0 && !options.inputs.is_empty() {
-        return user_samples(inputs, translation, options);
+    let user =
+        if options.inputs.is_empty() { None } else { Some(user_samples(inputs, graph.translation.as_ref(), options)?) };
+    let ranges = run
+        .iter()
+        .enumerate()
+        .map(|(index, (name, _))| {
+            let given = user.as_deref().and_then(|samples| value_range(samples.iter().filter_map(|s| s.get(index))));
+            crate::ranges::input_range(graph, name, given)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match user {
+        Some(samples) if run_index == 0 => Ok(samples),
+        _ => random_samples(run, &ranges, run_index, options),
     }
-    random_samples(run, run_index, options)
 }
 
-/// `options.samples` draws of a standard normal for inputs of the given shapes (batch 1),
-/// from ChaCha8 streams `(run_index << 32) + sample` seeded with `options.seed`.
+/// The smallest and largest value in `arrays` (whole numbers: integer inputs' data).
+fn value_range<'a>(arrays: impl Iterator<Item = &'a ArrayD<f32>>) -> Option<(i64, i64)> {
+    let values = arrays.flat_map(|a| a.iter().copied());
+    let (min, max) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    (min <= max).then_some((min as i64, max as i64))
+}
+
+/// `options.samples` draws for inputs of the given shapes (batch 1), from ChaCha8 streams
+/// `(run_index << 32) + sample` seeded with `options.seed`: a standard normal, or for an
+/// integer input with range `low..high`, whole numbers drawn uniformly from it.
 fn random_samples(
     shapes: &[(String, Vec<usize>)],
+    ranges: &[Option<(i64, i64)>],
     run_index: usize,
     options: &Options,
 ) -> Result<Vec<Sample>, VerifyError> {
@@ -65,7 +86,16 @@ fn random_samples(
         .map(|index| {
             let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
             rng.set_stream(((run_index as u64) << 32) + index as u64);
-            shapes.iter().map(|(_, shape)| standard_normal(&mut rng, shape)).collect()
+            shapes
+                .iter()
+                .zip(ranges)
+                .map(|((_, shape), range)| match range {
+                    Some((low, high)) => {
+                        ArrayD::from_shape_simple_fn(IxDyn(shape), || rng.gen_range(*low..*high) as f32)
+                    }
+                    None => standard_normal(&mut rng, shape),
+                })
+                .collect()
         })
         .collect())
 }

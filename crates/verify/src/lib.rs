@@ -22,6 +22,7 @@ pub mod inputs;
 pub mod limits;
 pub mod memory;
 pub mod oracle;
+pub mod ranges;
 pub mod report;
 pub mod source;
 
@@ -178,7 +179,7 @@ fn verify_runs(
     let run_samples = runs
         .iter()
         .enumerate()
-        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, graph.translation.as_ref(), options))
+        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, &graph, options))
         .collect::<Result<Vec<_>, _>>()?;
     let run_batches = run_samples
         .iter()

@@ -604,6 +604,28 @@ pub(crate) fn run_plan(
 pub struct Oracle {
     plan: Arc<TypedRunnableModel>,
     output_names: Vec<String>,
+    /// The type of each input: samples arrive as f32 (whole numbers for integer inputs) and
+    /// are cast to it.
+    input_types: Vec<DatumType>,
+}
+
+/// The tract type of `Placeholder` `name`'s `dtype` (f32 when the graph does not say).
+fn placeholder_type(graph: &GraphDef, name: &str) -> Result<DatumType, VerifyError> {
+    let dtype =
+        graph.node.iter().find(|n| n.name == name && n.op == "Placeholder").and_then(|n| match n.attr.get("dtype") {
+            Some(AttrValue { value: Some(attr_value::Value::Type(t)) }) => DataType::try_from(*t).ok(),
+            _ => None,
+        });
+    match dtype {
+        None | Some(DataType::DtFloat) => Ok(f32::datum_type()),
+        Some(DataType::DtInt32) => Ok(i32::datum_type()),
+        Some(DataType::DtInt64) => Ok(i64::datum_type()),
+        Some(DataType::DtUint8) => Ok(u8::datum_type()),
+        Some(DataType::DtBool) => Ok(bool::datum_type()),
+        Some(other) => {
+            Err(VerifyError::Oracle(format!("input '{name}' of type {} is not supported", other.as_str_name())))
+        }
+    }
 }
 
 impl Oracle {
@@ -622,22 +644,35 @@ impl Oracle {
     ) -> Result<Oracle, VerifyError> {
         let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let tf = tensorflow_with_fixes();
+        let input_types =
+            inputs.iter().map(|(name, _)| placeholder_type(&graph, name)).collect::<Result<Vec<_>, _>>()?;
         expand_splat_constants(&mut graph);
         let model = guard::contained(|| tf.model_for_proto_model(&graph));
         drop(graph);
         let mut model = model.map_err(oracle_error)?;
         let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
         model.set_input_names(&names).map_err(oracle_error)?;
-        for (index, (_, shape)) in inputs.iter().enumerate() {
-            model.set_input_fact(index, f32::fact(shape).into()).map_err(oracle_error)?;
+        for (index, ((_, shape), &datum_type)) in inputs.iter().zip(&input_types).enumerate() {
+            model.set_input_fact(index, InferenceFact::dt_shape(datum_type, shape)).map_err(oracle_error)?;
         }
         model.select_outputs_by_name(outputs).map_err(oracle_error)?;
-        Ok(Oracle { plan: runnable(model)?, output_names: outputs.to_vec() })
+        Ok(Oracle { plan: runnable(model)?, output_names: outputs.to_vec(), input_types })
     }
 
     /// Runs one set of inputs; returns one array per requested output.
     pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
-        let inputs: TVec<TValue> = inputs.iter().map(|a| Tensor::from(a.clone()).into()).collect();
+        let inputs: TVec<TValue> = inputs
+            .iter()
+            .zip(&self.input_types)
+            .map(|(a, &datum_type)| {
+                let tensor = Tensor::from(a.clone());
+                if datum_type == f32::datum_type() {
+                    return Ok(tensor.into());
+                }
+                let cast = tensor.cast_to_dt(datum_type).map_err(|e| VerifyError::Oracle(format!("{e:#}")))?;
+                Ok(cast.into_owned().into())
+            })
+            .collect::<Result<_, VerifyError>>()?;
         run_plan(&self.plan, inputs, &self.output_names)
     }
 }

@@ -44,8 +44,7 @@ fn load_fixture(dir: &Path) -> Fixture {
             .iter()
             .map(|entry| {
                 let name = entry["name"].as_str().unwrap().to_string();
-                let array: ArrayD<f32> = ndarray_npy::read_npy(dir.join(entry["file"].as_str().unwrap())).unwrap();
-                (name, array)
+                (name, read_array(&dir.join(entry["file"].as_str().unwrap())))
             })
             .collect()
     };
@@ -55,15 +54,20 @@ fn load_fixture(dir: &Path) -> Fixture {
     for run in meta["runs"].as_array().into_iter().flatten() {
         let files = |key: &str, named: &[(String, ArrayD<f32>)]| -> Vec<(String, ArrayD<f32>)> {
             let files = run[key].as_array().unwrap().iter().map(|f| dir.join(f.as_str().unwrap()));
-            named
-                .iter()
-                .zip(files)
-                .map(|((name, _), file)| (name.clone(), ndarray_npy::read_npy(file).unwrap()))
-                .collect()
+            named.iter().zip(files).map(|((name, _), file)| (name.clone(), read_array(&file))).collect()
         };
         runs.push((files("inputs", &inputs), files("outputs", &outputs)));
     }
     Fixture { dir: dir.to_path_buf(), model: dir.join(meta["model"].as_str().unwrap()), inputs, outputs, runs }
+}
+
+/// A fixture array as f32: float32 as is, int32 token ids as whole numbers (the form both
+/// engines take integer inputs in).
+fn read_array(file: &Path) -> ArrayD<f32> {
+    match ndarray_npy::read_npy::<_, ArrayD<f32>>(file) {
+        Ok(array) => array,
+        Err(_) => ndarray_npy::read_npy::<_, ArrayD<i32>>(file).unwrap().mapv(|v| v as f32),
+    }
 }
 
 fn check(what: &str, fixture: &Fixture, name: &str, expected: &ArrayD<f32>, actual: &ArrayD<f32>) -> f32 {
@@ -137,6 +141,9 @@ fn dynamic_fixtures_keep_or_fix_their_unknown_dimensions() {
     assert!(report.dimensions.iter().all(|d| d.fixed.is_none() && d.sizes.len() == 2), "{:?}", report.dimensions);
     let (shape, report) = verified("dynamic_sequence");
     assert_eq!(shape, [None, None, Some(4)]);
+    assert_eq!(report.runs.len(), 2);
+    let (shape, report) = verified("text_embedding");
+    assert_eq!(shape, [None, None], "token count stays unknown");
     assert_eq!(report.runs.len(), 2);
     let (shape, report) = verified("dynamic_flatten");
     assert_eq!(shape, [None, Some(10), Some(10), Some(2)]);

@@ -22,6 +22,7 @@ mod batch_normalization;
 mod concatenate;
 mod conv;
 mod dense;
+mod embedding;
 mod flatten;
 pub(crate) mod input_layer;
 mod layer_normalization;
@@ -55,6 +56,7 @@ pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
     Some(match family {
         Family::Input => return None,
         Family::Dense => dense::apply,
+        Family::Embedding => embedding::apply,
         Family::Conv(..) => conv::apply,
         Family::Pool(..) => pool::apply,
         Family::GlobalPool(..) => pool::apply_global,

@@ -58,6 +58,16 @@ pub struct Dense {
     pub activation: String,
 }
 
+/// `Embedding`: row `i` of `embeddings` (input_dim, output_dim) for each integer index `i`
+/// of the input. `mask_zero` is always false (a mask would change what later layers compute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Embedding {
+    /// Number of rows: valid indices are `0..input_dim`.
+    pub input_dim: usize,
+    /// Length of each row.
+    pub output_dim: usize,
+}
+
 /// `BatchNormalization` (`batch: true`, with moving statistics) or `LayerNormalization`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Norm {
@@ -119,6 +129,8 @@ pub enum Family {
     Input,
     /// `Dense`.
     Dense,
+    /// `Embedding`.
+    Embedding,
     /// Convolutions of `rank` spatial axes.
     Conv(ConvKind, usize),
     /// Windowed pools.
@@ -142,7 +154,14 @@ pub enum Family {
 impl Family {
     /// Every class tf2h5 knows, each once.
     pub fn all() -> Vec<Family> {
-        let mut all = vec![Family::Input, Family::Dense, Family::BatchNorm, Family::LayerNorm, Family::Normalization];
+        let mut all = vec![
+            Family::Input,
+            Family::Dense,
+            Family::Embedding,
+            Family::BatchNorm,
+            Family::LayerNorm,
+            Family::Normalization,
+        ];
         for kind in [ConvKind::Standard, ConvKind::Depthwise, ConvKind::Separable, ConvKind::Transposed] {
             all.extend(kind.ranks().map(|rank| Family::Conv(kind, rank)));
         }
@@ -164,6 +183,7 @@ impl Family {
         match self {
             Family::Input => "InputLayer".into(),
             Family::Dense => "Dense".into(),
+            Family::Embedding => "Embedding".into(),
             Family::Conv(kind, rank) => kind.class_name(rank),
             Family::Pool(kind, rank) => kind.class_name(rank),
             Family::GlobalPool(kind, rank) => kind.global_class_name(rank),
@@ -189,6 +209,8 @@ pub enum LayerSpec {
     Input,
     /// `Dense`.
     Dense(Dense),
+    /// `Embedding`.
+    Embedding(Embedding),
     /// Any convolution.
     Conv(Conv),
     /// A windowed pool.
@@ -226,6 +248,18 @@ impl LayerSpec {
                 use_bias: r.bool_or("use_bias", true)?,
                 activation: r.str_or("activation", "linear")?.to_string(),
             }),
+            Family::Embedding => {
+                if r.bool_or("mask_zero", false)? {
+                    return Err(r.unsupported("mask_zero=true"));
+                }
+                if r.value("lora_rank").is_some() {
+                    return Err(r.unsupported("lora_rank"));
+                }
+                LayerSpec::Embedding(Embedding {
+                    input_dim: r.usize_or("input_dim", 0, 1)?,
+                    output_dim: r.usize_or("output_dim", 0, 1)?,
+                })
+            }
             Family::Conv(kind, rank) => LayerSpec::Conv(Conv::parse(&r, kind, rank)?),
             Family::Pool(kind, rank) => LayerSpec::Pool(Pool::parse(&r, kind, rank)?),
             Family::GlobalPool(kind, rank) => LayerSpec::GlobalPool(GlobalPool::parse(&r, kind, rank)?),
@@ -274,6 +308,7 @@ impl LayerSpec {
         match self {
             LayerSpec::Input => Family::Input,
             LayerSpec::Dense(_) => Family::Dense,
+            LayerSpec::Embedding(_) => Family::Embedding,
             LayerSpec::Conv(conv) => Family::Conv(conv.kind(), conv.rank()),
             LayerSpec::Pool(pool) => Family::Pool(pool.kind, pool.window.rank()),
             LayerSpec::GlobalPool(pool) => Family::GlobalPool(pool.kind, pool.rank),
@@ -292,6 +327,9 @@ impl LayerSpec {
         let keys = match self {
             LayerSpec::Dense(d) => {
                 json!({"units": d.units, "activation": d.activation, "use_bias": d.use_bias}).as_object().cloned()
+            }
+            LayerSpec::Embedding(e) => {
+                json!({"input_dim": e.input_dim, "output_dim": e.output_dim, "mask_zero": false}).as_object().cloned()
             }
             LayerSpec::Conv(conv) => Some(conv.config()),
             LayerSpec::Pool(pool) => Some(pool.config()),
@@ -328,6 +366,9 @@ impl LayerSpec {
                     weights.push(WeightSpec::new("bias", vec![Some(d.units)]));
                 }
                 weights
+            }
+            LayerSpec::Embedding(e) => {
+                vec![WeightSpec::new("embeddings", vec![Some(e.input_dim), Some(e.output_dim)])]
             }
             LayerSpec::Conv(conv) => conv.weights(channels),
             LayerSpec::Recurrent(recurrent) => recurrent.weights(channels),
@@ -457,6 +498,7 @@ mod tests {
             LayerSpec::Sides(Sides { kind: ResampleKind::ZeroPadding, sides: vec![[1, 2], [0, 0], [3, 3]] }),
             LayerSpec::UpSampling(UpSampling { size: vec![3] }),
             LayerSpec::Dense(Dense { units: 3, use_bias: true, activation: "relu".into() }),
+            LayerSpec::Embedding(Embedding { input_dim: 50, output_dim: 8 }),
             LayerSpec::Norm(Norm { batch: false, axis: -1, epsilon: 1e-5, center: true, scale: false }),
         ];
         for spec in specs {

@@ -7,9 +7,10 @@ mod shape;
 mod strided_slice;
 mod transpose;
 
-use tf2h5_keras::layers;
+use tf2h5_keras::layers::{self, InputDtype};
 use tf2h5_keras::spec::{LayerSpec, ResampleKind, Sides};
-use tf2h5_tf::{pb::NodeDef, ConstTensor, NodeExt};
+use tf2h5_tf::pb::{DataType, NodeDef};
+use tf2h5_tf::{ConstTensor, NodeExt};
 
 use super::Registry;
 use crate::context::{Context, Dims, KTensor, Value};
@@ -52,16 +53,30 @@ fn placeholder(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError>
             format!("the input shape {shape:?} has unknown non-batch dimensions; give it sizes to convert at"),
         ));
     }
-    if node.attr_type_opt("dtype")?.is_some_and(|t| t != tf2h5_tf::pb::DataType::DtFloat as i32) {
-        return Err(ctx.refuse(node, "only float32 inputs are supported"));
-    }
+    let dtype = input_dtype(node.attr_type_opt("dtype")?).map_err(|why| ctx.refuse(node, why))?;
     // Keras inputs have a free batch dimension.
     let mut batch_shape = shape.clone();
     batch_shape[0] = None;
     let name = ctx.layer_name(&node.name);
-    let value = ctx.add_layer(node, layers::input_layer(&name, &batch_shape), batch_shape.clone());
+    let input = layers::typed_input_layer(&name, &batch_shape, dtype);
+    let value = ctx.add_layer(node, input, batch_shape.clone());
     ctx.inputs.push(Endpoint { layer: name, tf_node: node.name.clone(), shape: batch_shape });
     Ok(value)
+}
+
+/// The Keras type of a `Placeholder`'s `dtype` (float32 when the graph does not say).
+fn input_dtype(dtype: Option<i32>) -> Result<InputDtype, String> {
+    Ok(match dtype.map(DataType::try_from) {
+        None | Some(Ok(DataType::DtFloat)) => InputDtype::Float32,
+        Some(Ok(DataType::DtInt32)) => InputDtype::Int32,
+        Some(Ok(DataType::DtInt64)) => InputDtype::Int64,
+        Some(Ok(DataType::DtUint8)) => InputDtype::Uint8,
+        Some(Ok(DataType::DtBool)) => InputDtype::Bool,
+        Some(other) => {
+            let shown = other.map_or_else(|_| "an unknown type".to_string(), |t| t.as_str_name().to_string());
+            return Err(format!("inputs of type {shown} are not supported (float32, int32, int64, uint8, bool)"));
+        }
+    })
 }
 
 fn constant(_ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {

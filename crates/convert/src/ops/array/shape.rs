@@ -1,11 +1,14 @@
 //! Shape arithmetic, folded at conversion time: `Shape`, `Pack`, `GatherV2`, `Cast`, and the
-//! integer side of `StridedSlice` and `ConcatV2`.
+//! integer side of `StridedSlice` and `ConcatV2`; and `GatherV2` of a constant table by token
+//! ids, an `Embedding`.
 //!
 //! Keras layers compute reshape targets at run time from `tf.shape(x)`; with the input's
 //! static shape known, every such integer is a constant or a multiple of the batch size
 //! ([`Dims`]), which `Reshape` resolves.
 
 use ndarray::ArrayD;
+use tf2h5_keras::spec::{Embedding, LayerSpec};
+use tf2h5_keras::Weight;
 use tf2h5_tf::{pb::DataType, pb::NodeDef, ConstTensor, NodeExt};
 
 use crate::context::{Context, Dim, Dims, Value};
@@ -57,8 +60,21 @@ pub(super) fn pack(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
     Ok(Value::from(Dims { values, scalar: false }))
 }
 
-/// `GatherV2(params, indices, axis=0)` on shape integers.
+/// `GatherV2(params, indices, axis=0)` on shape integers; of a constant float table by a
+/// tensor of indices (an embedding lookup on token ids) → `Embedding`.
 pub(super) fn gather_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    if let (Value::Const(ConstTensor::F32(table)), Value::Tensor(ids)) = (ctx.input(node, 0)?, ctx.input(node, 1)?) {
+        let (table, ids) = (table.clone(), ids.clone());
+        if ctx.ints_input(node, 2)? != [0] || table.ndim() != 2 || node.attr_int_opt("batch_dims")?.unwrap_or(0) != 0 {
+            return Err(ctx.refuse(node, "only gathering rows (axis 0) of a 2-D table by a tensor of ids is supported"));
+        }
+        let mut shape = ids.shape.clone();
+        shape.push(Some(table.shape()[1]));
+        let name = ctx.layer_name(&node.name);
+        let spec = LayerSpec::Embedding(Embedding { input_dim: table.shape()[0], output_dim: table.shape()[1] });
+        let layer = spec.layer(&name, vec![ids.layer], vec![Weight::new("embeddings", table)]);
+        return Ok(ctx.add_layer(node, layer, shape));
+    }
     let params = ctx.dims_input(node, 0)?;
     let axis = ctx.ints_input(node, 2)?;
     if params.scalar || !(axis == [0] || axis == [-1]) {
@@ -78,7 +94,19 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
     let float = is(DataType::DtFloat) || is(DataType::DtDouble);
     let integer = is(DataType::DtInt32) || is(DataType::DtInt64);
     match ctx.input(node, 0)?.clone() {
-        Value::Tensor(t) if is(DataType::DtFloat) => Ok(ctx.pass_through(node, t)),
+        Value::Tensor(t) if is(DataType::DtFloat) => {
+            // Keras layers compute on integer tensors as integers: only an `Embedding` turns
+            // ids into floats, so an integer → float cast has no layer to become.
+            let from = node.attr_type_opt("SrcT")?;
+            if from.is_some_and(|t| WHOLE_NUMBER_TYPES.iter().any(|&w| w as i32 == t)) {
+                let from = from.map_or_else(String::new, tf2h5_tf::dtype_name);
+                return Err(ctx.refuse(
+                    node,
+                    format!("casting {from} to float32 is not supported (integer inputs may feed an embedding lookup)"),
+                ));
+            }
+            Ok(ctx.pass_through(node, t))
+        }
         Value::Dims(d) if integer => Ok(Value::Dims(d)),
         Value::Const(ConstTensor::F32(a)) if float => Ok(Value::Const(ConstTensor::F32(a))),
         Value::Const(ConstTensor::Int(a)) if integer => Ok(Value::Const(ConstTensor::Int(a))),
@@ -92,6 +120,18 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         }
     }
 }
+
+/// Integer and boolean types, whose tensors no Keras layer but `Embedding` turns into floats.
+const WHOLE_NUMBER_TYPES: [DataType; 8] = [
+    DataType::DtInt8,
+    DataType::DtInt16,
+    DataType::DtInt32,
+    DataType::DtInt64,
+    DataType::DtUint8,
+    DataType::DtUint16,
+    DataType::DtBool,
+    DataType::DtUint32,
+];
 
 /// The slice TF's `StridedSlice` takes along one axis of length `len`: `(start, end, step)`,
 /// or `Err` for what is not supported (negative strides). `shrink` keeps only `start`.

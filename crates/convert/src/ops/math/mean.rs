@@ -1,4 +1,5 @@
-//! TF `Mean` over H and W of an NHWC tensor → `GlobalAveragePooling2D` (keep_dims kept).
+//! TF `Mean` over every spatial axis of a channels-last tensor → `GlobalAveragePooling{1,2,3}D`
+//! (over the steps of a sequence, H and W of an image, ...; keep_dims kept).
 //! Means over the last axis appear inside layer normalizations, recognised as a whole
 //! (`patterns::layer_norm`); other reductions have no Keras layer.
 
@@ -18,15 +19,24 @@ pub(super) fn mean(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         }
     }
     axes.sort_unstable();
-    if rank != 4 || axes != [1, 2] {
+    let keepdims = node.attr_bool_opt("keep_dims")?.unwrap_or(false);
+    let spatial: Vec<i64> = (1..rank - 1).collect();
+    if !(3..=5).contains(&rank) || axes != spatial {
         return Err(ctx.refuse(
             node,
-            format!("only the mean over H and W of an NHWC tensor is supported, got axes {axes:?} on rank {rank}"),
+            format!(
+                "only the mean over every spatial axis of a channels-last tensor (rank 3 to 5) is supported, got \
+                 axes {axes:?} on rank {rank}"
+            ),
         ));
     }
-    let keepdims = node.attr_bool_opt("keep_dims")?.unwrap_or(false);
-    let shape = if keepdims { vec![None, Some(1), Some(1), input.shape[3]] } else { vec![None, input.shape[3]] };
+    let channels = input.shape[rank as usize - 1];
+    let shape = if keepdims {
+        [vec![None], vec![Some(1); spatial.len()], vec![channels]].concat()
+    } else {
+        vec![None, channels]
+    };
     let name = ctx.layer_name(&node.name);
-    let spec = LayerSpec::GlobalPool(GlobalPool { kind: PoolKind::Average, rank: 2, keepdims });
+    let spec = LayerSpec::GlobalPool(GlobalPool { kind: PoolKind::Average, rank: spatial.len(), keepdims });
     Ok(ctx.add_layer(node, spec.layer(&name, vec![input.layer], vec![]), shape))
 }
