@@ -213,6 +213,51 @@ class ShuffleBlock(nn.Module):
         return self.fc(x.mean([2, 3]))
 
 
+class LstmClassifier(nn.Module):
+    """A sequence classifier: the LSTM's last hidden state (h_n[-1]) through a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(6, 12, batch_first=True)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        _, (h, _) = self.rnn(x)
+        return self.fc(h[-1])
+
+
+class SequenceTagger(nn.Module):
+    """A recurrent layer returning every step, then a Linear on each step."""
+
+    def __init__(self, rnn, features):
+        super().__init__()
+        self.rnn = rnn
+        self.fc = nn.Linear(features, 3)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y)
+
+
+def case_torch_lstm_classifier():
+    desc = ("LSTM sequence classifier, (N, 8, 6) batch_first: nn.LSTM(6, 12) (Transpose to time-major, "
+            "LSTM with zero initial states from ConstantOfShape), h_n[-1] (Gather on Y_h), Linear(12, 4).")
+    return LstmClassifier(), (8, 6), desc
+
+
+def case_torch_gru_bidirectional():
+    desc = ("Stacked bidirectional GRU tagger, (N, 7, 6) batch_first: nn.GRU(6, 8, num_layers=2, "
+            "bidirectional=True) (two GRU nodes, linear_before_reset=1; between them Y is Transposed "
+            "(0,2,1,3) and Reshaped to (T, N, 16)), back to batch-first, Linear(16, 3) on every step.")
+    return SequenceTagger(nn.GRU(6, 8, num_layers=2, bidirectional=True, batch_first=True), 16), (7, 6), desc
+
+
+def case_torch_rnn_relu():
+    desc = ("Elman RNN tagger, (N, 6, 5) batch_first: nn.RNN(5, 7, nonlinearity='relu') (an ONNX RNN "
+            "node with Relu activation; Y Squeezed and Transposed back), Linear(7, 3) on every step.")
+    return SequenceTagger(nn.RNN(5, 7, nonlinearity="relu", batch_first=True), 7), (6, 5), desc
+
+
 def case_torch_resnet_block():
     desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
             "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
@@ -270,7 +315,9 @@ def case_torch_shuffle_block():
 
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
-         "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block}
+         "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
+         "torch_lstm_classifier": case_torch_lstm_classifier,
+         "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu}
 
 
 def seed_of(case):

@@ -80,13 +80,26 @@ fn write_layer(weights_group: &Group, layer: &crate::Layer) -> Result<(), KerasE
     for weight in &layer.weights {
         let dataset_path = format!("{path}/{}/{}:0", layer.name, weight.name);
         let contiguous = weight.value.as_standard_layout();
-        inner
+        // A nested name (`forward_rnn/kernel`, a Bidirectional's) lives in a subgroup.
+        let (parent, leaf) = match weight.name.rsplit_once('/') {
+            Some((dirs, leaf)) => (subgroup(&inner, dirs).map_err(h5_err(&dataset_path))?, leaf),
+            None => (inner.clone(), weight.name.as_str()),
+        };
+        parent
             .new_dataset_builder()
             .with_data(&contiguous)
-            .create(format!("{}:0", weight.name).as_str())
+            .create(format!("{leaf}:0").as_str())
             .map_err(h5_err(&dataset_path))?;
     }
     Ok(())
+}
+
+/// The group at `path` below `group`, created (with its parents) if missing.
+fn subgroup(group: &Group, path: &str) -> hdf5::Result<Group> {
+    path.split('/').try_fold(group.clone(), |parent, name| match parent.group(name) {
+        Ok(existing) => Ok(existing),
+        Err(_) => parent.create_group(name),
+    })
 }
 
 /// Reads a Keras `.h5` file from disk (see [`read_from_bytes`]).

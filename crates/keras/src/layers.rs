@@ -8,7 +8,7 @@
 use ndarray::ArrayD;
 use serde_json::{json, Map, Value};
 
-use crate::spec::{Dense, LayerSpec, Norm};
+use crate::spec::{self, Dense, LayerSpec, Norm};
 use crate::{Layer, Weight};
 
 /// The keys every layer config starts with.
@@ -262,9 +262,9 @@ pub fn recurrent(
     bias: Option<ArrayD<f32>>,
 ) -> Layer {
     let units = recurrent_kernel.shape().first().copied().unwrap_or(0);
-    let mut weights = vec![Weight::new("kernel", kernel), Weight::new("recurrent_kernel", recurrent_kernel)];
     let use_bias = bias.is_some();
-    weights.extend(bias.map(|b| Weight::new("bias", b)));
+    let values = [kernel, recurrent_kernel].into_iter().chain(bias);
+    let weights = spec::CELL_WEIGHTS.iter().zip(values).map(|(name, value)| Weight::new(name, value)).collect();
     let (class_name, extra) = recurrent_config(kind, options, units, use_bias);
     layer(class_name, name, extra, vec![input], weights)
 }
@@ -309,19 +309,20 @@ fn recurrent_config(
 /// `backward_weights` (same shapes): weights forward first, then backward, as Keras orders
 /// them. `merge_mode`: `concat`, `sum`, `mul` or `ave`.
 pub fn bidirectional(name: &str, forward: Layer, backward_weights: Vec<ArrayD<f32>>, merge_mode: &str) -> Layer {
+    let mut inner_config = forward.config;
+    inner_config.insert("name".into(), json!(spec::BIDIRECTIONAL_INNER_NAME));
     let inner = json!({
         "module": "keras.layers",
         "class_name": forward.class_name,
-        "config": forward.config,
+        "config": inner_config,
         "registered_name": null,
     });
     let mut weights = Vec::with_capacity(2 * forward.weights.len());
-    for (direction, values) in
-        [("forward", forward.weights.into_iter().map(|w| w.value).collect::<Vec<_>>()), ("backward", backward_weights)]
-    {
-        for (short, value) in ["kernel", "recurrent_kernel", "bias"].into_iter().zip(values) {
-            weights.push(Weight::new(&format!("{direction}_{short}"), value));
-        }
+    for (names, values) in [
+        (spec::FORWARD_WEIGHTS, forward.weights.into_iter().map(|w| w.value).collect::<Vec<_>>()),
+        (spec::BACKWARD_WEIGHTS, backward_weights),
+    ] {
+        weights.extend(names.iter().zip(values).map(|(name, value)| Weight::new(name, value)));
     }
     layer("Bidirectional", name, json!({"layer": inner, "merge_mode": merge_mode}), forward.inbound, weights)
 }

@@ -20,6 +20,9 @@
 //! - Shape arithmetic (`Shape`, `Gather`, `Concat`... feeding a `Reshape`, as PyTorch exports
 //!   `x.view(x.size(0), -1)`) is folded with the batch kept symbolic.
 //! - Channel axes, broadcast constants and pads follow each tensor's layout.
+//! - `LSTM`/`GRU`/`RNN` become one `KerasRecurrent` node each (weights in Keras's gate order),
+//!   the time-major transposes and squeezes PyTorch writes around them no node at all
+//!   (`ops/recurrent.rs`).
 //!
 //! By default the graph's 4-D inputs and outputs are NHWC (the Keras model takes NHWC data),
 //! unless the ONNX file's inputs are channels-last already (tf2onnx keeps TF's NHWC inputs

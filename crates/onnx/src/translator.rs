@@ -14,6 +14,7 @@ use tf2h5_tf::{Dims, SourceTensor, TfError, TfGraph, Translation};
 use tract_onnx::pb::{GraphProto, NodeProto};
 
 use crate::error::{unsupported, ErrorKind, OnnxError, OpError};
+use crate::ops::recurrent::Recurrent;
 use crate::ops::Registry;
 use crate::proto::{self, Const};
 use crate::shapes;
@@ -178,6 +179,9 @@ pub(crate) struct Translator {
     /// the converter's normalisation patterns read (tf2onnx writes TF's that way).
     pub(crate) differences: HashMap<String, (Tensor, Tensor)>,
     pub(crate) square_roots: HashMap<String, Tensor>,
+    /// Time-major tensors around LSTM/GRU/RNN nodes, which have no TF node
+    /// ([`crate::ops::recurrent`]).
+    pub(crate) recurrent: Recurrent,
 }
 
 /// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
@@ -186,6 +190,7 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, options: &Options) -
     let graph_initializers = std::mem::take(&mut graph.initializer);
     let graph = &graph;
     let mut t = Translator::new(file);
+    t.recurrent = Recurrent::new(graph);
     let located = |kind: ErrorKind| OnnxError::new(file, kind);
     for init in graph_initializers {
         let value = proto::tensor(&init).map_err(|e| located(ErrorKind::Initializer(e)))?;
@@ -336,6 +341,7 @@ impl Translator {
             rows: HashMap::new(),
             differences: HashMap::new(),
             square_roots: HashMap::new(),
+            recurrent: Recurrent::default(),
         }
     }
 
@@ -606,8 +612,12 @@ impl Translator {
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(OpError::UnsupportedDomain { op: node.op_type.clone(), domain: node.domain.clone() });
         }
+        self.current = node.output.first().cloned();
+        if let Some(result) = self.recurrent_reader(node) {
+            return result;
+        }
         if node.output.iter().skip(1).any(|o| !o.is_empty())
-            && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization")
+            && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization" | "LSTM" | "GRU" | "RNN")
         {
             return Err("only the first output of an op is supported".into());
         }
@@ -615,7 +625,6 @@ impl Translator {
             .registry
             .get(node.op_type.as_str())
             .ok_or_else(|| OpError::UnsupportedOp { op: node.op_type.clone() })?;
-        self.current = node.output.first().cloned();
         translate(self, node)
     }
 

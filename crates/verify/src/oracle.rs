@@ -17,6 +17,7 @@ use crate::VerifyError;
 mod concat_v2;
 mod guard;
 pub mod onnx;
+mod onnx_recurrent;
 mod resize;
 
 /// tract's TensorFlow front end with tf2h5's op fixes registered:

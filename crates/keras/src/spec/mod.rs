@@ -24,7 +24,10 @@ use serde_json::{json, Map, Value};
 
 pub use conv::{Conv, ConvKind, ConvVariant};
 pub use pool::{GlobalPool, Pool, PoolKind};
-pub use recurrent::{Cell, Recurrent, RecurrentClass};
+pub use recurrent::{
+    Cell, DirectionWeights, Recurrent, RecurrentClass, BACKWARD_WEIGHTS, BIDIRECTIONAL_INNER_NAME, CELL_WEIGHTS,
+    FORWARD_WEIGHTS,
+};
 pub use resample::{ResampleKind, Sides, UpSampling};
 pub use window::{AxisWindow, Padding, Window};
 

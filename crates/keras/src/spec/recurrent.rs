@@ -3,11 +3,26 @@
 //! their weights in the loaders' order: kernel (in, g·units), recurrent_kernel (units,
 //! g·units), then the bias (g·units; GRU with `reset_after`: (2, 3·units)), with g the gate
 //! count (LSTM 4, GRU 3, SimpleRNN 1). `Bidirectional` has the forward layer's weights, then
-//! the backward one's, named `forward_…` and `backward_…` (the loaders match by order).
+//! the backward one's, named `forward_<inner>/…` and `backward_<inner>/…` as tensorflowjs
+//! looks them up (the Keras loaders match by order), the inner layer being called
+//! [`BIDIRECTIONAL_INNER_NAME`].
 
 use super::read::Reader;
 use super::WeightSpec;
 use crate::{KerasError, Layer};
+
+/// The name tf2h5 gives the layer a `Bidirectional` wraps (its weights' group names).
+pub const BIDIRECTIONAL_INNER_NAME: &str = "rnn";
+/// One direction's weight names; without a bias, the first two.
+pub type DirectionWeights = [&'static str; 3];
+/// A single layer's weight names.
+pub const CELL_WEIGHTS: DirectionWeights = ["kernel", "recurrent_kernel", "bias"];
+/// A `Bidirectional`'s forward weight names (`forward_` + [`BIDIRECTIONAL_INNER_NAME`]).
+pub const FORWARD_WEIGHTS: DirectionWeights =
+    ["forward_rnn/kernel", "forward_rnn/recurrent_kernel", "forward_rnn/bias"];
+/// A `Bidirectional`'s backward weight names.
+pub const BACKWARD_WEIGHTS: DirectionWeights =
+    ["backward_rnn/kernel", "backward_rnn/recurrent_kernel", "backward_rnn/bias"];
 
 /// Which recurrent class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,7 +76,7 @@ impl Cell {
         })
     }
 
-    fn weights(&self, prefix: &'static [&'static str; 3], channels: Option<usize>) -> Vec<WeightSpec> {
+    fn weights(&self, names: &DirectionWeights, channels: Option<usize>) -> Vec<WeightSpec> {
         let gates = match self.class {
             RecurrentClass::Lstm => 4,
             RecurrentClass::Gru => 3,
@@ -69,11 +84,11 @@ impl Cell {
         };
         let width = Some(gates * self.units);
         let mut weights = vec![
-            WeightSpec::new(prefix[0], vec![channels, width]),
-            WeightSpec::new(prefix[1], vec![Some(self.units), width]),
+            WeightSpec::new(names[0], vec![channels, width]),
+            WeightSpec::new(names[1], vec![Some(self.units), width]),
         ];
         if self.use_bias {
-            weights.push(WeightSpec::new(prefix[2], if self.reset_after { vec![Some(2), width] } else { vec![width] }));
+            weights.push(WeightSpec::new(names[2], if self.reset_after { vec![Some(2), width] } else { vec![width] }));
         }
         weights
     }
@@ -101,10 +116,10 @@ impl Recurrent {
     /// The weights in the loaders' order.
     pub fn weights(&self, channels: Option<usize>) -> Vec<WeightSpec> {
         if !self.bidirectional {
-            return self.cell.weights(&["kernel", "recurrent_kernel", "bias"], channels);
+            return self.cell.weights(&CELL_WEIGHTS, channels);
         }
-        let mut weights = self.cell.weights(&["forward_kernel", "forward_recurrent_kernel", "forward_bias"], channels);
-        weights.extend(self.cell.weights(&["backward_kernel", "backward_recurrent_kernel", "backward_bias"], channels));
+        let mut weights = self.cell.weights(&FORWARD_WEIGHTS, channels);
+        weights.extend(self.cell.weights(&BACKWARD_WEIGHTS, channels));
         weights
     }
 

@@ -16,6 +16,7 @@ use crate::translator::Translator;
 mod array;
 mod math;
 mod nn;
+pub(crate) mod recurrent;
 mod reduce;
 mod shape;
 
@@ -30,6 +31,7 @@ pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     array::register(&mut registry);
     math::register(&mut registry);
     nn::register(&mut registry);
+    recurrent::register(&mut registry);
     reduce::register(&mut registry);
     shape::register(&mut registry);
     registry

@@ -61,8 +61,12 @@ impl OnnxOracle {
                 .get(node)
                 .ok_or_else(|| VerifyError::Oracle(format!("node '{node}' computes no tensor of the ONNX model")))
         };
-        let mut model =
-            guard::contained(|| tract_onnx::onnx().model_for_path(&translation.source)).map_err(oracle_error)?;
+        let mut model = guard::contained(|| {
+            let mut onnx = tract_onnx::onnx();
+            super::onnx_recurrent::register(&mut onnx.op_register);
+            onnx.model_for_path(&translation.source)
+        })
+        .map_err(oracle_error)?;
         let mut input_perms = Vec::new();
         let mut names = Vec::new();
         for (node, _) in inputs {

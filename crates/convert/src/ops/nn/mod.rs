@@ -1,5 +1,5 @@
-//! Neural-network ops: Conv2D, DepthwiseConv2dNative, pools, FusedBatchNorm, BiasAdd and
-//! activations.
+//! Neural-network ops: Conv2D, DepthwiseConv2dNative, pools, FusedBatchNorm, BiasAdd,
+//! activations, and whole recurrent layers (`KerasRecurrent`).
 //! Shared here: NHWC, spatial (`[1, s…, 1]`) and padding attributes.
 
 pub(crate) mod activation;
@@ -7,6 +7,7 @@ mod bias_add;
 pub(crate) mod conv;
 mod fused_batch_norm;
 mod pool;
+mod recurrent;
 
 use tf2h5_keras::spec::Padding;
 use tf2h5_tf::{pb::NodeDef, NodeExt};
@@ -26,6 +27,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("FusedBatchNormV2", fused_batch_norm::fused_batch_norm);
     registry.insert("FusedBatchNormV3", fused_batch_norm::fused_batch_norm);
     registry.insert("BiasAdd", bias_add::bias_add);
+    registry.insert(recurrent::OP, recurrent::keras_recurrent);
     activation::register(registry);
 }
 

@@ -1,0 +1,72 @@
+//! `KerasRecurrent` → Keras `LSTM`, `GRU`, `SimpleRNN`, or `Bidirectional` around one.
+//!
+//! No TensorFlow op computes a whole recurrent layer in the form Keras stores it, so the
+//! front ends that recognise one (the ONNX translator for `LSTM`/`GRU`/`RNN` nodes) write
+//! this tf2h5-only op, with the weights already in Keras's layout and gate order:
+//! inputs `x` (batch, time, features), `kernel` (features, g·units), `recurrent_kernel`
+//! (units, g·units), `bias` (g·units, or (2, 3·units) for a GRU with `reset_after`), then,
+//! for a bidirectional layer, the backward direction's three. Attributes: `cell` (`LSTM`,
+//! `GRU`, `SimpleRNN`), `reset_after`, `activation`, `recurrent_activation`,
+//! `return_sequences`, `go_backwards`, and `merge_mode` (empty for one direction; `concat`,
+//! `sum`, `mul` or `ave`).
+
+use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
+use tf2h5_tf::{pb::NodeDef, NodeExt};
+
+use crate::context::{Context, Value};
+use crate::ConvertError;
+
+/// The op name front ends write for a whole recurrent layer.
+pub(crate) const OP: &str = "KerasRecurrent";
+
+pub(super) fn keras_recurrent(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let input = ctx.tensor_input(node, 0)?;
+    let kind = match node.attr_str("cell")?.as_str() {
+        "LSTM" => RecurrentKind::Lstm,
+        "GRU" => RecurrentKind::Gru { reset_after: node.attr_bool_opt("reset_after")?.unwrap_or(true) },
+        "SimpleRNN" => RecurrentKind::SimpleRnn,
+        other => return Err(ctx.refuse(node, format!("cell '{other}' is not a Keras recurrent layer"))),
+    };
+    let activation = node.attr_str("activation")?;
+    let recurrent_activation = node.attr_str("recurrent_activation")?;
+    let options = RecurrentOptions {
+        return_sequences: node.attr_bool_opt("return_sequences")?.unwrap_or(false),
+        go_backwards: node.attr_bool_opt("go_backwards")?.unwrap_or(false),
+        activation: &activation,
+        recurrent_activation: &recurrent_activation,
+    };
+    let merge_mode = node.attr_str_opt("merge_mode")?.unwrap_or_default();
+    let directions = if merge_mode.is_empty() { 1 } else { 2 };
+    if ctx.input_count(node) != 1 + 3 * directions {
+        return Err(
+            ctx.refuse(node, format!("expects x and {} weights, got {} inputs", 3 * directions, ctx.input_count(node)))
+        );
+    }
+    let weights = (1..1 + 3 * directions).map(|i| ctx.f32_input(node, i)).collect::<Result<Vec<_>, _>>()?;
+    let [Some(time), Some(features)] = [input.dim(1), input.dim(2)] else {
+        return Err(
+            ctx.refuse(node, format!("input {:?} is not (batch, time, features) with known sizes", input.shape))
+        );
+    };
+    let units = weights[1].shape().first().copied().unwrap_or(0);
+    if input.rank() != 3 || weights[0].shape().first() != Some(&features) {
+        return Err(
+            ctx.refuse(node, format!("input {:?} does not match the kernel {:?}", input.shape, weights[0].shape()))
+        );
+    }
+    let name = ctx.layer_name(&node.name);
+    let mut weights = weights.into_iter();
+    let mut next = || weights.next().expect("counted above");
+    let forward = layers::recurrent(&name, input.layer, kind, options, next(), next(), Some(next()));
+    let (layer, out_units) = match merge_mode.as_str() {
+        "" => (forward, units),
+        "concat" | "sum" | "mul" | "ave" => {
+            let out_units = if merge_mode == "concat" { 2 * units } else { units };
+            (layers::bidirectional(&name, forward, vec![next(), next(), next()], &merge_mode), out_units)
+        }
+        other => return Err(ctx.refuse(node, format!("merge_mode '{other}' is not supported"))),
+    };
+    let shape =
+        if options.return_sequences { vec![None, Some(time), Some(out_units)] } else { vec![None, Some(out_units)] };
+    Ok(ctx.add_layer(node, layer, shape))
+}
