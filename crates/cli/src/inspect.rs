@@ -9,7 +9,7 @@ use tf2h5_tf::NodeExt;
 
 /// Describes a TF or ONNX model (or a Keras `.h5` file) as text.
 pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
-    if path.is_file() && has_hdf5_signature(path) {
+    if tf2h5_verify::source::is_hdf5(path) {
         // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
         return crate::isolate::describe_h5(path);
     }
@@ -90,14 +90,6 @@ pub fn inspect(path: &Path, options: &tf2h5_verify::Options) -> Result<String> {
         Err(error) => writeln!(out, "conversion would fail: {error}")?,
     }
     Ok(out)
-}
-
-/// Whether the file starts with the HDF5 signature (reads 8 bytes, not the whole file).
-fn has_hdf5_signature(path: &Path) -> bool {
-    use std::io::Read;
-    let mut signature = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut signature)).is_ok()
-        && &signature == b"\x89HDF\r\n\x1a\n"
 }
 
 /// The description of a Keras model read from an `.h5` file.

@@ -11,7 +11,9 @@
 //! (1 GiB + 6 × the file size), so a corrupt size cannot make the library take the machine's
 //! memory either.
 //!
-//! `verify` reads back only the bytes it has just written, in process.
+//! `tf2h5 verify old.h5` reads its source the same way (`tf2h5 __read-h5-raw FILE`: the child
+//! passes the file's raw contents to the parent); `verify` reads back only the bytes it has
+//! just written, in process.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,8 +23,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// The hidden first argument that makes tf2h5 the reading child.
-const CHILD_ARG: &str = "__read-h5";
+/// The hidden first argument that makes tf2h5 the reading child that describes the file.
+const DESCRIBE_ARG: &str = "__read-h5";
+/// The hidden first argument that makes tf2h5 the reading child that passes the file's raw
+/// contents (`RawKerasFile::to_bytes`) to its parent, for `tf2h5 verify old.h5`.
+const RAW_ARG: &str = "__read-h5-raw";
 
 /// How long reading `bytes` of HDF5 may take: generous (HDF5 reads hundreds of MB/s), but
 /// finite, because corrupt files can make the library loop.
@@ -30,13 +35,19 @@ fn deadline(bytes: u64) -> Duration {
     Duration::from_secs(10 + bytes / (20 << 20))
 }
 
-/// In the child (`tf2h5 __read-h5 FILE`): reads and describes the file, prints the
-/// description (exit 0) or the error (exit 2). `None` when this process is not the child.
+/// In the child (`tf2h5 __read-h5 FILE`, or `__read-h5-raw FILE`): reads the file, prints its
+/// description or its raw contents (exit 0), or the error (exit 2). `None` when this process
+/// is not the child.
 pub fn child_entry() -> Option<ExitCode> {
     let mut args = std::env::args_os().skip(1);
-    if args.next()? != CHILD_ARG {
+    let mode = args.next()?;
+    let raw = if mode == RAW_ARG {
+        true
+    } else if mode == DESCRIBE_ARG {
+        false
+    } else {
         return None;
-    }
+    };
     let path = PathBuf::from(args.next()?);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     limit_memory(size);
@@ -60,9 +71,22 @@ pub fn child_entry() -> Option<ExitCode> {
             *slot = Some((message.unwrap_or_default(), file));
         }
     }));
-    match std::panic::catch_unwind(|| tf2h5_keras::h5::read_file(&path)) {
-        Ok(Ok(model)) => {
-            print!("{}", crate::inspect::describe_keras(&model));
+    let read = || -> Result<Vec<u8>, tf2h5_keras::KerasError> {
+        if raw {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| tf2h5_keras::KerasError::Invalid(format!("cannot read '{}': {e}", path.display())))?;
+            Ok(tf2h5_keras::h5::read_raw_from_bytes(&bytes)?.to_bytes())
+        } else {
+            Ok(crate::inspect::describe_keras(&tf2h5_keras::h5::read_file(&path)?).into_bytes())
+        }
+    };
+    match std::panic::catch_unwind(read) {
+        Ok(Ok(bytes)) => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(&bytes).and_then(|()| stdout.flush()).is_err() {
+                return Some(ExitCode::from(2));
+            }
             Some(ExitCode::SUCCESS)
         }
         Ok(Err(error)) => {
@@ -131,11 +155,23 @@ pub(crate) fn output_within(mut command: Command, limit: Duration) -> Result<Opt
 
 /// Describes the Keras `.h5` file at `path`, reading it in a child process.
 pub fn describe_h5(path: &Path) -> Result<String> {
+    Ok(String::from_utf8_lossy(&run_reader(path, DESCRIBE_ARG)?).into_owned())
+}
+
+/// The raw contents of the Keras `.h5` file at `path` (config text, versions, weights), read
+/// in a child process.
+pub fn read_raw_h5(path: &Path) -> Result<tf2h5_keras::raw::RawKerasFile> {
+    let bytes = run_reader(path, RAW_ARG)?;
+    tf2h5_keras::raw::RawKerasFile::from_bytes(&bytes).with_context(|| path.display().to_string())
+}
+
+/// Runs `tf2h5 MODE FILE` with a deadline and returns its stdout, or the one-line error.
+fn run_reader(path: &Path, mode: &str) -> Result<Vec<u8>> {
     let name = path.display();
     let size = std::fs::metadata(path).with_context(|| format!("{name}: cannot read the file"))?.len();
     let exe = std::env::current_exe().context("cannot locate the tf2h5 executable")?;
     let mut command = Command::new(exe);
-    command.arg(CHILD_ARG).arg(path).stdin(Stdio::null());
+    command.arg(mode).arg(path).stdin(Stdio::null());
     let limit = deadline(size);
     let Some(output) = output_within(command, limit).context("cannot start the .h5 reader process")? else {
         bail!(
@@ -144,7 +180,7 @@ pub fn describe_h5(path: &Path) -> Result<String> {
         );
     };
     let status = output.status;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stdout = output.stdout;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     match status.code() {
         Some(0) => Ok(stdout),

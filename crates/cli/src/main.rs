@@ -1,8 +1,9 @@
 //! `tf2h5`: convert TensorFlow (and ONNX) models to Keras `.h5` files that are proven to
 //! compute what the source graph computes.
 //!
-//! Subcommands: `verify` (alias `convert`: tf2h5 never writes an unverified file),
-//! `inspect`, `ops`, and `zoo` / `zoo-merge` (the regression suite over a folder of models). Exit codes: 0 verified and written, 1 numeric mismatch (nothing written),
+//! Subcommands: `verify` (alias `convert`: tf2h5 never writes an unverified file; alias
+//! `upgrade` for a Keras `.h5` source), `inspect`, `ops`, and `zoo` / `zoo-merge` (the
+//! regression suite over a folder of models). Exit codes: 0 verified and written, 1 numeric mismatch (nothing written),
 //! 2 unreadable or unsupported input, or any other error (nothing written).
 
 mod atomic;
@@ -29,7 +30,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Convert MODEL, verify the .h5 against the source graph, and write it only if it matches.
-    #[command(visible_alias = "convert")]
+    /// A Keras .h5 source is upgraded into one file tf-keras 2, Keras 3 and tensorflowjs all load
+    /// (alias `upgrade`), verified against the original model.
+    #[command(visible_aliases = ["convert", "upgrade"])]
     Verify(VerifyArgs),
     /// Describe a model: inputs, outputs, op histogram and the Keras layers it would become
     /// (or, for an .h5 file, its layers and weights).
@@ -108,7 +111,8 @@ enum Command {
 #[derive(clap::Args, Debug)]
 struct VerifyArgs {
     /// A frozen GraphDef .pb, a SavedModel directory (TF2, TF1 or Keras-exported), an ONNX
-    /// .onnx file (opsets 13-18), or a directory holding one of these.
+    /// .onnx file (opsets 13-18), a directory holding one of these, or a Keras 2.x / tf-keras
+    /// .h5 file to upgrade.
     model: PathBuf,
     /// ONNX models: keep the NCHW layout of 4-D inputs and outputs (Permute layers convert
     /// inside the model); by default the .h5 model takes and gives NHWC tensors.
@@ -291,7 +295,14 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw },
         input_shapes: args.input_shapes.iter().map(|spec| parse_input_shape(spec)).collect::<Result<_>>()?,
     };
-    let mut outcome = tf2h5_verify::verify(&args.model, &options).map_err(|e| name_the_file(e, &args))?;
+    let outcome = if tf2h5_verify::source::is_hdf5(&args.model) {
+        // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
+        let raw = isolate::read_raw_h5(&args.model)?;
+        tf2h5_verify::verify_keras_h5(&args.model, &raw, &options)
+    } else {
+        tf2h5_verify::verify(&args.model, &options)
+    };
+    let mut outcome = outcome.map_err(|e| name_the_file(e, &args))?;
     // The stages measured their own peaks; anything after them (reports) counts too.
     let since_last_stage = tf2h5_verify::memory::peak_resident_mib();
     outcome.report.peak_rss_mib = match (outcome.report.peak_rss_mib, since_last_stage) {

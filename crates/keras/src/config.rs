@@ -72,7 +72,8 @@ fn invalid(message: &str) -> KerasError {
     KerasError::Invalid(message.to_string())
 }
 
-fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
+/// A layer entry's class name, name and config (the name from the entry, else its config).
+pub fn layer_head(value: &Value) -> Result<(String, String, Map<String, Value>), KerasError> {
     let class_name =
         value.get("class_name").and_then(Value::as_str).ok_or_else(|| invalid("a layer has no class_name"))?;
     let config: Map<String, Value> =
@@ -83,6 +84,11 @@ fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("a layer has no name"))?
         .to_string();
+    Ok((class_name.to_string(), name, config))
+}
+
+fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
+    let (class_name, name, config) = layer_head(value)?;
     let nodes = value.get("inbound_nodes").and_then(Value::as_array).cloned().unwrap_or_default();
     let inbound = match nodes.as_slice() {
         [] => vec![],
@@ -108,27 +114,37 @@ fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
             )))
         }
     };
-    Ok(Layer { name, class_name: class_name.to_string(), config, inbound, weights: vec![] })
+    Ok(Layer { name, class_name, config, inbound, weights: vec![] })
 }
 
 /// Orders layers so each follows its inputs (Keras does not require JSON order to be topological).
 fn topological(layers: Vec<Layer>) -> Result<Vec<Layer>, KerasError> {
-    let mut pending = layers;
-    let mut ordered: Vec<Layer> = Vec::with_capacity(pending.len());
+    topological_by(layers, |l| &l.name, |l| l.inbound.iter().map(String::as_str).collect())
+}
+
+/// Orders `items` (named by `name`) so each follows every item it `reads`; an error names the
+/// items that read undefined names or form a cycle.
+pub fn topological_by<T>(
+    items: Vec<T>,
+    name: impl Fn(&T) -> &str,
+    reads: impl Fn(&T) -> Vec<&str>,
+) -> Result<Vec<T>, KerasError> {
+    let mut pending = items;
+    let mut ordered: Vec<T> = Vec::with_capacity(pending.len());
     let mut placed = std::collections::HashSet::new();
     while !pending.is_empty() {
         let before = pending.len();
         let mut rest = Vec::new();
-        for layer in pending {
-            if layer.inbound.iter().all(|src| placed.contains(src)) {
-                placed.insert(layer.name.clone());
-                ordered.push(layer);
+        for item in pending {
+            if reads(&item).iter().all(|src| placed.contains(*src)) {
+                placed.insert(name(&item).to_string());
+                ordered.push(item);
             } else {
-                rest.push(layer);
+                rest.push(item);
             }
         }
         if rest.len() == before {
-            let names: Vec<&str> = rest.iter().map(|l| l.name.as_str()).take(5).collect();
+            let names: Vec<&str> = rest.iter().map(&name).take(5).collect();
             return Err(KerasError::Invalid(format!("layers {names:?} read undefined layers or form a cycle")));
         }
         pending = rest;
@@ -136,7 +152,10 @@ fn topological(layers: Vec<Layer>) -> Result<Vec<Layer>, KerasError> {
     Ok(ordered)
 }
 
-fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasError> {
+/// The layer names of `input_layers` / `output_layers` (`key`): `[name, 0, 0]` entries, or a
+/// single one written unwrapped. Other node or tensor indices (shared or multi-output layers)
+/// are refused.
+pub fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasError> {
     let list =
         value.and_then(Value::as_array).ok_or_else(|| KerasError::Invalid(format!("model_config has no {key}")))?;
     // A single tensor may be written unwrapped: ["name", 0, 0].
@@ -147,12 +166,11 @@ fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasErro
     };
     items
         .into_iter()
-        .map(|item| {
-            item.as_array()
-                .and_then(|a| a.first())
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| KerasError::Invalid(format!("model_config {key} entry {item} is not [name, 0, 0]")))
+        .map(|item| match item.as_array().map(Vec::as_slice) {
+            Some([Value::String(name), node, tensor, ..]) if node.as_u64() == Some(0) && tensor.as_u64() == Some(0) => {
+                Ok(name.clone())
+            }
+            _ => Err(KerasError::Invalid(format!("model_config {key} entry {item} is not [name, 0, 0]"))),
         })
         .collect()
 }

@@ -18,12 +18,16 @@ use hdf5::types::{TypeDescriptor, VarLenUnicode};
 use hdf5::{File, Group, Location};
 use ndarray::ArrayD;
 
+use crate::raw::{RawGroup, RawKerasFile};
 use crate::spec::LayerSpec;
 use crate::{config, KerasError, KerasModel, Weight};
 
 /// The Keras version written into files: a 2.x string, which tf-keras, Keras 3 and
 /// tensorflowjs all accept (a missing version makes tf-keras treat the file as Keras 1).
 pub const KERAS_VERSION: &str = "2.21.0";
+
+/// The first bytes of every HDF5 file.
+pub const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 /// Serialises `model` to the bytes of a complete `.h5` file.
 pub fn write_to_bytes(model: &KerasModel) -> Result<Vec<u8>, KerasError> {
@@ -112,28 +116,10 @@ pub fn read_file(path: &Path) -> Result<KerasModel, KerasError> {
 /// Parses the bytes of a Keras `.h5` file: architecture from `model_config`, weights
 /// assigned to layers by order, as tf-keras and Keras 3 do.
 pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
-    if !bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
-        return Err(KerasError::Invalid("not an HDF5 file (bad signature)".into()));
-    }
-    let byte_budget = bytes.len();
-    let file = in_memory_file(Some(bytes))?;
-    let root: &Location = &file;
-    let model_config = read_str_attr(root, "model_config", "/", byte_budget)?
-        .ok_or_else(|| KerasError::Invalid("no 'model_config' attribute: a weights-only file, not a model".into()))?;
-    let mut model = config::from_json(&model_config)?;
-    let weights_group = file.group("model_weights").map_err(h5_err("/model_weights"))?;
-    let file_layer_names = read_str_list_attr(&weights_group, "layer_names", "/model_weights", byte_budget)?;
-
+    let raw = read_raw_from_bytes(bytes)?;
+    let mut model = config::from_json(&raw.model_config)?;
     // The file's weighted groups, in the file's order.
-    let mut weighted_groups = Vec::new();
-    for name in &file_layer_names {
-        let path = format!("/model_weights/{name}");
-        let group = weights_group.group(name).map_err(h5_err(&path))?;
-        let weight_names = read_str_list_attr(&group, "weight_names", &path, byte_budget)?;
-        if !weight_names.is_empty() {
-            weighted_groups.push((name.clone(), group, weight_names));
-        }
-    }
+    let weighted_groups: Vec<RawGroup> = raw.groups.into_iter().filter(|g| !g.weights.is_empty()).collect();
     // The model's weighted layers, in the order Keras rebuilds them.
     let mut weighted_layers = Vec::new();
     for index in model.keras_layer_order() {
@@ -150,25 +136,51 @@ pub fn read_from_bytes(bytes: &[u8]) -> Result<KerasModel, KerasError> {
             weighted_layers.len()
         )));
     }
-    for ((group_name, group, weight_names), (index, spec, expected)) in weighted_groups.into_iter().zip(weighted_layers)
-    {
-        let layer_name = model.layers[index].name.clone();
-        if weight_names.len() != expected.len() {
+    for (group, (index, spec, expected)) in weighted_groups.into_iter().zip(weighted_layers) {
+        let layer = &mut model.layers[index];
+        if group.weights.len() != expected.len() {
             return Err(KerasError::Invalid(format!(
-                "layer '{layer_name}' expects {} weights, but group '{group_name}' holds {}",
+                "layer '{}' expects {} weights, but group '{}' holds {}",
+                layer.name,
                 expected.len(),
-                weight_names.len()
+                group.name,
+                group.weights.len()
             )));
         }
-        let mut weights = Vec::with_capacity(expected.len());
-        for (weight_name, short_name) in weight_names.iter().zip(expected) {
-            let path = format!("/model_weights/{group_name}/{weight_name}");
-            weights.push(Weight::new(short_name, read_f32_dataset(&group, weight_name, &path, byte_budget)?));
-        }
-        model.layers[index].weights = weights;
-        spec.check_weights(&model.layers[index], None)?;
+        layer.weights = group.weights.into_iter().zip(expected).map(|(w, short)| Weight::new(short, w.value)).collect();
+        spec.check_weights(layer, None)?;
     }
     Ok(model)
+}
+
+/// Reads a Keras `.h5` file as stored (see [`crate::raw`]): the config text is not parsed,
+/// so files of older Keras versions, Sequential models and unknown classes read too. The
+/// same checks as [`read_from_bytes`] bound every read by the file's size.
+pub fn read_raw_from_bytes(bytes: &[u8]) -> Result<RawKerasFile, KerasError> {
+    if !bytes.starts_with(HDF5_SIGNATURE) {
+        return Err(KerasError::Invalid("not an HDF5 file (bad signature)".into()));
+    }
+    let budget = bytes.len();
+    let file = in_memory_file(Some(bytes))?;
+    let root: &Location = &file;
+    let model_config = read_str_attr(root, "model_config", "/", budget)?
+        .ok_or_else(|| KerasError::Invalid("no 'model_config' attribute: a weights-only file, not a model".into()))?;
+    let keras_version = read_str_attr(root, "keras_version", "/", budget)?;
+    // Files saved with `model.save` hold the weights under /model_weights; `save_weights`-style
+    // layouts keep them at the root, but those have no model_config.
+    let weights_group = file.group("model_weights").map_err(h5_err("/model_weights"))?;
+    let mut groups = Vec::new();
+    for name in read_str_list_attr(&weights_group, "layer_names", "/model_weights", budget)? {
+        let path = format!("/model_weights/{name}");
+        let group = weights_group.group(&name).map_err(h5_err(&path))?;
+        let mut weights = Vec::new();
+        for weight_name in read_str_list_attr(&group, "weight_names", &path, budget)? {
+            let weight_path = format!("{path}/{weight_name}");
+            weights.push(Weight::new(&weight_name, read_f32_dataset(&group, &weight_name, &weight_path, budget)?));
+        }
+        groups.push(RawGroup { name, weights });
+    }
+    Ok(RawKerasFile { model_config, keras_version, groups })
 }
 
 fn h5_err(path: &str) -> impl Fn(hdf5::Error) -> KerasError + '_ {

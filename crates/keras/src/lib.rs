@@ -31,6 +31,7 @@ pub mod config;
 pub mod h5;
 pub mod layers;
 mod model;
+pub mod raw;
 pub mod spec;
 
 pub use model::{KerasModel, Layer, Weight};

@@ -52,6 +52,9 @@ pub enum VerifyError {
     /// The reference engine refused the model.
     #[error("reference engine: {0}")]
     Engine(#[from] tf2h5_engine::EngineError),
+    /// The Keras `.h5` source cannot be upgraded.
+    #[error(transparent)]
+    Upgrade(#[from] tf2h5_upgrade::UpgradeError),
     /// tract could not load or run the source graph.
     #[error("tract oracle: {0}")]
     Oracle(String),
@@ -168,13 +171,12 @@ pub fn verify_conversion(
 fn verify_runs(
     path: &Path,
     graph: tf2h5_tf::TfGraph,
-    mut conversion: Conversion,
+    conversion: Conversion,
     options: &Options,
     mut stages: Vec<StageTime>,
     runs: &[dynamic::Run],
     dims: Vec<DynamicDim>,
 ) -> Result<Outcome, VerifyError> {
-    let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
     let start = StageTime::start();
     let run_samples = runs
         .iter()
@@ -193,95 +195,221 @@ fn verify_runs(
     // move into tract and the graph is gone before the file image exists.
     let first_shapes = inputs::sample_shapes(&conversion.inputs, &run_batches[0]);
     let mut first_oracle = Some(source::SourceOracle::new(graph, &first_shapes, &output_nodes)?);
-    timed("tract prepare", start);
-
-    let start = StageTime::start();
-    let h5 = tf2h5_keras::h5::write_releasing_weights(&mut conversion.model)?;
-    timed("h5 write", start);
-
-    let start = StageTime::start();
-    // What the engine runs is what the file holds, never the converter's copy.
-    conversion.model = tf2h5_keras::h5::read_from_bytes(&h5)?;
-    let model = &conversion.model;
-    timed("h5 read", start);
-
-    // Batch after batch, tract (one thread) and the engine (the rayon pool) side by side;
-    // per-engine times are summed over batches.
-    let start = StageTime::start();
-    let timed_run = |run: &dyn Fn() -> Result<Vec<ArrayD<f32>>, VerifyError>| {
-        let start = Instant::now();
-        run().map(|outputs| (outputs, start.elapsed()))
-    };
-    let mut results = Vec::with_capacity(runs.len());
-    for (index, batches) in run_batches.iter().enumerate() {
-        let oracle = match first_oracle.take() {
-            Some(oracle) => oracle,
-            None => {
-                let graph = if index + 1 == runs.len() { spare_graph.take() } else { spare_graph.clone() };
-                let graph = graph.ok_or_else(|| VerifyError::Oracle("no graph left for a later run".into()))?;
-                let shapes = inputs::sample_shapes(&conversion.inputs, batches);
-                source::SourceOracle::new(graph, &shapes, &output_nodes)?
-            }
-        };
-        let mut run_results = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let (expected, actual) = rayon::join(
-                || timed_run(&|| oracle.run(batch)),
-                || timed_run(&|| tf2h5_engine::run(model, batch).map_err(VerifyError::from)),
-            );
-            let ((expected, tract_time), (actual, engine_time)) = (expected?, actual?);
-            run_results.push((expected, actual, tract_time, engine_time));
+    stages.push(StageTime::new("tract prepare", start.elapsed()));
+    let oracle_for_run = |index: usize, shapes: &[(String, Vec<usize>)]| match first_oracle.take() {
+        Some(oracle) => Ok(oracle),
+        None => {
+            let graph = if index + 1 == runs.len() { spare_graph.take() } else { spare_graph.clone() };
+            let graph = graph.ok_or_else(|| VerifyError::Oracle("no graph left for a later run".into()))?;
+            source::SourceOracle::new(graph, shapes, &output_nodes)
         }
-        results.push(run_results);
-    }
-    stages.push(StageTime::new("run (wall, both engines)", start.elapsed()));
-    stages.push(StageTime::sum("tract run (sum)", results.iter().flatten().map(|r| r.2).sum()));
-    stages.push(StageTime::sum("engine run (sum)", results.iter().flatten().map(|r| r.3).sum()));
+    };
+    let per_layer = |conversion: &Conversion, samples: &[inputs::Sample]| {
+        source::load(path, options).map_err(|e| e.to_string()).and_then(|graph| {
+            let sample_shapes = inputs::sample_shapes(&conversion.inputs, samples);
+            compare_layers(graph, conversion, &sample_shapes, &samples[0], options.tolerance)
+        })
+    };
+    let plan = Plan { path, options, runs, dims, run_samples, run_batches, source_summary };
+    plan.compare(conversion, stages, oracle_for_run, per_layer)
+}
 
+/// Verifies a Keras `.h5` file as a source (`tf2h5 verify old.h5`): the file's model, upgraded
+/// by `tf2h5-upgrade` into one both Keras versions load, is written, read back and run in the
+/// engine; the source model runs as its own Keras version defines it
+/// ([`oracle::keras_source`]). `raw` is the file as read (the CLI reads it in a child process).
+pub fn verify_keras_h5(
+    path: &Path,
+    raw: &tf2h5_keras::raw::RawKerasFile,
+    options: &Options,
+) -> Result<Outcome, VerifyError> {
+    let mut stages = Vec::new();
     let start = StageTime::start();
-    let mut outputs: Vec<OutputReport> = conversion
+    let legacy = tf2h5_upgrade::legacy::parse(raw)?;
+    let upgraded = tf2h5_upgrade::upgrade(&legacy)?;
+    stages.push(StageTime::new("upgrade", start.elapsed()));
+
+    let mut model = upgraded.model;
+    model.name = model_name(path);
+    let input_shape = |name: &String| model.layer(name).map(|l| l.batch_input_shape()).transpose();
+    let inputs = model
+        .inputs
+        .iter()
+        .zip(&legacy.inputs)
+        .map(|(layer, source)| {
+            let shape = input_shape(layer)?.unwrap_or_default();
+            Ok(tf2h5_convert::Endpoint { layer: layer.clone(), tf_node: source.clone(), shape })
+        })
+        .collect::<Result<Vec<_>, tf2h5_keras::KerasError>>()?;
+    let outputs = model
         .outputs
         .iter()
-        .map(|e| OutputReport { layer: e.layer.clone(), tf_node: e.tf_node.clone(), comparison: Comparison::default() })
+        .zip(&legacy.outputs)
+        .map(|(layer, source)| tf2h5_convert::Endpoint { layer: layer.clone(), tf_node: source.clone(), shape: vec![] })
         .collect();
-    let mut proven = Vec::with_capacity(runs.len());
-    for ((run, samples), run_results) in runs.iter().zip(&run_samples).zip(&results) {
-        let mut run_comparison = Comparison::default();
-        for (index, output) in outputs.iter_mut().enumerate() {
-            for (expected, actual, _, _) in run_results {
-                let (Some(expected), Some(actual)) = (expected.get(index), actual.get(index)) else {
-                    return Err(VerifyError::Oracle(format!("output {index} missing from a run")));
-                };
-                let comparison = compare::compare(expected, actual, options.tolerance);
-                output.comparison.merge(&comparison);
-                run_comparison.merge(&comparison);
-            }
-        }
-        proven.push(ProvenRun { shapes: run.clone(), samples: samples.len(), comparison: run_comparison });
-    }
-    stages.push(StageTime::new("compare", start.elapsed()));
+    let layer_sources = upgraded.sources.into_iter().map(|(layer, source)| (layer, vec![source])).collect();
+    let conversion = Conversion { model, inputs, outputs, layer_sources };
 
-    let passed = outputs.iter().all(|o| o.comparison.passed());
-    let layer_errors = if !passed || options.all_layers {
-        let start = StageTime::start();
-        // Localise on the first run that failed (the first run when all passed).
-        let run = proven.iter().position(|r| !r.comparison.passed()).unwrap_or(0);
-        let samples = &run_samples[run];
-        let errors = source::load(path, options).map_err(|e| e.to_string()).and_then(|graph| {
-            let sample_shapes = inputs::sample_shapes(&conversion.inputs, samples);
-            compare_layers(graph, &conversion, &sample_shapes, &samples[0], options.tolerance)
-        });
-        stages.push(StageTime::new("per-layer compare", start.elapsed()));
-        Some(errors)
-    } else {
-        None
+    let runs = vec![static_run(&conversion)];
+    let run_samples = vec![inputs::samples_at(&conversion.inputs, &runs[0], 0, None, options)?];
+    let run_batches = vec![inputs::batches(&conversion.inputs, &run_samples[0])?];
+    let source_summary = report::SourceSummary::keras_h5(legacy.layers.len(), raw.keras_version.as_deref());
+    // The source model runs the same at any input shape: one oracle serves every run.
+    let source = std::sync::Arc::new(legacy);
+    let oracle = oracle::keras_source::KerasSourceOracle::new(std::sync::Arc::clone(&source));
+    let oracle_for_run = |_: usize, _: &[(String, Vec<usize>)]| Ok(source::SourceOracle::Keras(oracle.clone()));
+    let per_layer = |conversion: &Conversion, samples: &[inputs::Sample]| {
+        compare_keras_layers(&oracle, conversion, &samples[0], options.tolerance)
     };
-    let sample_count = run_samples.iter().map(Vec::len).sum();
-    let mut report =
-        Report::new(path, source_summary, &conversion, options, sample_count, outputs, stages, h5.len(), layer_errors);
-    report.runs = proven;
-    report.dimensions = dims;
-    Ok(Outcome { h5, report, conversion })
+    let plan = Plan { path, options, runs: &runs, dims: Vec::new(), run_samples, run_batches, source_summary };
+    let mut outcome = plan.compare(conversion, stages, oracle_for_run, per_layer)?;
+    outcome.report.rewrites = upgraded.rewrites;
+    Ok(outcome)
+}
+
+/// What one verification compares, whatever its source: the sets of input shapes, the
+/// samples and batches drawn for each, and what the report says about the source.
+struct Plan<'a> {
+    path: &'a Path,
+    options: &'a Options,
+    runs: &'a [dynamic::Run],
+    dims: Vec<DynamicDim>,
+    run_samples: Vec<Vec<inputs::Sample>>,
+    run_batches: Vec<Vec<inputs::Sample>>,
+    source_summary: report::SourceSummary,
+}
+
+impl Plan<'_> {
+    /// Writes the `.h5`, reads it back, runs it in the engine beside the source oracle of each
+    /// run (`oracle_for_run(index, input shapes)`) and compares the outputs; on a mismatch (or
+    /// when asked) `per_layer` compares every layer on the first failing run's samples.
+    fn compare(
+        self,
+        mut conversion: Conversion,
+        mut stages: Vec<StageTime>,
+        mut oracle_for_run: impl FnMut(usize, &[(String, Vec<usize>)]) -> Result<source::SourceOracle, VerifyError>,
+        per_layer: impl FnOnce(&Conversion, &[inputs::Sample]) -> Result<Vec<Divergence>, String>,
+    ) -> Result<Outcome, VerifyError> {
+        let Plan { path, options, runs, dims, run_samples, run_batches, source_summary } = self;
+        let start = StageTime::start();
+        let h5 = tf2h5_keras::h5::write_releasing_weights(&mut conversion.model)?;
+        stages.push(StageTime::new("h5 write", start.elapsed()));
+
+        let start = StageTime::start();
+        // What the engine runs is what the file holds, never the converter's copy.
+        conversion.model = tf2h5_keras::h5::read_from_bytes(&h5)?;
+        let model = &conversion.model;
+        stages.push(StageTime::new("h5 read", start.elapsed()));
+
+        // Batch after batch, the oracle (one thread) and the engine (the rayon pool) side by
+        // side; per-engine times are summed over batches.
+        let start = StageTime::start();
+        let timed_run = |run: &dyn Fn() -> Result<Vec<ArrayD<f32>>, VerifyError>| {
+            let start = Instant::now();
+            run().map(|outputs| (outputs, start.elapsed()))
+        };
+        let mut results = Vec::with_capacity(runs.len());
+        for (index, batches) in run_batches.iter().enumerate() {
+            let oracle = oracle_for_run(index, &inputs::sample_shapes(&conversion.inputs, batches))?;
+            let mut run_results = Vec::with_capacity(batches.len());
+            for batch in batches {
+                let (expected, actual) = rayon::join(
+                    || timed_run(&|| oracle.run(batch)),
+                    || timed_run(&|| tf2h5_engine::run(model, batch).map_err(VerifyError::from)),
+                );
+                let ((expected, tract_time), (actual, engine_time)) = (expected?, actual?);
+                run_results.push((expected, actual, tract_time, engine_time));
+            }
+            results.push(run_results);
+        }
+        stages.push(StageTime::new("run (wall, both engines)", start.elapsed()));
+        stages.push(StageTime::sum("tract run (sum)", results.iter().flatten().map(|r| r.2).sum()));
+        stages.push(StageTime::sum("engine run (sum)", results.iter().flatten().map(|r| r.3).sum()));
+
+        let start = StageTime::start();
+        let mut outputs: Vec<OutputReport> = conversion
+            .outputs
+            .iter()
+            .map(|e| OutputReport {
+                layer: e.layer.clone(),
+                tf_node: e.tf_node.clone(),
+                comparison: Comparison::default(),
+            })
+            .collect();
+        let mut proven = Vec::with_capacity(runs.len());
+        for ((run, samples), run_results) in runs.iter().zip(&run_samples).zip(&results) {
+            let mut run_comparison = Comparison::default();
+            for (index, output) in outputs.iter_mut().enumerate() {
+                for (expected, actual, _, _) in run_results {
+                    let (Some(expected), Some(actual)) = (expected.get(index), actual.get(index)) else {
+                        return Err(VerifyError::Oracle(format!("output {index} missing from a run")));
+                    };
+                    let comparison = compare::compare(expected, actual, options.tolerance);
+                    output.comparison.merge(&comparison);
+                    run_comparison.merge(&comparison);
+                }
+            }
+            proven.push(ProvenRun { shapes: run.clone(), samples: samples.len(), comparison: run_comparison });
+        }
+        stages.push(StageTime::new("compare", start.elapsed()));
+
+        let passed = outputs.iter().all(|o| o.comparison.passed());
+        let layer_errors = if !passed || options.all_layers {
+            let start = StageTime::start();
+            // Localise on the first run that failed (the first run when all passed).
+            let run = proven.iter().position(|r| !r.comparison.passed()).unwrap_or(0);
+            let errors = per_layer(&conversion, &run_samples[run]);
+            stages.push(StageTime::new("per-layer compare", start.elapsed()));
+            Some(errors)
+        } else {
+            None
+        };
+        let sample_count = run_samples.iter().map(Vec::len).sum();
+        let mut report = Report::new(
+            path,
+            source_summary,
+            &conversion,
+            options,
+            sample_count,
+            outputs,
+            stages,
+            h5.len(),
+            layer_errors,
+        );
+        report.runs = proven;
+        report.dimensions = dims;
+        Ok(Outcome { h5, report, conversion })
+    }
+}
+
+/// Every emitted layer that carries a source layer's output, against that source layer, on
+/// one sample.
+fn compare_keras_layers(
+    oracle: &oracle::keras_source::KerasSourceOracle,
+    conversion: &Conversion,
+    sample: &[ArrayD<f32>],
+    tolerance: Tolerance,
+) -> Result<Vec<Divergence>, String> {
+    let expected = oracle.run_all(sample).map_err(|e| e.to_string())?;
+    let actual = tf2h5_engine::run_all_layers(&conversion.model, sample).map_err(|e| e.to_string())?;
+    // The last emitted layer of each source layer carries its output.
+    let mut carriers: Vec<(&String, &String)> = Vec::new();
+    for (layer, sources) in &conversion.layer_sources {
+        let Some(source) = sources.last() else { continue };
+        carriers.retain(|(_, s)| *s != source);
+        carriers.push((layer, source));
+    }
+    Ok(carriers
+        .into_iter()
+        .filter(|(layer, _)| !conversion.inputs.iter().any(|i| &i.layer == *layer))
+        .map(|(layer, source)| {
+            let comparison = match (expected.get(source), actual.get(layer)) {
+                (Some(expected), Some(actual)) => compare::compare(expected, actual, tolerance),
+                _ => Comparison::missing(),
+            };
+            Divergence { layer: layer.clone(), tf_node: source.clone(), comparison }
+        })
+        .collect())
 }
 
 /// The model's name: the file stem, or the directory name for a model directory.

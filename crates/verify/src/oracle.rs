@@ -16,6 +16,7 @@ use crate::VerifyError;
 
 mod concat_v2;
 mod guard;
+pub mod keras_source;
 pub mod onnx;
 mod onnx_recurrent;
 mod resize;

@@ -131,6 +131,8 @@ pub struct Report {
     pub stages: Vec<StageTime>,
     /// Peak resident memory of the process, in MiB, where the caller measured it.
     pub peak_rss_mib: Option<f64>,
+    /// For a Keras `.h5` source: what the upgrade changed, one line per change.
+    pub rewrites: Vec<String>,
 }
 
 /// What the report says about the source graph, taken before verification consumes it.
@@ -140,6 +142,17 @@ pub(crate) struct SourceSummary {
 }
 
 impl SourceSummary {
+    /// A Keras `.h5` source of `layers` layers, written by Keras `version`.
+    pub(crate) fn keras_h5(layers: usize, version: Option<&str>) -> Self {
+        SourceSummary {
+            tf_nodes: layers,
+            translated_from: Some(TranslatedFrom {
+                format: format!("Keras .h5 (keras_version {})", version.unwrap_or("unknown")),
+                layout: "unchanged".into(),
+            }),
+        }
+    }
+
     pub(crate) fn of(graph: &tf2h5_tf::TfGraph) -> Self {
         SourceSummary {
             tf_nodes: graph.nodes().len(),
@@ -189,6 +202,7 @@ impl Report {
             // Each stage restarted the kernel's peak counter: the process peak is the largest.
             peak_rss_mib: stages.iter().filter_map(|s| s.peak_rss_mib).reduce(f64::max),
             stages,
+            rewrites: Vec::new(),
         }
     }
 
@@ -253,6 +267,9 @@ impl Report {
         );
         if let Some(t) = &self.translated_from {
             let _ = writeln!(out, "  {} model; .h5 layout: {}", t.format, t.layout);
+        }
+        for rewrite in &self.rewrites {
+            let _ = writeln!(out, "  upgraded: {rewrite}");
         }
         let _ = writeln!(
             out,
@@ -320,6 +337,12 @@ impl Report {
         );
         if let Some(t) = &self.translated_from {
             let _ = writeln!(md, "- translated from {}; .h5 layout: {}", t.format, t.layout);
+        }
+        if !self.rewrites.is_empty() {
+            let _ = writeln!(md, "- upgraded:");
+            for rewrite in &self.rewrites {
+                let _ = writeln!(md, "  - {rewrite}");
+            }
         }
         for (node, shape) in &self.inputs {
             let _ = writeln!(md, "- input `{node}`: {}", format_shape(shape));

@@ -1,7 +1,8 @@
 //! The source model, whatever its format: loading it as a [`TfGraph`] for the converter, and
 //! running it as the oracle. A TensorFlow model runs in tract-tensorflow
 //! ([`oracle::Oracle`]); an ONNX model, translated by `tf2h5-onnx`, runs as the `.onnx` file in
-//! tract-onnx ([`oracle::onnx::OnnxOracle`]).
+//! tract-onnx ([`oracle::onnx::OnnxOracle`]); a Keras `.h5` file runs layer by layer under its
+//! own Keras version's semantics ([`oracle::keras_source::KerasSourceOracle`]).
 
 use std::path::Path;
 
@@ -31,6 +32,8 @@ pub enum SourceOracle {
     Tf(oracle::Oracle),
     /// The ONNX model a graph was translated from, in tract-onnx.
     Onnx(oracle::onnx::OnnxOracle),
+    /// A Keras `.h5` model, run under its own Keras version's semantics.
+    Keras(oracle::keras_source::KerasSourceOracle),
 }
 
 impl SourceOracle {
@@ -53,6 +56,7 @@ impl SourceOracle {
         match self {
             SourceOracle::Tf(oracle) => oracle.run(inputs),
             SourceOracle::Onnx(oracle) => oracle.run(inputs),
+            SourceOracle::Keras(oracle) => oracle.run(inputs),
         }
     }
 }
@@ -61,4 +65,13 @@ impl SourceOracle {
 /// that compute an ONNX tensor of a translated one.
 pub fn observable(graph: &TfGraph, node: &str) -> bool {
     graph.translation.as_ref().is_none_or(|t| t.tensors.contains_key(node))
+}
+
+/// Whether `path` is an HDF5 file (a Keras `.h5` source): its signature (reads 8 bytes).
+pub fn is_hdf5(path: &Path) -> bool {
+    use std::io::Read;
+    let mut signature = [0u8; 8];
+    path.is_file()
+        && std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut signature)).is_ok()
+        && &signature == tf2h5_keras::h5::HDF5_SIGNATURE
 }

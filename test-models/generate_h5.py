@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Generate the legacy Keras .h5 source fixtures (`test-models/h5_*`) for `tf2h5 verify old.h5`.
+
+Run with the project venv (TF 2.21 + tf-keras 2.21):
+
+    ~/.cache/tf2h5/venv/bin/python test-models/generate_h5.py [--out test-models] [--cases NAME...]
+
+Each case writes `<out>/h5_<case>/`: `model.h5` (the source file), `x.npy` (4 seeded samples),
+`y.npy` (what tf-keras 2.21 computes for them after loading `model.h5` itself: the truth the
+upgraded file is checked against in keras-check) and `meta.json`.
+
+Files saved by tf-keras 2.21 carry the keys Keras 3 rejects (`groups` on DepthwiseConv2D, dtype
+policy objects, `TFOpLambda` layers). Files in older layouts (Keras 2.1's list-form Sequential
+config, Keras 2.3's "Model" class, `keras_version` 2.1.6 / 2.3.1) are written with h5py from
+that layout, because those Keras versions do not install on this Python; tf-keras loads them,
+which is how y.npy is computed.
+
+`h5_refused/` holds files tf2h5 must refuse (exit 2), for crates/cli/tests: a Lambda layer
+(Python bytecode) and a weights-only file (no model_config).
+"""
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BATCH = 4
+
+
+def randomize(model, seed):
+    """Seeded weights by role: BatchNorm variances positive, everything else O(1/sqrt(fan_in))."""
+    rs = np.random.RandomState(seed)
+    for v in model.weights:
+        role = v.name.split("/")[-1].split(":")[0]
+        shape = tuple(v.shape)
+        if role == "moving_variance":
+            value = rs.uniform(0.05, 1.0, shape)
+        elif role in ("gamma",):
+            value = rs.uniform(0.5, 1.5, shape)
+        else:
+            fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 4
+            value = rs.normal(0, 1.0 / np.sqrt(max(fan_in, 1)), shape)
+        v.assign(value.astype(v.dtype.as_numpy_dtype))
+
+
+def write_case(out, case, description, save, input_shape, seed, atol=None):
+    """Saves the model with `save(path)`, then computes y.npy by loading that file in tf-keras."""
+    folder = os.path.join(out, "h5_" + case)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    path = os.path.join(folder, "model.h5")
+    save(path)
+    x = np.random.RandomState(seed).standard_normal((BATCH, *input_shape)).astype(np.float32)
+    loaded = keras.models.load_model(path, compile=False)
+    y = np.asarray(loaded.predict(x, verbose=0)).astype(np.float32)
+    np.save(os.path.join(folder, "x.npy"), x)
+    np.save(os.path.join(folder, "y.npy"), y)
+    with h5py.File(path, "r") as f:
+        version = f.attrs.get("keras_version")
+    meta = {
+        "name": "h5_" + case,
+        "model": "model.h5",
+        "format": f"Keras .h5 (keras_version {version})",
+        "inputs": [{"name": loaded.inputs[0].name.split(":")[0], "file": "x.npy", "shape": [None, *input_shape]}],
+        "outputs": [{"name": loaded.outputs[0].name.split(":")[0].split("/")[0], "file": "y.npy"}],
+        "description": description,
+    }
+    if atol is not None:
+        meta["atol"] = atol
+    with open(os.path.join(folder, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+
+
+def saver(model):
+    def save(path):
+        model.save(path, include_optimizer=False)
+    return save
+
+
+# --------------------------------------------------------------------------- cases saved by tf-keras 2.21
+
+
+def case_depthwise(out):
+    x = keras.Input((8, 8, 3), name="image")
+    h = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, name="dw")(x)
+    h = keras.layers.BatchNormalization(epsilon=1e-3, name="bn")(h)
+    h = keras.layers.ReLU(6.0, name="relu6")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    y = keras.layers.Dense(4, activation="softmax", name="probs")(h)
+    model = keras.Model(x, y, name="depthwise")
+    randomize(model, 1)
+    write_case(out, "depthwise", "tf-keras 2.21 Functional: DepthwiseConv2D (writes groups=1, which Keras 3 "
+               "rejects), BatchNorm, ReLU6, GAP, Dense softmax; its InputLayer has ragged=false.",
+               saver(model), (8, 8, 3), 1)
+
+
+def case_mixed_precision(out):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        x = keras.Input((10,), name="features")
+        h = keras.layers.Dense(16, activation="relu", name="hidden")(x)
+        h = keras.layers.Dense(4, name="logits")(h)
+        y = keras.layers.Activation("softmax", dtype="float32", name="probs")(h)
+        model = keras.Model(x, y, name="mixed")
+        randomize(model, 2)
+        save = saver(model)
+        write_case(out, "mixed_precision", "tf-keras 2.21 model under the mixed_float16 policy (Policy objects "
+                   "in every layer's dtype; Keras 3 fails on them). The upgraded file computes in float32, "
+                   "so it differs from the original by float16 rounding: atol 1e-2.", save, (10,), 2, atol=1e-2)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def case_tf_op_lambda(out):
+    x = keras.Input((6,), name="x")
+    h = keras.layers.Dense(8, name="dense")(x)
+    a = h * 2.0
+    b = a + 1.0
+    c = tf.nn.relu6(b)
+    d = c - h
+    e = d / 4.0
+    y = tf.math.sigmoid(e)
+    model = keras.Model(x, y, name="tfop")
+    randomize(model, 3)
+    write_case(out, "tf_op_lambda", "tf-keras 2.21 Functional with raw tf calls saved as TFOpLambda layers: "
+               "multiply/add/truediv by a number, relu6, subtract of two tensors, sigmoid.",
+               saver(model), (6,), 3)
+
+
+def case_teachable_machine(out):
+    # The shape of Teachable Machine's image export: a MobileNet-style trunk (conv, depthwise,
+    # pointwise, each BN + ReLU6) and a Dense(100, relu) → Dense(classes, softmax) head, as a
+    # tf-keras Sequential model; small and random (KBs, not the 224x224 MobileNet).
+    model = keras.Sequential([
+        keras.layers.InputLayer((32, 32, 3), name="input_1"),
+        keras.layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="conv1"),
+        keras.layers.BatchNormalization(epsilon=1e-3, name="conv1_bn"),
+        keras.layers.ReLU(6.0, name="conv1_relu"),
+        keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="conv_dw_1"),
+        keras.layers.BatchNormalization(epsilon=1e-3, name="conv_dw_1_bn"),
+        keras.layers.ReLU(6.0, name="conv_dw_1_relu"),
+        keras.layers.Conv2D(16, 1, use_bias=False, name="conv_pw_1"),
+        keras.layers.BatchNormalization(epsilon=1e-3, name="conv_pw_1_bn"),
+        keras.layers.ReLU(6.0, name="conv_pw_1_relu"),
+        keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d"),
+        keras.layers.Dense(100, activation="relu", name="dense_Dense1"),
+        keras.layers.Dense(3, activation="softmax", name="dense_Dense2"),
+    ], name="sequential")
+    randomize(model, 4)
+    write_case(out, "teachable_machine", "Teachable-Machine-style image model saved by tf-keras 2.21 as a "
+               "Sequential: MobileNet-style conv/depthwise/pointwise trunk (groups=1 on the depthwise) and "
+               "a Dense(100) -> Dense(3, softmax) head.", saver(model), (32, 32, 3), 4)
+
+
+# --------------------------------------------------------------------------- older layouts, written with h5py
+
+
+def write_legacy_h5(path, model_config, keras_version, layer_weights):
+    """A `model.save` file in the layout Keras 2.0-2.3 wrote: root attrs model_config (JSON bytes),
+    keras_version, backend; /model_weights with layer_names and one group per layer holding
+    weight_names and `<layer>/<weight>:0` datasets."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = np.bytes_(keras_version)
+        f.attrs["backend"] = np.bytes_("tensorflow")
+        f.attrs["model_config"] = np.bytes_(json.dumps(model_config))
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = np.array([np.bytes_(n) for n, _ in layer_weights])
+        g.attrs["keras_version"] = np.bytes_(keras_version)
+        g.attrs["backend"] = np.bytes_("tensorflow")
+        for name, weights in layer_weights:
+            lg = g.create_group(name)
+            names = [f"{name}/{w}:0" for w, _ in weights]
+            lg.attrs["weight_names"] = np.array([np.bytes_(n) for n in names])
+            for full, (_, value) in zip(names, weights):
+                lg.create_dataset(full, data=value.astype(np.float32))
+
+
+def old_dense_config(name, units, activation, **extra):
+    return {"name": name, "trainable": True, "units": units, "activation": activation, "use_bias": True,
+            "kernel_initializer": {"class_name": "VarianceScaling",
+                                   "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": None}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": None, "bias_constraint": None, **extra}
+
+
+def case_keras21_sequential(out):
+    rs = np.random.RandomState(5)
+    config = {"class_name": "Sequential", "config": [  # Keras 2.0-2.2.2: the bare layer list
+        {"class_name": "Dense", "config": old_dense_config("dense_1", 5, "hard_sigmoid",
+                                                          batch_input_shape=[None, 4], dtype="float32")},
+        {"class_name": "Dense", "config": old_dense_config("dense_2", 3, "softmax")},
+    ]}
+    weights = [("dense_1", [("kernel", rs.normal(0, 1, (4, 5))), ("bias", rs.normal(0, 0.5, 5))]),
+               ("dense_2", [("kernel", rs.normal(0, 0.5, (5, 3))), ("bias", rs.normal(0, 0.5, 3))])]
+    write_case(out, "keras21_sequential", "Keras 2.1.6 layout written with h5py: list-form Sequential config, "
+               "batch_input_shape on the first Dense, Keras 2's hard_sigmoid (0.2x + 0.5, clipped).",
+               lambda path: write_legacy_h5(path, config, "2.1.6", weights), (4,), 5)
+
+
+def case_keras23_functional(out):
+    rs = np.random.RandomState(6)
+    conv = {"name": "conv2d_1", "trainable": True, "dtype": "float32", "filters": 4, "kernel_size": [3, 3],
+            "strides": [1, 1], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1],
+            "activation": "relu", "use_bias": True}
+    config = {"class_name": "Model", "config": {"name": "model_1", "layers": [
+        {"name": "input_1", "class_name": "InputLayer",
+         "config": {"batch_input_shape": [None, 6, 6, 2], "dtype": "float32", "sparse": False, "name": "input_1"},
+         "inbound_nodes": []},
+        {"name": "conv2d_1", "class_name": "Conv2D", "config": conv, "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {"name": "gate", "class_name": "Activation",
+         "config": {"name": "gate", "trainable": True, "dtype": "float32", "activation": "hard_sigmoid"},
+         "inbound_nodes": [[["conv2d_1", 0, 0, {}]]]},
+        {"name": "flatten_1", "class_name": "Flatten",
+         "config": {"name": "flatten_1", "trainable": True, "dtype": "float32", "data_format": "channels_last"},
+         "inbound_nodes": [[["gate", 0, 0, {}]]]},
+        {"name": "dense_1", "class_name": "Dense", "config": old_dense_config("dense_1", 3, "linear", dtype="float32"),
+         "inbound_nodes": [[["flatten_1", 0, 0, {}]]]}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["dense_1", 0, 0]]}}
+    weights = [("input_1", []),
+               ("conv2d_1", [("kernel", rs.normal(0, 0.4, (3, 3, 2, 4))), ("bias", rs.normal(0, 0.5, 4))]),
+               ("gate", []), ("flatten_1", []),
+               ("dense_1", [("kernel", rs.normal(0, 0.3, (64, 3))), ("bias", rs.normal(0, 0.5, 3))])]
+    write_case(out, "keras23_functional", "Keras 2.3.1 layout written with h5py: class 'Model', keras_version "
+               "2.3.1, Conv2D -> Activation('hard_sigmoid', Keras 2 meaning) -> Flatten -> Dense.",
+               lambda path: write_legacy_h5(path, config, "2.3.1", weights), (6, 6, 2), 6)
+
+
+# --------------------------------------------------------------------------- files to refuse
+
+
+def refused(out):
+    folder = os.path.join(out, "h5_refused")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    x = keras.Input((3,), name="x")
+    y = keras.layers.Lambda(lambda t: t * 2.0 + 1.0, name="scale_shift")(keras.layers.Dense(2, name="d")(x))
+    model = keras.Model(x, y)
+    randomize(model, 7)
+    model.save(os.path.join(folder, "lambda.h5"), include_optimizer=False)
+    model.save_weights(os.path.join(folder, "weights_only.h5"))
+
+
+CASES = {
+    "depthwise": case_depthwise,
+    "mixed_precision": case_mixed_precision,
+    "tf_op_lambda": case_tf_op_lambda,
+    "teachable_machine": case_teachable_machine,
+    "keras21_sequential": case_keras21_sequential,
+    "keras23_functional": case_keras23_functional,
+    "refused": refused,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--cases", nargs="*", choices=sorted(CASES), default=sorted(CASES))
+    args = ap.parse_args()
+    keras.utils.set_random_seed(0)
+    for case in args.cases:
+        CASES[case](args.out)
+        print("wrote", case)
+
+
+if __name__ == "__main__":
+    main()
