@@ -41,17 +41,18 @@ pub fn samples_at(
     inputs: &[Endpoint],
     run: &[(String, Vec<usize>)],
     run_index: usize,
-    graph: &tf2h5_tf::TfGraph,
+    graph: Option<&tf2h5_tf::TfGraph>,
     options: &Options,
 ) -> Result<Vec<Sample>, VerifyError> {
-    let user =
-        if options.inputs.is_empty() { None } else { Some(user_samples(inputs, graph.translation.as_ref(), options)?) };
+    let translation = graph.and_then(|g| g.translation.as_ref());
+    let user = if options.inputs.is_empty() { None } else { Some(user_samples(inputs, translation, options)?) };
     let ranges = run
         .iter()
         .enumerate()
         .map(|(index, (name, _))| {
             let given = user.as_deref().and_then(|samples| value_range(samples.iter().filter_map(|s| s.get(index))));
-            crate::ranges::input_range(graph, name, given)
+            // Without a graph (a Keras `.h5` source, whose inputs are float32) nothing is integer.
+            graph.map_or(Ok(None), |graph| crate::ranges::input_range(graph, name, given))
         })
         .collect::<Result<Vec<_>, _>>()?;
     match user {

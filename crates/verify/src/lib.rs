@@ -181,7 +181,7 @@ fn verify_runs(
     let run_samples = runs
         .iter()
         .enumerate()
-        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, &graph, options))
+        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, Some(&graph), options))
         .collect::<Result<Vec<_>, _>>()?;
     let run_batches = run_samples
         .iter()
