@@ -4,10 +4,12 @@
 //!
 //! Every rank runs on the 3-D [`Grid`] (unit leading axes). Standard and pointwise
 //! convolutions are im2col + GEMM (`gemm.rs` here); depthwise ones are direct (`depthwise.rs`);
-//! a separable convolution is the depthwise step then a 1×…×1 standard one.
+//! a separable convolution is the depthwise step then a 1×…×1 standard one; transposed ones
+//! gather their taps directly (`transposed.rs`).
 
 mod depthwise;
 mod gemm;
+mod transposed;
 
 use ndarray::ArrayD;
 use tf2h5_keras::spec::{Conv, ConvVariant, LayerSpec, Padding, Window};
@@ -47,13 +49,15 @@ pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> 
             let grid = Grid::new(&pointwise, mid.shape()).map_err(|e| cfg.shape(e))?;
             gemm::conv(&cfg, &grid, &mid, weights[1], 1, bias.as_deref(), activation)
         }
-        ConvVariant::Transposed { .. } => Err(cfg.unsupported("transposed convolutions")),
+        ConvVariant::Transposed { ref output_padding, .. } => {
+            transposed::conv(&cfg, conv, output_padding.as_deref(), &x, weights[0], bias.as_deref(), activation)
+        }
     }
 }
 
-/// Whether `spec` is a convolution the engine runs.
-pub(crate) fn runs(conv: &Conv) -> bool {
-    !matches!(conv.variant, ConvVariant::Transposed { .. })
+/// Whether `spec` is a convolution the engine runs (all of them).
+pub(crate) fn runs(_conv: &Conv) -> bool {
+    true
 }
 
 #[cfg(test)]

@@ -180,3 +180,40 @@ fn bias_and_activation_apply_and_bad_weights_are_errors() {
     let spec = LayerSpec::parse(&layer).unwrap();
     assert!(apply(&spec, &layer, vec![Input::Owned(ArrayD::zeros(vec![1, 1, 1, 2]))]).is_err());
 }
+
+/// A transposed convolution is the adjoint of the forward one: <conv(x), y> = <x, convT(y)>
+/// for the same kernel array.
+#[test]
+fn transposed_is_the_adjoint_of_the_forward_convolution() {
+    let cases: &[Case] = &[
+        (&[1, 7, 6, 3], &[3, 3, 3, 2], 2, 1, Padding::Same),
+        (&[2, 8, 8, 2], &[4, 4, 2, 3], 2, 1, Padding::Same),
+        (&[1, 9, 7, 2], &[3, 2, 2, 2], 2, 1, Padding::Valid),
+        (&[1, 9, 3], &[3, 3, 2], 1, 2, Padding::Same),
+        (&[1, 4, 5, 6, 2], &[2, 3, 2, 2, 2], 2, 1, Padding::Same),
+    ];
+    for &(xs, ks, s, d, padding) in cases {
+        let rank = xs.len() - 2;
+        let w = window(&ks[..rank], s, d, padding);
+        let (x, k) = (ramp(xs, 0.25), ramp(ks, 0.1));
+        let y = reference(&x, &k, &w, 1, false);
+        let g = ramp(y.shape(), 0.3);
+        // Keras's transposed kernel (k…, filters, in) is the forward kernel (k…, in, out) as it is.
+        let transposed = Conv::new(w.clone(), ConvVariant::Transposed { filters: xs[rank + 1], output_padding: None });
+        // Ask for exactly the forward input's lengths through output_padding where Keras's default differs.
+        let default: Vec<usize> = (0..rank).map(|a| transposed.transposed_length(a, y.shape()[1 + a], None)).collect();
+        let transposed = if default[..] == xs[1..=rank] {
+            transposed
+        } else {
+            let extra: Vec<usize> = (0..rank)
+                .map(|a| xs[1 + a] - transposed.transposed_length(a, y.shape()[1 + a], Some(&vec![0; rank])))
+                .collect();
+            Conv::new(w.clone(), ConvVariant::Transposed { filters: xs[rank + 1], output_padding: Some(extra) })
+        };
+        let xt = run(transposed, vec![k.clone()], None, g.clone());
+        assert_eq!(xt.shape(), x.shape(), "{xs:?} {ks:?}");
+        let forward: f32 = (&y * &g).sum();
+        let adjoint: f32 = (&x * &xt).sum();
+        assert!((forward - adjoint).abs() <= 1e-3 * forward.abs().max(1.0), "{xs:?} {ks:?}: {forward} vs {adjoint}");
+    }
+}
