@@ -1380,6 +1380,49 @@ def case_text_embedding(out, ref):
     return size
 
 
+def case_dcgan_generator(out, ref):
+    """A DCGAN generator: Conv2DTranspose (TF Conv2DBackpropInput) in three geometries."""
+    rs = seed_all(1414)
+    L = keras.layers
+    inp = keras.Input(shape=(8,), name="latent")
+    x = L.Dense(2 * 2 * 16, use_bias=False, name="project")(inp)
+    x = L.BatchNormalization(epsilon=2e-3, name="project_bn")(x)
+    x = L.LeakyReLU(0.2, name="project_relu")(x)
+    x = L.Reshape((2, 2, 16), name="reshape")(x)
+    x = L.Conv2DTranspose(8, 4, strides=2, padding="same", use_bias=False, name="up1")(x)  # 4x4
+    x = L.BatchNormalization(epsilon=2e-3, name="up1_bn")(x)
+    x = L.LeakyReLU(0.2, name="up1_relu")(x)
+    # An odd size from SAME: output_padding 0 where Keras's default would give 8.
+    x = L.Conv2DTranspose(6, 3, strides=2, padding="same", output_padding=0, activation="relu",
+                          name="up2")(x)  # 7x7
+    # VALID with one extra row and column that no tap reaches (bias only, then tanh).
+    x = L.Conv2DTranspose(3, 3, strides=2, padding="valid", output_padding=1, activation="tanh",
+                          name="up3")(x)  # 16x16
+    model = keras.Model(inp, x, name="dcgan_generator")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Conv2DBackpropInput"] == 3, ops
+        # Each output size is packed at run time from the batch (Shape, StridedSlice, Pack).
+        assert ops["Pack"] >= 3 and ops["Shape"] >= 3, ops
+        return f"Conv2DBackpropInput={ops['Conv2DBackpropInput']}, Pack={ops['Pack']}"
+
+    size = write_case(
+        out, "dcgan_generator",
+        "DCGAN-style generator from an 8-d latent: Dense(64, no bias) -> BatchNormalization -> "
+        "LeakyReLU(0.2) -> Reshape(2,2,16) -> Conv2DTranspose(8, 4x4, stride 2, same, no bias) "
+        "-> BatchNormalization(eps 2e-3) -> LeakyReLU(0.2) -> Conv2DTranspose(6, 3x3, stride 2, "
+        "same, output_padding 0: 7x7, relu) -> Conv2DTranspose(3, 3x3, stride 2, valid, "
+        "output_padding 1: 16x16, tanh). TF writes each as Conv2DBackpropInput with input_sizes "
+        "packed from the batch, which tract lacks (the oracle maps it onto tract-core Deconv).",
+        lambda x: model(x, training=False), [(8,)], 1414, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "dcgan_generator.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1403,6 +1446,7 @@ CASES = [
     ("dynamic_sequence", case_dynamic_sequence),
     ("dynamic_flatten", case_dynamic_flatten),
     ("text_embedding", case_text_embedding),
+    ("dcgan_generator", case_dcgan_generator),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide

@@ -186,6 +186,25 @@ class ConvNeXtBlock(nn.Module):
         return self.fc(self.head_norm(x.mean([2, 3])))
 
 
+class Decoder(nn.Module):
+    """A convolutional autoencoder's decoder side: ConvTranspose2d in three paddings."""
+
+    def __init__(self):
+        super().__init__()
+        self.encode = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False),
+                                    nn.BatchNorm2d(8), nn.ReLU())
+        # DCGAN's upsampling step: k4 s2 p1 doubles the size (TF SAME's padding).
+        self.up1 = nn.Sequential(nn.ConvTranspose2d(8, 6, 4, stride=2, padding=1, bias=False),
+                                 nn.BatchNorm2d(6), nn.LeakyReLU(0.2))
+        # k3 s2 p1 output_padding 1: also doubles, but with the extra cell at the start.
+        self.up2 = nn.Sequential(nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1),
+                                 nn.ReLU())
+        self.out = nn.Sequential(nn.ConvTranspose2d(4, 3, 3, padding=2, dilation=2), nn.Tanh())
+
+    def forward(self, x):
+        return self.out(self.up2(self.up1(self.encode(x))))
+
+
 def channel_shuffle(x, groups):
     """torchvision ShuffleNetV2's shuffle: view as (N, groups, C/groups, H, W), swap, flatten."""
     n, c, h, w = x.size()
@@ -313,11 +332,21 @@ def case_torch_shuffle_block():
     return ShuffleBlock(), (3, 12, 12), desc
 
 
+def case_torch_decoder_block():
+    desc = ("Autoencoder decoder, NCHW 3x8x8: Conv2d(3,8,3,stride 2,padding 1,no bias) + BatchNorm2d + "
+            "ReLU (8x4x4); ConvTranspose2d(8,6,4,stride 2,padding 1,no bias) + BatchNorm2d + "
+            "LeakyReLU(0.2) (6x8x8, TF SAME's padding); ConvTranspose2d(6,4,3,stride 2,padding 1,"
+            "output_padding 1) + ReLU (4x16x16: the first cell of the full output is cropped, which "
+            "TF SAME would keep); ConvTranspose2d(4,3,3,padding 2,dilation 2) + Tanh (3x16x16).")
+    return Decoder(), (3, 8, 8), desc
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
          "torch_lstm_classifier": case_torch_lstm_classifier,
-         "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu}
+         "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
+         "torch_decoder_block": case_torch_decoder_block}
 
 
 def seed_of(case):

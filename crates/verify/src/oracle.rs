@@ -15,6 +15,7 @@ use tract_tensorflow::tract_hir::ops::nn::LayerSoftmax;
 use crate::VerifyError;
 
 mod concat_v2;
+mod deconv;
 mod guard;
 pub mod keras_source;
 pub mod onnx;
@@ -40,6 +41,8 @@ mod resize;
 ///   (the custom-gradient wrapper around swish: output k is input k).
 /// - `ResizeNearestNeighbor` (Keras `UpSampling2D`): missing; tract-core's `Resize`
 ///   (`oracle/resize.rs`).
+/// - `Conv2DBackpropInput` (Keras `Conv2DTranspose`): missing; tract-core's `Deconv`
+///   (`oracle/deconv.rs`).
 pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     use tract_tensorflow::tract_core::ops::math;
     let mut tf = tract_tensorflow::tensorflow();
@@ -71,6 +74,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     }
     tf.op_register.insert("GatherV2", |_, _| Ok(expand(GatherV2)));
     tf.op_register.insert("ResizeNearestNeighbor", resize::resize_nearest_neighbor);
+    tf.op_register.insert("Conv2DBackpropInput", deconv::conv2d_backprop_input);
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))

@@ -1,4 +1,4 @@
-//! Convolutions, pools and normalisations (`Conv`, `MaxPool`, `AveragePool`,
+//! Convolutions, pools and normalisations (`Conv`, `ConvTranspose`, `MaxPool`, `AveragePool`,
 //! `GlobalAveragePool`, `BatchNormalization`, `LayerNormalization`): the ops whose NCHW
 //! channel axis is NHWC's last, and whose ONNX pads must become TF's VALID or SAME.
 
@@ -13,6 +13,7 @@ use crate::translator::{float_type, int_list, pairs, string, Attrs, Tensor, Tran
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv", Translator::conv);
+    registry.insert("ConvTranspose", Translator::conv_transpose);
     registry.insert("MaxPool", |t, node| t.pool(node, "MaxPool"));
     registry.insert("AveragePool", |t, node| t.pool(node, "AvgPool"));
     registry.insert("GlobalAveragePool", Translator::global_average_pool);
@@ -211,6 +212,161 @@ impl Translator {
         )
     }
 
+    /// `ConvTranspose` (2-D, one group) → `Conv2DBackpropInput` with the (C_in, C_out, kh, kw)
+    /// weight as TF's (kh, kw, C_out, C_in) and `input_sizes` packed from the batch.
+    ///
+    /// ONNX output cell `o` is cell `o + pad_begin` of the full transposed convolution
+    /// (length `(in − 1)·stride + dilated kernel`, then `output_padding` cells no tap reaches):
+    /// TF's SAME when its padding for that output size puts `pad_begin` first, else VALID over
+    /// the full length then a crop (`StridedSlice` → `Cropping2D`). The bias is added before
+    /// the crop, so it fuses into the layer. `auto_pad` SAME_* and `output_shape` are refused.
+    fn conv_transpose(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let x = self.nhwc(&x)?;
+        let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?;
+        let weight = proto::f32_view(&weight);
+        let group = proto::attr_int(node, "group", 1)?;
+        if group != 1 {
+            return Err(unsupported!("group {group}: only ungrouped ConvTranspose is supported"));
+        }
+        let auto_pad = proto::attr_str(node, "auto_pad", "NOTSET")?;
+        if auto_pad != "NOTSET" && auto_pad != "VALID" {
+            return Err(unsupported!("auto_pad {auto_pad} is not supported (explicit pads are)"));
+        }
+        if proto::attr_ints(node, "output_shape")?.is_some() {
+            return Err(unsupported!("output_shape is not supported (pads and output_padding are)"));
+        }
+        let &[channels_in, filters, kh, kw] = weight.shape() else {
+            return Err(unsupported!(
+                "only 2-D transposed convolutions are supported (weight shape {:?})",
+                weight.shape()
+            ));
+        };
+        if weight.is_empty() || x.shape[1] != Some(channels_in) {
+            return Err(unsupported!("the weight {:?} does not fit the input {:?}", weight.shape(), x.shape));
+        }
+        let window = self.window(node, &x, [kh, kw])?;
+        let output_padding = match proto::attr_ints(node, "output_padding")? {
+            None => [0, 0],
+            Some(v) if v.len() == 2 && (0..2).all(|a| v[a] >= 0 && (v[a] as usize) < window.strides[a]) => {
+                [v[0] as usize, v[1] as usize]
+            }
+            Some(v) => return Err(unsupported!("output_padding {v:?}: expected two values below the strides")),
+        };
+        // Per axis: the full length (with output_padding), and the output length.
+        let (mut full, mut out) = ([0; 2], [0; 2]);
+        for a in 0..2 {
+            let input = x.shape[a + 2].ok_or("the input's spatial size is unknown")?;
+            let field = (window.kernel[a] - 1) * window.dilations[a] + 1;
+            full[a] = (input.max(1) - 1) * window.strides[a] + field + output_padding[a];
+            let (begin, end) = window.pads[a];
+            out[a] = full[a]
+                .checked_sub(begin + end)
+                .filter(|&o| o > 0)
+                .ok_or_else(|| unsupported!("pads {:?} leave no output", window.pads))?;
+        }
+        // TF's SAME for output `out`: total `max(full − output_padding − out, 0)`, smaller half first.
+        let same = (0..2).all(|a| {
+            let input = x.shape[a + 2].unwrap_or(0);
+            let total = (full[a] - output_padding[a]).saturating_sub(out[a]);
+            out[a].div_ceil(window.strides[a]) == input && window.pads[a].0 == total / 2
+        });
+        let no_pads = window.pads == [(0, 0); 2];
+        let sizes = if same || no_pads { out } else { full };
+        let shape = |spatial: [usize; 2]| vec![x.shape[0], Some(filters), Some(spatial[0]), Some(spatial[1])];
+
+        let tf_filter = weight.view().permuted_axes(IxDyn(&[2, 3, 1, 0]));
+        let filter_shape = tf_filter.shape().to_vec();
+        let filter = self.emit_f32(&self.part("filter"), tf_filter, &filter_shape);
+        let input_sizes = self.batch_and(&x, &[sizes[0] as i64, sizes[1] as i64, filters as i64]);
+        let four = |v: [usize; 2]| int_list(&[1, v[0] as i64, v[1] as i64, 1]);
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("strides", four(window.strides)),
+            ("dilations", four(window.dilations)),
+            ("padding", string(if same && !no_pads { "SAME" } else { "VALID" })),
+            ("data_format", string("NHWC")),
+        ];
+        let bias = self.constant(node, 2)?;
+        let cropped = !(same || no_pads);
+        let conv_name =
+            if bias.is_some() || cropped { self.part("conv_transpose") } else { Self::output_name(node)?.to_string() };
+        let mut y = self.emit(&conv_name, "Conv2DBackpropInput", vec![input_sizes, filter, x.node.clone()], attrs);
+        if let Some(bias) = bias {
+            let bias = bias.to_f32();
+            if bias.len() != filters {
+                return Err(unsupported!("the bias has {} values for {filters} filters", bias.len()));
+            }
+            let bias = bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?;
+            let bias = self.emit_const(&self.part("bias"), &Const::F32(bias));
+            y = self.emit(
+                &self.part("bias_add"),
+                "BiasAdd",
+                vec![y, bias],
+                vec![("T", float_type()), ("data_format", string("NHWC"))],
+            );
+        }
+        if !cropped {
+            self.bind(Self::output_name(node)?, Tensor { node: y, shape: shape(out), layout: TO_NHWC.to_vec() });
+            return Ok(());
+        }
+        let [(top, _), (left, _)] = window.pads;
+        let begin = self.emit_ints(&self.part("crop/begin"), &[0, top as i64, left as i64, 0]);
+        let end = self.emit_ints(&self.part("crop/end"), &[0, (top + out[0]) as i64, (left + out[1]) as i64, 0]);
+        let strides = self.emit_ints(&self.part("crop/strides"), &[1; 4]);
+        let mask = pb::attr_value::Value::I;
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("Index", pb::attr_value::Value::Type(pb::DataType::DtInt64 as i32)),
+            ("begin_mask", mask(0b1001)),
+            ("end_mask", mask(0b1001)),
+            ("ellipsis_mask", mask(0)),
+            ("new_axis_mask", mask(0)),
+            ("shrink_axis_mask", mask(0)),
+        ];
+        self.emit_output(node, "StridedSlice", vec![y, begin, end, strides], attrs, shape(out), TO_NHWC.to_vec())
+    }
+
+    /// An int64 vector `[batch of x, rest…]`, as Keras packs output sizes (`Shape` of `x`,
+    /// its first entry, then the constants).
+    fn batch_and(&mut self, x: &Tensor, rest: &[i64]) -> String {
+        let int64 = || pb::attr_value::Value::Type(pb::DataType::DtInt64 as i32);
+        let shape = self.emit(
+            &self.part("shape"),
+            "Shape",
+            vec![x.node.clone()],
+            vec![("T", float_type()), ("out_type", int64())],
+        );
+        let (begin, end, stride) = (
+            self.emit_ints(&self.part("batch/begin"), &[0]),
+            self.emit_ints(&self.part("batch/end"), &[1]),
+            self.emit_ints(&self.part("batch/strides"), &[1]),
+        );
+        let mask = pb::attr_value::Value::I;
+        let batch = self.emit(
+            &self.part("batch"),
+            "StridedSlice",
+            vec![shape, begin, end, stride],
+            vec![
+                ("T", int64()),
+                ("Index", int64()),
+                ("begin_mask", mask(0)),
+                ("end_mask", mask(0)),
+                ("ellipsis_mask", mask(0)),
+                ("new_axis_mask", mask(0)),
+                ("shrink_axis_mask", mask(0)),
+            ],
+        );
+        let rest = self.emit_ints(&self.part("sizes"), rest);
+        let axis = self.emit_const(&self.part("sizes/axis"), &Const::Int(ArrayD::from_elem(IxDyn(&[]), 0)));
+        self.emit(
+            &self.part("input_sizes"),
+            "ConcatV2",
+            vec![batch, rest, axis],
+            vec![("T", int64()), ("N", pb::attr_value::Value::I(2)), ("Tidx", int64())],
+        )
+    }
+
     /// `LayerNormalization` over the last axis → the arithmetic of tf-keras's unfused
     /// `LayerNormalization` (Mean, SquaredDifference, Rsqrt), which the converter recognises
     /// as a Keras `LayerNormalization` with the node's epsilon, scale and bias.
@@ -382,6 +538,7 @@ impl Translator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::*;
 
     #[test]
     fn ceil_mode_adds_end_pad_only_for_a_window_starting_inside() {
@@ -391,6 +548,41 @@ mod tests {
         // A window would start in the end pad: PyTorch drops it.
         assert_eq!(ceil_mode_extra(4, 2, 2, (0, 1)), 0);
         assert_eq!(ceil_mode_extra(6, 3, 2, (1, 1)), 1);
+    }
+
+    /// PyTorch's `ConvTranspose2d` paddings: k4 s2 p1 is TF's SAME (one layer); k3 s2 p1
+    /// output_padding 1 crops the full output's first cell (VALID, then a crop); groups are
+    /// refused by name.
+    #[test]
+    fn conv_transpose_pads_become_same_or_a_crop() {
+        let weight = |shape: &[i64]| tract_onnx::pb::TensorProto {
+            name: "w".into(),
+            dims: shape.to_vec(),
+            data_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![0.5; shape.iter().product::<i64>() as usize],
+            ..Default::default()
+        };
+        let conv_transpose = |attrs| vec![onnx_node("ConvTranspose", &["x", "w"], "y", attrs)];
+        let strided = |k: i64, pad: i64| {
+            vec![ints_attr("kernel_shape", &[k, k]), ints_attr("strides", &[2, 2]), ints_attr("pads", &[pad; 4])]
+        };
+        let graph = translated(&[-1, 2, 5, 5], conv_transpose(strided(4, 1)), vec![weight(&[2, 3, 4, 4])]).unwrap();
+        let conv = graph.nodes().iter().find(|n| n.op == "Conv2DBackpropInput").unwrap();
+        assert!(matches!(&conv.attr["padding"].value, Some(pb::attr_value::Value::S(s)) if s == b"SAME"));
+        assert_eq!(conv.name, "y");
+        let mut attrs = strided(3, 1);
+        attrs.push(ints_attr("output_padding", &[1, 1]));
+        let ops = translated_ops(&[-1, 2, 5, 5], conv_transpose(attrs), vec![weight(&[2, 3, 3, 3])]).unwrap();
+        assert_eq!(ops.last().map(String::as_str), Some("StridedSlice"), "{ops:?}");
+        let mut attrs = strided(4, 1);
+        attrs.push(tract_onnx::pb::AttributeProto {
+            name: "group".into(),
+            r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
+            i: 2,
+            ..Default::default()
+        });
+        let error = translated_ops(&[-1, 2, 5, 5], conv_transpose(attrs), vec![weight(&[2, 3, 4, 4])]).unwrap_err();
+        assert!(error.contains("group 2"), "{error}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! Neural-network ops: Conv2D, DepthwiseConv2dNative, pools, FusedBatchNorm, BiasAdd,
-//! activations, and whole recurrent layers (`KerasRecurrent`).
+//! Neural-network ops: Conv2D, DepthwiseConv2dNative, Conv2DBackpropInput, pools, FusedBatchNorm,
+//! BiasAdd, activations, and whole recurrent layers (`KerasRecurrent`).
 //! Shared here: NHWC, spatial (`[1, s…, 1]`) and padding attributes.
 
 pub(crate) mod activation;
 mod bias_add;
 pub(crate) mod conv;
+mod conv_transpose;
 mod fused_batch_norm;
 mod pool;
 mod recurrent;
@@ -21,6 +22,7 @@ pub(crate) use bias_add::fuse_bias;
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv2D", conv::conv2d);
     registry.insert("DepthwiseConv2dNative", conv::depthwise_conv2d_native);
+    registry.insert("Conv2DBackpropInput", conv_transpose::conv2d_backprop_input);
     registry.insert("MaxPool", pool::max_pool);
     registry.insert("AvgPool", pool::avg_pool);
     registry.insert("FusedBatchNorm", fused_batch_norm::fused_batch_norm);
