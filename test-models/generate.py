@@ -1423,6 +1423,49 @@ def case_dcgan_generator(out, ref):
     return size
 
 
+def case_conv1d_block(out, ref):
+    """A 1-D audio/text convnet: Conv1D in every form tf-keras writes, 1-D pools."""
+    rs = seed_all(1515)
+    L = keras.layers
+    inp = keras.Input(shape=(32, 3), name="signal")
+    # Causal and dilated: Pad -> SpaceToBatchND -> ExpandDims -> Conv2D -> Squeeze -> BatchToSpaceND.
+    x = L.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="relu", name="causal_d2")(inp)
+    # Causal: Pad -> ExpandDims -> Conv2D -> Squeeze.
+    x = L.Conv1D(8, 3, padding="causal", name="causal")(x)
+    # Dilated SAME on an odd length after the pool: uneven space-to-batch pads and crops.
+    x = L.MaxPooling1D(2, name="max_pool")(x)  # 16
+    x = L.Conv1D(8, 3, padding="same", dilation_rate=3, activation="relu", name="same_d3")(x)
+    x = L.Conv1D(12, 5, strides=2, padding="same", name="strided")(x)  # 8
+    x = L.BatchNormalization(epsilon=2e-3, name="bn")(x)
+    x = L.ReLU(name="relu")(x)
+    x = L.AveragePooling1D(3, strides=2, padding="same", name="avg_pool")(x)  # 4
+    x = L.Conv1D(6, 2, padding="valid", use_bias=False, name="valid")(x)  # 3
+    x = L.GlobalMaxPooling1D(name="global_max")(x)
+    x = L.Dense(4, activation="softmax", name="dense")(x)
+    model = keras.Model(inp, x, name="conv1d_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["SpaceToBatchND"] == 2 and ops["Pad"] == 2 and ops["Squeeze"] == 7, ops
+        return (f"Conv2D={ops['Conv2D']}, SpaceToBatchND={ops['SpaceToBatchND']}, Pad={ops['Pad']}, "
+                f"MaxPool={ops['MaxPool']}, AvgPool={ops['AvgPool']}, Max={ops['Max']}")
+
+    size = write_case(
+        out, "conv1d_block",
+        "1-D convnet on 32 steps x 3 channels, each 1-D layer frozen by tf-keras as ExpandDims -> "
+        "2-D op -> Squeeze: Conv1D(8, 3, causal, dilation 2, relu) (Pad, then the space-to-batch "
+        "form); Conv1D(8, 3, causal) (Pad); MaxPooling1D(2); Conv1D(8, 3, same, dilation 3, relu) "
+        "(space-to-batch, odd sizes); Conv1D(12, 5, stride 2, same); BatchNormalization(eps 2e-3); "
+        "ReLU; AveragePooling1D(3, stride 2, same); Conv1D(6, 2, valid, no bias); "
+        "GlobalMaxPooling1D (Max); Dense(4, softmax).",
+        lambda x: model(x, training=False), [(32, 3)], 1515, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "conv1d_block.h5"))
+    return size
+
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1447,6 +1490,7 @@ CASES = [
     ("dynamic_flatten", case_dynamic_flatten),
     ("text_embedding", case_text_embedding),
     ("dcgan_generator", case_dcgan_generator),
+    ("conv1d_block", case_conv1d_block),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide

@@ -205,6 +205,21 @@ class Decoder(nn.Module):
         return self.out(self.up2(self.up1(self.encode(x))))
 
 
+class Conv1dBlock(nn.Module):
+    """A 1-D audio front end: Conv1d with padding, dilation and stride, then a mean over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(3, 8, 5, padding=2, bias=False), nn.BatchNorm1d(8), nn.ReLU())
+        self.dilated = nn.Sequential(nn.Conv1d(8, 8, 3, padding=2, dilation=2), nn.ReLU())
+        self.strided = nn.Conv1d(8, 6, 3, stride=2, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.strided(self.dilated(self.stem(x)))            # 6 x 12
+        return self.fc(x.mean(2))
+
+
 def channel_shuffle(x, groups):
     """torchvision ShuffleNetV2's shuffle: view as (N, groups, C/groups, H, W), swap, flatten."""
     n, c, h, w = x.size()
@@ -341,12 +356,20 @@ def case_torch_decoder_block():
     return Decoder(), (3, 8, 8), desc
 
 
+def case_torch_conv1d_block():
+    desc = ("1-D front end, NCW 3x24: Conv1d(3,8,5,padding 2,no bias) + BatchNorm1d (folded) + ReLU; "
+            "Conv1d(8,8,3,padding 2,dilation 2) + ReLU; Conv1d(8,6,3,stride 2,padding 1) (6x12); "
+            "x.mean(2) (ReduceMean over time); Linear(6,4).")
+    return Conv1dBlock(), (3, 24), desc
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
          "torch_lstm_classifier": case_torch_lstm_classifier,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
-         "torch_decoder_block": case_torch_decoder_block}
+         "torch_decoder_block": case_torch_decoder_block,
+         "torch_conv1d_block": case_torch_conv1d_block}
 
 
 def seed_of(case):
@@ -355,7 +378,7 @@ def seed_of(case):
 
 def randomize_batchnorm(model, rs):
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             c = m.num_features
             with torch.no_grad():
                 m.weight.copy_(torch.from_numpy(rs.uniform(0.5, 1.5, c).astype(np.float32)))

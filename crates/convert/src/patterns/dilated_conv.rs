@@ -1,6 +1,7 @@
 //! `SpaceToBatchND → Conv2D | DepthwiseConv2dNative → BatchToSpaceND` → one convolution with
 //! `dilation_rate` (TF's `with_space_to_batch`, used by `tf.nn.depthwise_conv2d` and
-//! `atrous_conv2d` for dilation).
+//! `atrous_conv2d` for dilation), and its 1-D form around `ExpandDims → conv → Squeeze`
+//! (a dilated Keras `Conv1D`, after a causal `Pad` when `padding="causal"`).
 //!
 //! The inner convolution must be VALID with stride 1 and no dilation of its own. The
 //! paddings and crops must be exactly what TF adds for SAME or VALID at rate r: for SAME, a
@@ -20,6 +21,10 @@ pub(crate) struct DilatedConv {
     input: TensorRef,
     /// The convolution node (Conv2D or DepthwiseConv2dNative).
     conv: String,
+    /// For a 1-D convolution (`ExpandDims → conv → Squeeze` inside): the inserted axis.
+    unit: Option<usize>,
+    /// Steps of a causal `Pad` before the space-to-batch (1-D only).
+    causal: Option<usize>,
     block_shape: TensorRef,
     paddings: TensorRef,
     crops: TensorRef,
@@ -29,22 +34,52 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     if node.op != "BatchToSpaceND" {
         return None;
     }
-    let conv = view.producer(&view.input(node, 0)?, &["Conv2D", "DepthwiseConv2dNative"])?;
-    let s2b = view.producer(&view.input(conv, 0)?, &["SpaceToBatchND"])?;
+    let result = view.input(node, 0)?;
+    let (conv, one_d) = match view.producer(&result, &["Squeeze"]) {
+        Some(squeeze) => {
+            let found = super::conv1d::unit_axis(view, squeeze)?;
+            (found.op, Some((found, squeeze)))
+        }
+        None => (view.producer(&result, &["Conv2D", "DepthwiseConv2dNative"])?, None),
+    };
+    if conv.op != "Conv2D" && conv.op != "DepthwiseConv2dNative" {
+        return None;
+    }
+    let conv_input = view.input(one_d.as_ref().map_or(conv, |(found, _)| found.expand), 0)?;
+    let s2b = view.producer(&conv_input, &["SpaceToBatchND"])?;
     let block_shape = view.input(s2b, 1)?;
-    let same_block =
-        view.constant(&block_shape).is_some() && view.constant(&block_shape) == view.constant(&view.input(node, 1)?);
-    if !same_block || !view.closed(&[s2b, conv], node) {
+    let block = view.constant(&block_shape)?;
+    if Some(&block) != view.constant(&view.input(node, 1)?).as_ref() {
+        return None;
+    }
+    let mut inner = vec![s2b, conv];
+    let mut input = view.input(s2b, 0)?;
+    let mut causal = None;
+    if let Some((found, squeeze)) = &one_d {
+        inner.extend([found.expand, *squeeze]);
+        let rate = match block.as_ints()?.iter().copied().collect::<Vec<i64>>()[..] {
+            [rate] if rate > 0 => rate as usize,
+            _ => return None,
+        };
+        if let Some((pad, steps)) = super::conv1d::causal_pad(view, &input, conv, found.unit, Some(rate)) {
+            inner.insert(0, pad);
+            input = view.input(pad, 0)?;
+            causal = Some(steps);
+        }
+    }
+    if !view.closed(&inner, node) {
         return None;
     }
     let dc = DilatedConv {
-        input: view.input(s2b, 0)?,
+        input,
         conv: conv.name.clone(),
+        unit: one_d.map(|(found, _)| found.unit),
+        causal,
         block_shape,
         paddings: view.input(s2b, 2)?,
         crops: view.input(node, 2)?,
     };
-    Some(Match { inner: super::names(&[s2b, conv]), kind: Kind::DilatedConv(dc) })
+    Some(Match { inner: super::names(&inner), kind: Kind::DilatedConv(dc) })
 }
 
 /// The padding mode whose space-to-batch paddings and crops these are, for one axis.
@@ -78,37 +113,44 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, dc: &DilatedConv) -> Resu
     let block = ints(ctx, &dc.block_shape)?;
     let paddings = ints(ctx, &dc.paddings)?;
     let crops = ints(ctx, &dc.crops)?;
-    let kernel_ref =
-        conv.input.get(1).and_then(|i| TensorRef::parse(i)).ok_or_else(|| ctx.refuse(&conv, "no filter input"))?;
-    let kernel = match ctx.value_of(&conv, &kernel_ref)? {
-        Value::Const(c) => c.as_f32().cloned(),
-        _ => None,
-    }
-    .ok_or_else(|| ctx.refuse(&conv, "the filter must be a float constant"))?;
+    let kernel = match dc.unit {
+        Some(unit) => super::conv1d::conv_filter(ctx, &conv, unit)?,
+        None => ctx.f32_input(&conv, 1)?,
+    };
     let strides = crate::ops::nn::spatial(ctx, &conv, "strides", 2, None)?;
     let dilations = crate::ops::nn::spatial(ctx, &conv, "dilations", 2, Some(1))?;
     let inner_padding = crate::ops::nn::padding(ctx, &conv)?;
-    let [r_h, r_w] = match block.as_slice() {
-        [h, w] if *h > 0 && *w > 0 => [*h as usize, *w as usize],
-        _ => return Err(ctx.refuse(node, format!("block shape {block:?} is not 2-D"))),
+    let rank = kernel.ndim().saturating_sub(2);
+    let rates: Option<Vec<usize>> = block.iter().map(|&r| usize::try_from(r).ok().filter(|&r| r > 0)).collect();
+    // Space-to-batch pads what a causal `Pad` already padded.
+    let causal = dc.causal.unwrap_or(0);
+    let sizes: Option<Vec<usize>> = (1..=rank).map(|a| input.dim(a as i64).map(|d| d + causal)).collect();
+    let (Some(rates), Some(sizes)) = (rates, sizes) else {
+        return Err(
+            ctx.refuse(node, format!("block shape {block:?} or the spatial sizes {:?} are unusable", input.shape))
+        );
     };
     if strides != [1; 2]
         || dilations != [1; 2]
         || inner_padding != Padding::Valid
-        || paddings.len() != 4
-        || crops.len() != 4
-        || kernel.ndim() != 4
+        || input.rank() != rank + 2
+        || rates.len() != rank
+        || paddings.len() != 2 * rank
+        || crops.len() != 2 * rank
     {
-        return Err(ctx.refuse(node, "the convolution inside space-to-batch must be VALID, stride 1, undilated, 2-D"));
+        return Err(ctx.refuse(
+            node,
+            "the convolution inside space-to-batch must be VALID, stride 1, undilated, of the block's rank",
+        ));
     }
-    let (Some(h), Some(w)) = (input.dim(1), input.dim(2)) else {
-        return Err(ctx.refuse(node, "the spatial size must be known"));
-    };
-    let (kh, kw) = (kernel.shape()[0], kernel.shape()[1]);
-    let rows = padding_mode(h, kh, r_h, [paddings[0], paddings[1]], [crops[0], crops[1]]);
-    let cols = padding_mode(w, kw, r_w, [paddings[2], paddings[3]], [crops[2], crops[3]]);
-    let padding = match (rows, cols) {
-        (Some(a), Some(b)) if a == b => a,
+    let modes: Vec<Option<Padding>> = (0..rank)
+        .map(|a| {
+            let pair = |v: &[i64]| [v[2 * a], v[2 * a + 1]];
+            padding_mode(sizes[a], kernel.shape()[a], rates[a], pair(&paddings), pair(&crops))
+        })
+        .collect();
+    let padding = match modes.first() {
+        Some(&Some(mode)) if modes.iter().all(|m| *m == Some(mode)) => mode,
         _ => {
             return Err(ctx.refuse(
                 node,
@@ -116,7 +158,16 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, dc: &DilatedConv) -> Resu
             ))
         }
     };
-    let window = Window { kernel: vec![kh, kw], strides: vec![1, 1], padding, dilation: vec![r_h, r_w] };
+    // A causal `Pad` before a VALID dilated convolution is Keras's causal padding (`find`
+    // checked its length against the kernel and rate).
+    let padding = match (dc.causal, padding) {
+        (None, padding) => padding,
+        (Some(_), Padding::Valid) => Padding::Causal,
+        (Some(_), other) => {
+            return Err(ctx.refuse(node, format!("a causal Pad before a {} dilated convolution", other.as_str())))
+        }
+    };
+    let window = Window { kernel: kernel.shape()[..rank].to_vec(), strides: vec![1; rank], padding, dilation: rates };
     crate::ops::nn::conv::build(ctx, node, input, kernel, window, conv.op != "Conv2D")
 }
 

@@ -3,12 +3,14 @@
 //! Some Keras layers reach a frozen graph as several nodes: swish as `x · sigmoid(x)`, GELU as
 //! `0.5 · x · erfc(-x/√2)`, `LayerNormalization` as moments plus a decomposed normalisation (and Keras 3's
 //! `BatchNormalization` as the same arithmetic on its moving statistics),
-//! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`. Converting
+//! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`, a `Conv1D` as
+//! `ExpandDims → Conv2D → Squeeze`. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
 //! over the needed nodes finds them first. A match names its output node, which builds the
 //! layer, and its inner nodes, which are then skipped; a match is only accepted when nothing
 //! outside it reads an inner node. Each pattern has its own file.
 
+mod conv1d;
 mod dilated_conv;
 mod gelu;
 mod normalization;
@@ -35,6 +37,8 @@ pub(crate) enum Kind {
     BatchNorm(normalization::BatchNorm),
     /// A convolution with `dilation_rate` instead of space-to-batch.
     DilatedConv(dilated_conv::DilatedConv),
+    /// A 1-D convolution or pool instead of a 2-D one between `ExpandDims` and `Squeeze`.
+    OneD(conv1d::OneD),
 }
 
 /// One recognised subgraph.
@@ -69,8 +73,8 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 4] =
-        [normalization::find, gelu::find, swish::find, dilated_conv::find];
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 5] =
+        [normalization::find, gelu::find, swish::find, dilated_conv::find, conv1d::find];
     // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
     for name in order.iter().rev() {
         if plan.inner.contains(name) || plan.by_output.contains_key(name) {
@@ -99,6 +103,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::LayerNorm(ln) => normalization::build_layer_norm(ctx, node, ln)?,
         Kind::BatchNorm(bn) => normalization::build_batch_norm(ctx, node, bn)?,
         Kind::DilatedConv(conv) => dilated_conv::build(ctx, node, conv)?,
+        Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
     };
     if let Value::Tensor(t) = &value {
         ctx.absorbed(t, &found.inner);

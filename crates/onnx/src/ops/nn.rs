@@ -1,4 +1,4 @@
-//! Convolutions, pools and normalisations (`Conv`, `ConvTranspose`, `MaxPool`, `AveragePool`,
+//! Convolutions, pools and normalisations (`Conv` 1-D and 2-D, `ConvTranspose`, `MaxPool`, `AveragePool`,
 //! `GlobalAveragePool`, `BatchNormalization`, `LayerNormalization`): the ops whose NCHW
 //! channel axis is NHWC's last, and whose ONNX pads must become TF's VALID or SAME.
 
@@ -145,6 +145,9 @@ impl Translator {
     /// every group has one input channel; pads → `Pad` + VALID; bias → `BiasAdd`.
     fn conv(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
+        if x.rank() == 3 {
+            return self.conv1d(node);
+        }
         let x = self.nhwc(&x)?;
         let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?;
         let weight = proto::f32_view(&weight);
@@ -210,6 +213,84 @@ impl Translator {
             shape,
             TO_NHWC.to_vec(),
         )
+    }
+
+    /// `Conv` of an (N, C, W) tensor (one group) in TF's 1-D form, as `tf.nn.conv1d` writes
+    /// it: the tensor held (N, W, C), its pads as SAME or a `Pad` of the steps, `ExpandDims` at
+    /// axis 1, a `Conv2D` with the (O, I, k) weight as (1, k, I, O), `Squeeze` of axis 1, then
+    /// `BiasAdd` (→ a Keras `Conv1D`; a start-only pad of the dilated window less one is its
+    /// `causal` padding).
+    fn conv1d(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let x = self.held_as(&x, &[0, 2, 1], &self.part("to_nwc"))?;
+        let weight = self.constant(node, 1)?.ok_or("the weight (input 1) is missing")?;
+        let weight = proto::f32_view(&weight);
+        let group = proto::attr_int(node, "group", 1)?;
+        let &[filters, channels, kernel] = weight.shape() else {
+            return Err(unsupported!("the weight {:?} of a 1-D convolution is not (O, I, k)", weight.shape()));
+        };
+        if group != 1 || weight.is_empty() || x.shape[1] != Some(channels) {
+            return Err(unsupported!(
+                "group {group}: only ungrouped 1-D convolutions are supported (weight {:?}, input {:?})",
+                weight.shape(),
+                x.shape
+            ));
+        }
+        let single = |attr: &str| -> Result<usize, OpError> {
+            match proto::attr_ints(node, attr)?.as_deref() {
+                None => Ok(1),
+                Some(&[v]) if v > 0 => Ok(v as usize),
+                Some(v) => Err(unsupported!("{attr} {v:?}: expected one positive value")),
+            }
+        };
+        let (stride, dilation) = (single("strides")?, single("dilations")?);
+        let (begin, end) =
+            match (proto::attr_str(node, "auto_pad", "NOTSET")?.as_str(), proto::attr_ints(node, "pads")?) {
+                ("VALID", _) | ("NOTSET", None) => (0, 0),
+                ("NOTSET", Some(p)) if p.len() == 2 && p.iter().all(|&v| v >= 0) => (p[0] as usize, p[1] as usize),
+                (auto_pad, pads) => {
+                    return Err(unsupported!("auto_pad {auto_pad} with pads {pads:?} is not supported for a 1-D Conv"))
+                }
+            };
+        let steps = x.shape[2].ok_or("the input's length is unknown")?;
+        let out = window_output(steps, kernel, stride, dilation, (begin, end))
+            .ok_or_else(|| format!("the window {kernel} does not fit the input {:?}", x.shape))?;
+        // TF's SAME where the pads are its pads (a one-layer Keras `Conv1D(padding="same")`).
+        let same = (begin, end) != (0, 0) && (begin, end) == same_pads(steps, (kernel - 1) * dilation + 1, stride);
+        let mut y = x.node.clone();
+        if (begin, end) != (0, 0) && !same {
+            let paddings = ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![0, 0, begin as i64, end as i64, 0, 0])
+                .map_err(|e| e.to_string())?;
+            let paddings = self.emit_const(&self.part("pad/paddings"), &Const::Int(paddings));
+            y = self.emit(&self.part("pad"), "Pad", vec![y, paddings], vec![("T", float_type())]);
+        }
+        let unit_axis = self.emit_const(&self.part("unit_axis"), &Const::Int(ArrayD::from_elem(IxDyn(&[]), 1)));
+        y = self.emit(&self.part("expand"), "ExpandDims", vec![y, unit_axis], vec![("T", float_type())]);
+        let filter = weight.view().permuted_axes(IxDyn(&[2, 1, 0]));
+        let filter = self.emit_f32(&self.part("filter"), filter, &[1, kernel, channels, filters]);
+        let attrs: Attrs = vec![
+            ("T", float_type()),
+            ("strides", int_list(&[1, 1, stride as i64, 1])),
+            ("dilations", int_list(&[1, 1, dilation as i64, 1])),
+            ("padding", string(if same { "SAME" } else { "VALID" })),
+            ("data_format", string("NHWC")),
+        ];
+        y = self.emit(&self.part("conv"), "Conv2D", vec![y, filter], attrs);
+        let bias = self.constant(node, 2)?;
+        let squeeze_attrs: Attrs = vec![("T", float_type()), ("squeeze_dims", int_list(&[1]))];
+        let shape = vec![x.shape[0], Some(filters), Some(out)];
+        let Some(bias) = bias else {
+            return self.emit_output(node, "Squeeze", vec![y], squeeze_attrs, shape, vec![0, 2, 1]);
+        };
+        y = self.emit(&self.part("squeeze"), "Squeeze", vec![y], squeeze_attrs);
+        let bias = bias.to_f32();
+        if bias.len() != filters {
+            return Err(unsupported!("the bias has {} values for {filters} filters", bias.len()));
+        }
+        let bias = bias.into_shape_with_order(IxDyn(&[filters])).map_err(|e| e.to_string())?;
+        let bias = self.emit_const(&self.part("bias"), &Const::F32(bias));
+        let attrs: Attrs = vec![("T", float_type()), ("data_format", string("NHWC"))];
+        self.emit_output(node, "BiasAdd", vec![y, bias], attrs, shape, vec![0, 2, 1])
     }
 
     /// `ConvTranspose` (2-D, one group) → `Conv2DBackpropInput` with the (C_in, C_out, kh, kw)
@@ -583,6 +664,24 @@ mod tests {
         });
         let error = translated_ops(&[-1, 2, 5, 5], conv_transpose(attrs), vec![weight(&[2, 3, 4, 4])]).unwrap_err();
         assert!(error.contains("group 2"), "{error}");
+    }
+
+    /// A 1-D `Conv` is written as `tf.nn.conv1d` writes it (which the converter reads as a
+    /// Keras `Conv1D`): pad the steps, insert the unit axis, convolve, squeeze.
+    #[test]
+    fn conv_1d_is_written_through_a_unit_axis() {
+        let weight = tract_onnx::pb::TensorProto {
+            name: "w".into(),
+            dims: vec![4, 2, 3],
+            data_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![0.5; 24],
+            ..Default::default()
+        };
+        let attrs = vec![ints_attr("kernel_shape", &[3]), ints_attr("pads", &[2, 0]), ints_attr("dilations", &[1])];
+        let nodes = vec![onnx_node("Conv", &["x", "w"], "y", attrs)];
+        let ops = translated_ops(&[-1, 2, 9], nodes, vec![weight]).unwrap();
+        // NCW → NWC, a causal pad (2 = (3 - 1)·1 steps before), ..., NWC → NCW for the output.
+        assert_eq!(ops, ["Placeholder", "Transpose", "Pad", "ExpandDims", "Conv2D", "Squeeze", "Transpose"]);
     }
 
     #[test]

@@ -142,19 +142,25 @@ fn concat_constants(ctx: &Context, node: &NodeDef, values: usize, axis: i64) -> 
     Ok(Value::from(joined))
 }
 
-/// `Pad` with zeros on H and W of an NHWC tensor → `ZeroPadding2D`.
+/// `Pad` with zeros on the spatial axes of a channels-last tensor → `ZeroPadding{1,2,3}D`.
 fn pad(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
     let paddings = ctx.ints_input(node, 1)?;
-    let &[n0, n1, top, bottom, left, right, c0, c1] = paddings.as_slice() else {
-        return Err(ctx.refuse(node, format!("paddings {paddings:?} are not those of a rank-4 tensor")));
-    };
-    if input.rank() != 4 || [n0, n1, c0, c1] != [0, 0, 0, 0] || [top, bottom, left, right].iter().any(|&p| p < 0) {
-        return Err(
-            ctx.refuse(node, format!("only zero padding of H and W of NHWC tensors is supported, got {paddings:?}"))
-        );
+    let rank = input.rank();
+    let pairs: Vec<[i64; 2]> = paddings.chunks(2).map(|p| [p[0], p.get(1).copied().unwrap_or(-1)]).collect();
+    let spatial = rank.saturating_sub(2);
+    if !(1..=3).contains(&spatial)
+        || pairs.len() != rank
+        || pairs[0] != [0, 0]
+        || pairs[rank - 1] != [0, 0]
+        || pairs.iter().flatten().any(|&p| p < 0)
+    {
+        return Err(ctx.refuse(
+            node,
+            format!("only zero padding of the spatial axes of a channels-last tensor is supported, got {paddings:?} on rank {rank}"),
+        ));
     }
-    let sides = vec![[top as usize, bottom as usize], [left as usize, right as usize]];
+    let sides = pairs[1..=spatial].iter().map(|&[before, after]| [before as usize, after as usize]).collect();
     let spec = Sides { kind: ResampleKind::ZeroPadding, sides };
     let shape = spec.output_shape(&input.shape).map_err(|e| ctx.refuse(node, e))?;
     let name = ctx.layer_name(&node.name);

@@ -1,5 +1,6 @@
-//! TF `Mean` over every spatial axis of a channels-last tensor → `GlobalAveragePooling{1,2,3}D`
-//! (over the steps of a sequence, H and W of an image, ...; keep_dims kept).
+//! TF `Mean` / `Max` over every spatial axis of a channels-last tensor →
+//! `GlobalAveragePooling{1,2,3}D` / `GlobalMaxPooling{1,2,3}D` (over the steps of a sequence,
+//! H and W of an image, ...; keep_dims kept).
 //! Means over the last axis appear inside layer normalizations, recognised as a whole
 //! (`patterns::layer_norm`); other reductions have no Keras layer.
 
@@ -10,6 +11,14 @@ use crate::context::{Context, Value};
 use crate::ConvertError;
 
 pub(super) fn mean(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    global_pool(ctx, node, PoolKind::Average)
+}
+
+pub(super) fn max(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    global_pool(ctx, node, PoolKind::Max)
+}
+
+fn global_pool(ctx: &mut Context, node: &NodeDef, kind: PoolKind) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
     let mut axes = ctx.ints_input(node, 1)?;
     let rank = input.rank() as i64;
@@ -25,8 +34,9 @@ pub(super) fn mean(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         return Err(ctx.refuse(
             node,
             format!(
-                "only the mean over every spatial axis of a channels-last tensor (rank 3 to 5) is supported, got \
-                 axes {axes:?} on rank {rank}"
+                "only the {} over every spatial axis of a channels-last tensor (rank 3 to 5) is supported, got \
+                 axes {axes:?} on rank {rank}",
+                node.op
             ),
         ));
     }
@@ -37,6 +47,6 @@ pub(super) fn mean(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
         vec![None, channels]
     };
     let name = ctx.layer_name(&node.name);
-    let spec = LayerSpec::GlobalPool(GlobalPool { kind: PoolKind::Average, rank: spatial.len(), keepdims });
+    let spec = LayerSpec::GlobalPool(GlobalPool { kind, rank: spatial.len(), keepdims });
     Ok(ctx.add_layer(node, spec.layer(&name, vec![input.layer], vec![]), shape))
 }

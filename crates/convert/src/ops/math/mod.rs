@@ -29,6 +29,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Maximum", maximum::maximum);
     registry.insert("Minimum", maximum::minimum);
     registry.insert("Mean", mean::mean);
+    registry.insert("Max", mean::max);
     registry.insert("Prod", prod::prod);
     for op in ["Sqrt", "Rsqrt", "Square", "Neg", "Reciprocal", "Exp", "Abs"] {
         registry.insert(op, unary::unary);

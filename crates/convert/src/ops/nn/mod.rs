@@ -7,7 +7,7 @@ mod bias_add;
 pub(crate) mod conv;
 mod conv_transpose;
 mod fused_batch_norm;
-mod pool;
+pub(crate) mod pool;
 mod recurrent;
 
 use tf2h5_keras::spec::Padding;

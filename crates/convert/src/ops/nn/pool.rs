@@ -5,7 +5,7 @@
 use tf2h5_keras::spec::{LayerSpec, Pool, PoolKind, Window};
 use tf2h5_tf::pb::NodeDef;
 
-use crate::context::{Context, Value};
+use crate::context::{Context, KTensor, Value};
 use crate::ConvertError;
 
 pub(super) fn max_pool(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
@@ -26,7 +26,11 @@ fn pool(ctx: &mut Context, node: &NodeDef, kind: PoolKind) -> Result<Value, Conv
         dilation: vec![1; rank],
         padding: super::padding(ctx, node)?,
     };
-    let pool = Pool { kind, window };
+    add(ctx, node, input, Pool { kind, window })
+}
+
+/// Adds `pool` of `input` as `node`'s layer.
+pub(crate) fn add(ctx: &mut Context, node: &NodeDef, input: KTensor, pool: Pool) -> Result<Value, ConvertError> {
     let shape =
         pool.output_shape(&input.shape).map_err(|e| ctx.refuse(node, format!("input {:?}: {e}", input.shape)))?;
     let name = ctx.layer_name(&node.name);

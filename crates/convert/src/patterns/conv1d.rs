@@ -1,0 +1,172 @@
+//! 1-D layers as TF writes them: `ExpandDims → Conv2D | DepthwiseConv2dNative | MaxPool |
+//! AvgPool → Squeeze` on a (batch, steps, channels) tensor → one `Conv1D`,
+//! `DepthwiseConv1D`, `MaxPooling1D` or `AveragePooling1D`.
+//!
+//! `tf.nn.conv1d` inserts the unit axis before the steps (N, 1, W, C) and its filter is the
+//! 1-D one expanded at axis 0; Keras's 1-D pools insert it after (N, W, 1, C). Either axis is
+//! accepted when the window, stride and dilation along it are 1 and the `Squeeze` removes
+//! exactly it. Keras's `causal` padding arrives as a `Pad` of `(kernel − 1)·dilation` steps
+//! before a VALID convolution; a `Pad` of exactly that, read by nothing else, becomes the
+//! layer's `causal` padding (the dilated form, wrapped in space-to-batch, is
+//! `dilated_conv.rs`'s, through [`UnitAxis`]).
+
+use ndarray::ArrayD;
+use tf2h5_keras::spec::{Padding, Pool, PoolKind, Window};
+use tf2h5_tf::{pb::NodeDef, NodeExt, TensorRef};
+
+use super::{Kind, Match, View};
+use crate::context::{Context, Value};
+use crate::ConvertError;
+
+/// The convolutions and pools whose 1-D form TF writes through a unit axis.
+const WINDOWED: [&str; 4] = ["Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool"];
+
+/// `ExpandDims(x, axis) → op → Squeeze(axis)`, found from the `Squeeze`.
+pub(super) struct UnitAxis<'g> {
+    pub expand: &'g NodeDef,
+    pub op: &'g NodeDef,
+    /// The inserted axis among the op's two spatial axes (0: height, 1: width).
+    pub unit: usize,
+}
+
+/// The unit-axis form ending at `squeeze`, if it is one (nothing else checked).
+pub(super) fn unit_axis<'g>(view: &View<'g>, squeeze: &'g NodeDef) -> Option<UnitAxis<'g>> {
+    if squeeze.op != "Squeeze" {
+        return None;
+    }
+    let op = view.producer(&view.input(squeeze, 0)?, &WINDOWED)?;
+    let expand = view.producer(&view.input(op, 0)?, &["ExpandDims"])?;
+    let axis = view.constant(&view.input(expand, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+    let squeezed = squeeze.attr_ints_opt("squeeze_dims").ok()??;
+    // ExpandDims on rank 3 and Squeeze on rank 4 both count negative axes from rank 4.
+    let absolute = |a: i64| if a < 0 { a + 4 } else { a };
+    match (axis.as_slice(), squeezed.as_slice()) {
+        (&[a], &[s]) if absolute(a) == absolute(s) && (1..=2).contains(&absolute(a)) => {
+            Some(UnitAxis { expand, op, unit: absolute(a) as usize - 1 })
+        }
+        _ => None,
+    }
+}
+
+/// A recognised 1-D layer.
+#[derive(Debug, Clone)]
+pub(crate) struct OneD {
+    /// The (batch, steps, channels) tensor read (before a causal `Pad`, if any).
+    input: TensorRef,
+    /// The 2-D op.
+    op: String,
+    unit: usize,
+    /// Steps of a causal `Pad` before the op.
+    causal: Option<usize>,
+}
+
+pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
+    let found = unit_axis(view, node)?;
+    let mut inner = vec![found.expand, found.op];
+    let mut input = view.input(found.expand, 0)?;
+    let causal = causal_pad(view, &input, found.op, found.unit, None);
+    if let Some((pad, _)) = causal {
+        inner.insert(0, pad);
+        input = view.input(pad, 0)?;
+    }
+    if !view.closed(&inner, node) {
+        return None;
+    }
+    let one_d = OneD { input, op: found.op.name.clone(), unit: found.unit, causal: causal.map(|(_, steps)| steps) };
+    Some(Match { inner: super::names(&inner), kind: Kind::OneD(one_d) })
+}
+
+/// A `Pad` producing `tensor` that pads only the start of the steps of a rank-3 tensor by
+/// exactly the dilated window of `conv` (a VALID convolution) less one: Keras's causal
+/// padding, returned with its step count. `dilation` overrides the convolution's own (the
+/// rate of an enclosing space-to-batch).
+pub(super) fn causal_pad<'g>(
+    view: &View<'g>,
+    tensor: &TensorRef,
+    conv: &NodeDef,
+    unit: usize,
+    dilation: Option<usize>,
+) -> Option<(&'g NodeDef, usize)> {
+    let pad = view.producer(tensor, &["Pad"])?;
+    let paddings: Vec<i64> = view.constant(&view.input(pad, 1)?)?.as_ints()?.iter().copied().collect();
+    let &[0, 0, steps, 0, 0, 0] = paddings.as_slice() else { return None };
+    let valid = conv.attr_str("padding").ok()? == "VALID";
+    // The filter constant is the 1-D (k, in, out) one before its `ExpandDims`, or 2-D.
+    let filter = view.constant_through_reshape(&view.input(conv, 1)?)?;
+    let kernel = match filter.shape() {
+        [k, _, _] => *k,
+        shape => *shape.get(1 - unit)?,
+    };
+    let dilation = match dilation {
+        Some(rate) => rate,
+        None => conv.attr_ints_opt("dilations").ok()?.map_or(Some(1), |d| d.get(2 - unit).copied())? as usize,
+    };
+    let conv_like = conv.op == "Conv2D" || conv.op == "DepthwiseConv2dNative";
+    let wanted = (kernel.checked_sub(1)? * dilation) as i64;
+    (conv_like && valid && steps > 0 && steps == wanted && view.readers(&pad.name) == 1)
+        .then_some((pad, steps as usize))
+}
+
+/// `values` (a `[1, h, w, 1]` TF attribute or a (h, w, ...) shape) without the unit axis,
+/// `None` unless that axis has `expected` there.
+fn along(values: &[usize], unit: usize, expected: usize) -> Option<usize> {
+    (values.get(unit) == Some(&expected)).then(|| values.get(1 - unit).copied()).flatten()
+}
+
+pub(super) fn build(ctx: &mut Context, node: &NodeDef, one_d: &OneD) -> Result<Value, ConvertError> {
+    let op = ctx.graph.node(&one_d.op).ok_or_else(|| ctx.refuse(node, "the 1-D op vanished"))?.clone();
+    crate::ops::nn::require_nhwc(ctx, &op)?;
+    let input = match ctx.value_of(node, &one_d.input)? {
+        Value::Tensor(t) if t.rank() == 3 => t.clone(),
+        _ => return Err(ctx.refuse(node, "a 1-D layer needs a computed (batch, steps, channels) tensor")),
+    };
+    let spatial = |attr: &str, default| crate::ops::nn::spatial(ctx, &op, attr, 2, default);
+    let unit = one_d.unit;
+    let one = |values: Vec<usize>, what: &str| {
+        along(&values, unit, 1)
+            .ok_or_else(|| ctx.refuse(&op, format!("{what} {values:?} is not 1 along the inserted axis")))
+    };
+    let strides = one(spatial("strides", None)?, "strides")?;
+    let padding = match (one_d.causal, crate::ops::nn::padding(ctx, &op)?) {
+        (Some(_), _) => Padding::Causal,
+        (None, padding) => padding,
+    };
+    if op.op == "MaxPool" || op.op == "AvgPool" {
+        let kernel = one(spatial("ksize", None)?, "ksize")?;
+        let kind = if op.op == "MaxPool" { PoolKind::Max } else { PoolKind::Average };
+        let window = Window { kernel: vec![kernel], strides: vec![strides], dilation: vec![1], padding };
+        return crate::ops::nn::pool::add(ctx, node, input, Pool { kind, window });
+    }
+    let dilation = one(spatial("dilations", Some(1))?, "dilations")?;
+    let kernel = conv_filter(ctx, &op, unit)?;
+    let window = Window { kernel: vec![kernel.shape()[0]], strides: vec![strides], dilation: vec![dilation], padding };
+    crate::ops::nn::conv::build(ctx, node, input, kernel, window, op.op != "Conv2D")
+}
+
+/// The 1-D filter (k, in, out) of a 2-D convolution `conv` whose `unit` axis has size 1.
+pub(super) fn conv_filter(ctx: &Context, conv: &NodeDef, unit: usize) -> Result<ArrayD<f32>, ConvertError> {
+    let filter = ctx.input(conv, 1)?;
+    let filter = match filter {
+        Value::Const(c) => c.as_f32().cloned(),
+        _ => None,
+    }
+    .ok_or_else(|| ctx.refuse(conv, "the filter must be a float constant"))?;
+    let shape = filter.shape().to_vec();
+    if shape.len() != 4 || along(&shape, unit, 1).is_none() {
+        return Err(ctx.refuse(conv, format!("the filter {shape:?} is not 1 along the inserted axis")));
+    }
+    let one_d = vec![shape[1 - unit], shape[2], shape[3]];
+    filter.into_shape_with_order(one_d).map_err(|e| ctx.refuse(conv, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn along_drops_the_unit_axis() {
+        assert_eq!(along(&[1, 5, 3, 4], 0, 1), Some(5));
+        assert_eq!(along(&[5, 1], 1, 1), Some(5));
+        assert_eq!(along(&[2, 5], 0, 1), None);
+    }
+}
