@@ -206,8 +206,77 @@ def case_onnx_upsample():
     return model, {x: (3, 8, 8)}, desc
 
 
+# The opsets `onnx_opsets_<N>` is written at: the opset-10 model, converted up.
+OPSET_CHAIN = (10, 11, 12, 13, 17, 21)
+
+
+def opsets_model(opset):
+    """One model in opset 10's forms of the ops whose inputs or meaning changed since (Clip and
+    Pad attributes, Resize-10 scales, Squeeze/Unsqueeze/ReduceMean axes attributes, Softmax on
+    the input coerced to 2-D), converted to `opset` by onnx.version_converter, which rewrites
+    them (Constant inputs, Resize roi, axes inputs, Softmax as Shape/Flatten/Softmax/Reshape)."""
+    b = Builder(505)
+    x = "x"
+    t = b.bn(b.conv(x, 3, 4, 3, pads=[1, 1, 1, 1]), 4, 1e-3)
+    t = b.op("Clip", [t], min=0.0, max=6.0)
+    t = b.op("Pad", [t], pads=[0, 0, 1, 0, 0, 0, 0, 1])
+    t = b.op("MaxPool", [t], kernel_shape=[2, 2], strides=[2, 2])
+    t = b.op("Resize", [t, b.const("scales", [1.0, 1.0, 2.0, 2.0])], mode="nearest")
+    t = b.op("Slice", [t, b.const("starts", [1], np.int64), b.const("ends", [7], np.int64),
+                       b.const("axes", [3], np.int64)])
+    # Softmax (axis 1, before opset 13) of a 4-D tensor: jointly over C, H and W.
+    joint = b.op("Softmax", [t], "joint", axis=1)
+    t = b.op("ReduceMean", [joint], axes=[2, 3], keepdims=1)
+    t = b.op("Squeeze", [t], axes=[2, 3])
+    t = b.op("Unsqueeze", [t], axes=[2])
+    y = b.op("Softmax", [t], "probs", axis=1)
+    model = b.model([image_input(x, 3, 8, 8)], [joint, y], 10)
+    model = onnx.version_converter.convert_version(model, opset) if opset != 10 else model
+    model.ir_version = max(8, onnx.helper.find_min_ir_version_for(model.opset_import))
+    onnx.checker.check_model(model, full_check=True)
+    desc = (f"ONNX opset {opset} (written at opset 10 with the onnx helper API, converted by "
+            "onnx.version_converter): Conv + BatchNormalization, Clip(0, 6), Pad (H begin, W end), "
+            "MaxPool 2x2, Resize nearest by 2 (scales), Slice of W, Softmax axis 1 of a 4-D tensor "
+            "(coerced to 2-D: jointly over C, H, W), ReduceMean over H and W, Squeeze, Unsqueeze, "
+            "Softmax axis 1 of (N, 4, 1). Two outputs.")
+    return model, {x: (3, 8, 8)}, desc
+
+
+def case_onnx_opset7():
+    """Opset 7's forms, weights in Constant nodes (as paddle2onnx writes them)."""
+    b = Builder(606)
+    x = "x"
+
+    def constant(prefix, array, dtype=np.float32):
+        return b.op("Constant", [], prefix, value=numpy_helper.from_array(np.asarray(array, dtype=dtype)))
+
+    w = constant("w", b.rs.standard_normal((6, 2, 3, 3)) / np.sqrt(18))
+    t = b.op("Conv", [x, w, constant("b", b.rs.uniform(-0.5, 0.5, 6))], "conv", kernel_shape=[3, 3],
+             strides=[2, 2])
+    stats = [b.rs.uniform(0.5, 1.5, 6), b.rs.uniform(-0.5, 0.5, 6), b.rs.uniform(-0.5, 0.5, 6),
+             b.rs.uniform(0.05, 1.0, 6)]
+    t = b.op("BatchNormalization", [t, *(constant(n, v) for n, v in zip(("g", "beta", "mean", "var"), stats))],
+             "bn", epsilon=1e-3, momentum=0.8, spatial=1)
+    t = b.op("Clip", [t], min=0.0)
+    t = b.op("Pad", [t], pads=[0, 0, 1, 1, 0, 0, 0, 0], mode="constant", value=0.0)
+    t = b.op("Slice", [t], starts=[1, 0], ends=[5, 4], axes=[1, 3])
+    joint = b.op("Softmax", [t], "joint")
+    t = b.op("Flatten", [joint], axis=1)
+    t = b.gemm(t, 4 * 4 * 4, 3)
+    t = b.op("Unsqueeze", [t], axes=[2])
+    y = b.op("Squeeze", [b.op("Softmax", [t], axis=1)], "probs", axes=[2])
+    model = b.model([image_input(x, 2, 7, 7)], [joint, y], 7)
+    model.ir_version = 3
+    desc = ("ONNX opset 7, weights in Constant nodes: Conv stride 2, BatchNormalization (spatial 1, "
+            "momentum), Clip min 0 (attributes), Pad attribute, Slice attributes (C and W), "
+            "Softmax default axis 1 of a 4-D tensor (jointly over C, H, W), Flatten, Gemm, Unsqueeze / "
+            "Squeeze axes attributes, Softmax. Two outputs.")
+    return model, {x: (2, 7, 7)}, desc
+
+
 CASES = {"onnx_cnn": case_onnx_cnn, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
-         "onnx_upsample": case_onnx_upsample}
+         "onnx_upsample": case_onnx_upsample, "onnx_opset7": case_onnx_opset7,
+         **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 
 
 def write_case(out_dir, case):
@@ -259,6 +328,14 @@ def write_refused(out_dir):
     model.ir_version = 8
     onnx.checker.check_model(model)
     with open(os.path.join(d, "unsupported_op.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    # A Relu at opset 22, newer than the tract-onnx oracle reads.
+    node = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    graph = helper.make_graph([node], "g", [x], [image_input("y", 2, 4, 4)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    with open(os.path.join(d, "opset22.onnx"), "wb") as f:
         f.write(model.SerializeToString())
 
 

@@ -111,7 +111,7 @@ enum Command {
 #[derive(clap::Args, Debug)]
 struct VerifyArgs {
     /// A frozen GraphDef .pb, a SavedModel directory (TF2, TF1 or Keras-exported), an ONNX
-    /// .onnx file (opsets 13-18), a directory holding one of these, or a Keras 2.x / tf-keras
+    /// .onnx file (opsets 7-21), a directory holding one of these, or a Keras 2.x / tf-keras
     /// .h5 file to upgrade.
     model: PathBuf,
     /// ONNX models: keep the NCHW layout of 4-D inputs and outputs (Permute layers convert

@@ -397,6 +397,8 @@ fn refuses_bad_onnx_files_naming_file_node_and_op() {
     assert_refuses_broken_copies(dir.path(), &fixture("onnx_cnn/model.onnx"), "onnx");
     let stderr = assert_refused(&fixture("onnx_refused/unsupported_op.onnx"), &[], "unsupported_op.onnx");
     assert!(stderr.contains("'lp_norm'") && stderr.contains("'LpNormalization'"), "{stderr}");
+    let stderr = assert_refused(&fixture("onnx_refused/opset22.onnx"), &[], "opset22.onnx");
+    assert!(stderr.contains("ONNX opset 22 is not supported (opsets 7 to 21 are"), "{stderr}");
     assert_refused(&fixture("onnx_cnn/model.onnx"), &["--signature", "serving_default"], "no signatures");
 }
 

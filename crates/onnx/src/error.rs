@@ -134,7 +134,7 @@ pub enum ErrorKind {
     #[error("{0}")]
     Initializer(OpError),
     /// The file imports an opset tract-onnx (the oracle) does not read.
-    #[error("ONNX opset {opset} is not supported (opsets {min} to {max} are)")]
+    #[error("ONNX opset {opset} is not supported (opsets {min} to {max} are, those the tract-onnx oracle reads)")]
     Opset {
         /// The default-domain opset the file imports.
         opset: i64,

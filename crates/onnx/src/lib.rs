@@ -23,6 +23,9 @@
 //! - `LSTM`/`GRU`/`RNN` become one `KerasRecurrent` node each (weights in Keras's gate order),
 //!   the time-major transposes and squeezes PyTorch writes around them no node at all
 //!   (`ops/recurrent.rs`).
+//! - Opsets 7 to 21: ops whose inputs or meaning changed between versions (axes as an
+//!   attribute or an input, `Clip`/`Pad` attributes before 11, `Softmax` on the input
+//!   coerced to 2-D before 13...) read the file's opset; see `ops`.
 //!
 //! By default the graph's 4-D inputs and outputs are NHWC (the Keras model takes NHWC data),
 //! unless the ONNX file's inputs are channels-last already (tf2onnx keeps TF's NHWC inputs
@@ -58,10 +61,13 @@ use std::path::Path;
 use prost::Message;
 use tf2h5_tf::{TfError, TfGraph};
 
-/// The oldest default-domain opset translated.
-pub const MIN_OPSET: i64 = 13;
-/// The newest default-domain opset translated.
-pub const MAX_OPSET: i64 = 18;
+/// The oldest default-domain opset translated: 7 brought numpy broadcasting to every
+/// element-wise op (older files carry `broadcast` attributes) and is the oldest the
+/// tract-onnx oracle has rules for throughout.
+pub const MIN_OPSET: i64 = 7;
+/// The newest default-domain opset translated: the newest tract-onnx 0.23 (the oracle) reads.
+/// Ops whose meaning changed between versions read the file's opset (see `ops`).
+pub const MAX_OPSET: i64 = 21;
 
 /// How to translate an ONNX model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,10 +139,10 @@ pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
         .filter(|g| !g.node.is_empty())
         .ok_or_else(|| located(ErrorKind::Format("not an ONNX model: it has no graph nodes".into())))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
-    match opset {
-        Some(v) if (MIN_OPSET..=MAX_OPSET).contains(&v) => {}
+    let opset = match opset {
+        Some(v) if (MIN_OPSET..=MAX_OPSET).contains(&v) => v,
         Some(opset) => return Err(located(ErrorKind::Opset { opset, min: MIN_OPSET, max: MAX_OPSET }).into()),
         None => return Err(located(ErrorKind::Format("the model imports no ONNX opset".into())).into()),
-    }
-    translator::translate(&file, graph, options)
+    };
+    translator::translate(&file, graph, opset, options)
 }

@@ -50,7 +50,11 @@ pub(crate) fn attr_int(node: &NodeProto, name: &str, default: i64) -> Result<i64
 }
 
 pub(crate) fn attr_float(node: &NodeProto, name: &str, default: f32) -> Result<f32, OpError> {
-    Ok(typed(node, name, AttributeType::Float)?.map_or(default, |a| a.f))
+    Ok(attr_float_opt(node, name)?.unwrap_or(default))
+}
+
+pub(crate) fn attr_float_opt(node: &NodeProto, name: &str) -> Result<Option<f32>, OpError> {
+    Ok(typed(node, name, AttributeType::Float)?.map(|a| a.f))
 }
 
 pub(crate) fn attr_ints(node: &NodeProto, name: &str) -> Result<Option<Vec<i64>>, OpError> {

@@ -53,6 +53,16 @@ pub(crate) fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::Attribute
     }
 }
 
+pub(crate) fn int_attr(name: &str, value: i64) -> tract_onnx::pb::AttributeProto {
+    use tract_onnx::pb::attribute_proto::AttributeType;
+    tract_onnx::pb::AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: value,
+        ..Default::default()
+    }
+}
+
 pub(crate) fn int_initializer(name: &str, values: &[i64]) -> tract_onnx::pb::TensorProto {
     tract_onnx::pb::TensorProto {
         name: name.into(),
@@ -63,8 +73,21 @@ pub(crate) fn int_initializer(name: &str, values: &[i64]) -> tract_onnx::pb::Ten
     }
 }
 
-/// Translates a graph with input `x` of `input_dims` and output `y`.
+/// The opset the hand-built graphs import unless a test says otherwise.
+pub(crate) const OPSET: i64 = 13;
+
+/// Translates a graph with input `x` of `input_dims` and output `y`, at [`OPSET`].
 pub(crate) fn translated(
+    input_dims: &[i64],
+    nodes: Vec<NodeProto>,
+    initializers: Vec<tract_onnx::pb::TensorProto>,
+) -> Result<TfGraph, String> {
+    translated_at(OPSET, input_dims, nodes, initializers)
+}
+
+/// [`translated`] for a file importing `opset`.
+pub(crate) fn translated_at(
+    opset: i64,
     input_dims: &[i64],
     nodes: Vec<NodeProto>,
     initializers: Vec<tract_onnx::pb::TensorProto>,
@@ -76,7 +99,7 @@ pub(crate) fn translated(
         output: vec![value_info("y", &[])],
         ..Default::default()
     };
-    translate(Path::new("m.onnx"), graph, &Options::default()).map_err(|e| e.to_string())
+    translate(Path::new("m.onnx"), graph, opset, &Options::default()).map_err(|e| e.to_string())
 }
 
 /// The TF ops of [`translated`], in order, constants left out.
@@ -85,7 +108,17 @@ pub(crate) fn translated_ops(
     nodes: Vec<NodeProto>,
     initializers: Vec<tract_onnx::pb::TensorProto>,
 ) -> Result<Vec<String>, String> {
-    Ok(translated(input_dims, nodes, initializers)?
+    translated_ops_at(OPSET, input_dims, nodes, initializers)
+}
+
+/// [`translated_ops`] for a file importing `opset`.
+pub(crate) fn translated_ops_at(
+    opset: i64,
+    input_dims: &[i64],
+    nodes: Vec<NodeProto>,
+    initializers: Vec<tract_onnx::pb::TensorProto>,
+) -> Result<Vec<String>, String> {
+    Ok(translated_at(opset, input_dims, nodes, initializers)?
         .nodes()
         .iter()
         .map(|n| n.op.clone())

@@ -158,6 +158,9 @@ pub(crate) type Attrs = Vec<(&'static str, pb::attr_value::Value)>;
 
 pub(crate) struct Translator {
     file: PathBuf,
+    /// The default-domain opset the file imports: ops whose inputs or meaning changed between
+    /// versions read it.
+    pub(crate) opset: i64,
     registry: &'static Registry,
     nodes: Vec<pb::NodeDef>,
     used: HashSet<String>,
@@ -186,10 +189,10 @@ pub(crate) struct Translator {
 
 /// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
 /// bytes are freed once it is an array).
-pub(crate) fn translate(file: &Path, mut graph: GraphProto, options: &Options) -> Result<TfGraph, TfError> {
+pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options: &Options) -> Result<TfGraph, TfError> {
     let graph_initializers = std::mem::take(&mut graph.initializer);
     let graph = &graph;
-    let mut t = Translator::new(file);
+    let mut t = Translator::new(file, opset);
     t.recurrent = Recurrent::new(graph);
     let located = |kind: ErrorKind| OnnxError::new(file, kind);
     for init in graph_initializers {
@@ -327,9 +330,10 @@ fn tf_shape(dims: &[Option<usize>]) -> pb::TensorShapeProto {
 }
 
 impl Translator {
-    pub(crate) fn new(file: &Path) -> Self {
+    pub(crate) fn new(file: &Path, opset: i64) -> Self {
         Translator {
             file: file.to_path_buf(),
+            opset,
             registry: &crate::ops::REGISTRY,
             nodes: Vec::new(),
             used: HashSet::new(),
@@ -621,6 +625,9 @@ impl Translator {
         {
             return Err("only the first output of an op is supported".into());
         }
+        if let Some((op, reason)) = crate::ops::REFUSED.iter().find(|(op, _)| *op == node.op_type) {
+            return Err(unsupported!("op '{op}' is not supported: {reason}"));
+        }
         let translate = self
             .registry
             .get(node.op_type.as_str())
@@ -663,16 +670,36 @@ impl Translator {
         Ok(())
     }
 
-    /// The `axes` of `Squeeze`/`Unsqueeze`/`ReduceMean` (input 1, or the attribute before
-    /// opsets 13/18), sorted and made non-negative for a tensor of `rank`; `None` when absent.
-    pub(crate) fn axes(&self, node: &NodeProto, rank: usize) -> Result<Option<Vec<usize>>, OpError> {
-        let axes = match self.constant(node, 1)? {
-            Some(axes) => axes.int_values().ok_or("the axes must be integers")?,
-            None => match proto::attr_ints(node, "axes")? {
-                Some(axes) => axes,
-                None => return Ok(None),
-            },
-        };
+    /// The `axes` of an op that reads them from the `axes` attribute before opset
+    /// `input_since` and from constant input 1 from that opset on (`Squeeze`, `Unsqueeze`,
+    /// `ReduceSum`: 13; the other reductions: 18); `None` when absent. Axes in the place the
+    /// file's opset does not read them are refused, not guessed.
+    pub(crate) fn raw_axes(&self, node: &NodeProto, input_since: i64) -> Result<Option<Vec<i64>>, OpError> {
+        let opset = self.opset;
+        if opset >= input_since {
+            if proto::attr_ints(node, "axes")?.is_some() {
+                return Err(OpError::Attr {
+                    attr: "axes".into(),
+                    message: format!("is input 1 from opset {input_since} on (the file imports opset {opset})"),
+                });
+            }
+            return self
+                .constant(node, 1)?
+                .map(|c| c.int_values().ok_or(OpError::Input { index: 1, message: "the axes must be integers".into() }))
+                .transpose();
+        }
+        if node.input.get(1).is_some_and(|i| !i.is_empty()) {
+            return Err(OpError::Input {
+                index: 1,
+                message: format!("is not read before opset {input_since}, where axes are an attribute (the file imports opset {opset})"),
+            });
+        }
+        proto::attr_ints(node, "axes")
+    }
+
+    /// [`raw_axes`](Self::raw_axes) for a tensor of `rank`: non-negative, sorted, deduplicated.
+    pub(crate) fn axes(&self, node: &NodeProto, rank: usize, input_since: i64) -> Result<Option<Vec<usize>>, OpError> {
+        let Some(axes) = self.raw_axes(node, input_since)? else { return Ok(None) };
         let mut resolved = resolve_axes(&axes, rank)?;
         resolved.sort_unstable();
         resolved.dedup();
@@ -717,7 +744,7 @@ mod tests {
     fn registered_ops_are_dispatched() {
         for op in crate::ops::SUPPORTED_OPS.iter().chain(&["LpNormalization"]) {
             let node = NodeProto { op_type: op.to_string(), output: vec!["y".into()], ..Default::default() };
-            let mut t = Translator::new(Path::new("m.onnx"));
+            let mut t = Translator::new(Path::new("m.onnx"), crate::testing::OPSET);
             let result = t.node(&node);
             let unsupported = matches!(result, Err(OpError::UnsupportedOp { .. }));
             assert_eq!(unsupported, *op == "LpNormalization", "{op}: {result:?}");
@@ -737,7 +764,7 @@ mod tests {
         ];
         let ops = translated_ops(&[-1, 5, 5, 3], nodes, vec![int_initializer("flat", &[-1, 3])]).unwrap();
         assert_eq!(ops, ["Placeholder", "Relu", "Mean", "Reshape"]);
-        let mut t = Translator::new(Path::new("m.onnx"));
+        let mut t = Translator::new(Path::new("m.onnx"), crate::testing::OPSET);
         let x = Tensor { node: "x".into(), shape: vec![None, Some(5), Some(5), Some(3)], layout: identity(4) };
         assert_eq!(t.held_as(&x, &TO_NHWC, "t").unwrap().node, "t");
         assert_eq!(t.held_as(&x, &TO_NHWC, "again").unwrap().node, "t", "a tensor is transposed once per layout");
@@ -784,6 +811,60 @@ mod tests {
         assert_eq!(unit_axis_move(&[n, four, Some(2)], &[n, Some(2), four]), None);
         assert!(keeps_order(&[n, four, one, one], &TO_NHWC));
         assert!(!keeps_order(&[n, four, Some(2), Some(2)], &TO_NHWC));
+    }
+
+    /// Axes are an attribute before opset 13 and an input from 13 (18 for ReduceMean): each
+    /// form is read at its opsets and refused, naming the opset, at the others.
+    #[test]
+    fn axes_are_read_where_the_opset_puts_them() {
+        let attr_form = || vec![onnx_node("Squeeze", &["x"], "y", vec![ints_attr("axes", &[2])])];
+        let input_form = || vec![onnx_node("Squeeze", &["x", "axes"], "y", vec![])];
+        let axes = || vec![int_initializer("axes", &[2])];
+        assert_eq!(translated_ops_at(11, &[-1, 3, 1], attr_form(), vec![]).unwrap(), ["Placeholder", "Reshape"]);
+        assert_eq!(translated_ops_at(13, &[-1, 3, 1], input_form(), axes()).unwrap(), ["Placeholder", "Reshape"]);
+        let error = translated_ops_at(13, &[-1, 3, 1], attr_form(), vec![]).unwrap_err();
+        assert!(error.contains("attribute 'axes' is input 1 from opset 13 on (the file imports opset 13)"), "{error}");
+        let error = translated_ops_at(12, &[-1, 3, 1], input_form(), axes()).unwrap_err();
+        assert!(error.contains("input 1 is not read before opset 13"), "{error}");
+        let mean = |opset| {
+            let node = onnx_node("ReduceMean", &["x"], "y", vec![ints_attr("axes", &[2, 3])]);
+            translated_ops_at(opset, &[-1, 3, 4, 4], vec![node], vec![])
+        };
+        assert_eq!(mean(17).unwrap(), ["Placeholder", "Mean"]);
+        assert!(mean(18).unwrap_err().contains("is input 1 from opset 18 on"));
+    }
+
+    /// Before opset 13 a softmax normalises the input coerced to 2-D at `axis` (default 1):
+    /// jointly over every axis after the batch, not over axis 1 alone.
+    #[test]
+    fn softmax_before_opset_13_is_over_every_axis_from_axis_on() {
+        let softmax = || vec![onnx_node("Softmax", &["x"], "y", vec![])];
+        let ops = translated_ops_at(12, &[-1, 3, 4], softmax(), vec![]).unwrap();
+        assert_eq!(ops, ["Placeholder", "Reshape", "Softmax", "Reshape"]);
+        assert_eq!(translated_ops_at(12, &[-1, 3, 1, 1], softmax(), vec![]).unwrap(), ["Placeholder", "Softmax"]);
+        assert_eq!(translated_ops_at(13, &[-1, 3, 4], softmax(), vec![]).unwrap(), ["Placeholder", "Softmax"]);
+        let channels = vec![onnx_node("Softmax", &["x"], "y", vec![int_attr("axis", 1)])];
+        let error = translated_ops_at(13, &[-1, 3, 4], channels, vec![]).unwrap_err();
+        assert!(error.contains("softmax over axis 1 of [None, Some(3), Some(4)] is not supported"), "{error}");
+    }
+
+    /// `Clip` and `Pad` take attributes before opset 11; `Upsample` is refused by name.
+    #[test]
+    fn clip_and_pad_read_attributes_before_opset_11() {
+        let float_attr = |name: &str, f: f32| tract_onnx::pb::AttributeProto {
+            name: name.into(),
+            r#type: tract_onnx::pb::attribute_proto::AttributeType::Float as i32,
+            f,
+            ..Default::default()
+        };
+        let clip = vec![onnx_node("Clip", &["x"], "y", vec![float_attr("min", 0.0), float_attr("max", 6.0)])];
+        assert_eq!(translated_ops_at(10, &[-1, 3], clip, vec![]).unwrap(), ["Placeholder", "Relu6"]);
+        let pad = vec![onnx_node("Pad", &["x"], "y", vec![ints_attr("pads", &[0, 1, 0, 2]), float_attr("value", 1.0)])];
+        let error = translated_ops_at(10, &[-1, 3], pad, vec![]).unwrap_err();
+        assert!(error.contains("padding with 1: only padding with zeros"), "{error}");
+        let upsample = vec![onnx_node("Upsample", &["x", "scales"], "y", vec![])];
+        let error = translated_ops_at(9, &[-1, 3, 4, 4], upsample, vec![]).unwrap_err();
+        assert!(error.contains("(Upsample): op 'Upsample' is not supported: deprecated since opset 10"), "{error}");
     }
 
     #[test]

@@ -56,6 +56,35 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Resize", Translator::resize);
 }
 
+/// ONNX `Reshape` target entries against the input's `dims` holding `total` elements: 0
+/// copies the input's dimension (unless `allow_zero`), one -1 takes what is left; `None`
+/// when the target does not fit.
+fn resolve_target(target: &[i64], dims: &[usize], total: usize, allow_zero: bool) -> Option<Vec<usize>> {
+    let mut resolved: Vec<i64> = target
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if d == 0 && !allow_zero { dims.get(i).map_or(-2, |&f| f as i64) } else { d })
+        .collect();
+    let known: i64 = resolved.iter().filter(|&&d| d != -1).product();
+    match resolved.iter().filter(|&&d| d == -1).count() {
+        0 => {}
+        1 if known > 0 && total as i64 % known == 0 => {
+            resolved.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known)
+        }
+        _ => return None,
+    }
+    let resolved: Vec<usize> = resolved.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
+    (resolved.iter().product::<usize>() == total).then_some(resolved)
+}
+
+/// `Slice`'s bounds, as ONNX gives them (see [`Translator::slice_args`]).
+pub(crate) struct SliceArgs {
+    pub(crate) starts: Vec<i64>,
+    pub(crate) ends: Vec<i64>,
+    pub(crate) axes: Option<Vec<i64>>,
+    pub(crate) steps: Option<Vec<i64>>,
+}
+
 /// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
 const MAX_FACTOR: f32 = 4096.0;
 
@@ -141,7 +170,7 @@ impl Translator {
     fn squeeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let unit_axes: Vec<usize> = (1..x.rank()).filter(|&a| x.shape[a] == Some(1)).collect();
-        let axes = self.axes(node, x.rank())?.unwrap_or_else(|| unit_axes.clone());
+        let axes = self.axes(node, x.rank(), 13)?.unwrap_or_else(|| unit_axes.clone());
         if axes.iter().any(|a| !unit_axes.contains(a)) {
             return Err(unsupported!("axes {axes:?} of {:?}: only non-batch axes of size 1 can be squeezed", x.shape));
         }
@@ -160,10 +189,9 @@ impl Translator {
     fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
-        let axes =
-            self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the axes must be an integer constant")?;
-        let out_rank = rank + axes.len();
-        let axes = self.axes(node, out_rank)?.unwrap_or_default();
+        let inserted = self.raw_axes(node, 13)?.ok_or("the axes are missing")?.len();
+        let out_rank = rank + inserted;
+        let axes = self.axes(node, out_rank, 13)?.unwrap_or_default();
         if axes.contains(&0) || axes.len() + rank != out_rank {
             return Err(unsupported!("axes {axes:?}: only axes after the batch can be inserted"));
         }
@@ -180,17 +208,12 @@ impl Translator {
     fn slice(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
-        let ints = |index: usize| -> Result<Option<Vec<i64>>, OpError> {
-            self.constant(node, index)?
-                .map(|c| c.int_values().ok_or_else(|| OpError::Input { index, message: "must be integers".into() }))
-                .transpose()
-        };
-        let (starts, ends) = (ints(1)?.ok_or("starts are missing")?, ints(2)?.ok_or("ends are missing")?);
-        let axes = match ints(3)? {
+        let SliceArgs { starts, ends, axes, steps } = self.slice_args(node)?;
+        let axes = match axes {
             Some(axes) => resolve_axes(&axes, rank)?,
             None => (0..starts.len()).collect(),
         };
-        let steps = ints(4)?.unwrap_or_else(|| vec![1; axes.len()]);
+        let steps = steps.unwrap_or_else(|| vec![1; axes.len()]);
         if starts.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
             return Err(unsupported!(
                 "starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"
@@ -247,6 +270,41 @@ impl Translator {
         )
     }
 
+    /// `Slice`'s starts, ends, axes and steps: attributes before opset 10 (without steps),
+    /// inputs 1 to 4 from it (constants or folded shape values).
+    pub(crate) fn slice_args(&self, node: &NodeProto) -> Result<SliceArgs, OpError> {
+        if self.opset < 10 {
+            if node.input.len() > 1 {
+                return Err(
+                    "inputs after the data are not read before opset 10 (starts, ends and axes are attributes)".into(),
+                );
+            }
+            let required = |name: &str| {
+                proto::attr_ints(node, name)?
+                    .ok_or_else(|| OpError::Attr { attr: name.to_string(), message: "is missing".into() })
+            };
+            return Ok(SliceArgs {
+                starts: required("starts")?,
+                ends: required("ends")?,
+                axes: proto::attr_ints(node, "axes")?,
+                steps: None,
+            });
+        }
+        let ints = |index: usize| -> Result<Option<Vec<i64>>, OpError> {
+            if node.input.get(index).is_none_or(|i| i.is_empty()) {
+                return Ok(None);
+            }
+            let values = self.dims(node, index)?.known();
+            values.map(Some).ok_or_else(|| OpError::Input { index, message: "depends on the batch size".into() })
+        };
+        Ok(SliceArgs {
+            starts: ints(1)?.ok_or("starts are missing")?,
+            ends: ints(2)?.ok_or("ends are missing")?,
+            axes: ints(3)?,
+            steps: ints(4)?,
+        })
+    }
+
     /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
     fn transpose(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
@@ -273,6 +331,9 @@ impl Translator {
 
     /// `Reshape` to a constant shape whose first entry is the batch (0, -1 or its size).
     fn reshape(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        if let Value::Const(value) = self.value(node, 0)?.clone() {
+            return self.reshape_constant(node, &value);
+        }
         let x = self.tensor(node, 0)?;
         let target_dims = self.dims(node, 1).map_err(|e| format!("the target shape: {e}"))?;
         // `None` stands for (a multiple of) the batch size computed at run time (`Shape` → `Gather`).
@@ -309,26 +370,14 @@ impl Translator {
             .copied()
             .collect::<Option<_>>()
             .ok_or_else(|| format!("target shape {target:?} moves the batch"))?;
-        let mut dims: Vec<i64> = rest
-            .iter()
-            .enumerate()
-            .map(|(i, &d)| if d == 0 && !allow_zero { features.get(i).map_or(-2, |&f| f as i64) } else { d })
-            .collect();
         if !elements.is_multiple_of(rows) {
             return Err(unsupported!(
                 "target shape {target:?}: {elements} elements per sample do not make {rows} rows"
             ));
         }
         // Elements per row of the result.
-        let total = elements / rows;
-        let known: i64 = dims.iter().filter(|&&d| d != -1).product();
-        match dims.iter().filter(|&&d| d == -1).count() {
-            0 => {}
-            1 if known > 0 && total as i64 % known == 0 => {
-                dims.iter_mut().filter(|d| **d == -1).for_each(|d| *d = total as i64 / known)
-            }
-            _ => return Err(unsupported!("target shape {target:?} is ambiguous")),
-        }
+        let dims = resolve_target(&rest, &features, elements / rows, allow_zero)
+            .ok_or_else(|| unsupported!("target shape {target:?} is ambiguous or does not fit the input"))?;
         let batch_kept = match first {
             None => true,
             Some(first) => {
@@ -338,11 +387,26 @@ impl Translator {
                     || first == 1
             }
         };
-        if !batch_kept || dims.iter().any(|&d| d < 0) {
+        if !batch_kept {
             return Err(unsupported!("target shape {target:?} does not keep the batch first"));
         }
-        let dims: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
         self.reshape_rows(node, &x, &dims, rows)
+    }
+
+    /// `Reshape` of a constant (paddle2onnx reshapes its biases so): folded.
+    fn reshape_constant(&mut self, node: &NodeProto, value: &Const) -> Result<(), OpError> {
+        let target = self.dims(node, 1)?.known().ok_or("the target shape of a constant depends on the batch size")?;
+        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
+        let from = value.shape();
+        let shape = resolve_target(&target, from, from.iter().product(), allow_zero)
+            .ok_or_else(|| unsupported!("target shape {target:?} does not fit the constant's shape {from:?}"))?;
+        let reshaped = |e: ndarray::ShapeError| unsupported!("{e}");
+        let folded = match value {
+            Const::F32(a) => Const::F32(a.clone().into_shape_with_order(IxDyn(&shape)).map_err(reshaped)?),
+            Const::Int(a) => Const::Int(a.clone().into_shape_with_order(IxDyn(&shape)).map_err(reshaped)?),
+        };
+        self.values.insert(Self::output_name(node)?.to_string(), Value::Const(Rc::new(folded)));
+        Ok(())
     }
 
     /// `Resize` (nearest) of H and W by whole factors k → `ResizeNearestNeighbor` (→
@@ -372,9 +436,12 @@ impl Translator {
             None => (0..4).collect(),
             Some(axes) => resolve_axes(&axes, 4)?,
         };
-        // Per-axis factors from `scales` (input 2) or `sizes` (input 3).
+        // Per-axis factors from `scales` (input 2, or 1 at opset 10, which has no roi) or
+        // `sizes` (input 3, from opset 11).
+        let scales_input = if self.opset < 11 { 1 } else { 2 };
+        let sizes = if self.opset < 11 { None } else { self.constant(node, 3)? };
         let mut factors = [1usize; 4];
-        if let Some(scales) = self.constant(node, 2)?.filter(|c| c.shape().iter().product::<usize>() > 0) {
+        if let Some(scales) = self.constant(node, scales_input)?.filter(|c| c.shape().iter().product::<usize>() > 0) {
             let scales = scales.to_f32();
             if scales.len() != axes.len() {
                 return Err(unsupported!("{} scales for {} axes", scales.len(), axes.len()));
@@ -385,7 +452,7 @@ impl Translator {
                 }
                 factors[axis] = scale as usize;
             }
-        } else if let Some(out) = self.constant(node, 3)?.and_then(|c| c.int_values()) {
+        } else if let Some(out) = sizes.and_then(|c| c.int_values()) {
             if out.len() != axes.len() {
                 return Err(unsupported!("{} sizes for {} axes", out.len(), axes.len()));
             }
@@ -402,6 +469,13 @@ impl Translator {
         }
         if factors[0] != 1 || factors[1] != 1 {
             return Err(unsupported!("scales {factors:?}: only H and W may be resized"));
+        }
+        // Opset 10 names no rounding: onnxruntime floors (i / k) and tract-onnx rounds it
+        // half down, which agree for factors 1 and 2 only.
+        if self.opset < 11 && factors.iter().any(|&f| f > 2) {
+            return Err(unsupported!(
+                "scales {factors:?} at opset 10: only factors 1 and 2 round alike in onnxruntime and tract-onnx (re-export at opset 11 or newer)"
+            ));
         }
         let (h, w) = (x.shape[2].ok_or("unknown height")?, x.shape[3].ok_or("unknown width")?);
         let shape = vec![x.shape[0], x.shape[1], Some(h * factors[2]), Some(w * factors[3])];
@@ -420,13 +494,25 @@ impl Translator {
         if proto::attr_str(node, "mode", "constant")? != "constant" {
             return Err("only constant padding is supported".into());
         }
-        if let Some(value) = self.constant(node, 2)? {
-            if value.to_f32().iter().any(|&v| v != 0.0) {
-                return Err("only padding with zeros is supported".into());
+        // Before opset 11, pads and value are attributes; then inputs 1 and 2 (axes: 3, from 18).
+        let (pads, value) = if self.opset < 11 {
+            if node.input.len() > 1 {
+                return Err("inputs after the data are not read before opset 11 (pads are an attribute)".into());
             }
+            let pads = proto::attr_ints(node, "pads")?.ok_or("the pads attribute is missing")?;
+            (pads, proto::attr_float(node, "value", 0.0)?)
+        } else {
+            let pads =
+                self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the pads must be an integer constant")?;
+            let value = match self.constant(node, 2)? {
+                Some(c) => c.to_f32().iter().copied().find(|&v| v != 0.0).unwrap_or(0.0),
+                None => 0.0,
+            };
+            (pads, value)
+        };
+        if value != 0.0 {
+            return Err(unsupported!("padding with {value}: only padding with zeros is supported"));
         }
-        let pads =
-            self.constant(node, 1)?.and_then(|c| c.int_values()).ok_or("the pads must be an integer constant")?;
         let rank = x.rank();
         let axes: Vec<usize> = match self.constant(node, 3)? {
             None => (0..rank).collect(),
@@ -458,6 +544,32 @@ impl Translator {
 mod tests {
     use super::*;
     use crate::testing::*;
+
+    /// paddle2onnx reshapes per-channel constants to (1, C, 1, 1) before a broadcasting op:
+    /// the reshape folds, and the constant broadcasts in the tensor's (NHWC) layout.
+    #[test]
+    fn reshapes_of_constants_fold() {
+        let nodes = vec![
+            onnx_node("Reshape", &["bias", "shape"], "bias4", vec![]),
+            onnx_node("Add", &["x", "bias4"], "y", vec![]),
+        ];
+        let bias = tract_onnx::pb::TensorProto {
+            name: "bias".into(),
+            dims: vec![3],
+            data_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![1.0, 2.0, 3.0],
+            ..Default::default()
+        };
+        let initializers = vec![bias, int_initializer("shape", &[1, -1, 1, 1])];
+        let graph = translated(&[-1, 3, 4, 4], nodes.clone(), initializers.clone()).unwrap();
+        let add = graph.nodes().iter().find(|n| n.op == "AddV2").unwrap();
+        let constant = graph.nodes().iter().find(|n| n.name == add.input[1]).unwrap();
+        assert_eq!(tf2h5_tf::ConstTensor::from_node(constant).unwrap().shape(), [3]);
+        let mut wrong = initializers;
+        wrong[1] = int_initializer("shape", &[2, -1]);
+        let error = translated(&[-1, 3, 4, 4], nodes, wrong).unwrap_err();
+        assert!(error.contains("target shape [2, -1] does not fit the constant's shape [3]"), "{error}");
+    }
 
     /// tf2onnx's form of Keras `Cropping2D`: a `Slice` of H and W, here of an NCHW tensor
     /// held NHWC, becomes a `StridedSlice` with NHWC bounds.

@@ -9,7 +9,7 @@ use tract_onnx::pb::NodeProto;
 use super::Registry;
 use crate::error::{unsupported, OpError};
 use crate::proto::{self, Const};
-use crate::translator::{float_type, identity, Tensor, Translator, Value};
+use crate::translator::{float_type, identity, resolve_axes, Tensor, Translator, Value};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Relu", |t, node| t.unary(node, "Relu", vec![]));
@@ -150,16 +150,23 @@ impl Translator {
     }
 
     /// `Clip(0, 6)` → `Relu6`, `Clip(0, ∞)` → `Relu`; other bounds have no exact Keras layer.
+    /// The bounds are the `min`/`max` attributes before opset 11, inputs 1 and 2 from it.
     fn clip(&mut self, node: &NodeProto) -> Result<(), OpError> {
         self.tensor(node, 0)?;
-        let bound = |index: usize| -> Result<Option<f32>, OpError> {
+        let bound = |index: usize, attr: &str| -> Result<Option<f32>, OpError> {
+            if self.opset < 11 {
+                return proto::attr_float_opt(node, attr);
+            }
             match self.constant(node, index)? {
                 None => Ok(None),
                 Some(c) if c.shape().iter().product::<usize>() == 1 => Ok(c.to_f32().iter().next().copied()),
                 Some(_) => Err(unsupported!("input {index} must be a scalar")),
             }
         };
-        match (bound(1)?, bound(2)?) {
+        if self.opset < 11 && node.input.len() > 1 {
+            return Err("inputs after the data are not read before opset 11 (min and max are attributes)".into());
+        }
+        match (bound(1, "min")?, bound(2, "max")?) {
             (Some(min), Some(max)) if min == 0.0 && max == 6.0 => self.unary(node, "Relu6", vec![]),
             (Some(0.0), None) => self.unary(node, "Relu", vec![]),
             (Some(min), max) if min == 0.0 && max.is_some_and(f32::is_infinite) => self.unary(node, "Relu", vec![]),
@@ -249,19 +256,65 @@ impl Translator {
         self.elementwise(node, op, inputs, vec![("T", float_type())], &x)
     }
 
-    /// `Softmax` over the channels (axis 1 of NCHW = the last NHWC axis) or the last axis.
+    /// `Softmax` from opset 13: over one axis (default -1). Before 13, over the input coerced
+    /// to 2-D at `axis` (default 1): jointly over every axis from `axis` on. TF's `Softmax`
+    /// normalises the last axis of its layout: the channels of an NHWC-held tensor, or the
+    /// last one; any other case whose later axes are all 1 (or coerced) is a reshape to
+    /// (…, product) around it.
     fn softmax(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
-        let rank = x.rank() as i64;
-        let axis = proto::attr_int(node, "axis", -1)?;
-        let axis = if axis < 0 { axis + rank } else { axis };
-        let last_in_tf = x.layout.last() == Some(&(axis as usize));
-        if !last_in_tf {
+        let rank = x.rank();
+        let coerced = self.opset < 13;
+        let axis = proto::attr_int(node, "axis", if coerced { 1 } else { -1 })?;
+        let axis = resolve_axes(&[axis], rank)?[0];
+        if axis == 0 {
+            return Err(unsupported!("axis 0 of {:?}: a softmax over the batch is not supported", x.shape));
+        }
+        let normalised = if coerced { axis..rank } else { axis..axis + 1 };
+        let larger: Vec<usize> = normalised.filter(|&a| x.shape[a] != Some(1)).collect();
+        let single = match larger[..] {
+            [] => Some(axis),
+            [one] => Some(one),
+            _ => None,
+        };
+        if single.is_some_and(|a| x.layout.last() == Some(&a)) {
+            return self.unary(node, "Softmax", vec![("T", float_type())]);
+        }
+        if !coerced && x.shape[axis + 1..].iter().any(|&d| d != Some(1)) {
             return Err(unsupported!(
-                "softmax over axis {axis} of {:?} is not supported (channels or last axis only)",
+                "softmax over axis {axis} of {:?} is not supported (channels, or an axis with only axes of size 1 after it)",
                 x.shape
             ));
         }
-        self.unary(node, "Softmax", vec![("T", float_type())])
+        self.coerced_softmax(node, &x, axis)
+    }
+
+    /// Softmax jointly over the axes of `x` from `axis` on: `Reshape` to (batch, d1, …,
+    /// d(axis-1), product), `Softmax` over the last axis, `Reshape` back.
+    fn coerced_softmax(&mut self, node: &NodeProto, x: &Tensor, axis: usize) -> Result<(), OpError> {
+        if self.rows_of(x) != 1 {
+            return Err("a softmax of rows merged with the batch is not supported".into());
+        }
+        let dims: Vec<i64> =
+            x.features().ok_or("the input shape is not fully known")?.iter().map(|&d| d as i64).collect();
+        let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
+        let mut flat = vec![-1];
+        flat.extend_from_slice(&dims[..axis - 1]);
+        flat.push(dims[axis - 1..].iter().product());
+        let flat_shape = self.emit_ints(&self.part("coerced/shape"), &flat);
+        let flat =
+            self.emit(&self.part("coerced"), "Reshape", vec![source.node, flat_shape], vec![("T", float_type())]);
+        let normalised = self.emit(&self.part("softmax"), "Softmax", vec![flat], vec![("T", float_type())]);
+        let back: Vec<i64> = std::iter::once(-1).chain(dims).collect();
+        let back = self.emit_ints(&self.part("shape"), &back);
+        let rank = x.rank();
+        self.emit_output(
+            node,
+            "Reshape",
+            vec![normalised, back],
+            vec![("T", float_type())],
+            x.shape.clone(),
+            identity(rank),
+        )
     }
 }

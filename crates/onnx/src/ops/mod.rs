@@ -37,6 +37,12 @@ pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     registry
 });
 
+/// Ops refused with a reason more useful than "not supported".
+pub(crate) const REFUSED: &[(&str, &str)] = &[(
+    "Upsample",
+    "deprecated since opset 10 and not run by the tract-onnx oracle; export the model with Resize (opset 11 or newer)",
+)];
+
 /// The registered op names, sorted (`tf2h5 ops --onnx`).
 pub(crate) static SUPPORTED_OPS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let mut ops: Vec<&'static str> = REGISTRY.keys().copied().collect();

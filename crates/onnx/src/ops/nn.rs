@@ -507,10 +507,18 @@ impl Translator {
         Ok(self.emit_const(&self.part(role), &Const::F32(value)))
     }
 
-    /// `BatchNormalization` (inference) → `FusedBatchNormV3` with the node's epsilon.
+    /// `BatchNormalization` (inference) → `FusedBatchNormV3` with the node's epsilon. Opsets
+    /// 7 and 8 have `spatial`: 0 means statistics per element, not per channel; `momentum`
+    /// (to 14) only matters in training.
     fn batch_norm(&mut self, node: &NodeProto) -> Result<(), OpError> {
         if proto::attr_int(node, "training_mode", 0)? != 0 || node.output.iter().skip(1).any(|o| !o.is_empty()) {
             return Err("training mode is not supported".into());
+        }
+        if proto::attr_int(node, "spatial", 1)? != 1 {
+            return Err(OpError::Attr {
+                attr: "spatial".into(),
+                message: "0 (statistics per element, opsets 7-8) is not supported".into(),
+            });
         }
         let x = self.tensor(node, 0)?;
         let x = self.nhwc(&x)?;

@@ -222,7 +222,7 @@ impl Translator {
             Some(layer) => (layer.clone(), 1, true),
             None => (self.recurrent.last_states[input].clone(), 0, false),
         };
-        let axes = self.axes(node, if sequences { 4 } else { 3 })?;
+        let axes = self.axes(node, if sequences { 4 } else { 3 }, 13)?;
         if axes != Some(vec![axis]) || layer.directions() != 1 {
             return Err(unsupported!("only axis {axis} of one direction can be squeezed here, not {axes:?}"));
         }
@@ -493,7 +493,7 @@ fn activations(node: &NodeProto, defaults: &[&str], directions: usize) -> Result
 mod tests {
     use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto, TensorProto};
 
-    use crate::testing::{ints_attr, onnx_node, translated};
+    use crate::testing::{ints_attr, onnx_node, translated_at};
 
     fn floats(name: &str, dims: &[i64]) -> TensorProto {
         let count: i64 = dims.iter().product();
@@ -520,7 +520,8 @@ mod tests {
         let mut nodes = vec![onnx_node("Transpose", &["x"], "xt", vec![ints_attr("perm", &[1, 0, 2])]), lstm];
         nodes.extend(tail);
         let weights = vec![floats("W", &[1, 8, 3]), floats("R", &[1, 8, 2]), floats("B", &[1, 16])];
-        let graph = translated(&[-1, 4, 3], nodes, weights)?;
+        // Squeeze axes as attributes: opset 12's form.
+        let graph = translated_at(12, &[-1, 4, 3], nodes, weights)?;
         Ok(graph.nodes().iter().map(|n| n.op.clone()).filter(|op| op != "Const").collect())
     }
 

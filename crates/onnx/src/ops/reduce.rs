@@ -19,7 +19,7 @@ impl Translator {
     fn reduce_mean(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
-        let axes = match self.axes(node, rank)? {
+        let axes = match self.axes(node, rank, 18)? {
             Some(axes) => axes,
             None if proto::attr_int(node, "noop_with_empty_axes", 0)? != 0 => {
                 return Err("an empty reduction is not supported".into())

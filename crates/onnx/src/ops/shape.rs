@@ -20,11 +20,6 @@ pub(super) fn register(registry: &mut Registry) {
 impl Translator {
     /// Integer ops on shapes and constants, folded (see [`crate::shapes`]).
     pub(crate) fn shape_arithmetic(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let ints = |index: usize| -> Result<Vec<i64>, OpError> {
-            self.dims(node, index)?
-                .known()
-                .ok_or_else(|| OpError::Input { index, message: "depends on the batch size".into() })
-        };
         let dims = match node.op_type.as_str() {
             "Shape" => {
                 let x = self.tensor(node, 0)?;
@@ -52,9 +47,8 @@ impl Translator {
                 self.dims(node, 0)?
             }
             "Slice" => {
-                let (starts, ends) = (ints(1)?, ints(2)?);
-                let axes = if node.input.len() > 3 { ints(3)? } else { vec![0] };
-                let steps = if node.input.len() > 4 { ints(4)? } else { vec![1] };
+                let super::array::SliceArgs { starts, ends, axes, steps } = self.slice_args(node)?;
+                let (axes, steps) = (axes.unwrap_or(vec![0]), steps.unwrap_or(vec![1]));
                 if starts.len() != 1 || ends.len() != 1 || !matches!(axes[..], [0] | [-1]) || steps != [1] {
                     return Err(unsupported!("only a step-1 slice of one vector of shape values is supported (starts {starts:?}, ends {ends:?}, axes {axes:?}, steps {steps:?})"));
                 }
@@ -77,10 +71,11 @@ impl Translator {
                     .ok_or("a product of shape values that overflows")?;
                 Dims { values: vec![product], scalar: !keep }
             }
-            "Unsqueeze" => shapes::with_rank(&self.dims(node, 0)?, 1, &ints(1)?)?,
-            "Squeeze" => {
-                shapes::with_rank(&self.dims(node, 0)?, 0, &if node.input.len() > 1 { ints(1)? } else { vec![] })?
+            "Unsqueeze" => {
+                let axes = self.raw_axes(node, 13)?.ok_or("the axes are missing")?;
+                shapes::with_rank(&self.dims(node, 0)?, 1, &axes)?
             }
+            "Squeeze" => shapes::with_rank(&self.dims(node, 0)?, 0, &self.raw_axes(node, 13)?.unwrap_or_default())?,
             other => return Err(unsupported!("op '{other}' is not supported on shape values")),
         };
         self.bind_dims(node, dims)

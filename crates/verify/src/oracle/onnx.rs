@@ -61,8 +61,11 @@ impl OnnxOracle {
                 .get(node)
                 .ok_or_else(|| VerifyError::Oracle(format!("node '{node}' computes no tensor of the ONNX model")))
         };
+        // Intermediate `value_info` shapes are hints of the exporter (onnx.version_converter
+        // writes its own batch symbols there), which clash with the concrete input shapes set
+        // below; tract infers every shape itself.
         let mut model = guard::contained(|| {
-            let mut onnx = tract_onnx::onnx();
+            let mut onnx = tract_onnx::onnx().with_ignore_value_info(true);
             super::onnx_recurrent::register(&mut onnx.op_register);
             onnx.model_for_path(&translation.source)
         })
