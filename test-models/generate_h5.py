@@ -55,8 +55,10 @@ def randomize(model, seed):
         v.assign(value.astype(v.dtype.as_numpy_dtype))
 
 
-def write_case(out, case, description, save, input_shape, seed, atol=None):
-    """Saves the model with `save(path)`, then computes y.npy by loading that file in tf-keras."""
+def write_case(out, case, description, save, input_shape, seed, atol=None, more_shapes=()):
+    """Saves the model with `save(path)`, then computes y.npy by loading that file in tf-keras;
+    for a model with unknown dimensions, x_K.npy / y_K.npy at each of `more_shapes` too (meta.json
+    "runs", which keras-check checks as well)."""
     folder = os.path.join(out, "h5_" + case)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
@@ -67,16 +69,25 @@ def write_case(out, case, description, save, input_shape, seed, atol=None):
     y = np.asarray(loaded.predict(x, verbose=0)).astype(np.float32)
     np.save(os.path.join(folder, "x.npy"), x)
     np.save(os.path.join(folder, "y.npy"), y)
+    runs = []
+    for k, shape in enumerate(more_shapes, start=1):
+        xk = np.random.RandomState(seed + k).standard_normal((BATCH, *shape)).astype(np.float32)
+        np.save(os.path.join(folder, f"x_{k}.npy"), xk)
+        np.save(os.path.join(folder, f"y_{k}.npy"), np.asarray(loaded.predict(xk, verbose=0)).astype(np.float32))
+        runs.append({"inputs": [f"x_{k}.npy"], "outputs": [f"y_{k}.npy"]})
     with h5py.File(path, "r") as f:
         version = f.attrs.get("keras_version")
     meta = {
         "name": "h5_" + case,
         "model": "model.h5",
         "format": f"Keras .h5 (keras_version {version})",
-        "inputs": [{"name": loaded.inputs[0].name.split(":")[0], "file": "x.npy", "shape": [None, *input_shape]}],
+        "inputs": [{"name": loaded.inputs[0].name.split(":")[0], "file": "x.npy",
+                    "shape": [None if d is None else int(d) for d in loaded.inputs[0].shape]}],
         "outputs": [{"name": loaded.outputs[0].name.split(":")[0].split("/")[0], "file": "y.npy"}],
         "description": description,
     }
+    if runs:
+        meta["runs"] = runs
     if atol is not None:
         meta["atol"] = atol
     with open(os.path.join(folder, "meta.json"), "w") as f:
@@ -163,6 +174,24 @@ def case_teachable_machine(out):
     write_case(out, "teachable_machine", "Teachable-Machine-style image model saved by tf-keras 2.21 as a "
                "Sequential: MobileNet-style conv/depthwise/pointwise trunk (groups=1 on the depthwise) and "
                "a Dense(100) -> Dense(3, softmax) head.", saver(model), (32, 32, 3), 4)
+
+
+def case_recurrent(out):
+    # tf-keras writes time_major=false (which Keras 3 rejects: keras-team/keras#20750) and
+    # implementation=2 on every LSTM/GRU, also inside Bidirectional's wrapped layer. The time
+    # axis is unknown, as in most real sequence models: tf2h5 verifies it at two lengths.
+    x = keras.Input((None, 5), name="sequence")
+    h = keras.layers.LSTM(8, return_sequences=True, name="lstm")(x)
+    h = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True, name="gru_inner"),
+                                   name="bigru")(h)
+    h = keras.layers.GRU(6, reset_after=False, name="gru_v1")(h)
+    y = keras.layers.Dense(3, name="logits")(h)
+    model = keras.Model(x, y, name="recurrent")
+    randomize(model, 8)
+    write_case(out, "recurrent", "tf-keras 2.21 Functional on sequences of unknown length (7 steps in x.npy): "
+               "LSTM -> Bidirectional(GRU, concat) -> GRU(reset_after=False) -> Dense; every recurrent config "
+               "has time_major=false (Keras 3 rejects it) and implementation=2; x_1.npy has 12 steps.",
+               saver(model), (7, 5), 8, more_shapes=[(12, 5)])
 
 
 # --------------------------------------------------------------------------- older layouts, written with h5py
@@ -259,6 +288,7 @@ CASES = {
     "mixed_precision": case_mixed_precision,
     "tf_op_lambda": case_tf_op_lambda,
     "teachable_machine": case_teachable_machine,
+    "recurrent": case_recurrent,
     "keras21_sequential": case_keras21_sequential,
     "keras23_functional": case_keras23_functional,
     "refused": refused,

@@ -30,7 +30,7 @@ fn h5_cases() -> Vec<PathBuf> {
 #[test]
 fn every_h5_fixture_is_upgraded_verified_and_matches_tf_keras() {
     let cases = h5_cases();
-    assert!(cases.len() >= 6, "expected the h5_* fixtures, found {cases:?}");
+    assert!(cases.len() >= 7, "expected the h5_* fixtures, found {cases:?}");
     for case in cases {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("upgraded.h5");
@@ -50,11 +50,19 @@ fn every_h5_fixture_is_upgraded_verified_and_matches_tf_keras() {
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(case.join("meta.json")).unwrap()).unwrap();
         let atol = meta["atol"].as_f64().unwrap_or(1e-4) as f32;
-        let x: ArrayD<f32> = ndarray_npy::read_npy(case.join("x.npy")).unwrap();
-        let y: ArrayD<f32> = ndarray_npy::read_npy(case.join("y.npy")).unwrap();
+        // x.npy / y.npy, then (unknown dimensions) the further sizes of meta.json's "runs".
+        let mut pairs = vec![("x.npy".to_string(), "y.npy".to_string())];
+        for run in meta["runs"].as_array().into_iter().flatten() {
+            pairs.push((run["inputs"][0].as_str().unwrap().into(), run["outputs"][0].as_str().unwrap().into()));
+        }
         let upgraded = tf2h5_keras::h5::read_file(&out).unwrap();
-        let got = tf2h5_engine::run(&upgraded, &[x]).unwrap().remove(0);
-        let tf_keras_err = (&got - &y).iter().fold(0f32, |m, d| m.max(d.abs()));
+        let mut tf_keras_err = 0f32;
+        for (x, y) in pairs {
+            let x: ArrayD<f32> = ndarray_npy::read_npy(case.join(x)).unwrap();
+            let y: ArrayD<f32> = ndarray_npy::read_npy(case.join(y)).unwrap();
+            let got = tf2h5_engine::run(&upgraded, &[x]).unwrap().remove(0);
+            tf_keras_err = (&got - &y).iter().fold(tf_keras_err, |m, d| m.max(d.abs()));
+        }
         assert!(tf_keras_err <= atol, "{}: upgraded file vs tf-keras: {tf_keras_err}", case.display());
         println!(
             "{:<28} source vs upgraded {err:.3e}  upgraded vs tf-keras {tf_keras_err:.3e}  rewrites {}",

@@ -3,7 +3,7 @@
 //! rule; every change is logged in [`Upgraded::rewrites`] for the report.
 
 use serde_json::{json, Map, Value};
-use tf2h5_keras::spec::LayerSpec;
+use tf2h5_keras::spec::{LayerSpec, BIDIRECTIONAL_INNER_NAME};
 use tf2h5_keras::{layers, KerasModel, Layer, Weight};
 
 use crate::{LegacyLayer, LegacyModel, UpgradeError};
@@ -82,6 +82,7 @@ fn rewrite_layer(
             let spec = LayerSpec::parse(&standard)?;
             if !keep_spec_keys(&spec, &mut standard, log)? {
                 drop_rejected_keys(&layer.class_name, &mut standard.config, log)?;
+                wrapped_layer(&mut standard.config, log)?;
             }
             standard.weights = weights_for(&standard, &layer.weights)?;
             hard_sigmoid(standard, keras_major, log)?
@@ -240,6 +241,33 @@ fn drop_rejected_keys(
     for key in ["batch_input_shape", "batch_shape", "input_shape", "input_dim", "batch_size"] {
         drop(key, None)?;
     }
+    Ok(())
+}
+
+/// The layer a wrapper (`Bidirectional`) holds in `config.layer`: the same rules as a layer
+/// of its own (tf-keras writes `time_major` = false in there too, which Keras 3 rejects), and
+/// the name tf2h5 gives it, under which the writer stores its weights for tensorflowjs (the
+/// Keras loaders match them by order). A separate `backward_layer` is refused: the engine
+/// runs the backward direction as the forward layer's mirror.
+fn wrapped_layer(config: &mut Map<String, Value>, log: &mut Vec<String>) -> Result<(), UpgradeError> {
+    if config.get("backward_layer").is_some_and(|b| !b.is_null()) {
+        return Err(UpgradeError::Unsupported(format!(
+            "layer '{}': a Bidirectional with its own backward_layer is not supported",
+            config.get("name").and_then(Value::as_str).unwrap_or("?")
+        )));
+    }
+    let Some(Value::Object(inner)) = config.get_mut("layer") else { return Ok(()) };
+    let class_name = inner.get("class_name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(Value::Object(inner_config)) = inner.get_mut("config") else { return Ok(()) };
+    let mut inner_log = Vec::new();
+    dtype_policy(inner_config, &mut inner_log)?;
+    drop_rejected_keys(&class_name, inner_config, &mut inner_log)?;
+    drop_training_only_keys(inner_config);
+    let name = json!(BIDIRECTIONAL_INNER_NAME);
+    if let Some(old) = inner_config.insert("name".into(), name.clone()).filter(|old| *old != name) {
+        inner_log.push(format!("renamed {old} → {name} (tensorflowjs reads its weights under that name)"));
+    }
+    log.extend(inner_log.into_iter().map(|change| format!("wrapped {class_name}: {change}")));
     Ok(())
 }
 
@@ -431,6 +459,28 @@ mod tests {
         let mut config = Map::new();
         config.insert("time_major".into(), json!(true));
         assert!(drop_rejected_keys("LSTM", &mut config, &mut vec![]).is_err());
+    }
+
+    #[test]
+    fn a_bidirectional_wrapped_layer_is_rewritten_and_named_for_tensorflowjs() {
+        let gru = json!({"class_name": "GRU", "config": {"name": "gru_inner", "units": 2, "time_major": false,
+                         "kernel_initializer": {"class_name": "GlorotUniform", "config": {}}}});
+        let bidirectional = |extra: Value| {
+            let mut config = json!({"name": "bi", "layer": gru, "merge_mode": "concat"});
+            config.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
+            let mut layer = layer("Bidirectional", "bi", config, &["x"], json!({}));
+            let weights = [(3, 6), (2, 6), (2, 6), (3, 6), (2, 6), (2, 6)];
+            layer.weights = weights.iter().map(|&(a, b)| Weight::new("w", ArrayD::zeros(vec![a, b]))).collect();
+            let mut x = input();
+            x.config.insert("batch_shape".into(), json!([null, null, 3]));
+            upgrade(&model(vec![x, layer], "bi"))
+        };
+        let upgraded = bidirectional(json!({})).unwrap();
+        let inner = &upgraded.model.layers[1].config["layer"]["config"];
+        assert_eq!(inner, &json!({"name": "rnn", "units": 2}), "{:?}", upgraded.rewrites);
+        assert!(upgraded.rewrites.iter().any(|r| r.contains("wrapped GRU: dropped time_major=false")));
+        let refused = bidirectional(json!({"backward_layer": gru})).unwrap_err().to_string();
+        assert!(refused.contains("backward_layer"), "{refused}");
     }
 
     #[test]

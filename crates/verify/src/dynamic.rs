@@ -88,6 +88,58 @@ fn stride_product(graph: &TfGraph) -> usize {
     product
 }
 
+/// Base and second size of an unknown dimension of a Keras `.h5` source, unless the data or
+/// `--input-shape` give them (a stride-2 network still has a 1×1 map at 8 with `same` padding).
+const KERAS_SOURCE_SIZES: [usize; 2] = [8, 13];
+
+/// The runs that verify a Keras `.h5` source whose `inputs` (name, shape) may have unknown
+/// non-batch dimensions. Nothing is converted (the source and the upgraded file both take any
+/// size there), so every unknown dimension stays `None` and is proven at two sizes: the base
+/// (from the `--input` data, else the first `--input-shape`, else 8) and, in a run of its own
+/// with the others at their base, its second size (a later `--input-shape`, else 13).
+pub fn keras_source_runs(inputs: &[(String, Vec<Option<usize>>)], options: &Options) -> Result<Vec<Run>, VerifyError> {
+    let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+    if let Some((name, _)) = options.input_shapes.iter().find(|(n, _)| !names.contains(&n.as_str())) {
+        return Err(VerifyError::Input(format!(
+            "--input-shape names '{name}', which is not a model input (inputs: {names:?})"
+        )));
+    }
+    let mut base: Run = Vec::new();
+    // (input, axis, second size) per unknown dimension.
+    let mut seconds: Vec<(usize, usize, usize)> = Vec::new();
+    for (index, (name, shape)) in inputs.iter().enumerate() {
+        let pinned: Vec<Vec<Option<usize>>> = options
+            .input_shapes
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, given)| tf2h5_convert::specialised_shape(shape, given))
+            .collect::<Result<_, _>>()
+            .map_err(|why| VerifyError::Input(format!("input '{name}': --input-shape {why}")))?;
+        let data = options.inputs.iter().find(|(n, _)| n == name).map(|(_, a)| a.shape().to_vec());
+        let mut first: Vec<usize> = match (data, pinned.first()) {
+            (Some(data), _) => data,
+            (None, Some(pin)) => pin.iter().map(|d| d.unwrap_or(1)).collect(),
+            (None, None) => shape.iter().map(|d| d.unwrap_or(KERAS_SOURCE_SIZES[0])).collect(),
+        };
+        if let Some(batch) = first.first_mut() {
+            *batch = 1;
+        }
+        for axis in (1..shape.len()).filter(|&axis| shape[axis].is_none()) {
+            let second = pinned.get(1).and_then(|pin| pin[axis]).unwrap_or(KERAS_SOURCE_SIZES[1]);
+            seconds.push((index, axis, second));
+        }
+        base.push((name.clone(), first));
+    }
+    let variations = seconds.into_iter().map(|(index, axis, size)| {
+        let mut run = base.clone();
+        if let Some(dim) = run[index].1.get_mut(axis) {
+            *dim = size;
+        }
+        run
+    });
+    Ok(std::iter::once(base.clone()).chain(variations).collect())
+}
+
 /// Plans the conversion and verification of a graph whose inputs have unknown non-batch
 /// dimensions, or whose sizes the user pinned; `None` when neither is the case.
 /// `convert` are the conversion options to use (`options.convert` with the model name set).
@@ -322,6 +374,30 @@ fn keep_unknown(mut conversion: Conversion, dims: &[DynamicDim]) -> Conversion {
 mod tests {
     use super::*;
     use tf2h5_keras::layers;
+
+    #[test]
+    fn keras_sources_prove_each_unknown_dimension_at_two_sizes() {
+        let sequence = vec![("x".to_string(), vec![None, None, Some(5)])];
+        let runs = keras_source_runs(&sequence, &Options::default()).unwrap();
+        assert_eq!(runs, [vec![("x".to_string(), vec![1, 8, 5])], vec![("x".to_string(), vec![1, 13, 5])]]);
+        let image = vec![("img".to_string(), vec![None, None, None, Some(3)]), ("s".to_string(), vec![None, Some(2)])];
+        let runs = keras_source_runs(&image, &Options::default()).unwrap();
+        let shapes: Vec<Vec<usize>> = runs.iter().map(|run| run[0].1.clone()).collect();
+        assert_eq!(shapes, [[1, 8, 8, 3], [1, 13, 8, 3], [1, 8, 13, 3]], "each axis alone: a swap shows");
+        assert!(runs.iter().all(|run| run[1].1 == [1, 2]));
+        let pinned = Options {
+            input_shapes: vec![("x".into(), vec![1, 20, 5]), ("x".into(), vec![1, 3, 5])],
+            ..Default::default()
+        };
+        let runs = keras_source_runs(&sequence, &pinned).unwrap();
+        assert_eq!(runs, [vec![("x".to_string(), vec![1, 20, 5])], vec![("x".to_string(), vec![1, 3, 5])]]);
+        let contradicting = Options { input_shapes: vec![("x".into(), vec![1, 20, 4])], ..Default::default() };
+        assert!(keras_source_runs(&sequence, &contradicting).is_err());
+        let unknown = Options { input_shapes: vec![("y".into(), vec![1, 20, 5])], ..Default::default() };
+        assert!(keras_source_runs(&sequence, &unknown).unwrap_err().to_string().contains("'y'"));
+        let fixed = vec![("x".to_string(), vec![None, Some(4)])];
+        assert_eq!(keras_source_runs(&fixed, &Options::default()).unwrap().len(), 1);
+    }
 
     #[test]
     fn candidates_prefer_multiples_of_the_strides_from_four() {

@@ -178,15 +178,7 @@ fn verify_runs(
     dims: Vec<DynamicDim>,
 ) -> Result<Outcome, VerifyError> {
     let start = StageTime::start();
-    let run_samples = runs
-        .iter()
-        .enumerate()
-        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, Some(&graph), options))
-        .collect::<Result<Vec<_>, _>>()?;
-    let run_batches = run_samples
-        .iter()
-        .map(|samples| inputs::batches(&conversion.inputs, samples))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (run_samples, run_batches) = draw(&conversion, runs, Some(&graph), options)?;
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
     let source_summary = report::SourceSummary::of(&graph);
     // The oracle is prepared per set of shapes: the later runs need the graph again.
@@ -250,13 +242,13 @@ pub fn verify_keras_h5(
     let layer_sources = upgraded.sources.into_iter().map(|(layer, source)| (layer, vec![source])).collect();
     let conversion = Conversion { model, inputs, outputs, layer_sources };
 
-    let runs = vec![static_run(&conversion)];
-    let run_samples = vec![inputs::samples_at(&conversion.inputs, &runs[0], 0, None, options)?];
-    let run_batches = vec![inputs::batches(&conversion.inputs, &run_samples[0])?];
+    let input_shapes: Vec<(String, Vec<Option<usize>>)> =
+        conversion.inputs.iter().map(|e| (e.tf_node.clone(), e.shape.clone())).collect();
+    let runs = dynamic::keras_source_runs(&input_shapes, options)?;
+    let (run_samples, run_batches) = draw(&conversion, &runs, None, options)?;
     let source_summary = report::SourceSummary::keras_h5(legacy.layers.len(), raw.keras_version.as_deref());
     // The source model runs the same at any input shape: one oracle serves every run.
-    let source = std::sync::Arc::new(legacy);
-    let oracle = oracle::keras_source::KerasSourceOracle::new(std::sync::Arc::clone(&source));
+    let oracle = oracle::keras_source::KerasSourceOracle::new(std::sync::Arc::new(legacy));
     let oracle_for_run = |_: usize, _: &[(String, Vec<usize>)]| Ok(source::SourceOracle::Keras(oracle.clone()));
     let per_layer = |conversion: &Conversion, samples: &[inputs::Sample]| {
         compare_keras_layers(&oracle, conversion, &samples[0], options.tolerance)
@@ -265,6 +257,27 @@ pub fn verify_keras_h5(
     let mut outcome = plan.compare(conversion, stages, oracle_for_run, per_layer)?;
     outcome.report.rewrites = upgraded.rewrites;
     Ok(outcome)
+}
+
+/// Per run, the samples ([`inputs::samples_at`]) and the batches they are run in.
+type Draws = (Vec<Vec<inputs::Sample>>, Vec<Vec<inputs::Sample>>);
+
+fn draw(
+    conversion: &Conversion,
+    runs: &[dynamic::Run],
+    graph: Option<&tf2h5_tf::TfGraph>,
+    options: &Options,
+) -> Result<Draws, VerifyError> {
+    let run_samples = runs
+        .iter()
+        .enumerate()
+        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, graph, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let run_batches = run_samples
+        .iter()
+        .map(|samples| inputs::batches(&conversion.inputs, samples))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((run_samples, run_batches))
 }
 
 /// What one verification compares, whatever its source: the sets of input shapes, the
