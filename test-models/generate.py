@@ -1466,6 +1466,36 @@ def case_conv1d_block(out, ref):
     return size
 
 
+def case_conv3d_block(out, ref):
+    """A 3-D conv block: Conv3D (TF Conv3D) and Conv3DTranspose (Conv3DBackpropInputV2)."""
+    rs = seed_all(1616)
+    L = keras.layers
+    inp = keras.Input(shape=(6, 6, 4, 2), name="volume")
+    x = L.Conv3D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    # (No BatchNormalization: tract's FusedBatchNorm, the oracle's, takes rank 4 only.)
+    x = L.Conv3D(6, 3, strides=2, padding="same", activation="relu", name="down")(x)  # 3x3x2
+    x = L.Conv3DTranspose(4, 3, strides=2, padding="same", name="up")(x)  # 6x6x4
+    x = L.Conv3DTranspose(2, 2, padding="valid", activation="tanh", name="out")(x)  # 7x7x5
+    model = keras.Model(inp, x, name="conv3d_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Conv3D"] == 2 and ops["Conv3DBackpropInputV2"] == 2, ops
+        return f"Conv3D={ops['Conv3D']}, Conv3DBackpropInputV2={ops['Conv3DBackpropInputV2']}"
+
+    size = write_case(
+        out, "conv3d_block",
+        "3-D conv block on 6x6x4x2 (unequal sides): Conv3D(4, 3, same, relu); Conv3D(6, 3, "
+        "stride 2, same, relu); Conv3DTranspose(4, 3, stride 2, "
+        "same) (TF Conv3DBackpropInputV2, which tract lacks, as Conv3D: the oracle maps them onto "
+        "tract-core Deconv and Conv); Conv3DTranspose(2, 2, valid, tanh) to 7x7x5x2.",
+        lambda x: model(x, training=False), [(6, 6, 4, 2)], 1616, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "conv3d_block.h5"))
+    return size
+
 CASES = [
     ("linear", case_linear),
     ("cnn", case_cnn),
@@ -1491,6 +1521,7 @@ CASES = [
     ("text_embedding", case_text_embedding),
     ("dcgan_generator", case_dcgan_generator),
     ("conv1d_block", case_conv1d_block),
+    ("conv3d_block", case_conv3d_block),
 ]
 
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide

@@ -41,8 +41,9 @@ mod resize;
 ///   (the custom-gradient wrapper around swish: output k is input k).
 /// - `ResizeNearestNeighbor` (Keras `UpSampling2D`): missing; tract-core's `Resize`
 ///   (`oracle/resize.rs`).
-/// - `Conv2DBackpropInput` (Keras `Conv2DTranspose`): missing; tract-core's `Deconv`
-///   (`oracle/deconv.rs`).
+/// - `Conv2DBackpropInput`, `Conv3DBackpropInputV2` (Keras `Conv2DTranspose`,
+///   `Conv3DTranspose`): missing; tract-core's `Deconv` (`oracle/deconv.rs`).
+/// - `Conv3D`: missing; tract's `Conv` in 3-D, as `Conv2D` below.
 pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     use tract_tensorflow::tract_core::ops::math;
     let mut tf = tract_tensorflow::tensorflow();
@@ -74,7 +75,9 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     }
     tf.op_register.insert("GatherV2", |_, _| Ok(expand(GatherV2)));
     tf.op_register.insert("ResizeNearestNeighbor", resize::resize_nearest_neighbor);
-    tf.op_register.insert("Conv2DBackpropInput", deconv::conv2d_backprop_input);
+    tf.op_register.insert("Conv2DBackpropInput", deconv::backprop_input);
+    tf.op_register.insert("Conv3DBackpropInputV2", deconv::backprop_input);
+    tf.op_register.insert("Conv3D", |_, node| Ok(expand(channels_last_conv(node, 3)?)));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))
@@ -443,27 +446,33 @@ fn conv2d_with_dilations(
     _ctx: &tract_tensorflow::model::ParsingContext,
     node: &NodeDef,
 ) -> TractResult<Box<dyn InferenceOp>> {
-    let four = |attr: &str| -> TractResult<Option<TVec<usize>>> {
+    Ok(expand(GroupedConv2D(channels_last_conv(node, 2)?)))
+}
+
+/// tract's `Conv` for a TF `Conv2D`/`Conv3D` node of `rank` spatial axes (channels last,
+/// kernel (k…, in, out)), with its strides, dilations and padding.
+fn channels_last_conv(node: &NodeDef, rank: usize) -> TractResult<Conv> {
+    let spatial = |attr: &str| -> TractResult<Option<TVec<usize>>> {
         let Some(values) = node.get_attr_opt_list_int::<usize>(attr)? else { return Ok(None) };
-        if values.len() != 4 || values[0] != 1 || values[3] != 1 {
-            bail!("node {}: {attr} must be [1, h, w, 1], got {values:?}", node.name);
+        if values.len() != rank + 2 || values[0] != 1 || values[rank + 1] != 1 {
+            bail!("node {}: {attr} must be [1, {rank} spatial values, 1], got {values:?}", node.name);
         }
-        Ok(Some(values[1..3].into()))
+        Ok(Some(values[1..=rank].into()))
     };
-    if node.get_attr_opt_raw_str("data_format")?.is_some_and(|f| f != b"NHWC") {
-        bail!("node {}: only NHWC Conv2D is supported", node.name);
+    if node.get_attr_opt_raw_str("data_format")?.is_some_and(|f| f != b"NHWC" && f != b"NDHWC") {
+        bail!("node {}: only channels-last {} is supported", node.name, node.op);
     }
     let padding = match node.get_attr_raw_str("padding")? {
         b"VALID" => PaddingSpec::Valid,
         b"SAME" => PaddingSpec::SameUpper,
         other => bail!("node {}: unsupported padding {}", node.name, String::from_utf8_lossy(other)),
     };
-    let strides = four("strides")?.ok_or_else(|| format_err!("node {}: no strides", node.name))?;
+    let strides = spatial("strides")?.ok_or_else(|| format_err!("node {}: no strides", node.name))?;
     let mut conv = Conv::default().hwio().nhwc().padding(padding).strides(strides);
-    if let Some(dilations) = four("dilations")? {
+    if let Some(dilations) = spatial("dilations")? {
         conv = conv.dilations(dilations);
     }
-    Ok(expand(GroupedConv2D(conv)))
+    Ok(conv)
 }
 
 /// A TF `Conv2D`, grouped when the filter has fewer input channels than the input (TF infers

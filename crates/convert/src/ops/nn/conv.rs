@@ -1,5 +1,5 @@
-//! TF `Conv2D` and `DepthwiseConv2dNative` → one Keras convolution spec ([`Conv`]):
-//! `Conv2D`, `Conv2D(groups)` (ResNeXt, RegNet) or `DepthwiseConv2D`. Whether a grouped
+//! TF `Conv2D`, `Conv3D` and `DepthwiseConv2dNative` → one Keras convolution spec ([`Conv`]):
+//! `Conv2D`, `Conv2D(groups)` (ResNeXt, RegNet), `Conv3D` or `DepthwiseConv2D`. Whether a grouped
 //! convolution is depthwise is [`Conv::grouped`]'s decision alone (Keras `Conv2D(groups =
 //! channels)`, e.g. ConvNeXt, reaches TF as a `Conv2D` with one input channel per group).
 //!
@@ -17,7 +17,7 @@ use tf2h5_tf::pb::NodeDef;
 use crate::context::{Context, KTensor, Value};
 use crate::ConvertError;
 
-pub(super) fn conv2d(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+pub(super) fn conv(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     from_node(ctx, node, false)
 }
 

@@ -1,9 +1,10 @@
-//! TF `Conv2DBackpropInput` (what Keras `Conv2DTranspose` and `tf.nn.conv2d_transpose`
-//! compile to) → Keras `Conv2DTranspose`, a transposed [`Conv`].
+//! TF `Conv2DBackpropInput` / `Conv3DBackpropInputV2` (what Keras `Conv2DTranspose` /
+//! `Conv3DTranspose` and `tf.nn.conv2d_transpose` / `conv3d_transpose` compile to) → Keras
+//! `Conv2DTranspose` / `Conv3DTranspose`, a transposed [`Conv`] of the filter's rank.
 //!
 //! The op's inputs are `(input_sizes, filter, out_backprop)`: the output shape comes first
 //! (often `Pack(batch, h, w, c)` with the batch read from `Shape`), the filter is
-//! (kh, kw, filters, in) — exactly the Keras kernel — and the tensor read is the third input.
+//! (k…, filters, in) — exactly the Keras kernel — and the tensor read is the third input.
 //! TF lets several output sizes map back to one input size (any `out` with
 //! `ceil(out / stride) = in` for SAME); Keras picks one from `output_padding`, so that is
 //! chosen to reproduce the requested size, or the node is refused when no value Keras
@@ -16,7 +17,7 @@ use tf2h5_tf::pb::NodeDef;
 use crate::context::{Context, Dim, Value};
 use crate::ConvertError;
 
-pub(super) fn conv2d_backprop_input(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+pub(super) fn backprop_input(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     super::require_nhwc(ctx, node)?;
     let input = ctx.tensor_input(node, 2)?;
     let kernel = ctx.f32_input(node, 1)?;
@@ -37,7 +38,7 @@ pub(super) fn conv2d_backprop_input(ctx: &mut Context, node: &NodeDef) -> Result
     if input.channels() != Some(kernel_in) {
         return Err(ctx.refuse(
             node,
-            format!("input {:?} does not match the filter {:?} (kh, kw, out, in)", input.shape, kernel.shape()),
+            format!("input {:?} does not match the filter {:?} (k…, out, in)", input.shape, kernel.shape()),
         ));
     }
     let target = output_lengths(ctx, node, rank, filters)?;

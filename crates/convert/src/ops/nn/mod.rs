@@ -1,4 +1,4 @@
-//! Neural-network ops: Conv2D, DepthwiseConv2dNative, Conv2DBackpropInput, pools, FusedBatchNorm,
+//! Neural-network ops: Conv2D/3D, DepthwiseConv2dNative, Conv2D/3D backprop input, pools, FusedBatchNorm,
 //! BiasAdd, activations, and whole recurrent layers (`KerasRecurrent`).
 //! Shared here: NHWC, spatial (`[1, s…, 1]`) and padding attributes.
 
@@ -20,9 +20,11 @@ use crate::ConvertError;
 pub(crate) use bias_add::fuse_bias;
 
 pub(super) fn register(registry: &mut Registry) {
-    registry.insert("Conv2D", conv::conv2d);
+    registry.insert("Conv2D", conv::conv);
     registry.insert("DepthwiseConv2dNative", conv::depthwise_conv2d_native);
-    registry.insert("Conv2DBackpropInput", conv_transpose::conv2d_backprop_input);
+    registry.insert("Conv2DBackpropInput", conv_transpose::backprop_input);
+    registry.insert("Conv3D", conv::conv);
+    registry.insert("Conv3DBackpropInputV2", conv_transpose::backprop_input);
     registry.insert("MaxPool", pool::max_pool);
     registry.insert("AvgPool", pool::avg_pool);
     registry.insert("FusedBatchNorm", fused_batch_norm::fused_batch_norm);
@@ -33,11 +35,11 @@ pub(super) fn register(registry: &mut Registry) {
     activation::register(registry);
 }
 
-/// Refuses NCHW: Keras layers here are channels_last.
+/// Refuses NCHW and NCDHW: Keras layers here are channels_last.
 pub(crate) fn require_nhwc(ctx: &Context, node: &NodeDef) -> Result<(), ConvertError> {
     match node.attr_str_opt("data_format")?.as_deref() {
-        None | Some("NHWC") => Ok(()),
-        Some(other) => Err(ctx.refuse(node, format!("data_format {other} is not supported (only NHWC)"))),
+        None | Some("NHWC") | Some("NDHWC") => Ok(()),
+        Some(other) => Err(ctx.refuse(node, format!("data_format {other} is not supported (only channels last)"))),
     }
 }
 
