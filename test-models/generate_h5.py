@@ -194,6 +194,18 @@ def case_recurrent(out):
                saver(model), (7, 5), 8, more_shapes=[(12, 5)])
 
 
+def case_conv_transpose(out):
+    x = keras.Input((5, 5, 3), name="image")
+    h = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="up_same")(x)
+    h = keras.layers.Conv2DTranspose(2, 2, strides=2, padding="valid", name="up_valid")(h)
+    y = keras.layers.Conv2DTranspose(2, 3, strides=1, padding="same", use_bias=False, name="smooth")(h)
+    model = keras.Model(x, y, name="conv_transpose")
+    randomize(model, 9)
+    write_case(out, "conv_transpose", "tf-keras 2.21 Functional: Conv2DTranspose with same and valid padding, "
+               "strides 2 and 1, with and without bias; tf-keras writes groups=1 on each (Keras 3 rejects it).",
+               saver(model), (5, 5, 3), 9)
+
+
 # --------------------------------------------------------------------------- older layouts, written with h5py
 
 
@@ -289,6 +301,7 @@ CASES = {
     "tf_op_lambda": case_tf_op_lambda,
     "teachable_machine": case_teachable_machine,
     "recurrent": case_recurrent,
+    "conv_transpose": case_conv_transpose,
     "keras21_sequential": case_keras21_sequential,
     "keras23_functional": case_keras23_functional,
     "refused": refused,
