@@ -1467,29 +1467,34 @@ def case_conv1d_block(out, ref):
 
 
 def case_conv3d_block(out, ref):
-    """A 3-D conv block: Conv3D (TF Conv3D) and Conv3DTranspose (Conv3DBackpropInputV2)."""
+    """A 3-D conv block: Conv3D, Conv3DTranspose (Conv3DBackpropInputV2) and 3-D pools."""
     rs = seed_all(1616)
     L = keras.layers
     inp = keras.Input(shape=(6, 6, 4, 2), name="volume")
     x = L.Conv3D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    x = L.MaxPooling3D(2, padding="same", name="max_pool")(x)  # 3x3x2
     # (No BatchNormalization: tract's FusedBatchNorm, the oracle's, takes rank 4 only.)
-    x = L.Conv3D(6, 3, strides=2, padding="same", activation="relu", name="down")(x)  # 3x3x2
-    x = L.Conv3DTranspose(4, 3, strides=2, padding="same", name="up")(x)  # 6x6x4
-    x = L.Conv3DTranspose(2, 2, padding="valid", activation="tanh", name="out")(x)  # 7x7x5
+    x = L.Conv3D(6, 3, strides=2, padding="same", activation="relu", name="down")(x)  # 2x2x1
+    x = L.Conv3DTranspose(4, 3, strides=2, padding="same", name="up")(x)  # 4x4x2
+    x = L.AveragePooling3D(3, strides=1, padding="same", name="avg_pool")(x)
+    x = L.Conv3DTranspose(2, 2, padding="valid", activation="tanh", name="out")(x)  # 5x5x3
     model = keras.Model(inp, x, name="conv3d_block")
     randomize_weights(model.weights, rs)
 
     def checks(gd):
         ops = op_histogram(gd)
         assert ops["Conv3D"] == 2 and ops["Conv3DBackpropInputV2"] == 2, ops
+        assert ops["MaxPool3D"] == 1 and ops["AvgPool3D"] == 1, ops
         return f"Conv3D={ops['Conv3D']}, Conv3DBackpropInputV2={ops['Conv3DBackpropInputV2']}"
 
     size = write_case(
         out, "conv3d_block",
-        "3-D conv block on 6x6x4x2 (unequal sides): Conv3D(4, 3, same, relu); Conv3D(6, 3, "
-        "stride 2, same, relu); Conv3DTranspose(4, 3, stride 2, "
-        "same) (TF Conv3DBackpropInputV2, which tract lacks, as Conv3D: the oracle maps them onto "
-        "tract-core Deconv and Conv); Conv3DTranspose(2, 2, valid, tanh) to 7x7x5x2.",
+        "3-D conv block on 6x6x4x2 (unequal sides): Conv3D(4, 3, same, relu); MaxPooling3D(2, "
+        "same); Conv3D(6, 3, stride 2, same, relu); Conv3DTranspose(4, 3, stride 2, same); "
+        "AveragePooling3D(3, stride 1, same); Conv3DTranspose(2, 2, valid, tanh) to 5x5x3x2. TF "
+        "writes Conv3D, MaxPool3D, AvgPool3D and Conv3DBackpropInputV2 (run-time output sizes), "
+        "none of which tract-tensorflow reads (the oracle maps them onto tract-core Conv, pools "
+        "and Deconv).",
         lambda x: model(x, training=False), [(6, 6, 4, 2)], 1616, checks,
     )
     if ref:

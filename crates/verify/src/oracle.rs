@@ -44,6 +44,9 @@ mod resize;
 /// - `Conv2DBackpropInput`, `Conv3DBackpropInputV2` (Keras `Conv2DTranspose`,
 ///   `Conv3DTranspose`): missing; tract-core's `Deconv` (`oracle/deconv.rs`).
 /// - `Conv3D`: missing; tract's `Conv` in 3-D, as `Conv2D` below.
+/// - `MaxPool3D`, `AvgPool3D`: missing (tract's `MaxPool`/`AvgPool` rules read 4-value
+///   attributes and take NDHWC for NCHW); tract's pools in 3-D, the average over the cells
+///   inside the input as TF's.
 pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     use tract_tensorflow::tract_core::ops::math;
     let mut tf = tract_tensorflow::tensorflow();
@@ -78,6 +81,8 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("Conv2DBackpropInput", deconv::backprop_input);
     tf.op_register.insert("Conv3DBackpropInputV2", deconv::backprop_input);
     tf.op_register.insert("Conv3D", |_, node| Ok(expand(channels_last_conv(node, 3)?)));
+    tf.op_register.insert("MaxPool3D", |_, node| pool3d(node, true));
+    tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))
@@ -447,6 +452,29 @@ fn conv2d_with_dilations(
     node: &NodeDef,
 ) -> TractResult<Box<dyn InferenceOp>> {
     Ok(expand(GroupedConv2D(channels_last_conv(node, 2)?)))
+}
+
+/// TF `MaxPool3D` / `AvgPool3D` (NDHWC, `ksize` and `strides` `[1, d, h, w, 1]`).
+fn pool3d(node: &NodeDef, max: bool) -> TractResult<Box<dyn InferenceOp>> {
+    use tract_tensorflow::tract_hir::ops::cnn::{HirMaxPool, HirSumPool, PoolSpec};
+    use tract_tensorflow::tract_hir::ops::nn::DataFormat;
+    if node.get_attr_opt_raw_str("data_format")?.is_some_and(|f| f != b"NDHWC") {
+        bail!("node {}: only NDHWC {} is supported", node.name, node.op);
+    }
+    let spatial = |attr: &str| -> TractResult<TVec<usize>> {
+        let values = node.get_attr_list_int::<usize>(attr)?;
+        if values.len() != 5 || values[0] != 1 || values[4] != 1 {
+            bail!("node {}: {attr} must be [1, d, h, w, 1], got {values:?}", node.name);
+        }
+        Ok(values[1..4].into())
+    };
+    let padding = match node.get_attr_raw_str("padding")? {
+        b"VALID" => PaddingSpec::Valid,
+        b"SAME" => PaddingSpec::SameUpper,
+        other => bail!("node {}: unsupported padding {}", node.name, String::from_utf8_lossy(other)),
+    };
+    let spec = PoolSpec::new(DataFormat::NHWC, spatial("ksize")?, padding, None, Some(spatial("strides")?), 0, 0);
+    Ok(if max { expand(HirMaxPool::new(spec, None)) } else { expand(HirSumPool::new(spec, false, true)) })
 }
 
 /// tract's `Conv` for a TF `Conv2D`/`Conv3D` node of `rank` spatial axes (channels last,

@@ -27,6 +27,8 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv3DBackpropInputV2", conv_transpose::backprop_input);
     registry.insert("MaxPool", pool::max_pool);
     registry.insert("AvgPool", pool::avg_pool);
+    registry.insert("MaxPool3D", pool::max_pool);
+    registry.insert("AvgPool3D", pool::avg_pool);
     registry.insert("FusedBatchNorm", fused_batch_norm::fused_batch_norm);
     registry.insert("FusedBatchNormV2", fused_batch_norm::fused_batch_norm);
     registry.insert("FusedBatchNormV3", fused_batch_norm::fused_batch_norm);

@@ -1,4 +1,5 @@
-//! TF `MaxPool` / `AvgPool` → Keras `MaxPooling2D` / `AveragePooling2D` ([`Pool`]).
+//! TF `MaxPool` / `AvgPool` (and their 3-D forms) → Keras `MaxPooling2D/3D` /
+//! `AveragePooling2D/3D` ([`Pool`]); the 1-D ones arrive through `patterns::conv1d`.
 //!
 //! Both TF and Keras exclude SAME padding from the average, so `same` maps exactly.
 
