@@ -292,6 +292,20 @@ def case_torch_rnn_relu():
     return SequenceTagger(nn.RNN(5, 7, nonlinearity="relu", batch_first=True), 7), (6, 5), desc
 
 
+class DynamicFCN(nn.Module):
+    """A fully convolutional net for images of any size: no layer depends on H or W."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.pool = nn.MaxPool2d(2)
+        self.dw = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU6())
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.head(self.dw(self.pool(self.stem(x)))))
+
+
 def case_torch_resnet_block():
     desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
             "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
@@ -363,13 +377,22 @@ def case_torch_conv1d_block():
     return Conv1dBlock(), (3, 24), desc
 
 
+def case_torch_dynamic_fcn():
+    desc = ("Fully convolutional net with dynamic H and W (dynamic_axes N, H, W on input and output), "
+            "NCHW 3xHxW: Conv2d(3,8,3,padding 1,no bias) + BatchNorm2d + ReLU, MaxPool2d(2), depthwise "
+            "Conv2d(8,8,3,padding 1,groups 8) + ReLU6, 1x1 Conv2d(8,4), Sigmoid; output 4 x H/2 x W/2. "
+            "x.npy at 16x12; runs[0] at 10x22, both by onnxruntime.")
+    return DynamicFCN(), (3, 16, 12), desc, {"axes": {2: "H", 3: "W"}, "runs": [(3, 10, 22)]}
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
          "torch_lstm_classifier": case_torch_lstm_classifier,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
-         "torch_conv1d_block": case_torch_conv1d_block}
+         "torch_conv1d_block": case_torch_conv1d_block,
+         "torch_dynamic_fcn": case_torch_dynamic_fcn}
 
 
 def seed_of(case):
@@ -387,28 +410,32 @@ def randomize_batchnorm(model, rs):
                 m.running_var.copy_(torch.from_numpy(rs.uniform(0.05, 1.0, c).astype(np.float32)))
 
 
-def export(model, x):
+def export(model, x, axes=None):
+    """`axes`: further dynamic axes {index: name} of the input and the output, besides the batch."""
+    dynamic = {0: "N", **(axes or {})}
     f = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated (but present) in torch 2.15.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(model, (torch.from_numpy(x),), f, dynamo=False, opset_version=OPSET,
                           input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, do_constant_folding=True)
+                          dynamic_axes={"x": dynamic, "y": dynamic}, do_constant_folding=True)
     return f.getvalue()
 
 
-def export_checked(model, x, want, label, atol):
-    """Exports `model` (see `export`), checks the file (onnx.checker, a dynamic batch `N`, the
-    input shape of `x`), runs it in onnxruntime on `x` and on its first sample, and asserts
+def export_checked(model, x, want, label, atol, axes=None):
+    """Exports `model` (see `export`), checks the file (onnx.checker, a dynamic batch `N` and
+    `axes`, the input shape of `x` elsewhere), runs it in onnxruntime on `x` and on its first sample, and asserts
     both match PyTorch's output `want` within `atol`. Returns (bytes, the ModelProto,
     onnxruntime's output, its max abs difference from PyTorch's). Also used by
     scripts/zoo_onnx.py."""
-    data = export(model, x)
+    data = export(model, x, axes)
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto, full_check=True)
     dims = proto.graph.input[0].type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N" and [d.dim_value for d in dims[1:]] == list(x.shape[1:]), dims
+    dynamic = {0: "N", **(axes or {})}
+    want_dims = [dynamic.get(i, size) for i, size in enumerate(x.shape)]
+    assert [d.dim_param or d.dim_value for d in dims] == want_dims, dims
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     (y,) = session.run(["y"], {"x": x})
     np.testing.assert_allclose(y, want, rtol=0, atol=atol, err_msg=f"{label}: onnxruntime vs torch")
@@ -425,14 +452,24 @@ def write_case(out_dir, case):
     seed = seed_of(case)
     torch.manual_seed(seed)
     rs = np.random.RandomState(seed)
-    model, in_shape, desc = CASES[case]()
+    model, in_shape, desc, *dynamic = CASES[case]()
+    dynamic = dynamic[0] if dynamic else {"axes": {}, "runs": []}
     randomize_batchnorm(model, rs)
     model.eval()
     x = rs.standard_normal((BATCH, *in_shape)).astype(np.float32)
     with torch.no_grad():
         want = model(torch.from_numpy(x)).numpy()
 
-    data, proto, y, max_diff = export_checked(model, x, want, case, ATOL)
+    data, proto, y, max_diff = export_checked(model, x, want, case, ATOL, dynamic["axes"])
+    # Models with dynamic axes: onnxruntime's outputs at further sizes, checked against PyTorch.
+    runs = []
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    for k, shape in enumerate(dynamic["runs"], start=1):
+        xk = rs.standard_normal((BATCH, *shape)).astype(np.float32)
+        (yk,) = session.run(["y"], {"x": xk})
+        with torch.no_grad():
+            np.testing.assert_allclose(yk, model(torch.from_numpy(xk)).numpy(), rtol=0, atol=ATOL)
+        runs.append((f"x_{k}.npy", xk, f"y_{k}.npy", yk.astype(np.float32)))
 
     d = os.path.join(out_dir, case)
     os.makedirs(d, exist_ok=True)
@@ -440,16 +477,21 @@ def write_case(out_dir, case):
         f.write(data)
     np.save(os.path.join(d, "x.npy"), x)
     np.save(os.path.join(d, "y.npy"), y.astype(np.float32))
+    for x_file, xk, y_file, yk in runs:
+        np.save(os.path.join(d, x_file), xk)
+        np.save(os.path.join(d, y_file), yk)
     hist = op_histogram(proto)
+    in_dims = [None if i + 1 in dynamic["axes"] else size for i, size in enumerate(in_shape)]
     meta = {
         "name": case,
         "model": "model.onnx",
         "format": "onnx",
         "layout": "NCHW",
-        "inputs": [{"name": "x", "file": "x.npy", "shape": [None, *in_shape]}],
+        "inputs": [{"name": "x", "file": "x.npy", "shape": [None, *in_dims]}],
         "outputs": [{"name": "y", "file": "y.npy"}],
         "source": f"torch {torch.__version__} torch.onnx.export (TorchScript exporter, dynamo=False, "
-                  f"opset {OPSET}, do_constant_folding, eval mode, dynamic batch 'N')",
+                  f"opset {OPSET}, do_constant_folding, eval mode, dynamic batch 'N'"
+                  + "".join(f", dynamic {name} (axis {axis})" for axis, name in dynamic["axes"].items()) + ")",
         "description": (f"PyTorch {desc} Seeded weights, BatchNorm statistics random (variance "
                         f"0.05..1.0; the exporter folds a BatchNorm after a Conv into its weights). Exported "
                         f"with the TorchScript exporter (dynamo=False), opset {OPSET}. Outputs by "
@@ -457,6 +499,8 @@ def write_case(out_dir, case):
                         f"diff {max_diff:.1e}). ONNX ops: "
                         + ", ".join(f"{k} {v}" for k, v in hist.items()) + "."),
     }
+    if runs:
+        meta["runs"] = [{"inputs": [x_file], "outputs": [y_file]} for x_file, _, y_file, _ in runs]
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")

@@ -434,10 +434,12 @@ impl Translator {
                 _ => None,
             })
             .collect();
-        if shape.is_empty() || shape[1..].iter().any(Option::is_none) {
-            return Err(refuse(format!("shape {shape:?}: only the first (batch) dimension may be unknown")));
+        if shape.is_empty() {
+            return Err(refuse("a scalar input has no batch dimension".into()));
         }
-        // The first dimension is the batch, whatever the file fixes it to.
+        // The first dimension is the batch, whatever the file fixes it to. Other unknown
+        // dimensions (a `dim_param`, or none given) stay unknown in the placeholder: as for a TF
+        // graph, verification converts and proves the model at sizes it plans for them.
         shape[0] = None;
         let rank = shape.len();
         let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);

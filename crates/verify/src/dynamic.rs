@@ -70,6 +70,20 @@ fn graph_inputs(graph: &TfGraph) -> Result<GraphShapes, VerifyError> {
     Ok(inputs)
 }
 
+/// The graph input a `--input` or `--input-shape` name means, and the given `shape` in the
+/// graph's layout. A translated (ONNX) model's inputs are named and laid out as in the source
+/// file (NCHW for most images, permuted to the graph's NHWC); the graph's own name works too.
+fn graph_input(graph: &TfGraph, inputs: &GraphShapes, name: &str, shape: &[usize]) -> Option<(String, Vec<usize>)> {
+    let source = |placeholder: &str| graph.translation.as_ref().and_then(|t| t.tensors.get(placeholder));
+    let (placeholder, _) = inputs.iter().find(|(n, _)| n == name || source(n).is_some_and(|s| s.name == name))?;
+    let shape = match source(placeholder).and_then(|s| s.permutation.as_ref()).filter(|p| p.len() == shape.len()) {
+        // Graph axis j is source axis permutation[j].
+        Some(permutation) => permutation.iter().map(|&axis| shape[axis]).collect(),
+        None => shape.to_vec(),
+    };
+    Some((placeholder.clone(), shape))
+}
+
 /// `(1, 8, 8, 3)`.
 fn show(shape: &[usize]) -> String {
     format!("({})", shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
@@ -148,14 +162,15 @@ pub fn plan(graph: &TfGraph, options: &Options, convert: &tf2h5_convert::Options
     let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
     let mut pins: Shapes = Vec::new();
     for (name, given) in &options.input_shapes {
-        let Some((_, graph_shape)) = inputs.iter().find(|(n, _)| n == name) else {
+        let Some((placeholder, given)) = graph_input(graph, &inputs, name, given) else {
             return Err(VerifyError::Input(format!(
                 "--input-shape names '{name}', which is not a model input (inputs: {names:?})"
             )));
         };
-        tf2h5_convert::specialised_shape(graph_shape, given)
+        let graph_shape = inputs.iter().find(|(n, _)| *n == placeholder).map(|(_, s)| s.as_slice()).unwrap_or_default();
+        tf2h5_convert::specialised_shape(graph_shape, &given)
             .map_err(|why| VerifyError::Input(format!("input '{name}': --input-shape {why}")))?;
-        pins.push((name.clone(), given.clone()));
+        pins.push((placeholder, given));
     }
     let unknown: Vec<(String, usize)> = inputs
         .iter()
@@ -171,7 +186,11 @@ pub fn plan(graph: &TfGraph, options: &Options, convert: &tf2h5_convert::Options
     let mut base: Shapes = Vec::new();
     let mut derived: Vec<(String, usize)> = Vec::new();
     for (name, shape) in &inputs {
-        let data = options.inputs.iter().find(|(n, _)| n == name).map(|(_, a)| a.shape().to_vec());
+        let data = options
+            .inputs
+            .iter()
+            .filter_map(|(given, array)| graph_input(graph, &inputs, given, array.shape()))
+            .find_map(|(placeholder, shape)| (placeholder == *name).then_some(shape));
         let pinned = pins.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone());
         let concrete = match data.or(pinned) {
             Some(mut given) if given.len() == shape.len() => {

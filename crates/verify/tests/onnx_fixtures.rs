@@ -18,8 +18,12 @@ struct Fixture {
     nchw: bool,
     /// meta.json's input names: the ONNX graph's (`x`, or tf2onnx's `x:0`).
     input_names: Vec<String>,
+    /// meta.json's shape of the first input (`None`: the batch and dynamic axes).
+    input_shape: Vec<Option<usize>>,
     inputs: Vec<ArrayD<f32>>,
     outputs: Vec<ArrayD<f32>>,
+    /// Models with dynamic axes: `(inputs, outputs)` at further sizes (meta.json's `runs`).
+    runs: Vec<(Vec<ArrayD<f32>>, Vec<ArrayD<f32>>)>,
 }
 
 fn onnx_fixtures() -> Vec<Fixture> {
@@ -41,17 +45,18 @@ fn fixture(dir: &Path) -> Fixture {
         Some("NHWC") => false,
         other => panic!("{}: layout {other:?}", dir.display()),
     };
-    let arrays = |key: &str| -> Vec<ArrayD<f32>> {
-        meta[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| ndarray_npy::read_npy(dir.join(e["file"].as_str().unwrap())).unwrap())
-            .collect()
+    let read = |files: &Value, file_of: fn(&Value) -> &Value| -> Vec<ArrayD<f32>> {
+        let files = files.as_array().unwrap().iter();
+        files.map(|e| ndarray_npy::read_npy(dir.join(file_of(e).as_str().unwrap())).unwrap()).collect()
     };
+    let runs = meta["runs"].as_array().into_iter().flatten();
+    let runs = runs.map(|run| (read(&run["inputs"], |f| f), read(&run["outputs"], |f| f))).collect();
     let input_names =
         meta["inputs"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
-    Fixture { dir: dir.to_path_buf(), nchw, input_names, inputs: arrays("inputs"), outputs: arrays("outputs") }
+    let (inputs, outputs) = (read(&meta["inputs"], |e| &e["file"]), read(&meta["outputs"], |e| &e["file"]));
+    let input_shape = meta["inputs"][0]["shape"].as_array().unwrap().iter().map(|d| d.as_u64().map(|d| d as usize));
+    let input_shape = input_shape.collect();
+    Fixture { dir: dir.to_path_buf(), nchw, input_names, input_shape, inputs, outputs, runs }
 }
 
 /// A fixture array as the default `.h5` takes or gives it.
@@ -73,25 +78,61 @@ fn check(what: &str, dir: &Path, index: usize, expected: &ArrayD<f32>, actual: &
 fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
     for fixture in onnx_fixtures() {
         let graph = tf2h5_onnx::load(&fixture.dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        let conversion = tf2h5_convert::convert(&graph, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        // Unknown dimensions are planned as `verify` plans them, from the fixture's inputs.
+        let inputs = fixture.input_names.iter().cloned().zip(fixture.inputs.iter().cloned()).collect();
+        let options = Options { inputs, ..Default::default() };
+        let conversion = match tf2h5_verify::dynamic::plan(&graph, &options, &Default::default()) {
+            Ok(Some(plan)) => plan.conversion,
+            Ok(None) => tf2h5_convert::convert(&graph, &Default::default()).unwrap_or_else(|e| panic!("{e}")),
+            Err(e) => panic!("{e}"),
+        };
         let model =
             tf2h5_keras::h5::read_from_bytes(&tf2h5_keras::h5::write_to_bytes(&conversion.model).unwrap()).unwrap();
-        let inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
-        let shapes: Vec<(String, Vec<usize>)> =
-            conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
         let outputs: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
         assert_eq!(outputs.len(), fixture.outputs.len());
 
-        let tract = SourceOracle::new(graph, &shapes, &outputs).unwrap().run(&inputs).unwrap();
-        let engine = tf2h5_engine::run(&model, &inputs).unwrap();
-        for (index, expected) in fixture.outputs.iter().enumerate() {
-            let expected = in_h5_layout(&fixture, expected);
-            let tract_err = check("tract-onnx", &fixture.dir, index, &expected, &tract[index]);
-            let engine_err = check("engine", &fixture.dir, index, &expected, &engine[index]);
-            let name = fixture.dir.file_name().unwrap().to_string_lossy().into_owned();
-            println!("{name:<24} output {index}  tract-onnx vs onnxruntime {tract_err:.3e}  engine vs onnxruntime {engine_err:.3e}");
+        let runs = std::iter::once((&fixture.inputs, &fixture.outputs)).chain(fixture.runs.iter().map(|(i, o)| (i, o)));
+        for (run, (inputs, expected_outputs)) in runs.enumerate() {
+            let inputs: Vec<ArrayD<f32>> = inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
+            let shapes: Vec<(String, Vec<usize>)> =
+                conversion.inputs.iter().zip(&inputs).map(|(e, a)| (e.tf_node.clone(), a.shape().to_vec())).collect();
+            let tract = SourceOracle::new(graph.clone(), &shapes, &outputs).unwrap().run(&inputs).unwrap();
+            let engine = tf2h5_engine::run(&model, &inputs).unwrap();
+            for (index, expected) in expected_outputs.iter().enumerate() {
+                let expected = in_h5_layout(&fixture, expected);
+                let tract_err = check("tract-onnx", &fixture.dir, index, &expected, &tract[index]);
+                let engine_err = check("engine", &fixture.dir, index, &expected, &engine[index]);
+                let name = fixture.dir.file_name().unwrap().to_string_lossy().into_owned();
+                println!(
+                    "{name:<24} output {index} run {run} {:?}: tract-onnx vs onnxruntime {tract_err:.3e}  engine vs \
+                     onnxruntime {engine_err:.3e}",
+                    shapes[0].1
+                );
+            }
         }
     }
+}
+
+/// A torch export with `dynamic_axes` H and W: both stay unknown in the `.h5` and are proven
+/// at two sizes each; `--input-shape` and `--input` are given in the ONNX layout (NCHW).
+#[test]
+fn onnx_dynamic_axes_stay_dynamic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/torch_dynamic_fcn");
+    let outcome = tf2h5_verify::verify(&dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.conversion.inputs[0].shape, [None, None, None, Some(3)]);
+    assert_eq!(outcome.report.runs.len(), 3);
+    assert!(outcome.report.dimensions.iter().all(|d| d.fixed.is_none() && d.sizes.len() == 2));
+
+    let pinned = Options { input_shapes: vec![("x".into(), vec![1, 3, 6, 14])], ..Default::default() };
+    let outcome = tf2h5_verify::verify(&dir, &pinned).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.report.runs[0].shapes[0].1, [1, 6, 14, 3], "NCHW pin, NHWC graph");
+    let fixture = fixture(&dir);
+    let data = Options { inputs: vec![("x".into(), fixture.runs[0].0[0].clone())], ..Default::default() };
+    let outcome = tf2h5_verify::verify(&dir, &data).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.report.runs[0].shapes[0].1, [1, 10, 22, 3]);
 }
 
 /// `--keep-nchw`: the `.h5` takes the fixture's arrays as they are (NCHW, or NHWC for
@@ -110,10 +151,7 @@ fn keep_nchw_models_take_and_give_the_onnx_layout() {
         }
         if fixture.inputs[0].ndim() == 4 {
             assert!(layout.starts_with(if fixture.nchw { "NCHW" } else { "ONNX layout" }), "{layout}");
-            assert_eq!(
-                outcome.conversion.inputs[0].shape[1..],
-                fixture.inputs[0].shape()[1..].iter().map(|&d| Some(d)).collect::<Vec<_>>()[..]
-            );
+            assert_eq!(outcome.conversion.inputs[0].shape, fixture.input_shape);
         }
     }
 }
