@@ -306,6 +306,19 @@ class DynamicFCN(nn.Module):
         return torch.sigmoid(self.head(self.dw(self.pool(self.stem(x)))))
 
 
+class DynamicSequence(nn.Module):
+    """A per-step MLP with layer norm over a sequence of any length, then the mean over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(4, 8)
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.norm(torch.relu(self.embed(x))).mean(1))
+
+
 def case_torch_resnet_block():
     desc = ("ResNet stem + BasicBlock, NCHW 3x32x32: Conv2d(3,16,3,stride 2,padding 1,no bias) + "
             "BatchNorm2d + ReLU, MaxPool2d(3,2,padding 1), BasicBlock (two 3x3 Conv2d + BatchNorm2d, "
@@ -385,6 +398,13 @@ def case_torch_dynamic_fcn():
     return DynamicFCN(), (3, 16, 12), desc, {"axes": {2: "H", 3: "W"}, "runs": [(3, 10, 22)]}
 
 
+def case_torch_dynamic_sequence():
+    desc = ("Sequence model with a dynamic time axis (dynamic_axes N, T on the input), (N, T, 4): "
+            "Linear(4,8) on every step (MatMul of a 3-D tensor), ReLU, LayerNorm(8), mean over T "
+            "(ReduceMean), Linear(8,3). x.npy at 7 steps; runs[0] at 19, both by onnxruntime.")
+    return DynamicSequence(), (7, 4), desc, {"axes": {1: "T"}, "output_axes": {}, "runs": [(19, 4)]}
+
+
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
@@ -392,7 +412,7 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
          "torch_conv1d_block": case_torch_conv1d_block,
-         "torch_dynamic_fcn": case_torch_dynamic_fcn}
+         "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 
 
 def seed_of(case):
@@ -410,26 +430,28 @@ def randomize_batchnorm(model, rs):
                 m.running_var.copy_(torch.from_numpy(rs.uniform(0.05, 1.0, c).astype(np.float32)))
 
 
-def export(model, x, axes=None):
-    """`axes`: further dynamic axes {index: name} of the input and the output, besides the batch."""
+def export(model, x, axes=None, output_axes=None):
+    """`axes`: further dynamic axes {index: name} of the input besides the batch, and of the
+    output too unless `output_axes` gives the output's."""
     dynamic = {0: "N", **(axes or {})}
+    dynamic_out = dynamic if output_axes is None else {0: "N", **output_axes}
     f = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated (but present) in torch 2.15.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(model, (torch.from_numpy(x),), f, dynamo=False, opset_version=OPSET,
                           input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": dynamic, "y": dynamic}, do_constant_folding=True)
+                          dynamic_axes={"x": dynamic, "y": dynamic_out}, do_constant_folding=True)
     return f.getvalue()
 
 
-def export_checked(model, x, want, label, atol, axes=None):
+def export_checked(model, x, want, label, atol, axes=None, output_axes=None):
     """Exports `model` (see `export`), checks the file (onnx.checker, a dynamic batch `N` and
     `axes`, the input shape of `x` elsewhere), runs it in onnxruntime on `x` and on its first sample, and asserts
     both match PyTorch's output `want` within `atol`. Returns (bytes, the ModelProto,
     onnxruntime's output, its max abs difference from PyTorch's). Also used by
     scripts/zoo_onnx.py."""
-    data = export(model, x, axes)
+    data = export(model, x, axes, output_axes)
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto, full_check=True)
     dims = proto.graph.input[0].type.tensor_type.shape.dim
@@ -460,7 +482,8 @@ def write_case(out_dir, case):
     with torch.no_grad():
         want = model(torch.from_numpy(x)).numpy()
 
-    data, proto, y, max_diff = export_checked(model, x, want, case, ATOL, dynamic["axes"])
+    data, proto, y, max_diff = export_checked(model, x, want, case, ATOL, dynamic["axes"],
+                                              dynamic.get("output_axes"))
     # Models with dynamic axes: onnxruntime's outputs at further sizes, checked against PyTorch.
     runs = []
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])

@@ -404,6 +404,45 @@ impl Translator {
         self.emit_const(wanted, &Const::Int(array))
     }
 
+    /// The target of a reshape to `shape` (ONNX dims, batch first) whose unknown non-batch
+    /// dimensions are those of `like` (held in the ONNX layout) on the same axes: a constant
+    /// when every size is known, else TF shape arithmetic on `Shape(like)`, which the
+    /// converter folds at the sizes it converts at.
+    pub(crate) fn reshape_target(&mut self, like: &Tensor, shape: &[Option<usize>]) -> Result<String, OpError> {
+        let known = |d: &Option<usize>| d.map_or(-1, |d| d as i64);
+        if shape[1..].iter().all(Option::is_some) {
+            let target: Vec<i64> = std::iter::once(-1).chain(shape[1..].iter().map(known)).collect();
+            return Ok(self.emit_ints(&self.part("shape"), &target));
+        }
+        if like.rank() != shape.len() || like.layout != identity(like.rank()) {
+            return Err(unsupported!("a reshape to {shape:?} of unknown sizes not taken from {:?}", like.shape));
+        }
+        let int32 = || pb::attr_value::Value::Type(pb::DataType::DtInt32 as i32);
+        let sizes = self.emit(&self.part("shape/of"), "Shape", vec![like.node.clone()], vec![("out_type", int32())]);
+        let mut dims = vec![self.emit_const(&self.part("shape/batch"), &Const::Int(ArrayD::from_elem(IxDyn(&[]), -1)))];
+        for (axis, &d) in shape.iter().enumerate().skip(1) {
+            dims.push(match d {
+                Some(d) => {
+                    self.emit_const(&self.part("shape/dim"), &Const::Int(ArrayD::from_elem(IxDyn(&[]), d as i64)))
+                }
+                None => {
+                    let bounds =
+                        [axis as i64, axis as i64 + 1, 1].map(|b| self.emit_ints(&self.part("shape/bound"), &[b]));
+                    let attrs: Attrs =
+                        vec![("T", int32()), ("Index", int32()), ("shrink_axis_mask", pb::attr_value::Value::I(1))];
+                    let inputs = std::iter::once(sizes.clone()).chain(bounds).collect();
+                    self.emit(&self.part("shape/dim"), "StridedSlice", inputs, attrs)
+                }
+            });
+        }
+        let attrs: Attrs = vec![
+            ("T", int32()),
+            ("N", pb::attr_value::Value::I(dims.len() as i64)),
+            ("axis", pb::attr_value::Value::I(0)),
+        ];
+        Ok(self.emit(&self.part("shape"), "Pack", dims, attrs))
+    }
+
     pub(crate) fn emit_scalar(&mut self, wanted: &str, value: f32) -> String {
         self.emit_const(wanted, &Const::F32(ArrayD::from_elem(IxDyn(&[]), value)))
     }

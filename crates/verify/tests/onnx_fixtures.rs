@@ -23,8 +23,10 @@ struct Fixture {
     inputs: Vec<ArrayD<f32>>,
     outputs: Vec<ArrayD<f32>>,
     /// Models with dynamic axes: `(inputs, outputs)` at further sizes (meta.json's `runs`).
-    runs: Vec<(Vec<ArrayD<f32>>, Vec<ArrayD<f32>>)>,
+    runs: Vec<(Arrays, Arrays)>,
 }
+
+type Arrays = Vec<ArrayD<f32>>;
 
 fn onnx_fixtures() -> Vec<Fixture> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
@@ -113,11 +115,18 @@ fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
     }
 }
 
-/// A torch export with `dynamic_axes` H and W: both stay unknown in the `.h5` and are proven
-/// at two sizes each; `--input-shape` and `--input` are given in the ONNX layout (NCHW).
+/// Torch exports with `dynamic_axes`: H and W, or the time axis, stay unknown in the `.h5`
+/// and are proven at two sizes each; `--input-shape` and `--input` are given in the ONNX
+/// layout (NCHW).
 #[test]
 fn onnx_dynamic_axes_stay_dynamic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/torch_dynamic_fcn");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
+    let outcome = tf2h5_verify::verify(&root.join("torch_dynamic_sequence"), &Default::default()).unwrap();
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.conversion.inputs[0].shape, [None, None, Some(4)]);
+    assert_eq!(outcome.report.runs.len(), 2);
+
+    let dir = root.join("torch_dynamic_fcn");
     let outcome = tf2h5_verify::verify(&dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
     assert!(outcome.report.passed, "{}", outcome.report.summary());
     assert_eq!(outcome.conversion.inputs[0].shape, [None, None, None, Some(3)]);

@@ -144,8 +144,7 @@ impl Translator {
         let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
         let mut shape = a.shape.clone();
         shape[rank - 1] = Some(units);
-        let back: Vec<i64> = std::iter::once(-1).chain(shape[1..].iter().map(|d| d.map_or(-1, |d| d as i64))).collect();
-        let back = self.emit_ints(&self.part("shape"), &back);
+        let back = self.reshape_target(&a, &shape)?;
         self.emit_output(node, "Reshape", vec![product, back], vec![("T", float_type())], shape, identity(rank))
     }
 
