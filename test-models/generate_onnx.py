@@ -274,7 +274,40 @@ def case_onnx_opset7():
     return model, {x: (2, 7, 7)}, desc
 
 
-CASES = {"onnx_cnn": case_onnx_cnn, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+def case_onnx_activations():
+    """The element-wise ops and reductions the TF side maps, as ONNX ops; opset 17."""
+    b = Builder(707)
+    x = "x"
+    stem = b.conv(x, 3, 8, 3, pads=[1, 1, 1, 1])
+    # Split on channels, uneven sizes (input 1 from opset 13).
+    parts = [b.name("part") for _ in range(3)]
+    b.nodes.append(helper.make_node("Split", [stem, b.const("split", [2, 2, 4], np.int64)], parts,
+                                    name="split_node", axis=1))
+    elu = b.op("Elu", [parts[0]])
+    selu = b.op("Selu", [parts[1]])
+    soft = b.op("Softsign", [b.op("Softplus", [parts[2]])])
+    t = b.op("Concat", [elu, selu, soft], axis=1)
+    t = b.op("PRelu", [t, b.const("slope", b.rs.uniform(0.05, 0.5, (8, 1, 1)))])
+    # Variadic ops of three and two tensors.
+    a = b.op("Abs", [b.conv(t, 8, 8, 1)])
+    e = b.op("Exp", [b.op("Mul", [b.conv(t, 8, 8, 1), b.const("tenth", 0.1)])])
+    p = b.op("Pow", [b.conv(t, 8, 8, 1), b.const("two", 2.0)])
+    t = b.op("Sum", [a, e, p])
+    t = b.op("Mean", [t, a, e])
+    t = b.op("Max", [t, p])
+    t = b.op("Min", [t, e])
+    g1 = b.op("GlobalMaxPool", [t])
+    g2 = b.op("ReduceMax", [t, b.const("axes", [2, 3], np.int64)], keepdims=1)
+    y = b.op("Flatten", [b.op("Add", [g1, g2])], "pooled", axis=1)
+    model = b.model([image_input(x, 3, 6, 6)], [t, y], 18)
+    desc = ("ONNX opset 18, NCHW 3x6x6: Conv, Split on channels (2, 2, 4), Elu, Selu, Softplus + "
+            "Softsign, Concat, PRelu (per-channel slope), Abs, Exp, Pow 2, variadic Sum and Mean of "
+            "three tensors, Max and Min of two, GlobalMaxPool and ReduceMax over H and W (axes "
+            "input), Flatten. Two outputs.")
+    return model, {x: (3, 6, 6)}, desc
+
+
+CASES = {"onnx_cnn": case_onnx_cnn, "onnx_activations": case_onnx_activations, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 

@@ -662,7 +662,7 @@ impl Translator {
             return result;
         }
         if node.output.iter().skip(1).any(|o| !o.is_empty())
-            && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization" | "LSTM" | "GRU" | "RNN")
+            && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization" | "LSTM" | "GRU" | "RNN" | "Split")
         {
             return Err("only the first output of an op is supported".into());
         }
@@ -906,6 +906,51 @@ mod tests {
         let upsample = vec![onnx_node("Upsample", &["x", "scales"], "y", vec![])];
         let error = translated_ops_at(9, &[-1, 3, 4, 4], upsample, vec![]).unwrap_err();
         assert!(error.contains("(Upsample): op 'Upsample' is not supported: deprecated since opset 10"), "{error}");
+    }
+
+    /// Activations whose parameters Keras builds in, and powers without a Keras layer, are
+    /// refused by name; `Split` sizes come from the attribute before 13, equal parts
+    /// (`num_outputs`, last one smaller) from 18.
+    #[test]
+    fn parameters_without_a_keras_twin_are_refused_and_splits_follow_the_opset() {
+        let float_attr = |name: &str, f: f32| tract_onnx::pb::AttributeProto {
+            name: name.into(),
+            r#type: tract_onnx::pb::attribute_proto::AttributeType::Float as i32,
+            f,
+            ..Default::default()
+        };
+        let elu = vec![onnx_node("Elu", &["x"], "y", vec![float_attr("alpha", 0.5)])];
+        let error = translated_ops(&[-1, 3], elu, vec![]).unwrap_err();
+        assert!(
+            error.contains("attribute 'alpha' 0.5 is not supported (Keras's activation has 1 built in)"),
+            "{error}"
+        );
+        let cube = tract_onnx::pb::TensorProto {
+            name: "three".into(),
+            data_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![3.0],
+            ..Default::default()
+        };
+        let pow = vec![onnx_node("Pow", &["x", "three"], "y", vec![])];
+        let error = translated_ops(&[-1, 3], pow, vec![cube]).unwrap_err();
+        assert!(error.contains("exponent 3: only 1 and 2 have an exact Keras layer"), "{error}");
+
+        let split = |mut attrs: Vec<_>| {
+            attrs.push(int_attr("axis", 1));
+            let mut node = onnx_node("Split", &["x"], "a", attrs);
+            node.output.extend(["b".to_string(), "y".to_string()]);
+            node
+        };
+        let sizes = |graph: TfGraph| -> Vec<i64> {
+            let ends = graph.nodes().iter().filter(|n| n.name.ends_with("/end"));
+            ends.map(|n| tf2h5_tf::ConstTensor::from_node(n).unwrap().int_values().unwrap()[1]).collect()
+        };
+        let at_11 = translated_at(11, &[-1, 7], vec![split(vec![ints_attr("split", &[1, 2, 4])])], vec![]);
+        assert_eq!(sizes(at_11.unwrap()), [1, 3, 7]);
+        let at_18 = translated_at(18, &[-1, 7], vec![split(vec![int_attr("num_outputs", 3)])], vec![]);
+        assert_eq!(sizes(at_18.unwrap()), [3, 6, 7]);
+        let error = translated_at(13, &[-1, 7], vec![split(vec![])], vec![]).unwrap_err();
+        assert!(error.contains("7 elements do not split into 3 equal parts"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Layout and data movement: `Concat`, `Reshape`/`Flatten`/`Squeeze`/`Unsqueeze` (in ONNX
-//! element order), `Slice`, `Transpose` (a relabelling), `Pad`, `Resize` (nearest), and the
+//! element order), `Slice`, `Split`, `Transpose` (a relabelling), `Pad`, `Resize` (nearest), and the
 //! pass-through `Constant`/`Identity`/`Dropout`.
 
 use std::rc::Rc;
@@ -49,6 +49,7 @@ pub(super) fn register(registry: &mut Registry) {
         },
     );
     registry.insert("Slice", |t, node| if t.is_tensor(node, 0) { t.slice(node) } else { t.shape_arithmetic(node) });
+    registry.insert("Split", Translator::split);
     registry.insert("Flatten", Translator::flatten);
     registry.insert("Transpose", Translator::transpose);
     registry.insert("Reshape", Translator::reshape);
@@ -235,8 +236,14 @@ impl Translator {
             let (begin, end) = (clamp(start), clamp(end));
             ranges[axis] = Some((begin, end.max(begin)));
         }
+        self.strided_slice(&x, &ranges, Self::output_name(node)?)
+    }
+
+    /// Binds ONNX tensor `onnx_name` to `x` cut to `ranges` ((begin, end) per ONNX axis,
+    /// `None` for whole axes): a `StridedSlice` in `x`'s layout.
+    fn strided_slice(&mut self, x: &Tensor, ranges: &[Option<(usize, usize)>], onnx_name: &str) -> Result<(), OpError> {
         let shape: Vec<Option<usize>> =
-            x.shape.iter().zip(&ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
+            x.shape.iter().zip(ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
         // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
         let mut end_mask = 0i64;
         let (mut begin, mut end) = (Vec::new(), Vec::new());
@@ -248,9 +255,9 @@ impl Translator {
             begin.push(b);
             end.push(e);
         }
-        let begin = self.emit_ints(&self.part("begin"), &begin);
-        let end = self.emit_ints(&self.part("end"), &end);
-        let strides = self.emit_ints(&self.part("strides"), &vec![1; rank]);
+        let begin = self.emit_ints(&format!("{onnx_name}/begin"), &begin);
+        let end = self.emit_ints(&format!("{onnx_name}/end"), &end);
+        let strides = self.emit_ints(&format!("{onnx_name}/strides"), &vec![1; x.rank()]);
         let mask = |bits: i64| pb::attr_value::Value::I(bits);
         let attrs: Attrs = vec![
             ("T", float_type()),
@@ -260,14 +267,63 @@ impl Translator {
             ("new_axis_mask", mask(0)),
             ("shrink_axis_mask", mask(0)),
         ];
-        self.emit_output(
-            node,
-            "StridedSlice",
-            vec![x.node.clone(), begin, end, strides],
-            attrs,
-            shape,
-            x.layout.clone(),
-        )
+        let node = self.emit(onnx_name, "StridedSlice", vec![x.node.clone(), begin, end, strides], attrs);
+        let rows = self.rows_of(x);
+        if rows > 1 {
+            self.rows.insert(node.clone(), rows);
+        }
+        self.bind(onnx_name, Tensor { node, shape, layout: x.layout.clone() });
+        Ok(())
+    }
+
+    /// `Split` of a tensor along a non-batch axis: one `StridedSlice` per output. The sizes
+    /// come from the `split` attribute (before opset 13) or input 1 (from 13); without them,
+    /// equal parts, the last one smaller from opset 18 (`num_outputs`).
+    fn split(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let axis = resolve_axes(&[proto::attr_int(node, "axis", 0)?], x.rank())?[0];
+        let dim = x.shape[axis]
+            .filter(|_| axis != 0)
+            .ok_or_else(|| unsupported!("axis {axis}: only a non-batch axis of known size can be split"))?;
+        let outputs = node.output.len();
+        let sizes = if self.opset < 13 {
+            proto::attr_ints(node, "split")?
+        } else {
+            self.constant(node, 1)?
+                .map(|c| {
+                    c.int_values().ok_or(OpError::Input { index: 1, message: "the sizes must be integers".into() })
+                })
+                .transpose()?
+        };
+        let sizes: Vec<usize> = match sizes {
+            Some(sizes) => sizes
+                .iter()
+                .map(|&s| usize::try_from(s).map_err(|_| unsupported!("split size {s}")))
+                .collect::<Result<_, _>>()?,
+            None if self.opset >= 18 => {
+                let parts = usize::try_from(proto::attr_int(node, "num_outputs", outputs as i64)?).unwrap_or(0).max(1);
+                let each = dim.div_ceil(parts);
+                (0..parts).map(|i| each.min(dim.saturating_sub(i * each))).collect()
+            }
+            None if dim.is_multiple_of(outputs.max(1)) => vec![dim / outputs; outputs],
+            None => return Err(unsupported!("{dim} elements do not split into {outputs} equal parts")),
+        };
+        if sizes.len() != outputs || sizes.iter().sum::<usize>() != dim {
+            return Err(unsupported!(
+                "sizes {sizes:?} do not split axis {axis} of {:?} into {outputs} outputs",
+                x.shape
+            ));
+        }
+        let mut begin = 0;
+        for (output, size) in node.output.iter().zip(sizes) {
+            let mut ranges = vec![None; x.rank()];
+            ranges[axis] = Some((begin, begin + size));
+            begin += size;
+            if !output.is_empty() {
+                self.strided_slice(&x, &ranges, output)?;
+            }
+        }
+        Ok(())
     }
 
     /// `Slice`'s starts, ends, axes and steps: attributes before opset 10 (without steps),

@@ -1,5 +1,6 @@
 //! Element-wise ops and products: activations, `Add`/`Sub`/`Mul`/`Div` (with the patterns
-//! tf2onnx writes for TF's `SquaredDifference` and `Rsqrt`), `Clip`, the hard sigmoid and
+//! tf2onnx writes for TF's `SquaredDifference` and `Rsqrt`), variadic `Sum`/`Mean`/`Max`/`Min`,
+//! `Abs`, `PRelu` and `Pow` as the arithmetic of Keras layers, `Clip`, the hard sigmoid and
 //! swish, `Gemm`/`MatMul` by a constant, and `Softmax`.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -17,6 +18,26 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Tanh", |t, node| t.unary(node, "Tanh", vec![]));
     registry.insert("Erf", |t, node| t.unary(node, "Erf", vec![]));
     registry.insert("Neg", |t, node| t.unary(node, "Neg", vec![]));
+    registry.insert("Exp", |t, node| t.unary(node, "Exp", vec![]));
+    registry.insert("Softplus", |t, node| t.unary(node, "Softplus", vec![]));
+    registry.insert("Softsign", |t, node| t.unary(node, "Softsign", vec![]));
+    // Keras's `elu` and `selu` activations have their parameters built in.
+    registry.insert("Elu", |t, node| {
+        keras_builtin(node, "alpha", 1.0)?;
+        t.unary(node, "Elu", vec![])
+    });
+    registry.insert("Selu", |t, node| {
+        keras_builtin(node, "alpha", 1.673_263_2)?;
+        keras_builtin(node, "gamma", 1.050_701)?;
+        t.unary(node, "Selu", vec![])
+    });
+    registry.insert("Abs", Translator::abs);
+    registry.insert("PRelu", Translator::prelu);
+    registry.insert("Pow", Translator::pow);
+    registry.insert("Sum", |t, node| t.variadic(node, "AddV2"));
+    registry.insert("Mean", |t, node| t.variadic(node, "Mean"));
+    registry.insert("Max", |t, node| t.variadic(node, "Maximum"));
+    registry.insert("Min", |t, node| t.variadic(node, "Minimum"));
     registry.insert("LeakyRelu", |t, node| {
         let alpha = proto::attr_float(node, "alpha", 0.01)?;
         t.unary(node, "LeakyRelu", vec![("alpha", pb::attr_value::Value::F(alpha))])
@@ -33,6 +54,19 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Gemm", Translator::gemm);
     registry.insert("MatMul", Translator::mat_mul);
     registry.insert("Softmax", Translator::softmax);
+}
+
+/// Refuses attribute `attr` of an activation unless it is `builtin`, the value Keras's
+/// activation of that name uses (ONNX's default).
+fn keras_builtin(node: &NodeProto, attr: &str, builtin: f32) -> Result<(), OpError> {
+    let value = proto::attr_float(node, attr, builtin)?;
+    if (value - builtin).abs() > 1e-6 * builtin.abs() {
+        return Err(OpError::Attr {
+            attr: attr.into(),
+            message: format!("{value} is not supported (Keras's activation has {builtin} built in)"),
+        });
+    }
+    Ok(())
 }
 
 impl Translator {
@@ -216,30 +250,13 @@ impl Translator {
     fn binary(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
         let (a, b) = (self.value(node, 0)?.clone(), self.value(node, 1)?.clone());
         // (x - m)·(x - m): TF's SquaredDifference, as tf2onnx expands it.
-        if op == "Mul" && node.input.first() == node.input.get(1) {
-            if let Some((x, m)) = node.input.first().and_then(|d| self.differences.get(d)).cloned() {
-                if x.rank() == m.rank() && x.layout == m.layout {
-                    return self.elementwise(
-                        node,
-                        "SquaredDifference",
-                        vec![x.node.clone(), m.node],
-                        vec![("T", float_type())],
-                        &x,
-                    );
-                }
-            }
+        if op == "Mul" && node.input.first() == node.input.get(1) && self.squared_difference(node)? {
+            return Ok(());
         }
         let (inputs, x) = match (&a, &b) {
             (Value::Tensor(a), Value::Tensor(b)) => {
-                if a.rank() != b.rank() {
-                    return Err(unsupported!("operands of shapes {:?} and {:?} (ranks must agree)", a.shape, b.shape));
-                }
-                let b = self.held_as(b, &a.layout, &self.part("b_layout"))?;
-                let shape = a.shape.iter().zip(&b.shape).map(|(x, y)| match (x, y) {
-                    (Some(1), other) | (other, Some(1)) => *other,
-                    (x, _) => *x,
-                });
-                (vec![a.node.clone(), b.node.clone()], Tensor { shape: shape.collect(), ..a.clone() })
+                let (b, shape) = self.operand_like(a, b)?;
+                (vec![a.node.clone(), b], shape)
             }
             (Value::Tensor(t), Value::Const(c)) => {
                 (vec![t.node.clone(), self.broadcast_constant(c, t, &self.part("b"))?], t.clone())
@@ -253,6 +270,107 @@ impl Translator {
             self.differences.insert(Self::output_name(node)?.to_string(), (a.clone(), b.clone()));
         }
         self.elementwise(node, op, inputs, vec![("T", float_type())], &x)
+    }
+
+    /// `x` squared as TF's `SquaredDifference` when `node`'s input 0 is a `Sub` of two tensors
+    /// held alike (what the converter's normalisation patterns read); false otherwise.
+    fn squared_difference(&mut self, node: &NodeProto) -> Result<bool, OpError> {
+        let Some((x, m)) = node.input.first().and_then(|d| self.differences.get(d)).cloned() else {
+            return Ok(false);
+        };
+        if x.rank() != m.rank() || x.layout != m.layout {
+            return Ok(false);
+        }
+        self.elementwise(node, "SquaredDifference", vec![x.node.clone(), m.node], vec![("T", float_type())], &x)?;
+        Ok(true)
+    }
+
+    /// Tensor `b` as the second operand of an element-wise op on `a`: held in `a`'s layout.
+    /// Returns its TF node and the result (`a`'s shape, broadcasting axes of size 1).
+    fn operand_like(&mut self, a: &Tensor, b: &Tensor) -> Result<(String, Tensor), OpError> {
+        if a.rank() != b.rank() {
+            return Err(unsupported!("operands of shapes {:?} and {:?} (ranks must agree)", a.shape, b.shape));
+        }
+        let b = self.held_as(b, &a.layout, &self.part("b_layout"))?;
+        let shape = a.shape.iter().zip(&b.shape).map(|(x, y)| match (x, y) {
+            (Some(1), other) | (other, Some(1)) => *other,
+            (x, _) => *x,
+        });
+        Ok((b.node, Tensor { shape: shape.collect(), ..a.clone() }))
+    }
+
+    /// Variadic `Sum` / `Max` / `Min` / `Mean` of tensors: a chain of TF `AddV2` / `Maximum` /
+    /// `Minimum` (`Mean`: the sum times 1/n). One input is the tensor itself.
+    fn variadic(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
+        let tensors: Vec<Tensor> = (0..node.input.len()).map(|i| self.tensor(node, i)).collect::<Result<_, _>>()?;
+        let (first, rest) = tensors.split_first().ok_or("no inputs")?;
+        if rest.is_empty() {
+            self.bind(Self::output_name(node)?, first.clone());
+            return Ok(());
+        }
+        let (chained, is_mean) = if op == "Mean" { ("AddV2", true) } else { (op, false) };
+        let mut acc = first.clone();
+        for (index, b) in rest.iter().enumerate() {
+            let (b, result) = self.operand_like(&acc, b)?;
+            let inputs = vec![acc.node.clone(), b];
+            if index + 1 == rest.len() && !is_mean {
+                return self.elementwise(node, chained, inputs, vec![("T", float_type())], &result);
+            }
+            let node = self.emit(&self.part(&format!("{}_{index}", chained.to_lowercase())), chained, inputs, vec![]);
+            acc = Tensor { node, ..result };
+        }
+        let scale = self.emit_scalar(&self.part("one_over_n"), 1.0 / tensors.len() as f32);
+        self.elementwise(node, "Mul", vec![acc.node.clone(), scale], vec![("T", float_type())], &acc)
+    }
+
+    /// relu(-x): the negative part of `x`, negated.
+    fn negative_part(&mut self, x: &Tensor) -> String {
+        let negated = self.emit(&self.part("negated"), "Neg", vec![x.node.clone()], vec![]);
+        self.emit(&self.part("negative_part"), "Relu", vec![negated], vec![])
+    }
+
+    /// `Abs(x)` = relu(x) + relu(-x) (Keras has no abs layer): ReLU, Rescaling(-1), ReLU, Add.
+    fn abs(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let positive = self.emit(&self.part("positive_part"), "Relu", vec![x.node.clone()], vec![]);
+        let negative = self.negative_part(&x);
+        self.elementwise(node, "AddV2", vec![positive, negative], vec![("T", float_type())], &x)
+    }
+
+    /// `PRelu(x, slope)` with a constant slope = relu(x) − slope · relu(−x), the slope
+    /// broadcast (per channel, or one value) in `x`'s layout.
+    fn prelu(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let slope = self.constant(node, 1)?.ok_or("the slope (input 1) is missing")?;
+        let negated_slope = Const::F32(slope.to_f32().mapv(|v| -v));
+        let negated_slope = self.broadcast_constant(&negated_slope, &x, &self.part("negated_slope"))?;
+        let positive = self.emit(&self.part("positive_part"), "Relu", vec![x.node.clone()], vec![]);
+        let negative = self.negative_part(&x);
+        let negative = self.emit(&self.part("negative"), "Mul", vec![negative, negated_slope], vec![]);
+        self.elementwise(node, "AddV2", vec![positive, negative], vec![("T", float_type())], &x)
+    }
+
+    /// `Pow` by a constant exponent: 1 is the tensor itself, 2 TF's `Square` (Keras
+    /// `Multiply([x, x])`), or `SquaredDifference` of a `Sub` (paddle2onnx's variance). Other
+    /// exponents (0.5 included) have no exact Keras layer.
+    fn pow(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let exponent = self
+            .constant(node, 1)?
+            .filter(|c| c.shape().iter().product::<usize>() == 1)
+            .and_then(|c| c.to_f32().iter().next().copied())
+            .ok_or("the exponent must be a constant scalar")?;
+        if exponent == 1.0 {
+            self.bind(Self::output_name(node)?, x);
+            return Ok(());
+        }
+        if exponent != 2.0 {
+            return Err(unsupported!("exponent {exponent}: only 1 and 2 have an exact Keras layer"));
+        }
+        if self.squared_difference(node)? {
+            return Ok(());
+        }
+        self.unary(node, "Square", vec![("T", float_type())])
     }
 
     /// `Softmax` from opset 13: over one axis (default -1). Before 13, over the input coerced

@@ -1,5 +1,5 @@
 //! Convolutions, pools and normalisations (`Conv` 1-D and 2-D, `ConvTranspose`, `MaxPool`, `AveragePool`,
-//! `GlobalAveragePool`, `BatchNormalization`, `LayerNormalization`): the ops whose NCHW
+//! `GlobalAveragePool`, `GlobalMaxPool`, `BatchNormalization`, `LayerNormalization`): the ops whose NCHW
 //! channel axis is NHWC's last, and whose ONNX pads must become TF's VALID or SAME.
 
 use ndarray::{ArrayD, IxDyn};
@@ -16,7 +16,8 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("ConvTranspose", Translator::conv_transpose);
     registry.insert("MaxPool", |t, node| t.pool(node, "MaxPool"));
     registry.insert("AveragePool", |t, node| t.pool(node, "AvgPool"));
-    registry.insert("GlobalAveragePool", Translator::global_average_pool);
+    registry.insert("GlobalAveragePool", |t, node| t.global_pool(node, "Mean"));
+    registry.insert("GlobalMaxPool", |t, node| t.global_pool(node, "Max"));
     registry.insert("BatchNormalization", Translator::batch_norm);
     registry.insert("LayerNormalization", Translator::layer_norm);
 }
@@ -616,11 +617,12 @@ impl Translator {
         }
     }
 
-    /// `GlobalAveragePool`: the mean over H and W of a 4-D tensor, kept as 1×1.
-    fn global_average_pool(&mut self, node: &NodeProto) -> Result<(), OpError> {
+    /// `GlobalAveragePool` / `GlobalMaxPool`: TF `Mean` / `Max` over H and W of a 4-D tensor,
+    /// kept as 1×1.
+    fn global_pool(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let x = self.nhwc(&x)?;
-        self.mean(node, x, &[2, 3], true)
+        self.reduce_over(node, op, x, &[2, 3], true)
     }
 }
 

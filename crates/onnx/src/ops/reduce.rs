@@ -1,5 +1,5 @@
-//! Reductions: `ReduceMean` (and `GlobalAveragePool`, a mean over H and W) as TF `Mean` over
-//! the same axes in the tensor's layout.
+//! Reductions: `ReduceMean` / `ReduceMax` (and `GlobalAveragePool` / `GlobalMaxPool`, over H
+//! and W) as TF `Mean` / `Max` over the same axes in the tensor's layout.
 
 use tf2h5_tf::pb;
 use tract_onnx::pb::NodeProto;
@@ -10,13 +10,15 @@ use crate::proto;
 use crate::translator::{float_type, Attrs, Tensor, Translator};
 
 pub(super) fn register(registry: &mut Registry) {
-    registry.insert("ReduceMean", Translator::reduce_mean);
+    registry.insert("ReduceMean", |t, node| t.reduce(node, "Mean"));
+    registry.insert("ReduceMax", |t, node| t.reduce(node, "Max"));
 }
 
 impl Translator {
-    /// `ReduceMean` → `Mean` over the same axes in the tensor's layout (the converter decides
-    /// which Keras layer, e.g. `GlobalAveragePooling2D` for H and W).
-    fn reduce_mean(&mut self, node: &NodeProto) -> Result<(), OpError> {
+    /// `ReduceMean` / `ReduceMax` → TF `op` over the same axes in the tensor's layout (the
+    /// converter decides which Keras layer, e.g. `GlobalAveragePooling2D` for H and W). The
+    /// axes are an attribute before opset 18, input 1 from it.
+    fn reduce(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
         let axes = match self.axes(node, rank, 18)? {
@@ -27,14 +29,21 @@ impl Translator {
             None => (0..rank).collect(),
         };
         if axes.contains(&0) {
-            return Err(unsupported!("axes {axes:?}: averaging over the batch is not supported"));
+            return Err(unsupported!("axes {axes:?}: reducing over the batch is not supported"));
         }
         let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
-        self.mean(node, x, &axes, keep_dims)
+        self.reduce_over(node, op, x, &axes, keep_dims)
     }
 
-    /// TF `Mean` of `x` over ONNX `axes` (sorted, without the batch), in `x`'s layout.
-    pub(crate) fn mean(&mut self, node: &NodeProto, x: Tensor, axes: &[usize], keep_dims: bool) -> Result<(), OpError> {
+    /// TF reduction `op` of `x` over ONNX `axes` (sorted, without the batch), in `x`'s layout.
+    pub(crate) fn reduce_over(
+        &mut self,
+        node: &NodeProto,
+        op: &str,
+        x: Tensor,
+        axes: &[usize],
+        keep_dims: bool,
+    ) -> Result<(), OpError> {
         // A spatial mean of an NCHW tensor is a global pooling: over H and W of NHWC.
         let x = if x.rank() == 4 && axes == [2, 3] { self.nhwc(&x)? } else { x };
         let tf_axes: Vec<i64> = axes.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0) as i64).collect();
@@ -48,6 +57,6 @@ impl Translator {
         };
         let axes_node = self.emit_ints(&self.part("axes"), &tf_axes);
         let attrs: Attrs = vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(keep_dims))];
-        self.emit_output(node, "Mean", vec![x.node, axes_node], attrs, shape, layout)
+        self.emit_output(node, op, vec![x.node, axes_node], attrs, shape, layout)
     }
 }
