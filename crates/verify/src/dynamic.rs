@@ -102,15 +102,22 @@ fn stride_product(graph: &TfGraph) -> usize {
     product
 }
 
-/// Base and second size of an unknown dimension of a Keras `.h5` source, unless the data or
-/// `--input-shape` give them (a stride-2 network still has a 1×1 map at 8 with `same` padding).
-const KERAS_SOURCE_SIZES: [usize; 2] = [8, 13];
+/// Base size of an unknown dimension of a Keras `.h5` source, unless the data or
+/// `--input-shape` give it (a stride-2 network still has a 1×1 map at 8 with `same` padding).
+const KERAS_SOURCE_BASE: usize = 8;
+
+/// The second size an unknown dimension is proven at, from its base `b`: b + b/2 + 1 (13 for
+/// 8), large enough for any model that runs at `b`, and no multiple of it.
+fn keras_source_second(base: usize) -> usize {
+    base + base / 2 + 1
+}
 
 /// The runs that verify a Keras `.h5` source whose `inputs` (name, shape) may have unknown
 /// non-batch dimensions. Nothing is converted (the source and the upgraded file both take any
 /// size there), so every unknown dimension stays `None` and is proven at two sizes: the base
 /// (from the `--input` data, else the first `--input-shape`, else 8) and, in a run of its own
-/// with the others at their base, its second size (a later `--input-shape`, else 13).
+/// with the others at their base, its second size (a later `--input-shape`, else
+/// [`keras_source_second`] of the base).
 pub fn keras_source_runs(inputs: &[(String, Vec<Option<usize>>)], options: &Options) -> Result<Vec<Run>, VerifyError> {
     let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
     if let Some((name, _)) = options.input_shapes.iter().find(|(n, _)| !names.contains(&n.as_str())) {
@@ -133,13 +140,13 @@ pub fn keras_source_runs(inputs: &[(String, Vec<Option<usize>>)], options: &Opti
         let mut first: Vec<usize> = match (data, pinned.first()) {
             (Some(data), _) => data,
             (None, Some(pin)) => pin.iter().map(|d| d.unwrap_or(1)).collect(),
-            (None, None) => shape.iter().map(|d| d.unwrap_or(KERAS_SOURCE_SIZES[0])).collect(),
+            (None, None) => shape.iter().map(|d| d.unwrap_or(KERAS_SOURCE_BASE)).collect(),
         };
         if let Some(batch) = first.first_mut() {
             *batch = 1;
         }
         for axis in (1..shape.len()).filter(|&axis| shape[axis].is_none()) {
-            let second = pinned.get(1).and_then(|pin| pin[axis]).unwrap_or(KERAS_SOURCE_SIZES[1]);
+            let second = pinned.get(1).and_then(|pin| pin[axis]).unwrap_or_else(|| keras_source_second(first[axis]));
             seconds.push((index, axis, second));
         }
         base.push((name.clone(), first));
@@ -410,6 +417,8 @@ mod tests {
         };
         let runs = keras_source_runs(&sequence, &pinned).unwrap();
         assert_eq!(runs, [vec![("x".to_string(), vec![1, 20, 5])], vec![("x".to_string(), vec![1, 3, 5])]]);
+        let one_pin = Options { input_shapes: vec![("x".into(), vec![1, 256, 5])], ..Default::default() };
+        assert_eq!(keras_source_runs(&sequence, &one_pin).unwrap()[1][0].1, [1, 385, 5]);
         let contradicting = Options { input_shapes: vec![("x".into(), vec![1, 20, 4])], ..Default::default() };
         assert!(keras_source_runs(&sequence, &contradicting).is_err());
         let unknown = Options { input_shapes: vec![("y".into(), vec![1, 20, 5])], ..Default::default() };

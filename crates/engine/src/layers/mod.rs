@@ -22,6 +22,7 @@ mod batch_normalization;
 mod concatenate;
 mod conv;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 pub(crate) mod input_layer;
@@ -84,7 +85,8 @@ pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
             Plain::Minimum => plain!(maximum::apply_minimum),
             Plain::Concatenate => plain!(concatenate::apply),
             Plain::Rescaling => plain!(rescaling::apply),
-            Plain::Average | Plain::Dropout => return None,
+            Plain::Dropout => plain!(dropout::apply),
+            Plain::Average => return None,
         },
     })
 }
