@@ -1378,6 +1378,30 @@ def case_text_embedding(out, ref):
     if ref:
         save_ref_h5(model, os.path.join(ref, "text_embedding.h5"))
     return size
+def case_tf_refused(out, ref):
+    """`tf_refused/`: TF models tf2h5 must refuse with exit code 2 (no meta.json, so the
+    fixture suites skip them). `keras_lstm_frozen.pb`: a tf-keras LSTM classifier frozen by
+    convert_variables_to_constants_v2, which lowers the layer's While into TF1 frame ops
+    (Enter/Merge/Switch/NextIteration/Exit/LoopCond): a cyclic graph, refused as a loop. Its
+    bytes vary between runs (lowering numbers and orders nodes by set iteration); every run's
+    file holds the same loop."""
+    rs = seed_all(1501)
+    model = keras.Sequential(
+        [keras.Input(shape=(6, 5), name="x"), keras.layers.LSTM(4, name="lstm"), keras.layers.Dense(2, name="dense")],
+        name="lstm_classifier",
+    )
+    randomize_weights(model.weights, rs)
+    _, gd = freeze(lambda x: model(x, training=False), [tf.TensorSpec([None, 6, 5], tf.float32, name="x")])
+    frame_ops = sorted({n.op for n in gd.node if n.op in ("Enter", "Merge", "Switch", "NextIteration", "Exit",
+                                                            "LoopCond")})
+    assert "NextIteration" in frame_ops, f"no lowered loop in the frozen graph: {frame_ops}"
+    d = os.path.join(out, "tf_refused")
+    os.makedirs(d, exist_ok=True)
+    data = gd.SerializeToString(deterministic=True)
+    with open(os.path.join(d, "keras_lstm_frozen.pb"), "wb") as f:
+        f.write(data)
+    print(f"== tf_refused/keras_lstm_frozen.pb: {len(gd.node)} nodes, {len(data)} bytes; frame ops {frame_ops}")
+    return len(data)
 
 
 def case_dcgan_generator(out, ref):
@@ -1520,6 +1544,7 @@ CASES = [
     ("frozen_function_call", case_frozen_function_call),
     ("upsample_block", case_upsample_block),
     ("debug_checks", case_debug_checks),
+    ("tf_refused", case_tf_refused),
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),
     ("dynamic_flatten", case_dynamic_flatten),
@@ -1532,7 +1557,7 @@ CASES = [
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide
 # counter, and these files hold function names (SavedModels; a frozen graph that keeps
 # function calls), so their bytes would otherwise depend on what ran before.
-FRESH_PROCESS_CASES = SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block"}
+FRESH_PROCESS_CASES = SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block", "tf_refused"}
 
 
 def main():

@@ -402,6 +402,18 @@ fn refuses_bad_onnx_files_naming_file_node_and_op() {
     assert_refused(&fixture("onnx_cnn/model.onnx"), &["--signature", "serving_default"], "no signatures");
 }
 
+/// A tf-keras LSTM frozen into TF1 loop frames is refused as a loop, naming the loop's
+/// frame and the layer, not as an anonymous cycle.
+#[test]
+fn frozen_keras_loops_are_refused_as_loops() {
+    let stderr = assert_refused(&fixture("tf_refused/keras_lstm_frozen.pb"), &[], "keras_lstm_frozen.pb");
+    assert!(
+        stderr.contains("(LoopCond): a while loop (TF1 control-flow frame 'lstm_classifier/lstm/PartitionedCall/while', from 'lstm_classifier/lstm')")
+            && stderr.contains("does not convert loops"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn ops_lists_tf_and_onnx_ops() {
     let dir = tempfile::tempdir().unwrap();

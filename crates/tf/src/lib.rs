@@ -37,6 +37,7 @@ mod attrs;
 pub mod checkpoint;
 pub mod crc32c;
 mod dims;
+mod loops;
 mod opdefs;
 pub mod saved_model;
 mod sstable;
@@ -478,6 +479,7 @@ fn load_frozen(path: &Path) -> Result<TfGraph, TfError> {
         path: path.to_path_buf(),
         message: format!("not a TensorFlow GraphDef (truncated or corrupt protobuf: {e})"),
     })?;
+    loops::refuse_frames(path, &graph)?;
     TfGraph::new(path.to_path_buf(), saved_model::inline_calls(path, graph)?)
 }
 
@@ -492,7 +494,8 @@ mod tests {
         assert_eq!(TensorRef::parse("^NoOp"), None);
     }
 
-    fn node(name: &str, op: &str, inputs: &[&str]) -> pb::NodeDef {
+    /// A node without attributes (also for other modules' tests).
+    pub(crate) fn node(name: &str, op: &str, inputs: &[&str]) -> pb::NodeDef {
         pb::NodeDef {
             name: name.into(),
             op: op.into(),

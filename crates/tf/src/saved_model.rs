@@ -31,7 +31,8 @@
 //! under its name, and only the calls are replaced by their inlined bodies.
 //!
 //! Refused with a one-line error naming `saved_model.pb` and the node: control flow
-//! (`If`, `While`, `Case`, TF1 `Switch`/`Merge`/...), variable writes (`Assign*`,
+//! (`If`, `While`, `Case`, TF1 `Switch`/`Merge`/...; a loop's message says it is one and
+//! names the node calling its function, a Keras layer's call), variable writes (`Assign*`,
 //! `ResourceApply*`, scatters), lookup tables, variables created inside functions, and
 //! anything else that reads a resource variable. Every function reachable from the
 //! inlined calls is scanned for writes and control flow, even where no output depends on
@@ -436,13 +437,17 @@ fn is_table(op: &str) -> bool {
 }
 
 /// Why `op` cannot be frozen, if it cannot.
-fn refusal(op: &str) -> Option<&'static str> {
-    if is_control_flow(op) {
-        Some("control flow is not supported (only straight-line inference graphs can be converted)")
+fn refusal(op: &str) -> Option<String> {
+    if matches!(op, "While" | "StatelessWhile") {
+        Some(format!("a While loop {}", crate::loops::NOT_CONVERTED))
+    } else if crate::loops::is_frame_op(op) {
+        Some(format!("a TF1 while-loop frame op {}", crate::loops::NOT_CONVERTED))
+    } else if is_control_flow(op) {
+        Some("control flow is not supported (only straight-line inference graphs can be converted)".into())
     } else if is_write(op) {
-        Some("writes a variable; only inference graphs that read their variables can be frozen")
+        Some("writes a variable; only inference graphs that read their variables can be frozen".into())
     } else if is_table(op) {
-        Some("uses a lookup table (a resource other than a variable), which is not supported")
+        Some("uses a lookup table (a resource other than a variable), which is not supported".into())
     } else {
         None
     }
@@ -1122,25 +1127,33 @@ impl<'a> Freezer<'a> {
         Ok(NodeOut::Values(outputs?))
     }
 
-    /// Refuses writes and control flow anywhere in `name` and the functions it references.
+    /// Refuses writes and control flow anywhere in `name` and the functions it references,
+    /// naming the node that calls the function at fault (in a Keras model, its layer's call).
     fn scan(&mut self, name: &str) -> Result<(), TfError> {
-        let mut work = vec![name.to_string()];
-        while let Some(name) = work.pop() {
+        // Functions to scan, each with the node calling it and that node's function.
+        let mut work: Vec<(String, Option<(String, String)>)> = vec![(name.to_string(), None)];
+        while let Some((name, caller)) = work.pop() {
             if !self.scanned.insert(name.clone()) {
                 continue;
             }
             let Some(function) = self.functions.get(name.as_str()) else { continue };
             for node in &function.node_def {
                 if let Some(why) = refusal(&node.op) {
-                    return Err(self.error(format!("node '{}' ({}) in function '{name}': {why}", node.name, node.op)));
+                    let called_by = caller
+                        .as_ref()
+                        .map(|(call, from)| format!(" (called by node '{call}' in function '{from}')"))
+                        .unwrap_or_default();
+                    return Err(self
+                        .error(format!("node '{}' ({}) in function '{name}'{called_by}: {why}", node.name, node.op)));
                 }
+                let called = |function: &str| (function.to_string(), Some((node.name.clone(), name.clone())));
                 if self.functions.contains_key(node.op.as_str()) {
-                    work.push(node.op.clone());
+                    work.push(called(&node.op));
                 }
                 for value in node.attr.values().filter_map(|a| a.value.as_ref()) {
                     match value {
-                        Value::Func(f) => work.push(f.name.clone()),
-                        Value::List(list) => work.extend(list.func.iter().map(|f| f.name.clone())),
+                        Value::Func(f) => work.push(called(&f.name)),
+                        Value::List(list) => work.extend(list.func.iter().map(|f| called(&f.name))),
                         _ => {}
                     }
                 }
@@ -1517,9 +1530,11 @@ mod tests {
 
     #[test]
     fn refuses_writes_and_control_flow_anywhere_in_called_functions() {
-        for (op, expected) in
-            [("AssignVariableOp", "writes a variable"), ("StatelessWhile", "control flow"), ("If", "control flow")]
-        {
+        for (op, expected) in [
+            ("AssignVariableOp", "writes a variable"),
+            ("StatelessWhile", "a While loop is not supported: tf2h5 does not convert loops yet"),
+            ("If", "control flow"),
+        ] {
             let dir = temp_dir(op);
             let mut lib = library();
             // Not on any output's path: a side effect TF would still run.
@@ -1528,7 +1543,9 @@ mod tests {
             let err = crate::load(&dir).unwrap_err().to_string();
             assert!(
                 err.contains("saved_model.pb")
-                    && err.contains(&format!("'side' ({op}) in function 'inner'"))
+                    && err.contains(&format!(
+                        "'side' ({op}) in function 'inner' (called by node 'inner_call' in function 'outer')"
+                    ))
                     && err.contains(expected),
                 "{err}"
             );

@@ -1,0 +1,132 @@
+//! Loops: recognised and refused by name, until tf2h5 converts them.
+//!
+//! Keras's `LSTM`, `GRU` and `SimpleRNN` layers compile to a `While` loop. In a SavedModel it
+//! is a `While`/`StatelessWhile` node whose body and cond are functions (refused while
+//! freezing, see [`crate::saved_model`]). Freezing rewrites it into a TF1 control-flow frame:
+//! `Enter` carries each loop value into the frame its `frame_name` attribute names, `Merge`
+//! joins it with the previous step's `NextIteration`, `LoopCond` and `Switch` decide whether
+//! to go on, `Exit` leaves. The `NextIteration` → `Merge` edge makes the graph cyclic; a
+//! frozen graph holding a frame is refused here, at load, naming the frame, its `LoopCond`
+//! and the name scope it came from (the Keras layer), rather than later as a bare cycle.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::pb;
+use crate::TfError;
+
+/// What every loop refusal says after naming the loop.
+pub(crate) const NOT_CONVERTED: &str =
+    "is not supported: tf2h5 does not convert loops yet (Keras LSTM, GRU and SimpleRNN layers compile to one)";
+
+/// The ops only a TF1 while-loop frame has (`Merge` and `Switch` also serve `tf.cond`).
+pub(crate) fn is_frame_op(op: &str) -> bool {
+    matches!(op, "Enter" | "RefEnter" | "Exit" | "RefExit" | "NextIteration" | "RefNextIteration" | "LoopCond")
+}
+
+/// Refuses a graph holding a TF1 while-loop frame, naming it.
+pub(crate) fn refuse_frames(path: &Path, graph: &pb::GraphDef) -> Result<(), TfError> {
+    let Some(first) = graph.node.iter().find(|n| is_frame_op(&n.op)) else { return Ok(()) };
+    let frames: BTreeSet<String> = graph
+        .node
+        .iter()
+        .filter(|n| matches!(n.op.as_str(), "Enter" | "RefEnter"))
+        .filter_map(|n| match n.attr.get("frame_name").and_then(|a| a.value.as_ref()) {
+            Some(pb::attr_value::Value::S(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            _ => None,
+        })
+        .collect();
+    let frame = frames.iter().next().cloned().unwrap_or_default();
+    // The frame's LoopCond (one per loop) stands for the loop; else the first frame node.
+    let named = graph
+        .node
+        .iter()
+        .find(|n| n.op == "LoopCond" && (frame.is_empty() || n.name.starts_with(&format!("{frame}/"))))
+        .unwrap_or(first);
+    let mut what = match frame.as_str() {
+        "" => "a while loop (TF1 control-flow frame)".to_string(),
+        _ => format!("a while loop (TF1 control-flow frame '{frame}', from '{}')", scope_of(&frame)),
+    };
+    if frames.len() > 1 {
+        what.push_str(&format!(" and {} more", frames.len() - 1));
+    }
+    Err(TfError::Format {
+        path: path.to_path_buf(),
+        message: format!("node '{}' ({}): {what} {NOT_CONVERTED}", named.name, named.op),
+    })
+}
+
+/// The name scope a loop frame was built in: the frame name up to its `while` part, without
+/// the `PartitionedCall` a layer call adds (`model/lstm/PartitionedCall/while` → `model/lstm`).
+fn scope_of(frame: &str) -> &str {
+    let parts: Vec<&str> = frame.split('/').collect();
+    let end = parts.iter().position(|p| p.starts_with("while")).unwrap_or(parts.len());
+    let mut scope = &parts[..end];
+    while let [rest @ .., last] = scope {
+        if last.ends_with("PartitionedCall") {
+            scope = rest;
+        } else {
+            break;
+        }
+    }
+    if scope.is_empty() {
+        return frame;
+    }
+    let len = scope.iter().map(|p| p.len()).sum::<usize>() + scope.len() - 1;
+    &frame[..len]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::node;
+
+    /// `i = 0; while i < 3: i = i + 1`, as TF1 writes it.
+    fn counting_loop(frame: &str) -> Vec<pb::NodeDef> {
+        let mut enter = node(&format!("{frame}/Enter"), "Enter", &["zero"]);
+        let name = pb::AttrValue { value: Some(pb::attr_value::Value::S(frame.as_bytes().to_vec())) };
+        enter.attr.insert("frame_name".into(), name);
+        let at = |suffix: &str| format!("{frame}/{suffix}");
+        vec![
+            node("zero", "Const", &[]),
+            node("three", "Const", &[]),
+            node("one", "Const", &[]),
+            enter,
+            node(&at("Merge"), "Merge", &[&at("Enter"), &at("NextIteration")]),
+            node(&at("Less"), "Less", &[&at("Merge"), "three"]),
+            node(&at("LoopCond"), "LoopCond", &[&at("Less")]),
+            node(&at("Switch"), "Switch", &[&at("Merge"), &at("LoopCond")]),
+            node(&at("Add"), "AddV2", &[&format!("{}:1", at("Switch")), "one"]),
+            node(&at("NextIteration"), "NextIteration", &[&at("Add")]),
+            node(&at("Exit"), "Exit", &[&at("Switch")]),
+        ]
+    }
+
+    #[test]
+    fn frozen_loops_are_refused_naming_frame_and_scope() {
+        let graph = pb::GraphDef { node: counting_loop("model/lstm/PartitionedCall/while"), ..Default::default() };
+        let err = refuse_frames(Path::new("m.pb"), &graph).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.pb: node 'model/lstm/PartitionedCall/while/LoopCond' (LoopCond): a while loop")
+                && err.contains("frame 'model/lstm/PartitionedCall/while', from 'model/lstm'")
+                && err.contains("does not convert loops"),
+            "{err}"
+        );
+        let mut two = counting_loop("rnn/while/while_context");
+        two.extend(counting_loop("b/while").into_iter().filter(|n| n.name.starts_with("b/")));
+        let err = refuse_frames(Path::new("m.pb"), &pb::GraphDef { node: two, ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("node 'b/while/LoopCond'") && err.contains("from 'b') and 1 more"), "{err}");
+        let straight = pb::GraphDef { node: vec![node("x", "Placeholder", &[])], ..Default::default() };
+        assert!(refuse_frames(Path::new("m.pb"), &straight).is_ok());
+    }
+
+    #[test]
+    fn scopes_drop_the_loop_and_the_layer_call() {
+        assert_eq!(scope_of("model/lstm/PartitionedCall/while"), "model/lstm");
+        assert_eq!(scope_of("rnn/while/while_context"), "rnn");
+        assert_eq!(scope_of("sequential/gru/StatefulPartitionedCall/while"), "sequential/gru");
+        assert_eq!(scope_of("while"), "while");
+    }
+}
