@@ -53,6 +53,11 @@ pub(crate) fn ints_attr(name: &str, values: &[i64]) -> tract_onnx::pb::Attribute
     }
 }
 
+pub(crate) fn float_attr(name: &str, f: f32) -> tract_onnx::pb::AttributeProto {
+    use tract_onnx::pb::attribute_proto::AttributeType;
+    tract_onnx::pb::AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f, ..Default::default() }
+}
+
 pub(crate) fn int_attr(name: &str, value: i64) -> tract_onnx::pb::AttributeProto {
     use tract_onnx::pb::attribute_proto::AttributeType;
     tract_onnx::pb::AttributeProto {

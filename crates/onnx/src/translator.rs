@@ -892,12 +892,6 @@ mod tests {
     /// `Clip` and `Pad` take attributes before opset 11; `Upsample` is refused by name.
     #[test]
     fn clip_and_pad_read_attributes_before_opset_11() {
-        let float_attr = |name: &str, f: f32| tract_onnx::pb::AttributeProto {
-            name: name.into(),
-            r#type: tract_onnx::pb::attribute_proto::AttributeType::Float as i32,
-            f,
-            ..Default::default()
-        };
         let clip = vec![onnx_node("Clip", &["x"], "y", vec![float_attr("min", 0.0), float_attr("max", 6.0)])];
         assert_eq!(translated_ops_at(10, &[-1, 3], clip, vec![]).unwrap(), ["Placeholder", "Relu6"]);
         let pad = vec![onnx_node("Pad", &["x"], "y", vec![ints_attr("pads", &[0, 1, 0, 2]), float_attr("value", 1.0)])];
@@ -913,12 +907,6 @@ mod tests {
     /// (`num_outputs`, last one smaller) from 18.
     #[test]
     fn parameters_without_a_keras_twin_are_refused_and_splits_follow_the_opset() {
-        let float_attr = |name: &str, f: f32| tract_onnx::pb::AttributeProto {
-            name: name.into(),
-            r#type: tract_onnx::pb::attribute_proto::AttributeType::Float as i32,
-            f,
-            ..Default::default()
-        };
         let elu = vec![onnx_node("Elu", &["x"], "y", vec![float_attr("alpha", 0.5)])];
         let error = translated_ops(&[-1, 3], elu, vec![]).unwrap_err();
         assert!(
