@@ -23,8 +23,10 @@ CACHE = Path(os.environ.get("TF2H5_CACHE", Path.home() / ".cache" / "tf2h5")) / 
 # (package==version, kind of model, [paths inside the wheel: a file, or a SavedModel directory]
 #  [, extra tf2h5 verify arguments])
 MODELS = [
+    # Its Resize computes the output size from the unknown input height: translated at a fixed
+    # 320x320 (rapidocr resizes images to multiples of 32).
     ("rapidocr-onnxruntime==1.4.4", "OCR text detection (paddle2onnx)",
-     ["rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"]),
+     ["rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"], ["--fix-input-shape", "x=1x3x320x320"]),
     ("rapidocr-onnxruntime==1.4.4", "OCR text-line orientation (paddle2onnx)",
      ["rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"]),
     ("rapidocr-onnxruntime==1.4.4", "OCR text recognition (paddle2onnx)",

@@ -151,6 +151,11 @@ struct VerifyArgs {
     /// the size a dimension the model cannot keep unknown is fixed at; repeat it for more sizes.
     #[arg(long = "input-shape", value_name = "NAME=AxBxC")]
     input_shapes: Vec<String>,
+    /// ONNX models: translate an input at this shape (ONNX layout, batch first, e.g.
+    /// x=1x3x640x640), fixing its unknown sizes in the `.h5`. For graphs that compute sizes
+    /// from an unknown dimension, which no Keras layer can keep unknown.
+    #[arg(long = "fix-input-shape", value_name = "NAME=AxBxC")]
+    fixed_input_shapes: Vec<String>,
     /// Output node(s) of the graph (default: nodes nothing else reads).
     #[arg(long = "output-node", value_name = "NODE")]
     output_nodes: Vec<String>,
@@ -213,7 +218,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect { model, signature, keep_nchw } => {
             let options = tf2h5_verify::Options {
                 load: tf2h5_tf::LoadOptions { signature },
-                onnx: tf2h5_onnx::Options { keep_nchw },
+                onnx: tf2h5_onnx::Options { keep_nchw, ..Default::default() },
                 ..Default::default()
             };
             emit(&inspect::inspect(&model, &options).map_err(|e| naming(e, &model))?);
@@ -292,8 +297,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), ..Default::default() },
         all_layers: args.layers,
         load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
-        onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw },
-        input_shapes: args.input_shapes.iter().map(|spec| parse_input_shape(spec)).collect::<Result<_>>()?,
+        onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw, fixed_shapes: fixed_shapes(&args)? },
+        input_shapes: parse_shapes("--input-shape", &args.input_shapes)?,
     };
     let outcome = if tf2h5_verify::source::is_hdf5(&args.model) {
         // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
@@ -386,18 +391,30 @@ fn naming(error: anyhow::Error, path: &Path) -> anyhow::Error {
     }
 }
 
-/// `NAME=1x64x4` → the name and the sizes.
-fn parse_input_shape(spec: &str) -> Result<(String, Vec<usize>)> {
+/// The `NAME=1x64x4` values of `flag` → names and sizes.
+fn parse_shapes(flag: &str, specs: &[String]) -> Result<Vec<(String, Vec<usize>)>> {
+    specs.iter().map(|spec| parse_shape(flag, spec)).collect()
+}
+
+fn parse_shape(flag: &str, spec: &str) -> Result<(String, Vec<usize>)> {
     let (name, shape) = spec
         .split_once('=')
         .filter(|(name, _)| !name.is_empty())
-        .with_context(|| format!("--input-shape '{spec}' is not NAME=AxBxC"))?;
+        .with_context(|| format!("{flag} '{spec}' is not NAME=AxBxC"))?;
     let sizes = shape
         .split('x')
         .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
         .collect::<Option<Vec<_>>>()
-        .with_context(|| format!("--input-shape '{spec}': '{shape}' is not positive sizes joined by 'x' (1x64x4)"))?;
+        .with_context(|| format!("{flag} '{spec}': '{shape}' is not positive sizes joined by 'x' (1x64x4)"))?;
     Ok((name.to_string(), sizes))
+}
+
+/// `--fix-input-shape`, which only the ONNX translator reads.
+fn fixed_shapes(args: &VerifyArgs) -> Result<Vec<(String, Vec<usize>)>> {
+    if !args.fixed_input_shapes.is_empty() && !tf2h5_onnx::is_onnx(&args.model) {
+        bail!("--fix-input-shape applies to ONNX models only; for '{}' use --input-shape", args.model.display());
+    }
+    parse_shapes("--fix-input-shape", &args.fixed_input_shapes)
 }
 
 fn read_inputs(specs: &[String]) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {

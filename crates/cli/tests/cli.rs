@@ -269,6 +269,8 @@ fn refuses_sizes_no_input_can_have() {
     assert_refused(&fixture("linear"), &["--input-shape", "x=1x1x1"], "contradicts the graph's (?, 1)");
     assert_refused(&fixture("linear"), &["--input-shape", "y=1x1"], "'y', which is not a model input");
     assert_refused(&fixture("linear"), &["--input-shape", "x=1xfour"], "is not positive sizes");
+    assert_refused(&fixture("linear"), &["--fix-input-shape", "x=1x1"], "applies to ONNX models only");
+    assert_refused(&fixture("torch_dynamic_fcn"), &["--fix-input-shape", "x=1x4x8x8"], "axis 1 is fixed at 4");
     assert_refused(
         &fixture("dynamic_flatten"),
         &["--input-shape", "x=1x10x10x2", "--input-shape", "x=1x12x12x2"],

@@ -74,6 +74,11 @@ pub const MAX_OPSET: i64 = 21;
 pub struct Options {
     /// Keep the ONNX (NCHW) layout of 4-D inputs and outputs; the default is NHWC.
     pub keep_nchw: bool,
+    /// Translate these inputs at these shapes (ONNX layout, batch first; the batch stays
+    /// unknown): their unknown sizes become fixed. For graphs that compute sizes from an
+    /// unknown dimension (a `Resize` to twice the input height) that no Keras layer keeps
+    /// unknown; the `.h5` then takes only these sizes.
+    pub fixed_shapes: Vec<(String, Vec<usize>)>,
 }
 
 /// Whether `path` names an ONNX model: a `.onnx` file, or a directory holding exactly one

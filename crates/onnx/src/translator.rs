@@ -199,6 +199,13 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         let value = proto::tensor(&init).map_err(|e| located(ErrorKind::Initializer(e)))?;
         t.values.insert(init.name, Value::Const(Rc::new(value)));
     }
+    if let Some((name, _)) = options.fixed_shapes.iter().find(|(name, _)| !graph.input.iter().any(|i| &i.name == name))
+    {
+        return Err(located(ErrorKind::Format(format!(
+            "a shape is fixed for '{name}', which is not an input of the model"
+        )))
+        .into());
+    }
     let mut inputs = Vec::new();
     for input in &graph.input {
         // Old files list initializers among the inputs too.
@@ -480,6 +487,19 @@ impl Translator {
         // dimensions (a `dim_param`, or none given) stay unknown in the placeholder: as for a TF
         // graph, verification converts and proves the model at sizes it plans for them.
         shape[0] = None;
+        if let Some((_, fixed)) = options.fixed_shapes.iter().find(|(name, _)| name == &input.name) {
+            if fixed.len() != shape.len() {
+                return Err(refuse(format!("{} sizes are fixed for a rank-{} input", fixed.len(), shape.len())));
+            }
+            for (axis, (dim, &size)) in shape.iter_mut().zip(fixed).enumerate().skip(1) {
+                match dim {
+                    Some(known) if *known != size => {
+                        return Err(refuse(format!("axis {axis} is fixed at {size}, but the file gives it {known}")))
+                    }
+                    _ => *dim = Some(size),
+                }
+            }
+        }
         let rank = shape.len();
         let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);
         self.channels_last_inputs |= channels_last;

@@ -144,12 +144,40 @@ fn onnx_dynamic_axes_stay_dynamic() {
     assert_eq!(outcome.report.runs[0].shapes[0].1, [1, 10, 22, 3]);
 }
 
+/// `--fix-input-shape`: an unknown ONNX size fixed at translation is static in the `.h5` and
+/// verified at that size; a fixed shape that contradicts the file, or names no input, is refused.
+#[test]
+fn onnx_shapes_fixed_at_translation_are_static() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/torch_dynamic_fcn");
+    let fixed = |shape: Vec<usize>, name: &str| Options {
+        onnx: tf2h5_onnx::Options { fixed_shapes: vec![(name.into(), shape)], ..Default::default() },
+        ..Default::default()
+    };
+    let outcome = tf2h5_verify::verify(&dir, &fixed(vec![1, 3, 6, 14], "x")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.conversion.inputs[0].shape, [None, Some(6), Some(14), Some(3)]);
+    assert_eq!(outcome.report.runs.len(), 1);
+    assert_eq!(outcome.report.runs[0].shapes[0].1, [1, 6, 14, 3]);
+    for (shape, name, expected) in [
+        (vec![1, 4, 6, 14], "x", "axis 1 is fixed at 4, but the file gives it 3"),
+        (vec![1, 6, 14], "x", "3 sizes are fixed for a rank-4 input"),
+        (vec![1, 3, 6, 14], "y", "'y', which is not an input of the model"),
+    ] {
+        let error = tf2h5_verify::verify(&dir, &fixed(shape, name)).err().expect("refused").to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
 /// `--keep-nchw`: the `.h5` takes the fixture's arrays as they are (NCHW, or NHWC for
 /// channels-last ONNX files) and gives the ONNX layout.
 #[test]
 fn keep_nchw_models_take_and_give_the_onnx_layout() {
     for fixture in onnx_fixtures() {
-        let options = Options { onnx: tf2h5_onnx::Options { keep_nchw: true }, all_layers: true, ..Default::default() };
+        let options = Options {
+            onnx: tf2h5_onnx::Options { keep_nchw: true, ..Default::default() },
+            all_layers: true,
+            ..Default::default()
+        };
         let outcome = tf2h5_verify::verify(&fixture.dir, &options).unwrap_or_else(|e| panic!("{e}"));
         assert!(outcome.report.passed, "{}: {}", fixture.dir.display(), outcome.report.summary());
         let layout = &outcome.report.translated_from.as_ref().unwrap().layout;

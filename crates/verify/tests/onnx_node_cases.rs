@@ -32,8 +32,11 @@ fn node_test_cases_verify_and_reproduce_their_expected_outputs() {
         let inputs = arrays(&dir, &meta["inputs"]);
         let expected = arrays(&dir, &meta["outputs"]);
         // --keep-nchw: the .h5 takes and gives the case's arrays as they are.
-        let options =
-            Options { inputs: inputs.clone(), onnx: tf2h5_onnx::Options { keep_nchw: true }, ..Default::default() };
+        let options = Options {
+            inputs: inputs.clone(),
+            onnx: tf2h5_onnx::Options { keep_nchw: true, ..Default::default() },
+            ..Default::default()
+        };
         let outcome = tf2h5_verify::verify(&dir.join("model.onnx"), &options)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert!(outcome.report.passed, "{}: {}", dir.display(), outcome.report.summary());
