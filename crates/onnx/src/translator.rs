@@ -199,7 +199,9 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         let value = proto::tensor(&init).map_err(|e| located(ErrorKind::Initializer(e)))?;
         t.values.insert(init.name, Value::Const(Rc::new(value)));
     }
-    if let Some((name, _)) = options.fixed_shapes.iter().find(|(name, _)| !graph.input.iter().any(|i| &i.name == name))
+    // Old files list initializers among the inputs too.
+    let graph_inputs: Vec<_> = graph.input.iter().filter(|input| !t.values.contains_key(&input.name)).collect();
+    if let Some((name, _)) = options.fixed_shapes.iter().find(|(name, _)| !graph_inputs.iter().any(|i| &i.name == name))
     {
         return Err(located(ErrorKind::Format(format!(
             "a shape is fixed for '{name}', which is not an input of the model"
@@ -207,11 +209,8 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         .into());
     }
     let mut inputs = Vec::new();
-    for input in &graph.input {
-        // Old files list initializers among the inputs too.
-        if !t.values.contains_key(&input.name) {
-            inputs.push(t.input(graph, input, options)?);
-        }
+    for input in graph_inputs {
+        inputs.push(t.input(graph, input, options)?);
     }
     for node in &graph.node {
         t.node(node).map_err(|source| {
