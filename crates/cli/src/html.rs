@@ -88,8 +88,12 @@ pub fn verify_section(report: &Value, layer_plot: Option<&str>) -> String {
         format!("result: {}", if passed { verdict(true) } else { "<span class=\"fail\">MISMATCH</span>".into() }),
         format!("source: <code>{}</code>", escape(report["source"].as_str().unwrap_or("?"))),
         format!(
-            "{} TF nodes → {} Keras layers, {} parameters, .h5 {} bytes",
-            report["tf_nodes"], report["layers"], report["parameters"], report["h5_bytes"]
+            "{} {} → {} Keras layers, {} parameters, .h5 {} bytes",
+            report["source_nodes"],
+            escape(report["source_unit"].as_str().unwrap_or("source nodes")),
+            report["layers"],
+            report["parameters"],
+            report["h5_bytes"]
         ),
         format!(
             "{} samples ({}); tolerance atol {}, rtol {}",
@@ -191,7 +195,7 @@ mod tests {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         let report = serde_json::json!({
             "model": "m", "source": "m<1>.pb", "passed": false, "samples": 2, "seed": 0,
-            "tolerance": {"atol": 1e-4, "rtol": 1e-3}, "tf_nodes": 3, "layers": 2, "parameters": 10, "h5_bytes": 100,
+            "tolerance": {"atol": 1e-4, "rtol": 1e-3}, "source_nodes": 3, "source_unit": "TF nodes", "layers": 2, "parameters": 10, "h5_bytes": 100,
             "outputs": [{"layer": "dense", "tf_node": "y", "comparison": {"max_abs_err": 0.5, "max_rel_err": 0.1,
                 "max_abs_expected": 2.0, "elements": 8, "failures": 3, "problem": null}}],
             "first_divergence": {"layer": "dense", "tf_node": "y"},

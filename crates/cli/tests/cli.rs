@@ -72,6 +72,7 @@ fn verify_writes_a_verified_file_and_reports() {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("PASS") && stdout.contains("max abs err"), "{stdout}");
+    assert!(stdout.contains(" TF nodes -> "), "{stdout}");
     let model = tf2h5_keras::h5::read_file(&out).unwrap();
     assert_eq!(model.layers.iter().filter(|l| !l.weights.is_empty()).count(), 2);
     let report: serde_json::Value =
@@ -367,6 +368,8 @@ fn verifies_onnx_models_and_says_which_layout_the_h5_expects() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("ONNX model; .h5 layout: NHWC"), "{stdout}");
+    // The summary counts the ONNX file's nodes, not the TF nodes it was translated into.
+    assert!(stdout.contains(" ONNX nodes -> "), "{stdout}");
     let model = tf2h5_keras::h5::read_file(&out).unwrap();
     assert_eq!(model.layers[0].config["batch_input_shape"], serde_json::json!([null, 16, 16, 3]));
 

@@ -80,6 +80,7 @@ fn rewrites_are_reported() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("upgraded: dw (DepthwiseConv2D): dropped groups=1"), "{stdout}");
+    assert!(stdout.contains(" Keras layers -> "), "the source is counted in Keras layers: {stdout}");
     // Unchanged layers keep their weights bit for bit.
     let source = tf2h5_keras::h5::read_raw_from_bytes(&std::fs::read(&model).unwrap()).unwrap();
     let upgraded = tf2h5_keras::h5::read_file(&dir.path().join("x.h5")).unwrap();

@@ -238,8 +238,13 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         inputs: inputs.iter().map(tensor).collect(),
         outputs: outputs.iter().map(tensor).collect(),
     });
-    result.translation =
-        Some(Translation { format: "ONNX".into(), source: file.to_path_buf(), layout, tensors: t.sources });
+    result.translation = Some(Translation {
+        format: "ONNX".into(),
+        source: file.to_path_buf(),
+        source_nodes: graph.node.len(),
+        layout,
+        tensors: t.sources,
+    });
     Ok(result)
 }
 

@@ -11,6 +11,8 @@ pub struct Translation {
     pub format: String,
     /// The source model file.
     pub source: PathBuf,
+    /// Nodes in the source model's graph (the translated graph usually has more).
+    pub source_nodes: usize,
     /// One sentence on the layout the translated graph's inputs and outputs use.
     pub layout: String,
     /// For translated nodes that reproduce a source tensor: node name → that tensor.

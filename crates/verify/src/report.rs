@@ -106,8 +106,10 @@ pub struct Report {
     pub seed: Option<u64>,
     /// Tolerances used.
     pub tolerance: Tolerance,
-    /// TF nodes in the file.
-    pub tf_nodes: usize,
+    /// Size of the source model: TF or ONNX nodes, or Keras layers for a `.h5` source.
+    pub source_nodes: usize,
+    /// What `source_nodes` counts (`TF nodes`, `ONNX nodes`, `Keras layers`).
+    pub source_unit: String,
     /// Keras layers emitted.
     pub layers: usize,
     /// Weight values.
@@ -137,7 +139,8 @@ pub struct Report {
 
 /// What the report says about the source graph, taken before verification consumes it.
 pub(crate) struct SourceSummary {
-    tf_nodes: usize,
+    source_nodes: usize,
+    source_unit: String,
     translated_from: Option<TranslatedFrom>,
 }
 
@@ -145,7 +148,8 @@ impl SourceSummary {
     /// A Keras `.h5` source of `layers` layers, written by Keras `version`.
     pub(crate) fn keras_h5(layers: usize, version: Option<&str>) -> Self {
         SourceSummary {
-            tf_nodes: layers,
+            source_nodes: layers,
+            source_unit: "Keras layers".into(),
             translated_from: Some(TranslatedFrom {
                 format: format!("Keras .h5 (keras_version {})", version.unwrap_or("unknown")),
                 layout: "unchanged".into(),
@@ -154,8 +158,13 @@ impl SourceSummary {
     }
 
     pub(crate) fn of(graph: &tf2h5_tf::TfGraph) -> Self {
+        let (source_nodes, source_unit) = match &graph.translation {
+            Some(t) => (t.source_nodes, format!("{} nodes", t.format)),
+            None => (graph.nodes().len(), "TF nodes".into()),
+        };
         SourceSummary {
-            tf_nodes: graph.nodes().len(),
+            source_nodes,
+            source_unit,
             translated_from: graph
                 .translation
                 .as_ref()
@@ -189,7 +198,8 @@ impl Report {
             samples,
             seed: options.inputs.is_empty().then_some(options.seed),
             tolerance: options.tolerance,
-            tf_nodes: source.tf_nodes,
+            source_nodes: source.source_nodes,
+            source_unit: source.source_unit,
             layers: conversion.model.layers.len(),
             parameters: conversion.model.parameter_count(),
             h5_bytes,
@@ -256,9 +266,10 @@ impl Report {
         let verdict = if self.passed { "PASS" } else { "MISMATCH" };
         let _ = writeln!(
             out,
-            "{verdict}  {}  ({} TF nodes -> {} Keras layers, {} parameters, {} samples, atol {:e}, rtol {:e})",
+            "{verdict}  {}  ({} {} -> {} Keras layers, {} parameters, {} samples, atol {:e}, rtol {:e})",
             self.model,
-            self.tf_nodes,
+            self.source_nodes,
+            self.source_unit,
             self.layers,
             self.parameters,
             self.samples,
@@ -326,8 +337,8 @@ impl Report {
         let _ = writeln!(md, "- source: `{}`\n- result: {verdict}", self.source);
         let _ = writeln!(
             md,
-            "- {} TF nodes → {} Keras layers, {} parameters, .h5 {} bytes",
-            self.tf_nodes, self.layers, self.parameters, self.h5_bytes
+            "- {} {} → {} Keras layers, {} parameters, .h5 {} bytes",
+            self.source_nodes, self.source_unit, self.layers, self.parameters, self.h5_bytes
         );
         let seed = self.seed.map(|s| format!("random N(0,1), seed {s}")).unwrap_or_else(|| "user inputs".into());
         let _ = writeln!(
