@@ -9,9 +9,9 @@ use std::fmt::Display;
 use ndarray::ArrayD;
 use serde_json::Value;
 use tf2h5_keras::spec::{LayerSpec, Reader};
-use tf2h5_keras::{KerasError, Layer};
+use tf2h5_keras::{KerasError, Layer, LayerError};
 
-use crate::EngineError;
+use crate::{tensor, EngineError};
 
 /// A layer seen through the engine: typed config reads and errors naming the layer.
 #[derive(Clone, Copy)]
@@ -25,17 +25,39 @@ impl<'a> LayerConfig<'a> {
         LayerConfig { layer }
     }
 
-    /// An [`EngineError::Invalid`] for this layer; the message is prefixed with the class.
+    /// A [`LayerError::Config`] for this layer; the message is prefixed with the class.
     pub fn invalid(&self, message: impl Display) -> EngineError {
-        EngineError::Invalid {
-            layer: self.layer.name.clone(),
-            message: format!("{}: {message}", self.layer.class_name),
-        }
+        LayerError::Config { layer: self.layer.name.clone(), message: format!("{}: {message}", self.layer.class_name) }
+            .into()
     }
 
-    /// An [`EngineError::Shape`] for this layer; the message is prefixed with the class.
+    /// A [`LayerError::Shape`] for this layer; the message is prefixed with the class.
     pub fn shape(&self, message: impl Display) -> EngineError {
-        EngineError::Shape { layer: self.layer.name.clone(), message: format!("{}: {message}", self.layer.class_name) }
+        LayerError::Shape { layer: self.layer.name.clone(), message: format!("{}: {message}", self.layer.class_name) }
+            .into()
+    }
+
+    /// A kernel's output: zeros of `shape`, which `fill` computes from row-major slices of
+    /// `operands` (the input, and the kernel if any) into the output's slice. An empty output
+    /// is returned as is, and one too large to allocate is an error.
+    pub fn compute<const N: usize>(
+        &self,
+        shape: &[usize],
+        operands: [&ArrayD<f32>; N],
+        fill: impl FnOnce([&[f32]; N], &mut [f32]) -> Result<(), EngineError>,
+    ) -> Result<ArrayD<f32>, EngineError> {
+        let mut out = tensor::zeros(shape).ok_or_else(|| self.shape("output is too large"))?;
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let not_contiguous = || self.shape("internal error: an operand is not contiguous");
+        let standard = operands.map(|a| a.as_standard_layout());
+        let mut slices = [&[][..]; N];
+        for (slice, array) in slices.iter_mut().zip(&standard) {
+            *slice = array.as_slice().ok_or_else(not_contiguous)?;
+        }
+        fill(slices, out.as_slice_mut().ok_or_else(not_contiguous)?)?;
+        Ok(out)
     }
 
     /// An [`EngineError::Unsupported`] for an option of an otherwise supported class.
@@ -86,8 +108,7 @@ impl<'a> LayerConfig<'a> {
     pub fn keras_error(&self, error: KerasError) -> EngineError {
         let layer = self.layer.name.clone();
         match error {
-            KerasError::Config { message, .. } => EngineError::Invalid { layer, message },
-            KerasError::Shape { message, .. } => EngineError::Shape { layer, message },
+            KerasError::Layer(error) => EngineError::Layer(error),
             KerasError::Unsupported { what, .. } => EngineError::Unsupported { layer, class_name: what },
             other => self.invalid(other),
         }

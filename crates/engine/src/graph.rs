@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use ndarray::ArrayD;
-use tf2h5_keras::{KerasModel, Layer};
+use tf2h5_keras::{KerasModel, Layer, LayerError};
 
 use tf2h5_keras::spec::LayerSpec;
 
@@ -74,10 +74,14 @@ impl<'m> Plan<'m> {
         }
 
         if model.inputs.is_empty() {
-            return Err(EngineError::Invalid { layer: model.name.clone(), message: "the model has no inputs".into() });
+            return Err(EngineError::Layer(LayerError::Config {
+                layer: model.name.clone(),
+                message: "the model has no inputs".into(),
+            }));
         }
         for (position, name) in model.inputs.iter().enumerate() {
-            let not_input = |message: &str| EngineError::Invalid { layer: name.clone(), message: message.into() };
+            let not_input =
+                |message: &str| EngineError::Layer(LayerError::Config { layer: name.clone(), message: message.into() });
             match index.get(name.as_str()) {
                 None => return Err(not_input("model input is not a layer of the model")),
                 Some(&i) if model.layers[i].class_name != "InputLayer" => {
@@ -93,14 +97,19 @@ impl<'m> Plan<'m> {
             .outputs
             .iter()
             .map(|name| {
-                index.get(name.as_str()).copied().ok_or_else(|| EngineError::Invalid {
-                    layer: name.clone(),
-                    message: "model output is not a layer of the model".into(),
+                index.get(name.as_str()).copied().ok_or_else(|| {
+                    EngineError::Layer(LayerError::Config {
+                        layer: name.clone(),
+                        message: "model output is not a layer of the model".into(),
+                    })
                 })
             })
             .collect::<Result<Vec<usize>, _>>()?;
         if outputs.is_empty() {
-            return Err(EngineError::Invalid { layer: model.name.clone(), message: "the model has no outputs".into() });
+            return Err(EngineError::Layer(LayerError::Config {
+                layer: model.name.clone(),
+                message: "the model has no outputs".into(),
+            }));
         }
 
         // Layers the outputs depend on; inbound indices are always earlier, so one reverse
@@ -159,10 +168,10 @@ impl<'m> Plan<'m> {
         let expected = self.model.inputs.len();
         if inputs.len() != expected {
             let layer = self.model.inputs.get(inputs.len()).or(self.model.inputs.last());
-            return Err(EngineError::Invalid {
+            return Err(EngineError::Layer(LayerError::Config {
                 layer: layer.cloned().unwrap_or_else(|| self.model.name.clone()),
                 message: format!("the model takes {expected} input arrays, {} were given", inputs.len()),
-            });
+            }));
         }
         let mut values: Vec<Option<Input<'a>>> = vec![None; self.model.layers.len()];
         let mut remaining = self.readers.clone();
@@ -215,10 +224,10 @@ impl<'m> Plan<'m> {
     /// The error for a value that should still be in the table (an engine bug, reported
     /// rather than panicking).
     fn lost(&self, layer: usize) -> EngineError {
-        EngineError::Invalid {
+        EngineError::Layer(LayerError::Config {
             layer: self.model.layers[layer].name.clone(),
             message: "internal error: output freed before its last reader ran".into(),
-        }
+        })
     }
 }
 
@@ -379,7 +388,7 @@ mod tests {
             &["a"],
         );
         let err = run(&unordered, &[ArrayD::zeros(vec![1, 2])]).unwrap_err();
-        assert!(matches!(&err, EngineError::Invalid { layer, .. } if layer == "a"), "{err}");
+        assert!(matches!(&err, EngineError::Layer(LayerError::Config { layer, .. }) if layer == "a"), "{err}");
 
         let good = model(
             vec![layers::input_layer("x", &[None, Some(2)]), layers::activation("a", "x".into(), "relu")],
@@ -388,7 +397,7 @@ mod tests {
         );
         assert!(run(&good, &[]).is_err());
         let err = run(&good, &[ArrayD::zeros(vec![1, 3])]).unwrap_err();
-        assert!(matches!(&err, EngineError::Shape { layer, .. } if layer == "x"), "{err}");
+        assert!(matches!(&err, EngineError::Layer(LayerError::Shape { layer, .. }) if layer == "x"), "{err}");
         let bad_output = model(good.layers.clone(), &["x"], &["nope"]);
         assert!(run(&bad_output, &[ArrayD::zeros(vec![1, 2])]).is_err());
     }

@@ -48,7 +48,7 @@ mod window;
 use std::collections::HashMap;
 
 use ndarray::ArrayD;
-use tf2h5_keras::KerasModel;
+use tf2h5_keras::{KerasModel, LayerError};
 
 pub use layers::supported_layers;
 
@@ -64,23 +64,9 @@ pub enum EngineError {
         /// class followed by that option (e.g. `Conv2D with groups=2`).
         class_name: String,
     },
-    /// The layer's config or weights are malformed (missing key, bad value, wrong weight set),
-    /// or the model's structure is (unknown inbound layer, missing input array, ...).
-    #[error("layer '{layer}': {message}")]
-    Invalid {
-        /// The layer's name.
-        layer: String,
-        /// What is wrong, starting with the layer's class.
-        message: String,
-    },
-    /// The layer's inputs or weights have shapes that do not fit together.
-    #[error("layer '{layer}': shape mismatch: {message}")]
-    Shape {
-        /// The layer's name.
-        layer: String,
-        /// Which shapes disagree, starting with the layer's class.
-        message: String,
-    },
+    /// The layer's config, weights or input shapes are wrong, or the model's structure is.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
 }
 
 /// Runs `model` on `inputs` (one array per `model.inputs`, in that order, each with a

@@ -36,13 +36,13 @@ pub mod spec;
 
 pub use model::{KerasModel, Layer, Weight};
 
-/// Errors of building, writing or reading a Keras model.
+/// What is wrong with one layer, named by it: the one definition of the per-layer errors that
+/// the spec checks here ([`KerasError::Layer`]) and the reference engine (`EngineError::Layer`)
+/// both report.
 #[derive(Debug, thiserror::Error)]
-pub enum KerasError {
-    /// The model or file is structurally invalid (bad config, missing weight, ...).
-    #[error("{0}")]
-    Invalid(String),
-    /// A layer's config is malformed for its class (missing key, bad value, wrong weights).
+pub enum LayerError {
+    /// The layer's config or weights are malformed for its class (missing key, bad value,
+    /// wrong weight set), or the model's structure is (unknown inbound layer, ...).
     #[error("layer '{layer}': {message}")]
     Config {
         /// The layer's name.
@@ -50,7 +50,7 @@ pub enum KerasError {
         /// What is wrong, starting with the layer's class.
         message: String,
     },
-    /// A layer's weights have shapes its spec does not allow.
+    /// The layer's inputs or weights have shapes that do not fit together.
     #[error("layer '{layer}': shape mismatch: {message}")]
     Shape {
         /// The layer's name.
@@ -58,6 +58,17 @@ pub enum KerasError {
         /// Which shapes disagree, starting with the layer's class.
         message: String,
     },
+}
+
+/// Errors of building, writing or reading a Keras model.
+#[derive(Debug, thiserror::Error)]
+pub enum KerasError {
+    /// The model or file is structurally invalid (bad config, missing weight, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// A layer's config or weights are wrong for its class.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
     /// A layer's class, or one of its options, is not one tf2h5 knows.
     #[error("layer '{layer}': {what} is not supported")]
     Unsupported {

@@ -19,6 +19,7 @@ mod tests {
     use super::*;
     use ndarray::array;
     use tf2h5_keras::layers;
+    use tf2h5_keras::LayerError;
 
     #[test]
     fn sums_and_broadcasts_but_rejects_mismatches() {
@@ -34,8 +35,8 @@ mod tests {
         assert_eq!(y, array![[2.0f32, 3.0]].into_dyn());
         let err =
             apply(&layer, vec![Input::Borrowed(&a), Input::Owned(array![[1.0f32, 2.0, 3.0]].into_dyn())]).unwrap_err();
-        assert!(matches!(err, EngineError::Shape { ref layer, .. } if layer == "add"));
+        assert!(matches!(err, EngineError::Layer(LayerError::Shape { ref layer, .. }) if layer == "add"));
         let err = apply(&layer, vec![Input::Borrowed(&a), Input::Owned(array![1.0f32, 2.0].into_dyn())]).unwrap_err();
-        assert!(matches!(err, EngineError::Shape { .. }));
+        assert!(matches!(err, EngineError::Layer(LayerError::Shape { .. })));
     }
 }

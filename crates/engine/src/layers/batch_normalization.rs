@@ -77,6 +77,7 @@ mod tests {
     use ndarray::array;
     use serde_json::json;
     use tf2h5_keras::layers::{self, BatchNormWeights};
+    use tf2h5_keras::LayerError;
 
     fn weights() -> BatchNormWeights {
         BatchNormWeights {
@@ -116,7 +117,10 @@ mod tests {
     #[test]
     fn wrong_axis_or_channels_are_errors() {
         let mut layer = layers::batch_normalization("bn", "x".into(), 0.001, weights());
-        assert!(matches!(apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 3]))]), Err(EngineError::Shape { .. })));
+        assert!(matches!(
+            apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 3]))]),
+            Err(EngineError::Layer(LayerError::Shape { .. }))
+        ));
         layer.config.insert("axis".into(), json!(1));
         assert!(matches!(
             apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 2, 2, 2]))]),

@@ -36,6 +36,7 @@ mod tests {
     use super::*;
     use ndarray::array;
     use tf2h5_keras::layers;
+    use tf2h5_keras::LayerError;
 
     #[test]
     fn concatenates_on_the_given_axis() {
@@ -48,7 +49,7 @@ mod tests {
         let y = apply(&middle, vec![Input::Borrowed(&a), Input::Borrowed(&a)]).unwrap();
         assert_eq!(y, array![[[1.0f32, 2.0], [1.0, 2.0]], [[3.0, 4.0], [3.0, 4.0]]].into_dyn());
         let err = apply(&middle, vec![Input::Borrowed(&a), Input::Borrowed(&b)]).unwrap_err();
-        assert!(matches!(err, EngineError::Shape { .. }));
+        assert!(matches!(err, EngineError::Layer(LayerError::Shape { .. })));
         let out_of_range = layers::concatenate("c", vec!["a".into(), "b".into()], 3);
         assert!(apply(&out_of_range, vec![Input::Borrowed(&a), Input::Borrowed(&b)]).is_err());
     }

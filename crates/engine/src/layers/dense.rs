@@ -60,6 +60,7 @@ mod tests {
     use crate::layers::run_layer as apply;
     use ndarray::array;
     use tf2h5_keras::layers;
+    use tf2h5_keras::LayerError;
 
     #[test]
     fn dense_on_rank_3_with_bias_and_relu() {
@@ -75,7 +76,7 @@ mod tests {
     fn wrong_sizes_are_errors_naming_the_layer() {
         let layer = layers::dense("dd", "x".into(), ArrayD::zeros(vec![3, 2]), Some(ArrayD::zeros(vec![2])), "linear");
         let err = apply(&layer, vec![Input::Owned(ArrayD::zeros(vec![1, 4]))]).unwrap_err();
-        assert!(matches!(err, EngineError::Shape { ref layer, .. } if layer == "dd"));
+        assert!(matches!(err, EngineError::Layer(LayerError::Shape { ref layer, .. }) if layer == "dd"));
         let bad_bias =
             layers::dense("db", "x".into(), ArrayD::zeros(vec![3, 2]), Some(ArrayD::zeros(vec![3])), "linear");
         assert!(apply(&bad_bias, vec![Input::Owned(ArrayD::zeros(vec![1, 3]))]).is_err());
@@ -84,7 +85,7 @@ mod tests {
         no_bias.config.insert("use_bias".into(), serde_json::json!(true));
         assert!(matches!(
             apply(&no_bias, vec![Input::Owned(ArrayD::ones(vec![1, 3]))]),
-            Err(EngineError::Invalid { .. })
+            Err(EngineError::Layer(LayerError::Config { .. }))
         ));
     }
 }

@@ -45,6 +45,7 @@ pub(crate) fn check(layer: &Layer, x: &ArrayD<f32>) -> Result<(), EngineError> {
 mod tests {
     use super::*;
     use tf2h5_keras::layers;
+    use tf2h5_keras::LayerError;
 
     #[test]
     fn checks_rank_and_known_dims() {
@@ -52,7 +53,7 @@ mod tests {
         check(&layer, &ArrayD::zeros(vec![2, 4, 3])).unwrap();
         check(&layer, &ArrayD::zeros(vec![0, 4, 3])).unwrap();
         let err = check(&layer, &ArrayD::zeros(vec![2, 4, 2])).unwrap_err();
-        assert!(matches!(err, EngineError::Shape { ref layer, .. } if layer == "x"), "{err}");
+        assert!(matches!(err, EngineError::Layer(LayerError::Shape { ref layer, .. }) if layer == "x"), "{err}");
         assert!(check(&layer, &ArrayD::zeros(vec![2, 4])).is_err());
         let ids = layers::typed_input_layer("ids", &[None, Some(2)], InputDtype::Int32);
         check(&ids, &ArrayD::from_shape_vec(vec![1, 2], vec![3.0, -7.0]).unwrap()).unwrap();

@@ -13,7 +13,7 @@ use tf2h5_keras::spec::{GlobalPool, LayerSpec, PoolKind};
 use tf2h5_keras::Layer;
 
 use crate::config::LayerConfig;
-use crate::tensor::{self, Input};
+use crate::tensor::Input;
 use crate::window::Grid;
 use crate::EngineError;
 
@@ -25,38 +25,33 @@ pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> 
     cfg.spec_weights(spec, 0)?;
     let grid = Grid::new(&pool.window, x.shape()).map_err(|e| cfg.shape(format!("input {:?}: {e}", x.shape())))?;
     let c = grid.channels;
-    let mut out = tensor::zeros(&grid.output_shape(c)).ok_or_else(|| cfg.shape("output is too large"))?;
-    if out.is_empty() {
-        return Ok(out);
-    }
-    let x = x.as_standard_layout();
-    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
-    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
     let [axis_d, axis_h, axis_w] = grid.axes;
-    // One task per output row: each writes (output width · channels) contiguous values.
-    out_data.par_chunks_mut(axis_w.out * c).enumerate().for_each(|(r, out_row)| {
-        let (image, o) = grid.position(r * axis_w.out);
-        let (z0, nz) = axis_d.clipped(o[0], grid.input[0]);
-        let (y0, ny) = axis_h.clipped(o[1], grid.input[1]);
-        for (ox, dst) in out_row.chunks_exact_mut(c).enumerate() {
-            let (x0, nx) = axis_w.clipped(ox, grid.input[2]);
-            let cells = (z0..z0 + nz)
-                .flat_map(|z| (y0..y0 + ny).flat_map(move |y| (x0..x0 + nx).map(move |x| [z, y, x])))
-                .map(|at| &xs[grid.pixel(image, at)..][..c]);
-            match pool.kind {
-                PoolKind::Max => {
-                    dst.fill(f32::NEG_INFINITY);
-                    cells.for_each(|cell| dst.iter_mut().zip(cell).for_each(|(d, &v)| *d = d.max(v)));
-                }
-                PoolKind::Average => {
-                    cells.for_each(|cell| dst.iter_mut().zip(cell).for_each(|(d, &v)| *d += v));
-                    let count = (nz * ny * nx) as f32;
-                    dst.iter_mut().for_each(|d| *d /= count);
+    cfg.compute(&grid.output_shape(c), [&*x], |[xs], out_data| {
+        // One task per output row: each writes (output width · channels) contiguous values.
+        out_data.par_chunks_mut(axis_w.out * c).enumerate().for_each(|(r, out_row)| {
+            let (image, o) = grid.position(r * axis_w.out);
+            let (z0, nz) = axis_d.clipped(o[0], grid.input[0]);
+            let (y0, ny) = axis_h.clipped(o[1], grid.input[1]);
+            for (ox, dst) in out_row.chunks_exact_mut(c).enumerate() {
+                let (x0, nx) = axis_w.clipped(ox, grid.input[2]);
+                let cells = (z0..z0 + nz)
+                    .flat_map(|z| (y0..y0 + ny).flat_map(move |y| (x0..x0 + nx).map(move |x| [z, y, x])))
+                    .map(|at| &xs[grid.pixel(image, at)..][..c]);
+                match pool.kind {
+                    PoolKind::Max => {
+                        dst.fill(f32::NEG_INFINITY);
+                        cells.for_each(|cell| dst.iter_mut().zip(cell).for_each(|(d, &v)| *d = d.max(v)));
+                    }
+                    PoolKind::Average => {
+                        cells.for_each(|cell| dst.iter_mut().zip(cell).for_each(|(d, &v)| *d += v));
+                        let count = (nz * ny * nx) as f32;
+                        dst.iter_mut().for_each(|d| *d /= count);
+                    }
                 }
             }
-        }
-    });
-    Ok(out)
+        });
+        Ok(())
+    })
 }
 
 /// Runs the global pool `spec` of `layer`: (batch, channels), or unit spatial axes with
@@ -78,33 +73,28 @@ pub(crate) fn apply_global(
     let (n, c) = (x.shape()[0], x.shape()[rank + 1]);
     let cells: usize = x.shape()[1..=rank].iter().product();
     let shape = if keepdims { [vec![n], vec![1; rank], vec![c]].concat() } else { vec![n, c] };
-    let mut out = tensor::zeros(&shape).ok_or_else(|| cfg.shape("output is too large"))?;
-    if out.is_empty() {
-        return Ok(out);
-    }
-    if cells * c == 0 {
-        out.fill(if kind == PoolKind::Average { f32::NAN } else { f32::NEG_INFINITY });
-        return Ok(out);
-    }
-    let x = x.as_standard_layout();
-    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
-    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
-    out_data.par_chunks_mut(c).zip(xs.par_chunks(cells * c)).for_each(|(dst, image)| match kind {
-        PoolKind::Average => {
-            let mut sums = vec![0.0f64; c];
-            for pixel in image.chunks_exact(c) {
-                sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += f64::from(v));
-            }
-            dst.iter_mut().zip(&sums).for_each(|(d, s)| *d = (s / cells as f64) as f32);
+    cfg.compute(&shape, [&*x], |[xs], out_data| {
+        if cells * c == 0 {
+            out_data.fill(if kind == PoolKind::Average { f32::NAN } else { f32::NEG_INFINITY });
+            return Ok(());
         }
-        PoolKind::Max => {
-            dst.fill(f32::NEG_INFINITY);
-            for pixel in image.chunks_exact(c) {
-                dst.iter_mut().zip(pixel).for_each(|(d, &v)| *d = d.max(v));
+        out_data.par_chunks_mut(c).zip(xs.par_chunks(cells * c)).for_each(|(dst, image)| match kind {
+            PoolKind::Average => {
+                let mut sums = vec![0.0f64; c];
+                for pixel in image.chunks_exact(c) {
+                    sums.iter_mut().zip(pixel).for_each(|(s, &v)| *s += f64::from(v));
+                }
+                dst.iter_mut().zip(&sums).for_each(|(d, s)| *d = (s / cells as f64) as f32);
             }
-        }
-    });
-    Ok(out)
+            PoolKind::Max => {
+                dst.fill(f32::NEG_INFINITY);
+                for pixel in image.chunks_exact(c) {
+                    dst.iter_mut().zip(pixel).for_each(|(d, &v)| *d = d.max(v));
+                }
+            }
+        });
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub use recurrent::{
 pub use resample::{ResampleKind, Sides, UpSampling};
 pub use window::{AxisWindow, Padding, Window};
 
-use crate::{KerasError, Layer, Weight};
+use crate::{KerasError, Layer, LayerError, Weight};
 pub use read::Reader;
 
 /// A weight a spec expects: its short name and shape (`None` where it depends on an input
@@ -239,7 +239,7 @@ pub enum LayerSpec {
 
 impl LayerSpec {
     /// Parses `layer`'s class and config. An unknown class or unsupported option is a
-    /// [`KerasError::Unsupported`]; a malformed config a [`KerasError::Config`].
+    /// [`KerasError::Unsupported`]; a malformed config a [`LayerError::Config`].
     pub fn parse(layer: &Layer) -> Result<Self, KerasError> {
         let r = Reader { layer };
         let family = Family::of(&layer.class_name)
@@ -406,23 +406,25 @@ impl LayerSpec {
         let names: Vec<&str> = layer.weights.iter().map(|w| w.name.as_str()).collect();
         if names.len() != expected.len() || names.iter().zip(&expected).any(|(n, e)| *n != e.name) {
             let expected: Vec<&str> = expected.iter().map(|w| w.name).collect();
-            return Err(KerasError::Config {
+            return Err(LayerError::Config {
                 layer: layer.name.clone(),
                 message: format!("{} has weights {names:?}, but Keras expects {expected:?}", layer.class_name),
-            });
+            }
+            .into());
         }
         for (weight, spec) in layer.weights.iter().zip(&expected) {
             let shape = weight.value.shape();
             let fits = shape.len() == spec.shape.len()
                 && shape.iter().zip(&spec.shape).all(|(a, e)| e.is_none_or(|e| e == *a));
             if !fits {
-                return Err(KerasError::Shape {
+                return Err(LayerError::Shape {
                     layer: layer.name.clone(),
                     message: format!(
                         "{}: weight '{}' is {shape:?}, expected {:?} (None: any)",
                         layer.class_name, spec.name, spec.shape
                     ),
-                });
+                }
+                .into());
             }
         }
         Ok(layer.weights.iter().map(|w| &w.value).collect())

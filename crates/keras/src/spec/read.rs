@@ -8,7 +8,7 @@ use std::fmt::Display;
 
 use serde_json::Value;
 
-use crate::{KerasError, Layer};
+use crate::{KerasError, Layer, LayerError};
 
 /// A layer's config seen by a spec parser (and by the engine's kernels of weight-less
 /// classes, which read their few keys through it).
@@ -23,9 +23,10 @@ impl<'a> Reader<'a> {
         Reader { layer }
     }
 
-    /// A [`KerasError::Config`] for this layer, prefixed with its class.
+    /// A [`LayerError::Config`] for this layer, prefixed with its class.
     pub fn invalid(&self, message: impl Display) -> KerasError {
-        KerasError::Config { layer: self.layer.name.clone(), message: format!("{}: {message}", self.layer.class_name) }
+        LayerError::Config { layer: self.layer.name.clone(), message: format!("{}: {message}", self.layer.class_name) }
+            .into()
     }
 
     /// A [`KerasError::Unsupported`] for an option of a known class.

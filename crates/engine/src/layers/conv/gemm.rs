@@ -15,7 +15,6 @@ use rayon::prelude::*;
 use crate::config::LayerConfig;
 use crate::gemm::{matmul_into, matmul_serial};
 use crate::layers::activation::Activation;
-use crate::tensor;
 use crate::window::Grid;
 use crate::EngineError;
 
@@ -39,51 +38,46 @@ pub(super) fn conv(
     let filters = kernel.shape().last().copied().unwrap_or(0);
     let group_channels = grid.channels / groups;
     let patch_len = grid.taps() * group_channels;
-    let mut out = tensor::zeros(&grid.output_shape(filters)).ok_or_else(|| cfg.shape("output is too large"))?;
-    if out.is_empty() {
-        return Ok(out);
-    }
-    let x = x.as_standard_layout();
-    let kernel = kernel.as_standard_layout();
     let group_filters = filters / groups;
-    let kernel2d = kernel.view().into_shape_with_order((patch_len, filters)).map_err(|e| cfg.shape(e))?;
-    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
-    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
-    let positions = out_data.len() / filters;
-    // A 1×…×1 stride-1 window reads each input pixel exactly once, in output order.
-    let direct = grid.taps() == 1 && grid.axes.iter().all(|a| a.stride == 1) && groups == 1;
-    let tile = tile_positions(positions, patch_len);
-    // Tiles are the parallel tasks; only when there are fewer than threads does each GEMM split.
-    let multiply = if positions.div_ceil(tile) >= rayon::current_num_threads() { matmul_serial } else { matmul_into };
     let c = grid.channels;
+    cfg.compute(&grid.output_shape(filters), [x, kernel], |[xs, ks], out_data| {
+        let kernel2d = ArrayView2::from_shape((patch_len, filters), ks).map_err(|e| cfg.shape(e))?;
+        let positions = out_data.len() / filters;
+        // A 1×…×1 stride-1 window reads each input pixel exactly once, in output order.
+        let direct = grid.taps() == 1 && grid.axes.iter().all(|a| a.stride == 1) && groups == 1;
+        let tile = tile_positions(positions, patch_len);
+        // Tiles are the parallel tasks; only when there are fewer than threads does each GEMM split.
+        let multiply =
+            if positions.div_ceil(tile) >= rayon::current_num_threads() { matmul_serial } else { matmul_into };
 
-    out_data
-        .par_chunks_mut(tile * filters)
-        .enumerate()
-        .try_for_each_init(Vec::new, |buffer: &mut Vec<f32>, (t, chunk)| {
-            let count = chunk.len() / filters;
-            let first = t * tile;
-            let mut out = ArrayViewMut2::from_shape((count, filters), &mut *chunk)?;
-            for group in 0..groups {
-                let patches = if direct {
-                    ArrayView2::from_shape((count, c), &xs[first * c..(first + count) * c])?
-                } else {
-                    buffer.resize(count * patch_len, 0.0);
-                    let channels = group * group_channels..(group + 1) * group_channels;
-                    fill_patches(grid, xs, first, channels, &mut buffer[..count * patch_len]);
-                    ArrayView2::from_shape((count, patch_len), &buffer[..count * patch_len])?
-                };
-                let columns = group * group_filters..(group + 1) * group_filters;
-                multiply(patches, kernel2d.slice(s![.., columns.clone()]), out.slice_mut(s![.., columns]));
-            }
-            if let Some(bias) = bias {
-                chunk.chunks_exact_mut(filters).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
-            }
-            activation.apply_rows(chunk, filters);
-            Ok::<(), ndarray::ShapeError>(())
-        })
-        .map_err(|e| cfg.shape(e))?;
-    Ok(out)
+        out_data
+            .par_chunks_mut(tile * filters)
+            .enumerate()
+            .try_for_each_init(Vec::new, |buffer: &mut Vec<f32>, (t, chunk)| {
+                let count = chunk.len() / filters;
+                let first = t * tile;
+                let mut out = ArrayViewMut2::from_shape((count, filters), &mut *chunk)?;
+                for group in 0..groups {
+                    let patches = if direct {
+                        ArrayView2::from_shape((count, c), &xs[first * c..(first + count) * c])?
+                    } else {
+                        buffer.resize(count * patch_len, 0.0);
+                        let channels = group * group_channels..(group + 1) * group_channels;
+                        fill_patches(grid, xs, first, channels, &mut buffer[..count * patch_len]);
+                        ArrayView2::from_shape((count, patch_len), &buffer[..count * patch_len])?
+                    };
+                    let columns = group * group_filters..(group + 1) * group_filters;
+                    multiply(patches, kernel2d.slice(s![.., columns.clone()]), out.slice_mut(s![.., columns]));
+                }
+                if let Some(bias) = bias {
+                    chunk.chunks_exact_mut(filters).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+                }
+                activation.apply_rows(chunk, filters);
+                Ok::<(), ndarray::ShapeError>(())
+            })
+            .map_err(|e| cfg.shape(e))?;
+        Ok(())
+    })
 }
 
 /// Output positions per tile: a patch matrix of about [`PATCH_FLOATS`], but at least four

@@ -13,7 +13,6 @@ use tf2h5_keras::spec::{Conv, Padding};
 
 use crate::config::LayerConfig;
 use crate::layers::activation::Activation;
-use crate::tensor;
 use crate::window::AXES;
 use crate::EngineError;
 
@@ -67,40 +66,33 @@ pub(super) fn conv(
     let mut shape = vec![n];
     shape.extend(axes[AXES - rank..].iter().map(|a| a.out));
     shape.push(filters);
-    let mut out = tensor::zeros(&shape).ok_or_else(|| cfg.shape("output is too large"))?;
-    if out.is_empty() {
-        return Ok(out);
-    }
-    let x = x.as_standard_layout();
-    let xs = x.as_slice().ok_or_else(|| cfg.shape("input is not contiguous"))?;
-    let kernel = kernel.as_standard_layout();
-    let ks = kernel.as_slice().ok_or_else(|| cfg.shape("kernel is not contiguous"))?;
     let [ad, ah, aw] = axes;
     let row_len = aw.out * filters;
-    let out_data = out.as_slice_mut().ok_or_else(|| cfg.shape("output is not contiguous"))?;
-    // One task per output row (image, od, oh); each output cell gathers its taps.
-    out_data.par_chunks_mut(row_len).enumerate().for_each(|(r, row)| {
-        let (image, od, oh) = (r / (ad.out * ah.out), (r / ah.out) % ad.out, r % ah.out);
-        for (ow, acc) in row.chunks_exact_mut(filters).enumerate() {
-            for z in 0..ad.kernel {
-                let Some(iz) = ad.source(od, z) else { continue };
-                for y in 0..ah.kernel {
-                    let Some(iy) = ah.source(oh, y) else { continue };
-                    for xk in 0..aw.kernel {
-                        let Some(ix) = aw.source(ow, xk) else { continue };
-                        let pixel = &xs[(((image * ad.input + iz) * ah.input + iy) * aw.input + ix) * c..][..c];
-                        let taps = &ks[((z * ah.kernel + y) * aw.kernel + xk) * filters * c..][..filters * c];
-                        for (a, tap) in acc.iter_mut().zip(taps.chunks_exact(c)) {
-                            *a += tap.iter().zip(pixel).map(|(t, v)| t * v).sum::<f32>();
+    cfg.compute(&shape, [x, kernel], |[xs, ks], out_data| {
+        // One task per output row (image, od, oh); each output cell gathers its taps.
+        out_data.par_chunks_mut(row_len).enumerate().for_each(|(r, row)| {
+            let (image, od, oh) = (r / (ad.out * ah.out), (r / ah.out) % ad.out, r % ah.out);
+            for (ow, acc) in row.chunks_exact_mut(filters).enumerate() {
+                for z in 0..ad.kernel {
+                    let Some(iz) = ad.source(od, z) else { continue };
+                    for y in 0..ah.kernel {
+                        let Some(iy) = ah.source(oh, y) else { continue };
+                        for xk in 0..aw.kernel {
+                            let Some(ix) = aw.source(ow, xk) else { continue };
+                            let pixel = &xs[(((image * ad.input + iz) * ah.input + iy) * aw.input + ix) * c..][..c];
+                            let taps = &ks[((z * ah.kernel + y) * aw.kernel + xk) * filters * c..][..filters * c];
+                            for (a, tap) in acc.iter_mut().zip(taps.chunks_exact(c)) {
+                                *a += tap.iter().zip(pixel).map(|(t, v)| t * v).sum::<f32>();
+                            }
                         }
                     }
                 }
+                if let Some(bias) = bias {
+                    acc.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
+                }
             }
-            if let Some(bias) = bias {
-                acc.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
-            }
-        }
-        activation.apply_rows(row, filters);
-    });
-    Ok(out)
+            activation.apply_rows(row, filters);
+        });
+        Ok(())
+    })
 }

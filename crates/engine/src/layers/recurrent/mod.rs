@@ -267,6 +267,7 @@ mod tests {
     use ndarray::{Array, ArrayD};
     use serde_json::json;
     use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
+    use tf2h5_keras::LayerError;
 
     const OPTIONS: RecurrentOptions<'static> = RecurrentOptions {
         return_sequences: true,
@@ -366,13 +367,16 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_errors() {
-        assert!(matches!(run(&lstm(OPTIONS), ramp(&[1, 2, 4], 0.1)), Err(EngineError::Shape { .. })));
-        assert!(matches!(run(&lstm(OPTIONS), ramp(&[2, 3], 0.1)), Err(EngineError::Shape { .. })));
+        assert!(matches!(
+            run(&lstm(OPTIONS), ramp(&[1, 2, 4], 0.1)),
+            Err(EngineError::Layer(LayerError::Shape { .. }))
+        ));
+        assert!(matches!(run(&lstm(OPTIONS), ramp(&[2, 3], 0.1)), Err(EngineError::Layer(LayerError::Shape { .. }))));
         let mut layer = lstm(OPTIONS);
         layer.weights[2].value = ramp(&[2, 8], 0.1);
-        assert!(matches!(run(&layer, ramp(&[1, 2, 3], 0.1)), Err(EngineError::Shape { .. })));
+        assert!(matches!(run(&layer, ramp(&[1, 2, 3], 0.1)), Err(EngineError::Layer(LayerError::Shape { .. }))));
         layer.weights.pop();
-        assert!(matches!(run(&layer, ramp(&[1, 2, 3], 0.1)), Err(EngineError::Invalid { .. })));
+        assert!(matches!(run(&layer, ramp(&[1, 2, 3], 0.1)), Err(EngineError::Layer(LayerError::Config { .. }))));
         // An empty sequence is a zero state, as in Keras.
         let y = run(&lstm(RecurrentOptions { return_sequences: false, ..OPTIONS }), ramp(&[2, 0, 3], 0.1)).unwrap();
         assert_eq!(y, ArrayD::<f32>::zeros(vec![2, 2]));
