@@ -11,7 +11,8 @@ For every case it writes `<out>/<case>/`:
 
 * `model.onnx` - the model (checked with onnx.checker and strict shape inference);
 * `x.npy`      - the input batch in the ONNX layout (NCHW for images), 4 seeded
-  standard-normal samples, float32;
+  standard-normal samples, float32 (integer ids: uniform below the table's size, of the
+  input's type);
 * `y.npy`      - onnxruntime's output for it (ONNX layout; y0.npy, y1.npy... with several);
 * `meta.json`  - as for the TF fixtures, plus `"format": "onnx"` and `"layout": "NCHW"`:
   the arrays are NCHW, while the `.h5` tf2h5 writes by default expects NHWC, so
@@ -307,16 +308,67 @@ def case_onnx_activations():
     return model, {x: (3, 6, 6)}, desc
 
 
-CASES = {"onnx_cnn": case_onnx_cnn, "onnx_activations": case_onnx_activations, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+def case_onnx_token_ids():
+    """int64 token ids through a Gather from a constant table (PyTorch's nn.Embedding)."""
+    b = Builder(1301)
+    table = b.weight("table", (50, 16), 1)
+    t = b.op("Gather", [table, "ids"], "embedded", axis=0)             # N x 12 x 16
+    t = b.op("ReduceMean", [t], "pooled", axes=[1], keepdims=0)         # N x 16
+    t = b.op("Relu", [b.gemm(t, 16, 8)])
+    y = b.gemm(t, 8, 3)
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 12])
+    model = b.model([ids], [y], 17)
+    desc = ("ONNX opset 17, int64 token ids (N, 12) below 50: Gather from a constant (50, 16) table (an "
+            "embedding lookup, as PyTorch's nn.Embedding exports), ReduceMean over the tokens, Gemm, Relu, "
+            "Gemm.")
+    return model, {"ids": (12,)}, desc, {"ids": (50, np.int64)}
+
+
+def case_onnx_one_hot_bytes():
+    """magika's one-hot embedding of int32 bytes (jax2tf → tf2onnx): Reshape to a unit last
+    axis, Expand along it to the class count (a size computed from Shape), Equal against a
+    constant range, Cast to float, MatMul by a table."""
+    b = Builder(1302)
+    classes = 12
+    t = b.op("Reshape", ["bytes", b.const("unit_axis", [-1, 16, 1], np.int64)], "reshaped")
+    batch = b.op("Slice", [b.op("Shape", ["bytes"], "shape"), b.const("start", [0], np.int64),
+                           b.const("end", [1], np.int64)], "batch")
+    size = b.op("Concat", [batch, b.const("rest", [16, classes], np.int64)], "size", axis=0)
+    t = b.op("Expand", [t, size], "expanded")                           # N x 16 x 12
+    hot = b.op("Equal", [t, b.const("range", np.arange(classes).reshape(1, 1, classes), np.int32)], "hot")
+    t = b.op("Cast", [hot], "one_hot", to=TensorProto.FLOAT)
+    t = b.op("MatMul", [t, b.weight("table", (classes, 8), 1)], "embedded")  # N x 16 x 8
+    t = b.op("Tanh", [b.op("Add", [t, b.const("bias", b.rs.uniform(-0.5, 0.5, (1, 1, 8)))])])
+    t = b.op("ReduceMean", [t], "pooled", axes=[1], keepdims=0)         # N x 8
+    y = b.gemm(t, 8, 4)
+    data = helper.make_tensor_value_info("bytes", TensorProto.INT32, ["N", 16])
+    model = b.model([data], [y], 15)
+    desc = (f"ONNX opset 15, int32 bytes (N, 16) below {classes}, magika's one-hot embedding: Reshape to "
+            f"(N, 16, 1), Expand to (N, 16, {classes}) (the size from Shape, Slice, Concat), Equal against a "
+            f"constant range (1, 1, {classes}), Cast to float, MatMul by a ({classes}, 8) table; Add, Tanh, "
+            "ReduceMean over the bytes, Gemm.")
+    return model, {"bytes": (16,)}, desc, {"bytes": (classes, np.int32)}
+
+
+CASES = {"onnx_cnn": case_onnx_cnn, "onnx_token_ids": case_onnx_token_ids,
+         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 
 
 def write_case(out_dir, case):
-    model, input_shapes, desc = CASES[case]()
+    model, input_shapes, desc, *int_ranges = CASES[case]()
+    int_ranges = int_ranges[0] if int_ranges else {}
     seed = sum(map(ord, case))
     rs = np.random.RandomState(seed)
-    feeds = {n: rs.standard_normal((BATCH, *s)).astype(np.float32) for n, s in input_shapes.items()}
+
+    def draw(name, shape):
+        if name in int_ranges:  # ids below the table's size, of the input's type
+            high, dtype = int_ranges[name]
+            return rs.randint(0, high, (BATCH, *shape)).astype(dtype)
+        return rs.standard_normal((BATCH, *shape)).astype(np.float32)
+
+    feeds = {n: draw(n, s) for n, s in input_shapes.items()}
     data = model.SerializeToString()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     out_names = [o.name for o in model.graph.output]
@@ -369,6 +421,17 @@ def write_refused(out_dir):
     model.ir_version = 10
     onnx.checker.check_model(model)
     with open(os.path.join(d, "opset22.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    # int64 ids only reshaped: nothing bounds their values, so verification needs --input data.
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 6])
+    shape = numpy_helper.from_array(np.array([-1, 2, 3], np.int64), "shape")
+    node = helper.make_node("Reshape", ["ids", "shape"], ["y"], name="reshape")
+    out = helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 2, 3])
+    graph = helper.make_graph([node], "g", [ids], [out], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    with open(os.path.join(d, "unbounded_ids.onnx"), "wb") as f:
         f.write(model.SerializeToString())
 
 

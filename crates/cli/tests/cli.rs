@@ -344,6 +344,35 @@ fn integer_inputs_keep_their_type_and_need_a_range() {
     assert_refused(&cast, &[], "casting int32 to float32 is not supported");
 }
 
+/// ONNX integer inputs keep their type in the .h5 (magika's one-hot embedding of int32 bytes
+/// reproduces onnxruntime); int64 ids nothing bounds need --input data, then verify.
+#[test]
+fn onnx_integer_inputs_keep_their_type_and_need_a_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bytes.h5");
+    let model = fixture("onnx_one_hot_bytes");
+    let output = tf2h5(&["verify", model.to_str().unwrap(), "-o", out.to_str().unwrap()], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let model = tf2h5_keras::h5::read_file(&out).unwrap();
+    assert_eq!(model.layers[0].config["dtype"], "int32");
+    let bytes: ndarray::ArrayD<i32> = ndarray_npy::read_npy(fixture("onnx_one_hot_bytes/x.npy")).unwrap();
+    let y: ndarray::ArrayD<f32> = ndarray_npy::read_npy(fixture("onnx_one_hot_bytes/y.npy")).unwrap();
+    let ours = tf2h5_engine::run(&model, &[bytes.mapv(|v| v as f32)]).unwrap();
+    let max_err = ours[0].iter().zip(y.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(max_err <= 1e-5, "max abs err {max_err}");
+
+    let unbounded = fixture("onnx_refused/unbounded_ids.onnx");
+    let stderr = assert_refused(&unbounded, &[], "input 'ids' (DT_INT64) has no value range");
+    assert!(stderr.contains("--input ids=FILE.npy"), "{stderr}");
+    let ids = dir.path().join("ids.npy");
+    ndarray_npy::write_npy(&ids, &ndarray::Array2::from_shape_fn((2, 6), |(i, j)| (i * 6 + j) as i64)).unwrap();
+    let spec = format!("ids={}", ids.display());
+    let out = dir.path().join("ids.h5");
+    let args = ["verify", unbounded.to_str().unwrap(), "-o", out.to_str().unwrap(), "--input", &spec];
+    let output = tf2h5(&args, dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
 #[test]
 fn inspect_lists_inputs_ops_and_layers() {
     let dir = tempfile::tempdir().unwrap();

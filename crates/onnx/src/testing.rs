@@ -9,6 +9,15 @@ use crate::translator::translate;
 use crate::Options;
 
 pub(crate) fn value_info(name: &str, dims: &[i64]) -> tract_onnx::pb::ValueInfoProto {
+    typed_value_info(name, dims, tract_onnx::pb::tensor_proto::DataType::Float)
+}
+
+/// A tensor of ONNX type `elem_type` and `dims` (negative: the batch).
+pub(crate) fn typed_value_info(
+    name: &str,
+    dims: &[i64],
+    elem_type: tract_onnx::pb::tensor_proto::DataType,
+) -> tract_onnx::pb::ValueInfoProto {
     use tract_onnx::pb::{
         tensor_shape_proto::dimension::Value as DimValue, tensor_shape_proto::Dimension, type_proto, TensorShapeProto,
         TypeProto, ValueInfoProto,
@@ -18,7 +27,7 @@ pub(crate) fn value_info(name: &str, dims: &[i64]) -> tract_onnx::pb::ValueInfoP
         ..Default::default()
     };
     let tensor_type = type_proto::Tensor {
-        elem_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+        elem_type: elem_type as i32,
         shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| dim(d)).collect() }),
     };
     ValueInfoProto {
@@ -97,10 +106,20 @@ pub(crate) fn translated_at(
     nodes: Vec<NodeProto>,
     initializers: Vec<tract_onnx::pb::TensorProto>,
 ) -> Result<TfGraph, String> {
+    translated_from(opset, value_info("x", input_dims), nodes, initializers)
+}
+
+/// [`translated_at`] with graph input `input` (named `x`; of any type).
+pub(crate) fn translated_from(
+    opset: i64,
+    input: tract_onnx::pb::ValueInfoProto,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<tract_onnx::pb::TensorProto>,
+) -> Result<TfGraph, String> {
     let graph = GraphProto {
         node: nodes,
         initializer: initializers,
-        input: vec![value_info("x", input_dims)],
+        input: vec![input],
         output: vec![value_info("y", &[])],
         ..Default::default()
     };

@@ -31,6 +31,33 @@ pub(crate) enum Value {
     Const(Rc<Const>),
     /// Shape arithmetic that involves the batch size (see [`crate::shapes`]).
     Dims(Dims),
+    /// A step of an embedding lookup written as a one-hot product, which has no TF node of
+    /// its own and only the next step reads (see [`crate::ops::lookup`]).
+    Pending(Rc<Pending>),
+}
+
+/// The steps of magika's one-hot embedding, `Expand` → `Equal` against a constant range →
+/// `Cast` to float → `MatMul` by a table: an exact `Embedding` of the ids, emitted at the
+/// `MatMul` (see [`crate::ops::lookup`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Pending {
+    /// An integer tensor broadcast to `shape` (an `Expand`), read only by `Equal`.
+    Expanded { ids: Tensor, shape: Vec<Option<usize>> },
+    /// `ids == classes` along a new last axis: the one-hot of `ids` (bool, or float once cast).
+    OneHot { ids: Tensor, classes: Vec<i64>, float: bool },
+}
+
+impl Pending {
+    /// What the value is, for errors naming an op that cannot read it.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Pending::Expanded { .. } => "an integer tensor broadcast by Expand (read only by an Equal one-hot)",
+            Pending::OneHot { float: false, .. } => "a one-hot comparison (read only by a Cast to float)",
+            Pending::OneHot { float: true, .. } => {
+                "a one-hot of integer ids (read only by a MatMul by a constant table)"
+            }
+        }
+    }
 }
 
 /// An ONNX tensor computed by a TF node.
@@ -185,6 +212,12 @@ pub(crate) struct Translator {
     /// Time-major tensors around LSTM/GRU/RNN nodes, which have no TF node
     /// ([`crate::ops::recurrent`]).
     pub(crate) recurrent: Recurrent,
+    /// TF nodes holding integers or booleans (ids from an integer input), by type: only
+    /// reshapes, shapes and embedding lookups read them ([`Translator::tensor`] refuses them).
+    pub(crate) integers: HashMap<String, pb::DataType>,
+    /// Integer TF nodes computed by a reshape, with the tensor reshaped: a one-hot reads the
+    /// ids from before an `Unsqueeze` ([`crate::ops::lookup`]).
+    pub(crate) reshaped_ids: HashMap<String, Tensor>,
 }
 
 /// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
@@ -223,12 +256,12 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         outputs.push(t.output(&output.name, options)?);
     }
     let layout = layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
-    let tf_graph = pb::GraphDef { node: t.nodes, ..Default::default() };
+    let tf_graph = pb::GraphDef { node: std::mem::take(&mut t.nodes), ..Default::default() };
     let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
     let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
         key: key.0.clone(),
         tensor: key.0.clone(),
-        dtype: pb::DataType::DtFloat,
+        dtype: t.integers.get(&key.0).copied().unwrap_or(pb::DataType::DtFloat),
         shape: None,
     };
     // The ONNX graph's inputs and outputs, in its order (what `default_outputs` reports).
@@ -276,6 +309,24 @@ pub(crate) fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, OpEr
                 .ok_or_else(|| unsupported!("axis {a} out of range"))
         })
         .collect()
+}
+
+/// The TF type of a graph input of ONNX element type `elem_type`: float32, or the integer and
+/// boolean types Keras `Input`s take (ids, bytes, masks).
+fn input_type(elem_type: i32) -> Result<pb::DataType, String> {
+    use tract_onnx::pb::tensor_proto::DataType as Onnx;
+    match Onnx::try_from(elem_type) {
+        Ok(Onnx::Float) => Ok(pb::DataType::DtFloat),
+        Ok(Onnx::Int32) => Ok(pb::DataType::DtInt32),
+        Ok(Onnx::Int64) => Ok(pb::DataType::DtInt64),
+        Ok(Onnx::Uint8) => Ok(pb::DataType::DtUint8),
+        Ok(Onnx::Bool) => Ok(pb::DataType::DtBool),
+        Ok(other) => Err(format!(
+            "inputs of type {} are not supported (float32, int32, int64, uint8 and bool are)",
+            other.as_str_name()
+        )),
+        Err(_) => Err(format!("element type {elem_type} is not an ONNX type")),
+    }
 }
 
 /// The elements of `values` in logical order as little-endian bytes (TF's `tensor_content`).
@@ -357,6 +408,8 @@ impl Translator {
             differences: HashMap::new(),
             square_roots: HashMap::new(),
             recurrent: Recurrent::default(),
+            integers: HashMap::new(),
+            reshaped_ids: HashMap::new(),
         }
     }
 
@@ -454,6 +507,11 @@ impl Translator {
         Ok(self.emit(&self.part("shape"), "Pack", dims, attrs))
     }
 
+    /// The TF type attribute of `x`'s elements (float32 unless it holds ids).
+    pub(crate) fn type_of(&self, x: &Tensor) -> pb::attr_value::Value {
+        pb::attr_value::Value::Type(self.integers.get(&x.node).copied().unwrap_or(pb::DataType::DtFloat) as i32)
+    }
+
     pub(crate) fn emit_scalar(&mut self, wanted: &str, value: f32) -> String {
         self.emit_const(wanted, &Const::F32(ArrayD::from_elem(IxDyn(&[]), value)))
     }
@@ -473,9 +531,7 @@ impl Translator {
             Some(TypeValue::TensorType(t)) => t,
             _ => return Err(refuse("not a tensor".into())),
         };
-        if tensor_type.elem_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
-            return Err(refuse("only float32 inputs are supported".into()));
-        }
+        let dtype = input_type(tensor_type.elem_type).map_err(refuse)?;
         let dims = tensor_type.shape.as_ref().map(|s| &s.dim).ok_or_else(|| refuse("the input has no shape".into()))?;
         let mut shape: Vec<Option<usize>> = dims
             .iter()
@@ -509,10 +565,13 @@ impl Translator {
         self.channels_last_inputs |= channels_last;
         let layout = if rank == 4 && !options.keep_nchw && !channels_last { TO_NHWC.to_vec() } else { identity(rank) };
         let attrs: Attrs = vec![
-            ("dtype", float_type()),
+            ("dtype", pb::attr_value::Value::Type(dtype as i32)),
             ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout)))),
         ];
         let placeholder = self.emit(&input.name, "Placeholder", vec![], attrs);
+        if dtype != pb::DataType::DtFloat {
+            self.integers.insert(placeholder.clone(), dtype);
+        }
         self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout });
         Ok((placeholder, rank))
     }
@@ -527,6 +586,7 @@ impl Translator {
             Some(Value::Const(_) | Value::Dims(_)) => {
                 return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into()))
             }
+            Some(Value::Pending(p)) => return Err(refuse(format!("it is {}", p.describe()))),
             None => return Err(refuse("no node computes it".into())),
         };
         let rank = tensor.rank();
@@ -561,6 +621,9 @@ impl Translator {
                     self.sources.insert(node.clone(), SourceTensor { name: source.name, permutation });
                 }
                 self.transposes.insert(key, node.clone());
+                if let Some(&dtype) = self.integers.get(&x.node) {
+                    self.integers.insert(node.clone(), dtype);
+                }
                 node
             }
         };
@@ -587,9 +650,28 @@ impl Translator {
         self.values.get(name).ok_or_else(|| input_error(format!("'{name}' is not computed before this node")))
     }
 
+    /// Input `index` as a float tensor computed from the graph's inputs.
     pub(crate) fn tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
+        let tensor = self.any_tensor(node, index)?;
+        match self.integers.get(&tensor.node) {
+            None => Ok(tensor),
+            Some(dtype) => Err(OpError::Input {
+                index,
+                message: format!(
+                    "holds {} ids: only reshapes and embedding lookups (Gather from a constant table, or Equal \
+                     against a constant range, Cast and MatMul) read integer tensors",
+                    tf2h5_tf::dtype_name(*dtype as i32)
+                ),
+            }),
+        }
+    }
+
+    /// Input `index` as a tensor computed from the graph's inputs, float or integer (for ops
+    /// that only move values: reshapes, `Shape`).
+    pub(crate) fn any_tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
         match self.value(node, index)? {
             Value::Tensor(t) => Ok(t.clone()),
+            Value::Pending(p) => Err(OpError::Input { index, message: format!("is {}", p.describe()) }),
             Value::Const(_) => Err(OpError::Input {
                 index,
                 message: "is a constant; only tensors computed from the inputs are supported here".into(),
@@ -614,6 +696,9 @@ impl Translator {
                     index,
                     message: "must be a constant, but it depends on the batch size".into(),
                 }),
+                Value::Pending(p) => {
+                    Err(OpError::Input { index, message: format!("must be a constant, but it is {}", p.describe()) })
+                }
             },
         }
     }
@@ -624,7 +709,7 @@ impl Translator {
             Value::Dims(dims) => Ok(dims.clone()),
             Value::Const(c) => shapes::from_const(c)
                 .ok_or_else(|| OpError::Input { index, message: "must be an integer scalar or vector".into() }),
-            Value::Tensor(_) => Err(OpError::Input {
+            Value::Tensor(_) | Value::Pending(_) => Err(OpError::Input {
                 index,
                 message: "is a tensor; only shape arithmetic on constants and shapes is supported here".into(),
             }),
@@ -641,6 +726,14 @@ impl Translator {
         let value = shapes::to_const(&dims).map_or(Value::Dims(dims), |c| Value::Const(Rc::new(c)));
         self.values.insert(Self::output_name(node)?.to_string(), value);
         Ok(())
+    }
+
+    /// The tensor `node`'s output 0 is bound to, once translated.
+    pub(crate) fn output_tensor(&self, node: &NodeProto) -> Result<Tensor, OpError> {
+        match self.values.get(Self::output_name(node)?) {
+            Some(Value::Tensor(t)) => Ok(t.clone()),
+            _ => Err("the node's output is not a tensor".into()),
+        }
     }
 
     pub(crate) fn output_name(node: &NodeProto) -> Result<&str, OpError> {

@@ -635,7 +635,10 @@ pub(crate) fn run_plan(
         .iter()
         .zip(names)
         .map(|(value, name)| {
-            value
+            // Integer and boolean outputs (ids reshaped) compare as whole numbers, as the
+            // engine computes them.
+            let as_f32 = value.cast_to::<f32>().map_err(|e| VerifyError::Oracle(format!("output '{name}': {e:#}")))?;
+            as_f32
                 .to_plain_array_view::<f32>()
                 .map(|v| v.to_owned())
                 .map_err(|e| VerifyError::Oracle(format!("output '{name}': {e:#}")))
@@ -652,10 +655,11 @@ pub struct Oracle {
     input_types: Vec<DatumType>,
 }
 
-/// The tract type of `Placeholder` `name`'s `dtype` (f32 when the graph does not say).
-fn placeholder_type(graph: &GraphDef, name: &str) -> Result<DatumType, VerifyError> {
+/// The tract type of `Placeholder` `name`'s `dtype` among `nodes` (f32 when the graph does
+/// not say).
+pub(crate) fn placeholder_type(nodes: &[NodeDef], name: &str) -> Result<DatumType, VerifyError> {
     let dtype =
-        graph.node.iter().find(|n| n.name == name && n.op == "Placeholder").and_then(|n| match n.attr.get("dtype") {
+        nodes.iter().find(|n| n.name == name && n.op == "Placeholder").and_then(|n| match n.attr.get("dtype") {
             Some(AttrValue { value: Some(attr_value::Value::Type(t)) }) => DataType::try_from(*t).ok(),
             _ => None,
         });
@@ -688,7 +692,7 @@ impl Oracle {
         let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let tf = tensorflow_with_fixes();
         let input_types =
-            inputs.iter().map(|(name, _)| placeholder_type(&graph, name)).collect::<Result<Vec<_>, _>>()?;
+            inputs.iter().map(|(name, _)| placeholder_type(&graph.node, name)).collect::<Result<Vec<_>, _>>()?;
         expand_splat_constants(&mut graph);
         let model = guard::contained(|| tf.model_for_proto_model(&graph));
         drop(graph);
@@ -707,17 +711,19 @@ impl Oracle {
         let inputs: TVec<TValue> = inputs
             .iter()
             .zip(&self.input_types)
-            .map(|(a, &datum_type)| {
-                let tensor = Tensor::from(a.clone());
-                if datum_type == f32::datum_type() {
-                    return Ok(tensor.into());
-                }
-                let cast = tensor.cast_to_dt(datum_type).map_err(|e| VerifyError::Oracle(format!("{e:#}")))?;
-                Ok(cast.into_owned().into())
-            })
+            .map(|(a, &datum_type)| typed_input(Tensor::from(a.clone()), datum_type))
             .collect::<Result<_, VerifyError>>()?;
         run_plan(&self.plan, inputs, &self.output_names)
     }
+}
+
+/// A sample (f32, whole numbers for an integer input) as a tract input of `datum_type`.
+pub(crate) fn typed_input(tensor: Tensor, datum_type: DatumType) -> Result<TValue, VerifyError> {
+    if datum_type == f32::datum_type() {
+        return Ok(tensor.into());
+    }
+    let cast = tensor.cast_to_dt(datum_type).map_err(|e| VerifyError::Oracle(format!("{e:#}")))?;
+    Ok(cast.into_owned().into())
 }
 
 #[cfg(test)]

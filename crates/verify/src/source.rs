@@ -44,8 +44,12 @@ impl SourceOracle {
     pub fn new(mut graph: TfGraph, inputs: &[(String, Vec<usize>)], outputs: &[String]) -> Result<Self, VerifyError> {
         match graph.translation.take() {
             Some(translation) => {
+                let types = inputs
+                    .iter()
+                    .map(|(name, _)| oracle::placeholder_type(graph.nodes(), name))
+                    .collect::<Result<Vec<_>, _>>()?;
                 drop(graph);
-                Ok(SourceOracle::Onnx(oracle::onnx::OnnxOracle::new(&translation, inputs, outputs)?))
+                Ok(SourceOracle::Onnx(oracle::onnx::OnnxOracle::new(&translation, inputs, &types, outputs)?))
             }
             None => Ok(SourceOracle::Tf(oracle::Oracle::from_graph(graph.into_pruned(outputs)?, inputs, outputs)?)),
         }

@@ -2,8 +2,11 @@
 //! outputs: the tract oracle on the source graph, and our engine on the `.h5` read back.
 //! Both must match TF (max abs err ≤ 1e-4), not merely each other.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::read_array;
 use ndarray::ArrayD;
 use serde_json::Value;
 use tf2h5_verify::{compare::compare, oracle::Oracle, Tolerance};
@@ -60,15 +63,6 @@ fn load_fixture(dir: &Path) -> Fixture {
         runs.push((files("inputs", &inputs), files("outputs", &outputs)));
     }
     Fixture { dir: dir.to_path_buf(), model: dir.join(meta["model"].as_str().unwrap()), inputs, outputs, runs }
-}
-
-/// A fixture array as f32: float32 as is, int32 token ids as whole numbers (the form both
-/// engines take integer inputs in).
-fn read_array(file: &Path) -> ArrayD<f32> {
-    match ndarray_npy::read_npy::<_, ArrayD<f32>>(file) {
-        Ok(array) => array,
-        Err(_) => ndarray_npy::read_npy::<_, ArrayD<i32>>(file).unwrap().mapv(|v| v as f32),
-    }
 }
 
 fn check(what: &str, fixture: &Fixture, name: &str, expected: &ArrayD<f32>, actual: &ArrayD<f32>) -> f32 {

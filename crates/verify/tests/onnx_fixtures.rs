@@ -4,6 +4,8 @@
 //! Fixture arrays are in the ONNX file's layout: NCHW for most (the default `.h5` takes and
 //! gives NHWC), NHWC for the tf2onnx conversions of TF models (their `.h5` keeps it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use ndarray::ArrayD;
@@ -49,7 +51,7 @@ fn fixture(dir: &Path) -> Fixture {
     };
     let read = |files: &Value, file_of: fn(&Value) -> &Value| -> Vec<ArrayD<f32>> {
         let files = files.as_array().unwrap().iter();
-        files.map(|e| ndarray_npy::read_npy(dir.join(file_of(e).as_str().unwrap())).unwrap()).collect()
+        files.map(|e| common::read_array(&dir.join(file_of(e).as_str().unwrap()))).collect()
     };
     let runs = meta["runs"].as_array().into_iter().flatten();
     let runs = runs.map(|run| (read(&run["inputs"], |f| f), read(&run["outputs"], |f| f))).collect();

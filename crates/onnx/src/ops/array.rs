@@ -152,13 +152,19 @@ impl Translator {
         };
         let target: Vec<i64> = permuted(&shape, &layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect();
         let target = self.emit_ints(&self.part("shape"), &target);
-        self.emit_output(node, "Reshape", vec![source.node, target], vec![("T", float_type())], shape, layout)?;
+        let attrs: Attrs = vec![("T", self.type_of(x))];
+        self.emit_output(node, "Reshape", vec![source.node.clone(), target], attrs, shape, layout)?;
+        if let Some(&dtype) = self.integers.get(&source.node) {
+            let reshaped = self.output_tensor(node)?;
+            self.integers.insert(reshaped.node.clone(), dtype);
+            self.reshaped_ids.insert(reshaped.node, source);
+        }
         self.inherit_rows(node, rows)
     }
 
     /// `Flatten(axis = 1)`: (batch, everything else), in NCHW element order.
     fn flatten(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.any_tensor(node, 0)?;
         let axis = proto::attr_int(node, "axis", 1)?;
         if axis != 1 && axis != 1 - x.rank() as i64 {
             return Err(unsupported!("axis {axis}: only Flatten(axis=1) keeps the batch"));
@@ -169,7 +175,7 @@ impl Translator {
 
     /// `Squeeze`: a reshape dropping axes of size 1 (never the batch).
     fn squeeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.any_tensor(node, 0)?;
         let unit_axes: Vec<usize> = (1..x.rank()).filter(|&a| x.shape[a] == Some(1)).collect();
         let axes = self.axes(node, x.rank(), 13)?.unwrap_or_else(|| unit_axes.clone());
         if axes.iter().any(|a| !unit_axes.contains(a)) {
@@ -188,7 +194,7 @@ impl Translator {
 
     /// `Unsqueeze`: a reshape inserting axes of size 1 after the batch.
     fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.any_tensor(node, 0)?;
         let rank = x.rank();
         let inserted = self.raw_axes(node, 13)?.ok_or("the axes are missing")?.len();
         let out_rank = rank + inserted;
@@ -363,7 +369,7 @@ impl Translator {
 
     /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
     fn transpose(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.any_tensor(node, 0)?;
         let rank = x.rank();
         let perm: Vec<usize> = match proto::attr_ints(node, "perm")? {
             None => (0..rank).rev().collect(),
@@ -390,7 +396,7 @@ impl Translator {
         if let Value::Const(value) = self.value(node, 0)?.clone() {
             return self.reshape_constant(node, &value);
         }
-        let x = self.tensor(node, 0)?;
+        let x = self.any_tensor(node, 0)?;
         let target_dims = self.dims(node, 1).map_err(|e| format!("the target shape: {e}"))?;
         // `None` stands for (a multiple of) the batch size computed at run time (`Shape` → `Gather`).
         let target: Vec<Option<i64>> = target_dims

@@ -146,6 +146,9 @@ impl Translator {
     }
 
     fn mat_mul(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        if let Value::Pending(one_hot) = self.value(node, 0)?.clone() {
+            return self.one_hot_product(node, &one_hot);
+        }
         let a = self.tensor(node, 0)?;
         let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?;
         let b = proto::f32_view(&b);

@@ -14,6 +14,7 @@ use crate::error::OpError;
 use crate::translator::Translator;
 
 mod array;
+mod lookup;
 mod math;
 mod nn;
 pub(crate) mod recurrent;
@@ -29,6 +30,7 @@ pub(crate) type Registry = HashMap<&'static str, Translate>;
 pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     let mut registry = Registry::new();
     array::register(&mut registry);
+    lookup::register(&mut registry);
     math::register(&mut registry);
     nn::register(&mut registry);
     recurrent::register(&mut registry);

@@ -12,7 +12,8 @@ use crate::shapes;
 use crate::translator::Translator;
 
 pub(super) fn register(registry: &mut Registry) {
-    for op in ["Shape", "Gather", "Cast", "ReduceProd"] {
+    // `Gather` and `Cast` of tensors are lookups (see `lookup`), which dispatch here otherwise.
+    for op in ["Shape", "ReduceProd"] {
         registry.insert(op, Translator::shape_arithmetic);
     }
 }
@@ -22,7 +23,7 @@ impl Translator {
     pub(crate) fn shape_arithmetic(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let dims = match node.op_type.as_str() {
             "Shape" => {
-                let x = self.tensor(node, 0)?;
+                let x = self.any_tensor(node, 0)?;
                 let mut shape = Dims::of_shape(&x.shape)
                     .ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
                 shape.values[0] = Dim::Batch(self.rows_of(&x) as i64);

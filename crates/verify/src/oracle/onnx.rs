@@ -17,8 +17,9 @@ use crate::VerifyError;
 /// A runnable ONNX model with fixed input shapes, producing the values of translated nodes.
 pub struct OnnxOracle {
     plan: Arc<TypedRunnableModel>,
-    /// Per input: the permutation from the graph's layout to ONNX's (`None` = same).
-    inputs: Vec<Option<Vec<usize>>>,
+    /// Per input: the permutation from the graph's layout to ONNX's (`None` = same), and its
+    /// type (samples arrive as f32, whole numbers for integer inputs, and are cast to it).
+    inputs: Vec<(Option<Vec<usize>>, DatumType)>,
     /// Per output: the node name and the permutation from ONNX's layout to the graph's.
     outputs: Vec<(String, Option<Vec<usize>>)>,
     /// The output node names.
@@ -48,10 +49,12 @@ fn permute(array: &ArrayD<f32>, perm: &Option<Vec<usize>>) -> Result<ArrayD<f32>
 
 impl OnnxOracle {
     /// Prepares the ONNX model `translation` came from, for inputs named (graph
-    /// placeholders) and shaped (graph layout) as given, producing the graph nodes `outputs`.
+    /// placeholders), shaped (graph layout) and typed as given, producing the graph nodes
+    /// `outputs`.
     pub fn new(
         translation: &tf2h5_tf::Translation,
         inputs: &[(String, Vec<usize>)],
+        types: &[DatumType],
         outputs: &[String],
     ) -> Result<Self, VerifyError> {
         let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
@@ -78,12 +81,12 @@ impl OnnxOracle {
             input_perms.push(tensor.permutation.as_deref().map(inverse));
         }
         model.set_input_names(&names).map_err(oracle_error)?;
-        for (index, ((_, shape), perm)) in inputs.iter().zip(&input_perms).enumerate() {
+        for (index, (((_, shape), perm), &datum_type)) in inputs.iter().zip(&input_perms).zip(types).enumerate() {
             let shape: Vec<usize> = match perm {
                 Some(p) => p.iter().map(|&axis| shape.get(axis).copied().unwrap_or(0)).collect(),
                 None => shape.clone(),
             };
-            model.set_input_fact(index, f32::fact(&shape).into()).map_err(oracle_error)?;
+            model.set_input_fact(index, InferenceFact::dt_shape(datum_type, &shape)).map_err(oracle_error)?;
         }
         let mut outlets = Vec::new();
         let mut output_perms = Vec::new();
@@ -97,7 +100,8 @@ impl OnnxOracle {
         }
         model.select_output_outlets(&outlets).map_err(oracle_error)?;
         let names = output_perms.iter().map(|(name, _)| name.clone()).collect();
-        Ok(OnnxOracle { plan: super::runnable(model)?, inputs: input_perms, outputs: output_perms, names })
+        let inputs = input_perms.into_iter().zip(types.iter().copied()).collect();
+        Ok(OnnxOracle { plan: super::runnable(model)?, inputs, outputs: output_perms, names })
     }
 
     /// Runs one set of inputs (graph layout); returns one array per requested node (graph
@@ -106,7 +110,7 @@ impl OnnxOracle {
         let inputs: TVec<TValue> = inputs
             .iter()
             .zip(&self.inputs)
-            .map(|(array, perm)| Ok(Tensor::from(permute(array, perm)?).into()))
+            .map(|(array, (perm, datum_type))| super::typed_input(Tensor::from(permute(array, perm)?), *datum_type))
             .collect::<Result<_, VerifyError>>()?;
         let values = super::run_plan(&self.plan, inputs, &self.names)?;
         values.iter().zip(&self.outputs).map(|(array, (_, perm))| permute(array, perm)).collect()
