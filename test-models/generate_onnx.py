@@ -171,6 +171,22 @@ def case_onnx_blocks():
     return model, {x: (4, 7, 7)}, desc
 
 
+def case_onnx_fixed_batch():
+    """A detection head as paddle2onnx writes it: the file fixes the batch at 1 and its
+    Reshape target says 1 too, so a larger batch would be folded into one row; opset 13."""
+    b = Builder(404)
+    x = "x"
+    t = b.conv(x, 3, 6, 1)
+    t = b.op("Reshape", [t, b.const("shape", [1, 6, -1], np.int64)])
+    t = b.op("Transpose", [t], perm=[0, 2, 1])
+    y = b.op("Softmax", [t], "probs", axis=-1)
+    model = b.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 3, 4, 4])], [y], 13)
+    desc = ("ONNX opset 13, input fixed at batch 1 (1x3x4x4): 1x1 Conv, Reshape to [1, 6, -1], "
+            "Transpose [0, 2, 1], Softmax. Only defined at batch 1: the outputs are onnxruntime's, "
+            "one sample at a time.")
+    return model, {x: (3, 4, 4)}, desc
+
+
 def case_onnx_mlp():
     """Vectors only (no layout change), opset 13."""
     b = Builder(303)
@@ -350,7 +366,7 @@ def case_onnx_one_hot_bytes():
     return model, {"bytes": (16,)}, desc, {"bytes": (classes, np.int32)}
 
 
-CASES = {"onnx_cnn": case_onnx_cnn, "onnx_token_ids": case_onnx_token_ids,
+CASES = {"onnx_cnn": case_onnx_cnn, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
          "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
@@ -372,7 +388,13 @@ def write_case(out_dir, case):
     data = model.SerializeToString()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     out_names = [o.name for o in model.graph.output]
-    golden = session.run(out_names, feeds)
+    # A file that fixes its batch size at 1 only runs one sample at a time.
+    first_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    if first_dim.HasField("dim_value") and first_dim.dim_value == 1:
+        rows = [session.run(out_names, {n: v[i:i + 1] for n, v in feeds.items()}) for i in range(BATCH)]
+        golden = [np.concatenate(parts) for parts in zip(*rows)]
+    else:
+        golden = session.run(out_names, feeds)
     d = os.path.join(out_dir, case)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "model.onnx"), "wb") as f:

@@ -201,6 +201,8 @@ pub(crate) struct Translator {
     /// A 4-D graph input is channels-last in the ONNX file (see [`reads_channels_last`]); 4-D
     /// inputs and outputs then keep the ONNX layout.
     pub(crate) channels_last_inputs: bool,
+    /// The batch size an input of the file fixes (see [`Translation::fixed_batch`]).
+    fixed_batch: Option<usize>,
     /// TF nodes whose first axis merges the batch with others (tf2onnx's `tensordot`
     /// reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`): rows per sample.
     pub(crate) rows: HashMap<String, usize>,
@@ -275,6 +277,7 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         format: "ONNX".into(),
         source: file.to_path_buf(),
         source_nodes: graph.node.len(),
+        fixed_batch: t.fixed_batch,
         layout,
         tensors: t.sources,
     });
@@ -404,6 +407,7 @@ impl Translator {
             current: None,
             transposes: HashMap::new(),
             channels_last_inputs: false,
+            fixed_batch: None,
             rows: HashMap::new(),
             differences: HashMap::new(),
             square_roots: HashMap::new(),
@@ -545,7 +549,11 @@ impl Translator {
         }
         // The first dimension is the batch, whatever the file fixes it to. Other unknown
         // dimensions (a `dim_param`, or none given) stay unknown in the placeholder: as for a TF
-        // graph, verification converts and proves the model at sizes it plans for them.
+        // graph, verification converts and proves the model at sizes it plans for them. A fixed
+        // batch size is remembered: the source is only run at that size.
+        if let Some(size) = shape[0] {
+            self.fixed_batch.get_or_insert(size);
+        }
         shape[0] = None;
         if let Some((_, fixed)) = options.fixed_shapes.iter().find(|(name, _)| name == &input.name) {
             if fixed.len() != shape.len() {

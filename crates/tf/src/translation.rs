@@ -13,6 +13,11 @@ pub struct Translation {
     pub source: PathBuf,
     /// Nodes in the source model's graph (the translated graph usually has more).
     pub source_nodes: usize,
+    /// The batch size the source's inputs fix, if any (ONNX files often fix it at 1). The
+    /// translated graph leaves the batch free, but the source may depend on that size (a
+    /// `Reshape` to `[1, -1, 10]` folds a larger batch into one row), so verification runs
+    /// the source at exactly that batch size.
+    pub fixed_batch: Option<usize>,
     /// One sentence on the layout the translated graph's inputs and outputs use.
     pub layout: String,
     /// For translated nodes that reproduce a source tensor: node name → that tensor.

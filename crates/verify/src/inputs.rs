@@ -108,13 +108,31 @@ pub const MAX_BATCH: usize = 8;
 
 /// The samples stacked into equal batches along axis 0: the largest batch size up to
 /// [`MAX_BATCH`] that divides the sample count (the oracle is prepared for one fixed shape),
-/// or one sample per batch when an input's batch axis is fixed by the graph.
-pub fn batches(inputs: &[Endpoint], samples: &[Sample]) -> Result<Vec<Sample>, VerifyError> {
+/// or one sample per batch when an input's batch axis is fixed by the graph. `source_batch`:
+/// the batch size a translated source fixes while the converted graph leaves it free
+/// ([`tf2h5_tf::Translation::fixed_batch`]); every batch then has exactly that many rows
+/// (random samples are drawn at that size, rows of the user's data are stacked to it).
+pub fn batches(
+    inputs: &[Endpoint],
+    samples: &[Sample],
+    source_batch: Option<usize>,
+) -> Result<Vec<Sample>, VerifyError> {
     let free_batch_axis = inputs.iter().all(|input| input.shape.first() == Some(&None));
-    let size = if free_batch_axis {
-        (1..=MAX_BATCH.min(samples.len())).rev().find(|b| samples.len().is_multiple_of(*b)).unwrap_or(1)
-    } else {
-        1
+    let size = match source_batch {
+        Some(rows_wanted) => {
+            let rows = samples.first().and_then(|s| s.first()).and_then(|a| a.shape().first().copied()).unwrap_or(1);
+            let per_batch = rows_wanted.checked_div(rows).unwrap_or(0);
+            if per_batch == 0 || rows_wanted % rows != 0 || !samples.len().is_multiple_of(per_batch) {
+                return Err(VerifyError::Input(format!(
+                    "the source model fixes its batch size at {rows_wanted}: give a multiple of {rows_wanted} samples"
+                )));
+            }
+            per_batch
+        }
+        None if free_batch_axis => {
+            (1..=MAX_BATCH.min(samples.len())).rev().find(|b| samples.len().is_multiple_of(*b)).unwrap_or(1)
+        }
+        None => 1,
     };
     samples
         .chunks(size)
@@ -230,14 +248,21 @@ mod tests {
         let inputs = [endpoint(&[None, Some(2)])];
         let options = Options { samples: 12, ..Default::default() };
         let samples = samples(&inputs, None, &options).unwrap();
-        let stacked = batches(&inputs, &samples).unwrap();
+        let stacked = batches(&inputs, &samples, None).unwrap();
         // 12 samples: batches of 6 (the largest divisor up to 8), in sample order.
         assert_eq!(stacked.len(), 2);
         assert_eq!(stacked[0][0].shape(), [6, 2]);
         assert_eq!(stacked[1][0].slice(ndarray::s![5, ..]), samples[11][0].slice(ndarray::s![0, ..]));
         // A graph with a fixed batch of 1 gets one sample per run.
         let fixed = [endpoint(&[Some(1), Some(2)])];
-        assert_eq!(batches(&fixed, &samples).unwrap().len(), 12);
+        assert_eq!(batches(&fixed, &samples, None).unwrap().len(), 12);
+        // A source that fixes its batch size while the converted model leaves it free: the
+        // batches have exactly that many rows.
+        assert_eq!(batches(&inputs, &samples, Some(1)).unwrap().len(), 12);
+        let by_three = batches(&inputs, &samples, Some(3)).unwrap();
+        assert_eq!(by_three.len(), 4);
+        assert_eq!(by_three[0][0].shape(), [3, 2]);
+        assert!(batches(&inputs, &samples, Some(5)).is_err());
     }
 
     #[test]

@@ -268,14 +268,29 @@ fn draw(
     graph: Option<&tf2h5_tf::TfGraph>,
     options: &Options,
 ) -> Result<Draws, VerifyError> {
+    // A translated source that fixes its batch size (an ONNX file's `[1, 3, H, W]` input, which
+    // may then reshape to `[1, -1, C]`) is only defined at that size: each sample is one batch
+    // of it, and samples are never stacked.
+    let source_batch = graph.and_then(|g| g.translation.as_ref()).and_then(|t| t.fixed_batch);
+    let at_source_batch = |run: &dynamic::Run| -> dynamic::Run {
+        let mut run = run.clone();
+        if let Some(size) = source_batch {
+            for (endpoint, (_, shape)) in conversion.inputs.iter().zip(run.iter_mut()) {
+                if let (Some(None), Some(batch)) = (endpoint.shape.first(), shape.first_mut()) {
+                    *batch = size;
+                }
+            }
+        }
+        run
+    };
     let run_samples = runs
         .iter()
         .enumerate()
-        .map(|(index, run)| inputs::samples_at(&conversion.inputs, run, index, graph, options))
+        .map(|(index, run)| inputs::samples_at(&conversion.inputs, &at_source_batch(run), index, graph, options))
         .collect::<Result<Vec<_>, _>>()?;
     let run_batches = run_samples
         .iter()
-        .map(|samples| inputs::batches(&conversion.inputs, samples))
+        .map(|samples| inputs::batches(&conversion.inputs, samples, source_batch))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((run_samples, run_batches))
 }
