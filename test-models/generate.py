@@ -1242,6 +1242,49 @@ def case_upsample_block(out, ref):
     return size
 
 
+def case_aspp_block(out, ref):
+    """A DeepLab-style ASPP head with TF's three bilinear samplings (ResizeBilinear)."""
+    rs = seed_all(1717)
+    L = keras.layers
+    inp = keras.Input(shape=(13, 10, 3), name="image")
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="stem")(inp)  # 7x5x8
+    near = L.Conv2D(6, 1, activation="relu", name="aspp_1x1")(x)
+    wide = L.Conv2D(6, 3, dilation_rate=2, padding="same", activation="relu", name="aspp_rate2")(x)
+    # Image pooling back to 7x5 with align_corners (the original DeepLab v3 code, TF 1 API).
+    pooled = L.GlobalAveragePooling2D(keepdims=True, name="image_pool")(x)
+    pooled = L.Conv2D(6, 1, activation="relu", name="pool_proj")(pooled)
+    pooled = tf.compat.v1.image.resize_bilinear(pooled, (7, 5), align_corners=True)
+    x = L.Concatenate(name="aspp_concat")([near, wide, pooled])
+    x = L.Conv2D(8, 1, activation="relu", name="aspp_proj")(x)
+    x = L.UpSampling2D(2, interpolation="bilinear", name="up")(x)  # 14x10, half-pixel centers
+    # Back to the input size, 14 -> 13 rows, with TF 1's asymmetric corners.
+    x = tf.compat.v1.image.resize_bilinear(x, (13, 10))
+    x = L.Concatenate(name="skip")([x, inp])
+    # A non-integral enlargement, 13x10 -> 20x16, as Keras's Resizing writes it (half-pixel).
+    x = L.Resizing(20, 16, interpolation="bilinear", name="resize")(x)
+    x = L.Conv2D(4, 1, name="classes")(x)
+    model = keras.Model(inp, x, name="aspp_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        resizes = [n for n in gd.node if n.op == "ResizeBilinear"]
+        modes = sorted((n.attr["align_corners"].b, n.attr["half_pixel_centers"].b) for n in resizes)
+        assert modes == [(False, False), (False, True), (False, True), (True, False)], modes
+        return f"ResizeBilinear (align_corners, half_pixel_centers): {modes}"
+
+    return write_case(
+        out, "aspp_block",
+        "DeepLab-style ASPP head on 13x10x3: Conv2D(8, stride 2) to 7x5; branches Conv2D 1x1, "
+        "Conv2D 3x3 rate 2, and image pooling (GlobalAveragePooling2D -> Conv2D 1x1 -> "
+        "tf.compat.v1 resize_bilinear to 7x5 with align_corners); Concatenate -> Conv2D 1x1 -> "
+        "UpSampling2D(2, bilinear) (half-pixel centers) -> resize_bilinear to 13x10 (TF 1 "
+        "asymmetric corners) -> Concatenate with the image -> Resizing(20, 16, bilinear) -> "
+        "Conv2D(4, 1). TF writes four ResizeBilinear nodes covering its three samplings; "
+        "tract-tensorflow reads none (the oracle maps them onto tract-core's linear Resize).",
+        lambda x: model(x, training=False), [(13, 10, 3)], 1717, checks,
+    )
+
+
 class CheckedScale(keras.layers.Layer):
     """A layer with tf.debugging checks inside (as real models ship them): asserts on the
     input's static channel count and on a value range, and check_numerics on its output."""
@@ -1543,6 +1586,7 @@ CASES = [
     ("decomposed_ops", case_decomposed_ops),
     ("frozen_function_call", case_frozen_function_call),
     ("upsample_block", case_upsample_block),
+    ("aspp_block", case_aspp_block),
     ("debug_checks", case_debug_checks),
     ("tf_refused", case_tf_refused),
     ("dynamic_fcn", case_dynamic_fcn),

@@ -38,6 +38,7 @@ import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = 4
@@ -203,6 +204,27 @@ class Decoder(nn.Module):
 
     def forward(self, x):
         return self.out(self.up2(self.up1(self.encode(x))))
+
+
+class BilinearHead(nn.Module):
+    """A segmentation head resized bilinearly in PyTorch's two modes and to a pooled branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU())
+        self.pool_proj = nn.Conv2d(8, 4, 1)
+        self.fuse = nn.Conv2d(12, 6, 3, padding=1)
+        self.classes = nn.Conv2d(9, 4, 1)
+
+    def forward(self, x):
+        feats = self.stem(x)  # 5x7
+        pooled = torch.relu(self.pool_proj(F.adaptive_avg_pool2d(feats, 1)))
+        pooled = F.interpolate(pooled, size=feats.shape[2:], mode="bilinear", align_corners=False)
+        y = torch.relu(self.fuse(torch.cat([feats, pooled], 1)))
+        y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)  # 10x14
+        y = F.interpolate(y, size=(9, 13), mode="bilinear", align_corners=True)  # shrink
+        x = F.interpolate(x, size=(9, 13), mode="bilinear", align_corners=False)
+        return self.classes(torch.cat([y, x], 1))
 
 
 class Conv1dBlock(nn.Module):
@@ -383,6 +405,16 @@ def case_torch_decoder_block():
     return Decoder(), (3, 8, 8), desc
 
 
+def case_torch_bilinear_head():
+    desc = ("Bilinear resizes, NCHW 3x10x14: Conv2d(3,8,3,stride 2,padding 1) + ReLU (8x5x7); image "
+            "pooling (adaptive_avg_pool2d 1, 1x1 Conv2d, ReLU) brought back by F.interpolate(size, "
+            "bilinear) from 1x1; torch.cat, Conv2d(12,6,3,padding 1) + ReLU; F.interpolate("
+            "scale_factor=2, bilinear, align_corners=False) (Resize linear, pytorch_half_pixel, "
+            "scales) to 10x14; F.interpolate(size=(9,13), align_corners=True) (a shrink, sizes); the "
+            "input shrunk to 9x13 with align_corners=False; torch.cat, 1x1 Conv2d(9,4).")
+    return BilinearHead(), (3, 10, 14), desc
+
+
 def case_torch_conv1d_block():
     desc = ("1-D front end, NCW 3x24: Conv1d(3,8,5,padding 2,no bias) + BatchNorm1d (folded) + ReLU; "
             "Conv1d(8,8,3,padding 2,dilation 2) + ReLU; Conv1d(8,6,3,stride 2,padding 1) (6x12); "
@@ -411,6 +443,7 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_lstm_classifier": case_torch_lstm_classifier,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
+         "torch_bilinear_head": case_torch_bilinear_head,
          "torch_conv1d_block": case_torch_conv1d_block,
          "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 

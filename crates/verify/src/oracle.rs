@@ -39,8 +39,8 @@ mod resize;
 /// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, the `tf.debugging`
 ///   checks `CheckNumerics`/`V2` and `EnsureShape` (forwarding when they pass), and `IdentityN`
 ///   (the custom-gradient wrapper around swish: output k is input k).
-/// - `ResizeNearestNeighbor` (Keras `UpSampling2D`): missing; tract-core's `Resize`
-///   (`oracle/resize.rs`).
+/// - `ResizeNearestNeighbor` (Keras `UpSampling2D`), `ResizeBilinear`: missing; tract-core's
+///   `Resize` (`oracle/resize.rs`).
 /// - `Conv2DBackpropInput`, `Conv3DBackpropInputV2` (Keras `Conv2DTranspose`,
 ///   `Conv3DTranspose`): missing; tract-core's `Deconv` (`oracle/deconv.rs`).
 /// - `Conv3D`: missing; tract's `Conv` in 3-D, as `Conv2D` below.
@@ -78,6 +78,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     }
     tf.op_register.insert("GatherV2", |_, _| Ok(expand(GatherV2)));
     tf.op_register.insert("ResizeNearestNeighbor", resize::resize_nearest_neighbor);
+    tf.op_register.insert("ResizeBilinear", resize::resize_bilinear);
     tf.op_register.insert("Conv2DBackpropInput", deconv::backprop_input);
     tf.op_register.insert("Conv3DBackpropInputV2", deconv::backprop_input);
     tf.op_register.insert("Conv3D", |_, node| Ok(expand(channels_last_conv(node, 3)?)));

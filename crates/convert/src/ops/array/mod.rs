@@ -2,6 +2,7 @@
 //! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, StridedSlice (→ Cropping2D), Transpose, and the
 //! shape arithmetic around reshapes (Shape, Pack, GatherV2, Cast).
 
+pub(crate) mod axis;
 mod reshape;
 mod shape;
 mod strided_slice;

@@ -1,0 +1,120 @@
+//! Exact edits along one non-batch axis of a tensor of rank 2 to 5, built from standard
+//! layers that every loader (tf-keras, Keras 3, tfjs) runs identically:
+//! - [`crop`]: keep `start..stop` of the axis: `Cropping{1,2,3}D` on a spatial axis; the last
+//!   axis is first swapped with axis 1 by `Permute` (and back); a rank-2 tensor is seen as
+//!   (batch, len, 1) by `Reshape`.
+//! - [`linear_map`]: `y[.., j, ..] = Σ_i x[.., i, ..] · matrix[i, j]`: the axis is swapped
+//!   last by `Permute`, a bias-free `Dense` with `matrix` as kernel maps it, and `Permute`
+//!   swaps it back. Reversal (mirror padding) and interpolation (bilinear resize) are such
+//!   maps; where each output reads one input with weight 1, the sum is exact.
+//!
+//! Each step is an inner layer named after `name`; the caller records the last one as its
+//! node's output.
+
+use ndarray::Array2;
+use tf2h5_keras::layers;
+use tf2h5_keras::spec::{LayerSpec, ResampleKind, Sides};
+
+use crate::context::{Context, KTensor};
+
+/// Adds the steps of one edit as inner layers named `{name}_{step}`.
+pub(crate) struct Steps<'c, 'g> {
+    ctx: &'c mut Context<'g>,
+    name: String,
+}
+
+impl<'c, 'g> Steps<'c, 'g> {
+    /// Steps for the layer family of `name` (the node's Keras layer name).
+    pub(crate) fn new(ctx: &'c mut Context<'g>, name: &str) -> Self {
+        Steps { ctx, name: name.to_string() }
+    }
+
+    fn add(
+        &mut self,
+        step: &str,
+        shape: Vec<Option<usize>>,
+        build: impl FnOnce(&str) -> tf2h5_keras::Layer,
+    ) -> KTensor {
+        let name = self.ctx.layer_name(&format!("{}_{step}", self.name));
+        self.ctx.add_inner_layer(build(&name), shape)
+    }
+
+    /// `Permute` exchanging axes `a` and `b` (0-based, incl. batch; neither the batch).
+    fn swap(&mut self, x: &KTensor, a: usize, b: usize) -> KTensor {
+        if a == b {
+            return x.clone();
+        }
+        let mut dims: Vec<usize> = (1..x.rank()).collect();
+        dims.swap(a - 1, b - 1);
+        let mut shape = x.shape.clone();
+        shape.swap(a, b);
+        let input = x.layer.clone();
+        self.add("permute", shape, |name| layers::permute(name, input, &dims))
+    }
+
+    /// `x` with `axis` cut to `start..stop` (a copy of `x` if that is the whole axis).
+    pub(crate) fn crop(&mut self, x: &KTensor, axis: usize, start: usize, stop: usize) -> Result<KTensor, String> {
+        let rank = x.rank();
+        let len = checked_axis(x, axis)?;
+        if start > stop || stop > len {
+            return Err(format!("range {start}..{stop} does not fit axis {axis} of {:?}", x.shape));
+        }
+        if (start, stop) == (0, len) {
+            return Ok(x.clone());
+        }
+        if rank == 2 {
+            let column = self.reshape(x, &[len, 1]);
+            let cropped = self.crop(&column, 1, start, stop)?;
+            return Ok(self.reshape(&cropped, &[stop - start]));
+        }
+        if axis == rank - 1 {
+            let swapped = self.swap(x, 1, axis);
+            let cropped = self.crop(&swapped, 1, start, stop)?;
+            return Ok(self.swap(&cropped, 1, axis));
+        }
+        let mut sides = vec![[0usize; 2]; rank - 2];
+        sides[axis - 1] = [start, len - stop];
+        let spec = Sides { kind: ResampleKind::Cropping, sides };
+        let shape = spec.output_shape(&x.shape)?;
+        let input = x.layer.clone();
+        Ok(self.add("crop", shape, |name| LayerSpec::Sides(spec).layer(name, vec![input], vec![])))
+    }
+
+    /// `x` with `axis` mapped by `matrix` (axis length × new length).
+    pub(crate) fn linear_map(&mut self, x: &KTensor, axis: usize, matrix: Array2<f32>) -> Result<KTensor, String> {
+        let len = checked_axis(x, axis)?;
+        if matrix.nrows() != len {
+            return Err(format!("a {:?} map does not fit axis {axis} of {:?}", matrix.shape(), x.shape));
+        }
+        let last = x.rank() - 1;
+        let swapped = self.swap(x, axis, last);
+        let mut shape = swapped.shape.clone();
+        shape[last] = Some(matrix.ncols());
+        let input = swapped.layer.clone();
+        let mapped = self.add("map", shape, |name| layers::dense(name, input, matrix.into_dyn(), None, "linear"));
+        Ok(self.swap(&mapped, axis, last))
+    }
+
+    /// `Reshape` of the non-batch axes to `target`.
+    fn reshape(&mut self, x: &KTensor, target: &[usize]) -> KTensor {
+        let shape = std::iter::once(x.shape[0]).chain(target.iter().map(|&d| Some(d))).collect();
+        let input = x.layer.clone();
+        self.add("reshape", shape, |name| layers::reshape(name, input, target))
+    }
+
+    /// `Concatenate` of `parts` along `axis`.
+    pub(crate) fn concatenate(&mut self, parts: &[KTensor], axis: usize) -> KTensor {
+        let mut shape = parts[0].shape.clone();
+        shape[axis] = parts.iter().map(|t| t.shape[axis]).try_fold(0usize, |sum, d| d.map(|d| sum + d));
+        let inputs = parts.iter().map(|t| t.layer.clone()).collect();
+        self.add("concat", shape, |name| layers::concatenate(name, inputs, axis as i64))
+    }
+}
+
+/// The known length of `axis`, which must be a non-batch axis of a rank-2 to rank-5 tensor.
+fn checked_axis(x: &KTensor, axis: usize) -> Result<usize, String> {
+    if !(2..=5).contains(&x.rank()) || axis == 0 || axis >= x.rank() {
+        return Err(format!("axis {axis} of a tensor shaped {:?} (only non-batch axes, rank 2 to 5)", x.shape));
+    }
+    x.shape[axis].ok_or_else(|| format!("axis {axis} of {:?} has an unknown length", x.shape))
+}
