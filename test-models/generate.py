@@ -1285,6 +1285,48 @@ def case_aspp_block(out, ref):
     )
 
 
+def case_reflect_front_end(out, ref):
+    """A reflect-padded 1-D audio front end: TF MirrorPad and StridedSlice on ranks 2, 3, 4."""
+    rs = seed_all(1818)
+    L = keras.layers
+    inp = keras.Input(shape=(64,), name="audio")
+    # Centred framing as an STFT front end pads: reflect 16 samples on each side of raw audio.
+    x = tf.pad(inp, [[0, 0], [16, 16]], mode="REFLECT")  # 96
+    x = x[:, 4:-4]  # 88: a crop of raw audio (rank 2)
+    x = L.Reshape((88, 1), name="to_frames")(x)
+    x = L.Conv1D(8, 16, strides=4, activation="relu", name="frames")(x)  # 19x8
+    x = x[:, :, 1:7]  # 19x6: a channel crop (rank 3)
+    x = tf.pad(x, [[0, 0], [2, 3], [0, 0]], mode="SYMMETRIC")  # 24x6
+    x = L.Conv1D(6, 5, activation="relu", name="conv1d")(x)  # 20x6
+    last = x[:, -1]  # the last frame (shrink_axis_mask), 6
+    x = L.Reshape((20, 6, 1), name="to_image")(x)
+    x = tf.pad(x, [[0, 0], [1, 1], [2, 2], [0, 0]], mode="REFLECT")  # 22x10x1
+    x = L.Conv2D(4, 3, activation="relu", name="conv2d")(x)  # 20x8x4
+    x = x[:, 2:-2, :, 1:]  # 16x8x3: rows and channels (rank 4)
+    x = L.GlobalAveragePooling2D(name="pool")(x)
+    x = L.Concatenate(name="with_last")([x, last])
+    x = L.Dense(3, name="dense")(x)
+    model = keras.Model(inp, x, name="reflect_front_end")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        modes = sorted(n.attr["mode"].s.decode() for n in gd.node if n.op == "MirrorPad")
+        assert modes == ["REFLECT", "REFLECT", "SYMMETRIC"], modes
+        return f"MirrorPad modes {modes}"
+
+    return write_case(
+        out, "reflect_front_end",
+        "Reflect-padded audio front end on 64 raw samples (rank 2): MirrorPad REFLECT 16|16 (as a "
+        "centred STFT pads) -> x[:, 4:-4] (StridedSlice of rank 2) -> Reshape (88, 1) -> "
+        "Conv1D(8, 16, stride 4, relu) -> x[:, :, 1:7] (channels of rank 3) -> MirrorPad SYMMETRIC "
+        "2|3 of time -> Conv1D(6, 5, relu); its last frame x[:, -1] (shrink_axis_mask) aside -> "
+        "Reshape (20, 6, 1) -> MirrorPad REFLECT 1|1 rows and 2|2 columns (rank 4) -> Conv2D(4, 3, "
+        "relu) -> x[:, 2:-2, :, 1:] (rows and channels) -> GlobalAveragePooling2D -> Concatenate "
+        "with the last frame -> Dense(3). tract-tensorflow lacks MirrorPad (the oracle gathers "
+        "the cells each padded axis reads).",
+        lambda x: model(x, training=False), [(64,)], 1818, checks,
+    )
+
 class CheckedScale(keras.layers.Layer):
     """A layer with tf.debugging checks inside (as real models ship them): asserts on the
     input's static channel count and on a value range, and check_numerics on its output."""
@@ -1587,6 +1629,7 @@ CASES = [
     ("frozen_function_call", case_frozen_function_call),
     ("upsample_block", case_upsample_block),
     ("aspp_block", case_aspp_block),
+    ("reflect_front_end", case_reflect_front_end),
     ("debug_checks", case_debug_checks),
     ("tf_refused", case_tf_refused),
     ("dynamic_fcn", case_dynamic_fcn),

@@ -39,6 +39,7 @@ mod resize;
 /// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, the `tf.debugging`
 ///   checks `CheckNumerics`/`V2` and `EnsureShape` (forwarding when they pass), and `IdentityN`
 ///   (the custom-gradient wrapper around swish: output k is input k).
+/// - `MirrorPad`: missing; a tract-core `Gather` of the cells each padded axis reads.
 /// - `ResizeNearestNeighbor` (Keras `UpSampling2D`), `ResizeBilinear`: missing; tract-core's
 ///   `Resize` (`oracle/resize.rs`).
 /// - `Conv2DBackpropInput`, `Conv3DBackpropInputV2` (Keras `Conv2DTranspose`,
@@ -56,7 +57,8 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     }
     tf.op_register.insert("Softmax", |_, _| Ok(expand(LayerSoftmax::new(-1, false))));
     tf.op_register.insert("Conv2D", conv2d_with_dilations);
-    tf.op_register.insert("Pad", |_, _| Ok(expand(ConstantZeroPad)));
+    tf.op_register.insert("Pad", |_, _| Ok(expand(TfPad::Zeros)));
+    tf.op_register.insert("MirrorPad", mirror_pad);
     tf.op_register.insert("ConcatV2", |_, _| Ok(expand(concat_v2::ConcatV2)));
     tf.op_register.insert("Sqrt", |_, _| Ok(math::sqrt().into_hir()));
     tf.op_register.insert("Square", |_, _| Ok(math::square().into_hir()));
@@ -394,11 +396,42 @@ impl Expansion for IdentityN {
     }
 }
 
-/// TF `Pad` with constant paddings of any integer type, padding with zeros.
+/// TF `Pad` (with zeros) and `MirrorPad` (which tract-tensorflow lacks), with constant
+/// paddings of any integer type.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
-struct ConstantZeroPad;
+enum TfPad {
+    /// `Pad`: zeros.
+    Zeros,
+    /// `MirrorPad` `REFLECT` (the edge cell is not repeated) or `SYMMETRIC` (it is).
+    Mirror { symmetric: bool },
+}
 
-impl ConstantZeroPad {
+/// Registered for TF `MirrorPad`.
+fn mirror_pad(_ctx: &tract_tensorflow::model::ParsingContext, node: &NodeDef) -> TractResult<Box<dyn InferenceOp>> {
+    let symmetric = match node.get_attr_str("mode")?.as_str() {
+        "REFLECT" => false,
+        "SYMMETRIC" => true,
+        other => bail!("node {}: MirrorPad mode {other}", node.name),
+    };
+    Ok(expand(TfPad::Mirror { symmetric }))
+}
+
+/// The input cell each of the `before + len + after` cells of a mirror-padded axis reads.
+fn mirror_indices(len: usize, before: usize, after: usize, symmetric: bool) -> TractResult<Vec<i64>> {
+    let edge = usize::from(!symmetric);
+    if len == 0 || before + edge > len || after + edge > len {
+        bail!("MirrorPad of {before} and {after} cells does not fit an axis of {len}");
+    }
+    let (len, skip) = (len as i64, i64::from(!symmetric));
+    let read = |i: i64| match i {
+        i if i < 0 => -i - 1 + skip,
+        i if i >= len => 2 * len - 1 - i - skip,
+        i => i,
+    };
+    Ok((-(before as i64)..len + after as i64).map(read).collect())
+}
+
+impl TfPad {
     fn pads(paddings: &Tensor) -> TractResult<Vec<(usize, usize)>> {
         let paddings = paddings.cast_to::<i64>()?;
         let values = paddings.try_as_plain_ram()?.as_slice::<i64>()?;
@@ -409,9 +442,9 @@ impl ConstantZeroPad {
     }
 }
 
-impl Expansion for ConstantZeroPad {
+impl Expansion for TfPad {
     fn name(&self) -> StaticName {
-        "ConstantZeroPad".into()
+        format!("{self:?}").into()
     }
 
     fn rules<'r, 'p: 'r, 's: 'r>(
@@ -438,13 +471,23 @@ impl Expansion for ConstantZeroPad {
         let Some(paddings) = model.outlet_fact(inputs[1])?.konst.clone() else {
             bail!("Pad paddings must be constant")
         };
-        let datum_type = model.outlet_fact(inputs[0])?.datum_type;
-        let zero = Tensor::zero_scalar_dt(datum_type)?.into_arc_tensor();
-        let op = tract_tensorflow::tract_core::ops::array::Pad {
-            pads: Self::pads(&paddings)?,
-            mode: PadMode::Constant(zero),
+        let pads = Self::pads(&paddings)?;
+        let TfPad::Mirror { symmetric } = *self else {
+            let datum_type = model.outlet_fact(inputs[0])?.datum_type;
+            let zero = Tensor::zero_scalar_dt(datum_type)?.into_arc_tensor();
+            let op = tract_tensorflow::tract_core::ops::array::Pad { pads, mode: PadMode::Constant(zero) };
+            return model.wire_node(prefix, op, &[inputs[0]]);
         };
-        model.wire_node(prefix, op, &[inputs[0]])
+        // One gather of source cells per padded axis.
+        let shape = model.outlet_fact(inputs[0])?.shape.clone();
+        let mut x = inputs[0];
+        for (axis, &(before, after)) in pads.iter().enumerate().filter(|(_, &p)| p != (0, 0)) {
+            let indices = mirror_indices(shape[axis].to_usize()?, before, after, symmetric)?;
+            let indices = model.add_const(format!("{prefix}.indices_{axis}"), tensor1(&indices))?;
+            let gather = tract_tensorflow::tract_core::ops::array::Gather { axis, output_type: None };
+            x = model.wire_node(format!("{prefix}.axis_{axis}"), gather, &[x, indices])?[0];
+        }
+        Ok(tvec!(x))
     }
 }
 
@@ -730,6 +773,15 @@ pub(crate) fn typed_input(tensor: Tensor, datum_type: DatumType) -> Result<TValu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_pads_read_the_cells_tf_documents() {
+        // tf.pad([0, 1, 2, 3], [[2, 3]], "REFLECT") = [2, 1, 0, 1, 2, 3, 2, 1, 0]; SYMMETRIC repeats the edge.
+        assert_eq!(mirror_indices(4, 2, 3, false).unwrap(), vec![2, 1, 0, 1, 2, 3, 2, 1, 0]);
+        assert_eq!(mirror_indices(4, 2, 3, true).unwrap(), vec![1, 0, 0, 1, 2, 3, 3, 2, 1]);
+        assert!(mirror_indices(4, 4, 0, false).is_err());
+        assert_eq!(mirror_indices(4, 4, 0, true).unwrap(), vec![3, 2, 1, 0, 0, 1, 2, 3]);
+    }
 
     #[test]
     fn erfc_matches_reference_values() {

@@ -609,8 +609,8 @@ impl Translator {
             "asymmetric" => (false, false),
             other => {
                 return Err(unsupported!(
-                    "coordinate_transformation_mode '{other}' with mode 'linear' and lengths {lengths:?} is not supported"
-                ))
+                "coordinate_transformation_mode '{other}' with mode 'linear' and lengths {lengths:?} is not supported"
+            ))
             }
         };
         self.emit_resize(node, "ResizeBilinear", x, lengths, align_corners, half_pixel_centers)
@@ -636,12 +636,15 @@ impl Translator {
         self.emit_output(node, op, vec![x.node, size], attrs, shape, TO_NHWC.to_vec())
     }
 
-    /// `Pad` with zeros (mode constant), pads permuted to NHWC.
+    /// `Pad` with zeros (mode constant) → TF `Pad`, or mode reflect → TF `MirrorPad`
+    /// `REFLECT` (the same cells: the edge is not repeated); pads permuted to the TF layout.
     fn pad(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
-        if proto::attr_str(node, "mode", "constant")? != "constant" {
-            return Err("only constant padding is supported".into());
-        }
+        let reflect = match proto::attr_str(node, "mode", "constant")?.as_str() {
+            "constant" => false,
+            "reflect" => true,
+            other => return Err(unsupported!("mode '{other}' is not supported (only constant and reflect)")),
+        };
         // Before opset 11, pads and value are attributes; then inputs 1 and 2 (axes: 3, from 18).
         let (pads, value) = if self.opset < 11 {
             if node.input.len() > 1 {
@@ -658,7 +661,7 @@ impl Translator {
             };
             (pads, value)
         };
-        if value != 0.0 {
+        if value != 0.0 && !reflect {
             return Err(unsupported!("padding with {value}: only padding with zeros is supported"));
         }
         let rank = x.rank();
@@ -684,7 +687,14 @@ impl Translator {
         let flat: Vec<i64> = tf_pairs.iter().flat_map(|&(b, e)| [b, e]).collect();
         let paddings = ArrayD::from_shape_vec(IxDyn(&[rank, 2]), flat).map_err(|e| e.to_string())?;
         let paddings = self.emit_const(&self.part("paddings"), &Const::Int(paddings));
-        self.emit_output(node, "Pad", vec![x.node, paddings], vec![("T", float_type())], shape, x.layout)
+        let mut attrs: Attrs = vec![("T", float_type())];
+        let op = if reflect {
+            attrs.push(("mode", pb::attr_value::Value::S(b"REFLECT".to_vec())));
+            "MirrorPad"
+        } else {
+            "Pad"
+        };
+        self.emit_output(node, op, vec![x.node, paddings], attrs, shape, x.layout)
     }
 }
 

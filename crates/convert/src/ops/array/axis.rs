@@ -74,6 +74,29 @@ impl<'c, 'g> Steps<'c, 'g> {
         }
         let mut sides = vec![[0usize; 2]; rank - 2];
         sides[axis - 1] = [start, len - stop];
+        self.cropping(x, sides)
+    }
+
+    /// `x` cut to `start..stop` on each `(axis, start, stop)`: one `Cropping` layer when all
+    /// are spatial axes of a rank-3 to rank-5 tensor, else one [`crop`](Self::crop) per axis.
+    pub(crate) fn crop_axes(&mut self, x: &KTensor, ranges: &[(usize, usize, usize)]) -> Result<KTensor, String> {
+        let rank = x.rank();
+        if ranges.len() < 2 || !(3..=5).contains(&rank) || ranges.iter().any(|&(axis, ..)| axis + 1 >= rank) {
+            return ranges.iter().try_fold(x.clone(), |x, &(axis, start, stop)| self.crop(&x, axis, start, stop));
+        }
+        let mut sides = vec![[0usize; 2]; rank - 2];
+        for &(axis, start, stop) in ranges {
+            let len = checked_axis(x, axis)?;
+            if start > stop || stop > len {
+                return Err(format!("range {start}..{stop} does not fit axis {axis} of {:?}", x.shape));
+            }
+            sides[axis - 1] = [start, len - stop];
+        }
+        self.cropping(x, sides)
+    }
+
+    /// `Cropping{rank - 2}D` of (before, after) cells per spatial axis.
+    fn cropping(&mut self, x: &KTensor, sides: Vec<[usize; 2]>) -> Result<KTensor, String> {
         let spec = Sides { kind: ResampleKind::Cropping, sides };
         let shape = spec.output_shape(&x.shape)?;
         let input = x.layer.clone();
@@ -96,7 +119,7 @@ impl<'c, 'g> Steps<'c, 'g> {
     }
 
     /// `Reshape` of the non-batch axes to `target`.
-    fn reshape(&mut self, x: &KTensor, target: &[usize]) -> KTensor {
+    pub(crate) fn reshape(&mut self, x: &KTensor, target: &[usize]) -> KTensor {
         let shape = std::iter::once(x.shape[0]).chain(target.iter().map(|&d| Some(d))).collect();
         let input = x.layer.clone();
         self.add("reshape", shape, |name| layers::reshape(name, input, target))

@@ -1,8 +1,9 @@
 //! Graph plumbing and shape ops: Placeholder, Const, Identity/IdentityN/StopGradient,
-//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, StridedSlice (→ Cropping2D), Transpose, and the
+//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, MirrorPad (→ crops, reversals, Concatenate), StridedSlice (→ Cropping2D), Transpose, and the
 //! shape arithmetic around reshapes (Shape, Pack, GatherV2, Cast).
 
 pub(crate) mod axis;
+mod mirror_pad;
 mod reshape;
 mod shape;
 mod strided_slice;
@@ -35,6 +36,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Transpose", transpose::transpose);
     registry.insert("ConcatV2", concat_v2);
     registry.insert("Pad", pad);
+    registry.insert("MirrorPad", mirror_pad::mirror_pad);
 }
 
 /// `Placeholder` → `InputLayer`. Only the batch dimension may be unknown, unless

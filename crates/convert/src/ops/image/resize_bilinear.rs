@@ -45,7 +45,9 @@ pub(super) fn resize_bilinear(ctx: &mut Context, node: &NodeDef) -> Result<Value
         (false, false) => Coordinates::Asymmetric,
     };
     let (Some(h), Some(w)) = (input.dim(1), input.dim(2)) else {
-        return Err(ctx.refuse(node, format!("expected an NHWC input with known height and width, got {:?}", input.shape)));
+        return Err(
+            ctx.refuse(node, format!("expected an NHWC input with known height and width, got {:?}", input.shape))
+        );
     };
     let out = match size.as_slice() {
         &[out_h, out_w] if input.rank() == 4 && out_h > 0 && out_w > 0 => [out_h as usize, out_w as usize],
