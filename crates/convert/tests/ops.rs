@@ -435,7 +435,7 @@ fn tensordot_is_a_dense_on_the_last_axis() {
 }
 
 #[test]
-fn strided_slice_of_h_and_w_is_cropping_and_of_channels_a_permuted_cropping() {
+fn strided_slice_of_any_axes_is_cropping_with_permutes_and_reshapes() {
     let mut g = G::new();
     conv_input(&mut g)
         .ints("b", &[4], &[0, 1, 0, 0])
@@ -462,15 +462,15 @@ fn strided_slice_of_h_and_w_is_cropping_and_of_channels_a_permuted_cropping() {
             &[("begin_mask", attr(attr_value::Value::I(7))), ("end_mask", attr(attr_value::Value::I(15)))],
         );
     let c = g.convert();
-    // Channels 1.. of 3: (N, H, W, C) → (N, H, C, W), crop C by (1, 0), back.
+    // Channels 1.. of 3: (N, H, W, C) → (N, C, W, H), crop C by (1, 0), back.
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Permute", "Cropping2D", "Permute"]);
-    assert_eq!(layer(&c, "Cropping2D").config["cropping"], serde_json::json!([[0, 0], [1, 0]]));
+    assert_eq!(layer(&c, "Cropping2D").config["cropping"], serde_json::json!([[1, 0], [0, 0]]));
     assert_eq!(c.outputs[0].shape, [None, Some(4), Some(4), Some(2)]);
     // The inner Permute and Cropping2D have no TF node to be compared with.
     let compared: Vec<&str> =
         c.layer_sources.iter().filter(|(_, nodes)| !nodes.is_empty()).map(|(layer, _)| layer.as_str()).collect();
     assert_eq!(compared.len(), 3, "{compared:?}");
-    // Channels and width together have no layer.
+    // Channels and width together: the width, then the channels.
     let mut g = G::new();
     conv_input(&mut g)
         .ints("b", &[4], &[0, 0, 1, 1])
@@ -482,7 +482,29 @@ fn strided_slice_of_h_and_w_is_cropping_and_of_channels_a_permuted_cropping() {
             &["conv", "b", "e", "s"],
             &[("begin_mask", attr(attr_value::Value::I(3))), ("end_mask", attr(attr_value::Value::I(15)))],
         );
-    assert!(g.refusal().contains("the channels and the width are sliced together"));
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Cropping2D", "Permute", "Cropping2D", "Permute"]);
+    assert_eq!(c.outputs[0].shape, [None, Some(4), Some(3), Some(2)]);
+    // A new axis and a dropped one (x[:, 1, None]): a Reshape after the crop.
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("b", &[4], &[0, 1, 0, 0])
+        .ints("e", &[4], &[0, 2, 0, 0])
+        .ints("s", &[4], &[1, 1, 1, 1])
+        .node(
+            "out",
+            "StridedSlice",
+            &["conv", "b", "e", "s"],
+            &[
+                ("begin_mask", attr(attr_value::Value::I(9))),
+                ("end_mask", attr(attr_value::Value::I(9))),
+                ("shrink_axis_mask", attr(attr_value::Value::I(2))),
+                ("new_axis_mask", attr(attr_value::Value::I(4))),
+            ],
+        );
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Cropping2D", "Reshape"]);
+    assert_eq!(c.outputs[0].shape, [None, Some(1), Some(4), Some(3)]);
 }
 
 #[test]

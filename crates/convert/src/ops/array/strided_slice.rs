@@ -45,7 +45,8 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
 
 /// `StridedSlice` of a Keras tensor: crops of non-batch axes with stride 1 (see `axis.rs`:
 /// `Cropping{1,2,3}D`, with `Permute` for the last axis and `Reshape` for a rank-2 tensor),
-/// then a `Reshape` dropping the axes `shrink_axis_mask` removes (`x[:, 3]`).
+/// then a `Reshape` dropping the axes `shrink_axis_mask` removes (`x[:, 3]`) and adding those
+/// `new_axis_mask` inserts (`x[:, None]`).
 fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -> Result<Value, ConvertError> {
     let begin = ctx.ints_input(node, 1)?;
     let end = ctx.ints_input(node, 2)?;
@@ -57,54 +58,66 @@ fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -
         )
     };
     let rank = t.rank();
-    if !(2..=5).contains(&rank) || begin.len() > rank || end.len() != begin.len() || strides.len() != begin.len() {
+    if !(2..=5).contains(&rank) || end.len() != begin.len() || strides.len() != begin.len() {
         return Err(refuse("bounds"));
     }
-    if masks.ellipsis != 0 || masks.new_axis != 0 || strides.iter().any(|&s| s != 1) {
-        return Err(refuse("ellipsis or new-axis masks, or strides"));
+    if masks.ellipsis != 0 || strides.iter().any(|&s| s != 1) {
+        return Err(refuse("ellipsis mask or strides"));
     }
-    let bit = |m: i64, axis: usize| m & (1 << axis) != 0;
-    // Batch: the whole axis (its length is unknown, so only masks or 0..0-with-mask).
-    if !begin.is_empty() && (!(bit(masks.begin, 0) || begin[0] == 0) || !bit(masks.end, 0) || bit(masks.shrink, 0)) {
-        return Err(refuse("the batch axis is sliced"));
-    }
+    let bit = |m: i64, entry: usize| m & (1 << entry) != 0;
+    // Entry i of the bounds adds an axis of 1 (new_axis_mask) or slices the next input axis.
     let mut ranges = Vec::new();
     let mut kept = Vec::new();
-    for axis in 1..rank {
-        let Some(len) = t.shape[axis] else {
-            let whole = axis >= begin.len()
-                || ((bit(masks.begin, axis) || begin[axis] == 0) && bit(masks.end, axis) && !bit(masks.shrink, axis));
+    let mut axis = 0;
+    for entry in 0..begin.len() {
+        if bit(masks.new_axis, entry) {
+            if entry == 0 {
+                return Err(refuse("a new axis before the batch"));
+            }
+            kept.push(Some(1));
+            continue;
+        }
+        if axis >= rank {
+            return Err(refuse("bounds"));
+        }
+        let (begin_masked, end_masked, shrink) =
+            (bit(masks.begin, entry), bit(masks.end, entry), bit(masks.shrink, entry));
+        let whole = (begin_masked || begin[entry] == 0) && end_masked && !shrink;
+        axis += 1;
+        // Batch: the whole axis (its length is unknown, so only masks or 0..0-with-mask).
+        if axis == 1 {
+            if !whole {
+                return Err(refuse("the batch axis is sliced"));
+            }
+            continue;
+        }
+        let Some(len) = t.shape[axis - 1] else {
             if whole {
                 kept.push(None);
                 continue;
             }
             return Err(refuse("unknown dimension"));
         };
-        if axis >= begin.len() {
-            kept.push(Some(len));
-            continue;
-        }
-        let shrink = bit(masks.shrink, axis);
-        let (start, stop) =
-            axis_slice(len as i64, begin[axis], end[axis], 1, bit(masks.begin, axis), bit(masks.end, axis), shrink)
-                .map_err(|e| refuse(&e))?;
+        let (start, stop) = axis_slice(len as i64, begin[entry], end[entry], 1, begin_masked, end_masked, shrink)
+            .map_err(|e| refuse(&e))?;
         let (start, stop) = (start as usize, stop as usize);
         if (start, stop) != (0, len) {
-            ranges.push((axis, start, stop));
+            ranges.push((axis - 1, start, stop));
         }
         if !shrink {
             kept.push(Some(stop - start));
         }
     }
-    let shrinks = kept.len() + 1 < rank;
+    kept.extend(t.shape.iter().skip(axis.max(1)).copied());
     if kept.is_empty() {
         return Err(refuse("no axis but the batch is left"));
     }
-    if ranges.is_empty() && !shrinks {
+    // Shrunk or new axes: a Reshape to the kept lengths (it needs them known).
+    let reshaped = (0..begin.len()).any(|entry| bit(masks.new_axis, entry) || bit(masks.shrink, entry));
+    if ranges.is_empty() && !reshaped {
         return Ok(ctx.pass_through(node, t.clone()));
     }
-    // The shape a Reshape drops the shrunk axes to (it needs the others' lengths).
-    let target = match shrinks {
+    let target = match reshaped {
         true => Some(kept.iter().copied().collect::<Option<Vec<usize>>>().ok_or_else(|| refuse("unknown dimension"))?),
         false => None,
     };
