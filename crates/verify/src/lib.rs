@@ -269,8 +269,8 @@ fn draw(
     options: &Options,
 ) -> Result<Draws, VerifyError> {
     // A translated source that fixes its batch size (an ONNX file's `[1, 3, H, W]` input, which
-    // may then reshape to `[1, -1, C]`) is only defined at that size: each sample is one batch
-    // of it, and samples are never stacked.
+    // may then reshape to `[1, -1, C]`) is only defined at that size: random samples are drawn
+    // at it, and rows of the user's data are stacked to it (`inputs::batches`), never beyond.
     let source_batch = graph.and_then(|g| g.translation.as_ref()).and_then(|t| t.fixed_batch);
     let at_source_batch = |run: &dynamic::Run| -> dynamic::Run {
         let mut run = run.clone();
