@@ -11,7 +11,7 @@ tfjs_python := env_var_or_default("TF2H5_CACHE", env_var("HOME") + "/.cache/tf2h
 default:
     @just --list
 
-# Install system packages and tools the build needs (libhdf5, just).
+# Install the tools the build needs (cmake for the bundled HDF5, just), without root.
 setup:
     bash scripts/setup.sh
 
@@ -35,7 +35,7 @@ test: build lint
     just wheel-check
 
 # A PyPI-style wheel of the tf2h5 command (maturin, bin bindings) into target/wheels/. It reuses the
-# release build in CARGO_TARGET_DIR. Tagged linux_x86_64: the binary links the system's libhdf5.
+# release build in CARGO_TARGET_DIR. The binary links HDF5 statically and needs only glibc.
 wheel: build
     bash scripts/setup.sh --wheel
     rm -f target/wheels/tf2h5-*.whl

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what tf2h5's build and tests need, idempotently (safe to run again and again):
-#   - libhdf5-dev + pkg-config (Debian packages) for the hdf5 crate
-#   - `just`, the command runner (from PyPI's rust-just wheel, linked next to cargo)
+#   - `cmake`, which builds the HDF5 C library that the hdf5 crate bundles and links statically
+#     (hdf5-metno's `static` feature), from PyPI's cmake wheel when the machine has none
+#   - `just`, the command runner (from PyPI's rust-just wheel)
+#   Both live in the venv ~/.cache/tf2h5/tools and are linked next to cargo. No root, no apt.
 #   - with --python: the keras-check venv (TensorFlow 2.21, tf-keras 2.21, Keras 3.15) and the
 #     tensorflowjs venv (tensorflowjs_converter, TensorFlow 2.19), cached outside the repository
 #     in ~/.cache/tf2h5/venv and ~/.cache/tf2h5/venv-tfjs so fresh clones reuse them; each is
@@ -15,24 +17,24 @@ cache="${TF2H5_CACHE:-$HOME/.cache/tf2h5}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$cache"
 
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        echo "setup: need root to run: $*" >&2; exit 1; fi
+# tool COMMAND REQUIREMENT [MIN_VERSION]: installs COMMAND from PyPI into the tools venv unless one
+# (at least MIN_VERSION) is on the PATH, and links it next to cargo, so that it is on the PATH of
+# anyone who can build the project.
+tool() {
+    local command="$1" requirement="$2" min="${3:-}" found
+    if command -v "$command" >/dev/null; then
+        found="$("$command" --version | grep -oE '[0-9]+(\.[0-9]+)+' | head -n1 || true)"
+        if [ -z "$min" ] || printf '%s\n%s\n' "$min" "$found" | sort -V -C; then return; fi
+    fi
+    echo "setup: installing $command ($requirement, from PyPI)"
+    [ -x "$cache/tools/bin/pip" ] || python3 -m venv "$cache/tools"
+    "$cache/tools/bin/pip" install -q --disable-pip-version-check "$requirement"
+    ln -sf "$cache/tools/bin/$command" "$(dirname "$(command -v cargo)")/$command"
 }
 
-if ! pkg-config --exists hdf5 2>/dev/null; then
-    echo "setup: installing libhdf5-dev and pkg-config"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
-fi
-
-if ! command -v just >/dev/null; then
-    echo "setup: installing just"
-    python3 -m venv "$cache/tools"
-    "$cache/tools/bin/pip" install -q --disable-pip-version-check rust-just
-    # Next to cargo, so it is on the PATH of anyone who can build the project.
-    ln -sf "$cache/tools/bin/just" "$(dirname "$(command -v cargo)")/just"
-fi
+# HDF5 2's CMakeLists needs cmake 3.26 (Debian 12's apt has 3.25).
+tool cmake "cmake>=3.26,<5" 3.26
+tool just rust-just
 
 # ensure_venv DIR WHAT REQUIREMENTS [NO_DEPS_REQUIREMENTS]: creates or updates the venv DIR (WHAT
 # names it in the message)

@@ -238,8 +238,8 @@ fn absurd_placeholder_shapes_are_refused() {
     assert!(stderr.contains("refuses tensors over"), "{stderr}");
 }
 
-/// HDF5 1.10 segfaults or loops forever on some corrupt global heaps (variable-length string
-/// attributes); `inspect` contains that in a child process. The corrupt files are made by
+/// HDF5 1.10 segfaulted or looped forever on some corrupt global heaps (variable-length string
+/// attributes); `inspect` reads `.h5` files in a child process to contain that. The corrupt files are made by
 /// overwriting, in an emitted file, the heap references and the heap objects themselves.
 #[test]
 fn inspect_survives_corrupt_hdf5_heaps() {
@@ -279,10 +279,9 @@ fn inspect_survives_corrupt_hdf5_heaps() {
             std::fs::remove_file(&path).unwrap();
         }
     }
+    // Debian's HDF5 1.10.8 segfaulted or looped on some of these ("contained"); the bundled
+    // HDF5 2.2 refuses or reads them all, so none reaches the child's containment any more.
     assert!(outcomes.contains(&"refused"), "{outcomes:?}");
-    // With Debian's HDF5 1.10.8 some of these segfault the library: the containment is what
-    // this test is about. (Should a later HDF5 stop crashing here, this line can go.)
-    assert!(outcomes.contains(&"contained"), "no corruption reached a library crash: {outcomes:?}");
 }
 
 /// An existing output survives every kind of failure, and a run without --force never

@@ -193,8 +193,14 @@ fn in_memory_file(image: Option<&[u8]>) -> Result<File, KerasError> {
     // The core driver still keys open files by name: give each one a unique name.
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!("tf2h5-in-memory-{}-{}.h5", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let fapl =
-        hdf5::file::FileAccess::build().core_options(1 << 20, false).finish().map_err(h5_err("(file access)"))?;
+    // The earliest file format objects allow (HDF5 2 defaults to 1.8's): the most readers
+    // read it, and its version-1 object headers hold no modification times, so the bytes
+    // depend only on the model.
+    let fapl = hdf5::file::FileAccess::build()
+        .core_options(1 << 20, false)
+        .libver_earliest()
+        .finish()
+        .map_err(h5_err("(file access)"))?;
     if let Some(image) = image {
         // By default H5Pset_file_image copies the image into the property list, and opening
         // copies it again into the driver; these callbacks make both use `image` in place.
