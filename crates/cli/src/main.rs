@@ -299,6 +299,8 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
         onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw, fixed_shapes: fixed_shapes(&args)? },
         input_shapes: parse_shapes("--input-shape", &args.input_shapes)?,
+        // Stage by stage on stderr when it is a terminal; never in --json output.
+        progress: if args.json { tf2h5_verify::Progress::hidden() } else { tf2h5_verify::Progress::stderr() },
     };
     let outcome = if tf2h5_verify::source::is_hdf5(&args.model) {
         // Untrusted HDF5 is read in a child process: the C library can crash or hang on it.
@@ -307,6 +309,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
     } else {
         tf2h5_verify::verify(&args.model, &options)
     };
+    options.progress.finish();
     let mut outcome = outcome.map_err(|e| name_the_file(e, &args))?;
     // The stages measured their own peaks; anything after them (reports) counts too.
     let since_last_stage = tf2h5_verify::memory::peak_resident_mib();

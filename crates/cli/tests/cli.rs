@@ -82,6 +82,37 @@ fn verify_writes_a_verified_file_and_reports() {
     assert!(dir.path().join("reports/cnn.md").exists());
 }
 
+/// Runs `tf2h5 ARGS` on a pseudo-terminal (`script`, Debian's essential bsdutils), so stderr
+/// is a terminal; returns what the terminal showed.
+fn tf2h5_on_a_terminal(args: &[&str], cwd: &Path) -> String {
+    let quoted = |arg: &str| format!("'{}'", arg.replace('\'', r"'\''"));
+    let command: Vec<String> =
+        std::iter::once(env!("CARGO_BIN_EXE_tf2h5")).chain(args.iter().copied()).map(quoted).collect();
+    let output = Command::new("script")
+        .args(["-qec", &command.join(" "), "/dev/null"])
+        .env("TERM", "xterm")
+        .current_dir(cwd)
+        .output()
+        .expect("script (bsdutils) runs");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn verify_shows_its_stages_only_on_a_terminal_and_never_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("cnn");
+    let args = ["verify", model.to_str().unwrap(), "-o", "cnn.h5", "--force", "--samples", "3"];
+    let shown = tf2h5_on_a_terminal(&args, dir.path());
+    assert!(shown.contains("verify: load"), "the first stage is shown: {shown:?}");
+    assert!(shown.contains("PASS"), "then the summary: {shown:?}");
+    let piped = tf2h5(&args, dir.path());
+    assert_eq!(piped.status.code(), Some(0));
+    assert!(piped.stderr.is_empty(), "{}", String::from_utf8_lossy(&piped.stderr));
+    let json = tf2h5_on_a_terminal(&[&args[..], &["--json"]].concat(), dir.path());
+    assert!(!json.contains("verify: ") && json.contains("\"passed\": true"), "{json:?}");
+}
+
 #[test]
 fn default_output_is_model_name_in_current_folder() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ pub mod inputs;
 pub mod limits;
 pub mod memory;
 pub mod oracle;
+pub mod progress;
 pub mod ranges;
 pub mod report;
 pub mod source;
@@ -35,6 +36,7 @@ use tf2h5_convert::Conversion;
 
 pub use compare::{Comparison, Tolerance};
 pub use dynamic::DynamicDim;
+pub use progress::Progress;
 pub use report::{Divergence, OutputReport, ProvenRun, Report, StageTime};
 
 /// Errors that stop verification before any comparison (exit code 2 in the CLI).
@@ -88,6 +90,8 @@ pub struct Options {
     /// at; two or more for one input replace the sizes derived from the graph
     /// ([`dynamic`]).
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// Where the stages report progress (hidden by default).
+    pub progress: Progress,
 }
 
 impl Default for Options {
@@ -102,6 +106,7 @@ impl Default for Options {
             load: Default::default(),
             onnx: Default::default(),
             input_shapes: Vec::new(),
+            progress: Progress::hidden(),
         }
     }
 }
@@ -121,10 +126,12 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
     let mut stages = Vec::new();
     let mut timed = |stage: &str, start: Instant| stages.push(StageTime::new(stage, start.elapsed()));
 
+    options.progress.stage("load");
     let start = StageTime::start();
     let graph = source::load(path, options)?;
     timed("load", start);
 
+    options.progress.stage("convert");
     let start = StageTime::start();
     let mut convert_options = options.convert.clone();
     if convert_options.model_name.is_none() {
@@ -177,6 +184,7 @@ fn verify_runs(
     runs: &[dynamic::Run],
     dims: Vec<DynamicDim>,
 ) -> Result<Outcome, VerifyError> {
+    options.progress.stage("tract prepare");
     let start = StageTime::start();
     let (run_samples, run_batches) = draw(&conversion, runs, Some(&graph), options)?;
     let output_nodes: Vec<String> = conversion.outputs.iter().map(|o| o.tf_node.clone()).collect();
@@ -216,6 +224,7 @@ pub fn verify_keras_h5(
     options: &Options,
 ) -> Result<Outcome, VerifyError> {
     let mut stages = Vec::new();
+    options.progress.stage("upgrade");
     let start = StageTime::start();
     let legacy = tf2h5_upgrade::legacy::parse(raw)?;
     let upgraded = tf2h5_upgrade::upgrade(&legacy)?;
@@ -319,10 +328,13 @@ impl Plan<'_> {
         per_layer: impl FnOnce(&Conversion, &[inputs::Sample]) -> Result<Vec<Divergence>, String>,
     ) -> Result<Outcome, VerifyError> {
         let Plan { path, options, runs, dims, run_samples, run_batches, source_summary } = self;
+        let progress = &options.progress;
+        progress.stage("h5 write");
         let start = StageTime::start();
         let h5 = tf2h5_keras::h5::write_releasing_weights(&mut conversion.model)?;
         stages.push(StageTime::new("h5 write", start.elapsed()));
 
+        progress.stage("h5 read");
         let start = StageTime::start();
         // What the engine runs is what the file holds, never the converter's copy.
         conversion.model = tf2h5_keras::h5::read_from_bytes(&h5)?;
@@ -331,6 +343,7 @@ impl Plan<'_> {
 
         // Batch after batch, the oracle (one thread) and the engine (the rayon pool) side by
         // side; per-engine times are summed over batches.
+        progress.batches("run (both engines)", run_batches.iter().map(Vec::len).sum());
         let start = StageTime::start();
         let timed_run = |run: &dyn Fn() -> Result<Vec<ArrayD<f32>>, VerifyError>| {
             let start = Instant::now();
@@ -347,6 +360,7 @@ impl Plan<'_> {
                 );
                 let ((expected, tract_time), (actual, engine_time)) = (expected?, actual?);
                 run_results.push((expected, actual, tract_time, engine_time));
+                progress.batch_done();
             }
             results.push(run_results);
         }
@@ -354,6 +368,7 @@ impl Plan<'_> {
         stages.push(StageTime::sum("tract run (sum)", results.iter().flatten().map(|r| r.2).sum()));
         stages.push(StageTime::sum("engine run (sum)", results.iter().flatten().map(|r| r.3).sum()));
 
+        progress.stage("compare");
         let start = StageTime::start();
         let mut outputs: Vec<OutputReport> = conversion
             .outputs
@@ -383,6 +398,7 @@ impl Plan<'_> {
 
         let passed = outputs.iter().all(|o| o.comparison.passed());
         let layer_errors = if !passed || options.all_layers {
+            progress.stage("per-layer compare");
             let start = StageTime::start();
             // Localise on the first run that failed (the first run when all passed).
             let run = proven.iter().position(|r| !r.comparison.passed()).unwrap_or(0);
