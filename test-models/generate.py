@@ -485,9 +485,10 @@ SAVED_MODEL_DIR = "saved_model"
 
 
 def write_saved_model_case(out_dir, case, description, save, inputs, seed, reference,
-                           probe_key, probe_value):
+                           probe_key, probe_value, draw=None):
     """`save(dir)` writes the SavedModel; `inputs` maps signature key -> shape (no batch);
-    `reference(feeds)` computes the expected outputs in Python (dict by output key)."""
+    `reference(feeds)` computes the expected outputs in Python (dict by output key);
+    `draw(rs, shape)` draws the inputs (standard normal float32 by default)."""
     d = os.path.join(out_dir, case)
     sm_dir = os.path.join(d, SAVED_MODEL_DIR)
     if os.path.isdir(d):
@@ -504,7 +505,8 @@ def write_saved_model_case(out_dir, case, description, save, inputs, seed, refer
 
     rs_inputs = np.random.RandomState(seed + 1000)
     in_keys = sorted(inputs)
-    feeds = {k: rs_inputs.standard_normal((BATCH, *inputs[k])).astype(np.float32) for k in in_keys}
+    draw = draw or (lambda rs, shape: rs.standard_normal(shape).astype(np.float32))
+    feeds = {k: draw(rs_inputs, (BATCH, *inputs[k])) for k in in_keys}
     loaded = tf.saved_model.load(sm_dir)
     signature = loaded.signatures["serving_default"]
     assert sorted(signature.structured_input_signature[1]) == in_keys
@@ -860,6 +862,110 @@ SAVED_MODEL_CASES = {
     "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save",
     "sm_keras3_export",
 }
+
+
+# --------------------------------------------------------------------------- recurrent SavedModels
+
+
+def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, ids=None):
+    """A tf-keras RNN model exported for serving: a tf.Module holding the model's variables
+    and one traced `serving_default` (input `x`, output `output_0`). tf-keras compiles each
+    RNN layer to a StatelessWhile over TensorLists (`standard_lstm`/`standard_gru` functions
+    beside their CuDNN variants, or the generic `keras.backend.rnn` loop). `model.save` would
+    also store every layer's training traces (~600 KB for one LSTM); this form is ~90 KB.
+    `ids`: int32 token ids drawn in 0..ids instead of float inputs."""
+    module = tf.Module()
+    module.weights_ = list(model.weights)
+    dtype = tf.int32 if ids else tf.float32
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *seq_shape], dtype, name="x")])
+    def serve(x):
+        return {"output_0": model(x, training=False)}
+
+    module.serve = serve
+
+    def save(path):
+        tf.saved_model.save(module, path, signatures={"serving_default": serve})
+
+    def reference(feeds):
+        return {"output_0": model(tf.constant(feeds["x"]), training=False).numpy()}
+
+    draw = (lambda rs, shape: rs.randint(0, ids, shape).astype(np.int32)) if ids else None
+    return write_saved_model_case(
+        out, case, description, save, {"x": seq_shape}, seed, reference,
+        "weights_/0/.ATTRIBUTES/VARIABLE_VALUE", model.weights[0].numpy(), draw=draw,
+    )
+
+
+def case_sm_lstm_text(out, ref):
+    rs = seed_all(1901)
+    L = keras.layers
+    inp = keras.Input(shape=(6,), dtype="int32", name="ids")
+    y = L.Embedding(20, 5, name="embedding")(inp)
+    y = L.LSTM(4, name="lstm")(y)
+    y = L.Dense(3, activation="softmax", name="dense")(y)
+    model = keras.Model(inp, y, name="lstm_text")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_lstm_text",
+        "Text classifier on 6 int32 token ids (0..20): Embedding(20, 5) -> LSTM(4) (standard_lstm "
+        "StatelessWhile) -> Dense(3, softmax); tf-keras, exported as a SavedModel signature.",
+        model, (6,), 1901, ids=20,
+    )
+
+
+def case_sm_gru_bidirectional(out, ref):
+    rs = seed_all(1902)
+    L = keras.layers
+    inp = keras.Input(shape=(5, 3), name="x")
+    y = L.Bidirectional(L.GRU(4, name="gru"), name="bidirectional")(inp)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="gru_bidirectional")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_gru_bidirectional",
+        "Bidirectional(GRU(4)) (reset_after, standard_gru loops, the backward one go_backwards; "
+        "last outputs concatenated) on (5, 3) -> Dense(2); tf-keras SavedModel signature.",
+        model, (5, 3), 1902,
+    )
+
+
+def case_sm_lstm_stacked(out, ref):
+    rs = seed_all(1903)
+    L = keras.layers
+    inp = keras.Input(shape=(7, 3), name="x")
+    y = L.LSTM(5, return_sequences=True, name="lstm_1")(inp)
+    y = L.LSTM(4, return_sequences=True, go_backwards=True, name="lstm_2")(y)
+    y = L.LSTM(3, name="lstm_3")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="lstm_stacked")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_lstm_stacked",
+        "Stacked LSTMs on (7, 3): LSTM(5, return_sequences) -> LSTM(4, return_sequences, "
+        "go_backwards) -> LSTM(3) -> Dense(2); tf-keras SavedModel signature.",
+        model, (7, 3), 1903,
+    )
+
+
+def case_sm_simple_rnn(out, ref):
+    rs = seed_all(1904)
+    L = keras.layers
+    inp = keras.Input(shape=(6, 3), name="x")
+    y = L.SimpleRNN(4, return_sequences=True, name="rnn_1")(inp)
+    y = L.SimpleRNN(3, name="rnn_2")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="simple_rnn")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_simple_rnn",
+        "SimpleRNN(4, return_sequences) -> SimpleRNN(3) on (6, 3) -> Dense(2): the generic "
+        "keras.backend.rnn loop, the cell's weights read inside the body; tf-keras SavedModel.",
+        model, (6, 3), 1904,
+    )
+
+
+RNN_SAVED_MODEL_CASES = {"sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn"}
 
 
 
@@ -1621,6 +1727,10 @@ CASES = [
     ("sm_tf_keras_two_io", case_sm_tf_keras_two_io),
     ("sm_tf1_simple_save", case_sm_tf1_simple_save),
     ("sm_keras3_export", case_sm_keras3_export),
+    ("sm_lstm_text", case_sm_lstm_text),
+    ("sm_gru_bidirectional", case_sm_gru_bidirectional),
+    ("sm_lstm_stacked", case_sm_lstm_stacked),
+    ("sm_simple_rnn", case_sm_simple_rnn),
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),
     ("convnext_block", case_convnext_block),
@@ -1644,7 +1754,7 @@ CASES = [
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide
 # counter, and these files hold function names (SavedModels; a frozen graph that keeps
 # function calls), so their bytes would otherwise depend on what ran before.
-FRESH_PROCESS_CASES = SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block", "tf_refused"}
+FRESH_PROCESS_CASES = SAVED_MODEL_CASES | RNN_SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block", "tf_refused"}
 
 
 def main():

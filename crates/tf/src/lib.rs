@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 pub use attrs::NodeExt;
 pub use checkpoint::{Checkpoint, CheckpointEntry};
 pub use dims::{Dim, Dims};
+pub use loops::{loop_function, loop_scope, LoopFunction};
 pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
 pub use tensor::{dtype_name, ConstTensor};
 /// TensorFlow protobuf messages (GraphDef, NodeDef, TensorProto, ...).
@@ -318,7 +319,7 @@ impl TfGraph {
     /// tract oracle runs.
     pub fn pruned(&self, outputs: &[String]) -> Result<pb::GraphDef, TfError> {
         let nodes = self.nodes_needed_by(outputs)?.iter().filter_map(|name| self.node(name)).cloned().collect();
-        Ok(Self::data_only(nodes, self.graph.versions.clone()))
+        Ok(Self::data_only(nodes, self.graph.versions.clone(), self.graph.library.clone()))
     }
 
     /// [`pruned`](Self::pruned) without copying: consumes the graph and moves the needed
@@ -327,15 +328,19 @@ impl TfGraph {
         let order = self.nodes_needed_by(outputs)?;
         let mut slots: Vec<Option<pb::NodeDef>> = self.graph.node.into_iter().map(Some).collect();
         let nodes = order.iter().filter_map(|name| self.index.get(name).and_then(|&i| slots[i].take())).collect();
-        Ok(Self::data_only(nodes, self.graph.versions))
+        Ok(Self::data_only(nodes, self.graph.versions, self.graph.library))
     }
 
     /// A graph of `nodes` (in order) without their control inputs.
-    fn data_only(mut nodes: Vec<pb::NodeDef>, versions: Option<pb::VersionDef>) -> pb::GraphDef {
+    fn data_only(
+        mut nodes: Vec<pb::NodeDef>,
+        versions: Option<pb::VersionDef>,
+        library: Option<pb::FunctionDefLibrary>,
+    ) -> pb::GraphDef {
         for node in &mut nodes {
             node.input.retain(|i| !i.starts_with('^'));
         }
-        pb::GraphDef { node: nodes, versions, ..Default::default() }
+        pb::GraphDef { node: nodes, versions, library, ..Default::default() }
     }
 
     /// Histogram of op types, most frequent first.

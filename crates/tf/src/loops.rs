@@ -9,11 +9,11 @@
 //! frozen graph holding a frame is refused here, at load, naming the frame, its `LoopCond`
 //! and the name scope it came from (the Keras layer), rather than later as a bare cycle.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use crate::pb;
-use crate::TfError;
+use crate::{TensorRef, TfError};
 
 /// What every loop refusal says after naming the loop.
 pub(crate) const NOT_CONVERTED: &str =
@@ -45,7 +45,7 @@ pub(crate) fn refuse_frames(path: &Path, graph: &pb::GraphDef) -> Result<(), TfE
         .unwrap_or(first);
     let mut what = match frame.as_str() {
         "" => "a while loop (TF1 control-flow frame)".to_string(),
-        _ => format!("a while loop (TF1 control-flow frame '{frame}', from '{}')", scope_of(&frame)),
+        _ => format!("a while loop (TF1 control-flow frame '{frame}', from '{}')", loop_scope(&frame)),
     };
     if frames.len() > 1 {
         what.push_str(&format!(" and {} more", frames.len() - 1));
@@ -58,7 +58,7 @@ pub(crate) fn refuse_frames(path: &Path, graph: &pb::GraphDef) -> Result<(), TfE
 
 /// The name scope a loop frame was built in: the frame name up to its `while` part, without
 /// the `PartitionedCall` a layer call adds (`model/lstm/PartitionedCall/while` → `model/lstm`).
-fn scope_of(frame: &str) -> &str {
+pub fn loop_scope(frame: &str) -> &str {
     let parts: Vec<&str> = frame.split('/').collect();
     let end = parts.iter().position(|p| p.starts_with("while")).unwrap_or(parts.len());
     let mut scope = &parts[..end];
@@ -74,6 +74,62 @@ fn scope_of(frame: &str) -> &str {
     }
     let len = scope.iter().map(|p| p.len()).sum::<usize>() + scope.len() - 1;
     &frame[..len]
+}
+
+/// A loop's `body` or `cond` function as the SavedModel loader freezes it into the graph's
+/// library ("graph form"): its nodes hold one `Placeholder` per argument, named after it,
+/// and read each other GraphDef-style (`node`, `node:k`).
+#[derive(Debug, Clone)]
+pub struct LoopFunction {
+    /// The function's name in the library.
+    pub name: String,
+    /// Its nodes, placeholders included.
+    pub nodes: Vec<pb::NodeDef>,
+    /// The placeholders standing for its arguments, in argument order.
+    pub inputs: Vec<String>,
+    /// The tensors it returns, in output order.
+    pub outputs: Vec<TensorRef>,
+}
+
+/// The loop function `name` of `graph`'s library, checked to be in graph form (every
+/// argument a placeholder, every input and result a node of the function).
+pub fn loop_function(graph: &pb::GraphDef, name: &str) -> Result<LoopFunction, String> {
+    let function = graph
+        .library
+        .iter()
+        .flat_map(|l| &l.function)
+        .find(|f| f.signature.as_ref().is_some_and(|s| s.name == name))
+        .ok_or_else(|| format!("loop function '{name}' is not in the graph's library"))?;
+    let signature = function.signature.as_ref().ok_or_else(|| format!("loop function '{name}' has no signature"))?;
+    let nodes: HashMap<&str, &pb::NodeDef> = function.node_def.iter().map(|n| (n.name.as_str(), n)).collect();
+    let inputs = signature
+        .input_arg
+        .iter()
+        .map(|arg| match nodes.get(arg.name.as_str()) {
+            Some(node) if node.op == "Placeholder" => Ok(arg.name.clone()),
+            _ => Err(format!("loop function '{name}' is not frozen (argument '{}' is no placeholder)", arg.name)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outputs = signature
+        .output_arg
+        .iter()
+        .map(|arg| {
+            function
+                .ret
+                .get(&arg.name)
+                .and_then(|r| TensorRef::parse(r))
+                .filter(|r| nodes.contains_key(r.node.as_str()))
+                .ok_or_else(|| format!("loop function '{name}' output '{}' names no node of it", arg.name))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for node in &function.node_def {
+        if let Some(input) =
+            node.input.iter().filter_map(|i| TensorRef::parse(i)).find(|i| !nodes.contains_key(i.node.as_str()))
+        {
+            return Err(format!("loop function '{name}': node '{}' reads '{input}', which is not in it", node.name));
+        }
+    }
+    Ok(LoopFunction { name: name.to_string(), nodes: function.node_def.clone(), inputs, outputs })
 }
 
 #[cfg(test)]
@@ -124,9 +180,9 @@ mod tests {
 
     #[test]
     fn scopes_drop_the_loop_and_the_layer_call() {
-        assert_eq!(scope_of("model/lstm/PartitionedCall/while"), "model/lstm");
-        assert_eq!(scope_of("rnn/while/while_context"), "rnn");
-        assert_eq!(scope_of("sequential/gru/StatefulPartitionedCall/while"), "sequential/gru");
-        assert_eq!(scope_of("while"), "while");
+        assert_eq!(loop_scope("model/lstm/PartitionedCall/while"), "model/lstm");
+        assert_eq!(loop_scope("rnn/while/while_context"), "rnn");
+        assert_eq!(loop_scope("sequential/gru/StatefulPartitionedCall/while"), "sequential/gru");
+        assert_eq!(loop_scope("while"), "while");
     }
 }

@@ -18,6 +18,7 @@ mod concat_v2;
 mod deconv;
 mod guard;
 pub mod keras_source;
+pub mod loops;
 pub mod onnx;
 mod onnx_recurrent;
 mod resize;
@@ -692,11 +693,20 @@ pub(crate) fn run_plan(
 
 /// A runnable TF graph with fixed input shapes (batch included).
 pub struct Oracle {
-    plan: Arc<TypedRunnableModel>,
-    output_names: Vec<String>,
-    /// The type of each input: samples arrive as f32 (whole numbers for integer inputs) and
-    /// are cast to it.
-    input_types: Vec<DatumType>,
+    runner: Runner,
+}
+
+enum Runner {
+    /// A straight-line graph, all in tract.
+    Tract {
+        plan: Arc<TypedRunnableModel>,
+        output_names: Vec<String>,
+        /// The type of each input: samples arrive as f32 (whole numbers for integer inputs)
+        /// and are cast to it.
+        input_types: Vec<DatumType>,
+    },
+    /// A graph with `While` loops, which tract cannot run: [`loops::LoopOracle`].
+    Loops(loops::LoopOracle),
 }
 
 /// The tract type of `Placeholder` `name`'s `dtype` among `nodes` (f32 when the graph does
@@ -733,6 +743,9 @@ impl Oracle {
         inputs: &[(String, Vec<usize>)],
         outputs: &[String],
     ) -> Result<Oracle, VerifyError> {
+        if graph.node.iter().any(|n| matches!(n.op.as_str(), "While" | "StatelessWhile")) {
+            return Ok(Oracle { runner: Runner::Loops(loops::LoopOracle::new(graph, inputs, outputs)?) });
+        }
         let oracle_error = |e: TractError| VerifyError::Oracle(format!("{e:#}"));
         let tf = tensorflow_with_fixes();
         let input_types =
@@ -747,17 +760,21 @@ impl Oracle {
             model.set_input_fact(index, InferenceFact::dt_shape(datum_type, shape)).map_err(oracle_error)?;
         }
         model.select_outputs_by_name(outputs).map_err(oracle_error)?;
-        Ok(Oracle { plan: runnable(model)?, output_names: outputs.to_vec(), input_types })
+        Ok(Oracle { runner: Runner::Tract { plan: runnable(model)?, output_names: outputs.to_vec(), input_types } })
     }
 
     /// Runs one set of inputs; returns one array per requested output.
     pub fn run(&self, inputs: &[ArrayD<f32>]) -> Result<Vec<ArrayD<f32>>, VerifyError> {
+        let (plan, output_names, input_types) = match &self.runner {
+            Runner::Tract { plan, output_names, input_types } => (plan, output_names, input_types),
+            Runner::Loops(oracle) => return oracle.run(inputs),
+        };
         let inputs: TVec<TValue> = inputs
             .iter()
-            .zip(&self.input_types)
+            .zip(input_types)
             .map(|(a, &datum_type)| typed_input(Tensor::from(a.clone()), datum_type))
             .collect::<Result<_, VerifyError>>()?;
-        run_plan(&self.plan, inputs, &self.output_names)
+        run_plan(plan, inputs, output_names)
     }
 }
 

@@ -14,6 +14,7 @@ mod conv1d;
 mod dilated_conv;
 mod gelu;
 mod normalization;
+mod recurrent;
 mod swish;
 
 use std::collections::{HashMap, HashSet};
@@ -39,6 +40,8 @@ pub(crate) enum Kind {
     DilatedConv(dilated_conv::DilatedConv),
     /// A 1-D convolution or pool instead of a 2-D one between `ExpandDims` and `Squeeze`.
     OneD(conv1d::OneD),
+    /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop.
+    Recurrent(Box<recurrent::Recurrent>),
 }
 
 /// One recognised subgraph.
@@ -73,8 +76,8 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 5] =
-        [normalization::find, gelu::find, swish::find, dilated_conv::find, conv1d::find];
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 6] =
+        [recurrent::find, normalization::find, gelu::find, swish::find, dilated_conv::find, conv1d::find];
     // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
     for name in order.iter().rev() {
         if plan.inner.contains(name) || plan.by_output.contains_key(name) {
@@ -104,6 +107,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::BatchNorm(bn) => normalization::build_batch_norm(ctx, node, bn)?,
         Kind::DilatedConv(conv) => dilated_conv::build(ctx, node, conv)?,
         Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
+        Kind::Recurrent(recurrent) => recurrent::build(ctx, node, recurrent)?,
     };
     if let Value::Tensor(t) = &value {
         ctx.absorbed(t, &found.inner);

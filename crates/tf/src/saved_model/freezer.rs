@@ -89,6 +89,8 @@ pub(super) struct Freezer<'a> {
     pub(super) scanned: HashSet<String>,
     pub(super) depth: usize,
     pub(super) processed: usize,
+    /// Loop functions frozen in graph form (`loops.rs`), for the frozen graph's library.
+    pub(super) frozen_functions: Vec<FunctionDef>,
 }
 
 impl<'a> Freezer<'a> {
@@ -122,6 +124,7 @@ impl<'a> Freezer<'a> {
             scanned: HashSet::new(),
             depth: 0,
             processed: 0,
+            frozen_functions: Vec::new(),
         };
         freezer.captured = freezer.captured_inputs();
         freezer
@@ -225,7 +228,7 @@ impl<'a> Freezer<'a> {
     }
 
     /// Processes what `roots` need in `scope`, returns the roots' tensors.
-    fn run(&mut self, scope: &mut Scope<'a>, roots: &[Ref<'a>]) -> Result<Vec<Src>, TfError> {
+    pub(super) fn run(&mut self, scope: &mut Scope<'a>, roots: &[Ref<'a>]) -> Result<Vec<Src>, TfError> {
         self.walk(scope, roots)?;
         roots
             .iter()
@@ -371,6 +374,7 @@ impl<'a> Freezer<'a> {
         }
         let op = node.op.as_str();
         match op {
+            "While" | "StatelessWhile" => return self.freeze_loop(scope, node, inputs),
             "Identity" | "Snapshot" if inputs.len() == 1 => return Ok(NodeOut::Values(inputs)),
             "IdentityN" => return Ok(NodeOut::Values(inputs)),
             "NoOp" => return Ok(NodeOut::Values(Vec::new())),
@@ -503,28 +507,41 @@ impl<'a> Freezer<'a> {
             overrides: HashMap::new(),
             values: HashMap::new(),
         };
-        let mut roots = Vec::new();
-        for arg in &signature.output_arg {
-            let ret = function
-                .ret
-                .get(&arg.name)
-                .ok_or_else(|| self.error(format!("function '{name}' does not return its output '{}'", arg.name)))?;
-            match inner.parse(ret).map_err(|m| self.error(format!("function '{name}' output '{}': {m}", arg.name)))? {
-                Some(r) => roots.push(r),
-                None => {
-                    return Err(self.error(format!("function '{name}' returns a control edge as output '{}'", arg.name)))
-                }
-            }
-        }
+        let roots = self.function_roots(&inner, function, name)?;
         self.depth += 1;
         let outputs = self.run(&mut inner, &roots);
         self.depth -= 1;
         Ok(NodeOut::Values(outputs?))
     }
 
+    /// The tensors function `name` returns, in output order, as references in `scope` (its body).
+    pub(super) fn function_roots(
+        &self,
+        scope: &Scope<'a>,
+        function: &'a FunctionDef,
+        name: &str,
+    ) -> Result<Vec<Ref<'a>>, TfError> {
+        let signature =
+            function.signature.as_ref().ok_or_else(|| self.error(format!("function '{name}' has no signature")))?;
+        let mut roots = Vec::new();
+        for arg in &signature.output_arg {
+            let ret = function
+                .ret
+                .get(&arg.name)
+                .ok_or_else(|| self.error(format!("function '{name}' does not return its output '{}'", arg.name)))?;
+            match scope.parse(ret).map_err(|m| self.error(format!("function '{name}' output '{}': {m}", arg.name)))? {
+                Some(r) => roots.push(r),
+                None => {
+                    return Err(self.error(format!("function '{name}' returns a control edge as output '{}'", arg.name)))
+                }
+            }
+        }
+        Ok(roots)
+    }
+
     /// Refuses writes and control flow anywhere in `name` and the functions it references,
     /// naming the node that calls the function at fault (in a Keras model, its layer's call).
-    fn scan(&mut self, name: &str) -> Result<(), TfError> {
+    pub(super) fn scan(&mut self, name: &str) -> Result<(), TfError> {
         // Functions to scan, each with the node calling it and that node's function.
         let mut work: Vec<(String, Option<(String, String)>)> = vec![(name.to_string(), None)];
         while let Some((name, caller)) = work.pop() {

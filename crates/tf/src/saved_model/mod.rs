@@ -46,6 +46,7 @@
 
 mod freezer;
 mod frozen_graph;
+mod loops;
 mod policy;
 mod proto;
 mod refs;
@@ -229,7 +230,11 @@ pub fn load(dir: &Path, options: &LoadOptions) -> Result<TfGraph, TfError> {
         meta.object_graph_def.as_ref(),
     );
     let nodes = freezer.freeze(&signature)?;
-    let frozen = pb::GraphDef { node: nodes, versions: graph.versions.clone(), ..Default::default() };
+    let library = (!freezer.frozen_functions.is_empty()).then(|| pb::FunctionDefLibrary {
+        function: std::mem::take(&mut freezer.frozen_functions),
+        ..Default::default()
+    });
+    let frozen = pb::GraphDef { node: nodes, versions: graph.versions.clone(), library, ..Default::default() };
     let mut graph = TfGraph::new(file.dir.clone(), frozen)?;
     graph.signature = Some(signature);
     Ok(graph)

@@ -21,6 +21,8 @@ pub(crate) use bias_add::fuse_bias;
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv2D", conv::conv);
+    registry.insert("While", recurrent::unrecognised_loop);
+    registry.insert("StatelessWhile", recurrent::unrecognised_loop);
     registry.insert("DepthwiseConv2dNative", conv::depthwise_conv2d_native);
     registry.insert("Conv2DBackpropInput", conv_transpose::backprop_input);
     registry.insert("Conv3D", conv::conv);

@@ -70,3 +70,16 @@ pub(super) fn keras_recurrent(ctx: &mut Context, node: &NodeDef) -> Result<Value
         if options.return_sequences { vec![None, Some(time), Some(out_units)] } else { vec![None, Some(out_units)] };
     Ok(ctx.add_layer(node, layer, shape))
 }
+
+/// A `While` loop no recurrent pattern claimed (`patterns/recurrent.rs`): refused as a loop,
+/// naming the layer it came from.
+pub(super) fn unrecognised_loop(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    Err(ctx.refuse(
+        node,
+        format!(
+            "a While loop from layer '{}' that is not a Keras LSTM, GRU (reset_after) or SimpleRNN as tf2h5 \
+             recognises them (zero initial states, no masking, the outputs read as the layer returns them)",
+            tf2h5_tf::loop_scope(&node.name)
+        ),
+    ))
+}

@@ -1,0 +1,510 @@
+//! tf-keras recurrent layers, as TF2 SavedModels hold them → Keras `LSTM`, `GRU`, `SimpleRNN`.
+//!
+//! tf-keras compiles an RNN layer to a `While` loop over `TensorList`s (the loader keeps it,
+//! with its body and cond frozen, see `tf2h5_tf::LoopFunction`):
+//! `x (batch, time, features) → Transpose [1, 0, 2] (→ ReverseV2 [0] for go_backwards) →
+//! TensorListFromTensor`, read in the body by `TensorListGetItem(list, time)`; the body writes
+//! each step's output with `TensorListSetItem` into a list the layer `TensorListStack`s, then
+//! `Transpose`s back (return_sequences) or slices the last step of (`[-1]`). The loop values
+//! are the loop counter, the time step (from 0, +1 per step), the output list, the states
+//! (zeros from `Fill`) and the x list; the weights are loop values too (the `standard_lstm`/
+//! `standard_gru` functions) or constants in the body (the generic loop of `keras.backend.rnn`,
+//! whose variable reads the loader froze there).
+//!
+//! Matched from the output node, the body must compute one of these cells, with the
+//! activations named by its ops (`tanh`, `sigmoid`, `relu`, ...):
+//! - LSTM: `z = x·K + h·R (+ b)`, split in four `i f c o`; `c' = σ(f)·c + σ(i)·act(c)`,
+//!   `h' = σ(o)·act(c')`;
+//! - GRU with `reset_after` (`standard_gru`): `x·K + b_in` and `h·R + b_rec` each split in
+//!   three `z r h`; `z = σ(x_z + r_z)`, `r = σ(x_r + r_r)`, `hh = act(x_h + r·r_h)`,
+//!   `h' = z·h + (1 − z)·hh`; Keras's bias is the (2, 3·units) stack of the two biases;
+//! - SimpleRNN: `h' = act(x·K (+ b) + h·R)`.
+//!
+//! Anything else (another cell, masking, initial states that are not zeros, a state read
+//! outside the layer) is no match; the `While` then refuses itself, naming its layer.
+
+use std::collections::{HashMap, HashSet};
+
+use ndarray::{ArrayD, Axis};
+use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
+use tf2h5_tf::pb::{attr_value::Value as AttrValue, NodeDef};
+use tf2h5_tf::{ConstTensor, LoopFunction, NodeExt, TensorRef};
+
+use super::{Kind, Match, View};
+use crate::context::{self, Context, Value};
+use crate::ConvertError;
+
+/// A recognised recurrent layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Recurrent {
+    /// The (batch, time, features) input.
+    input: TensorRef,
+    /// The layer's name scope (`model/lstm`).
+    scope: String,
+    kind: RecurrentKind,
+    activation: &'static str,
+    recurrent_activation: &'static str,
+    return_sequences: bool,
+    go_backwards: bool,
+    kernel: ArrayD<f32>,
+    recurrent_kernel: ArrayD<f32>,
+    bias: Option<ArrayD<f32>>,
+}
+
+/// The recurrent layer ending at `output` (the `Transpose` or last-step `StridedSlice` of the
+/// loop's stacked outputs), if it is one.
+pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
+    let return_sequences = match output.op.as_str() {
+        "Transpose" => {
+            let perm = view.constant(&view.input(output, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            (perm == [1, 0, 2]).then_some(true)?
+        }
+        "StridedSlice" => is_last_step(view, output).then_some(false)?,
+        _ => return None,
+    };
+    let stack = view.producer(&view.input(output, 0)?, &["TensorListStack"])?;
+    let stacked = view.input(stack, 0)?;
+    let graph = view.graph;
+    let while_node = graph.node(&stacked.node).filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile"))?;
+    let function = |attr: &str| match while_node.attr.get(attr).and_then(|a| a.value.as_ref()) {
+        Some(AttrValue::Func(f)) => tf2h5_tf::loop_function(&graph.graph, &f.name).ok(),
+        _ => None,
+    };
+    let (body, cond) = (function("body")?, function("cond")?);
+    let body = Body::new(&body);
+    let loop_inputs: Vec<TensorRef> = graph.data_inputs(while_node).map(|r| context::resolve(graph, &r)).collect();
+    if loop_inputs.len() != body.f.inputs.len() || body.f.outputs.len() != loop_inputs.len() {
+        return None;
+    }
+    // The output list: written at the time step (or at 0, keeping only the last step).
+    let out_slot = stacked.output;
+    let set = body.producer(body.f.outputs.get(out_slot)?, "TensorListSetItem")?;
+    (body.arg(&body.input(set, 0)?)? == out_slot).then_some(())?;
+    let new_h = body.input(set, 2)?;
+    // The input list, read at the time step.
+    let get = body.f.nodes.iter().find(|n| n.op == "TensorListGetItem")?;
+    let in_slot = body.arg(&body.input(get, 0)?)?;
+    let time_slot = body.arg(&body.input(get, 1)?)?;
+    match body.arg(&body.input(set, 1)?) {
+        Some(slot) if slot == time_slot => {}
+        None if !return_sequences && body.int_constant(&body.input(set, 1)?)? == 0 => {}
+        _ => return None,
+    }
+    // The time step counts from 0 by 1, and the cond compares it.
+    (view.constant(&loop_inputs[time_slot])?.as_ints()?.iter().copied().collect::<Vec<i64>>() == [0]).then_some(())?;
+    let step = body.producer(&body.f.outputs[time_slot], "AddV2")?;
+    let [a, b] = [body.input(step, 0)?, body.input(step, 1)?];
+    let counts = |t: &TensorRef, one: &TensorRef| body.arg(t) == Some(time_slot) && body.int_constant(one) == Some(1);
+    (counts(&a, &b) || counts(&b, &a)).then_some(())?;
+    let cond_reads_time = Body::new(&cond);
+    let less = cond.nodes.iter().find(|n| n.op == "Less")?;
+    (cond_reads_time.arg(&cond_reads_time.input(less, 0)?)? == time_slot).then_some(())?;
+    // The sequence: x transposed to time-major (and reversed for go_backwards).
+    let unstack = view.producer(&loop_inputs[in_slot], &["TensorListFromTensor"])?;
+    let mut time_major = view.input(unstack, 0)?;
+    let go_backwards = match view.producer(&time_major, &["ReverseV2"]) {
+        Some(reverse) => {
+            let axis = view.constant(&view.input(reverse, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            (axis == [0]).then_some(())?;
+            time_major = view.input(reverse, 0)?;
+            true
+        }
+        None => false,
+    };
+    let transpose = view.producer(&time_major, &["Transpose"])?;
+    let perm = view.constant(&view.input(transpose, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+    (perm == [1, 0, 2]).then_some(())?;
+    let input = view.input(transpose, 0)?;
+    // The cell, its weights and states.
+    let weights = Weights { view, body: &body, loop_inputs: &loop_inputs };
+    let cell = lstm(&body, &weights, get, &new_h)
+        .or_else(|| gru(&body, &weights, get, &new_h))
+        .or_else(|| simple_rnn(&body, &weights, get, &new_h))?;
+    for (slot, new_state) in &cell.states {
+        (body.resolve(&body.f.outputs[*slot]) == *new_state).then_some(())?;
+        let zeros = view.producer(&loop_inputs[*slot], &["Fill"])?;
+        (view.scalar(&view.input(zeros, 1)?)? == 0.0).then_some(())?;
+    }
+    // The nodes of the layer: what the loop and the stack need that the input does not.
+    let names = [output.name.clone()];
+    let layer_nodes = graph.nodes_needed_by(&names).ok()?;
+    let input_nodes: HashSet<String> =
+        graph.nodes_needed_by(std::slice::from_ref(&input.node)).ok()?.into_iter().collect();
+    let inner: Vec<&NodeDef> = layer_nodes
+        .iter()
+        .filter(|n| **n != output.name && !input_nodes.contains(*n))
+        .filter_map(|n| graph.node(n))
+        .collect();
+    closed(view, &inner, output).then_some(())?;
+    let recurrent = Recurrent {
+        input,
+        scope: tf2h5_tf::loop_scope(&while_node.name).to_string(),
+        kind: cell.kind,
+        activation: cell.activation,
+        recurrent_activation: cell.recurrent_activation,
+        return_sequences,
+        go_backwards,
+        kernel: cell.kernel,
+        recurrent_kernel: cell.recurrent_kernel,
+        bias: cell.bias,
+    };
+    Some(Match { inner: inner.iter().map(|n| n.name.clone()).collect(), kind: Kind::Recurrent(Box::new(recurrent)) })
+}
+
+/// Builds the layer of a match at its output node.
+pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Result<Value, ConvertError> {
+    let input = match ctx.value_of(node, &found.input)? {
+        Value::Tensor(t) => t.clone(),
+        _ => return Err(ctx.refuse(node, "the recurrent layer's input is not a computed tensor")),
+    };
+    let (Some(time), Some(features), 3) = (input.dim(1), input.dim(2), input.rank()) else {
+        return Err(
+            ctx.refuse(node, format!("input {:?} is not (batch, time, features) with known sizes", input.shape))
+        );
+    };
+    if found.kernel.shape().first() != Some(&features) {
+        return Err(
+            ctx.refuse(node, format!("input {:?} does not match the kernel {:?}", input.shape, found.kernel.shape()))
+        );
+    }
+    let units = found.recurrent_kernel.shape().first().copied().unwrap_or(0);
+    let options = RecurrentOptions {
+        return_sequences: found.return_sequences,
+        go_backwards: found.go_backwards,
+        activation: found.activation,
+        recurrent_activation: found.recurrent_activation,
+    };
+    let name = ctx.layer_name(&found.scope);
+    let layer = layers::recurrent(
+        &name,
+        input.layer,
+        found.kind,
+        options,
+        found.kernel.clone(),
+        found.recurrent_kernel.clone(),
+        found.bias.clone(),
+    );
+    let shape = if found.return_sequences { vec![None, Some(time), Some(units)] } else { vec![None, Some(units)] };
+    Ok(ctx.add_layer(node, layer, shape))
+}
+
+/// `StridedSlice` taking the last element of axis 0 (`[-1]`).
+fn is_last_step(view: &View, slice: &NodeDef) -> bool {
+    let ints = |i: usize| -> Option<Vec<i64>> {
+        Some(view.constant(&view.input(slice, i)?)?.as_ints()?.iter().copied().collect())
+    };
+    let mask = |attr: &str| slice.attr_int_opt(attr).ok().flatten().unwrap_or(0);
+    ints(1) == Some(vec![-1])
+        && ints(2) == Some(vec![0])
+        && ints(3) == Some(vec![1])
+        && mask("shrink_axis_mask") == 1
+        && ["begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask"].iter().all(|m| mask(m) == 0)
+}
+
+/// Every read of an inner node (any output) comes from the match.
+fn closed(view: &View, inner: &[&NodeDef], output: &NodeDef) -> bool {
+    let members: HashSet<&str> =
+        inner.iter().map(|n| n.name.as_str()).chain(std::iter::once(output.name.as_str())).collect();
+    let mut reads: HashMap<&str, usize> = HashMap::new();
+    for member in inner.iter().copied().chain(std::iter::once(output)) {
+        for input in view.graph.data_inputs(member) {
+            let input = context::resolve(view.graph, &input);
+            if let Some(&name) = members.get(input.node.as_str()) {
+                *reads.entry(name).or_default() += 1;
+            }
+        }
+    }
+    inner.iter().all(|n| {
+        let total: usize = view.consumers.iter().filter(|(r, _)| r.node == n.name).map(|(_, c)| c).sum();
+        total == reads.get(n.name.as_str()).copied().unwrap_or(0)
+    })
+}
+
+/// A loop function's nodes, read through `Identity`.
+struct Body<'f> {
+    f: &'f LoopFunction,
+    nodes: HashMap<&'f str, &'f NodeDef>,
+}
+
+impl<'f> Body<'f> {
+    fn new(f: &'f LoopFunction) -> Self {
+        Body { f, nodes: f.nodes.iter().map(|n| (n.name.as_str(), n)).collect() }
+    }
+
+    fn resolve(&self, tensor: &TensorRef) -> TensorRef {
+        let mut current = tensor.clone();
+        for _ in 0..self.nodes.len() {
+            match self.nodes.get(current.node.as_str()) {
+                Some(n) if n.op == "Identity" => match n.input.first().and_then(|i| TensorRef::parse(i)) {
+                    Some(next) => current = next,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        current
+    }
+
+    fn input(&self, node: &NodeDef, index: usize) -> Option<TensorRef> {
+        let input = node.input.iter().filter_map(|i| TensorRef::parse(i)).nth(index)?;
+        Some(self.resolve(&input))
+    }
+
+    fn node(&self, tensor: &TensorRef) -> Option<&'f NodeDef> {
+        self.nodes.get(self.resolve(tensor).node.as_str()).copied()
+    }
+
+    /// The node computing `tensor` (output 0), if its op is `op`.
+    fn producer(&self, tensor: &TensorRef, op: &str) -> Option<&'f NodeDef> {
+        let resolved = self.resolve(tensor);
+        self.node(&resolved).filter(|n| n.op == op && resolved.output == 0)
+    }
+
+    /// The loop slot of a placeholder.
+    fn arg(&self, tensor: &TensorRef) -> Option<usize> {
+        let node = self.node(tensor)?;
+        if node.op != "Placeholder" {
+            return None;
+        }
+        self.f.inputs.iter().position(|i| *i == node.name)
+    }
+
+    fn int_constant(&self, tensor: &TensorRef) -> Option<i64> {
+        let node = self.producer(tensor, "Const")?;
+        let value = ConstTensor::from_node(node).ok()?;
+        let ints: Vec<i64> = value.as_ints()?.iter().copied().collect();
+        match ints.as_slice() {
+            [v] => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The operands of a commutative binary `op` at `tensor`, in either order, the first
+    /// satisfying `first`.
+    fn operands<T>(
+        &self,
+        tensor: &TensorRef,
+        ops: &[&str],
+        first: impl Fn(&TensorRef) -> Option<T>,
+    ) -> Option<(T, TensorRef)> {
+        let node = self.node(tensor).filter(|n| ops.contains(&n.op.as_str()))?;
+        let [a, b] = [self.input(node, 0)?, self.input(node, 1)?];
+        if let Some(found) = first(&a) {
+            return Some((found, b));
+        }
+        first(&b).map(|found| (found, a))
+    }
+
+    /// `act(t)` for a Keras activation op: its name and input.
+    fn activation(&self, tensor: &TensorRef) -> Option<(&'static str, TensorRef)> {
+        let node = self.node(tensor)?;
+        let name = match node.op.as_str() {
+            "Tanh" => "tanh",
+            "Sigmoid" => "sigmoid",
+            "Relu" => "relu",
+            "Elu" => "elu",
+            "Selu" => "selu",
+            "Softplus" => "softplus",
+            "Softsign" => "softsign",
+            _ => return None,
+        };
+        Some((name, self.input(node, 0)?))
+    }
+
+    /// `Split` output `k` of `tensor` into `parts` along axis 1 (or -1): the split input.
+    fn split(&self, tensor: &TensorRef, parts: i64, k: usize) -> Option<TensorRef> {
+        let resolved = self.resolve(tensor);
+        let node = self.node(&resolved).filter(|n| n.op == "Split")?;
+        let axis = self.int_constant(&self.input(node, 0)?)?;
+        let count = node.attr_int_opt("num_split").ok()??;
+        (resolved.output == k && count == parts && (axis == 1 || axis == -1)).then(|| self.input(node, 1))?
+    }
+
+    /// `MatMul(a, w)` without transposes: `(a, w)`.
+    fn matmul(&self, tensor: &TensorRef) -> Option<(TensorRef, TensorRef)> {
+        let node = self.producer(tensor, "MatMul")?;
+        let flag = |attr: &str| node.attr_bool_opt(attr).ok().flatten().unwrap_or(false);
+        if flag("transpose_a") || flag("transpose_b") {
+            return None;
+        }
+        Some((self.input(node, 0)?, self.input(node, 1)?))
+    }
+}
+
+/// Where a body's weights come from: its constants, or the loop's constant inputs.
+struct Weights<'v, 'g> {
+    view: &'v View<'g>,
+    body: &'v Body<'v>,
+    loop_inputs: &'v [TensorRef],
+}
+
+impl Weights<'_, '_> {
+    fn value(&self, tensor: &TensorRef) -> Option<ArrayD<f32>> {
+        if let Some(node) = self.body.producer(tensor, "Const") {
+            return ConstTensor::from_node(node).ok()?.as_f32().cloned();
+        }
+        let outer = &self.loop_inputs[self.body.arg(tensor)?];
+        if let Some(value) = self.view.constant(outer) {
+            return value.as_f32().cloned();
+        }
+        // `tf.unstack` of a constant (standard_gru's two bias rows).
+        let node = self.view.graph.node(&outer.node).filter(|n| n.op == "Unpack")?;
+        let axis = node.attr_int_opt("axis").ok().flatten().unwrap_or(0);
+        let whole = self.view.constant(&self.view.input(node, 0)?)?.as_f32()?.clone();
+        (axis == 0 && outer.output < whole.shape().first().copied().unwrap_or(0))
+            .then(|| whole.index_axis(Axis(0), outer.output).to_owned())
+    }
+}
+
+/// A recognised cell: its kind, activations, weights, and each state's slot and new value.
+struct Cell {
+    kind: RecurrentKind,
+    activation: &'static str,
+    recurrent_activation: &'static str,
+    kernel: ArrayD<f32>,
+    recurrent_kernel: ArrayD<f32>,
+    bias: Option<ArrayD<f32>>,
+    states: Vec<(usize, TensorRef)>,
+}
+
+/// A cell's kernel, recurrent kernel, bias and the slot of the state it multiplies.
+type Projections = (ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>, usize);
+
+/// `x·K + h·R (+ b)`: `(K, R, b, h's slot)` when `x` is the step's input.
+fn projections(body: &Body, weights: &Weights, z: &TensorRef, x: &TensorRef) -> Option<Projections> {
+    let (sum, bias) = match body.producer(z, "BiasAdd") {
+        Some(add) => (body.input(add, 0)?, Some(weights.value(&body.input(add, 1)?)?)),
+        None => (z.clone(), None),
+    };
+    let input_product = |t: &TensorRef| body.matmul(t).filter(|(a, _)| body.resolve(a) == *x);
+    let ((_, kernel), other) = body.operands(&sum, &["AddV2", "Add"], input_product)?;
+    let (h, recurrent_kernel) = body.matmul(&other)?;
+    Some((weights.value(&kernel)?, weights.value(&recurrent_kernel)?, bias, body.arg(&h)?))
+}
+
+fn lstm(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
+    let x = TensorRef { node: get.name.clone(), output: 0 };
+    // h' = σ(o)·act(c')
+    let gate = |k: usize| {
+        move |t: &TensorRef| -> Option<(&'static str, TensorRef)> {
+            let (act, input) = body.activation(t)?;
+            let z = body.split(&input, 4, k)?;
+            Some((act, z))
+        }
+    };
+    let ((recurrent_activation, z), out) = body.operands(new_h, &["Mul"], gate(3))?;
+    let (activation, new_c) = body.activation(&out)?;
+    // c' = σ(f)·c + σ(i)·act(g)
+    let forget = |t: &TensorRef| -> Option<(usize, TensorRef)> {
+        let node = body.node(t).filter(|n| n.op == "Mul")?;
+        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+        for (g, c) in [(&a, &b), (&b, &a)] {
+            if let (Some((act, fz)), Some(slot)) = (gate(1)(g), body.arg(c)) {
+                if act == recurrent_activation && fz == z {
+                    return Some((slot, g.clone()));
+                }
+            }
+        }
+        None
+    };
+    let ((c_slot, _), candidate) = body.operands(&new_c, &["AddV2", "Add"], forget)?;
+    let ((act_i, zi), g) = body.operands(&candidate, &["Mul"], gate(0))?;
+    let (act_g, zg) = body.activation(&g)?;
+    (act_i == recurrent_activation && zi == z && act_g == activation && body.split(&zg, 4, 2)? == z).then_some(())?;
+    let (kernel, recurrent_kernel, bias, h_slot) = projections(body, weights, &z, &x)?;
+    Some(Cell {
+        kind: RecurrentKind::Lstm,
+        activation,
+        recurrent_activation,
+        kernel,
+        recurrent_kernel,
+        bias,
+        states: vec![(h_slot, body.resolve(new_h)), (c_slot, body.resolve(&new_c))],
+    })
+}
+
+fn gru(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
+    let x = TensorRef { node: get.name.clone(), output: 0 };
+    // h' = z·h + (1 − z)·hh
+    let keep = |t: &TensorRef| -> Option<(TensorRef, usize)> {
+        let node = body.node(t).filter(|n| n.op == "Mul")?;
+        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+        [(a.clone(), b.clone()), (b, a)].into_iter().find_map(|(z, h)| Some((z, body.arg(&h)?)))
+    };
+    let ((z, h_slot), update) = body.operands(new_h, &["AddV2", "Add"], keep)?;
+    let one_minus_z = |t: &TensorRef| -> Option<()> {
+        let node = body.node(t).filter(|n| n.op == "Sub")?;
+        let one = body.producer(&body.input(node, 0)?, "Const")?;
+        let one = ConstTensor::from_node(one).ok()?.as_f32()?.iter().copied().collect::<Vec<f32>>();
+        (one == [1.0] && body.resolve(&body.input(node, 1)?) == body.resolve(&z)).then_some(())
+    };
+    let (_, hh) = body.operands(&update, &["Mul"], one_minus_z)?;
+    let (activation, hh_in) = body.activation(&hh)?;
+    // z = σ(x_z + r_z), r = σ(x_r + r_r), hh = act(x_h + r·r_h); x_* and r_* split in 3.
+    let (recurrent_activation, z_in) = body.activation(&z)?;
+    let sum_of_splits = |t: &TensorRef, k: usize| -> Option<(TensorRef, TensorRef)> {
+        let node = body.node(t).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+        Some((body.split(&a, 3, k)?, body.split(&b, 3, k)?))
+    };
+    let (x_side, h_side) = sum_of_splits(&z_in, 0)?;
+    let r_times = |t: &TensorRef| -> Option<()> {
+        let (act, r_in) = body.activation(t)?;
+        (act == recurrent_activation && sum_of_splits(&r_in, 1)? == (x_side.clone(), h_side.clone())).then_some(())
+    };
+    let node = body.node(&hh_in).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+    let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+    (body.split(&a, 3, 2)? == x_side).then_some(())?;
+    let (_, r_h) = body.operands(&b, &["Mul"], r_times)?;
+    (body.split(&r_h, 3, 2)? == h_side).then_some(())?;
+    // x·K + b_in, h·R + b_rec
+    let biased = |t: &TensorRef| -> Option<(TensorRef, TensorRef, ArrayD<f32>)> {
+        let add = body.producer(t, "BiasAdd")?;
+        let (a, w) = body.matmul(&body.input(add, 0)?)?;
+        Some((a, w, weights.value(&body.input(add, 1)?)?))
+    };
+    let (xa, kernel, input_bias) = biased(&x_side)?;
+    let (ha, recurrent_kernel, recurrent_bias) = biased(&h_side)?;
+    (body.resolve(&xa) == x && body.arg(&ha) == Some(h_slot)).then_some(())?;
+    let bias = ndarray::stack(Axis(0), &[input_bias.view(), recurrent_bias.view()]).ok()?;
+    Some(Cell {
+        kind: RecurrentKind::Gru { reset_after: true },
+        activation,
+        recurrent_activation,
+        kernel: weights.value(&kernel)?,
+        recurrent_kernel: weights.value(&recurrent_kernel)?,
+        bias: Some(bias.into_dyn()),
+        states: vec![(h_slot, body.resolve(new_h))],
+    })
+}
+
+fn simple_rnn(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
+    let x = TensorRef { node: get.name.clone(), output: 0 };
+    let (activation, sum) = body.activation(new_h)?;
+    // act(x·K + b + h·R), or act(x·K + h·R + b) through `projections`.
+    let input_side = |t: &TensorRef| -> Option<(TensorRef, Option<ArrayD<f32>>)> {
+        match body.producer(t, "BiasAdd") {
+            Some(add) => {
+                let (a, k) = body.matmul(&body.input(add, 0)?)?;
+                (body.resolve(&a) == x).then_some(())?;
+                Some((k, Some(weights.value(&body.input(add, 1)?)?)))
+            }
+            None => {
+                let (a, k) = body.matmul(t)?;
+                (body.resolve(&a) == x).then_some((k, None))
+            }
+        }
+    };
+    let ((kernel, bias), other) = body.operands(&sum, &["AddV2", "Add"], input_side)?;
+    let (h, recurrent_kernel) = body.matmul(&other)?;
+    let h_slot = body.arg(&h)?;
+    Some(Cell {
+        kind: RecurrentKind::SimpleRnn,
+        activation,
+        recurrent_activation: "sigmoid",
+        kernel: weights.value(&kernel)?,
+        recurrent_kernel: weights.value(&recurrent_kernel)?,
+        bias,
+        states: vec![(h_slot, body.resolve(new_h))],
+    })
+}
