@@ -148,6 +148,14 @@ impl LoopOracle {
             let node = graph.node(&target.node)?;
             if is_host(&node.op) {
                 self.run_host(graph, known, node)?;
+                if !known.contains_key(target) {
+                    return Err(oracle_error(format!(
+                        "'{target}'{} reads an output node '{}' ({}) does not have",
+                        in_function(graph),
+                        node.name,
+                        node.op
+                    )));
+                }
             } else if !on_tract.contains(target) {
                 on_tract.push(target.clone());
             }
