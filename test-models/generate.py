@@ -1155,6 +1155,63 @@ def case_convnext_block(out, ref):
     )
 
 
+class AddPositionEmbedding(keras.layers.Layer):
+    """A learned position embedding: adds a (tokens, dim) weight (custom layer, as ViTs write it)."""
+
+    def build(self, input_shape):
+        self.position = self.add_weight(name="position", shape=tuple(input_shape[1:]))
+
+    def call(self, x):
+        return x + self.position
+
+
+class TokenScale(keras.layers.Layer):
+    """A learned scale of any broadcastable shape (the seed article's custom multiply)."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(input_shape[1], 1))
+
+    def call(self, x):
+        return x * self.scale
+
+
+def case_vit_stem(out, ref):
+    """The non-attention half of a ViT encoder: constants of any shape, LayerNorm on 3-D."""
+    rs = seed_all(1616)
+    L = keras.layers
+    inp = keras.Input(shape=(16, 16, 3), name="image")
+    x = L.Conv2D(32, 4, strides=4, name="patch_conv")(inp)  # 4x4x32
+    x = L.Reshape((16, 32), name="patches")(x)
+    x = AddPositionEmbedding(name="position_embedding")(x)
+    y = L.LayerNormalization(epsilon=1e-6, name="ln1")(x)
+    y = L.Dense(64, activation="gelu", name="mlp1")(y)
+    y = L.Dense(32, name="mlp2")(y)
+    x = L.Add(name="residual")([x, y])
+    x = L.LayerNormalization(axis=[1, 2], epsilon=1e-6, name="ln_tokens")(x)
+    x = L.LayerNormalization(epsilon=1e-6, center=False, name="ln_nocenter")(x)
+    x = L.LayerNormalization(epsilon=1e-6, scale=False, name="ln_noscale")(x)
+    x = TokenScale(name="token_scale")(x)
+    x = L.Softmax(axis=1, name="token_softmax")(x)
+    model = keras.Model(inp, x, name="vit_stem")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        for op in ("Erfc", "Rsqrt", "SquaredDifference", "Softmax"):
+            assert ops[op] > 0, op
+        return f"Mean={ops['Mean']}, MatMul={ops['MatMul']}, Mul={ops['Mul']}"
+
+    return write_case(
+        out, "vit_stem",
+        "ViT-style stem on 16x16x3 without attention: Conv2D(32, 4, s4) patches, Reshape to 16 "
+        "tokens, a custom layer adding a learned (16, 32) position embedding, LayerNormalization "
+        "(eps 1e-6, last axis), Dense(64, gelu)/Dense(32) on 3-D tensors, residual Add, "
+        "LayerNormalization over axes [1, 2], LayerNormalization without center and without "
+        "scale, a custom layer multiplying by a learned (16, 1) weight, Softmax over axis 1.",
+        lambda x: model(x, training=False), [(16, 16, 3)], 1616, checks,
+    )
+
+
 def case_dilated_block(out, ref):
     """Dilated Keras Conv2D and DepthwiseConv2D (space-to-batch form)."""
     rs = seed_all(909)
@@ -1734,6 +1791,7 @@ CASES = [
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),
     ("convnext_block", case_convnext_block),
+    ("vit_stem", case_vit_stem),
     ("dilated_block", case_dilated_block),
     ("decomposed_ops", case_decomposed_ops),
     ("frozen_function_call", case_frozen_function_call),

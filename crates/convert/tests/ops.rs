@@ -507,6 +507,87 @@ fn strided_slice_of_any_axes_is_cropping_with_permutes_and_reshapes() {
     assert_eq!(c.outputs[0].shape, [None, Some(1), Some(4), Some(3)]);
 }
 
+/// The layer normalization subgraph tf-keras writes, over `axes` of `input`, without beta
+/// (`-mean * inv`, the form `center=False` freezes to).
+fn layer_norm_without_beta<'g>(
+    g: &'g mut G,
+    input: &str,
+    axes: &[i32],
+    gamma_dims: &[i64],
+    gamma: &[f32],
+) -> &'g mut G {
+    g.ints("axes", &[axes.len() as i64], axes)
+        .floats("eps", &[], &[1e-6])
+        .floats("gamma", gamma_dims, gamma)
+        .node("mean", "Mean", &[input, "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
+        .node("sg", "StopGradient", &["mean"], &[])
+        .node("sq", "SquaredDifference", &[input, "sg"], &[])
+        .node("var", "Mean", &["sq", "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
+        .node("veps", "AddV2", &["var", "eps"], &[])
+        .node("rsqrt", "Rsqrt", &["veps"], &[])
+        .node("inv", "Mul", &["rsqrt", "gamma"], &[])
+        .node("xinv", "Mul", &[input, "inv"], &[])
+        .node("negmean", "Neg", &["mean"], &[])
+        .node("shift", "Mul", &["negmean", "inv"], &[])
+        .node("out", "AddV2", &["xinv", "shift"], &[])
+}
+
+#[test]
+fn layer_normalization_over_adjacent_axes_is_merged_by_reshapes() {
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3]);
+    let gamma: Vec<f32> = (1..=6).map(|v| v as f32).collect();
+    layer_norm_without_beta(&mut g, "x", &[1, 2], &[1, 2, 3], &gamma);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Reshape", "LayerNormalization", "Reshape"]);
+    let ln = layer(&c, "LayerNormalization");
+    assert_eq!(ln.config["axis"], serde_json::json!([-1]));
+    assert_eq!((ln.config["center"].as_bool(), ln.config["scale"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(weight(ln, "gamma"), gamma);
+    assert_eq!(c.outputs[0].shape, [None, Some(2), Some(3)]);
+    // One axis that is not the last: the layer's own axis, gamma of that axis's size.
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3]);
+    layer_norm_without_beta(&mut g, "x", &[1], &[2, 1], &[2.0, 3.0]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "LayerNormalization"]);
+    assert_eq!(layer(&c, "LayerNormalization").config["axis"], serde_json::json!([1]));
+    // Axes that are not adjacent, or the batch axis: named refusals.
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3, 4]);
+    layer_norm_without_beta(&mut g, "x", &[1, 3], &[2, 1, 4], &[1.0; 8]);
+    assert!(g.refusal().contains("not adjacent"), "{}", g.refusal());
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3]);
+    layer_norm_without_beta(&mut g, "x", &[0, 1], &[1], &[1.0]);
+    assert!(g.refusal().contains("batch axis"), "{}", g.refusal());
+}
+
+#[test]
+fn constants_of_any_broadcastable_shape_are_nested_rescalings() {
+    // A learned position embedding (2, 3) added to (batch, 2, 3), then a per-token scale (2, 1).
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3])
+        .floats("pos", &[2, 3], &[0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+        .node("add", "AddV2", &["x", "pos"], &[])
+        .floats("token_scale", &[1, 2, 1], &[2.0, -3.0])
+        .node("out", "Mul", &["token_scale", "add"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c), ["InputLayer", "Rescaling", "Rescaling"]);
+    let (add, mul) = (&c.model.layers[1].config, &c.model.layers[2].config);
+    assert_eq!(add["offset"], serde_json::json!([[0.5, 1.0, 1.5], [2.0, 2.5, 3.0]]));
+    assert_eq!(add["scale"], serde_json::json!(1.0));
+    assert_eq!(mul["scale"], serde_json::json!([[2.0], [-3.0]]));
+    // A constant that would widen the tensor (3 tokens against 2), or divide by a
+    // non-channel shape, is refused naming the node.
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3]).floats("c", &[3, 1], &[1.0, 2.0, 3.0]).node("out", "AddV2", &["x", "c"], &[]);
+    assert!(g.refusal().contains("'out'"), "{}", g.refusal());
+    let mut g = G::new();
+    g.input("x", &[-1, 2, 3]).floats("c", &[2, 1], &[1.0, 2.0]).node("out", "RealDiv", &["x", "c"], &[]);
+    assert!(g.refusal().contains("dividing by a constant of shape [2, 1]"), "{}", g.refusal());
+}
+
 #[test]
 fn leaky_relu_and_broadcast_multiply() {
     let mut g = G::new();

@@ -139,7 +139,7 @@ pub struct BatchNormWeights {
 
 /// `BatchNormalization` on the last axis with the source's own epsilon.
 pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNormWeights) -> Layer {
-    let spec = Norm { batch: true, axis: -1, epsilon: f64::from(epsilon), center: true, scale: true };
+    let spec = Norm { batch: true, axes: vec![-1], epsilon: f64::from(epsilon), center: true, scale: true };
     let weights = vec![
         Weight::new("gamma", w.gamma),
         Weight::new("beta", w.beta),
@@ -173,11 +173,30 @@ pub fn exact_f32s(values: &[f32]) -> Value {
     }
 }
 
+/// An f32 array of any rank as JSON: a number for rank 0, else nested lists in row-major
+/// order (each number exact, see [`exact_f32`]).
+pub fn exact_f32_array(values: &ArrayD<f32>) -> Value {
+    match values.ndim() {
+        0 => exact_f32(values.iter().copied().next().unwrap_or(0.0)),
+        1 => Value::Array(values.iter().map(|&v| exact_f32(v)).collect()),
+        _ => Value::Array(values.outer_iter().map(|row| exact_f32_array(&row.to_owned())).collect()),
+    }
+}
+
 /// `Rescaling`: `x * scale + offset`, each a scalar or a list broadcast over the last axis.
 /// Both Keras versions compute exactly this (two float32 operations), so a TF `Mul` by a
 /// constant, an `AddV2` of one, or the pair, maps here bit-exactly.
 pub fn rescaling(name: &str, input: String, scale: &[f32], offset: &[f32]) -> Layer {
     layer("Rescaling", name, json!({"scale": exact_f32s(scale), "offset": exact_f32s(offset)}), vec![input], vec![])
+}
+
+/// `Rescaling` whose `scale` and `offset` have any shape that broadcasts against the input
+/// without the batch axis (aligned from the right, as numpy): both Keras versions cast the
+/// nested lists to a float32 tensor and compute `x * scale + offset` with broadcasting, so a
+/// learned position embedding (tokens, dim) added to (batch, tokens, dim) is exact.
+pub fn rescaling_broadcast(name: &str, input: String, scale: &ArrayD<f32>, offset: &ArrayD<f32>) -> Layer {
+    let config = json!({"scale": exact_f32_array(scale), "offset": exact_f32_array(offset)});
+    layer("Rescaling", name, config, vec![input], vec![])
 }
 
 /// `Normalization` with constant `mean` and `variance` in the config (no weights):
@@ -195,8 +214,28 @@ pub fn normalization(name: &str, input: String, mean: &[f32], variance: &[f32]) 
 
 /// `LayerNormalization` over the last axis: gamma and beta of shape (channels,).
 pub fn layer_normalization(name: &str, input: String, epsilon: f32, gamma: ArrayD<f32>, beta: ArrayD<f32>) -> Layer {
-    let spec = Norm { batch: false, axis: -1, epsilon: f64::from(epsilon), center: true, scale: true };
-    LayerSpec::Norm(spec).layer(name, vec![input], vec![Weight::new("gamma", gamma), Weight::new("beta", beta)])
+    layer_normalization_over(name, input, &[-1], epsilon, Some(gamma), Some(beta))
+}
+
+/// `LayerNormalization` over `axes` (absolute incl. batch, increasing, or `[-1]`), with
+/// `gamma` (`scale`) and `beta` (`center`) each optional, of the input's sizes on `axes`.
+pub fn layer_normalization_over(
+    name: &str,
+    input: String,
+    axes: &[i64],
+    epsilon: f32,
+    gamma: Option<ArrayD<f32>>,
+    beta: Option<ArrayD<f32>>,
+) -> Layer {
+    let spec = Norm {
+        batch: false,
+        axes: axes.to_vec(),
+        epsilon: f64::from(epsilon),
+        center: beta.is_some(),
+        scale: gamma.is_some(),
+    };
+    let weights = [("gamma", gamma), ("beta", beta)].into_iter().filter_map(|(n, w)| Some(Weight::new(n, w?)));
+    LayerSpec::Norm(spec).layer(name, vec![input], weights.collect())
 }
 
 /// `LeakyReLU` with the key both versions read: `alpha` (Keras 3 maps it to `negative_slope`;

@@ -2,11 +2,11 @@
 //!
 //! Both freeze to the same arithmetic around a mean and a variance:
 //! ```text
-//! inv = Rsqrt(var + eps) [* gamma]        out = x * inv + (beta - mean * inv)   [or + Neg(mean * inv)]
+//! inv = Rsqrt(var + eps) [* gamma]        out = x * inv + (beta - mean * inv)   [or + Neg(mean * inv), + Neg(mean) * inv]
 //! ```
-//! - **Layer normalization** over the last axis: tf-keras's (unfused) `LayerNormalization`
+//! - **Layer normalization** over any axes: tf-keras's (unfused) `LayerNormalization`
 //!   and `tf.nn.moments` + `tf.nn.batch_normalization` compute the moments from `x`:
-//!   `mean = Mean(x, -1, keep_dims)`, `var = Mean(SquaredDifference(x, StopGradient(mean)), -1, keep_dims)`.
+//!   `mean = Mean(x, axes, keep_dims)`, `var = Mean(SquaredDifference(x, StopGradient(mean)), axes, keep_dims)`.
 //!   Keras 3 computes `x * inv + (-mean * inv + beta)`, the same float32 operations.
 //!   (tf-keras's *fused* form, used when epsilon ≥ 1.001e-5, reshapes into a training-mode
 //!   `FusedBatchNormV3` and is not recognised.)
@@ -14,7 +14,12 @@
 //!   statistics), possibly reshaped for broadcasting, as Keras 3's `BatchNormalization`
 //!   exports them (`model.export`) and `tf.nn.batch_normalization` on variables freezes.
 //!
-//! Without gamma or beta the layer gets ones / zeros, which change nothing (`inv * 1`, `0 - m`).
+//! Layer normalization runs over any one non-batch axis, or several adjacent ones (gamma and
+//! beta reshaped to the broadcast shape, as tf-keras writes them for `axis=[1, 2]`): those are
+//! merged into one axis by a `Reshape` around the layer, because Keras 3's legacy loader drops
+//! an `axis` list of several axes. Without gamma or beta it is written with `scale=False` /
+//! `center=False`. A batch normalization without them gets ones
+//! / zeros, which change nothing (`inv * 1`, `0 - m`).
 
 use ndarray::ArrayD;
 use tf2h5_keras::layers;
@@ -77,21 +82,31 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
 }
 
 fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef) -> Option<Match> {
-    // shifted = beta - mean * inv, or -(mean * inv).
-    let shift = view.producer(shifted, &["Sub", "Neg"])?;
-    let (beta, m2_ref) = if shift.op == "Sub" {
-        let [beta, m2] = view.inputs2(shift)?;
-        view.constant_through_reshape(&beta)?;
-        (Some(beta), m2)
-    } else {
-        (None, view.input(shift, 0)?)
+    // shifted = beta - mean * inv, -(mean * inv), or -mean * inv (no beta).
+    let shift = view.producer(shifted, &["Sub", "Neg", "Mul"])?;
+    let (beta, m2) = match shift.op.as_str() {
+        "Sub" => {
+            let [beta, m2] = view.inputs2(shift)?;
+            view.constant_through_reshape(&beta)?;
+            (Some(beta), view.producer(&m2, &["Mul"])?)
+        }
+        "Neg" => (None, view.producer(&view.input(shift, 0)?, &["Mul"])?),
+        _ => (None, shift),
     };
-    let m2 = view.producer(&m2_ref, &["Mul"])?;
     // scaled = x * inv, and m2 = mean * inv: inv is the operand they share.
     let m1 = view.producer(scaled, &["Mul"])?;
     let [p, q] = view.inputs2(m1)?;
     for (x, inv) in [(&p, &q), (&q, &p)] {
-        let Some(mean_ref) = other(view, m2, inv) else { continue };
+        let Some(mut mean_ref) = other(view, m2, inv) else { continue };
+        let mut inner = vec![m2, m1];
+        if std::ptr::eq(shift, m2) {
+            // -mean * inv: the mean is negated first.
+            let Some(neg) = view.producer(&mean_ref, &["Neg"]) else { continue };
+            mean_ref = view.input(neg, 0)?;
+            inner.push(neg);
+        } else {
+            inner.push(shift);
+        }
         // inv = rsqrt(var + eps) [* gamma]
         let (rsqrt, gamma, gamma_node) = match view.producer(inv, &["Rsqrt", "Mul"]) {
             Some(n) if n.op == "Rsqrt" => (n, None, None),
@@ -107,7 +122,7 @@ fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef
         let [u, v] = view.inputs2(add_eps)?;
         let (var_ref, epsilon) = if view.scalar(&v).is_some() { (u, v) } else { (v, u) };
         view.scalar(&epsilon)?;
-        let mut inner = vec![shift, m2, m1, rsqrt, add_eps];
+        inner.extend([rsqrt, add_eps]);
         inner.extend(gamma_node);
         let common = Common { epsilon, gamma, beta: beta.clone() };
 
@@ -203,24 +218,96 @@ fn epsilon(ctx: &Context, node: &NodeDef, common: &Common) -> Result<f32, Conver
 }
 
 pub(super) fn build_layer_norm(ctx: &mut Context, node: &NodeDef, ln: &LayerNorm) -> Result<Value, ConvertError> {
-    let (tensor, channels) = input_tensor(ctx, node, &ln.input, "layer normalization")?;
-    let rank = tensor.rank() as i64;
-    let axes: Vec<i64> = match ctx.value_of(node, &ln.axes)? {
+    let (tensor, _) = input_tensor(ctx, node, &ln.input, "layer normalization")?;
+    let rank = tensor.rank();
+    let written: Vec<i64> = match ctx.value_of(node, &ln.axes)? {
         Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).unwrap_or_default(),
         _ => vec![],
     };
-    if axes != [-1] && axes != [rank - 1] {
-        return Err(ctx.refuse(
-            node,
-            format!("layer normalization over axes {axes:?} of a rank-{rank} tensor (only the last axis is supported)"),
-        ));
+    let mut axes: Vec<usize> = written
+        .iter()
+        .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank))
+        .collect::<Option<_>>()
+        .ok_or_else(|| ctx.refuse(node, format!("layer normalization axes {written:?} of a rank-{rank} tensor")))?;
+    axes.sort_unstable();
+    axes.dedup();
+    if axes.is_empty() || axes[0] == 0 {
+        return Err(ctx.refuse(node, format!("layer normalization over axes {written:?} (the batch axis, or none)")));
     }
-    let gamma = per_channel(ctx, node, ln.common.gamma.as_ref(), channels, 1.0)?;
-    let beta = per_channel(ctx, node, ln.common.beta.as_ref(), channels, 0.0)?;
+    let group_shape = axes
+        .iter()
+        .map(|&a| tensor.shape[a])
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| ctx.refuse(node, "layer normalization over an axis of unknown size"))?;
+    let (first, last) = (axes[0], axes[axes.len() - 1]);
+    if last - first + 1 != axes.len() {
+        return Err(ctx.refuse(node, format!("layer normalization over axes {written:?}, which are not adjacent")));
+    }
+    let group: usize = group_shape.iter().product();
+    let flat = |p: Option<ArrayD<f32>>| p.map(|p| p.into_shape_with_order(vec![group])).transpose();
+    let gamma = flat(group_param(ctx, node, ln.common.gamma.as_ref(), rank, &axes, &group_shape)?);
+    let beta = flat(group_param(ctx, node, ln.common.beta.as_ref(), rank, &axes, &group_shape)?);
+    let (gamma, beta) =
+        (gamma.map_err(|e| ctx.refuse(node, e.to_string()))?, beta.map_err(|e| ctx.refuse(node, e.to_string()))?);
     let epsilon = epsilon(ctx, node, &ln.common)?;
-    let name = ctx.layer_name(&node.name);
     let shape = tensor.shape.clone();
-    Ok(ctx.add_layer(node, layers::layer_normalization(&name, tensor.layer, epsilon, gamma, beta), shape))
+    let name = ctx.layer_name(&node.name);
+    // Keras 3's legacy loader drops an `axis` list of several axes (it keeps only a single
+    // one), so adjacent axes are merged into one by a Reshape and split again after.
+    let merged_dims = |shape: &[Option<usize>]| -> Option<Vec<usize>> {
+        let mut dims: Vec<usize> = shape[1..first].iter().copied().collect::<Option<_>>()?;
+        dims.push(group);
+        dims.extend(shape[last + 1..].iter().copied().collect::<Option<Vec<_>>>()?);
+        Some(dims)
+    };
+    let mut input = tensor.clone();
+    if axes.len() > 1 {
+        let dims = merged_dims(&shape).ok_or_else(|| ctx.refuse(node, "layer normalization of an unknown shape"))?;
+        let merged = layers::reshape(&format!("{name}_merge_axes"), input.layer, &dims);
+        input = ctx.add_inner_layer(merged, std::iter::once(None).chain(dims.iter().map(|&d| Some(d))).collect());
+    }
+    // The last axis is written `[-1]`, as Keras does by default.
+    let axis = if last + 1 == rank { -1 } else { first as i64 };
+    let ln_name = if axes.len() > 1 { format!("{name}_merged") } else { name.clone() };
+    let layer = layers::layer_normalization_over(&ln_name, input.layer.clone(), &[axis], epsilon, gamma, beta);
+    if axes.len() == 1 {
+        return Ok(ctx.add_layer(node, layer, shape));
+    }
+    let normalised = ctx.add_inner_layer(layer, input.shape);
+    let dims: Vec<usize> = shape[1..].iter().map(|d| d.unwrap_or(0)).collect();
+    Ok(ctx.add_layer(node, layers::reshape(&name, normalised.layer, &dims), shape))
+}
+
+/// A layer normalization's gamma or beta as the Keras weight of shape `group_shape` (the
+/// input's sizes on `axes`): the constant, broadcast against a rank-`rank` input, must be 1
+/// on every other axis. `None` when absent.
+fn group_param(
+    ctx: &Context,
+    node: &NodeDef,
+    r: Option<&TensorRef>,
+    rank: usize,
+    axes: &[usize],
+    group_shape: &[usize],
+) -> Result<Option<ArrayD<f32>>, ConvertError> {
+    let Some(r) = r else { return Ok(None) };
+    let value = match ctx.value_of(node, r)? {
+        Value::Const(c) => c.as_f32().cloned(),
+        _ => None,
+    };
+    let refuse = |shape: &[usize]| {
+        ctx.refuse(node, format!("a normalisation parameter of shape {shape:?} does not fit the axes {axes:?}"))
+    };
+    let value = value.ok_or_else(|| refuse(&[]))?;
+    if value.ndim() > rank {
+        return Err(refuse(value.shape()));
+    }
+    let mut padded = vec![1; rank - value.ndim()];
+    padded.extend_from_slice(value.shape());
+    let on_axes: Vec<usize> = axes.iter().map(|&a| padded[a]).collect();
+    let others_are_one = padded.iter().enumerate().all(|(a, &d)| d == 1 || axes.contains(&a));
+    let reshaped = value.to_shape(on_axes).ok().filter(|_| others_are_one);
+    let full = reshaped.as_ref().and_then(|v| v.broadcast(group_shape.to_vec())).map(|v| v.to_owned());
+    full.map(Some).ok_or_else(|| refuse(value.shape()))
 }
 
 pub(super) fn build_batch_norm(ctx: &mut Context, node: &NodeDef, bn: &BatchNorm) -> Result<Value, ConvertError> {

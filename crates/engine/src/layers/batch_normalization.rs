@@ -19,7 +19,7 @@ pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> 
     let cfg = LayerConfig::new(layer);
     let LayerSpec::Norm(norm) = spec else { return Err(cfg.invalid("internal error: not a normalization spec")) };
     let x = super::single_input(&cfg, inputs)?;
-    let channels = super::last_axis_channels(&cfg, norm.axis, &x)?;
+    let channels = super::last_axis_channels(&cfg, norm.axes.first().copied().unwrap_or(-1), &x)?;
     let epsilon = norm.epsilon as f32;
     let (center, scale) = (norm.center, norm.scale);
     let weights = cfg.spec_weights(spec, channels)?;

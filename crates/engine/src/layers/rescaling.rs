@@ -1,8 +1,9 @@
-//! Keras `Rescaling`: `x * scale + offset` in float32, each a number or a list broadcast over
-//! the last axis (both Keras versions cast them to float32 and compute exactly this, two
-//! roundings, which is how tf2h5 writes TF's `Mul`/`AddV2` by constants).
+//! Keras `Rescaling`: `x * scale + offset` in float32, each a number or a (nested) list
+//! broadcast against the input from the right, as numpy does (both Keras versions cast them
+//! to float32 and compute exactly this, two roundings, which is how tf2h5 writes TF's
+//! `Mul`/`AddV2` by constants of any broadcastable shape).
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, IxDyn, Zip};
 use serde_json::Value;
 use tf2h5_keras::Layer;
 
@@ -36,34 +37,65 @@ pub(crate) fn check_last_axis(
     }
 }
 
+/// A number or (nested) list of numbers from the config as a float32 array (rank 0 for a
+/// number); ragged lists are an error.
+fn nested_floats(cfg: &LayerConfig<'_>, key: &str, default: Option<f32>) -> Result<ArrayD<f32>, EngineError> {
+    let bad = || cfg.invalid(format!("config key '{key}' must be a number or a rectangular list of numbers"));
+    let value = match cfg.layer.config.get(key) {
+        None | Some(Value::Null) => {
+            let d = default.ok_or_else(|| cfg.invalid(format!("config key '{key}' is missing")))?;
+            return Ok(ArrayD::from_elem(IxDyn(&[]), d));
+        }
+        Some(v) => v,
+    };
+    let mut shape = Vec::new();
+    let mut level = value;
+    while let Value::Array(items) = level {
+        shape.push(items.len());
+        match items.first() {
+            Some(first) => level = first,
+            None => break,
+        }
+    }
+    let mut flat = Vec::new();
+    fn collect(v: &Value, depth: usize, shape: &[usize], out: &mut Vec<f32>) -> Option<()> {
+        match (v, shape.get(depth)) {
+            (Value::Array(items), Some(&len)) if items.len() == len => {
+                items.iter().try_for_each(|item| collect(item, depth + 1, shape, out))
+            }
+            (v, None) => v.as_f64().map(|x| out.push(x as f32)),
+            _ => None,
+        }
+    }
+    collect(value, 0, &shape, &mut flat).ok_or_else(bad)?;
+    ArrayD::from_shape_vec(IxDyn(&shape), flat).map_err(|_| bad())
+}
+
 /// Keras `Rescaling`.
 pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
     let x = super::single_input(&cfg, inputs)?;
     cfg.weights(&[])?;
-    let scale = floats(&cfg, "scale", None)?;
-    let offset = floats(&cfg, "offset", Some(0.0))?;
-    let last = x.shape().last().copied().unwrap_or(1);
-    check_last_axis(&cfg, "scale", &scale, last)?;
-    check_last_axis(&cfg, "offset", &offset, last)?;
+    let scale = nested_floats(&cfg, "scale", None)?;
+    let offset = nested_floats(&cfg, "offset", Some(0.0))?;
     let mut y = tensor::into_standard(x);
-    if scale.len() == 1 && offset.len() == 1 {
-        let (s, o) = (scale[0], offset[0]);
+    let single =
+        |values: &ArrayD<f32>| values.iter().next().copied().filter(|_| values.len() == 1 && values.ndim() <= 1);
+    if let (Some(s), Some(o)) = (single(&scale), single(&offset)) {
         tensor::map_inplace(&mut y, move |v| v * s + o);
-    } else if let Some(data) = y.as_slice_mut() {
-        let pick = |values: &[f32], i: usize| {
-            if values.len() == 1 {
-                values[0]
-            } else {
-                values[i]
-            }
-        };
-        tensor::for_each_row(data, last, |row| {
-            for (i, v) in row.iter_mut().enumerate() {
-                *v = *v * pick(&scale, i) + pick(&offset, i);
-            }
-        });
+        return Ok(y);
     }
+    // Numpy broadcasting from the right; a parameter may not widen the input.
+    let broadcast = |key: &str, values: &ArrayD<f32>| {
+        let fits = values.ndim() <= y.ndim()
+            && values.shape().iter().rev().zip(y.shape().iter().rev()).all(|(&p, &d)| p == 1 || p == d);
+        let view = values.broadcast(y.raw_dim()).filter(|_| fits);
+        view.map(|v| v.to_owned()).ok_or_else(|| {
+            cfg.shape(format!("'{key}' of shape {:?} does not broadcast to the input {:?}", values.shape(), y.shape()))
+        })
+    };
+    let (scale, offset) = (broadcast("scale", &scale)?, broadcast("offset", &offset)?);
+    Zip::from(&mut y).and(&scale).and(&offset).par_for_each(|v, &s, &o| *v = *v * s + o);
     Ok(y)
 }
 
@@ -84,5 +116,26 @@ mod tests {
         assert!(
             apply(&layers::rescaling("r", "x".into(), &[1.0, 2.0, 3.0], &[0.0]), vec![Input::Borrowed(&x)]).is_err()
         );
+    }
+
+    #[test]
+    fn broadcasts_nested_parameters_from_the_right() {
+        let x = array![[[1.0f32, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]].into_dyn();
+        let position = array![[10.0f32, 20.0], [30.0, 40.0]].into_dyn();
+        let one = ArrayD::from_elem(IxDyn(&[]), 1.0f32);
+        let add = layers::rescaling_broadcast("r", "x".into(), &one, &position);
+        let y = apply(&add, vec![Input::Borrowed(&x)]).unwrap();
+        assert_eq!(y, array![[[11.0f32, 22.0], [33.0, 44.0]], [[15.0, 26.0], [37.0, 48.0]]].into_dyn());
+        let per_token = array![[2.0f32], [-1.0]].into_dyn();
+        let zero = ArrayD::from_elem(IxDyn(&[]), 0.0f32);
+        let mul = layers::rescaling_broadcast("r", "x".into(), &per_token, &zero);
+        let y = apply(&mul, vec![Input::Borrowed(&x)]).unwrap();
+        assert_eq!(y, array![[[2.0f32, 4.0], [-3.0, -4.0]], [[10.0, 12.0], [-7.0, -8.0]]].into_dyn());
+        // A (3, 1) parameter would widen the token axis: refused, not broadcast.
+        let wide = layers::rescaling_broadcast("r", "x".into(), &ArrayD::zeros(IxDyn(&[3, 1])), &zero);
+        assert!(apply(&wide, vec![Input::Borrowed(&x)]).is_err());
+        let mut ragged = add;
+        ragged.config.insert("offset".into(), serde_json::json!([[1.0, 2.0], [3.0]]));
+        assert!(apply(&ragged, vec![Input::Borrowed(&x)]).is_err());
     }
 }

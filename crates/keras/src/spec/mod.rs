@@ -76,8 +76,10 @@ pub struct Embedding {
 pub struct Norm {
     /// `BatchNormalization` rather than `LayerNormalization`.
     pub batch: bool,
-    /// The normalised axis (absolute incl. batch, or negative).
-    pub axis: i64,
+    /// The normalised axes (absolute incl. batch, or negative): exactly one for
+    /// `BatchNormalization`; any set for `LayerNormalization`, whose `gamma` and `beta` then
+    /// have the input's sizes on those axes, in increasing axis order.
+    pub axes: Vec<i64>,
     /// Added to the variance.
     pub epsilon: f64,
     /// Whether there is a `beta` offset.
@@ -272,9 +274,10 @@ impl LayerSpec {
                 if r.bool_or("rms_scaling", false)? {
                     return Err(r.unsupported("rms_scaling=true"));
                 }
+                let batch = family == Family::BatchNorm;
                 LayerSpec::Norm(Norm {
-                    batch: family == Family::BatchNorm,
-                    axis: r.axis_or("axis", -1)?,
+                    batch,
+                    axes: if batch { vec![r.axis_or("axis", -1)?] } else { r.axes_or("axis", -1)? },
                     epsilon: r.f64_or("epsilon", 1e-3)?,
                     center: r.bool_or("center", true)?,
                     scale: r.bool_or("scale", true)?,
@@ -342,10 +345,10 @@ impl LayerSpec {
             LayerSpec::Norm(n) => {
                 let mut keys = Map::new();
                 if n.batch {
-                    keys.insert("axis".into(), json!(n.axis));
+                    keys.insert("axis".into(), json!(n.axes.first().copied().unwrap_or(-1)));
                     keys.insert("momentum".into(), json!(0.99));
                 } else {
-                    keys.insert("axis".into(), json!([n.axis]));
+                    keys.insert("axis".into(), json!(n.axes));
                 }
                 keys.insert("epsilon".into(), json!(n.epsilon));
                 keys.insert("center".into(), json!(n.center));
@@ -376,12 +379,21 @@ impl LayerSpec {
             LayerSpec::Conv(conv) => conv.weights(channels),
             LayerSpec::Recurrent(recurrent) => recurrent.weights(channels),
             LayerSpec::Norm(n) => {
+                // Over several axes (or one that may not be the last) the shapes depend on
+                // input sizes other than the channels: only the rank is checked here.
+                let param = |name| {
+                    if n.batch || n.axes == [-1] {
+                        channel(name)
+                    } else {
+                        WeightSpec::new(name, vec![None; n.axes.len()])
+                    }
+                };
                 let mut weights = Vec::new();
                 if n.scale {
-                    weights.push(channel("gamma"));
+                    weights.push(param("gamma"));
                 }
                 if n.center {
-                    weights.push(channel("beta"));
+                    weights.push(param("beta"));
                 }
                 if n.batch {
                     weights.extend([channel("moving_mean"), channel("moving_variance")]);
@@ -504,7 +516,8 @@ mod tests {
             LayerSpec::UpSampling(UpSampling { size: vec![3] }),
             LayerSpec::Dense(Dense { units: 3, use_bias: true, activation: "relu".into() }),
             LayerSpec::Embedding(Embedding { input_dim: 50, output_dim: 8 }),
-            LayerSpec::Norm(Norm { batch: false, axis: -1, epsilon: 1e-5, center: true, scale: false }),
+            LayerSpec::Norm(Norm { batch: false, axes: vec![-1], epsilon: 1e-5, center: true, scale: false }),
+            LayerSpec::Norm(Norm { batch: false, axes: vec![1, 2], epsilon: 1e-6, center: false, scale: true }),
         ];
         for spec in specs {
             let layer = spec.layer("l", vec!["x".into()], vec![]);

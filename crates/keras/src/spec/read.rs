@@ -101,6 +101,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// One or more axes: an integer or a non-empty list of integers (`LayerNormalization`'s
+    /// `axis`), or `[default]` when absent.
+    pub fn axes_or(&self, key: &str, default: i64) -> Result<Vec<i64>, KerasError> {
+        match self.value(key) {
+            None => Ok(vec![default]),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                items.iter().map(|v| v.as_i64().ok_or_else(|| self.bad(key, "a list of integer axes"))).collect()
+            }
+            Some(v) => v.as_i64().map(|a| vec![a]).ok_or_else(|| self.bad(key, "an integer axis or a list of them")),
+        }
+    }
+
     /// One integer per spatial axis (`rank` of them), each at least `min`; a single integer
     /// means the same for every axis, as in Keras. `default` when absent (an error if `None`).
     pub fn tuple(

@@ -30,6 +30,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("ExpandDims", reshape::expand_dims);
     registry.insert("Shape", shape::shape);
     registry.insert("Pack", shape::pack);
+    registry.insert("Range", shape::range);
     registry.insert("GatherV2", shape::gather_v2);
     registry.insert("Cast", shape::cast);
     registry.insert("StridedSlice", strided_slice::strided_slice);

@@ -1,4 +1,4 @@
-//! Shape arithmetic, folded at conversion time: `Shape`, `Pack`, `GatherV2`, `Cast`, and the
+//! Shape arithmetic, folded at conversion time: `Shape`, `Pack`, `Range`, `GatherV2`, `Cast`, and the
 //! integer side of `StridedSlice` and `ConcatV2`; and `GatherV2` of a constant table by token
 //! ids, an `Embedding`.
 //!
@@ -30,6 +30,31 @@ pub(super) fn shape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
         }
         Value::Rows(_) => Err(ctx.refuse(node, "the shape of a batch-merged tensor is not supported")),
     }
+}
+
+/// `Range(start, limit, delta)` of integer scalars → a constant vector (e.g. the axis
+/// permutation `tf.nn.softmax` builds around a softmax over an axis other than the last).
+pub(super) fn range(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let scalar = |index: usize| -> Result<i128, ConvertError> {
+        match ctx.ints_input(node, index)?.as_slice() {
+            [v] => Ok(i128::from(*v)),
+            _ => Err(ctx.refuse(node, format!("input {index} must be an integer scalar"))),
+        }
+    };
+    let (start, limit, delta) = (scalar(0)?, scalar(1)?, scalar(2)?);
+    if delta == 0 {
+        return Err(ctx.refuse(node, "a range with step 0"));
+    }
+    // ceil((limit - start) / delta), at least 0.
+    let count = ((limit - start + delta - delta.signum()) / delta).max(0);
+    const MAX_RANGE: i128 = 1 << 20;
+    if count > MAX_RANGE {
+        return Err(ctx.refuse(node, format!("a range of {count} values (more than {MAX_RANGE})")));
+    }
+    let values: Vec<i64> = (0..count).map(|i| (start + i * delta) as i64).collect();
+    let len = values.len();
+    let array = ArrayD::from_shape_vec(vec![len], values).map_err(|e| ctx.refuse(node, e.to_string()))?;
+    Ok(Value::Const(ConstTensor::Int(array)))
 }
 
 /// `Pack` of integer scalars along axis 0 (e.g. `[batch, 1, 1, c]`); float constants are folded.

@@ -4,7 +4,8 @@
 //! - tensor + constant → the bias of the `Conv2D`/`DepthwiseConv2D`/`Dense` before it when it
 //!   has none, no activation, and nothing else reads it (conv + c, one rounding, as TF);
 //!   else the `offset` of the `Rescaling` before it when that is still 0 (`x*s + 0 + c` and
-//!   `x*s + c` round the same); else a `Rescaling(scale=1, offset=c)` (`x*1 + c` is `x + c`);
+//!   `x*s + c` round the same); else a `Rescaling(scale=1, offset=c)` (`x*1 + c` is `x + c`),
+//!   `c` of any shape that broadcasts to the tensor's (a learned position embedding);
 //! - constant − tensor → `Rescaling(scale=-1, offset=c)` (`c + (-x)` is `c - x` in IEEE);
 //! - rows of a batch-merged tensor + per-channel constant → the bias of the `Dense` on them;
 //! - constants, and shape integers, are folded.
@@ -43,9 +44,11 @@ fn binary(ctx: &mut Context, node: &NodeDef, subtract: bool) -> Result<Value, Co
             let c = elementwise::broadcast(ctx, node, &tensor, &constant)?;
             let c = if subtract { c.map(|v| -v) } else { c };
             let channels = tensor.channels().unwrap_or(0);
-            let biased = crate::ops::nn::fuse_bias(ctx, node, &tensor, c.per_channel(channels))?.ok_or_else(|| {
-                ctx.refuse(node, "a constant added to a batch-merged tensor must be the bias of the MatMul before it")
-            })?;
+            const NOT_A_BIAS: &str =
+                "a constant added to a batch-merged tensor must be the bias of the MatMul before it";
+            let bias = c.per_channel(channels).ok_or_else(|| ctx.refuse(node, NOT_A_BIAS))?;
+            let biased =
+                crate::ops::nn::fuse_bias(ctx, node, &tensor, bias)?.ok_or_else(|| ctx.refuse(node, NOT_A_BIAS))?;
             Ok(Value::Rows(biased))
         }
     }
@@ -59,15 +62,17 @@ pub(super) fn add_constant(
     c: Broadcast,
 ) -> Result<Value, ConvertError> {
     let channels = tensor.channels().unwrap_or(0);
-    if let Some(biased) = crate::ops::nn::fuse_bias(ctx, node, &tensor, c.per_channel(channels))? {
-        return Ok(Value::Tensor(biased));
+    if let Some(bias) = c.per_channel(channels) {
+        if let Some(biased) = crate::ops::nn::fuse_bias(ctx, node, &tensor, bias)? {
+            return Ok(Value::Tensor(biased));
+        }
     }
     if let Some(layer) = ctx.fusible_layer(&tensor, |l| l.class_name == "Rescaling") {
         if let Some((scale, offset)) = elementwise::rescaling_params(layer) {
             if offset.iter().all(|&o| o == 0.0) {
                 let scale = if scale.len() == 1 { Broadcast::Scalar(scale[0]) } else { Broadcast::PerChannel(scale) };
                 let replacement =
-                    tf2h5_keras::layers::rescaling(&layer.name, String::new(), &scale.values(), &c.values());
+                    tf2h5_keras::layers::rescaling_broadcast(&layer.name, String::new(), &scale.array(), &c.array());
                 layer.config = replacement.config;
                 return Ok(ctx.fused(node, &tensor));
             }

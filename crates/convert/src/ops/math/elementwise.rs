@@ -3,8 +3,10 @@
 //! broadcasts against a tensor, and the exact layers for `tensor ⊙ constant`.
 //!
 //! Exactness: each mapping computes the same float32 operations as TF, in the same order.
-//! `Rescaling` is `x * scale + offset` in both Keras versions, so `x * c` (scale c, offset 0:
-//! adding +0 changes nothing but the sign of a zero) and `x + c` (scale 1) are bit-exact; a
+//! `Rescaling` is `x * scale + offset` in both Keras versions, with `scale` and `offset` of any
+//! shape that broadcasts against the input, so `x * c` (scale c, offset 0: adding +0 changes
+//! nothing but the sign of a zero) and `x + c` (scale 1) are bit-exact for a constant of any
+//! such shape (a position embedding, a per-token scale); a
 //! per-channel `x * c` on NHWC is a 1×1 `DepthwiseConv2D` (one multiply per element);
 //! `x / c` is `Normalization` with mean 0 and variance c² (Keras divides by
 //! `max(sqrt(variance), 1e-7)`, and `sqrt(fl(c²)) == c` in float32 for normal c).
@@ -71,22 +73,38 @@ pub(super) enum Broadcast {
     Scalar(f32),
     /// One value per channel (last axis).
     PerChannel(Vec<f32>),
+    /// Any other shape that broadcasts to the tensor's without changing it (e.g. a learned
+    /// position embedding (tokens, dim) on (batch, tokens, dim)): the constant with one axis
+    /// per non-batch axis of the tensor, 1 where it repeats.
+    Full(ArrayD<f32>),
 }
 
 impl Broadcast {
-    /// The values: one, or one per channel.
+    /// The values: one, or one per channel (flattened for `Full`).
     pub fn values(&self) -> Vec<f32> {
         match self {
             Broadcast::Scalar(v) => vec![*v],
             Broadcast::PerChannel(v) => v.clone(),
+            Broadcast::Full(a) => a.iter().copied().collect(),
         }
     }
 
-    /// One value per channel (a scalar repeated `channels` times).
-    pub fn per_channel(&self, channels: usize) -> Vec<f32> {
+    /// The values as an array that broadcasts against the tensor without its batch axis:
+    /// rank 0, 1 (per channel), or the tensor's rank minus one.
+    pub fn array(&self) -> ArrayD<f32> {
         match self {
-            Broadcast::Scalar(v) => vec![*v; channels],
-            Broadcast::PerChannel(v) => v.clone(),
+            Broadcast::Scalar(v) => ArrayD::from_elem(vec![], *v),
+            Broadcast::PerChannel(v) => ArrayD::from_shape_vec(vec![v.len()], v.clone()).unwrap_or_default(),
+            Broadcast::Full(a) => a.clone(),
+        }
+    }
+
+    /// One value per channel (a scalar repeated `channels` times); `None` for `Full`.
+    pub fn per_channel(&self, channels: usize) -> Option<Vec<f32>> {
+        match self {
+            Broadcast::Scalar(v) => Some(vec![*v; channels]),
+            Broadcast::PerChannel(v) => Some(v.clone()),
+            Broadcast::Full(_) => None,
         }
     }
 
@@ -94,13 +112,15 @@ impl Broadcast {
         match self {
             Broadcast::Scalar(v) => Broadcast::Scalar(f(*v)),
             Broadcast::PerChannel(v) => Broadcast::PerChannel(v.iter().map(|&x| f(x)).collect()),
+            Broadcast::Full(a) => Broadcast::Full(a.mapv(f)),
         }
     }
 }
 
-/// Classifies `constant` against `tensor`: a scalar (any shape of ones), or one value per
-/// channel ((C,) or (1, ..., 1, C) no longer than the tensor's rank). Anything else, or a
-/// constant that would change the tensor's shape by broadcasting, is refused.
+/// Classifies `constant` against `tensor`: a scalar (any shape of ones), one value per
+/// channel ((C,) or (1, ..., 1, C) no longer than the tensor's rank), or any other shape
+/// that broadcasts to the tensor's from the right without changing it (1 on the batch axis,
+/// and on every other axis 1 or the tensor's known size). Anything else is refused.
 pub(super) fn broadcast(
     ctx: &Context,
     node: &NodeDef,
@@ -111,7 +131,7 @@ pub(super) fn broadcast(
         ctx.refuse(
             node,
             format!(
-                "the constant of shape {:?} is neither a scalar nor one value per channel of the tensor {:?}",
+                "the constant of shape {:?} does not broadcast to the tensor {:?} without changing its shape",
                 constant.shape(),
                 tensor.shape
             ),
@@ -127,7 +147,14 @@ pub(super) fn broadcast(
     if leading_ones && Some(constant.len()) == tensor.channels() {
         return Ok(Broadcast::PerChannel(constant.iter().copied().collect()));
     }
-    Err(refuse())
+    let mut shape = vec![1; tensor.rank() - constant.ndim()];
+    shape.extend_from_slice(constant.shape());
+    let fits = shape[0] == 1 && shape.iter().zip(&tensor.shape).skip(1).all(|(&c, &t)| c == 1 || t == Some(c));
+    if !fits {
+        return Err(refuse());
+    }
+    let full = constant.to_shape(&shape[1..]).map_err(|_| refuse())?.to_owned();
+    Ok(Broadcast::Full(full))
 }
 
 /// A `Rescaling` computing `tensor * scale + offset`.
@@ -139,7 +166,7 @@ pub(super) fn rescaling(
     offset: &Broadcast,
 ) -> Value {
     let name = ctx.layer_name(&node.name);
-    let layer = layers::rescaling(&name, tensor.layer, &scale.values(), &offset.values());
+    let layer = layers::rescaling_broadcast(&name, tensor.layer, &scale.array(), &offset.array());
     ctx.add_layer(node, layer, tensor.shape)
 }
 

@@ -7,6 +7,8 @@
 //!   exact; a following per-channel add becomes its bias), e.g. ConvNeXt's layer scale or a
 //!   batch normalization decomposed into `x * inv + (beta - mean * inv)`;
 //! - other ranks × per-channel constant → `Rescaling` with one scale per channel;
+//! - tensor × constant of any other shape that broadcasts to the tensor's (a per-token scale)
+//!   → `Rescaling` with that nested scale;
 //! - constants, and shape integers, are folded.
 
 use tf2h5_tf::pb::NodeDef;

@@ -24,6 +24,15 @@ pub(super) fn real_div(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
         Operands::Consts(a, b) => return elementwise::fold(ctx, node, &a, &b),
         Operands::TensorConst { tensor, constant, tensor_first: true } => {
             let divisor = elementwise::broadcast(ctx, node, &tensor, &constant)?;
+            if let Broadcast::Full(_) = divisor {
+                return Err(ctx.refuse(
+                    node,
+                    format!(
+                        "dividing by a constant of shape {:?} (neither a scalar nor one per channel)",
+                        constant.shape()
+                    ),
+                ));
+            }
             (tensor, divisor)
         }
         _ => return Err(ctx.refuse(node, "only a tensor divided by a constant is supported")),
@@ -52,7 +61,7 @@ pub(super) fn real_div(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
     }
     let zero = match divisor {
         Broadcast::Scalar(_) => vec![0.0],
-        Broadcast::PerChannel(_) => vec![0.0; channels],
+        Broadcast::PerChannel(_) | Broadcast::Full(_) => vec![0.0; channels],
     };
     let (mean, variance) = matched(zero, variance, channels);
     let name = ctx.layer_name(&node.name);
