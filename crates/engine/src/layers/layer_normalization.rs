@@ -98,12 +98,13 @@ mod tests {
     #[test]
     fn normalises_over_any_axes() {
         // (1, 2, 3): over axis 1 each column is a group of two; over [1, 2] all six are one.
-        let x = array![[[1.0f32, 2.0, 4.0], [3.0, 2.0, 0.0]]].into_dyn();
+        let columns = array![[[1.0f32, 2.0, 4.0], [3.0, 4.0, 0.0]]].into_dyn();
         let gamma = Array1::from(vec![1.0f32, 3.0]).into_dyn();
         let layer = layers::layer_normalization_over("ln", "x".into(), &[1], 0.0, Some(gamma), None);
-        let y = apply(&layer, vec![Input::Borrowed(&x)]).unwrap();
-        let want = array![[[-1.0f32, 0.0, 1.0], [3.0, 0.0, -3.0]]].into_dyn();
+        let y = apply(&layer, vec![Input::Borrowed(&columns)]).unwrap();
+        let want = array![[[-1.0f32, -1.0, 1.0], [3.0, 3.0, -3.0]]].into_dyn();
         y.iter().zip(&want).for_each(|(a, b)| assert_abs_diff_eq!(*a, *b, epsilon = 1e-6));
+        let x = array![[[1.0f32, 2.0, 4.0], [3.0, 2.0, 0.0]]].into_dyn();
         let beta = ArrayD::from_elem(vec![2, 3], 0.5f32);
         let layer = layers::layer_normalization_over("ln", "x".into(), &[1, 2], 0.0, None, Some(beta));
         let y = apply(&layer, vec![Input::Borrowed(&x)]).unwrap();
