@@ -1212,6 +1212,74 @@ def case_vit_stem(out, ref):
     )
 
 
+def case_einsum_dense(out, ref):
+    """tf-keras EinsumDense in the equations Dense and MultiHeadAttention's projections write."""
+    rs = seed_all(1717)
+    L = keras.layers
+    ED = keras.layers.EinsumDense
+    inp = keras.Input(shape=(16, 32), name="tokens")
+    x = ED("abc,cd->abd", output_shape=(None, 48), bias_axes="d", activation="gelu", name="mlp")(inp)
+    heads = ED("abc,cde->abde", output_shape=(None, 2, 8), bias_axes="de", name="query")(x)
+    x = ED("abcd,cde->abe", output_shape=(None, 32), bias_axes="e", name="attention_output")(heads)
+    x = L.Add(name="residual")([inp, x])
+    x = ED("abc,cd->abd", output_shape=(None, 8), name="no_bias")(x)
+    model = keras.Model(inp, x, name="einsum_dense")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        equations = sorted(n.attr["equation"].s.decode() for n in gd.node if n.op == "Einsum")
+        assert equations == ["abc,cd->abd", "abc,cd->abd", "abc,cde->abde", "abcd,cde->abe"], equations
+        return f"Einsum {equations}"
+
+    return write_case(
+        out, "einsum_dense",
+        "tf-keras EinsumDense on (16, 32) tokens (TF Einsum ops, which tract-tensorflow lacks): "
+        "'abc,cd->abd' with bias and gelu, 'abc,cde->abde' (a MultiHeadAttention head projection, "
+        "bias over (heads, dim)), 'abcd,cde->abe' (the attention output projection), residual Add, "
+        "'abc,cd->abd' without bias.",
+        lambda x: model(x, training=False), [(16, 32)], 1717, checks,
+    )
+
+
+def case_vit_tiny(out, ref):
+    """A ViT-tiny: patches, learned positions, 2 encoder blocks with MultiHeadAttention."""
+    rs = seed_all(1818)
+    L = keras.layers
+    inp = keras.Input(shape=(16, 16, 3), name="image")
+    x = L.Conv2D(32, 4, strides=4, name="patch_conv")(inp)
+    x = L.Reshape((16, 32), name="patches")(x)
+    x = AddPositionEmbedding(name="position_embedding")(x)
+    for block in range(2):
+        y = L.LayerNormalization(epsilon=1e-6, name=f"block{block}_ln1")(x)
+        y = L.MultiHeadAttention(num_heads=2, key_dim=16, dropout=0.1, name=f"block{block}_attention")(y, y)
+        x = L.Add(name=f"block{block}_residual1")([x, y])
+        y = L.LayerNormalization(epsilon=1e-6, name=f"block{block}_ln2")(x)
+        y = L.Dense(64, activation="gelu", name=f"block{block}_mlp1")(y)
+        y = L.Dense(32, name=f"block{block}_mlp2")(y)
+        x = L.Add(name=f"block{block}_residual2")([x, y])
+    x = L.LayerNormalization(epsilon=1e-6, name="final_ln")(x)
+    x = L.GlobalAveragePooling1D(name="pool")(x)
+    x = L.Dense(5, name="head")(x)
+    model = keras.Model(inp, x, name="vit_tiny")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Einsum"] == 12 and ops["Softmax"] == 2, ops
+        return f"Einsum={ops['Einsum']}, Softmax={ops['Softmax']}"
+
+    return write_case(
+        out, "vit_tiny",
+        "ViT-tiny on 16x16x3: Conv2D(32, 4, s4) patches, 16 tokens, learned (16, 32) positions "
+        "(custom layer), 2 pre-norm encoder blocks: LayerNormalization, MultiHeadAttention(2 heads, "
+        "key_dim 16, dropout 0.1: inactive) as Einsum ops (projections 'abc,cde->abde', scores "
+        "'aecd,abcd->acbe', softmax over keys, mix 'acbe,aecd->abcd', output 'abcd,cde->abe'), "
+        "residual, LayerNormalization, Dense(64, gelu), Dense(32), residual; final "
+        "LayerNormalization, GlobalAveragePooling1D, Dense(5) (logits: no softmax to hide errors).",
+        lambda x: model(x, training=False), [(16, 16, 3)], 1818, checks,
+    )
+
+
 def case_dilated_block(out, ref):
     """Dilated Keras Conv2D and DepthwiseConv2D (space-to-batch form)."""
     rs = seed_all(909)
@@ -1792,6 +1860,8 @@ CASES = [
     ("efficient_block", case_efficient_block),
     ("convnext_block", case_convnext_block),
     ("vit_stem", case_vit_stem),
+    ("einsum_dense", case_einsum_dense),
+    ("vit_tiny", case_vit_tiny),
     ("dilated_block", case_dilated_block),
     ("decomposed_ops", case_decomposed_ops),
     ("frozen_function_call", case_frozen_function_call),

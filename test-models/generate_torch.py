@@ -187,6 +187,25 @@ class ConvNeXtBlock(nn.Module):
         return self.fc(self.head_norm(x.mean([2, 3])))
 
 
+class VitStem(nn.Module):
+    """A ViT stem without attention: patch Conv2d, tokens (flatten, transpose), a learned
+    position embedding (1, 16, 32), LayerNorm over the channels and over (tokens, channels),
+    an exact-GELU MLP with residual, softmax over the tokens."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 4, stride=4)
+        self.position = nn.Parameter(torch.randn(1, 16, 32) * 0.5)
+        self.norm = nn.LayerNorm(32, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 32))
+        self.token_norm = nn.LayerNorm([16, 32], eps=1e-5)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2) + self.position         # N, 16, 32
+        x = x + self.mlp(self.norm(x))
+        return torch.softmax(self.token_norm(x), dim=1)
+
+
 class Decoder(nn.Module):
     """A convolutional autoencoder's decoder side: ConvTranspose2d in three paddings."""
 
@@ -396,6 +415,15 @@ def case_torch_shuffle_block():
     return ShuffleBlock(), (3, 12, 12), desc
 
 
+def case_torch_vit_stem():
+    desc = ("ViT stem without attention, NCHW 3x16x16: Conv2d(3,32,4,stride 4) patches, flatten(2) and "
+            "transpose(1, 2) to 16 tokens, + a learned (1, 16, 32) position embedding (Add of a 3-D "
+            "initializer), LayerNormalization(32, eps 1e-6), Linear(32,64) + exact GELU + Linear(64,32) "
+            "with residual, LayerNormalization over (16, 32) (axis -2, eps 1e-5), Softmax over the "
+            "tokens (axis 1).")
+    return VitStem(), (3, 16, 16), desc
+
+
 def case_torch_decoder_block():
     desc = ("Autoencoder decoder, NCHW 3x8x8: Conv2d(3,8,3,stride 2,padding 1,no bias) + BatchNorm2d + "
             "ReLU (8x4x4); ConvTranspose2d(8,6,4,stride 2,padding 1,no bias) + BatchNorm2d + "
@@ -443,7 +471,7 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_lstm_classifier": case_torch_lstm_classifier,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
-         "torch_bilinear_head": case_torch_bilinear_head,
+         "torch_bilinear_head": case_torch_bilinear_head, "torch_vit_stem": case_torch_vit_stem,
          "torch_conv1d_block": case_torch_conv1d_block,
          "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 

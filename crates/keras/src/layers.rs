@@ -159,6 +159,12 @@ pub fn concatenate(name: &str, inputs: Vec<String>, axis: i64) -> Layer {
     layer("Concatenate", name, json!({"axis": axis}), inputs, vec![])
 }
 
+/// `Dot` of two rank-3 tensors contracting axis `axes[0]` of the first with `axes[1]` of the
+/// second, per sample (`normalize` false).
+pub fn dot(name: &str, inputs: Vec<String>, axes: [i64; 2]) -> Layer {
+    layer("Dot", name, json!({"axes": axes, "normalize": false}), inputs, vec![])
+}
+
 /// An f32 constant as a JSON number: the f64 holding exactly the f32 value, so a loader that
 /// casts it back to float32 (both Keras versions do) recovers the value bit for bit.
 pub fn exact_f32(value: f32) -> Value {

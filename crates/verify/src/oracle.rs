@@ -16,6 +16,7 @@ use crate::VerifyError;
 
 mod concat_v2;
 mod deconv;
+mod einsum;
 mod guard;
 pub mod keras_source;
 pub mod loops;
@@ -36,6 +37,8 @@ mod resize;
 ///   `Softsign` (below, in f64); `SquaredDifference` (`(a - b)²` with broadcasting).
 /// - `GatherV2`: tract's core `Gather` wants i64 indices; TF's are int32 (tensordot's shape
 ///   arithmetic): cast them first.
+/// - `Einsum` (`EinsumDense`, `MultiHeadAttention`): missing; tract-core's `EinSum`
+///   (`oracle/einsum.rs`).
 /// - `ExpandDims`: tract places a negative axis one too early (`axis + rank`, not `+ rank + 1`).
 /// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, the `tf.debugging`
 ///   checks `CheckNumerics`/`V2` and `EnsureShape` (forwarding when they pass), and `IdentityN`
@@ -88,6 +91,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("MaxPool3D", |_, node| pool3d(node, true));
     tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
+    tf.op_register.insert("Einsum", einsum::einsum);
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))
     });

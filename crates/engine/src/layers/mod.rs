@@ -22,6 +22,7 @@ mod batch_normalization;
 mod concatenate;
 mod conv;
 mod dense;
+mod dot;
 mod dropout;
 mod embedding;
 mod flatten;
@@ -84,6 +85,7 @@ pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
             Plain::Maximum => plain!(maximum::apply_maximum),
             Plain::Minimum => plain!(maximum::apply_minimum),
             Plain::Concatenate => plain!(concatenate::apply),
+            Plain::Dot => plain!(dot::apply),
             Plain::Rescaling => plain!(rescaling::apply),
             Plain::Dropout => plain!(dropout::apply),
             Plain::Average => return None,

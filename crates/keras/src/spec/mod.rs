@@ -122,6 +122,7 @@ plain_classes!(
     Minimum,
     Average,
     Concatenate,
+    Dot,
     Dropout,
     Rescaling,
 );

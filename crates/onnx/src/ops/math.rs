@@ -400,11 +400,13 @@ impl Translator {
         if single.is_some_and(|a| x.layout.last() == Some(&a)) {
             return self.unary(node, "Softmax", vec![("T", float_type())]);
         }
-        if !coerced && x.shape[axis + 1..].iter().any(|&d| d != Some(1)) {
-            return Err(unsupported!(
-                "softmax over axis {axis} of {:?} is not supported (channels, or an axis with only axes of size 1 after it)",
-                x.shape
-            ));
+        if let (false, Some(single)) = (coerced, single) {
+            // Held with the softmax axis last (a Transpose), as TF's own softmax over an axis
+            // other than the last does.
+            let layout: Vec<usize> = (0..rank).filter(|&a| a != single).chain([single]).collect();
+            let held = self.held_as(&x, &layout, &self.part("softmax_axis_last"))?;
+            let (inputs, shape) = (vec![held.node.clone()], held.shape.clone());
+            return self.emit_output(node, "Softmax", inputs, vec![("T", float_type())], shape, held.layout);
         }
         self.coerced_softmax(node, &x, axis)
     }

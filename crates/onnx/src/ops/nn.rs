@@ -449,25 +449,30 @@ impl Translator {
         )
     }
 
-    /// `LayerNormalization` over the last axis → the arithmetic of tf-keras's unfused
-    /// `LayerNormalization` (Mean, SquaredDifference, Rsqrt), which the converter recognises
-    /// as a Keras `LayerNormalization` with the node's epsilon, scale and bias.
+    /// `LayerNormalization` over the axes from `axis` to the last → the arithmetic of
+    /// tf-keras's unfused `LayerNormalization` (Mean, SquaredDifference, Rsqrt), which the
+    /// converter recognises as a Keras `LayerNormalization` with the node's epsilon, scale and
+    /// bias (several axes: merged into one by Reshapes around it).
     fn layer_norm(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
-        let axis = proto::attr_int(node, "axis", -1)?;
-        if axis != -1 && axis != rank as i64 - 1 {
-            return Err(unsupported!("axis {axis} of {:?}: only the last axis is supported", x.shape));
-        }
-        let channels = x.shape[rank - 1].ok_or("the normalised axis has an unknown size")?;
+        let written = proto::attr_int(node, "axis", -1)?;
+        let axis = usize::try_from(if written < 0 { written + rank as i64 } else { written })
+            .ok()
+            .filter(|&a| a >= 1 && a < rank)
+            .ok_or_else(|| unsupported!("axis {written} of {:?}: the batch axis, or out of range", x.shape))?;
+        let group_shape: Vec<usize> =
+            x.shape[axis..].iter().copied().collect::<Option<_>>().ok_or("a normalised axis has an unknown size")?;
         let epsilon = proto::attr_float(node, "epsilon", 1e-5)?;
-        let gamma = self.per_channel(node, 1, "gamma", channels, Some(1.0))?;
-        let beta = self.per_channel(node, 2, "beta", channels, Some(0.0))?;
-        // The last TF axis must be the normalised one.
-        let x = if x.layout.last() == Some(&(rank - 1)) { x } else { self.in_onnx_layout(&x)? };
+        let gamma = self.group_param(node, 1, "gamma", &group_shape, 1.0)?;
+        let beta = self.group_param(node, 2, "beta", &group_shape, 0.0)?;
+        // The normalised TF axes must be the ONNX ones, in order.
+        let trailing = x.layout[axis..].iter().enumerate().all(|(i, &a)| a == axis + i);
+        let x = if trailing { x } else { self.in_onnx_layout(&x)? };
         let t = float_type;
         let keep: Attrs = vec![("T", t()), ("keep_dims", pb::attr_value::Value::B(true))];
-        let axes = self.emit_ints(&self.part("axes"), &[-1]);
+        let axes: Vec<i64> = (axis..rank).map(|a| a as i64).collect();
+        let axes = self.emit_ints(&self.part("axes"), if axis + 1 == rank { &[-1] } else { &axes });
         let mean = self.emit(&self.part("mean"), "Mean", vec![x.node.clone(), axes.clone()], keep.clone());
         let squared = self.emit(
             &self.part("squared_difference"),
@@ -484,6 +489,30 @@ impl Translator {
         let mean_inv = self.emit(&self.part("mean_inv"), "Mul", vec![mean, inv], vec![("T", t())]);
         let offset = self.emit(&self.part("offset"), "Sub", vec![beta, mean_inv], vec![("T", t())]);
         self.emit_output(node, "AddV2", vec![scaled, offset], vec![("T", t())], x.shape.clone(), x.layout)
+    }
+
+    /// A layer normalization's scale or bias (input `index`, `role` in errors): a constant
+    /// holding one value per element of `group_shape` (the normalised axes) in any shape, or
+    /// one value; `default` when absent.
+    fn group_param(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        role: &str,
+        group_shape: &[usize],
+        default: f32,
+    ) -> Result<String, OpError> {
+        let value = match self.constant(node, index)? {
+            Some(c) => c.to_f32(),
+            None => ArrayD::from_elem(IxDyn(group_shape), default),
+        };
+        let count: usize = group_shape.iter().product();
+        let value = match value.len() {
+            1 => ArrayD::from_elem(IxDyn(group_shape), value.iter().copied().next().unwrap_or(default)),
+            n if n == count => value.into_shape_with_order(IxDyn(group_shape)).map_err(|e| e.to_string())?,
+            n => return Err(unsupported!("{role} has {n} values for normalised axes of sizes {group_shape:?}")),
+        };
+        Ok(self.emit_const(&self.part(role), &Const::F32(value)))
     }
 
     /// A `Const` of constant input `index` (`role` in errors) as one value per channel; when

@@ -1,9 +1,10 @@
-//! Arithmetic ops: MatMul (→ Dense), element-wise binary and unary ops (→ merge layers,
+//! Arithmetic ops: MatMul and Einsum with a weight (→ Dense), element-wise binary and unary ops (→ merge layers,
 //! `Rescaling`, 1×1 `DepthwiseConv2D`, `Normalization`, or folded constants), Mean over H,W
 //! (→ GlobalAveragePooling2D), and Prod of shape integers.
 
 mod add;
 pub(crate) mod const_fold;
+mod einsum;
 mod elementwise;
 mod mat_mul;
 mod maximum;
@@ -21,6 +22,7 @@ use crate::ConvertError;
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("MatMul", mat_mul::mat_mul);
+    registry.insert("Einsum", einsum::einsum);
     registry.insert("AddV2", add::add);
     registry.insert("Add", add::add);
     registry.insert("Sub", add::sub);
