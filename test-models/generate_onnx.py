@@ -223,6 +223,26 @@ def case_onnx_upsample():
     return model, {x: (3, 8, 8)}, desc
 
 
+def case_onnx_dynamic_upsample():
+    """A YOLO-style neck on unknown H and W: a Resize to twice a size the file leaves unknown,
+    which the translation fixes (at 8x8, the stride product's multiple verification uses)."""
+    b = Builder(1303)
+    x = "x"
+    t = b.op("Relu", [b.conv(x, 3, 6, 3, strides=[2, 2], pads=[1, 1, 1, 1])])          # 6 x H/2 x W/2
+    skip = b.op("Relu", [b.conv(t, 6, 6, 3, strides=[2, 2], pads=[1, 1, 1, 1])])       # 6 x H/4 x W/4
+    t = b.op("MaxPool", [skip], "pool", kernel_shape=[2, 2], strides=[2, 2])            # 6 x H/8 x W/8
+    t = b.op("Resize", [b.conv(t, 6, 6, 1), "", b.const("scales", [1.0, 1.0, 2.0, 2.0])],
+             coordinate_transformation_mode="asymmetric", nearest_mode="floor")        # 6 x H/4 x W/4
+    y = b.conv(b.op("Concat", [t, skip], "merged", axis=1), 12, 4, 1)
+    model = b.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", 3, "H", "W"])], [y], 17)
+    desc = ("ONNX opset 17, NCHW 3xHxW with H and W unknown in the file (dim_params): two strided Conv + "
+            "Relu, MaxPool 2, 1x1 Conv, Resize nearest by 2 (scales), Concat with the skip, 1x1 Conv. The "
+            "Resize needs the height, so tf2h5 fixes H and W at translation, at 8x8 (the smallest multiple "
+            "of the stride product 8 from 4 up) unless --input data or --input-shape give another size; "
+            "x.npy is at 8x8.")
+    return model, {x: (3, 8, 8)}, desc
+
+
 # The opsets `onnx_opsets_<N>` is written at: the opset-10 model, converted up.
 OPSET_CHAIN = (10, 11, 12, 13, 17, 21)
 
@@ -368,7 +388,7 @@ def case_onnx_one_hot_bytes():
 
 CASES = {"onnx_cnn": case_onnx_cnn, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
          "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
-         "onnx_upsample": case_onnx_upsample, "onnx_opset7": case_onnx_opset7,
+         "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 
 

@@ -297,7 +297,11 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         convert: tf2h5_convert::Options { outputs: args.output_nodes.clone(), ..Default::default() },
         all_layers: args.layers,
         load: tf2h5_tf::LoadOptions { signature: args.signature.clone() },
-        onnx: tf2h5_onnx::Options { keep_nchw: args.keep_nchw, fixed_shapes: fixed_shapes(&args)? },
+        onnx: tf2h5_onnx::Options {
+            keep_nchw: args.keep_nchw,
+            fixed_shapes: fixed_shapes(&args)?,
+            ..Default::default()
+        },
         input_shapes: parse_shapes("--input-shape", &args.input_shapes)?,
         // Stage by stage on stderr when it is a terminal; never in --json output.
         progress: if args.json { tf2h5_verify::Progress::hidden() } else { tf2h5_verify::Progress::stderr() },

@@ -57,6 +57,11 @@ pub enum OpError {
         /// What is wrong.
         message: String,
     },
+    /// The translation needs a size the file leaves unknown (it comes from an unknown input
+    /// dimension): translated again with the inputs' unknown sizes fixed, the node would be
+    /// ([`crate::load`] does that).
+    #[error("{0}")]
+    UnknownSize(String),
     /// A form of a translated op (shape, axis, attribute combination) with no exact TF/Keras
     /// equivalent, or a node inconsistent with its inputs.
     #[error("{0}")]

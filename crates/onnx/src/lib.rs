@@ -59,7 +59,8 @@ pub use error::{ErrorKind, OnnxError, OpError};
 use std::path::Path;
 
 use prost::Message;
-use tf2h5_tf::{TfError, TfGraph};
+use tf2h5_tf::{FixedDim, TfError, TfGraph};
+use translator::Failure;
 
 /// The oldest default-domain opset translated: 7 brought numpy broadcasting to every
 /// element-wise op (older files carry `broadcast` attributes) and is the oldest the
@@ -79,6 +80,11 @@ pub struct Options {
     /// unknown dimension (a `Resize` to twice the input height) that no Keras layer keeps
     /// unknown; the `.h5` then takes only these sizes.
     pub fixed_shapes: Vec<(String, Vec<usize>)>,
+    /// Shapes (ONNX layout, batch first) to fix inputs at when the translation needs the
+    /// size of one of their unknown dimensions (the sizes verification runs at first: the
+    /// `--input` data's, the first `--input-shape`); inputs without one are fixed at a size
+    /// derived from the graph's strides. See [`load`].
+    pub size_hints: Vec<(String, Vec<usize>)>,
 }
 
 /// Whether `path` names an ONNX model: a `.onnx` file, or a directory holding exactly one
@@ -135,7 +141,94 @@ fn decode(path: &Path) -> Result<(std::path::PathBuf, tract_onnx::pb::ModelProto
 
 /// Loads the ONNX model at `path` (a `.onnx` file or a directory holding one) as an NHWC
 /// TensorFlow-style graph; see the crate docs.
+///
+/// Where the translation needs the size of an unknown input dimension (a `Resize` to twice
+/// the height, a reshape computed from `Shape`), which no Keras layer keeps unknown, the
+/// model is translated again with every unknown non-batch dimension of the inputs not fixed
+/// by [`Options::fixed_shapes`] fixed: at its [`Options::size_hints`] size, else at the
+/// smallest multiple of the graph's stride product from 4 up (what verification derives for
+/// a graph). [`tf2h5_tf::Translation::fixed`] records each, and the first node that needed it.
 pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
+    match translate_file(path, options)? {
+        Ok(graph) => Ok(graph),
+        Err(Failure::Onnx(needed))
+            if matches!(&*needed.kind, ErrorKind::Node { source: OpError::UnknownSize(_), .. }) =>
+        {
+            let (_, model) = decode(path)?;
+            let fixed = sizes_to_fix(model.graph.as_ref(), options, &needed.kind.to_string());
+            if fixed.is_empty() {
+                return Err(needed.into());
+            }
+            let mut retry = options.clone();
+            for (name, shape) in input_shapes(model.graph.as_ref()) {
+                let mut sizes: Vec<usize> = shape.iter().map(|d| d.unwrap_or(1)).collect();
+                let of_input = fixed.iter().filter(|dim| dim.input == name).map(|dim| (dim.axis, dim.size));
+                of_input.clone().for_each(|(axis, size)| sizes[axis] = size);
+                if of_input.count() > 0 {
+                    retry.fixed_shapes.push((name.to_string(), sizes));
+                }
+            }
+            let mut graph = translate_file(path, &retry)??;
+            if let Some(translation) = graph.translation.as_mut() {
+                translation.fixed = fixed;
+            }
+            Ok(graph)
+        }
+        Err(failure) => Err(failure.into()),
+    }
+}
+
+/// The graph's inputs (initializers listed as inputs left out) and their declared shapes.
+fn input_shapes(graph: Option<&tract_onnx::pb::GraphProto>) -> impl Iterator<Item = (&str, Vec<Option<usize>>)> {
+    let initializers: std::collections::HashSet<&str> =
+        graph.iter().flat_map(|g| &g.initializer).map(|i| i.name.as_str()).collect();
+    graph
+        .into_iter()
+        .flat_map(|g| &g.input)
+        .filter(move |i| !initializers.contains(i.name.as_str()))
+        .filter_map(|input| translator::input_shape(input).ok().map(|shape| (input.name.as_str(), shape)))
+}
+
+/// Every unknown non-batch dimension of the inputs `options` does not fix, with the size to
+/// fix it at (see [`load`]) and `reason`.
+fn sizes_to_fix(graph: Option<&tract_onnx::pb::GraphProto>, options: &Options, reason: &str) -> Vec<FixedDim> {
+    let derived = graph.map_or(MIN_DERIVED_SIZE, |g| {
+        let stride = stride_product(g);
+        MIN_DERIVED_SIZE.div_ceil(stride) * stride
+    });
+    let mut fixed = Vec::new();
+    for (name, shape) in input_shapes(graph) {
+        let given = options.fixed_shapes.iter().find(|(n, _)| n == name).map(|(_, s)| s.as_slice());
+        let hint =
+            options.size_hints.iter().find(|(n, _)| n == name).map(|(_, s)| s).filter(|s| s.len() == shape.len());
+        for axis in (1..shape.len()).filter(|&axis| shape[axis].is_none() && given.is_none()) {
+            let size = hint.map_or(derived, |h| h[axis]);
+            fixed.push(FixedDim { input: name.to_string(), axis, size, reason: reason.to_string() });
+        }
+    }
+    fixed
+}
+
+/// Smallest size derived for an unknown dimension (as verification derives them: smaller
+/// ones hide layout errors).
+const MIN_DERIVED_SIZE: usize = 4;
+/// Bound on the stride product (as verification bounds it).
+const MAX_STRIDE_PRODUCT: usize = 64;
+
+/// The product of the largest stride of every convolution and pool, bounded: sizes it divides
+/// keep every feature map whole on the way down.
+fn stride_product(graph: &tract_onnx::pb::GraphProto) -> usize {
+    let windowed = graph.node.iter().filter(|n| matches!(n.op_type.as_str(), "Conv" | "MaxPool" | "AveragePool"));
+    windowed.fold(1usize, |product, node| {
+        let strides = proto::attr_ints(node, "strides").ok().flatten().unwrap_or_default();
+        let step = strides.iter().copied().max().unwrap_or(1).clamp(1, MAX_STRIDE_PRODUCT as i64) as usize;
+        product.saturating_mul(step).min(MAX_STRIDE_PRODUCT)
+    })
+}
+
+/// Decodes and translates the model at `path`: the outer error if it cannot be read, the
+/// inner one if it does not translate.
+fn translate_file(path: &Path, options: &Options) -> Result<Result<TfGraph, Failure>, TfError> {
     let (file, mut model) = decode(path)?;
     let located = |kind: ErrorKind| OnnxError::new(file.clone(), kind);
     let graph = model
@@ -149,5 +242,30 @@ pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
         Some(opset) => return Err(located(ErrorKind::Opset { opset, min: MIN_OPSET, max: MAX_OPSET }).into()),
         None => return Err(located(ErrorKind::Format("the model imports no ONNX opset".into())).into()),
     };
-    translator::translate(&file, graph, opset, options)
+    Ok(translator::translate(&file, graph, opset, options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{int_attr, ints_attr, onnx_node, value_info};
+
+    /// Unknown sizes are fixed at the hint's size, else at the stride product's smallest
+    /// multiple from 4 up; inputs the options fix already are left alone.
+    #[test]
+    fn unknown_sizes_are_fixed_at_hints_or_stride_multiples() {
+        let strided = |stride: i64| onnx_node("Conv", &["x", "w"], "c", vec![ints_attr("strides", &[stride, stride])]);
+        let graph = tract_onnx::pb::GraphProto {
+            node: vec![strided(2), strided(4), onnx_node("MaxPool", &["c"], "p", vec![int_attr("ceil_mode", 0)])],
+            input: vec![value_info("x", &[-1, 3, -1, -1]), value_info("t", &[-1, -1, 4])],
+            ..Default::default()
+        };
+        assert_eq!(stride_product(&graph), 8);
+        let options = Options { size_hints: vec![("t".into(), vec![1, 19, 4])], ..Default::default() };
+        let fixed = sizes_to_fix(Some(&graph), &options, "why");
+        let sizes: Vec<(&str, usize, usize)> = fixed.iter().map(|d| (d.input.as_str(), d.axis, d.size)).collect();
+        assert_eq!(sizes, [("x", 2, 8), ("x", 3, 8), ("t", 1, 19)]);
+        let options = Options { fixed_shapes: vec![("x".into(), vec![1, 3, 32, 32])], ..Default::default() };
+        assert_eq!(sizes_to_fix(Some(&graph), &options, "why").len(), 1);
+    }
 }

@@ -123,7 +123,8 @@ pub(crate) fn translated_from(
         output: vec![value_info("y", &[])],
         ..Default::default()
     };
-    translate(Path::new("m.onnx"), graph, opset, &Options::default()).map_err(|e| e.to_string())
+    translate(Path::new("m.onnx"), graph, opset, &Options::default())
+        .map_err(|e| tf2h5_tf::TfError::from(e).to_string())
 }
 
 /// The TF ops of [`translated`], in order, constants left out.

@@ -77,9 +77,10 @@ impl Tensor {
         self.shape.len()
     }
 
-    /// Non-batch dimensions, all known.
-    pub(crate) fn features(&self) -> Option<Vec<usize>> {
-        self.shape.iter().skip(1).copied().collect()
+    /// Non-batch dimensions, all known (else [`OpError::UnknownSize`]).
+    pub(crate) fn features(&self) -> Result<Vec<usize>, OpError> {
+        let known: Option<Vec<usize>> = self.shape.iter().skip(1).copied().collect();
+        known.ok_or_else(|| OpError::UnknownSize(format!("the input shape {:?} is not fully known", self.shape)))
     }
 
     /// The permutation [`SourceTensor`] records (`None` in the ONNX layout).
@@ -222,9 +223,56 @@ pub(crate) struct Translator {
     pub(crate) reshaped_ids: HashMap<String, Tensor>,
 }
 
+/// Why a translation failed: at a place in the ONNX file, or building the translated graph.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Onnx(OnnxError),
+    Graph(TfError),
+}
+
+impl From<OnnxError> for Failure {
+    fn from(error: OnnxError) -> Self {
+        Failure::Onnx(error)
+    }
+}
+
+impl From<TfError> for Failure {
+    fn from(error: TfError) -> Self {
+        Failure::Graph(error)
+    }
+}
+
+impl From<Failure> for TfError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Onnx(error) => error.into(),
+            Failure::Graph(error) => error,
+        }
+    }
+}
+
+/// The shape a graph input declares (`None`: unknown, a `dim_param` or nothing), or why it
+/// has none a Keras `Input` can take.
+pub(crate) fn input_shape(input: &tract_onnx::pb::ValueInfoProto) -> Result<Vec<Option<usize>>, String> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
+    use tract_onnx::pb::type_proto::Value as TypeValue;
+    let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(TypeValue::TensorType(t)) => t,
+        _ => return Err("not a tensor".into()),
+    };
+    let dims = tensor_type.shape.as_ref().map(|s| &s.dim).ok_or("the input has no shape")?;
+    Ok(dims
+        .iter()
+        .map(|d| match d.value {
+            Some(DimValue::DimValue(v)) if v > 0 => Some(v as usize),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
 /// bytes are freed once it is an array).
-pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options: &Options) -> Result<TfGraph, TfError> {
+pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options: &Options) -> Result<TfGraph, Failure> {
     let graph_initializers = std::mem::take(&mut graph.initializer);
     let graph = &graph;
     let mut t = Translator::new(file, opset);
@@ -280,6 +328,7 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         fixed_batch: t.fixed_batch,
         layout,
         tensors: t.sources,
+        fixed: Vec::new(),
     });
     Ok(result)
 }
@@ -483,7 +532,10 @@ impl Translator {
             return Ok(self.emit_ints(&self.part("shape"), &target));
         }
         if like.rank() != shape.len() || like.layout != identity(like.rank()) {
-            return Err(unsupported!("a reshape to {shape:?} of unknown sizes not taken from {:?}", like.shape));
+            return Err(OpError::UnknownSize(format!(
+                "a reshape to {shape:?} of unknown sizes not taken from {:?}",
+                like.shape
+            )));
         }
         let int32 = || pb::attr_value::Value::Type(pb::DataType::DtInt32 as i32);
         let sizes = self.emit(&self.part("shape/of"), "Shape", vec![like.node.clone()], vec![("out_type", int32())]);
@@ -531,19 +583,12 @@ impl Translator {
         let refuse = |message: String| {
             OnnxError::new(self.file.clone(), ErrorKind::Input { input: input.name.clone(), message })
         };
-        let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-            Some(TypeValue::TensorType(t)) => t,
-            _ => return Err(refuse("not a tensor".into())),
+        let mut shape = input_shape(input).map_err(refuse)?;
+        let elem_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(TypeValue::TensorType(t)) => t.elem_type,
+            _ => 0,
         };
-        let dtype = input_type(tensor_type.elem_type).map_err(refuse)?;
-        let dims = tensor_type.shape.as_ref().map(|s| &s.dim).ok_or_else(|| refuse("the input has no shape".into()))?;
-        let mut shape: Vec<Option<usize>> = dims
-            .iter()
-            .map(|d| match d.value {
-                Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Some(v as usize),
-                _ => None,
-            })
-            .collect();
+        let dtype = input_type(elem_type).map_err(refuse)?;
         if shape.is_empty() {
             return Err(refuse("a scalar input has no batch dimension".into()));
         }
@@ -786,6 +831,10 @@ impl Translator {
         if let Some(result) = self.recurrent_reader(node) {
             return result;
         }
+        if let Some(folded) = self.fold(node)? {
+            self.values.insert(Self::output_name(node)?.to_string(), Value::Const(Rc::new(folded)));
+            return Ok(());
+        }
         if node.output.iter().skip(1).any(|o| !o.is_empty())
             && !matches!(node.op_type.as_str(), "Dropout" | "BatchNormalization" | "LSTM" | "GRU" | "RNN" | "Split")
         {
@@ -1009,9 +1058,10 @@ mod tests {
         assert_eq!(ops, ["Placeholder", "Reshape", "Softmax", "Reshape"]);
         assert_eq!(translated_ops_at(12, &[-1, 3, 1, 1], softmax(), vec![]).unwrap(), ["Placeholder", "Softmax"]);
         assert_eq!(translated_ops_at(13, &[-1, 3, 4], softmax(), vec![]).unwrap(), ["Placeholder", "Softmax"]);
+        // From 13, over one axis: held with that axis last (TF's Softmax normalises the last).
         let channels = vec![onnx_node("Softmax", &["x"], "y", vec![int_attr("axis", 1)])];
-        let error = translated_ops_at(13, &[-1, 3, 4], channels, vec![]).unwrap_err();
-        assert!(error.contains("softmax over axis 1 of [None, Some(3), Some(4)] is not supported"), "{error}");
+        let ops = translated_ops_at(13, &[-1, 3, 4], channels, vec![]).unwrap();
+        assert_eq!(ops, ["Placeholder", "Transpose", "Softmax", "Transpose"], "and back, as the graph's output");
     }
 
     /// `Clip` and `Pad` take attributes before opset 11; `Upsample` is refused by name.

@@ -55,7 +55,7 @@ pub use saved_model::{SignatureInfo, SignatureTensor, DEFAULT_SIGNATURE};
 pub use tensor::{dtype_name, ConstTensor};
 /// TensorFlow protobuf messages (GraphDef, NodeDef, TensorProto, ...).
 pub use tract_tensorflow::tfpb::tensorflow as pb;
-pub use translation::{SourceTensor, Translation};
+pub use translation::{FixedDim, SourceTensor, Translation};
 
 use prost::Message;
 

@@ -22,6 +22,23 @@ pub struct Translation {
     pub layout: String,
     /// For translated nodes that reproduce a source tensor: node name → that tensor.
     pub tensors: HashMap<String, SourceTensor>,
+    /// Unknown input dimensions the translation fixed because an op needs their size.
+    pub fixed: Vec<FixedDim>,
+}
+
+/// An unknown dimension of a source input, fixed at translation because an op needs its size
+/// (a `Resize` to twice the height, shape arithmetic): the translated graph, and the `.h5`,
+/// take only that size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedDim {
+    /// The source input's name.
+    pub input: String,
+    /// The axis, in the source's layout (batch = 0).
+    pub axis: usize,
+    /// The size it is fixed at.
+    pub size: usize,
+    /// What needs the size (the first node the translation stopped at without it).
+    pub reason: String,
 }
 
 /// A tensor of the source model and how a translated node's value relates to it.

@@ -242,6 +242,30 @@ pub fn plan(graph: &TfGraph, options: &Options, convert: &tf2h5_convert::Options
     Ok(Some(Plan { conversion: keep_unknown(conversion, &dims), runs, dims }))
 }
 
+/// The unknown dimensions a translated (ONNX) graph's inputs lost at translation, because an
+/// op needed their size ([`tf2h5_tf::Translation::fixed`]), as fixed dimensions of the
+/// graph's inputs (its placeholder names and layout).
+pub fn fixed_at_translation(graph: &TfGraph) -> Vec<DynamicDim> {
+    let Some(translation) = &graph.translation else { return Vec::new() };
+    translation
+        .fixed
+        .iter()
+        .filter_map(|dim| {
+            let (placeholder, source) = translation.tensors.iter().find(|(node, source)| {
+                source.name == dim.input && graph.node(node).is_some_and(|n| n.op == "Placeholder")
+            })?;
+            // Graph axis j is source axis permutation[j].
+            let axis = source.permutation.as_ref().map_or(Some(dim.axis), |p| p.iter().position(|&a| a == dim.axis))?;
+            let why = format!(
+                "the ONNX translation needs its size: {}; fixed at the size verification runs at (--input data or \
+                 --input-shape choose it)",
+                dim.reason
+            );
+            Some(DynamicDim { input: placeholder.clone(), axis, sizes: vec![dim.size], fixed: Some(why) })
+        })
+        .collect()
+}
+
 /// Base sizes to try, best first: multiples of the stride product from
 /// [`MIN_DERIVED_SIZE`] up, then the smaller multiples (a graph may fix a size below it).
 fn candidates(stride: usize) -> Vec<usize> {

@@ -138,10 +138,11 @@ pub fn verify(path: &Path, options: &Options) -> Result<Outcome, VerifyError> {
         convert_options.model_name = Some(model_name(path));
     }
     let planned = dynamic::plan(&graph, options, &convert_options)?;
-    let (conversion, runs, dims) = match planned {
+    let (conversion, runs, mut dims) = match planned {
         Some(plan) => (plan.conversion, Some(plan.runs), plan.dims),
         None => (tf2h5_convert::convert(&graph, &convert_options)?, None, Vec::new()),
     };
+    dims.splice(0..0, dynamic::fixed_at_translation(&graph));
     timed("convert", start);
     let runs = runs.unwrap_or_else(|| vec![static_run(&conversion)]);
     verify_runs(path, graph, conversion, options, stages, &runs, dims)

@@ -21,7 +21,13 @@ pub fn load(path: &Path, options: &Options) -> Result<TfGraph, tf2h5_tf::TfError
                 message: format!("an ONNX model has no signatures (asked for '{signature}')"),
             });
         }
-        return tf2h5_onnx::load(path, &options.onnx);
+        // Should the translation need an unknown input size, it fixes it at the size the
+        // first verification run uses: the data's, else the first --input-shape.
+        let mut onnx = options.onnx.clone();
+        let data = options.inputs.iter().map(|(name, array)| (name.clone(), array.shape().to_vec()));
+        let pinned = options.input_shapes.iter().filter(|(name, _)| !options.inputs.iter().any(|(n, _)| n == name));
+        onnx.size_hints = data.chain(pinned.cloned()).collect();
+        return tf2h5_onnx::load(path, &onnx);
     }
     tf2h5_tf::load_with(path, &options.load)
 }

@@ -166,6 +166,31 @@ fn onnx_dynamic_axes_stay_dynamic() {
     assert_eq!(outcome.report.runs[0].shapes[0].1, [1, 10, 22, 3]);
 }
 
+/// A Resize to twice a height the file leaves unknown: the translation fixes H and W at the
+/// size verification runs at (derived from the strides, or the first `--input-shape`), the
+/// `.h5` takes only that size, and the report says which dimensions were fixed and why.
+#[test]
+fn onnx_sizes_an_op_needs_are_fixed_at_the_verification_size() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/onnx_dynamic_upsample");
+    let outcome = tf2h5_verify::verify(&dir, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.conversion.inputs[0].shape, [None, Some(8), Some(8), Some(3)]);
+    let dims = &outcome.report.dimensions;
+    assert_eq!(dims.iter().map(|d| (d.axis, d.sizes.clone())).collect::<Vec<_>>(), [(1, vec![8]), (2, vec![8])]);
+    for dim in dims {
+        let why = dim.fixed.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("the ONNX translation needs its size") && why.contains("(Resize): unknown height"),
+            "{why}"
+        );
+    }
+    let pinned = Options { input_shapes: vec![("x".into(), vec![1, 3, 16, 24])], ..Default::default() };
+    let outcome = tf2h5_verify::verify(&dir, &pinned).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.report.passed, "{}", outcome.report.summary());
+    assert_eq!(outcome.conversion.inputs[0].shape, [None, Some(16), Some(24), Some(3)]);
+    assert_eq!(outcome.report.runs[0].shapes[0].1, [1, 16, 24, 3]);
+}
+
 /// `--fix-input-shape`: an unknown ONNX size fixed at translation is static in the `.h5` and
 /// verified at that size; a fixed shape that contradicts the file, or names no input, is refused.
 #[test]

@@ -126,8 +126,7 @@ impl Translator {
     /// the batch merged with leading axes, tf2onnx's `tensordot`), from an `x` that may
     /// itself have merged rows.
     fn reshape_rows(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize], rows: usize) -> Result<(), OpError> {
-        let (rows_in, per_row) =
-            (self.rows_of(x), x.features().ok_or("the input shape is not fully known")?.iter().product::<usize>());
+        let (rows_in, per_row) = (self.rows_of(x), x.features()?.iter().product::<usize>());
         if rows.checked_mul(dims.iter().product::<usize>()) != rows_in.checked_mul(per_row) {
             return Err(unsupported!(
                 "cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})",
@@ -169,7 +168,7 @@ impl Translator {
         if axis != 1 && axis != 1 - x.rank() as i64 {
             return Err(unsupported!("axis {axis}: only Flatten(axis=1) keeps the batch"));
         }
-        let features = x.features().ok_or("the input shape is not fully known")?;
+        let features = x.features()?;
         self.reshape_to(node, &x, &[features.iter().product()])
     }
 
@@ -181,14 +180,8 @@ impl Translator {
         if axes.iter().any(|a| !unit_axes.contains(a)) {
             return Err(unsupported!("axes {axes:?} of {:?}: only non-batch axes of size 1 can be squeezed", x.shape));
         }
-        let dims: Vec<usize> = x
-            .features()
-            .ok_or("the input shape is not fully known")?
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !axes.contains(&(i + 1)))
-            .map(|(_, d)| d)
-            .collect();
+        let dims: Vec<usize> =
+            x.features()?.into_iter().enumerate().filter(|(i, _)| !axes.contains(&(i + 1))).map(|(_, d)| d).collect();
         self.reshape_to(node, &x, &dims)
     }
 
@@ -202,7 +195,7 @@ impl Translator {
         if axes.contains(&0) || axes.len() + rank != out_rank {
             return Err(unsupported!("axes {axes:?}: only axes after the batch can be inserted"));
         }
-        let mut features = x.features().ok_or("the input shape is not fully known")?.into_iter();
+        let mut features = x.features()?.into_iter();
         let dims: Vec<usize> = (1..out_rank)
             .map(|a| if axes.contains(&a) { Some(1) } else { features.next() })
             .collect::<Option<_>>()
@@ -233,7 +226,8 @@ impl Translator {
                 return Err(unsupported!("step {step} on axis {axis}: only step 1 is supported"));
             }
             let Some(dim) = x.shape[axis] else {
-                if start == 0 && end >= i32::MAX as i64 {
+                // "To the end": INT_MAX, i64::MAX, or jax2tf's 10^9.
+                if start == 0 && end >= 1_000_000_000 {
                     continue;
                 }
                 return Err(unsupported!("slicing axis {axis} of unknown size (the batch) is not supported"));
@@ -241,6 +235,13 @@ impl Translator {
             let clamp = |v: i64| (if v < 0 { v + dim as i64 } else { v }).clamp(0, dim as i64) as usize;
             let (begin, end) = (clamp(start), clamp(end));
             ranges[axis] = Some((begin, end.max(begin)));
+        }
+        let whole =
+            |(axis, range): (usize, &Option<(usize, usize)>)| range.is_none_or(|r| Some(r.1 - r.0) == x.shape[axis]);
+        if ranges.iter().enumerate().all(whole) {
+            // A slice of everything (jax2tf writes one before every convolution).
+            self.bind(Self::output_name(node)?, x);
+            return Ok(());
         }
         self.strided_slice(&x, &ranges, Self::output_name(node)?)
     }
@@ -408,7 +409,7 @@ impl Translator {
                 Dim::Batch(k) => Err(unsupported!("a target shape of {k} times the batch size is not supported")),
             })
             .collect::<Result<_, _>>()?;
-        let features = x.features().ok_or("the input shape is not fully known")?;
+        let features = x.features()?;
         let elements = self.rows_of(&x) * features.iter().product::<usize>();
         // k times the batch first, or a constant -1 first with fewer elements after it than a
         // sample holds: k rows per sample (tf2onnx's `tensordot`, (batch·h·w, c)).
@@ -464,8 +465,12 @@ impl Translator {
             .ok_or_else(|| unsupported!("target shape {target:?} does not fit the constant's shape {from:?}"))?;
         let reshaped = |e: ndarray::ShapeError| unsupported!("{e}");
         let folded = match value {
-            Const::F32(a) => Const::F32(a.clone().into_shape_with_order(IxDyn(&shape)).map_err(reshaped)?),
-            Const::Int(a) => Const::Int(a.clone().into_shape_with_order(IxDyn(&shape)).map_err(reshaped)?),
+            Const::F32(a) => {
+                Const::F32(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshaped)?)
+            }
+            Const::Int(a) => {
+                Const::Int(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshaped)?)
+            }
         };
         self.values.insert(Self::output_name(node)?.to_string(), Value::Const(Rc::new(folded)));
         Ok(())
@@ -497,7 +502,8 @@ impl Translator {
         };
         let scales_input = if self.opset < 11 { 1 } else { 2 };
         let sizes = if self.opset < 11 { None } else { self.resize_sizes(node)? };
-        let (h, w) = (x.shape[2].ok_or("unknown height")?, x.shape[3].ok_or("unknown width")?);
+        let unknown = |what: &str| OpError::UnknownSize(format!("unknown {what}"));
+        let (h, w) = (x.shape[2].ok_or_else(|| unknown("height"))?, x.shape[3].ok_or_else(|| unknown("width"))?);
         // Channels may be unknown: only H and W may be resized.
         let mut lengths = [0, x.shape[1].unwrap_or(0), h, w];
         let only_spatial = || unsupported!("only H and W may be resized");

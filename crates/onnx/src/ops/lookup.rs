@@ -207,8 +207,8 @@ impl Translator {
             return Ok(source.clone());
         }
         let known: Option<Vec<i64>> = shape[1..].iter().map(|d| d.map(|d| d as i64)).collect();
-        let known =
-            known.ok_or_else(|| unsupported!("ids of shape {:?} (unknown sizes besides the batch)", ids.shape))?;
+        let unknown = || OpError::UnknownSize(format!("ids of shape {:?} are not fully known", ids.shape));
+        let known = known.ok_or_else(unknown)?;
         let ids = self.in_onnx_layout(ids)?;
         let target = self.emit_ints(&self.part("ids/shape"), &[vec![-1], known].concat());
         let dtype = self.integers[&ids.node];

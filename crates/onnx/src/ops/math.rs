@@ -305,6 +305,10 @@ impl Translator {
     /// Variadic `Sum` / `Max` / `Min` / `Mean` of tensors: a chain of TF `AddV2` / `Maximum` /
     /// `Minimum` (`Mean`: the sum times 1/n). One input is the tensor itself.
     fn variadic(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
+        // Two operands, one a constant (jax's `max(0, x)`): the binary op with it broadcast.
+        if node.input.len() == 2 && op != "Mean" && (0..2).any(|i| !self.is_tensor(node, i)) {
+            return self.binary(node, op);
+        }
         let tensors: Vec<Tensor> = (0..node.input.len()).map(|i| self.tensor(node, i)).collect::<Result<_, _>>()?;
         let (first, rest) = tensors.split_first().ok_or("no inputs")?;
         if rest.is_empty() {
@@ -400,10 +404,15 @@ impl Translator {
         if single.is_some_and(|a| x.layout.last() == Some(&a)) {
             return self.unary(node, "Softmax", vec![("T", float_type())]);
         }
-        if let (false, Some(single)) = (coerced, single) {
-            // Held with the softmax axis last (a Transpose), as TF's own softmax over an axis
-            // other than the last does.
-            let layout: Vec<usize> = (0..rank).filter(|&a| a != single).chain([single]).collect();
+        if let Some(a) = single {
+            // TF's Softmax normalises the last axis: hold `x` with axis `a` last (NHWC for the
+            // channels of an NCHW tensor, as the DFL head of YOLOv8 before its 1×1 Conv), as
+            // TF's own softmax over an axis other than the last does.
+            let layout: Vec<usize> = if rank == 4 && a == 1 {
+                crate::translator::TO_NHWC.to_vec()
+            } else {
+                (0..rank).filter(|&b| b != a).chain([a]).collect()
+            };
             let held = self.held_as(&x, &layout, &self.part("softmax_axis_last"))?;
             let (inputs, shape) = (vec![held.node.clone()], held.shape.clone());
             return self.emit_output(node, "Softmax", inputs, vec![("T", float_type())], shape, held.layout);
@@ -417,8 +426,7 @@ impl Translator {
         if self.rows_of(x) != 1 {
             return Err("a softmax of rows merged with the batch is not supported".into());
         }
-        let dims: Vec<i64> =
-            x.features().ok_or("the input shape is not fully known")?.iter().map(|&d| d as i64).collect();
+        let dims: Vec<i64> = x.features()?.iter().map(|&d| d as i64).collect();
         let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
         let mut flat = vec![-1];
         flat.extend_from_slice(&dims[..axis - 1]);

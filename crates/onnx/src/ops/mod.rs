@@ -14,6 +14,7 @@ use crate::error::OpError;
 use crate::translator::Translator;
 
 mod array;
+mod fold;
 mod lookup;
 mod math;
 mod nn;

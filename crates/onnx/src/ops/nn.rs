@@ -646,12 +646,18 @@ impl Translator {
         }
     }
 
-    /// `GlobalAveragePool` / `GlobalMaxPool`: TF `Mean` / `Max` over H and W of a 4-D tensor,
-    /// kept as 1×1.
+    /// `GlobalAveragePool` / `GlobalMaxPool`: TF `Mean` / `Max` over every spatial axis of an
+    /// (N, C, ...) tensor held channels-last (W of a 3-D one, H and W of a 4-D one...), kept
+    /// as 1s.
     fn global_pool(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
-        let x = self.nhwc(&x)?;
-        self.reduce_over(node, op, x, &[2, 3], true)
+        let rank = x.rank();
+        if rank < 3 {
+            return Err(unsupported!("a global pool of {:?} (no spatial axis)", x.shape));
+        }
+        let channels_last: Vec<usize> = std::iter::once(0).chain(2..rank).chain([1]).collect();
+        let x = self.held_as(&x, &channels_last, &self.part("channels_last"))?;
+        self.reduce_over(node, op, x, &(2..rank).collect::<Vec<_>>(), true)
     }
 }
 

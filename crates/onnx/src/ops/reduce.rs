@@ -1,5 +1,6 @@
 //! Reductions: `ReduceMean` / `ReduceMax` (and `GlobalAveragePool` / `GlobalMaxPool`, over H
-//! and W) as TF `Mean` / `Max` over the same axes in the tensor's layout.
+//! and W) as TF `Mean` / `Max` over the same axes in the tensor's layout; `ReduceMin` and
+//! `ReduceSum` through them (`-Max(-x)`, `Mean(x) · n`).
 
 use tf2h5_tf::pb;
 use tract_onnx::pb::NodeProto;
@@ -10,18 +11,22 @@ use crate::proto;
 use crate::translator::{float_type, Attrs, Tensor, Translator};
 
 pub(super) fn register(registry: &mut Registry) {
-    registry.insert("ReduceMean", |t, node| t.reduce(node, "Mean"));
-    registry.insert("ReduceMax", |t, node| t.reduce(node, "Max"));
+    registry.insert("ReduceMean", |t, node| t.reduce(node, "Mean", 18));
+    registry.insert("ReduceMax", |t, node| t.reduce(node, "Max", 18));
+    registry.insert("ReduceMin", |t, node| t.reduce(node, "Min", 18));
+    registry.insert("ReduceSum", |t, node| t.reduce(node, "Sum", 13));
 }
 
 impl Translator {
     /// `ReduceMean` / `ReduceMax` → TF `op` over the same axes in the tensor's layout (the
-    /// converter decides which Keras layer, e.g. `GlobalAveragePooling2D` for H and W). The
-    /// axes are an attribute before opset 18, input 1 from it.
-    fn reduce(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
+    /// converter decides which Keras layer, e.g. `GlobalAveragePooling2D` for H and W);
+    /// `ReduceMin` → `-Max(-x)`, `ReduceSum` → `Mean(x) · n` (n the elements reduced), which
+    /// Keras's poolings and `Rescaling` compute. The axes are an attribute before opset
+    /// `axes_input_since` (18; `ReduceSum`: 13), input 1 from it.
+    fn reduce(&mut self, node: &NodeProto, op: &str, axes_input_since: i64) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
-        let axes = match self.axes(node, rank, 18)? {
+        let axes = match self.axes(node, rank, axes_input_since)? {
             Some(axes) => axes,
             None if proto::attr_int(node, "noop_with_empty_axes", 0)? != 0 => {
                 return Err("an empty reduction is not supported".into())
@@ -32,10 +37,28 @@ impl Translator {
             return Err(unsupported!("axes {axes:?}: reducing over the batch is not supported"));
         }
         let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
-        self.reduce_over(node, op, x, &axes, keep_dims)
+        match op {
+            "Min" => {
+                let negated = self.emit(&self.part("negated"), "Neg", vec![x.node.clone()], vec![]);
+                let wanted = self.part("max");
+                let max = self.reduction("Max", Tensor { node: negated, ..x }, &axes, keep_dims, &wanted)?;
+                self.elementwise(node, "Neg", vec![max.node.clone()], vec![], &max)
+            }
+            "Sum" => {
+                let reduced: Option<usize> = axes.iter().map(|&a| x.shape[a]).product();
+                let count =
+                    reduced.ok_or_else(|| OpError::UnknownSize(format!("summing unknown sizes of {:?}", x.shape)))?;
+                let wanted = self.part("mean");
+                let mean = self.reduction("Mean", x, &axes, keep_dims, &wanted)?;
+                let scale = self.emit_scalar(&self.part("count"), count as f32);
+                self.elementwise(node, "Mul", vec![mean.node.clone(), scale], vec![("T", float_type())], &mean)
+            }
+            _ => self.reduce_over(node, op, x, &axes, keep_dims),
+        }
     }
 
-    /// TF reduction `op` of `x` over ONNX `axes` (sorted, without the batch), in `x`'s layout.
+    /// TF reduction `op` of `x` over ONNX `axes` (sorted, without the batch), in `x`'s layout,
+    /// computing `node`'s output.
     pub(crate) fn reduce_over(
         &mut self,
         node: &NodeProto,
@@ -44,6 +67,20 @@ impl Translator {
         axes: &[usize],
         keep_dims: bool,
     ) -> Result<(), OpError> {
+        let reduced = self.reduction(op, x, axes, keep_dims, &Self::output_name(node)?.to_string())?;
+        self.bind(Self::output_name(node)?, reduced);
+        Ok(())
+    }
+
+    /// The TF node `wanted` reducing `x` by `op` over ONNX `axes` (see [`Self::reduce_over`]).
+    fn reduction(
+        &mut self,
+        op: &str,
+        x: Tensor,
+        axes: &[usize],
+        keep_dims: bool,
+        wanted: &str,
+    ) -> Result<Tensor, OpError> {
         // A spatial mean of an NCHW tensor is a global pooling: over H and W of NHWC.
         let x = if x.rank() == 4 && axes == [2, 3] { self.nhwc(&x)? } else { x };
         let tf_axes: Vec<i64> = axes.iter().map(|a| x.layout.iter().position(|b| b == a).unwrap_or(0) as i64).collect();
@@ -57,6 +94,7 @@ impl Translator {
         };
         let axes_node = self.emit_ints(&self.part("axes"), &tf_axes);
         let attrs: Attrs = vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(keep_dims))];
-        self.emit_output(node, op, vec![x.node, axes_node], attrs, shape, layout)
+        let node = self.emit(wanted, op, vec![x.node, axes_node], attrs);
+        Ok(Tensor { node, shape, layout })
     }
 }

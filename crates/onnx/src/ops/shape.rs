@@ -24,8 +24,9 @@ impl Translator {
         let dims = match node.op_type.as_str() {
             "Shape" => {
                 let x = self.any_tensor(node, 0)?;
-                let mut shape = Dims::of_shape(&x.shape)
-                    .ok_or_else(|| format!("the shape {:?} is not known but for the batch", x.shape))?;
+                let mut shape = Dims::of_shape(&x.shape).ok_or_else(|| {
+                    OpError::UnknownSize(format!("the shape {:?} is not known but for the batch", x.shape))
+                })?;
                 shape.values[0] = Dim::Batch(self.rows_of(&x) as i64);
                 shapes::slice(&shape, proto::attr_int(node, "start", 0)?, proto::attr_int(node, "end", i64::MAX)?)
             }
