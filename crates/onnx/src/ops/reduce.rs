@@ -67,7 +67,7 @@ impl Translator {
         axes: &[usize],
         keep_dims: bool,
     ) -> Result<(), OpError> {
-        let reduced = self.reduction(op, x, axes, keep_dims, &Self::output_name(node)?.to_string())?;
+        let reduced = self.reduction(op, x, axes, keep_dims, Self::output_name(node)?)?;
         self.bind(Self::output_name(node)?, reduced);
         Ok(())
     }
