@@ -1,9 +1,10 @@
 //! Exact edits along one non-batch axis of a tensor of rank 2 to 5, built from standard
 //! layers that every loader (tf-keras, Keras 3, tfjs) runs identically:
-//! - [`crop`]: keep `start..stop` of the axis: `Cropping{1,2,3}D` on a spatial axis; the last
-//!   axis is first swapped with axis 1 by `Permute` (and back); a rank-2 tensor is seen as
+//! - [`crop`](Steps::crop) / [`zero_pad`](Steps::zero_pad): keep `start..stop` of the axis
+//!   or add zeros: `Cropping{1,2,3}D` / `ZeroPadding{1,2,3}D` on a spatial axis; the last axis
+//!   is first swapped with axis 1 by `Permute` (and back); a rank-2 tensor is seen as
 //!   (batch, len, 1) by `Reshape`.
-//! - [`linear_map`]: `y[.., j, ..] = Σ_i x[.., i, ..] · matrix[i, j]`: the axis is swapped
+//! - [`linear_map`](Steps::linear_map): `y[.., j, ..] = Σ_i x[.., i, ..] · matrix[i, j]`: the axis is swapped
 //!   last by `Permute`, a bias-free `Dense` with `matrix` as kernel maps it, and `Permute`
 //!   swaps it back. Reversal (mirror padding) and interpolation (bilinear resize) are such
 //!   maps; where each output reads one input with weight 1, the sum is exact.
@@ -54,27 +55,45 @@ impl<'c, 'g> Steps<'c, 'g> {
 
     /// `x` with `axis` cut to `start..stop` (a copy of `x` if that is the whole axis).
     pub(crate) fn crop(&mut self, x: &KTensor, axis: usize, start: usize, stop: usize) -> Result<KTensor, String> {
-        let rank = x.rank();
         let len = checked_axis(x, axis)?;
         if start > stop || stop > len {
             return Err(format!("range {start}..{stop} does not fit axis {axis} of {:?}", x.shape));
         }
-        if (start, stop) == (0, len) {
+        self.sides(x, axis, ResampleKind::Cropping, [start, len - stop])
+    }
+
+    /// `x` with `before` and `after` zeros added to `axis`.
+    pub(crate) fn zero_pad(
+        &mut self,
+        x: &KTensor,
+        axis: usize,
+        before: usize,
+        after: usize,
+    ) -> Result<KTensor, String> {
+        self.sides(x, axis, ResampleKind::ZeroPadding, [before, after])
+    }
+
+    /// A crop or zero padding of `axis` by (before, after) cells.
+    fn sides(&mut self, x: &KTensor, axis: usize, kind: ResampleKind, sides: [usize; 2]) -> Result<KTensor, String> {
+        let rank = x.rank();
+        let len = checked_axis(x, axis)?;
+        if sides == [0, 0] {
             return Ok(x.clone());
         }
         if rank == 2 {
             let column = self.reshape(x, &[len, 1]);
-            let cropped = self.crop(&column, 1, start, stop)?;
-            return Ok(self.reshape(&cropped, &[stop - start]));
+            let edited = self.sides(&column, 1, kind, sides)?;
+            let edited_len = edited.shape[1].ok_or("unknown length")?;
+            return Ok(self.reshape(&edited, &[edited_len]));
         }
         if axis == rank - 1 {
             let swapped = self.swap(x, 1, axis);
-            let cropped = self.crop(&swapped, 1, start, stop)?;
-            return Ok(self.swap(&cropped, 1, axis));
+            let edited = self.sides(&swapped, 1, kind, sides)?;
+            return Ok(self.swap(&edited, 1, axis));
         }
-        let mut sides = vec![[0usize; 2]; rank - 2];
-        sides[axis - 1] = [start, len - stop];
-        self.cropping(x, sides)
+        let mut all = vec![[0usize; 2]; rank - 2];
+        all[axis - 1] = sides;
+        self.sides_layer(x, kind, all)
     }
 
     /// `x` cut to `start..stop` on each `(axis, start, stop)`: one `Cropping` layer when all
@@ -92,15 +111,16 @@ impl<'c, 'g> Steps<'c, 'g> {
             }
             sides[axis - 1] = [start, len - stop];
         }
-        self.cropping(x, sides)
+        self.sides_layer(x, ResampleKind::Cropping, sides)
     }
 
-    /// `Cropping{rank - 2}D` of (before, after) cells per spatial axis.
-    fn cropping(&mut self, x: &KTensor, sides: Vec<[usize; 2]>) -> Result<KTensor, String> {
-        let spec = Sides { kind: ResampleKind::Cropping, sides };
+    /// `Cropping{rank - 2}D` or `ZeroPadding{rank - 2}D` of (before, after) cells per spatial axis.
+    fn sides_layer(&mut self, x: &KTensor, kind: ResampleKind, sides: Vec<[usize; 2]>) -> Result<KTensor, String> {
+        let spec = Sides { kind, sides };
         let shape = spec.output_shape(&x.shape)?;
         let input = x.layer.clone();
-        Ok(self.add("crop", shape, |name| LayerSpec::Sides(spec).layer(name, vec![input], vec![])))
+        let step = if kind == ResampleKind::Cropping { "crop" } else { "pad" };
+        Ok(self.add(step, shape, |name| LayerSpec::Sides(spec).layer(name, vec![input], vec![])))
     }
 
     /// `x` with `axis` mapped by `matrix` (axis length × new length).

@@ -153,16 +153,21 @@ fn pad(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let rank = input.rank();
     let pairs: Vec<[i64; 2]> = paddings.chunks(2).map(|p| [p[0], p.get(1).copied().unwrap_or(-1)]).collect();
     let spatial = rank.saturating_sub(2);
-    if !(1..=3).contains(&spatial)
-        || pairs.len() != rank
-        || pairs[0] != [0, 0]
-        || pairs[rank - 1] != [0, 0]
-        || pairs.iter().flatten().any(|&p| p < 0)
-    {
+    if !(2..=5).contains(&rank) || pairs.len() != rank || pairs[0] != [0, 0] || pairs.iter().flatten().any(|&p| p < 0) {
         return Err(ctx.refuse(
             node,
-            format!("only zero padding of the spatial axes of a channels-last tensor is supported, got {paddings:?} on rank {rank}"),
+            format!("only zero padding of the non-batch axes of a rank-2 to rank-5 tensor is supported, got {paddings:?} on rank {rank}"),
         ));
+    }
+    // The channels (or a rank-2 tensor's only axis): one axis at a time (see `axis.rs`).
+    if rank == 2 || pairs[rank - 1] != [0, 0] {
+        let name = ctx.layer_name(&node.name);
+        let mut steps = axis::Steps::new(ctx, &name);
+        let padded = pairs.iter().enumerate().skip(1).try_fold(input.clone(), |x, (axis, &[before, after])| {
+            steps.zero_pad(&x, axis, before as usize, after as usize)
+        });
+        let padded = padded.map_err(|e| ctx.refuse(node, e))?;
+        return Ok(if padded == input { ctx.pass_through(node, padded) } else { ctx.fused(node, &padded) });
     }
     let sides = pairs[1..=spatial].iter().map(|&[before, after]| [before as usize, after as usize]).collect();
     let spec = Sides { kind: ResampleKind::ZeroPadding, sides };

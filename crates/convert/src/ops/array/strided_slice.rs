@@ -6,7 +6,8 @@
 //! `Lambda`. Slicing the batch, strides other than 1 and the ellipsis/new-axis masks have no
 //! Keras layer here.
 
-use tf2h5_tf::{pb::NodeDef, NodeExt};
+use ndarray::{ArrayD, Axis, IxDyn};
+use tf2h5_tf::{pb::NodeDef, ConstTensor, NodeExt};
 
 use super::axis::Steps;
 use super::shape::axis_slice;
@@ -39,67 +40,61 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
             super::shape::strided_slice_dims(ctx, node, &dims, &masks)
         }
         Value::Tensor(t) => slice_tensor(ctx, node, &t, &masks),
-        _ => Err(ctx.refuse(node, "only shape integers and tensors can be sliced")),
+        Value::Const(ConstTensor::F32(array)) => slice_constant(ctx, node, &array, &masks),
+        _ => Err(ctx.refuse(node, "only shape integers, float constants and tensors can be sliced")),
     }
 }
 
-/// `StridedSlice` of a Keras tensor: crops of non-batch axes with stride 1 (see `axis.rs`:
-/// `Cropping{1,2,3}D`, with `Permute` for the last axis and `Reshape` for a rank-2 tensor),
-/// then a `Reshape` dropping the axes `shrink_axis_mask` removes (`x[:, 3]`) and adding those
-/// `new_axis_mask` inserts (`x[:, None]`).
-fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -> Result<Value, ConvertError> {
-    let begin = ctx.ints_input(node, 1)?;
-    let end = ctx.ints_input(node, 2)?;
-    let strides = ctx.ints_input(node, 3)?;
-    let refuse = |why: &str| {
-        ctx.refuse(
-            node,
-            format!("slicing {:?} ({why}) has no Keras layer; only stride-1 crops of the non-batch axes of a rank-2 to rank-5 tensor", t.shape),
-        )
-    };
-    let rank = t.rank();
-    if !(2..=5).contains(&rank) || end.len() != begin.len() || strides.len() != begin.len() {
-        return Err(refuse("bounds"));
+/// What a `StridedSlice` does to an array: `(axis, start, stop)` crops, then (when
+/// `reshaped`) a reshape to `kept`, the lengths left after `shrink_axis_mask` drops axes and
+/// `new_axis_mask` inserts ones.
+struct SlicePlan {
+    ranges: Vec<(usize, usize, usize)>,
+    kept: Vec<Option<usize>>,
+    reshaped: bool,
+}
+
+/// The plan for `shape` (a tensor's: axis 0, the batch, must stay whole; a constant's: no
+/// batch). Entry i of the bounds adds an axis of 1 (new_axis_mask) or slices the next axis.
+fn plan(shape: &[Option<usize>], bounds: [&[i64]; 3], masks: &Masks, batch: bool) -> Result<SlicePlan, String> {
+    let [begin, end, strides] = bounds;
+    if end.len() != begin.len() || strides.len() != begin.len() {
+        return Err("bounds".into());
     }
     if masks.ellipsis != 0 || strides.iter().any(|&s| s != 1) {
-        return Err(refuse("ellipsis mask or strides"));
+        return Err("ellipsis mask or strides".into());
     }
     let bit = |m: i64, entry: usize| m & (1 << entry) != 0;
-    // Entry i of the bounds adds an axis of 1 (new_axis_mask) or slices the next input axis.
-    let mut ranges = Vec::new();
-    let mut kept = Vec::new();
-    let mut axis = 0;
+    let (mut ranges, mut kept, mut axis) = (Vec::new(), Vec::new(), 0);
     for entry in 0..begin.len() {
         if bit(masks.new_axis, entry) {
-            if entry == 0 {
-                return Err(refuse("a new axis before the batch"));
+            if batch && entry == 0 {
+                return Err("a new axis before the batch".into());
             }
             kept.push(Some(1));
             continue;
         }
-        if axis >= rank {
-            return Err(refuse("bounds"));
-        }
+        let Some(&dim) = shape.get(axis) else { return Err("bounds".into()) };
         let (begin_masked, end_masked, shrink) =
             (bit(masks.begin, entry), bit(masks.end, entry), bit(masks.shrink, entry));
         let whole = (begin_masked || begin[entry] == 0) && end_masked && !shrink;
         axis += 1;
-        // Batch: the whole axis (its length is unknown, so only masks or 0..0-with-mask).
-        if axis == 1 {
+        if batch && axis == 1 {
+            // The batch: its length is unknown, so only masks or 0..0-with-mask.
             if !whole {
-                return Err(refuse("the batch axis is sliced"));
+                return Err("the batch axis is sliced".into());
             }
+            kept.push(None);
             continue;
         }
-        let Some(len) = t.shape[axis - 1] else {
+        let Some(len) = dim else {
             if whole {
                 kept.push(None);
                 continue;
             }
-            return Err(refuse("unknown dimension"));
+            return Err("unknown dimension".into());
         };
-        let (start, stop) = axis_slice(len as i64, begin[entry], end[entry], 1, begin_masked, end_masked, shrink)
-            .map_err(|e| refuse(&e))?;
+        let (start, stop) = axis_slice(len as i64, begin[entry], end[entry], 1, begin_masked, end_masked, shrink)?;
         let (start, stop) = (start as usize, stop as usize);
         if (start, stop) != (0, len) {
             ranges.push((axis - 1, start, stop));
@@ -108,17 +103,43 @@ fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -
             kept.push(Some(stop - start));
         }
     }
-    kept.extend(t.shape.iter().skip(axis.max(1)).copied());
-    if kept.is_empty() {
+    if batch && axis == 0 {
+        kept.push(None);
+        axis = 1;
+    }
+    kept.extend(shape.iter().skip(axis).copied());
+    let reshaped = (0..begin.len()).any(|entry| bit(masks.new_axis, entry) || bit(masks.shrink, entry));
+    Ok(SlicePlan { ranges, kept, reshaped })
+}
+
+/// `StridedSlice` of a Keras tensor: crops of non-batch axes with stride 1 (see `axis.rs`:
+/// `Cropping{1,2,3}D`, with `Permute` for the last axis and `Reshape` for a rank-2 tensor),
+/// then a `Reshape` dropping the axes `shrink_axis_mask` removes (`x[:, 3]`) and adding those
+/// `new_axis_mask` inserts (`x[:, None]`).
+fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -> Result<Value, ConvertError> {
+    let (begin, end, strides) = (ctx.ints_input(node, 1)?, ctx.ints_input(node, 2)?, ctx.ints_input(node, 3)?);
+    let refuse = |why: &str| {
+        ctx.refuse(
+            node,
+            format!("slicing {:?} ({why}) has no Keras layer; only stride-1 crops of the non-batch axes of a rank-2 to rank-5 tensor", t.shape),
+        )
+    };
+    if !(2..=5).contains(&t.rank()) {
+        return Err(refuse("rank"));
+    }
+    let SlicePlan { ranges, kept, reshaped } =
+        plan(&t.shape, [&begin, &end, &strides], masks, true).map_err(|e| refuse(&e))?;
+    if kept.len() < 2 {
         return Err(refuse("no axis but the batch is left"));
     }
-    // Shrunk or new axes: a Reshape to the kept lengths (it needs them known).
-    let reshaped = (0..begin.len()).any(|entry| bit(masks.new_axis, entry) || bit(masks.shrink, entry));
     if ranges.is_empty() && !reshaped {
         return Ok(ctx.pass_through(node, t.clone()));
     }
+    // The Reshape needs every kept length but the batch's.
     let target = match reshaped {
-        true => Some(kept.iter().copied().collect::<Option<Vec<usize>>>().ok_or_else(|| refuse("unknown dimension"))?),
+        true => {
+            Some(kept[1..].iter().copied().collect::<Option<Vec<usize>>>().ok_or_else(|| refuse("unknown dimension"))?)
+        }
         false => None,
     };
     let name = ctx.layer_name(&node.name);
@@ -129,4 +150,19 @@ fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -
     });
     let sliced = sliced.map_err(|e| ctx.refuse(node, e))?;
     Ok(ctx.fused(node, &sliced))
+}
+
+/// `StridedSlice` of a float constant (a captured kernel given new axes): folded.
+fn slice_constant(ctx: &Context, node: &NodeDef, array: &ArrayD<f32>, masks: &Masks) -> Result<Value, ConvertError> {
+    let (begin, end, strides) = (ctx.ints_input(node, 1)?, ctx.ints_input(node, 2)?, ctx.ints_input(node, 3)?);
+    let shape: Vec<Option<usize>> = array.shape().iter().map(|&d| Some(d)).collect();
+    let refuse = |why: String| ctx.refuse(node, format!("slicing a constant shaped {:?}: {why}", array.shape()));
+    let SlicePlan { ranges, kept, .. } = plan(&shape, [&begin, &end, &strides], masks, false).map_err(refuse)?;
+    let mut sliced = array.clone();
+    for (axis, start, stop) in ranges {
+        sliced.slice_axis_inplace(Axis(axis), (start..stop).into());
+    }
+    let kept: Vec<usize> = kept.into_iter().flatten().collect();
+    let sliced = sliced.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&kept));
+    Ok(Value::Const(ConstTensor::F32(sliced.map_err(|e| refuse(e.to_string()))?)))
 }
