@@ -42,6 +42,15 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     Ok(out)
 }
 
+/// `m`, transposed when its contracted axis comes first.
+fn oriented(m: ArrayView2<'_, f32>, contracted_first: bool) -> ArrayView2<'_, f32> {
+    if contracted_first {
+        m.reversed_axes()
+    } else {
+        m
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,14 +73,5 @@ mod tests {
         assert_eq!(z, array![[[1.0f32, 0.0, 1.0], [2.0, 1.0, 3.0], [3.0, 0.0, 3.0]]].into_dyn());
         let wrong = layers::dot("d", vec!["x".into(), "y".into()], [2, 2]);
         assert!(apply(&wrong, vec![Input::Borrowed(&x), Input::Borrowed(&y)]).is_err());
-    }
-}
-
-/// `m`, transposed when its contracted axis comes first.
-fn oriented(m: ArrayView2<'_, f32>, contracted_first: bool) -> ArrayView2<'_, f32> {
-    if contracted_first {
-        m.reversed_axes()
-    } else {
-        m
     }
 }
