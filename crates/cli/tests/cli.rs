@@ -364,7 +364,7 @@ fn integer_inputs_keep_their_type_and_need_a_range() {
         pb::AttrValue { value: Some(pb::attr_value::Value::Type(pb::DataType::DtInt32 as i32)) },
     );
     let unbounded = write_graph(dir.path(), "ids.pb", vec![ids.clone(), node("y", "Identity", &["ids"])]);
-    let stderr = assert_refused(&unbounded, &[], "input 'ids' (DT_INT32) has no value range");
+    let stderr = assert_refused(&unbounded, &[], "input 'ids' (int32) has no value range");
     assert!(stderr.contains("--input ids=FILE.npy"), "{stderr}");
     // Keras layers would compute on the ids as integers: a cast to float has no layer.
     let mut cast = node("f", "Cast", &["ids"]);
@@ -393,7 +393,7 @@ fn onnx_integer_inputs_keep_their_type_and_need_a_range() {
     assert!(max_err <= 1e-5, "max abs err {max_err}");
 
     let unbounded = fixture("onnx_refused/unbounded_ids.onnx");
-    let stderr = assert_refused(&unbounded, &[], "input 'ids' (DT_INT64) has no value range");
+    let stderr = assert_refused(&unbounded, &[], "input 'ids' (int64) has no value range");
     assert!(stderr.contains("--input ids=FILE.npy"), "{stderr}");
     let ids = dir.path().join("ids.npy");
     ndarray_npy::write_npy(&ids, &ndarray::Array2::from_shape_fn((2, 6), |(i, j)| (i * 6 + j) as i64)).unwrap();

@@ -23,6 +23,15 @@ pub(crate) fn f32_view(value: &Const) -> ndarray::CowArray<'_, f32, IxDyn> {
     }
 }
 
+/// An ONNX element type as the ONNX spec names it (`float16`, `int64`, `string`...), for
+/// messages: a raw number means nothing to a user.
+pub(crate) fn type_name(elem_type: i32) -> String {
+    match DataType::try_from(elem_type) {
+        Ok(known) => known.as_str_name().to_lowercase(),
+        Err(_) => format!("unknown element type {elem_type}"),
+    }
+}
+
 /// The name an error uses for `node`: its name, else its first output.
 pub(crate) fn node_label(node: &NodeProto) -> &str {
     if !node.name.is_empty() {
@@ -175,7 +184,9 @@ pub(crate) fn tensor(proto: &TensorProto) -> Result<Const, OpError> {
             check(proto.int32_data.len())?;
             Ok(Const::Int(ints(proto.int32_data.iter().map(|&v| v as i64).collect())?))
         }
-        other => Err(bad(format!("element type {other:?} is not supported (float, double, int32, int64)"))),
+        other => {
+            Err(bad(format!("element type {} is not supported (float, double, int32, int64)", type_name(other as i32))))
+        }
     }
 }
 

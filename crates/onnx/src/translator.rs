@@ -373,11 +373,11 @@ fn input_type(elem_type: i32) -> Result<pb::DataType, String> {
         Ok(Onnx::Int64) => Ok(pb::DataType::DtInt64),
         Ok(Onnx::Uint8) => Ok(pb::DataType::DtUint8),
         Ok(Onnx::Bool) => Ok(pb::DataType::DtBool),
-        Ok(other) => Err(format!(
+        Ok(_) => Err(format!(
             "inputs of type {} are not supported (float32, int32, int64, uint8 and bool are)",
-            other.as_str_name()
+            crate::proto::type_name(elem_type)
         )),
-        Err(_) => Err(format!("element type {elem_type} is not an ONNX type")),
+        Err(_) => Err(format!("{} is not an ONNX type", crate::proto::type_name(elem_type))),
     }
 }
 

@@ -225,8 +225,10 @@ impl Checkpoint {
                     Some(width) => {
                         if count.checked_mul(width).map(|n| n as u64) != Some(size) {
                             return Err(bad(format!(
-                                "{} bytes for a {dtype:?} tensor of shape {:?} ({count} elements)",
-                                size, entry.shape
+                                "{} bytes for a {} tensor of shape {:?} ({count} elements)",
+                                size,
+                                crate::dtype_name(dtype as i32),
+                                entry.shape
                             )));
                         }
                     }
@@ -236,7 +238,9 @@ impl Checkpoint {
                             return Err(bad(format!("{size} bytes cannot hold {count} strings")));
                         }
                     }
-                    None => return Err(bad(format!("tensors of type {dtype:?} cannot be read"))),
+                    None => {
+                        return Err(bad(format!("tensors of type {} cannot be read", crate::dtype_name(dtype as i32))))
+                    }
                 }
             }
             entries.insert(key, entry);
@@ -332,8 +336,9 @@ impl Checkpoint {
     /// Assembles a tensor saved in slices from its slice entries.
     fn read_sliced(&self, key: &str, entry: &CheckpointEntry) -> Result<Vec<u8>, TfError> {
         let bad = |m: String| format_error(&self.index_path, format!("sliced tensor '{key}': {m}"));
-        let width = dtype_size(entry.dtype)
-            .ok_or_else(|| bad(format!("slices of {:?} tensors are not supported", entry.dtype)))?;
+        let width = dtype_size(entry.dtype).ok_or_else(|| {
+            bad(format!("slices of {} tensors are not supported", crate::dtype_name(entry.dtype as i32)))
+        })?;
         let count = entry.element_count().ok_or_else(|| bad("the shape overflows".into()))?;
         let total = count.checked_mul(width).ok_or_else(|| bad("the shape overflows".into()))?;
         // Every byte of the tensor lives in some shard: bound the allocation by their sizes.
@@ -365,7 +370,11 @@ impl Checkpoint {
                 .get(&slice_key)
                 .ok_or_else(|| bad(format!("slice {extents:?} is missing from the index")))?;
             if slice.shape != lengths || slice.dtype != entry.dtype || !slice.slices.is_empty() {
-                return Err(bad(format!("slice {extents:?} is stored as {:?} {:?}", slice.dtype, slice.shape)));
+                return Err(bad(format!(
+                    "slice {extents:?} is stored as {} {:?}",
+                    crate::dtype_name(slice.dtype as i32),
+                    slice.shape
+                )));
             }
             let bytes = self.read_whole(&format!("{key} (slice {extents:?})"), slice)?;
             covered += copy_slice(&mut out, &entry.shape, &starts, &lengths, width, &bytes);

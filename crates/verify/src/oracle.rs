@@ -727,9 +727,10 @@ pub(crate) fn placeholder_type(nodes: &[NodeDef], name: &str) -> Result<DatumTyp
         Some(DataType::DtInt64) => Ok(i64::datum_type()),
         Some(DataType::DtUint8) => Ok(u8::datum_type()),
         Some(DataType::DtBool) => Ok(bool::datum_type()),
-        Some(other) => {
-            Err(VerifyError::Oracle(format!("input '{name}' of type {} is not supported", other.as_str_name())))
-        }
+        Some(other) => Err(VerifyError::Oracle(format!(
+            "input '{name}' of type {} is not supported",
+            tf2h5_tf::dtype_name(other as i32)
+        ))),
     }
 }
 

@@ -32,7 +32,7 @@ pub fn input_range(graph: &TfGraph, name: &str, given: Option<(i64, i64)>) -> Re
             (None, None) => Err(VerifyError::Input(format!(
                 "input '{name}' ({}) has no value range tf2h5 can infer (no embedding table or OneHot reads it): \
                  pass its data with --input {name}=FILE.npy",
-                t.as_str_name()
+                tf2h5_tf::dtype_name(t as i32)
             ))),
         },
         _ => Ok(None),
@@ -165,6 +165,6 @@ mod tests {
         assert_eq!(input_range(&graph, "x", None).unwrap(), None);
         assert_eq!(input_range(&graph, "free", Some((-3, 7))).unwrap(), Some((-3, 8)));
         let refusal = input_range(&graph, "free", None).unwrap_err().to_string();
-        assert!(refusal.contains("input 'free' (DT_INT64)") && refusal.contains("--input free="), "{refusal}");
+        assert!(refusal.contains("input 'free' (int64)") && refusal.contains("--input free="), "{refusal}");
     }
 }

@@ -108,9 +108,10 @@ impl Translator {
                 if Some(held) != target {
                     let name = |t: pb::DataType| tf2h5_tf::dtype_name(t as i32);
                     return Err(unsupported!(
-                        "casting a {} tensor to ONNX type {to} has no Keras layer (integer inputs may only feed \
-                         reshapes and embedding lookups)",
-                        name(held)
+                        "casting {} values to {} has no Keras layer (integer inputs may only feed reshapes and \
+                         embedding lookups)",
+                        name(held),
+                        proto::type_name(to as i32)
                     ));
                 }
                 self.values.insert(out, Value::Tensor(x));
@@ -344,10 +345,10 @@ mod tests {
             "{error}"
         );
         let error = translated_from(OPSET, ids_input(Onnx::Float16), relu, vec![]).unwrap_err();
-        assert!(error.contains("input 'x': inputs of type FLOAT16 are not supported"), "{error}");
+        assert!(error.contains("input 'x': inputs of type float16 are not supported"), "{error}");
         let cast = vec![onnx_node("Cast", &["x"], "y", vec![int_attr("to", Onnx::Float as i64)])];
         let error = translated_from(OPSET, ids_input(Onnx::Int64), cast, vec![]).unwrap_err();
-        assert!(error.contains("casting a int64 tensor to ONNX type 1 has no Keras layer"), "{error}");
+        assert!(error.contains("casting int64 values to float has no Keras layer"), "{error}");
         let table = float_initializer("table", &[2, 1], vec![1., 2.]);
         let gather = vec![onnx_node("Gather", &["table", "x"], "y", vec![])];
         let error = translated_from(OPSET, ids_input(Onnx::Float), gather.clone(), vec![table.clone()]).unwrap_err();

@@ -75,7 +75,10 @@ impl<'a> Freezer<'a> {
             if dtype_size(entry.dtype).is_none() {
                 return Err(TfError::Format {
                     path: checkpoint.index_path().to_path_buf(),
-                    message: format!("variable '{key}' has type {:?}, which cannot become a constant", entry.dtype),
+                    message: format!(
+                        "variable '{key}' has type {}, which cannot become a constant",
+                        crate::dtype_name(entry.dtype as i32)
+                    ),
                 });
             }
             if let Some(expected) = expected.filter(|&t| t != entry.dtype as i32) {

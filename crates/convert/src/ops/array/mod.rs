@@ -76,8 +76,8 @@ fn input_dtype(dtype: Option<i32>) -> Result<InputDtype, String> {
         Some(Ok(DataType::DtInt64)) => InputDtype::Int64,
         Some(Ok(DataType::DtUint8)) => InputDtype::Uint8,
         Some(Ok(DataType::DtBool)) => InputDtype::Bool,
-        Some(other) => {
-            let shown = other.map_or_else(|_| "an unknown type".to_string(), |t| t.as_str_name().to_string());
+        Some(_) => {
+            let shown = tf2h5_tf::dtype_name(dtype.unwrap_or_default());
             return Err(format!("inputs of type {shown} are not supported (float32, int32, int64, uint8, bool)"));
         }
     })
