@@ -1763,6 +1763,51 @@ def case_dcgan_generator(out, ref):
     return size
 
 
+def case_unet(out, ref):
+    """A two-level U-Net: Conv2DTranspose and bilinear upsampling back to skip connections."""
+    rs = seed_all(1919)
+    L = keras.layers
+    inp = keras.Input(shape=(16, 12, 3), name="image")
+
+    def double_conv(x, filters, name):
+        x = L.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_a")(x)
+        x = L.BatchNormalization(epsilon=1e-3, name=f"{name}_bn")(x)
+        x = L.ReLU(name=f"{name}_relu")(x)
+        return L.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_b")(x)
+
+    skip1 = double_conv(inp, 8, "down1")  # 16x12
+    x = L.MaxPooling2D(2, name="pool1")(skip1)  # 8x6
+    skip2 = double_conv(x, 12, "down2")
+    x = L.MaxPooling2D(2, name="pool2")(skip2)  # 4x3
+    x = double_conv(x, 16, "bottleneck")
+    # Learned upsampling (Conv2DBackpropInput) on the deep level...
+    x = L.Conv2DTranspose(12, 2, strides=2, name="up2")(x)  # 8x6
+    x = L.Concatenate(name="skip2")([x, skip2])
+    x = double_conv(x, 12, "up2_conv")
+    # ...and bilinear upsampling (ResizeBilinear, half-pixel centers) then a 1x1 on the top one.
+    x = L.UpSampling2D(2, interpolation="bilinear", name="up1")(x)  # 16x12
+    x = L.Conv2D(8, 1, name="up1_proj")(x)
+    x = L.Concatenate(name="skip1")([x, skip1])
+    x = double_conv(x, 8, "up1_conv")
+    x = L.Conv2D(2, 1, activation="sigmoid", name="mask")(x)
+    model = keras.Model(inp, x, name="unet")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Conv2DBackpropInput"] == 1 and ops["ResizeBilinear"] == 1 and ops["ConcatV2"] == 2, ops
+        return f"Conv2DBackpropInput={ops['Conv2DBackpropInput']}, ResizeBilinear={ops['ResizeBilinear']}"
+
+    return write_case(
+        out, "unet",
+        "A two-level U-Net on 16x12x3: per level Conv2D 3x3 (no bias) -> BatchNormalization -> "
+        "ReLU -> Conv2D 3x3 relu, MaxPooling2D(2) down to 4x3; up: Conv2DTranspose(12, 2, "
+        "stride 2) -> Concatenate with the 8x6 skip -> double conv; UpSampling2D(2, bilinear) -> "
+        "Conv2D 1x1 -> Concatenate with the 16x12 skip -> double conv -> Conv2D(2, 1, sigmoid).",
+        lambda x: model(x, training=False), [(16, 12, 3)], 1919, checks,
+    )
+
+
 def case_conv1d_block(out, ref):
     """A 1-D audio/text convnet: Conv1D in every form tf-keras writes, 1-D pools."""
     rs = seed_all(1515)
@@ -1875,6 +1920,7 @@ CASES = [
     ("dynamic_flatten", case_dynamic_flatten),
     ("text_embedding", case_text_embedding),
     ("dcgan_generator", case_dcgan_generator),
+    ("unet", case_unet),
     ("conv1d_block", case_conv1d_block),
     ("conv3d_block", case_conv3d_block),
 ]

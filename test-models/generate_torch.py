@@ -225,6 +225,33 @@ class Decoder(nn.Module):
         return self.out(self.up2(self.up1(self.encode(x))))
 
 
+class UNet(nn.Module):
+    """A two-level U-Net: ConvTranspose2d and bilinear upsampling back to skip connections."""
+
+    def __init__(self):
+        super().__init__()
+
+        def double_conv(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                                 nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+        self.down1, self.down2, self.bottleneck = double_conv(3, 8), double_conv(8, 12), double_conv(12, 16)
+        self.up2 = nn.ConvTranspose2d(16, 12, 2, stride=2)
+        self.up2_conv = double_conv(24, 12)
+        self.up1_proj = nn.Conv2d(12, 8, 1)
+        self.up1_conv = double_conv(16, 8)
+        self.mask = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        skip1 = self.down1(x)
+        skip2 = self.down2(F.max_pool2d(skip1, 2))
+        x = self.bottleneck(F.max_pool2d(skip2, 2))
+        x = self.up2_conv(torch.cat([self.up2(x), skip2], 1))
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = self.up1_conv(torch.cat([self.up1_proj(x), skip1], 1))
+        return torch.sigmoid(self.mask(x))
+
+
 class BilinearHead(nn.Module):
     """A segmentation head resized bilinearly in PyTorch's two modes and to a pooled branch."""
 
@@ -433,6 +460,14 @@ def case_torch_decoder_block():
     return Decoder(), (3, 8, 8), desc
 
 
+def case_torch_unet():
+    desc = ("A two-level U-Net, NCHW 3x16x12: per level Conv2d 3x3 (no bias) + BatchNorm2d + ReLU + "
+            "Conv2d 3x3 + ReLU, max_pool2d(2) down to 4x3; ConvTranspose2d(16,12,2,stride 2) -> "
+            "torch.cat with the 8x6 skip -> double conv; F.interpolate(scale_factor=2, bilinear) -> "
+            "1x1 Conv2d -> torch.cat with the 16x12 skip -> double conv -> 1x1 Conv2d(8,2) -> Sigmoid.")
+    return UNet(), (3, 16, 12), desc
+
+
 def case_torch_bilinear_head():
     desc = ("Bilinear resizes, NCHW 3x10x14: Conv2d(3,8,3,stride 2,padding 1) + ReLU (8x5x7); image "
             "pooling (adaptive_avg_pool2d 1, 1x1 Conv2d, ReLU) brought back by F.interpolate(size, "
@@ -471,7 +506,8 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_lstm_classifier": case_torch_lstm_classifier,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
-         "torch_bilinear_head": case_torch_bilinear_head, "torch_vit_stem": case_torch_vit_stem,
+         "torch_bilinear_head": case_torch_bilinear_head, "torch_unet": case_torch_unet,
+         "torch_vit_stem": case_torch_vit_stem,
          "torch_conv1d_block": case_torch_conv1d_block,
          "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 
