@@ -16,7 +16,9 @@ that layout, because those Keras versions do not install on this Python; tf-kera
 which is how y.npy is computed.
 
 `h5_refused/` holds files tf2h5 must refuse (exit 2), for crates/cli/tests: a Lambda layer
-(Python bytecode) and a weights-only file (no model_config).
+whose body has no exact standard layer (tf.math.cumsum), a ragged InputLayer (tf-keras writes
+`ragged: false` on every other input, which the upgrade drops) and a weights-only file (no
+model_config).
 """
 
 import os
@@ -55,17 +57,17 @@ def randomize(model, seed):
         v.assign(value.astype(v.dtype.as_numpy_dtype))
 
 
-def write_case(out, case, description, save, input_shape, seed, atol=None, more_shapes=()):
-    """Saves the model with `save(path)`, then computes y.npy by loading that file in tf-keras;
-    for a model with unknown dimensions, x_K.npy / y_K.npy at each of `more_shapes` too (meta.json
-    "runs", which keras-check checks as well)."""
+def write_case(out, case, description, save, input_shape, seed, atol=None, more_shapes=(), load=None):
+    """Saves the model with `save(path)`, then computes y.npy by loading that file in tf-keras
+    (`load(path)`, by default `load_model`); for a model with unknown dimensions, x_K.npy /
+    y_K.npy at each of `more_shapes` too (meta.json "runs", which keras-check checks as well)."""
     folder = os.path.join(out, "h5_" + case)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     path = os.path.join(folder, "model.h5")
     save(path)
     x = np.random.RandomState(seed).standard_normal((BATCH, *input_shape)).astype(np.float32)
-    loaded = keras.models.load_model(path, compile=False)
+    loaded = (load or (lambda p: keras.models.load_model(p, compile=False)))(path)
     y = np.asarray(loaded.predict(x, verbose=0)).astype(np.float32)
     np.save(os.path.join(folder, "x.npy"), x)
     np.save(os.path.join(folder, "y.npy"), y)
@@ -80,7 +82,7 @@ def write_case(out, case, description, save, input_shape, seed, atol=None, more_
     meta = {
         "name": "h5_" + case,
         "model": "model.h5",
-        "format": f"Keras .h5 (keras_version {version})",
+        "format": f"Keras .h5 (keras_version {version})" if version else "Keras 1 .h5 (no keras_version)",
         "inputs": [{"name": loaded.inputs[0].name.split(":")[0], "file": "x.npy",
                     "shape": [None if d is None else int(d) for d in loaded.inputs[0].shape]}],
         "outputs": [{"name": loaded.outputs[0].name.split(":")[0].split("/")[0], "file": "y.npy"}],
@@ -151,6 +153,26 @@ def case_tf_op_lambda(out):
                saver(model), (6,), 3)
 
 
+def case_lambda(out):
+    # Lambda bodies tf2h5 rewrites into exact standard layers: arithmetic with numbers (a
+    # closure variable, a bound `arguments` value and a default among them) and single TF
+    # activation calls. tf-keras saves each body as marshalled CPython 3.11 bytecode.
+    shift = 0.5
+    x = keras.Input((6,), name="x")
+    h = keras.layers.Dense(8, name="dense")(x)
+    h = keras.layers.Lambda(lambda t: t * 2.0 + 1.0, name="scale_shift")(h)
+    h = keras.layers.Lambda(lambda t: tf.nn.relu(t), name="relu")(h)
+    h = keras.layers.Lambda(lambda t: t / 4.0 - shift, name="quarter")(h)
+    h = keras.layers.Lambda(lambda t, c: c - t, arguments={"c": 1.5}, name="reflect")(h)
+    h = keras.layers.Lambda(lambda t, k=3: -t * k, name="negate")(h)
+    y = keras.layers.Lambda(lambda t: tf.math.sigmoid(t), name="gate")(h)
+    model = keras.Model(x, y, name="lambdas")
+    randomize(model, 10)
+    write_case(out, "lambda", "tf-keras 2.21 Functional with Lambda layers (CPython 3.11 bytecode): t * 2 + 1, "
+               "tf.nn.relu(t), t / 4 - shift (closure), c - t (arguments c=1.5), -t * k (default k=3), "
+               "tf.math.sigmoid(t).", saver(model), (6,), 10)
+
+
 def case_teachable_machine(out):
     # The shape of Teachable Machine's image export: a MobileNet-style trunk (conv, depthwise,
     # pointwise, each BN + ReLU6) and a Dense(100, relu) → Dense(classes, softmax) head, as a
@@ -209,21 +231,23 @@ def case_conv_transpose(out):
 # --------------------------------------------------------------------------- older layouts, written with h5py
 
 
-def write_legacy_h5(path, model_config, keras_version, layer_weights):
-    """A `model.save` file in the layout Keras 2.0-2.3 wrote: root attrs model_config (JSON bytes),
+def write_legacy_h5(path, model_config, keras_version, layer_weights, weight_name="{layer}/{weight}:0"):
+    """A `model.save` file in the layout Keras 1.2-2.3 wrote: root attrs model_config (JSON bytes),
     keras_version, backend; /model_weights with layer_names and one group per layer holding
-    weight_names and `<layer>/<weight>:0` datasets."""
+    weight_names and `<layer>/<weight>:0` datasets (Keras 1 on TensorFlow: `<layer>_<weight>:0`)."""
     with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = np.bytes_(keras_version)
+        if keras_version:  # Keras 1 wrote none (which is how Keras 2 and tf-keras recognise its files)
+            f.attrs["keras_version"] = np.bytes_(keras_version)
         f.attrs["backend"] = np.bytes_("tensorflow")
         f.attrs["model_config"] = np.bytes_(json.dumps(model_config))
         g = f.create_group("model_weights")
         g.attrs["layer_names"] = np.array([np.bytes_(n) for n, _ in layer_weights])
-        g.attrs["keras_version"] = np.bytes_(keras_version)
+        if keras_version:
+            g.attrs["keras_version"] = np.bytes_(keras_version)
         g.attrs["backend"] = np.bytes_("tensorflow")
         for name, weights in layer_weights:
             lg = g.create_group(name)
-            names = [f"{name}/{w}:0" for w, _ in weights]
+            names = [weight_name.format(layer=name, weight=w) for w, _ in weights]
             lg.attrs["weight_names"] = np.array([np.bytes_(n) for n in names])
             for full, (_, value) in zip(names, weights):
                 lg.create_dataset(full, data=value.astype(np.float32))
@@ -288,17 +312,23 @@ def refused(out):
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     x = keras.Input((3,), name="x")
-    y = keras.layers.Lambda(lambda t: t * 2.0 + 1.0, name="scale_shift")(keras.layers.Dense(2, name="d")(x))
+    # A body with no exact standard layer (a running sum along the features).
+    y = keras.layers.Lambda(lambda t: tf.math.cumsum(t), name="running_total")(keras.layers.Dense(2, name="d")(x))
     model = keras.Model(x, y)
     randomize(model, 7)
     model.save(os.path.join(folder, "lambda.h5"), include_optimizer=False)
     model.save_weights(os.path.join(folder, "weights_only.h5"))
+    # A really ragged input (variable-length rows in one batch): no dense form, refused.
+    tokens = keras.Input((None, 3), ragged=True, name="tokens")
+    ragged = keras.Model(tokens, keras.layers.Dense(2, name="d")(tokens))
+    ragged.save(os.path.join(folder, "ragged.h5"), include_optimizer=False)
 
 
 CASES = {
     "depthwise": case_depthwise,
     "mixed_precision": case_mixed_precision,
     "tf_op_lambda": case_tf_op_lambda,
+    "lambda": case_lambda,
     "teachable_machine": case_teachable_machine,
     "recurrent": case_recurrent,
     "conv_transpose": case_conv_transpose,

@@ -103,7 +103,11 @@ fn assert_refused(model: &Path, mention: &str) {
 #[test]
 fn bad_h5_sources_are_refused_with_one_line() {
     let refused = fixtures().join("h5_refused");
-    assert_refused(&refused.join("lambda.h5"), "layer 'scale_shift' (Lambda)");
+    assert_refused(
+        &refused.join("lambda.h5"),
+        "layer 'running_total' (Lambda): tf.math.cumsum has no exact standard Keras layer",
+    );
+    assert_refused(&refused.join("ragged.h5"), "layer 'tokens' (InputLayer): a ragged input");
     assert_refused(&refused.join("weights_only.h5"), "weights-only");
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(fixtures().join("h5_depthwise/model.h5")).unwrap();

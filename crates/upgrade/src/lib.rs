@@ -5,8 +5,10 @@
 //! arguments of `TFOpLambda` layers included) into a [`LegacyModel`]; [`rules`] rewrites each
 //! layer into the intersection both loaders accept: keys a loader rejects are dropped or renamed,
 //! dtype policies become plain strings, `TFOpLambda` layers with a recognised op become standard
-//! layers, and anything without an exact standard form (a `Lambda`'s Python bytecode, an
-//! unknown op) is refused naming the layer. Weights move over unchanged.
+//! layers, and so do `Lambda` layers whose Python body ([`pycode`] decodes CPython 3.11's
+//! marshal format) is a chain of exact element-wise steps ([`lambda`]); anything without an
+//! exact standard form (another body, an unknown op) is refused naming the layer. Weights
+//! move over unchanged.
 //!
 //! This crate only rewrites; what the source model *means* is computed independently by
 //! `tf2h5-verify`'s Keras source oracle, which the rewrite is checked against.
@@ -14,7 +16,9 @@
 //! Flow: `cli` (reads the file in a child) → `verify` → **upgrade** → `keras` (write).
 #![warn(missing_docs)]
 
+pub mod lambda;
 pub mod legacy;
+pub mod pycode;
 pub mod rules;
 
 pub use legacy::{LegacyLayer, LegacyModel};

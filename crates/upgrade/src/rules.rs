@@ -67,7 +67,8 @@ fn rewrite_layer(
     let mut emitted = match layer.class_name.as_str() {
         "InputLayer" => vec![input_layer(layer, log)?],
         "TFOpLambda" => vec![tf_op_lambda(layer, &inbound, renamed, log)?],
-        "Lambda" | "SlicingOpLambda" => return Err(lambda(layer)),
+        "Lambda" => lambda(layer, &inbound, log)?,
+        "SlicingOpLambda" => return Err(unsupported(layer, "slicing has no exact standard Keras layer")),
         _ => {
             let mut config = layer.config.clone();
             dtype_policy(&mut config, log)?;
@@ -88,7 +89,7 @@ fn rewrite_layer(
             hard_sigmoid(standard, keras_major, log)?
         }
     };
-    if matches!(layer.class_name.as_str(), "InputLayer" | "TFOpLambda") {
+    if matches!(layer.class_name.as_str(), "InputLayer" | "TFOpLambda" | "Lambda") {
         for emitted_layer in &mut emitted {
             emitted_layer.weights = weights_for(emitted_layer, &layer.weights)?;
         }
@@ -110,7 +111,9 @@ fn weights_for(layer: &Layer, source: &[Weight]) -> Result<Vec<Weight>, UpgradeE
 }
 
 /// `InputLayer`: the shape (`batch_input_shape`, or Keras 3's `batch_shape`) under the key both
-/// loaders read; `ragged`/`sparse` inputs and non-float inputs are refused.
+/// loaders read; `ragged`/`sparse` inputs and non-float inputs are refused. tf-keras writes
+/// `ragged: false` on every input: dense, as the upgraded input is (tensorflowjs has no ragged
+/// tensors), so it goes.
 fn input_layer(layer: &LegacyLayer, log: &mut Vec<String>) -> Result<Layer, UpgradeError> {
     let config = &layer.config;
     for flag in ["ragged", "sparse"] {
@@ -135,10 +138,10 @@ fn input_layer(layer: &LegacyLayer, log: &mut Vec<String>) -> Result<Layer, Upgr
     if dtype != "float32" {
         return Err(unsupported(layer, &format!("input dtype '{dtype}' (only float32 inputs are supported)")));
     }
-    let dropped: Vec<&str> = config
-        .keys()
-        .filter(|k| !["batch_input_shape", "dtype", "sparse", "ragged", "name"].contains(&k.as_str()))
-        .map(String::as_str)
+    let dropped: Vec<String> = config
+        .iter()
+        .filter(|(k, _)| !["batch_input_shape", "dtype", "sparse", "name"].contains(&k.as_str()))
+        .map(|(k, v)| if k == "ragged" { format!("{k}={v}") } else { k.clone() })
         .collect();
     if !dropped.is_empty() {
         log.push(format!("dropped {dropped:?}"));
@@ -358,29 +361,47 @@ fn tf_op_lambda(
         ("math.subtract" | "__operators__.sub", None) => binary("Subtract")?,
         ("math.maximum", None) => binary("Maximum")?,
         ("math.minimum", None) => binary("Minimum")?,
-        ("nn.relu", None) => layers::relu(name, x, None),
-        ("nn.relu6", None) => layers::relu(name, x, Some(6.0)),
-        ("math.sigmoid" | "nn.sigmoid" | "sigmoid", None) => layers::activation(name, x, "sigmoid"),
-        ("math.tanh" | "nn.tanh" | "tanh", None) => layers::activation(name, x, "tanh"),
-        ("nn.silu" | "nn.swish", None) => layers::activation(name, x, "swish"),
-        ("nn.softplus" | "math.softplus", None) => layers::activation(name, x, "softplus"),
-        _ => {
-            let argument = y_scalar.map(|y| format!(" by {y}")).unwrap_or_default();
-            return Err(unsupported(layer, &format!("tf.{function}{argument} has no exact standard Keras layer")));
-        }
+        _ => match unary_tf_function(function, name, x.clone()).filter(|_| y_scalar.is_none() && y_tensor.is_none()) {
+            Some(unary) => unary,
+            None => {
+                let argument = y_scalar.map(|y| format!(" by {y}")).unwrap_or_default();
+                return Err(unsupported(layer, &format!("tf.{function}{argument} has no exact standard Keras layer")));
+            }
+        },
     };
     log.push(format!("tf.{function} → {}", emitted.class_name));
     Ok(emitted)
 }
 
-fn is_power_of_two(y: f32) -> bool {
+/// The standard layer computing the one-tensor TF function `function` (named after `tf.`,
+/// as `TFOpLambda` configs and `Lambda` bodies call it) exactly, if there is one.
+pub(crate) fn unary_tf_function(function: &str, name: &str, x: String) -> Option<Layer> {
+    Some(match function {
+        "nn.relu" => layers::relu(name, x, None),
+        "nn.relu6" => layers::relu(name, x, Some(6.0)),
+        "math.sigmoid" | "nn.sigmoid" | "sigmoid" => layers::activation(name, x, "sigmoid"),
+        "math.tanh" | "nn.tanh" | "tanh" => layers::activation(name, x, "tanh"),
+        "nn.silu" | "nn.swish" => layers::activation(name, x, "swish"),
+        "nn.softplus" | "math.softplus" => layers::activation(name, x, "softplus"),
+        _ => return None,
+    })
+}
+
+pub(crate) fn is_power_of_two(y: f32) -> bool {
     y.is_normal() && (1.0 / y).is_normal() && y.abs().log2().fract() == 0.0
 }
 
 /// `Lambda` layers hold marshalled Python bytecode, which neither Keras 3 nor tensorflowjs
-/// loads and tf2h5 does not interpret.
-fn lambda(layer: &LegacyLayer) -> UpgradeError {
-    unsupported(layer, "its body is Python bytecode, which tf2h5 cannot read; rebuild it with standard layers")
+/// loads: a body that is a chain of exact element-wise steps becomes their standard layers
+/// ([`crate::lambda`]), any other is refused naming the layer.
+fn lambda(layer: &LegacyLayer, inbound: &[String], log: &mut Vec<String>) -> Result<Vec<Layer>, UpgradeError> {
+    let [input] = inbound else {
+        return Err(unsupported(layer, &format!("a Lambda on {} tensors", inbound.len())));
+    };
+    let (emitted, described) = crate::lambda::lambda_layers(&layer.name, &layer.config, input.clone())
+        .map_err(|why| unsupported(layer, &format!("{why}; rebuild it with standard layers")))?;
+    log.push(format!("body → {described}"));
+    Ok(emitted)
 }
 
 fn unsupported(layer: &LegacyLayer, why: &str) -> UpgradeError {

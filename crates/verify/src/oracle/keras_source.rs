@@ -4,7 +4,8 @@
 //!
 //! Layers whose meaning is the same in every Keras version run one at a time in the reference
 //! engine, with their saved config (the engine reads the keys that compute). What the engine must not decide is computed here: `TFOpLambda` layers are
-//! the TF functions they name, and Keras 2's `hard_sigmoid` is clip(0.2·x + 0.5, 0, 1).
+//! the TF functions they name, `Lambda` layers their bytecode run as written
+//! ([`super::keras_lambda`]), and Keras 2's `hard_sigmoid` is clip(0.2·x + 0.5, 0, 1).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,8 +65,10 @@ impl KerasSourceOracle {
                         Some(name) => Some(Operand::Tensor(value(name)?)),
                         None => layer.kwargs.get("y").and_then(Value::as_f64).map(|y| Operand::Scalar(y as f32)),
                     };
-                    tf_function(layer, args[0], y)?
+                    let function = layer.config.get("function").and_then(Value::as_str).unwrap_or("");
+                    tf_function(&layer.name, function, args[0], y)?
                 }
+                "Lambda" => super::keras_lambda::run_lambda(layer, args[0])?,
                 _ => standard_layer(layer, &args, self.model.keras_major)?,
             };
             values.insert(layer.name.clone(), output);
@@ -74,13 +77,17 @@ impl KerasSourceOracle {
     }
 }
 
-fn oracle_error(layer: &str, message: &str) -> VerifyError {
+pub(super) fn oracle_error(layer: &str, message: &str) -> VerifyError {
     VerifyError::Oracle(format!("source layer '{layer}': {message}"))
 }
 
 /// A layer with the same meaning in every Keras version, run alone in the engine; Keras 2's
 /// `hard_sigmoid` activation is applied here instead.
-fn standard_layer(layer: &LegacyLayer, args: &[&ArrayD<f32>], keras_major: u32) -> Result<ArrayD<f32>, VerifyError> {
+pub(super) fn standard_layer(
+    layer: &LegacyLayer,
+    args: &[&ArrayD<f32>],
+    keras_major: u32,
+) -> Result<ArrayD<f32>, VerifyError> {
     let keras2_hard_sigmoid =
         keras_major == 2 && layer.config.get("activation").and_then(Value::as_str) == Some("hard_sigmoid");
     if keras2_hard_sigmoid && layer.class_name == "Activation" {
@@ -135,25 +142,40 @@ fn hard_sigmoid_keras2(x: f32) -> f32 {
 }
 
 /// The second operand of a binary TF function.
-enum Operand<'a> {
+pub(super) enum Operand<'a> {
     Tensor(&'a ArrayD<f32>),
     Scalar(f32),
 }
 
-/// The TF function a `TFOpLambda` names (`config.function`), on float32 like TF.
-fn tf_function(layer: &LegacyLayer, x: &ArrayD<f32>, y: Option<Operand<'_>>) -> Result<ArrayD<f32>, VerifyError> {
-    let function = layer.config.get("function").and_then(Value::as_str).unwrap_or("");
-    let binary = |op: fn(f32, f32) -> f32| -> Result<ArrayD<f32>, VerifyError> {
-        match &y {
-            Some(Operand::Scalar(y)) => Ok(x.mapv(|v| op(v, *y))),
-            Some(Operand::Tensor(y)) => {
-                let y = y.broadcast(x.shape()).ok_or_else(|| oracle_error(&layer.name, "operands do not broadcast"))?;
-                let mut out = x.clone();
-                Zip::from(&mut out).and(&y).for_each(|a, &b| *a = op(*a, b));
-                Ok(out)
-            }
-            None => Err(oracle_error(&layer.name, &format!("tf.{function} without 'y'"))),
+/// `op(x, y)` element-wise, `y` broadcast against `x` (float32, as TF).
+pub(super) fn elementwise(
+    layer: &str,
+    x: &ArrayD<f32>,
+    y: &Operand<'_>,
+    op: impl Fn(f32, f32) -> f32,
+) -> Result<ArrayD<f32>, VerifyError> {
+    match y {
+        Operand::Scalar(y) => Ok(x.mapv(|v| op(v, *y))),
+        Operand::Tensor(y) => {
+            let y = y.broadcast(x.shape()).ok_or_else(|| oracle_error(layer, "operands do not broadcast"))?;
+            let mut out = x.clone();
+            Zip::from(&mut out).and(&y).for_each(|a, &b| *a = op(*a, b));
+            Ok(out)
         }
+    }
+}
+
+/// The TF function `tf.<function>` (as a `TFOpLambda` config or a `Lambda` body names it), on
+/// float32 like TF.
+pub(super) fn tf_function(
+    layer: &str,
+    function: &str,
+    x: &ArrayD<f32>,
+    y: Option<Operand<'_>>,
+) -> Result<ArrayD<f32>, VerifyError> {
+    let binary = |op: fn(f32, f32) -> f32| match &y {
+        Some(y) => elementwise(layer, x, y, op),
+        None => Err(oracle_error(layer, &format!("tf.{function} without 'y'"))),
     };
     let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
     Ok(match function {
@@ -169,7 +191,7 @@ fn tf_function(layer: &LegacyLayer, x: &ArrayD<f32>, y: Option<Operand<'_>>) -> 
         "math.tanh" | "nn.tanh" | "tanh" => x.mapv(f32::tanh),
         "nn.silu" | "nn.swish" => x.mapv(|v| v * sigmoid(v)),
         "nn.softplus" | "math.softplus" => x.mapv(|v| v.max(0.0) + (-v.abs()).exp().ln_1p()),
-        other => return Err(oracle_error(&layer.name, &format!("tf.{other} is not known to the oracle"))),
+        other => return Err(oracle_error(layer, &format!("tf.{other} is not known to the oracle"))),
     })
 }
 
@@ -203,13 +225,12 @@ mod tests {
     #[test]
     fn tf_functions_follow_tf() {
         let x = array![[-1.0f32, 3.0, 8.0]].into_dyn();
-        let op = |function: &str| layer("TFOpLambda", json!({"function": function}), &["x"], json!({}));
-        assert_eq!(tf_function(&op("nn.relu6"), &x, None).unwrap(), array![[0.0f32, 3.0, 6.0]].into_dyn());
-        let halved = tf_function(&op("math.truediv"), &x, Some(Operand::Scalar(2.0))).unwrap();
+        assert_eq!(tf_function("l", "nn.relu6", &x, None).unwrap(), array![[0.0f32, 3.0, 6.0]].into_dyn());
+        let halved = tf_function("l", "math.truediv", &x, Some(Operand::Scalar(2.0))).unwrap();
         assert_eq!(halved, array![[-0.5f32, 1.5, 4.0]].into_dyn());
         let row = array![[1.0f32, 1.0, 1.0]].into_dyn();
-        let diff = tf_function(&op("math.subtract"), &x, Some(Operand::Tensor(&row))).unwrap();
+        let diff = tf_function("l", "math.subtract", &x, Some(Operand::Tensor(&row))).unwrap();
         assert_eq!(diff, array![[-2.0f32, 2.0, 7.0]].into_dyn());
-        assert!(tf_function(&op("linalg.matmul"), &x, None).is_err());
+        assert!(tf_function("l", "linalg.matmul", &x, None).is_err());
     }
 }
