@@ -304,6 +304,102 @@ def case_keras23_functional(out):
                lambda path: write_legacy_h5(path, config, "2.3.1", weights), (6, 6, 2), 6)
 
 
+# --------------------------------------------------------------------------- Keras 1.2 layout, written with h5py
+# Keras 1 wrote no keras_version attribute. Its configs (output_dim, nb_filter, border_mode, dim_ordering, inner_activation...) do not
+# load in tf-keras, but its `load_weights` still converts Keras 1 weights (per-gate RNN weights
+# regrouped, i, c, f, o → i, f, c, o). The truth: the same model built with tf-keras's API (the
+# "twin") loads the Keras 1 file's weights that way, and computes y.npy.
+
+
+def keras1_case(out, case, description, config, layer_weights, twin, input_shape, seed, more_shapes=()):
+    def load(path):
+        twin.load_weights(path)
+        return twin
+    write_case(out, case, description,
+               lambda path: write_legacy_h5(path, config, None, layer_weights, "{layer}_{weight}:0"),
+               input_shape, seed, more_shapes=more_shapes, load=load)
+
+
+def keras1_regularized(**config):
+    keys = ("W_regularizer", "b_regularizer", "activity_regularizer", "W_constraint", "b_constraint")
+    return {**{k: None for k in keys}, "init": "glorot_uniform", "trainable": True, **config}
+
+
+def case_keras1_cnn(out):
+    rs = np.random.RandomState(11)
+    config = {"class_name": "Sequential", "config": [
+        {"class_name": "Convolution2D", "config": keras1_regularized(
+            name="convolution2d_1", nb_filter=4, nb_row=3, nb_col=3, activation="relu", border_mode="same",
+            subsample=[1, 1], dim_ordering="tf", bias=True, batch_input_shape=[None, 8, 8, 2],
+            input_dtype="float32")},
+        {"class_name": "MaxPooling2D", "config": {"name": "maxpooling2d_1", "trainable": True, "pool_size": [2, 2],
+                                                  "strides": [2, 2], "border_mode": "valid", "dim_ordering": "tf"}},
+        {"class_name": "Convolution2D", "config": keras1_regularized(
+            name="convolution2d_2", nb_filter=3, nb_row=2, nb_col=2, activation="linear", border_mode="valid",
+            subsample=[2, 2], dim_ordering="tf", bias=False)},
+        {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": True}},
+        {"class_name": "Dense", "config": keras1_regularized(name="dense_1", output_dim=6, activation="tanh",
+                                                            bias=True, input_dim=12)},
+        {"class_name": "Dropout", "config": {"name": "dropout_1", "trainable": True, "p": 0.5}},
+        {"class_name": "Dense", "config": keras1_regularized(name="dense_2", output_dim=3, activation="softmax",
+                                                            bias=True, input_dim=6)},
+    ]}
+    weights = [("convolution2d_1", [("W", rs.normal(0, 0.4, (3, 3, 2, 4))), ("b", rs.normal(0, 0.3, 4))]),
+               ("maxpooling2d_1", []),
+               ("convolution2d_2", [("W", rs.normal(0, 0.4, (2, 2, 4, 3)))]),
+               ("flatten_1", []),
+               ("dense_1", [("W", rs.normal(0, 0.4, (12, 6))), ("b", rs.normal(0, 0.3, 6))]),
+               ("dropout_1", []),
+               ("dense_2", [("W", rs.normal(0, 0.5, (6, 3))), ("b", rs.normal(0, 0.3, 3))])]
+    twin = keras.Sequential([
+        keras.Input((8, 8, 2)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(3, 2, strides=2, use_bias=False),
+        keras.layers.Flatten(),
+        keras.layers.Dense(6, activation="tanh"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    keras1_case(out, "keras1_cnn", "Keras 1.2 layout written with h5py (list-form Sequential, no keras_version "
+                "attribute): Convolution2D (nb_filter, nb_row/nb_col, border_mode, subsample, dim_ordering 'tf', "
+                "bias), MaxPooling2D, Flatten, Dense (output_dim), Dropout (p); weights named <layer>_W:0 / _b:0. "
+                "y.npy: tf-keras's twin model loading these weights.", config, weights, twin, (8, 8, 2), 11)
+
+
+def case_keras1_recurrent(out):
+    rs = np.random.RandomState(12)
+    gates = lambda names, n_in, units: [  # noqa: E731 (Keras 1 per-gate W, U, b)
+        item for g in names for item in ((f"W_{g}", rs.normal(0, 0.5, (n_in, units))),
+                                          (f"U_{g}", rs.normal(0, 0.5, (units, units))),
+                                          (f"b_{g}", rs.normal(0, 0.3, units)))]
+    rnn = dict(trainable=True, go_backwards=False, stateful=False, unroll=False, consume_less="cpu",
+               init="glorot_uniform", inner_init="orthogonal", activation="tanh", inner_activation="sigmoid",
+               W_regularizer=None, U_regularizer=None, b_regularizer=None, dropout_W=0.0, dropout_U=0.0)
+    config = {"class_name": "Sequential", "config": [
+        {"class_name": "LSTM", "config": {**rnn, "name": "lstm_1", "output_dim": 4, "return_sequences": True,
+                                          "forget_bias_init": "one", "input_dim": 5, "input_length": None,
+                                          "batch_input_shape": [None, None, 5], "input_dtype": "float32"}},
+        {"class_name": "GRU", "config": {**rnn, "name": "gru_1", "output_dim": 3, "return_sequences": False,
+                                         "input_dim": 4, "input_length": None}},
+        {"class_name": "Dense", "config": keras1_regularized(name="dense_1", output_dim=2, activation="linear",
+                                                            bias=True, input_dim=3)},
+    ]}
+    weights = [("lstm_1", gates("icfo", 5, 4)), ("gru_1", gates("zrh", 4, 3)),
+               ("dense_1", [("W", rs.normal(0, 0.5, (3, 2))), ("b", rs.normal(0, 0.3, 2))])]
+    twin = keras.Sequential([
+        keras.Input((None, 5)),
+        keras.layers.LSTM(4, return_sequences=True),
+        keras.layers.GRU(3, reset_after=False),
+        keras.layers.Dense(2),
+    ])
+    keras1_case(out, "keras1_recurrent", "Keras 1.2 layout written with h5py: LSTM (12 per-gate weights W_i, "
+                "U_i, b_i, W_c.. in Keras 1's i, c, f, o order), GRU (9: z, r, h; Keras 1's GRU is reset_after="
+                "False), Dense; sequences of unknown length (7 steps in x.npy, 11 in x_1.npy). y.npy: tf-keras's "
+                "twin model loading these weights (its Keras 1 conversion).", config, weights, twin, (7, 5), 12,
+                more_shapes=[(11, 5)])
+
+
 # --------------------------------------------------------------------------- files to refuse
 
 
@@ -334,6 +430,8 @@ CASES = {
     "conv_transpose": case_conv_transpose,
     "keras21_sequential": case_keras21_sequential,
     "keras23_functional": case_keras23_functional,
+    "keras1_cnn": case_keras1_cnn,
+    "keras1_recurrent": case_keras1_recurrent,
     "refused": refused,
 }
 

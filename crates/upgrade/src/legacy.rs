@@ -75,17 +75,14 @@ pub fn parse(raw: &RawKerasFile) -> Result<LegacyModel, UpgradeError> {
     Ok(model)
 }
 
-/// The major version from `keras_version`: Keras 1 files (no version, or 1.x) use other
-/// config keys and weight layouts, which are not read yet.
+/// The major version from `keras_version`. Keras 1 wrote none: a file without one is a Keras 1
+/// file, as Keras 2 and tf-keras read it (its other config keys and per-gate weights are
+/// translated by [`crate::keras1`]).
 fn keras_major(version: Option<&str>) -> Result<u32, UpgradeError> {
-    let major = version.and_then(|v| v.split('.').next()).and_then(|m| m.parse::<u32>().ok());
-    match major {
-        Some(major @ (2 | 3)) => Ok(major),
-        Some(1) | None => Err(UpgradeError::Unsupported(format!(
-            "Keras 1 files (keras_version {}) are not supported: their configs and weight layouts differ",
-            version.unwrap_or("missing")
-        ))),
-        Some(other) => Err(UpgradeError::Unsupported(format!("keras_version {other}.x is not supported"))),
+    let Some(version) = version else { return Ok(1) };
+    match version.split('.').next().and_then(|m| m.parse::<u32>().ok()) {
+        Some(major @ 1..=3) => Ok(major),
+        _ => Err(UpgradeError::Unsupported(format!("keras_version {version} is not supported"))),
     }
 }
 
@@ -272,10 +269,11 @@ mod tests {
     }
 
     #[test]
-    fn refuses_keras1_nested_and_shared_layers() {
-        let seq = json!({"class_name": "Sequential", "config": []});
-        assert!(parse(&raw(seq.clone(), None)).unwrap_err().to_string().contains("Keras 1"));
-        assert!(parse(&raw(seq, Some("1.2.2"))).unwrap_err().to_string().contains("Keras 1"));
+    fn refuses_nested_and_shared_layers() {
+        let dense = json!({"class_name": "Sequential", "config": [
+            {"class_name": "Dense", "config": {"name": "d", "output_dim": 1, "batch_input_shape": [null, 2]}}]});
+        assert_eq!(parse(&raw(dense.clone(), None)).unwrap().keras_major, 1, "no keras_version: Keras 1");
+        assert!(parse(&raw(dense, Some("4.0"))).unwrap_err().to_string().contains("keras_version 4.0"));
         let nested = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
             {"class_name": "Functional", "config": {"name": "mobilenet", "layers": []}}]}});
         assert!(parse(&raw(nested, Some("2.4.0"))).unwrap_err().to_string().contains("nested Functional"));

@@ -16,6 +16,7 @@
 //! Flow: `cli` (reads the file in a child) → `verify` → **upgrade** → `keras` (write).
 #![warn(missing_docs)]
 
+pub mod keras1;
 pub mod lambda;
 pub mod legacy;
 pub mod pycode;

@@ -31,7 +31,8 @@ pub fn upgrade(source: &LegacyModel) -> Result<Upgraded, UpgradeError> {
     let mut training_only_dropped = false;
     for layer in &source.layers {
         let mut log = Vec::new();
-        let mut emitted = rewrite_layer(layer, source.keras_major, &renamed, &mut log)?;
+        let keras2 = if source.keras_major == 1 { Some(crate::keras1::to_keras2(layer, &mut log)?) } else { None };
+        let mut emitted = rewrite_layer(keras2.as_ref().unwrap_or(layer), source.keras_major, &renamed, &mut log)?;
         for emitted_layer in &mut emitted {
             training_only_dropped |= drop_training_only_keys(&mut emitted_layer.config);
             // Loaders name a layer by its config's `name`: it must follow any renaming.
@@ -287,7 +288,7 @@ fn is_training_only(key: &str) -> bool {
     key.ends_with("_initializer") || key.ends_with("_regularizer") || key.ends_with("_constraint")
 }
 
-/// Keras 2's `hard_sigmoid` is clip(0.2·x + 0.5, 0, 1); Keras 3's is relu6(x + 3) / 6 under the
+/// Keras 1 and 2's `hard_sigmoid` is clip(0.2·x + 0.5, 0, 1); Keras 3's is relu6(x + 3) / 6 under the
 /// same name. The Keras 2 function is written with layers both define alike: the layer with a
 /// linear activation, `Rescaling(0.2, 0.5)` (the same two float32 operations), `ReLU(max_value=1)`.
 fn hard_sigmoid(mut layer: Layer, keras_major: u32, log: &mut Vec<String>) -> Result<Vec<Layer>, UpgradeError> {
@@ -300,7 +301,7 @@ fn hard_sigmoid(mut layer: Layer, keras_major: u32, log: &mut Vec<String>) -> Re
     if layer.config.get("activation").and_then(Value::as_str) != Some("hard_sigmoid") {
         return Ok(vec![layer]);
     }
-    if keras_major != 2 {
+    if keras_major >= 3 {
         return Err(UpgradeError::Unsupported(format!(
             "layer '{}': Keras 3's hard_sigmoid has no exact form in tf-keras",
             layer.name

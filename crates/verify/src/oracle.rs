@@ -18,6 +18,7 @@ mod concat_v2;
 mod deconv;
 mod einsum;
 mod guard;
+mod keras1;
 mod keras_lambda;
 pub mod keras_source;
 pub mod loops;

@@ -5,7 +5,8 @@
 //! Layers whose meaning is the same in every Keras version run one at a time in the reference
 //! engine, with their saved config (the engine reads the keys that compute). What the engine must not decide is computed here: `TFOpLambda` layers are
 //! the TF functions they name, `Lambda` layers their bytecode run as written
-//! ([`super::keras_lambda`]), and Keras 2's `hard_sigmoid` is clip(0.2·x + 0.5, 0, 1).
+//! ([`super::keras_lambda`]), Keras 1 layers their Keras 1 meaning ([`super::keras1`]), and
+//! Keras 2's `hard_sigmoid` is clip(0.2·x + 0.5, 0, 1).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +70,7 @@ impl KerasSourceOracle {
                     tf_function(&layer.name, function, args[0], y)?
                 }
                 "Lambda" => super::keras_lambda::run_lambda(layer, args[0])?,
+                _ if self.model.keras_major == 1 => super::keras1::run_keras1_layer(layer, &args)?,
                 _ => standard_layer(layer, &args, self.model.keras_major)?,
             };
             values.insert(layer.name.clone(), output);
