@@ -56,6 +56,40 @@ def converted(model):
         return model
 
 
+# Inputs that real models hold as constants (weights, axes, shapes, bounds) but node-test cases
+# pass as graph inputs, by op: input positions. `bake` turns such a graph input into an
+# initializer with the case's own value, so the case tests the op as exporters write it
+# (Conv with constant weights, ReduceSum with constant axes); the report names each baked input.
+PARAMETER_INPUTS = {
+    "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "PRelu": (1,),
+    "BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2), "LayerNormalization": (1, 2),
+    "GroupNormalization": (1, 2),
+    "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,), "ReduceLogSumExp": (1,), "ReduceMax": (1,),
+    "ReduceMean": (1,), "ReduceMin": (1,), "ReduceProd": (1,), "ReduceSum": (1,), "ReduceSumSquare": (1,),
+    "Squeeze": (1,), "Unsqueeze": (1,), "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Split": (1,),
+    "Slice": (1, 2, 3, 4), "Pad": (1, 2, 3), "Clip": (1, 2), "Resize": (1, 2, 3), "Pow": (1,),
+}
+
+
+def bake(model, values):
+    """Moves each graph input that only feeds `PARAMETER_INPUTS` positions into an initializer
+    holding its value (`values`: name → array); returns the names baked."""
+    from onnx import numpy_helper
+
+    initializers = {t.name for t in model.graph.initializer}
+    uses = collections.defaultdict(list)
+    for node in model.graph.node:
+        for position, name in enumerate(node.input):
+            uses[name].append(position in PARAMETER_INPUTS.get(node.op_type, ()))
+    baked = [i.name for i in model.graph.input if i.name not in initializers and i.name in values
+             and uses[i.name] and all(uses[i.name])]
+    for name in baked:
+        model.graph.initializer.append(numpy_helper.from_array(values[name], name))
+        graph_input = next(i for i in model.graph.input if i.name == name)
+        model.graph.input.remove(graph_input)
+    return baked
+
+
 def export(out):
     import warnings
 
@@ -76,10 +110,15 @@ def export(out):
         written_at = opset_of(model)
         if written_at and written_at > NEWEST_OPSET:
             model = converted(model)
-        (d / "model.onnx").write_bytes(model.SerializeToString())
         graph_inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
         if len(graph_inputs) != len(inputs) or len(model.graph.output) != len(outputs):
+            (d / "model.onnx").write_bytes(model.SerializeToString())
             continue
+        values = {name: np.asarray(v) for name, v in zip(graph_inputs, inputs) if isinstance(v, (np.ndarray, np.generic))}
+        baked = bake(model, values)
+        (d / "model.onnx").write_bytes(model.SerializeToString())
+        inputs = [v for name, v in zip(graph_inputs, inputs) if name not in baked]
+        graph_inputs = [name for name in graph_inputs if name not in baked]
         arrays = {}
         for kind, names, values in (("input", graph_inputs, inputs), ("output", [o.name for o in model.graph.output],
                                                                      outputs)):
@@ -95,7 +134,7 @@ def export(out):
                      "dtype": str(value.dtype) if value is not None else "non-tensor"})
         ops = [n.op_type for n in model.graph.node]
         meta = {"name": case.name, "ops": ops, "opset": opset_of(model), "written_at": written_at,
-                "rtol": case.rtol, "atol": case.atol,
+                "rtol": case.rtol, "atol": case.atol, "baked": baked,
                 "inputs": arrays.get("input", []), "outputs": arrays.get("output", [])}
         (d / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {len(cases)} node-test cases (onnx {onnx.__version__}) to {out}")
@@ -177,7 +216,7 @@ def run(args):
             if not ok:
                 result, reason = "mismatch", note
         rows.append({"case": meta["name"], "op": op_of(meta), "opset": meta["opset"], "result": result,
-                     "reason": reason if result != "verified" else "", "keras_max_abs_err": error,
+                     "reason": reason if result != "verified" else "", "keras_max_abs_err": error, "baked": meta.get("baked", []),
                      "seconds": round(seconds, 2)})
         print(f"{result:9} {meta['name']}: {reason if result != 'verified' else f'keras err {error:.2g}'}",
               flush=True)
@@ -201,7 +240,11 @@ def write_report(rows, path):
         "--keep-nchw` with its own inputs; each verified `.h5` is loaded in tf-keras (`compile=False`) and "
         "compared with the case's expected outputs. Cases written at an opset newer than 21 (the newest the "
         "tract-onnx oracle reads) are converted to opset 21 by `onnx.version_converter` where it can (most "
-        "of those ops changed only their types since), else refused for their opset. "
+        "of those ops changed only their types since), else refused for their opset. Inputs that models hold "
+        "as constants but the cases pass as graph inputs (Conv/Gemm weights, normalisation parameters, "
+        "the axes, shapes, pads and bounds of Reduce*, Reshape, Slice, Pad, Clip...: `PARAMETER_INPUTS`) are "
+        "baked into initializers with the case's values, so the op is tested as exporters write it; "
+        "the verified cases name them. "
         "*refused*: tf2h5 exits 2 with the reason shown (first "
         "distinct reasons per op); *mismatch*: tf2h5 exits 1 or Keras differs from the expected outputs; "
         "*crash*: any other exit or a timeout.",
@@ -224,8 +267,9 @@ def write_report(rows, path):
         shown = "; ".join(f"`{r}`" for r in reasons[:2]) + (f" (+{len(reasons) - 2} more)" if len(reasons) > 2 else "")
         lines.append(f"| {op} | {len(group)} | {c['verified']} | {c['refused']} | {c['mismatch']} | {c['crash']} | "
                      f"{shown} |")
-    lines += ["", "## Verified cases", "", "| case | opset | Keras max abs err vs expected |", "|---|---|---|"]
-    lines += [f"| {r['case']} | {r['opset']} | {r['keras_max_abs_err']:.2e} |" for r in rows
+    lines += ["", "## Verified cases", "", "| case | opset | Keras max abs err vs expected | inputs baked |",
+              "|---|---|---|---|"]
+    lines += [f"| {r['case']} | {r['opset']} | {r['keras_max_abs_err']:.2e} | {', '.join(r['baked'])} |" for r in rows
               if r["result"] == "verified"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

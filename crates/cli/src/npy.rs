@@ -56,6 +56,12 @@ pub fn read_f32(file: &Path) -> Result<ArrayD<f32>> {
     };
     let (array, integer) =
         read().with_context(|| format!("{name}: cannot read a float32, int32, int64, uint8 or bool .npy array"))?;
+    if array.is_empty() {
+        bail!(
+            "{name}: an empty array (shape {:?}) is not supported: Keras layers take no dimension of size 0",
+            array.shape()
+        );
+    }
     if integer && array.iter().any(|v| v.abs() > EXACT_INTEGERS) {
         bail!("{name}: integer values beyond 2^24 are not supported (f32 holds them inexactly)");
     }
@@ -137,6 +143,12 @@ mod tests {
         let data: Vec<u8> = [1i64 << 40].iter().flat_map(|v| v.to_le_bytes()).collect();
         let err = read_bytes(&npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &data)).unwrap_err();
         assert!(format!("{err:#}").contains("2^24"), "{err:#}");
+    }
+
+    #[test]
+    fn refuses_empty_arrays() {
+        let err = read_bytes(&npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 0, 4), }", &[])).unwrap_err();
+        assert!(format!("{err:#}").contains("an empty array (shape [2, 0, 4])"), "{err:#}");
     }
 
     #[test]

@@ -249,6 +249,9 @@ impl Translator {
     /// Binds ONNX tensor `onnx_name` to `x` cut to `ranges` ((begin, end) per ONNX axis,
     /// `None` for whole axes): a `StridedSlice` in `x`'s layout.
     fn strided_slice(&mut self, x: &Tensor, ranges: &[Option<(usize, usize)>], onnx_name: &str) -> Result<(), OpError> {
+        if let Some(axis) = ranges.iter().position(|r| r.is_some_and(|(b, e)| e <= b)) {
+            return Err(unsupported!("nothing is left of axis {axis} (an empty tensor has no Keras form)"));
+        }
         let shape: Vec<Option<usize>> =
             x.shape.iter().zip(ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
         // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
@@ -766,5 +769,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("only step 1 is supported"), "{error}");
+        // Slicing past the end leaves an empty tensor, which no Keras layer holds.
+        let error = translated_ops(
+            &[-1, 3, 8],
+            vec![onnx_node("Slice", &["x", "starts", "ends", "axes"], "y", vec![])],
+            vec![int_initializer("starts", &[1000]), int_initializer("ends", &[1001]), int_initializer("axes", &[2])],
+        )
+        .unwrap_err();
+        assert!(error.contains("nothing is left of axis 2"), "{error}");
     }
 }

@@ -92,8 +92,11 @@ impl OnnxOracle {
         let mut output_perms = Vec::new();
         for node in outputs {
             let tensor = source(node)?;
+            // A graph input given back as an output (Identity, a one-operand Sum) has no
+            // outlet label: it is its source node's.
             let outlet = model
                 .find_outlet_label(&tensor.name)
+                .or_else(|| model.node_id_by_name(&tensor.name).ok().map(|id| OutletId::new(id, 0)))
                 .ok_or_else(|| VerifyError::Oracle(format!("tensor '{}' is not in the ONNX model", tensor.name)))?;
             outlets.push(outlet);
             output_perms.push((node.clone(), tensor.permutation.clone()));
