@@ -867,13 +867,53 @@ SAVED_MODEL_CASES = {
 # --------------------------------------------------------------------------- recurrent SavedModels
 
 
-def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, ids=None):
+def prune_function_library(sm_dir):
+    """Drops from a SavedModel's function library what serving never calls: the gradient
+    functions and the CuDNN variants tf-keras stores beside each RNN layer's loop (~80% of a
+    small RNN SavedModel). Kept: every function the graph's nodes or the object graph name, and
+    what those call. TF still loads the result; the case's golden outputs come from it."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.path.join(sm_dir, "saved_model.pb")
+    sm = saved_model_pb2.SavedModel()
+    with open(path, "rb") as f:
+        sm.ParseFromString(f.read())
+    meta_graph = sm.meta_graphs[0]
+    library = {f.signature.name: f for f in meta_graph.graph_def.library.function}
+
+    def named(attr):
+        return ([attr.func.name] if attr.HasField("func") else []) + (
+            [f.name for f in attr.list.func] if attr.HasField("list") else [])
+
+    stack = [name for node in meta_graph.graph_def.node for a in node.attr.values() for name in named(a)]
+    stack += list(meta_graph.object_graph_def.concrete_functions)
+    kept = set()
+    while stack:
+        name = stack.pop()
+        if name not in library or name in kept:
+            continue
+        kept.add(name)
+        for node in library[name].node_def:
+            stack += [node.op] + [f for a in node.attr.values() for f in named(a)]
+    functions = [f for f in meta_graph.graph_def.library.function if f.signature.name in kept]
+    gradients = [g for g in meta_graph.graph_def.library.gradient
+                 if g.function_name in kept and g.gradient_func in kept]
+    del meta_graph.graph_def.library.function[:]
+    meta_graph.graph_def.library.function.extend(functions)
+    del meta_graph.graph_def.library.gradient[:]
+    meta_graph.graph_def.library.gradient.extend(gradients)
+    with open(path, "wb") as f:
+        f.write(sm.SerializeToString(deterministic=True))
+
+
+def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, ids=None, prune=False):
     """A tf-keras RNN model exported for serving: a tf.Module holding the model's variables
     and one traced `serving_default` (input `x`, output `output_0`). tf-keras compiles each
     RNN layer to a StatelessWhile over TensorLists (`standard_lstm`/`standard_gru` functions
     beside their CuDNN variants, or the generic `keras.backend.rnn` loop). `model.save` would
     also store every layer's training traces (~600 KB for one LSTM); this form is ~90 KB.
-    `ids`: int32 token ids drawn in 0..ids instead of float inputs."""
+    `ids`: int32 token ids drawn in 0..ids instead of float inputs; `prune`: drop the functions
+    serving never calls (`prune_function_library`; the first four cases keep TF's full form)."""
     module = tf.Module()
     module.weights_ = list(model.weights)
     dtype = tf.int32 if ids else tf.float32
@@ -886,6 +926,8 @@ def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, i
 
     def save(path):
         tf.saved_model.save(module, path, signatures={"serving_default": serve})
+        if prune:
+            prune_function_library(path)
 
     def reference(feeds):
         return {"output_0": model(tf.constant(feeds["x"]), training=False).numpy()}
@@ -965,7 +1007,75 @@ def case_sm_simple_rnn(out, ref):
     )
 
 
-RNN_SAVED_MODEL_CASES = {"sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn"}
+def case_sm_lstm_bidirectional(out, ref):
+    rs = seed_all(1905)
+    L = keras.layers
+    inp = keras.Input(shape=(6, 3), name="x")
+    y = L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm_1"), merge_mode="concat", name="bi_concat")(inp)
+    y = L.Bidirectional(L.LSTM(3, name="lstm_2"), merge_mode="sum", name="bi_sum")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="lstm_bidirectional")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_lstm_bidirectional",
+        "Bidirectional LSTMs on (6, 3): Bidirectional(LSTM(4, return_sequences), concat) -> "
+        "Bidirectional(LSTM(3), sum) -> Dense(2) (standard_lstm loops, the backward ones "
+        "go_backwards, their sequences reversed back); tf-keras SavedModel signature.",
+        model, (6, 3), 1905, prune=True,
+    )
+
+
+def case_sm_gru_reset_before(out, ref):
+    rs = seed_all(1906)
+    L = keras.layers
+    inp = keras.Input(shape=(6, 3), name="x")
+    y = L.GRU(5, reset_after=False, return_sequences=True, name="gru_1")(inp)
+    y = L.GRU(4, reset_after=False, go_backwards=True, name="gru_2")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="gru_reset_before")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_gru_reset_before",
+        "GRU(5, reset_after=False, return_sequences) -> GRU(4, reset_after=False, go_backwards) "
+        "on (6, 3) -> Dense(2): the generic keras.backend.rnn loop (reset_after=False has no "
+        "CuDNN form), the reset gate applied before the recurrent kernel's last third; tf-keras "
+        "SavedModel signature.",
+        model, (6, 3), 1906, prune=True,
+    )
+
+
+def case_sm_keras3_lstm(out, ref):
+    import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
+
+    rs = np.random.RandomState(1907)
+    keras3.utils.set_random_seed(1907)
+    L = keras3.layers
+    inp = keras3.Input(shape=(6, 3), name="x")
+    y = L.LSTM(4, return_sequences=True, name="lstm_1")(inp)
+    y = L.LSTM(3, name="lstm_2")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras3.Model(inp, y, name="keras3_lstm")
+    randomize_weights(model.weights, rs)
+
+    def save(path):
+        model.export(path, verbose=False)
+        prune_function_library(path)
+
+    return write_saved_model_case(
+        out, "sm_keras3_lstm",
+        f"Keras {keras3.__version__} model.export(dir) of stacked LSTMs on (6, 3): "
+        "LSTM(4, return_sequences) -> LSTM(3) -> Dense(2). Keras 3's generic RNN loop (no CuDNN "
+        "on CPU): the cell's weights read inside the body, the bias added with AddV2.",
+        save, {"x": (6, 3)}, 1907,
+        lambda feeds: {"output_0": np.asarray(model(feeds["x"], training=False))},
+        "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
+    )
+
+
+RNN_SAVED_MODEL_CASES = {
+    "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
+    "sm_gru_reset_before", "sm_keras3_lstm", "tf_refused_loops",
+}
 
 
 
@@ -1720,6 +1830,68 @@ def case_tf_refused(out, ref):
     return len(data)
 
 
+def case_tf_refused_loops(out, ref):
+    """Loops that are not Keras RNNs, or not ones tf2h5 converts, in `tf_refused/` (refused
+    with exit code 2, naming the loop and its layer):
+    - `while_loop_frozen.pb`: a `tf.while_loop` (x doubled until its sum passes 100, inside
+      name scope `doubling`) frozen by convert_variables_to_constants_v2 into TF1 frames;
+    - `sm_while_loop/`: the same loop as a SavedModel (a StatelessWhile whose body and cond
+      are functions);
+    - `sm_lstm_masked/`: Embedding(mask_zero=True) -> LSTM(4) -> Dense(2), a tf-keras
+      SavedModel whose loop reads the mask at each step and keeps the previous state where it
+      is 0 (its function library pruned, `prune_function_library`)."""
+    rs = seed_all(1908)
+    d = os.path.join(out, "tf_refused")
+    os.makedirs(d, exist_ok=True)
+
+    def doubling(x):
+        with tf.name_scope("doubling"):
+            return tf.while_loop(lambda v: tf.reduce_sum(v) < 100.0, lambda v: [v * 2.0], [x])[0]
+
+    spec = tf.TensorSpec([None, 3], tf.float32, name="x")
+    _, gd = freeze(doubling, [spec])
+    assert any(n.op == "NextIteration" for n in gd.node), "no lowered loop in the frozen graph"
+    data = gd.SerializeToString(deterministic=True)
+    with open(os.path.join(d, "while_loop_frozen.pb"), "wb") as f:
+        f.write(data)
+    size = len(data)
+
+    module = tf.Module()
+    module.serve = tf.function(doubling, input_signature=[spec])
+    sm = os.path.join(d, "sm_while_loop")
+    if os.path.isdir(sm):
+        shutil.rmtree(sm)
+    tf.saved_model.save(module, sm, signatures={"serving_default": module.serve})
+
+    L = keras.layers
+    inp = keras.Input(shape=(6,), dtype="int32", name="ids")
+    y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
+    y = L.LSTM(4, name="lstm")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="lstm_masked")
+    randomize_weights(model.weights, rs)
+    module = tf.Module()
+    module.weights_ = list(model.weights)
+    module.serve = tf.function(lambda x: {"output_0": model(x, training=False)},
+                               input_signature=[tf.TensorSpec([None, 6], tf.int32, name="x")])
+    sm = os.path.join(d, "sm_lstm_masked")
+    if os.path.isdir(sm):
+        shutil.rmtree(sm)
+    tf.saved_model.save(module, sm, signatures={"serving_default": module.serve})
+    prune_function_library(sm)
+    for saved in ("sm_while_loop", "sm_lstm_masked"):
+        fingerprint = os.path.join(d, saved, "fingerprint.pb")
+        if os.path.exists(fingerprint):
+            os.remove(fingerprint)
+        assets = os.path.join(d, saved, "assets")
+        if os.path.isdir(assets) and not os.listdir(assets):
+            os.rmdir(assets)
+        for root, _, files in os.walk(os.path.join(d, saved)):
+            size += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    print(f"== tf_refused loops: while_loop_frozen.pb ({len(gd.node)} nodes), sm_while_loop, sm_lstm_masked")
+    return size
+
+
 def case_dcgan_generator(out, ref):
     """A DCGAN generator: Conv2DTranspose (TF Conv2DBackpropInput) in three geometries."""
     rs = seed_all(1414)
@@ -1901,6 +2073,9 @@ CASES = [
     ("sm_gru_bidirectional", case_sm_gru_bidirectional),
     ("sm_lstm_stacked", case_sm_lstm_stacked),
     ("sm_simple_rnn", case_sm_simple_rnn),
+    ("sm_lstm_bidirectional", case_sm_lstm_bidirectional),
+    ("sm_gru_reset_before", case_sm_gru_reset_before),
+    ("sm_keras3_lstm", case_sm_keras3_lstm),
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),
     ("convnext_block", case_convnext_block),
@@ -1915,6 +2090,7 @@ CASES = [
     ("reflect_front_end", case_reflect_front_end),
     ("debug_checks", case_debug_checks),
     ("tf_refused", case_tf_refused),
+    ("tf_refused_loops", case_tf_refused_loops),
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),
     ("dynamic_flatten", case_dynamic_flatten),

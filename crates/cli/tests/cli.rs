@@ -467,15 +467,50 @@ fn refuses_bad_onnx_files_naming_file_node_and_op() {
     assert_refused(&fixture("onnx_cnn/model.onnx"), &["--signature", "serving_default"], "no signatures");
 }
 
-/// A tf-keras LSTM frozen into TF1 loop frames is refused as a loop, naming the loop's
-/// frame and the layer, not as an anonymous cycle.
+/// The one-line error a refused model gives after `tf2h5: error: <path>: `.
+fn refusal_after_path(model: &str) -> String {
+    let path = fixture(model);
+    let stderr = assert_refused(&path, &[], model.rsplit('/').next().unwrap());
+    let prefix = format!("tf2h5: error: {}: ", path.display());
+    stderr
+        .trim_end()
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("'{stderr}' does not start with '{prefix}'"))
+        .into()
+}
+
+/// Loops that tf2h5 does not convert are refused as loops, naming the loop and the layer (name
+/// scope) it came from, in both forms: frozen TF1 frames (a Keras LSTM and a plain
+/// `tf.while_loop`) and SavedModel `While`s (the same `tf.while_loop`, and a masked LSTM).
 #[test]
-fn frozen_keras_loops_are_refused_as_loops() {
-    let stderr = assert_refused(&fixture("tf_refused/keras_lstm_frozen.pb"), &[], "keras_lstm_frozen.pb");
-    assert!(
-        stderr.contains("(LoopCond): a while loop (TF1 control-flow frame 'lstm_classifier/lstm/PartitionedCall/while', from 'lstm_classifier/lstm')")
-            && stderr.contains("does not convert loops"),
-        "{stderr}"
+fn loops_are_refused_naming_the_loop_and_its_layer() {
+    const FRAMES: &str = "is not supported: tf2h5 converts loops (Keras LSTM, GRU and SimpleRNN layers) from \
+                          SavedModels, where they are While ops, not from frozen TF1 loop frames";
+    assert_eq!(
+        refusal_after_path("tf_refused/keras_lstm_frozen.pb"),
+        format!(
+            "node 'lstm_classifier/lstm/PartitionedCall/while/LoopCond/_35' (LoopCond): a while loop (TF1 \
+             control-flow frame 'lstm_classifier/lstm/PartitionedCall/while', from 'lstm_classifier/lstm') {FRAMES}"
+        )
+    );
+    assert_eq!(
+        refusal_after_path("tf_refused/while_loop_frozen.pb"),
+        format!(
+            "node 'doubling/while/LoopCond/_8' (LoopCond): a while loop (TF1 control-flow frame 'doubling/while', \
+             from 'doubling') {FRAMES}"
+        )
+    );
+    assert_eq!(
+        refusal_after_path("tf_refused/sm_while_loop"),
+        "node 'PartitionedCall/PartitionedCall/doubling/while' (StatelessWhile): a While loop from layer 'doubling' \
+         that is not a Keras LSTM, GRU or SimpleRNN as tf2h5 recognises them (zero initial states, no masking, the \
+         outputs read as the layer returns them)"
+    );
+    assert_eq!(
+        refusal_after_path("tf_refused/sm_lstm_masked"),
+        "node 'StatefulPartitionedCall/StatefulPartitionedCall/lstm_masked/lstm/PartitionedCall/while' \
+         (StatelessWhile): a While loop from layer 'lstm_masked/lstm' that reads a mask at each step (an \
+         Embedding(mask_zero=True) or Masking feeds the layer): masked recurrent layers are not supported"
     );
 }
 

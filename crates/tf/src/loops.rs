@@ -1,8 +1,9 @@
-//! Loops: recognised and refused by name, until tf2h5 converts them.
+//! Loops: the function form kept for the converter, the frozen frame form refused by name.
 //!
 //! Keras's `LSTM`, `GRU` and `SimpleRNN` layers compile to a `While` loop. In a SavedModel it
-//! is a `While`/`StatelessWhile` node whose body and cond are functions (refused while
-//! freezing, see [`crate::saved_model`]). Freezing rewrites it into a TF1 control-flow frame:
+//! is a `While`/`StatelessWhile` node whose body and cond are functions (kept, with the
+//! functions frozen, see [`crate::saved_model`]; the converter recognises the Keras RNN loops
+//! and refuses any other, naming its layer). Freezing rewrites it into a TF1 control-flow frame:
 //! `Enter` carries each loop value into the frame its `frame_name` attribute names, `Merge`
 //! joins it with the previous step's `NextIteration`, `LoopCond` and `Switch` decide whether
 //! to go on, `Exit` leaves. The `NextIteration` → `Merge` edge makes the graph cyclic; a
@@ -15,9 +16,9 @@ use std::path::Path;
 use crate::pb;
 use crate::{TensorRef, TfError};
 
-/// What every loop refusal says after naming the loop.
-pub(crate) const NOT_CONVERTED: &str =
-    "is not supported: tf2h5 does not convert loops yet (Keras LSTM, GRU and SimpleRNN layers compile to one)";
+/// What every refusal of a frozen loop says after naming it.
+pub(crate) const NOT_CONVERTED: &str = "is not supported: tf2h5 converts loops (Keras LSTM, GRU and SimpleRNN \
+     layers) from SavedModels, where they are While ops, not from frozen TF1 loop frames";
 
 /// The ops only a TF1 while-loop frame has (`Merge` and `Switch` also serve `tf.cond`).
 pub(crate) fn is_frame_op(op: &str) -> bool {
@@ -56,24 +57,17 @@ pub(crate) fn refuse_frames(path: &Path, graph: &pb::GraphDef) -> Result<(), TfE
     })
 }
 
-/// The name scope a loop frame was built in: the frame name up to its `while` part, without
-/// the `PartitionedCall` a layer call adds (`model/lstm/PartitionedCall/while` → `model/lstm`).
-pub fn loop_scope(frame: &str) -> &str {
+/// The name scope a loop was built in: its name up to the `while` part, without the
+/// function calls that inlining leaves in names (`StatefulPartitionedCall/model/lstm/
+/// PartitionedCall/while` → `model/lstm`).
+pub fn loop_scope(frame: &str) -> String {
     let parts: Vec<&str> = frame.split('/').collect();
     let end = parts.iter().position(|p| p.starts_with("while")).unwrap_or(parts.len());
-    let mut scope = &parts[..end];
-    while let [rest @ .., last] = scope {
-        if last.ends_with("PartitionedCall") {
-            scope = rest;
-        } else {
-            break;
-        }
-    }
+    let scope: Vec<&str> = parts[..end].iter().copied().filter(|p| !p.ends_with("PartitionedCall")).collect();
     if scope.is_empty() {
-        return frame;
+        return frame.to_string();
     }
-    let len = scope.iter().map(|p| p.len()).sum::<usize>() + scope.len() - 1;
-    &frame[..len]
+    scope.join("/")
 }
 
 /// A loop's `body` or `cond` function as the SavedModel loader freezes it into the graph's
@@ -165,7 +159,7 @@ mod tests {
         assert!(
             err.starts_with("m.pb: node 'model/lstm/PartitionedCall/while/LoopCond' (LoopCond): a while loop")
                 && err.contains("frame 'model/lstm/PartitionedCall/while', from 'model/lstm'")
-                && err.contains("does not convert loops"),
+                && err.contains("converts loops (Keras LSTM, GRU and SimpleRNN layers) from SavedModels"),
             "{err}"
         );
         let mut two = counting_loop("rnn/while/while_context");
@@ -184,5 +178,9 @@ mod tests {
         assert_eq!(loop_scope("rnn/while/while_context"), "rnn");
         assert_eq!(loop_scope("sequential/gru/StatefulPartitionedCall/while"), "sequential/gru");
         assert_eq!(loop_scope("while"), "while");
+        assert_eq!(
+            loop_scope("StatefulPartitionedCall/StatefulPartitionedCall/model/lstm/PartitionedCall/while"),
+            "model/lstm"
+        );
     }
 }

@@ -18,6 +18,8 @@
 //! - GRU with `reset_after` (`standard_gru`): `x·K + b_in` and `h·R + b_rec` each split in
 //!   three `z r h`; `z = σ(x_z + r_z)`, `r = σ(x_r + r_r)`, `hh = act(x_h + r·r_h)`,
 //!   `h' = z·h + (1 − z)·hh`; Keras's bias is the (2, 3·units) stack of the two biases;
+//! - GRU without `reset_after` (generic loop): `x·K (+ b)` split in three, `h·R[:, :2u]` split
+//!   in two (`SplitV`); `z`, `r` as above, `hh = act(x_h + (r·h)·R[:, 2u:])`;
 //! - SimpleRNN: `h' = act(x·K (+ b) + h·R)`.
 //!
 //! Anything else (another cell, masking, initial states that are not zeros, a state read
@@ -96,9 +98,10 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     let [a, b] = [body.input(step, 0)?, body.input(step, 1)?];
     let counts = |t: &TensorRef, one: &TensorRef| body.arg(t) == Some(time_slot) && body.int_constant(one) == Some(1);
     (counts(&a, &b) || counts(&b, &a)).then_some(())?;
-    let cond_reads_time = Body::new(&cond);
-    let less = cond.nodes.iter().find(|n| n.op == "Less")?;
-    (cond_reads_time.arg(&cond_reads_time.input(less, 0)?)? == time_slot).then_some(())?;
+    // (Beside it the cond may bound the loop counter: tf.while_loop's maximum_iterations.)
+    let cond_body = Body::new(&cond);
+    let compares_time = |less: &&NodeDef| cond_body.input(less, 0).and_then(|t| cond_body.arg(&t)) == Some(time_slot);
+    cond.nodes.iter().filter(|n| n.op == "Less").find(compares_time)?;
     // The sequence: x transposed to time-major (and reversed for go_backwards).
     let unstack = view.producer(&loop_inputs[in_slot], &["TensorListFromTensor"])?;
     let mut time_major = view.input(unstack, 0)?;
@@ -119,6 +122,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     let weights = Weights { view, body: &body, loop_inputs: &loop_inputs };
     let cell = lstm(&body, &weights, get, &new_h)
         .or_else(|| gru(&body, &weights, get, &new_h))
+        .or_else(|| gru_reset_before(&body, &weights, get, &new_h))
         .or_else(|| simple_rnn(&body, &weights, get, &new_h))?;
     for (slot, new_state) in &cell.states {
         (body.resolve(&body.f.outputs[*slot]) == *new_state).then_some(())?;
@@ -320,6 +324,17 @@ impl<'f> Body<'f> {
         (resolved.output == k && count == parts && (axis == 1 || axis == -1)).then(|| self.input(node, 1))?
     }
 
+    /// `SplitV` output `k` of `tensor` along axis 1 (or -1): the split input and the sizes.
+    fn split_v(&self, tensor: &TensorRef, k: usize) -> Option<(TensorRef, Vec<i64>)> {
+        let resolved = self.resolve(tensor);
+        let node = self.node(&resolved).filter(|n| n.op == "SplitV")?;
+        let sizes_node = self.producer(&self.input(node, 1)?, "Const")?;
+        let sizes: Vec<i64> = ConstTensor::from_node(sizes_node).ok()?.as_ints()?.iter().copied().collect();
+        let axis = self.int_constant(&self.input(node, 2)?)?;
+        (resolved.output == k && k < sizes.len() && (axis == 1 || axis == -1))
+            .then(|| Some((self.input(node, 0)?, sizes)))?
+    }
+
     /// `MatMul(a, w)` without transposes: `(a, w)`.
     fn matmul(&self, tensor: &TensorRef) -> Option<(TensorRef, TensorRef)> {
         let node = self.producer(tensor, "MatMul")?;
@@ -343,6 +358,9 @@ impl Weights<'_, '_> {
         if let Some(node) = self.body.producer(tensor, "Const") {
             return ConstTensor::from_node(node).ok()?.as_f32().cloned();
         }
+        if let Some(slice) = self.body.producer(tensor, "StridedSlice") {
+            return self.column_block(slice);
+        }
         let outer = &self.loop_inputs[self.body.arg(tensor)?];
         if let Some(value) = self.view.constant(outer) {
             return value.as_f32().cloned();
@@ -353,6 +371,32 @@ impl Weights<'_, '_> {
         let whole = self.view.constant(&self.view.input(node, 0)?)?.as_f32()?.clone();
         (axis == 0 && outer.output < whole.shape().first().copied().unwrap_or(0))
             .then(|| whole.index_axis(Axis(0), outer.output).to_owned())
+    }
+}
+
+impl Weights<'_, '_> {
+    /// `w[:, a:b]` of a matrix weight (GRU's recurrent kernel, cut in two by its cell):
+    /// unit strides, no axis added or removed.
+    fn column_block(&self, slice: &NodeDef) -> Option<ArrayD<f32>> {
+        let whole = self.value(&self.body.input(slice, 0)?)?;
+        let ints = |i: usize| -> Option<Vec<i64>> {
+            let node = self.body.producer(&self.body.input(slice, i)?, "Const")?;
+            Some(ConstTensor::from_node(node).ok()?.as_ints()?.iter().copied().collect())
+        };
+        let (begin, end, strides) = (ints(1)?, ints(2)?, ints(3)?);
+        let mask = |attr: &str| slice.attr_int_opt(attr).ok().flatten().unwrap_or(0);
+        let plain = ["ellipsis_mask", "new_axis_mask", "shrink_axis_mask"].iter().all(|m| mask(m) == 0);
+        (whole.ndim() == 2 && begin.len() == 2 && end.len() == 2 && strides == [1, 1] && plain).then_some(())?;
+        let mut block = whole.view();
+        for axis in 0..2 {
+            let size = whole.shape()[axis] as i64;
+            let at = |v: i64| if v < 0 { (v + size).max(0) } else { v.min(size) };
+            let start = if mask("begin_mask") & (1 << axis) != 0 { 0 } else { at(begin[axis]) };
+            let stop = if mask("end_mask") & (1 << axis) != 0 { size } else { at(end[axis]) };
+            (start <= stop).then_some(())?;
+            block.slice_axis_inplace(Axis(axis), ndarray::Slice::from(start as usize..stop as usize));
+        }
+        Some(block.to_owned())
     }
 }
 
@@ -423,9 +467,8 @@ fn lstm(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Opt
     })
 }
 
-fn gru(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
-    let x = TensorRef { node: get.name.clone(), output: 0 };
-    // h' = z·h + (1 − z)·hh
+/// A GRU's update `h' = z·h + (1 − z)·hh`, both its forms': `(z, h's slot, hh)`.
+fn gru_update(body: &Body, new_h: &TensorRef) -> Option<(TensorRef, usize, TensorRef)> {
     let keep = |t: &TensorRef| -> Option<(TensorRef, usize)> {
         let node = body.node(t).filter(|n| n.op == "Mul")?;
         let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
@@ -439,6 +482,12 @@ fn gru(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Opti
         (one == [1.0] && body.resolve(&body.input(node, 1)?) == body.resolve(&z)).then_some(())
     };
     let (_, hh) = body.operands(&update, &["Mul"], one_minus_z)?;
+    Some((z, h_slot, hh))
+}
+
+fn gru(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
+    let x = TensorRef { node: get.name.clone(), output: 0 };
+    let (z, h_slot, hh) = gru_update(body, new_h)?;
     let (activation, hh_in) = body.activation(&hh)?;
     // z = σ(x_z + r_z), r = σ(x_r + r_r), hh = act(x_h + r·r_h); x_* and r_* split in 3.
     let (recurrent_activation, z_in) = body.activation(&z)?;
@@ -474,6 +523,71 @@ fn gru(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Opti
         kernel: weights.value(&kernel)?,
         recurrent_kernel: weights.value(&recurrent_kernel)?,
         bias: Some(bias.into_dyn()),
+        states: vec![(h_slot, body.resolve(new_h))],
+    })
+}
+
+/// GRU without `reset_after` (tf-keras's and Keras 3's `GRUCell`, generic loop): the reset
+/// gate scales the state before the recurrent kernel's last third,
+/// `x·K (+ b)` split in three `x_z x_r x_h`; `h·R[:, :2u]` split (`SplitV` [u, u, -1]) in
+/// `h_z h_r`; `z = σ(x_z + h_z)`, `r = σ(x_r + h_r)`, `hh = act(x_h + (r·h)·R[:, 2u:])`.
+fn gru_reset_before(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
+    let x = TensorRef { node: get.name.clone(), output: 0 };
+    let (z, h_slot, hh) = gru_update(body, new_h)?;
+    let (activation, hh_in) = body.activation(&hh)?;
+    let (recurrent_activation, z_in) = body.activation(&z)?;
+    let gate_sum = |t: &TensorRef, k: usize| -> Option<(TensorRef, (TensorRef, Vec<i64>))> {
+        let node = body.node(t).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+        [(a.clone(), b.clone()), (b, a)]
+            .into_iter()
+            .find_map(|(a, b)| Some((body.split(&a, 3, k)?, body.split_v(&b, k)?)))
+    };
+    let (x_side, (h_side, sizes)) = gate_sum(&z_in, 0)?;
+    let r_times_h = |t: &TensorRef| -> Option<()> {
+        let node = body.node(t).filter(|n| n.op == "Mul")?;
+        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+        let gate = |r: &TensorRef, h: &TensorRef| -> Option<()> {
+            let (act, r_in) = body.activation(r)?;
+            let (xr, (hr, _)) = gate_sum(&r_in, 1)?;
+            (act == recurrent_activation && xr == x_side && hr == h_side && body.arg(h)? == h_slot).then_some(())
+        };
+        gate(&a, &b).or_else(|| gate(&b, &a))
+    };
+    let candidate = |t: &TensorRef| -> Option<TensorRef> {
+        let (rh, kernel) = body.matmul(t)?;
+        r_times_h(&rh)?;
+        Some(kernel)
+    };
+    let node = body.node(&hh_in).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+    let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+    let (xh, kernel_h) = [(a.clone(), b.clone()), (b, a)]
+        .into_iter()
+        .find_map(|(xh, other)| Some((body.split(&xh, 3, 2)?, candidate(&other)?)))?;
+    (xh == x_side).then_some(())?;
+    // x·K (+ b) and h·R[:, :2u]
+    let (input_product, bias) = match body.producer(&x_side, "BiasAdd") {
+        Some(add) => (body.input(add, 0)?, Some(weights.value(&body.input(add, 1)?)?)),
+        None => (x_side.clone(), None),
+    };
+    let (xa, kernel) = body.matmul(&input_product)?;
+    let (ha, kernel_zr) = body.matmul(&h_side)?;
+    (body.resolve(&xa) == x && body.arg(&ha) == Some(h_slot)).then_some(())?;
+    let (kernel_zr, kernel_h) = (weights.value(&kernel_zr)?, weights.value(&kernel_h)?);
+    let units = kernel_h.shape().first().copied()?;
+    let units_i64 = i64::try_from(units).ok()?;
+    let split_ok =
+        matches!(sizes.as_slice(), [a, b, rest] if *a == units_i64 && *b == units_i64 && (*rest == -1 || *rest == 0));
+    let shapes_ok = kernel_zr.shape() == [units, 2 * units] && kernel_h.shape() == [units, units];
+    (split_ok && shapes_ok).then_some(())?;
+    let recurrent_kernel = ndarray::concatenate(Axis(1), &[kernel_zr.view(), kernel_h.view()]).ok()?;
+    Some(Cell {
+        kind: RecurrentKind::Gru { reset_after: false },
+        activation,
+        recurrent_activation,
+        kernel: weights.value(&kernel)?,
+        recurrent_kernel,
+        bias,
         states: vec![(h_slot, body.resolve(new_h))],
     })
 }

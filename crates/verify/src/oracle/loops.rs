@@ -5,8 +5,8 @@
 //!   tract, region by region, the same way) on the loop values until cond says stop;
 //! - `TensorListReserve`, `TensorListFromTensor`, `TensorListGetItem`, `TensorListSetItem`,
 //!   `TensorListStack`, `TensorListLength`: a list is a vector of tensors;
-//! - `Split`, `Unpack`, `ReverseV2`, which Keras's loops use and tract-tensorflow lacks: slices
-//!   of tract tensors.
+//! - `Split`, `SplitV`, `Unpack`, `ReverseV2`, which Keras's loops use and tract-tensorflow
+//!   lacks: slices of tract tensors.
 //!
 //! Nothing here knows which layer a loop computes: it is independent of the converter's
 //! recognition of Keras RNN loops. The functions are the loader's frozen ones
@@ -58,9 +58,10 @@ fn oracle_error(message: impl Into<String>) -> VerifyError {
 }
 
 /// The ops run on the host: the loop ops, and the ops Keras's loops use that tract-tensorflow
-/// does not register (`Split`, `Unpack`, `ReverseV2`).
+/// does not register (`Split`, `SplitV`, `Unpack`, `ReverseV2`).
 fn is_host(op: &str) -> bool {
-    matches!(op, "While" | "StatelessWhile" | "Split" | "Unpack" | "ReverseV2") || op.starts_with("TensorList")
+    matches!(op, "While" | "StatelessWhile" | "Split" | "SplitV" | "Unpack" | "ReverseV2")
+        || op.starts_with("TensorList")
 }
 
 /// An integer attribute of `node`.
@@ -355,6 +356,41 @@ impl LoopOracle {
                 (0..parts)
                     .map(|k| {
                         Ok(Value::Tensor(Arc::new(value.slice(axis, k * step, (k + 1) * step).map_err(tract_error)?)))
+                    })
+                    .collect::<Result<_, VerifyError>>()?
+            }
+            "SplitV" => {
+                let (value, axis) = (tensor(0)?, tensor(2)?.cast_to_scalar::<i64>().map_err(tract_error)?);
+                let axis = axis_of(axis, value.rank()).ok_or_else(|| fail(format!("axis {axis} is out of range")))?;
+                let sizes = tensor(1)?
+                    .cast_to::<i64>()
+                    .map_err(tract_error)?
+                    .to_plain_array_view::<i64>()
+                    .map_err(tract_error)?
+                    .iter()
+                    .copied()
+                    .collect::<Vec<i64>>();
+                let size = value.shape()[axis] as i64;
+                let known: i64 = sizes.iter().filter(|s| **s >= 0).sum();
+                let inferred = sizes.iter().filter(|s| **s < 0).count();
+                if inferred > 1 || known > size || (inferred == 0 && known != size) {
+                    return Err(fail(format!("sizes {sizes:?} do not split {size}")));
+                }
+                let mut start = 0usize;
+                sizes
+                    .iter()
+                    .map(|&s| {
+                        let len = if s < 0 { (size - known) as usize } else { s as usize };
+                        // tract slices no empty range; Keras's [u, u, -1] leaves one.
+                        let part = if len == 0 {
+                            let mut shape = value.shape().to_vec();
+                            shape[axis] = 0;
+                            Tensor::zero_dt(value.datum_type(), &shape).map_err(tract_error)?
+                        } else {
+                            value.slice(axis, start, start + len).map_err(tract_error)?
+                        };
+                        start += len;
+                        Ok(Value::Tensor(Arc::new(part)))
                     })
                     .collect::<Result<_, VerifyError>>()?
             }

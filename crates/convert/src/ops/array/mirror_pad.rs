@@ -6,15 +6,15 @@
 //! `REFLECT` pads [a b c d] by 2 as [c b | a b c d | c b] (the edge cell is not repeated),
 //! `SYMMETRIC` as [b a | a b c d | d c]; TF allows at most len − 1 (len) cells per side.
 
-use ndarray::Array2;
 use tf2h5_tf::{pb::NodeDef, NodeExt};
 
 use super::axis::Steps;
+use super::reverse::{reversal, MAX_REVERSED};
 use crate::context::{Context, KTensor, Value};
 use crate::ConvertError;
 
 /// Most cells mirrored on one side (the reversal is a (cells × cells) `Dense` kernel).
-const MAX_MIRRORED: usize = 2048;
+const MAX_MIRRORED: usize = MAX_REVERSED;
 
 pub(super) fn mirror_pad(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let input = ctx.tensor_input(node, 0)?;
@@ -79,6 +79,5 @@ fn mirrored(steps: &mut Steps, x: &KTensor, axis: usize, start: usize, stop: usi
     if len == 1 {
         return Ok(cells);
     }
-    let reversal = Array2::from_shape_fn((len, len), |(i, j)| if i + j == len - 1 { 1.0 } else { 0.0 });
-    steps.linear_map(&cells, axis, reversal)
+    steps.linear_map(&cells, axis, reversal(len))
 }

@@ -1,10 +1,11 @@
 //! Graph plumbing and shape ops: Placeholder, Const, Identity/IdentityN/StopGradient,
-//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, MirrorPad (→ crops, reversals, Concatenate), StridedSlice (→ Cropping2D), Transpose, and the
+//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, MirrorPad (→ crops, reversals, Concatenate), ReverseV2 (→ 0/1 maps), StridedSlice (→ Cropping2D), Transpose, and the
 //! shape arithmetic around reshapes (Shape, Pack, GatherV2, Cast).
 
 pub(crate) mod axis;
 mod mirror_pad;
 mod reshape;
+mod reverse;
 mod shape;
 mod strided_slice;
 mod transpose;
@@ -38,6 +39,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("ConcatV2", concat_v2);
     registry.insert("Pad", pad);
     registry.insert("MirrorPad", mirror_pad::mirror_pad);
+    registry.insert("ReverseV2", reverse::reverse_v2);
 }
 
 /// `Placeholder` → `InputLayer`. Only the batch dimension may be unknown, unless

@@ -23,6 +23,8 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv2D", conv::conv);
     registry.insert("While", recurrent::unrecognised_loop);
     registry.insert("StatelessWhile", recurrent::unrecognised_loop);
+    registry.insert("TensorListReserve", recurrent::loop_list);
+    registry.insert("TensorListFromTensor", recurrent::loop_list);
     registry.insert("DepthwiseConv2dNative", conv::depthwise_conv2d_native);
     registry.insert("Conv2DBackpropInput", conv_transpose::backprop_input);
     registry.insert("Conv3D", conv::conv);

@@ -74,12 +74,39 @@ pub(super) fn keras_recurrent(ctx: &mut Context, node: &NodeDef) -> Result<Value
 /// A `While` loop no recurrent pattern claimed (`patterns/recurrent.rs`): refused as a loop,
 /// naming the layer it came from.
 pub(super) fn unrecognised_loop(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
-    Err(ctx.refuse(
-        node,
+    Err(loop_refusal(ctx, node))
+}
+
+/// A `TensorList` made for a loop (`TensorListReserve`, `TensorListFromTensor`) that no
+/// recurrent pattern claimed: refused as its loop is, since the list is only its state.
+pub(super) fn loop_list(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let graph = ctx.graph;
+    let reads_node = |n: &&NodeDef| graph.data_inputs(n).any(|i| crate::context::resolve(graph, &i).node == node.name);
+    match graph.nodes().iter().filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile")).find(reads_node) {
+        Some(while_node) => Err(loop_refusal(ctx, while_node)),
+        None => Err(ctx.refuse(node, "a TensorList that no While loop reads is not supported")),
+    }
+}
+
+/// Why loop `node` is refused, naming its layer; a masked RNN (its body keeps the previous
+/// state where the mask is 0: `Select`/`SelectV2`) says so.
+fn loop_refusal(ctx: &Context, node: &NodeDef) -> ConvertError {
+    let scope = tf2h5_tf::loop_scope(&node.name);
+    let body = match node.attr.get("body").and_then(|a| a.value.as_ref()) {
+        Some(tf2h5_tf::pb::attr_value::Value::Func(f)) => tf2h5_tf::loop_function(&ctx.graph.graph, &f.name).ok(),
+        _ => None,
+    };
+    let masked = body.is_some_and(|b| b.nodes.iter().any(|n| matches!(n.op.as_str(), "Select" | "SelectV2")));
+    let message = if masked {
         format!(
-            "a While loop from layer '{}' that is not a Keras LSTM, GRU (reset_after) or SimpleRNN as tf2h5 \
-             recognises them (zero initial states, no masking, the outputs read as the layer returns them)",
-            tf2h5_tf::loop_scope(&node.name)
-        ),
-    ))
+            "a While loop from layer '{scope}' that reads a mask at each step (an Embedding(mask_zero=True) or \
+             Masking feeds the layer): masked recurrent layers are not supported"
+        )
+    } else {
+        format!(
+            "a While loop from layer '{scope}' that is not a Keras LSTM, GRU or SimpleRNN as tf2h5 recognises them \
+             (zero initial states, no masking, the outputs read as the layer returns them)"
+        )
+    };
+    ctx.refuse(node, message)
 }
