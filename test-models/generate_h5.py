@@ -198,6 +198,41 @@ def case_teachable_machine(out):
                "a Dense(100) -> Dense(3, softmax) head.", saver(model), (32, 32, 3), 4)
 
 
+def case_nested(out):
+    # Teachable Machine's real export is a Sequential holding two nested models (the MobileNet
+    # trunk, itself a Functional model inside a Sequential, and a Sequential head). tf-keras
+    # stores each nested model's weights in one group named after it.
+    trunk_in = keras.Input((12, 12, 3), name="trunk_input")
+    h = keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(trunk_in)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    h = keras.layers.ReLU(6.0, name="relu")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    trunk = keras.Model(trunk_in, h, name="trunk")
+    features = keras.Sequential([keras.Input((12, 12, 3), name="features_input"), trunk], name="features")
+    head = keras.Sequential([keras.layers.Dense(8, activation="relu", name="hidden"),
+                             keras.layers.Dense(3, activation="softmax", name="probs")], name="head")
+    model = keras.Sequential([keras.Input((12, 12, 3), name="image"), features, head], name="nested")
+    randomize(model, 13)
+    write_case(out, "nested", "tf-keras 2.21 Sequential of nested models, as Teachable Machine exports: a "
+               "Sequential 'features' holding a Functional 'trunk' (Conv2D, BatchNorm, ReLU6, GAP), then a "
+               "Sequential 'head' (Dense relu, Dense softmax); tf2h5 inlines them.", saver(model), (12, 12, 3), 13)
+
+
+def case_shared(out):
+    # One Dense layer called twice (on the input, then on its own output's ReLU): tf2h5 writes
+    # one copy per call with the same weights.
+    x = keras.Input((6,), name="x")
+    shared = keras.layers.Dense(6, activation="tanh", name="shared")
+    a = shared(x)
+    b = shared(keras.layers.ReLU(name="relu")(a))
+    h = keras.layers.Add(name="sum")([a, b])
+    y = keras.layers.Dense(3, name="out")(h)
+    model = keras.Model(x, y, name="shared_layers")
+    randomize(model, 14)
+    write_case(out, "shared", "tf-keras 2.21 Functional with a shared layer: Dense 'shared' called on the input "
+               "and on the ReLU of its own output (two inbound nodes), then Add and Dense.", saver(model), (6,), 14)
+
+
 def case_recurrent(out):
     # tf-keras writes time_major=false (which Keras 3 rejects: keras-team/keras#20750) and
     # implementation=2 on every LSTM/GRU, also inside Bidirectional's wrapped layer. The time
@@ -426,6 +461,8 @@ CASES = {
     "tf_op_lambda": case_tf_op_lambda,
     "lambda": case_lambda,
     "teachable_machine": case_teachable_machine,
+    "nested": case_nested,
+    "shared": case_shared,
     "recurrent": case_recurrent,
     "conv_transpose": case_conv_transpose,
     "keras21_sequential": case_keras21_sequential,

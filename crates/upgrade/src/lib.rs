@@ -1,8 +1,9 @@
-//! Legacy Keras `.h5` files (Keras 2.x, tf-keras) → one `.h5` that tf-keras 2.21, Keras 3 and
+//! Legacy Keras `.h5` files (Keras 1.x, 2.x, tf-keras) → one `.h5` that tf-keras 2.21, Keras 3 and
 //! tensorflowjs all load.
 //!
 //! [`legacy`] reads the file's `model_config` as written (Functional or Sequential, call
-//! arguments of `TFOpLambda` layers included) into a [`LegacyModel`]; [`rules`] rewrites each
+//! arguments of `TFOpLambda` layers included; nested models inlined, shared layers copied per
+//! call) into a [`LegacyModel`]; [`rules`] rewrites each
 //! layer into the intersection both loaders accept: keys a loader rejects are dropped or renamed,
 //! dtype policies become plain strings, `TFOpLambda` layers with a recognised op become standard
 //! layers, and so do `Lambda` layers whose Python body ([`pycode`] decodes CPython 3.11's

@@ -23,7 +23,7 @@ pub struct Upgraded {
 pub fn upgrade(source: &LegacyModel) -> Result<Upgraded, UpgradeError> {
     let mut out = Upgraded {
         model: KerasModel { name: source.name.clone(), layers: vec![], inputs: vec![], outputs: vec![] },
-        rewrites: vec![],
+        rewrites: source.flattened.clone(),
         sources: vec![],
     };
     // Source layer name → the emitted layer that carries its output.
@@ -434,7 +434,14 @@ mod tests {
     }
 
     fn model(layers: Vec<LegacyLayer>, output: &str) -> LegacyModel {
-        LegacyModel { name: "m".into(), keras_major: 2, layers, inputs: vec!["x".into()], outputs: vec![output.into()] }
+        LegacyModel {
+            name: "m".into(),
+            keras_major: 2,
+            layers,
+            inputs: vec!["x".into()],
+            outputs: vec![output.into()],
+            flattened: vec![],
+        }
     }
 
     fn input() -> LegacyLayer {
