@@ -344,6 +344,30 @@ def case_onnx_activations():
     return model, {x: (3, 6, 6)}, desc
 
 
+def case_onnx_clip_space():
+    """Ops of the node suite that have an exact Keras form: general Clip bounds, Mish,
+    DepthToSpace (CRD and DCR), SpaceToDepth, ReduceSumSquare; opset 18."""
+    b = Builder(808)
+    x = "x"
+    t = b.conv(x, 4, 8, 1)
+    t = b.op("Clip", [t, b.const("lo", -0.5), b.const("hi", 0.8)])          # both bounds
+    t = b.op("Mish", [t])
+    t = b.op("DepthToSpace", [t], blocksize=2, mode="CRD")                 # N x 2 x 8 x 8
+    t = b.conv(t, 2, 8, 3, pads=[1, 1, 1, 1])
+    t = b.op("Clip", [t, "", b.const("hi_only", 0.3)])                      # max only
+    t = b.op("SpaceToDepth", [t], blocksize=2)                             # N x 32 x 4 x 4
+    t = b.conv(t, 32, 8, 1)
+    t = b.op("DepthToSpace", [t], blocksize=2, mode="DCR")                 # N x 2 x 8 x 8
+    y1 = b.op("Clip", [t, b.const("lo_only", -0.2)], "clipped")             # min only
+    pooled = b.op("ReduceSumSquare", [y1, b.const("axes", [2, 3], np.int64)], "sum_squares", keepdims=0)
+    y2 = b.gemm(pooled, 2, 3)
+    model = b.model([image_input(x, 4, 4, 4)], [y1, y2], 18)
+    desc = ("ONNX opset 18, NCHW 4x4x4: Conv 1x1, Clip(-0.5, 0.8), Mish, DepthToSpace 2 (CRD), Conv 3x3, "
+            "Clip(max 0.3 only), SpaceToDepth 2, Conv 1x1, DepthToSpace 2 (DCR), Clip(min -0.2 only), "
+            "ReduceSumSquare over H and W (axes input), Gemm. Two outputs.")
+    return model, {x: (4, 4, 4)}, desc
+
+
 def case_onnx_token_ids():
     """int64 token ids through a Gather from a constant table (PyTorch's nn.Embedding)."""
     b = Builder(1301)
@@ -387,7 +411,7 @@ def case_onnx_one_hot_bytes():
 
 
 CASES = {"onnx_cnn": case_onnx_cnn, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
-         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 

@@ -1,5 +1,6 @@
 //! Layout and data movement: `Concat`, `Reshape`/`Flatten`/`Squeeze`/`Unsqueeze` (in ONNX
-//! element order), `Slice`, `Split`, `Transpose` (a relabelling), `Pad`, `Resize` (nearest, linear), and the
+//! element order), `Slice`, `Split`, `Transpose` (a relabelling), `DepthToSpace`/`SpaceToDepth`
+//! (their defining reshapes), `Pad`, `Resize` (nearest, linear), and the
 //! pass-through `Constant`/`Identity`/`Dropout`.
 
 use std::rc::Rc;
@@ -55,6 +56,8 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Reshape", Translator::reshape);
     registry.insert("Pad", Translator::pad);
     registry.insert("Resize", Translator::resize);
+    registry.insert("DepthToSpace", |t, node| t.depth_space(node, true));
+    registry.insert("SpaceToDepth", |t, node| t.depth_space(node, false));
 }
 
 /// ONNX `Reshape` target entries against the input's `dims` holding `total` elements: 0
@@ -284,6 +287,72 @@ impl Translator {
         }
         self.bind(onnx_name, Tensor { node, shape, layout: x.layout.clone() });
         Ok(())
+    }
+
+    /// `DepthToSpace` (`to_space`) / `SpaceToDepth` of an NCHW tensor: the `Reshape` →
+    /// `Transpose` → `Reshape` the ONNX spec defines them by, translated as those nodes.
+    fn depth_space(&mut self, node: &NodeProto, to_space: bool) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let b = proto::attr_int(node, "blocksize", 0)?;
+        let [c, h, w] = match x.shape[..] {
+            [_, Some(c), Some(h), Some(w)] if b >= 1 => [c as i64, h as i64, w as i64],
+            _ => {
+                return Err(unsupported!(
+                    "blocksize {b} of a tensor shaped {:?} (an NCHW tensor of known C, H, W)",
+                    x.shape
+                ))
+            }
+        };
+        let (blocks, perm, result) = if to_space {
+            if c % (b * b) != 0 {
+                return Err(unsupported!("{c} channels are not a multiple of blocksize² ({})", b * b));
+            }
+            let depth = c / (b * b);
+            let result = vec![0, depth, h * b, w * b];
+            match proto::attr_str(node, "mode", "DCR")?.as_str() {
+                "DCR" => (vec![0, b, b, depth, h, w], vec![0, 3, 4, 1, 5, 2], result),
+                "CRD" => (vec![0, depth, b, b, h, w], vec![0, 1, 4, 2, 5, 3], result),
+                mode => {
+                    return Err(OpError::Attr { attr: "mode".into(), message: format!("'{mode}' is not supported") })
+                }
+            }
+        } else {
+            if h % b != 0 || w % b != 0 {
+                return Err(unsupported!("H {h} and W {w} are not multiples of blocksize {b}"));
+            }
+            (vec![0, c, h / b, b, w / b, b], vec![0, 3, 5, 1, 2, 4], vec![0, c * b * b, h / b, w / b])
+        };
+        let output = Self::output_name(node)?.to_string();
+        let input = node.input.first().cloned().unwrap_or_default();
+        let (split, moved) = (format!("{output}/blocks"), format!("{output}/moved"));
+        let reshape = |t: &mut Self, from: &str, shape: Vec<i64>, to: &str| -> Result<(), OpError> {
+            let target = format!("{to}/shape");
+            let len = shape.len();
+            let shape = ArrayD::from_shape_vec(IxDyn(&[len]), shape).map_err(|e| e.to_string())?;
+            t.values.insert(target.clone(), Value::Const(Rc::new(Const::Int(shape))));
+            let step = NodeProto {
+                op_type: "Reshape".into(),
+                input: vec![from.to_string(), target],
+                output: vec![to.to_string()],
+                ..Default::default()
+            };
+            t.node(&step)
+        };
+        reshape(self, &input, blocks, &split)?;
+        let transpose = NodeProto {
+            op_type: "Transpose".into(),
+            input: vec![split],
+            output: vec![moved.clone()],
+            attribute: vec![tract_onnx::pb::AttributeProto {
+                name: "perm".into(),
+                r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+                ints: perm,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        self.node(&transpose)?;
+        reshape(self, &moved, result, &output)
     }
 
     /// `Split` of a tensor along a non-batch axis: one `StridedSlice` per output. The sizes

@@ -1,7 +1,7 @@
 //! Element-wise ops and products: activations, `Add`/`Sub`/`Mul`/`Div` (with the patterns
 //! tf2onnx writes for TF's `SquaredDifference` and `Rsqrt`), variadic `Sum`/`Mean`/`Max`/`Min`,
-//! `Abs`, `PRelu` and `Pow` as the arithmetic of Keras layers, `Clip`, the hard sigmoid and
-//! swish, `Gemm`/`MatMul` by a constant, and `Softmax`.
+//! `Abs`, `PRelu` and `Pow` as the arithmetic of Keras layers, `Clip` (ReLUs and shifts), `Mish`,
+//! the hard sigmoid and swish, `Gemm`/`MatMul` by a constant, and `Softmax`.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use tf2h5_tf::pb;
@@ -21,6 +21,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Exp", |t, node| t.unary(node, "Exp", vec![]));
     registry.insert("Softplus", |t, node| t.unary(node, "Softplus", vec![]));
     registry.insert("Softsign", |t, node| t.unary(node, "Softsign", vec![]));
+    registry.insert("Mish", Translator::mish);
     // Keras's `elu` and `selu` activations have their parameters built in.
     registry.insert("Elu", |t, node| {
         keras_builtin(node, "alpha", 1.0)?;
@@ -202,12 +203,62 @@ impl Translator {
         if self.opset < 11 && node.input.len() > 1 {
             return Err("inputs after the data are not read before opset 11 (min and max are attributes)".into());
         }
-        match (bound(1, "min")?, bound(2, "max")?) {
+        // Infinite bounds bound nothing.
+        let min = bound(1, "min")?.filter(|&v| v != f32::NEG_INFINITY);
+        let max = bound(2, "max")?.filter(|&v| v != f32::INFINITY);
+        match (min, max) {
             (Some(min), Some(max)) if min == 0.0 && max == 6.0 => self.unary(node, "Relu6", vec![]),
             (Some(0.0), None) => self.unary(node, "Relu", vec![]),
-            (Some(min), max) if min == 0.0 && max.is_some_and(f32::is_infinite) => self.unary(node, "Relu", vec![]),
-            (min, max) => Err(unsupported!("Clip({min:?}, {max:?}) is not supported (only Clip(0, 6) and Clip(0, ∞))")),
+            (min, max) if min.is_some_and(f32::is_nan) || max.is_some_and(f32::is_nan) => {
+                Err(unsupported!("Clip({min:?}, {max:?}): a NaN bound is not supported"))
+            }
+            (min, max) => self.clip_between(node, min, max),
         }
+    }
+
+    /// `Clip` to [min, max] (either may be absent) through ReLUs and shifts, exact up to
+    /// rounding: max(x, a) = relu(x − a) + a, then min(y, b) = b − relu(b − y). With min >
+    /// max every value becomes max, as ONNX specifies.
+    fn clip_between(&mut self, node: &NodeProto, min: Option<f32>, max: Option<f32>) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let Some(b) = max else {
+            let Some(a) = min else {
+                self.bind(Self::output_name(node)?, x);
+                return Ok(());
+            };
+            let above = self.relu_of_shifted(&x.node, -a, "above_min");
+            let a = self.emit_scalar(&self.part("min"), a);
+            return self.elementwise(node, "AddV2", vec![above, a], vec![("T", float_type())], &x);
+        };
+        let y = match min {
+            Some(a) => {
+                let above = self.relu_of_shifted(&x.node, -a, "above_min");
+                let a = self.emit_scalar(&self.part("min"), a);
+                self.emit(&self.part("at_least_min"), "AddV2", vec![above, a], vec![("T", float_type())])
+            }
+            None => x.node.clone(),
+        };
+        let negated = self.emit(&self.part("negated"), "Neg", vec![y], vec![("T", float_type())]);
+        let over = self.relu_of_shifted(&negated, b, "below_max");
+        let over = self.emit(&self.part("negated_below_max"), "Neg", vec![over], vec![("T", float_type())]);
+        let b = self.emit_scalar(&self.part("max"), b);
+        self.elementwise(node, "AddV2", vec![over, b], vec![("T", float_type())], &x)
+    }
+
+    /// relu(`x` + `shift`), the TF nodes named after `what`.
+    fn relu_of_shifted(&mut self, x: &str, shift: f32, what: &str) -> String {
+        let shift = self.emit_scalar(&self.part(&format!("{what}/shift")), shift);
+        let shifted = self.emit(&self.part(&format!("{what}/shifted")), "AddV2", vec![x.to_string(), shift], vec![]);
+        self.emit(&self.part(what), "Relu", vec![shifted], vec![])
+    }
+
+    /// `Mish(x)` = x · tanh(softplus(x)): Keras's `softplus` and `tanh` activations and
+    /// `Multiply`, as the ONNX function body defines it.
+    fn mish(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let softplus = self.emit(&self.part("softplus"), "Softplus", vec![x.node.clone()], vec![]);
+        let tanh = self.emit(&self.part("tanh"), "Tanh", vec![softplus], vec![]);
+        self.elementwise(node, "Mul", vec![x.node.clone(), tanh], vec![("T", float_type())], &x)
     }
 
     /// relu6(x + 3) / 6 for `x`, MobileNetV3's hard-sigmoid as the converter's pattern

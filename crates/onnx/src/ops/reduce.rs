@@ -1,6 +1,6 @@
 //! Reductions: `ReduceMean` / `ReduceMax` (and `GlobalAveragePool` / `GlobalMaxPool`, over H
-//! and W) as TF `Mean` / `Max` over the same axes in the tensor's layout; `ReduceMin` and
-//! `ReduceSum` through them (`-Max(-x)`, `Mean(x) · n`).
+//! and W) as TF `Mean` / `Max` over the same axes in the tensor's layout; `ReduceMin`,
+//! `ReduceSum` and `ReduceSumSquare` through them (`-Max(-x)`, `Mean(x) · n`, of `x · x`).
 
 use tf2h5_tf::pb;
 use tract_onnx::pb::NodeProto;
@@ -15,6 +15,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("ReduceMax", |t, node| t.reduce(node, "Max", 18));
     registry.insert("ReduceMin", |t, node| t.reduce(node, "Min", 18));
     registry.insert("ReduceSum", |t, node| t.reduce(node, "Sum", 13));
+    registry.insert("ReduceSumSquare", |t, node| t.reduce(node, "SumSquare", 18));
 }
 
 impl Translator {
@@ -37,6 +38,13 @@ impl Translator {
             return Err(unsupported!("axes {axes:?}: reducing over the batch is not supported"));
         }
         let keep_dims = proto::attr_int(node, "keepdims", 1)? != 0;
+        // ReduceSumSquare: the sum of `Square(x)` (Keras `Multiply([x, x])`).
+        let (x, op) = if op == "SumSquare" {
+            let squared = self.emit(&self.part("square"), "Square", vec![x.node.clone()], vec![("T", float_type())]);
+            (Tensor { node: squared, ..x }, "Sum")
+        } else {
+            (x, op)
+        };
         match op {
             "Min" => {
                 let negated = self.emit(&self.part("negated"), "Neg", vec![x.node.clone()], vec![]);
