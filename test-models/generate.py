@@ -1980,6 +1980,50 @@ def case_unet(out, ref):
     )
 
 
+def case_mixed_precision(out, ref):
+    """A mixed_float16 tf-keras model: float16 compute (Cast nodes), float32 variables and output."""
+    rs = seed_all(2020)
+    L = keras.layers
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        inp = keras.Input(shape=(8, 8, 3), name="image")
+        x = L.Conv2D(8, 3, padding="same", use_bias=False, name="conv")(inp)
+        x = L.BatchNormalization(epsilon=1e-3, name="bn")(x)
+        x = L.ReLU(name="relu")(x)
+        x = L.DepthwiseConv2D(3, strides=2, padding="same", name="depthwise")(x)
+        x = L.GlobalAveragePooling2D(name="pool")(x)
+        x = L.Dense(6, name="logits")(x)
+        # Keras's advice for mixed precision: the last layer computes in float32.
+        x = L.Activation("softmax", dtype="float32", name="probabilities")(x)
+        model = keras.Model(inp, x, name="mixed_precision")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        casts = sorted({(n.attr["SrcT"].type, n.attr["DstT"].type) for n in gd.node if n.op == "Cast"})
+        assert (tf.float32.as_datatype_enum, tf.float16.as_datatype_enum) in casts, casts
+        return f"Cast (SrcT, DstT): {casts}"
+
+    size = write_case(
+        out, "mixed_precision",
+        "A tf-keras model under the mixed_float16 policy on 8x8x3: Conv2D (no bias) -> "
+        "BatchNormalization -> ReLU -> DepthwiseConv2D stride 2 -> GlobalAveragePooling2D -> "
+        "Dense(6) in float16 (variables float32, Cast to half on read), softmax in float32. TF "
+        "computes in half precision; y.npy holds TF's outputs.",
+        lambda x: model(x, training=False), [(8, 8, 3)], 2020, checks,
+    )
+    # The .h5 computes in float32: it differs from TF's float16 outputs by their rounding.
+    meta_path = os.path.join(out, "mixed_precision", "meta.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta["atol"] = 1e-2
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    return size
+
+
 def case_conv1d_block(out, ref):
     """A 1-D audio/text convnet: Conv1D in every form tf-keras writes, 1-D pools."""
     rs = seed_all(1515)
@@ -2097,6 +2141,7 @@ CASES = [
     ("text_embedding", case_text_embedding),
     ("dcgan_generator", case_dcgan_generator),
     ("unet", case_unet),
+    ("mixed_precision", case_mixed_precision),
     ("conv1d_block", case_conv1d_block),
     ("conv3d_block", case_conv3d_block),
 ]

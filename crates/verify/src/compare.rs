@@ -21,6 +21,18 @@ impl Default for Tolerance {
     }
 }
 
+impl Tolerance {
+    /// The least a source that computes in float16 (Keras mixed precision) is compared at:
+    /// float16 keeps 11 significant bits (a relative step of 4.9e-4 per rounding), and the
+    /// `.h5` computes in float32, so the two differ by the source's accumulated rounding.
+    pub const HALF_PRECISION: Tolerance = Tolerance { atol: 1e-2, rtol: 1e-2 };
+
+    /// The larger of each bound of `self` and `other`.
+    pub fn at_least(self, other: Tolerance) -> Tolerance {
+        Tolerance { atol: self.atol.max(other.atol), rtol: self.rtol.max(other.rtol) }
+    }
+}
+
 /// Error statistics of one tensor (or a merge of several).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {

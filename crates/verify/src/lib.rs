@@ -185,6 +185,14 @@ fn verify_runs(
     runs: &[dynamic::Run],
     dims: Vec<DynamicDim>,
 ) -> Result<Outcome, VerifyError> {
+    let half_precision_options;
+    let options = if oracle::half::computes_in_half(&graph.graph) {
+        let tolerance = options.tolerance.at_least(Tolerance::HALF_PRECISION);
+        half_precision_options = Options { tolerance, ..options.clone() };
+        &half_precision_options
+    } else {
+        options
+    };
     options.progress.stage("tract prepare");
     let start = StageTime::start();
     let (run_samples, run_batches) = draw(&conversion, runs, Some(&graph), options)?;

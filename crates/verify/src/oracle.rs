@@ -18,6 +18,7 @@ mod concat_v2;
 mod deconv;
 mod einsum;
 mod guard;
+pub mod half;
 mod keras1;
 mod keras_lambda;
 pub mod keras_source;
@@ -758,6 +759,7 @@ impl Oracle {
         let input_types =
             inputs.iter().map(|(name, _)| placeholder_type(&graph.node, name)).collect::<Result<Vec<_>, _>>()?;
         expand_splat_constants(&mut graph);
+        half::batch_norm_in_float(&mut graph);
         let model = guard::contained(|| tf.model_for_proto_model(&graph));
         drop(graph);
         let mut model = model.map_err(oracle_error)?;

@@ -135,6 +135,10 @@ pub struct Report {
     pub peak_rss_mib: Option<f64>,
     /// For a Keras `.h5` source: what the upgrade changed, one line per change.
     pub rewrites: Vec<String>,
+    /// Set when the source computes in a half-precision type (Keras mixed precision): the
+    /// `.h5` computes in float32, and the tolerance is widened to at least
+    /// [`Tolerance::HALF_PRECISION`].
+    pub source_precision: Option<String>,
 }
 
 /// What the report says about the source graph, taken before verification consumes it.
@@ -142,6 +146,7 @@ pub(crate) struct SourceSummary {
     source_nodes: usize,
     source_unit: String,
     translated_from: Option<TranslatedFrom>,
+    source_precision: Option<String>,
 }
 
 impl SourceSummary {
@@ -154,6 +159,7 @@ impl SourceSummary {
                 format: format!("Keras .h5 (keras_version {})", version.unwrap_or("unknown")),
                 layout: "unchanged".into(),
             }),
+            source_precision: None,
         }
     }
 
@@ -169,6 +175,7 @@ impl SourceSummary {
                 .translation
                 .as_ref()
                 .map(|t| TranslatedFrom { format: t.format.clone(), layout: t.layout.clone() }),
+            source_precision: crate::oracle::half::computes_in_half(&graph.graph).then(|| "float16".to_string()),
         }
     }
 }
@@ -213,7 +220,20 @@ impl Report {
             peak_rss_mib: stages.iter().filter_map(|s| s.peak_rss_mib).reduce(f64::max),
             stages,
             rewrites: Vec::new(),
+            source_precision: source.source_precision,
         }
+    }
+
+    /// What a half-precision source means for the comparison, in one sentence.
+    fn precision_note(&self) -> Option<String> {
+        self.source_precision.as_ref().map(|precision| {
+            format!(
+                "the source computes in {precision} (mixed precision); the .h5 computes in float32 with the \
+                 same weights, so outputs are compared at atol {:e}, rtol {:e} at least",
+                Tolerance::HALF_PRECISION.atol,
+                Tolerance::HALF_PRECISION.rtol
+            )
+        })
     }
 
     /// Total time of all stages, in milliseconds (the wall-clock run stage counts once).
@@ -282,6 +302,9 @@ impl Report {
         for rewrite in &self.rewrites {
             let _ = writeln!(out, "  upgraded: {rewrite}");
         }
+        if let Some(note) = self.precision_note() {
+            let _ = writeln!(out, "  {note}");
+        }
         let _ = writeln!(
             out,
             "  {:<28} {:<28} {:>12} {:>12} {:>10}",
@@ -348,6 +371,9 @@ impl Report {
         );
         if let Some(t) = &self.translated_from {
             let _ = writeln!(md, "- translated from {}; .h5 layout: {}", t.format, t.layout);
+        }
+        if let Some(note) = self.precision_note() {
+            let _ = writeln!(md, "- {note}");
         }
         if !self.rewrites.is_empty() {
             let _ = writeln!(md, "- upgraded:");

@@ -20,6 +20,9 @@ struct Fixture {
     outputs: Vec<(String, ArrayD<f32>)>,
     /// `(inputs, outputs)` per run: `inputs`/`outputs` first, then meta.json's `runs`.
     runs: Vec<Runs>,
+    /// [`TF_TOLERANCE`], or the wider `atol` the fixture states (a mixed-precision source
+    /// computes in float16, the engine in float32).
+    tolerance: Tolerance,
 }
 
 type Runs = (Vec<(String, ArrayD<f32>)>, Vec<(String, ArrayD<f32>)>);
@@ -62,11 +65,22 @@ fn load_fixture(dir: &Path) -> Fixture {
         };
         runs.push((files("inputs", &inputs), files("outputs", &outputs)));
     }
-    Fixture { dir: dir.to_path_buf(), model: dir.join(meta["model"].as_str().unwrap()), inputs, outputs, runs }
+    let tolerance = match meta["atol"].as_f64() {
+        Some(atol) => TF_TOLERANCE.at_least(Tolerance { atol: atol as f32, rtol: atol as f32 }),
+        None => TF_TOLERANCE,
+    };
+    Fixture {
+        dir: dir.to_path_buf(),
+        model: dir.join(meta["model"].as_str().unwrap()),
+        inputs,
+        outputs,
+        runs,
+        tolerance,
+    }
 }
 
 fn check(what: &str, fixture: &Fixture, name: &str, expected: &ArrayD<f32>, actual: &ArrayD<f32>) -> f32 {
-    let comparison = compare(expected, actual, TF_TOLERANCE);
+    let comparison = compare(expected, actual, fixture.tolerance);
     assert!(
         comparison.passed(),
         "{}: {what} output '{name}' differs from TensorFlow: {comparison:?}",

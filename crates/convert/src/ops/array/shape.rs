@@ -118,7 +118,12 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
     let is = |t: DataType| to == Some(t as i32);
     let float = is(DataType::DtFloat) || is(DataType::DtDouble);
     let integer = is(DataType::DtInt32) || is(DataType::DtInt64);
+    let half = is(DataType::DtHalf) || is(DataType::DtBfloat16);
     match ctx.input(node, 0)?.clone() {
+        // Mixed precision: the Keras model computes in float32 throughout, with the float32
+        // variables the source casts to half on every read (verification allows for it).
+        Value::Tensor(t) if half => Ok(ctx.pass_through(node, t)),
+        Value::Const(ConstTensor::F32(a)) if half => Ok(Value::Const(ConstTensor::F32(a))),
         Value::Tensor(t) if is(DataType::DtFloat) => {
             // Keras layers compute on integer tensors as integers: only an `Embedding` turns
             // ids into floats, so an integer → float cast has no layer to become.
