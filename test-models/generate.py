@@ -1025,6 +1025,23 @@ def case_sm_lstm_bidirectional(out, ref):
     )
 
 
+def case_sm_rnn_bidirectional_merges(out, ref):
+    rs = seed_all(1909)
+    L = keras.layers
+    inp = keras.Input(shape=(5, 3), name="x")
+    y = L.Bidirectional(L.SimpleRNN(4, return_sequences=True, name="rnn"), merge_mode="mul", name="bi_mul")(inp)
+    y = L.Bidirectional(L.GRU(3, name="gru"), merge_mode="ave", name="bi_ave")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="rnn_bidirectional_merges")
+    randomize_weights(model.weights, rs)
+    return write_rnn_saved_model_case(
+        out, "sm_rnn_bidirectional_merges",
+        "Bidirectional merges mul and ave on (5, 3): Bidirectional(SimpleRNN(4, return_sequences), mul) "
+        "-> Bidirectional(GRU(3), ave) -> Dense(2); tf-keras SavedModel signature.",
+        model, (5, 3), 1909, prune=True,
+    )
+
+
 def case_sm_gru_reset_before(out, ref):
     rs = seed_all(1906)
     L = keras.layers
@@ -1074,7 +1091,7 @@ def case_sm_keras3_lstm(out, ref):
 
 RNN_SAVED_MODEL_CASES = {
     "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
-    "sm_gru_reset_before", "sm_keras3_lstm", "tf_refused_loops",
+    "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "tf_refused_loops",
 }
 
 
@@ -2118,6 +2135,7 @@ CASES = [
     ("sm_lstm_stacked", case_sm_lstm_stacked),
     ("sm_simple_rnn", case_sm_simple_rnn),
     ("sm_lstm_bidirectional", case_sm_lstm_bidirectional),
+    ("sm_rnn_bidirectional_merges", case_sm_rnn_bidirectional_merges),
     ("sm_gru_reset_before", case_sm_gru_reset_before),
     ("sm_keras3_lstm", case_sm_keras3_lstm),
     ("mobile_block", case_mobile_block),

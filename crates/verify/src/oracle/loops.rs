@@ -290,6 +290,10 @@ impl LoopOracle {
             Some(Value::List(l)) => Ok(l.clone()),
             _ => Err(fail(format!("input {i} is not a TensorList"))),
         };
+        let ints = |i: usize| -> Result<Vec<i64>, VerifyError> {
+            let t = tensor(i)?.cast_to::<i64>().map_err(tract_error)?.into_owned();
+            Ok(t.to_plain_array_view::<i64>().map_err(tract_error)?.iter().copied().collect())
+        };
         let index = |i: usize| -> Result<usize, VerifyError> {
             let t = tensor(i)?;
             let value = t.cast_to_scalar::<i64>().map_err(|e| fail(format!("input {i}: {e:#}")))?;
@@ -362,14 +366,7 @@ impl LoopOracle {
             "SplitV" => {
                 let (value, axis) = (tensor(0)?, tensor(2)?.cast_to_scalar::<i64>().map_err(tract_error)?);
                 let axis = axis_of(axis, value.rank()).ok_or_else(|| fail(format!("axis {axis} is out of range")))?;
-                let sizes = tensor(1)?
-                    .cast_to::<i64>()
-                    .map_err(tract_error)?
-                    .to_plain_array_view::<i64>()
-                    .map_err(tract_error)?
-                    .iter()
-                    .copied()
-                    .collect::<Vec<i64>>();
+                let sizes = ints(1)?;
                 let size = value.shape()[axis] as i64;
                 let known: i64 = sizes.iter().filter(|s| **s >= 0).sum();
                 let inferred = sizes.iter().filter(|s| **s < 0).count();
@@ -408,15 +405,7 @@ impl LoopOracle {
             }
             "ReverseV2" => {
                 let mut value = (*tensor(0)?).clone();
-                let axes = tensor(1)?
-                    .cast_to::<i64>()
-                    .map_err(tract_error)?
-                    .to_plain_array_view::<i64>()
-                    .map_err(tract_error)?
-                    .iter()
-                    .copied()
-                    .collect::<Vec<i64>>();
-                for axis in axes {
+                for axis in ints(1)? {
                     let axis =
                         axis_of(axis, value.rank()).ok_or_else(|| fail(format!("axis {axis} is out of range")))?;
                     let slices = (0..value.shape()[axis])
