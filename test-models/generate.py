@@ -160,7 +160,9 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
     runs = [golden_run(frozen, fn, gd, in_names, run_shapes, rs_inputs, draw) for run_shapes in sizes[1:]]
     input_shapes = sizes[0]
 
-    placeholders = [n.name for n in gd.node if n.op == "Placeholder"]
+    # Lowering a While to TF1 frames leaves unread `unused_control_flow_input` placeholders.
+    placeholders = [n.name for n in gd.node
+                    if n.op == "Placeholder" and not n.name.startswith("unused_control_flow_input")]
     assert placeholders == in_names, (placeholders, in_names)
     out_names = [t.name.split(":")[0] for t in frozen.outputs]
     for t in frozen.outputs:
@@ -972,8 +974,9 @@ def case_sm_gru_bidirectional(out, ref):
     )
 
 
-def case_sm_lstm_stacked(out, ref):
-    rs = seed_all(1903)
+def lstm_stacked_model(seed):
+    """Stacked LSTMs on (7, 3), as SavedModel and as frozen graph."""
+    rs = seed_all(seed)
     L = keras.layers
     inp = keras.Input(shape=(7, 3), name="x")
     y = L.LSTM(5, return_sequences=True, name="lstm_1")(inp)
@@ -982,6 +985,11 @@ def case_sm_lstm_stacked(out, ref):
     y = L.Dense(2, name="dense")(y)
     model = keras.Model(inp, y, name="lstm_stacked")
     randomize_weights(model.weights, rs)
+    return model
+
+
+def case_sm_lstm_stacked(out, ref):
+    model = lstm_stacked_model(1903)
     return write_rnn_saved_model_case(
         out, "sm_lstm_stacked",
         "Stacked LSTMs on (7, 3): LSTM(5, return_sequences) -> LSTM(4, return_sequences, "
@@ -1086,6 +1094,46 @@ def case_sm_keras3_lstm(out, ref):
         save, {"x": (6, 3)}, 1907,
         lambda feeds: {"output_0": np.asarray(model(feeds["x"], training=False))},
         "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
+    )
+
+
+def write_frozen_rnn_case(out, case, description, model, seq_shape, seed):
+    """A tf-keras RNN model frozen by convert_variables_to_constants_v2, which lowers each
+    layer's While into TF1 frames (Enter/Merge/Switch/NextIteration/Exit/LoopCond) around the
+    same TensorList body. Lowering numbers and orders nodes by set iteration, so the bytes
+    vary between runs; every run holds the same loops."""
+    def checks(gd):
+        frames = {n.attr["frame_name"].s.decode() for n in gd.node if n.op == "Enter"}
+        assert frames and any(n.op == "NextIteration" for n in gd.node), "no lowered loop"
+        return f"{len(frames)} loop frame(s)"
+
+    return write_case(out, case, description, lambda x: model(x, training=False), [seq_shape], seed, checks)
+
+
+def case_frozen_lstm_stacked(out, ref):
+    model = lstm_stacked_model(1911)
+    return write_frozen_rnn_case(
+        out, "frozen_lstm_stacked",
+        "Frozen .pb of stacked LSTMs on (7, 3): LSTM(5, return_sequences) -> LSTM(4, return_sequences, "
+        "go_backwards) -> LSTM(3) -> Dense(2), each loop lowered to TF1 frames.",
+        model, (7, 3), 1911,
+    )
+
+
+def case_frozen_gru_bidirectional(out, ref):
+    rs = seed_all(1912)
+    L = keras.layers
+    inp = keras.Input(shape=(5, 3), name="x")
+    y = L.Bidirectional(L.GRU(4, return_sequences=True, name="gru"), name="bidirectional")(inp)
+    y = L.SimpleRNN(3, name="rnn")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="gru_bidirectional")
+    randomize_weights(model.weights, rs)
+    return write_frozen_rnn_case(
+        out, "frozen_gru_bidirectional",
+        "Frozen .pb: Bidirectional(GRU(4, return_sequences)) (concat; the backward sequence reversed "
+        "back) -> SimpleRNN(3) -> Dense(2) on (5, 3), each loop lowered to TF1 frames.",
+        model, (5, 3), 1912,
     )
 
 
@@ -1821,37 +1869,13 @@ def case_text_embedding(out, ref):
     if ref:
         save_ref_h5(model, os.path.join(ref, "text_embedding.h5"))
     return size
-def case_tf_refused(out, ref):
-    """`tf_refused/`: TF models tf2h5 must refuse with exit code 2 (no meta.json, so the
-    fixture suites skip them). `keras_lstm_frozen.pb`: a tf-keras LSTM classifier frozen by
-    convert_variables_to_constants_v2, which lowers the layer's While into TF1 frame ops
-    (Enter/Merge/Switch/NextIteration/Exit/LoopCond): a cyclic graph, refused as a loop. Its
-    bytes vary between runs (lowering numbers and orders nodes by set iteration); every run's
-    file holds the same loop."""
-    rs = seed_all(1501)
-    model = keras.Sequential(
-        [keras.Input(shape=(6, 5), name="x"), keras.layers.LSTM(4, name="lstm"), keras.layers.Dense(2, name="dense")],
-        name="lstm_classifier",
-    )
-    randomize_weights(model.weights, rs)
-    _, gd = freeze(lambda x: model(x, training=False), [tf.TensorSpec([None, 6, 5], tf.float32, name="x")])
-    frame_ops = sorted({n.op for n in gd.node if n.op in ("Enter", "Merge", "Switch", "NextIteration", "Exit",
-                                                            "LoopCond")})
-    assert "NextIteration" in frame_ops, f"no lowered loop in the frozen graph: {frame_ops}"
-    d = os.path.join(out, "tf_refused")
-    os.makedirs(d, exist_ok=True)
-    data = gd.SerializeToString(deterministic=True)
-    with open(os.path.join(d, "keras_lstm_frozen.pb"), "wb") as f:
-        f.write(data)
-    print(f"== tf_refused/keras_lstm_frozen.pb: {len(gd.node)} nodes, {len(data)} bytes; frame ops {frame_ops}")
-    return len(data)
-
-
 def case_tf_refused_loops(out, ref):
-    """Loops that are not Keras RNNs, or not ones tf2h5 converts, in `tf_refused/` (refused
-    with exit code 2, naming the loop and its layer):
+    """`tf_refused/`: TF models tf2h5 must refuse with exit code 2 (no meta.json, so the fixture
+    suites skip them): loops that are not Keras RNNs, or not ones tf2h5 converts, refused naming
+    the loop and its layer:
     - `while_loop_frozen.pb`: a `tf.while_loop` (x doubled until its sum passes 100, inside
-      name scope `doubling`) frozen by convert_variables_to_constants_v2 into TF1 frames;
+      name scope `doubling`) frozen by convert_variables_to_constants_v2 into TF1 frames (raised
+      back to a While at load, then refused as the SavedModel's is);
     - `sm_while_loop/`: the same loop as a SavedModel (a StatelessWhile whose body and cond
       are functions);
     - `sm_lstm_masked/`: Embedding(mask_zero=True) -> LSTM(4) -> Dense(2), a tf-keras
@@ -2138,6 +2162,8 @@ CASES = [
     ("sm_rnn_bidirectional_merges", case_sm_rnn_bidirectional_merges),
     ("sm_gru_reset_before", case_sm_gru_reset_before),
     ("sm_keras3_lstm", case_sm_keras3_lstm),
+    ("frozen_lstm_stacked", case_frozen_lstm_stacked),
+    ("frozen_gru_bidirectional", case_frozen_gru_bidirectional),
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),
     ("convnext_block", case_convnext_block),
@@ -2151,7 +2177,6 @@ CASES = [
     ("aspp_block", case_aspp_block),
     ("reflect_front_end", case_reflect_front_end),
     ("debug_checks", case_debug_checks),
-    ("tf_refused", case_tf_refused),
     ("tf_refused_loops", case_tf_refused_loops),
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),
@@ -2167,7 +2192,7 @@ CASES = [
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide
 # counter, and these files hold function names (SavedModels; a frozen graph that keeps
 # function calls), so their bytes would otherwise depend on what ran before.
-FRESH_PROCESS_CASES = SAVED_MODEL_CASES | RNN_SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block", "tf_refused"}
+FRESH_PROCESS_CASES = SAVED_MODEL_CASES | RNN_SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block"}
 
 
 def main():

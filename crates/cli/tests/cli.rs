@@ -480,25 +480,15 @@ fn refusal_after_path(model: &str) -> String {
 }
 
 /// Loops that tf2h5 does not convert are refused as loops, naming the loop and the layer (name
-/// scope) it came from, in both forms: frozen TF1 frames (a Keras LSTM and a plain
-/// `tf.while_loop`) and SavedModel `While`s (the same `tf.while_loop`, and a masked LSTM).
+/// scope) it came from, in both forms: a `tf.while_loop` frozen to TF1 frames (raised back to
+/// a `While` at load) and as a SavedModel `While`, and a masked LSTM.
 #[test]
 fn loops_are_refused_naming_the_loop_and_its_layer() {
-    const FRAMES: &str = "is not supported: tf2h5 converts loops (Keras LSTM, GRU and SimpleRNN layers) from \
-                          SavedModels, where they are While ops, not from frozen TF1 loop frames";
-    assert_eq!(
-        refusal_after_path("tf_refused/keras_lstm_frozen.pb"),
-        format!(
-            "node 'lstm_classifier/lstm/PartitionedCall/while/LoopCond/_35' (LoopCond): a while loop (TF1 \
-             control-flow frame 'lstm_classifier/lstm/PartitionedCall/while', from 'lstm_classifier/lstm') {FRAMES}"
-        )
-    );
     assert_eq!(
         refusal_after_path("tf_refused/while_loop_frozen.pb"),
-        format!(
-            "node 'doubling/while/LoopCond/_8' (LoopCond): a while loop (TF1 control-flow frame 'doubling/while', \
-             from 'doubling') {FRAMES}"
-        )
+        "node 'doubling/while' (While): a While loop from layer 'doubling' that is not a Keras LSTM, GRU or \
+         SimpleRNN as tf2h5 recognises them (zero initial states, no masking, the outputs read as the layer returns \
+         them)"
     );
     assert_eq!(
         refusal_after_path("tf_refused/sm_while_loop"),

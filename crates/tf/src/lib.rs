@@ -37,6 +37,7 @@ mod attrs;
 pub mod checkpoint;
 pub mod crc32c;
 mod dims;
+mod frames;
 mod loops;
 mod opdefs;
 pub mod saved_model;
@@ -484,7 +485,13 @@ fn load_frozen(path: &Path) -> Result<TfGraph, TfError> {
         path: path.to_path_buf(),
         message: format!("not a TensorFlow GraphDef (truncated or corrupt protobuf: {e})"),
     })?;
-    loops::refuse_frames(path, &graph)?;
+    let graph = match frames::raise_frames(graph.clone()) {
+        Ok(raised) => raised,
+        Err(_) => {
+            loops::refuse_frames(path, &graph)?;
+            graph
+        }
+    };
     TfGraph::new(path.to_path_buf(), saved_model::inline_calls(path, graph)?)
 }
 

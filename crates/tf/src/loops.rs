@@ -1,4 +1,5 @@
-//! Loops: the function form kept for the converter, the frozen frame form refused by name.
+//! Loops: the function form kept for the converter; frozen frames raised back to it, or refused
+//! by name.
 //!
 //! Keras's `LSTM`, `GRU` and `SimpleRNN` layers compile to a `While` loop. In a SavedModel it
 //! is a `While`/`StatelessWhile` node whose body and cond are functions (kept, with the
@@ -6,9 +7,10 @@
 //! and refuses any other, naming its layer). Freezing rewrites it into a TF1 control-flow frame:
 //! `Enter` carries each loop value into the frame its `frame_name` attribute names, `Merge`
 //! joins it with the previous step's `NextIteration`, `LoopCond` and `Switch` decide whether
-//! to go on, `Exit` leaves. The `NextIteration` → `Merge` edge makes the graph cyclic; a
-//! frozen graph holding a frame is refused here, at load, naming the frame, its `LoopCond`
-//! and the name scope it came from (the Keras layer), rather than later as a bare cycle.
+//! to go on, `Exit` leaves. The `NextIteration` → `Merge` edge makes the graph cyclic. The loader
+//! raises each frame back to a `While` ([`crate::frames`]); a frame it cannot raise (nested
+//! loops, another structure) is refused here, at load, naming the frame, its `LoopCond` and
+//! the name scope it came from (the Keras layer), rather than later as a bare cycle.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -16,9 +18,9 @@ use std::path::Path;
 use crate::pb;
 use crate::{TensorRef, TfError};
 
-/// What every refusal of a frozen loop says after naming it.
-pub(crate) const NOT_CONVERTED: &str = "is not supported: tf2h5 converts loops (Keras LSTM, GRU and SimpleRNN \
-     layers) from SavedModels, where they are While ops, not from frozen TF1 loop frames";
+/// What every refusal of a frame says after naming it.
+pub(crate) const NOT_CONVERTED: &str = "is not supported: tf2h5 takes loops as While ops (SavedModels) or as \
+     frozen TF1 frames it can raise back to one (one frame per loop, not nested)";
 
 /// The ops only a TF1 while-loop frame has (`Merge` and `Switch` also serve `tf.cond`).
 pub(crate) fn is_frame_op(op: &str) -> bool {
@@ -159,7 +161,7 @@ mod tests {
         assert!(
             err.starts_with("m.pb: node 'model/lstm/PartitionedCall/while/LoopCond' (LoopCond): a while loop")
                 && err.contains("frame 'model/lstm/PartitionedCall/while', from 'model/lstm'")
-                && err.contains("converts loops (Keras LSTM, GRU and SimpleRNN layers) from SavedModels"),
+                && err.contains("takes loops as While ops (SavedModels) or as frozen TF1 frames"),
             "{err}"
         );
         let mut two = counting_loop("rnn/while/while_context");

@@ -205,12 +205,13 @@ fn is_last_step(view: &View, slice: &NodeDef) -> bool {
         && ["begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask"].iter().all(|m| mask(m) == 0)
 }
 
-/// Every read of an inner node (any output) comes from the match.
+/// Every read of an inner node (any output) comes from the match. Reads are counted as
+/// `View::consumers` counts them: through aliases (`Identity`), not by the aliases.
 fn closed(view: &View, inner: &[&NodeDef], output: &NodeDef) -> bool {
     let members: HashSet<&str> =
         inner.iter().map(|n| n.name.as_str()).chain(std::iter::once(output.name.as_str())).collect();
     let mut reads: HashMap<&str, usize> = HashMap::new();
-    for member in inner.iter().copied().chain(std::iter::once(output)) {
+    for member in inner.iter().copied().chain(std::iter::once(output)).filter(|n| !context::is_alias(&n.op)) {
         for input in view.graph.data_inputs(member) {
             let input = context::resolve(view.graph, &input);
             if let Some(&name) = members.get(input.node.as_str()) {

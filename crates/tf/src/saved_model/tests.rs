@@ -240,7 +240,7 @@ fn inlines_the_calls_of_a_frozen_graph() {
 fn refuses_writes_and_control_flow_anywhere_in_called_functions() {
     for (op, expected) in [
         ("AssignVariableOp", "writes a variable"),
-        ("LoopCond", "a TF1 while-loop frame op is not supported: tf2h5 converts loops (Keras LSTM"),
+        ("LoopCond", "a TF1 while-loop frame op is not supported: tf2h5 takes loops as While ops"),
         ("If", "control flow"),
     ] {
         let dir = temp_dir(op);

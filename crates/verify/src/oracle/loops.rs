@@ -60,7 +60,8 @@ fn oracle_error(message: impl Into<String>) -> VerifyError {
 /// The ops run on the host: the loop ops, and the ops Keras's loops use that tract-tensorflow
 /// does not register (`Split`, `SplitV`, `Unpack`, `ReverseV2`).
 fn is_host(op: &str) -> bool {
-    matches!(op, "While" | "StatelessWhile" | "Split" | "SplitV" | "Unpack" | "ReverseV2")
+    // `Identity` too: a loop lowered to frames and raised back hands TensorLists on through one.
+    matches!(op, "While" | "StatelessWhile" | "Split" | "SplitV" | "Unpack" | "ReverseV2" | "Identity")
         || op.starts_with("TensorList")
 }
 
@@ -304,6 +305,7 @@ impl LoopOracle {
                 VerifyError::Oracle(m) => fail(m),
                 other => other,
             })?,
+            "Identity" => vec![inputs.first().cloned().ok_or_else(|| fail("no input".into()))?],
             "TensorListReserve" => vec![Value::List(vec![None; index(1)?])],
             "TensorListFromTensor" => {
                 let t = tensor(0)?;
