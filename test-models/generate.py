@@ -1340,6 +1340,19 @@ class AddPositionEmbedding(keras.layers.Layer):
         return x + self.position
 
 
+class ClassToken(keras.layers.Layer):
+    """A learned (1, 1, D) class token put before the tokens, as vit-keras writes it:
+    tf.broadcast_to over the batch size read with tf.shape, then tf.concat on the tokens."""
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(1, 1, input_shape[-1]))
+
+    def call(self, x):
+        batch = tf.shape(x)[0]
+        token = tf.broadcast_to(self.token, [batch, 1, x.shape[-1]])
+        return tf.concat([token, x], axis=1)
+
+
 class TokenScale(keras.layers.Layer):
     """A learned scale of any broadcastable shape (the seed article's custom multiply)."""
 
@@ -1417,12 +1430,14 @@ def case_einsum_dense(out, ref):
 
 
 def case_vit_tiny(out, ref):
-    """A ViT-tiny: patches, learned positions, 2 encoder blocks with MultiHeadAttention."""
+    """A ViT-tiny: patches, a class token, learned positions, 2 encoder blocks with
+    MultiHeadAttention, the head on the class token."""
     rs = seed_all(1818)
     L = keras.layers
     inp = keras.Input(shape=(16, 16, 3), name="image")
     x = L.Conv2D(32, 4, strides=4, name="patch_conv")(inp)
     x = L.Reshape((16, 32), name="patches")(x)
+    x = ClassToken(name="class_token")(x)
     x = AddPositionEmbedding(name="position_embedding")(x)
     for block in range(2):
         y = L.LayerNormalization(epsilon=1e-6, name=f"block{block}_ln1")(x)
@@ -1433,24 +1448,25 @@ def case_vit_tiny(out, ref):
         y = L.Dense(32, name=f"block{block}_mlp2")(y)
         x = L.Add(name=f"block{block}_residual2")([x, y])
     x = L.LayerNormalization(epsilon=1e-6, name="final_ln")(x)
-    x = L.GlobalAveragePooling1D(name="pool")(x)
+    x = L.Lambda(lambda t: t[:, 0], name="class_output")(x)
     x = L.Dense(5, name="head")(x)
     model = keras.Model(inp, x, name="vit_tiny")
     randomize_weights(model.weights, rs)
 
     def checks(gd):
         ops = op_histogram(gd)
-        assert ops["Einsum"] == 12 and ops["Softmax"] == 2, ops
-        return f"Einsum={ops['Einsum']}, Softmax={ops['Softmax']}"
+        assert ops["Einsum"] == 12 and ops["Softmax"] == 2 and ops["BroadcastTo"] == 1, ops
+        return f"Einsum={ops['Einsum']}, Softmax={ops['Softmax']}, BroadcastTo={ops['BroadcastTo']}"
 
     return write_case(
         out, "vit_tiny",
-        "ViT-tiny on 16x16x3: Conv2D(32, 4, s4) patches, 16 tokens, learned (16, 32) positions "
-        "(custom layer), 2 pre-norm encoder blocks: LayerNormalization, MultiHeadAttention(2 heads, "
+        "ViT-tiny on 16x16x3: Conv2D(32, 4, s4) patches, 16 tokens, a learned (1, 1, 32) class "
+        "token put first (custom layer: tf.broadcast_to over tf.shape(x)[0], tf.concat), learned "
+        "(17, 32) positions (custom layer), 2 pre-norm encoder blocks: LayerNormalization, MultiHeadAttention(2 heads, "
         "key_dim 16, dropout 0.1: inactive) as Einsum ops (projections 'abc,cde->abde', scores "
         "'aecd,abcd->acbe', softmax over keys, mix 'acbe,aecd->abcd', output 'abcd,cde->abe'), "
         "residual, LayerNormalization, Dense(64, gelu), Dense(32), residual; final "
-        "LayerNormalization, GlobalAveragePooling1D, Dense(5) (logits: no softmax to hide errors).",
+        "LayerNormalization, the class token (x[:, 0]), Dense(5) (logits: no softmax to hide errors).",
         lambda x: model(x, training=False), [(16, 16, 3)], 1818, checks,
     )
 

@@ -206,6 +206,59 @@ class VitStem(nn.Module):
         return torch.softmax(self.token_norm(x), dim=1)
 
 
+class Attention(nn.Module):
+    """Multi-head self-attention as Hugging Face BERT/ViT and timm write it, batch first:
+    query/key/value Linears, view(N, S, heads, dim).transpose(1, 2), softmax(q @ k^T * scale),
+    (p @ v).transpose(1, 2).reshape(N, S, C), the output Linear."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.query, self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        n, s, c = x.shape
+        split = lambda t: t.view(n, s, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        p = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
+        return self.out((p @ v).transpose(1, 2).reshape(n, s, c))
+
+
+class EncoderBlock(nn.Module):
+    """A pre-norm transformer encoder block: attention and an exact-GELU MLP, each residual."""
+
+    def __init__(self, dim, heads, hidden):
+        super().__init__()
+        self.norm1, self.attention = nn.LayerNorm(dim, eps=1e-6), Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x):
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class VitTiny(nn.Module):
+    """A ViT-tiny: patch Conv2d, a learned class token (expanded over the batch, concatenated
+    first), learned positions, 2 encoder blocks, the final LayerNorm and a head on the class
+    token."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 4, stride=4)
+        self.token = nn.Parameter(torch.randn(1, 1, 32) * 0.5)
+        self.position = nn.Parameter(torch.randn(1, 17, 32) * 0.5)
+        self.blocks = nn.Sequential(EncoderBlock(32, 2, 64), EncoderBlock(32, 2, 64))
+        self.norm = nn.LayerNorm(32, eps=1e-6)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)                          # N, 16, 32
+        x = torch.cat([self.token.expand(x.shape[0], -1, -1), x], 1) + self.position
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
 class Decoder(nn.Module):
     """A convolutional autoencoder's decoder side: ConvTranspose2d in three paddings."""
 
@@ -451,6 +504,17 @@ def case_torch_vit_stem():
     return VitStem(), (3, 16, 16), desc
 
 
+def case_torch_vit_tiny():
+    desc = ("ViT-tiny, NCHW 3x16x16: Conv2d(3,32,4,stride 4) patches, flatten(2).transpose(1, 2) to 16 "
+            "tokens, a learned (1, 1, 32) class token expanded over the batch (Shape/Gather/Expand) and "
+            "concatenated first, + learned (1, 17, 32) positions, 2 pre-norm encoder blocks: LayerNorm, "
+            "attention as Hugging Face BERT/ViT write it (query/key/value Linears, view to (N, 17, 2, 16) "
+            "and transpose(1, 2), MatMul of q by k transposed, * 16^-0.5, Softmax, MatMul by v, "
+            "transpose back and reshape, output Linear), residual, LayerNorm, Linear(32,64) + exact "
+            "GELU + Linear(64,32), residual; LayerNorm(eps 1e-6), Linear(32,5) on the class token.")
+    return VitTiny(), (3, 16, 16), desc
+
+
 def case_torch_decoder_block():
     desc = ("Autoencoder decoder, NCHW 3x8x8: Conv2d(3,8,3,stride 2,padding 1,no bias) + BatchNorm2d + "
             "ReLU (8x4x4); ConvTranspose2d(8,6,4,stride 2,padding 1,no bias) + BatchNorm2d + "
@@ -508,6 +572,7 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_decoder_block": case_torch_decoder_block,
          "torch_bilinear_head": case_torch_bilinear_head, "torch_unet": case_torch_unet,
          "torch_vit_stem": case_torch_vit_stem,
+         "torch_vit_tiny": case_torch_vit_tiny,
          "torch_conv1d_block": case_torch_conv1d_block,
          "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 

@@ -638,3 +638,68 @@ fn a_pass_through_read_twice_keeps_the_layer_unfused() {
     assert_eq!(classes(&c), ["InputLayer", "Conv2D"]);
     assert_eq!(c.layer_sources[1].1, ["conv", "r", "out"]);
 }
+
+/// `tf.concat([tf.broadcast_to(token, [tf.shape(x)[0], 1, 2]), x], 1)` (or `tf.tile(token,
+/// [batch, 1, 1])`), a ViT's class token, on x of shape (batch, 3, 2).
+fn class_token(repeat: &str) -> G {
+    let mut g = G::new();
+    g.input("x", &[-1, 3, 2])
+        .floats("token", &[1, 1, 2], &[0.7, -1.25])
+        .node("shape", "Shape", &["x"], &[])
+        .ints("b", &[1], &[0])
+        .ints("e", &[1], &[1])
+        .ints("s", &[1], &[1])
+        .node(
+            "batch",
+            "StridedSlice",
+            &["shape", "b", "e", "s"],
+            &[("shrink_axis_mask", attr(attr_value::Value::I(1)))],
+        )
+        .ints("one", &[], &[1]);
+    if repeat == "BroadcastTo" {
+        g.ints("two", &[], &[2]).node(
+            "target",
+            "Pack",
+            &["batch", "one", "two"],
+            &[("axis", attr(attr_value::Value::I(0)))],
+        );
+    } else {
+        g.node("target", "Pack", &["batch", "one", "one"], &[("axis", attr(attr_value::Value::I(0)))]);
+    }
+    g.node("repeated", repeat, &["token", "target"], &[]).ints("axis", &[], &[1]).node(
+        "out",
+        "ConcatV2",
+        &["repeated", "x", "axis"],
+        &[],
+    );
+    g
+}
+
+#[test]
+fn class_token_is_exact_for_any_finite_input() {
+    for repeat in ["BroadcastTo", "Tile"] {
+        let c = class_token(repeat).convert();
+        assert_eq!(classes(&c), ["InputLayer", "Cropping1D", "Dense", "Concatenate"], "{repeat}");
+        let dense = layer(&c, "Dense");
+        assert!(weight(dense, "kernel").iter().all(|&k| k == 0.0));
+        assert_eq!(weight(dense, "bias"), [0.7, -1.25]);
+        // x·0 + b is b bit for bit, whatever finite values the tokens hold.
+        let extremes = [f32::MAX, -f32::MAX, f32::MIN_POSITIVE, -0.0, 1e-45, 3.0, -7.5, 0.0, 1e30, -1e30, 0.1, 2.5];
+        let x = ndarray::ArrayD::from_shape_vec(vec![2, 3, 2], extremes.to_vec()).unwrap();
+        let y = tf2h5_engine::run(&c.model, std::slice::from_ref(&x)).unwrap().remove(0);
+        assert_eq!(y.shape(), [2, 4, 2]);
+        for sample in 0..2 {
+            assert_eq!(y.slice(ndarray::s![sample, 0, ..]).to_vec(), [0.7, -1.25]);
+            assert_eq!(y.slice(ndarray::s![sample, 1.., ..]), x.slice(ndarray::s![sample, .., ..]));
+        }
+    }
+    // A constant that does not repeat to the target is refused naming the node.
+    let mut g = G::new();
+    g.input("x", &[-1, 3, 2]).floats("c", &[2, 1, 2], &[1.0; 4]).node("shape", "Shape", &["x"], &[]).node(
+        "out",
+        "BroadcastTo",
+        &["c", "shape"],
+        &[],
+    );
+    assert!(g.refusal().contains("'out'"), "{}", g.refusal());
+}

@@ -42,6 +42,8 @@ mod resize;
 ///   arithmetic): cast them first.
 /// - `Einsum` (`EinsumDense`, `MultiHeadAttention`): missing; tract-core's `EinSum`
 ///   (`oracle/einsum.rs`).
+/// - `BroadcastTo` (a ViT's class token): missing; tract-hir's `MultiBroadcastTo` (ONNX
+///   `Expand`, the same bidirectional broadcast on the graphs TF accepts).
 /// - `ExpandDims`: tract places a negative axis one too early (`axis + rank`, not `+ rank + 1`).
 /// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, the `tf.debugging`
 ///   checks `CheckNumerics`/`V2` and `EnsureShape` (forwarding when they pass), and `IdentityN`
@@ -95,6 +97,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("Einsum", einsum::einsum);
+    tf.op_register.insert("BroadcastTo", |_, _| Ok(expand(tract_tensorflow::tract_hir::ops::array::MultiBroadcastTo)));
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))
     });

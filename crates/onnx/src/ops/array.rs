@@ -13,8 +13,8 @@ use super::Registry;
 use crate::error::{unsupported, OpError};
 use crate::proto::{self, Const};
 use crate::translator::{
-    float_type, identity, keeps_order, pairs, permuted, resolve_axes, unit_axis_move, Attrs, Tensor, Translator, Value,
-    TO_NHWC,
+    float_type, identity, int_list, keeps_order, pairs, permuted, resolve_axes, unit_axis_move, Attrs, Tensor,
+    Translator, Value, TO_NHWC,
 };
 
 pub(super) fn register(registry: &mut Registry) {
@@ -53,7 +53,10 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Split", Translator::split);
     registry.insert("Flatten", Translator::flatten);
     registry.insert("Transpose", Translator::transpose);
-    registry.insert("Reshape", Translator::reshape);
+    registry.insert("Reshape", |t, node| match t.value(node, 0)? {
+        Value::Dims(_) => t.shape_arithmetic(node),
+        _ => t.reshape(node),
+    });
     registry.insert("Pad", Translator::pad);
     registry.insert("Resize", Translator::resize);
     registry.insert("DepthToSpace", |t, node| t.depth_space(node, true));
@@ -94,8 +97,25 @@ const MAX_FACTOR: f32 = 4096.0;
 
 impl Translator {
     fn concat(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let tensors: Vec<Tensor> = (0..node.input.len()).map(|i| self.tensor(node, i)).collect::<Result<_, _>>()?;
-        let first = tensors.first().ok_or("no inputs")?.clone();
+        let first = (0..node.input.len()).find_map(|i| self.tensor(node, i).ok()).ok_or("no tensor inputs")?;
+        // A float constant with a first axis of 1 among tensors is repeated over the batch (a
+        // class token, see `Expand`): in the tensors' layout, for the converter to repeat.
+        let mut tensors = Vec::with_capacity(node.input.len());
+        for i in 0..node.input.len() {
+            tensors.push(match self.value(node, i)?.clone() {
+                Value::Const(c)
+                    if matches!(*c, Const::F32(_)) && c.shape().len() == first.rank() && c.shape()[0] == 1 =>
+                {
+                    let held = c.to_f32().permuted_axes(IxDyn(&first.layout)).as_standard_layout().into_owned();
+                    let held_shape = held.shape().to_vec();
+                    let emitted = self.emit_f32(&self.part("constant"), held.view(), &held_shape);
+                    let mut shape: Vec<Option<usize>> = c.shape().iter().map(|&d| Some(d)).collect();
+                    shape[0] = None;
+                    Tensor { node: emitted, shape, layout: first.layout.clone() }
+                }
+                _ => self.tensor(node, i)?,
+            });
+        }
         let rank = first.rank() as i64;
         let axis = proto::attr_int(node, "axis", 1)?;
         let axis = if axis < 0 { axis + rank } else { axis };
@@ -255,6 +275,13 @@ impl Translator {
         if let Some(axis) = ranges.iter().position(|r| r.is_some_and(|(b, e)| e <= b)) {
             return Err(unsupported!("nothing is left of axis {axis} (an empty tensor has no Keras form)"));
         }
+        let sliced = self.sliced(x, ranges, onnx_name);
+        self.bind(onnx_name, sliced);
+        Ok(())
+    }
+
+    /// The TF `StridedSlice` of `x` to `ranges`, named after `onnx_name` (not bound).
+    fn sliced(&mut self, x: &Tensor, ranges: &[Option<(usize, usize)>], onnx_name: &str) -> Tensor {
         let shape: Vec<Option<usize>> =
             x.shape.iter().zip(ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
         // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
@@ -285,8 +312,38 @@ impl Translator {
         if rows > 1 {
             self.rows.insert(node.clone(), rows);
         }
-        self.bind(onnx_name, Tensor { node, shape, layout: x.layout.clone() });
-        Ok(())
+        Tensor { node, shape, layout: x.layout.clone() }
+    }
+
+    /// `Gather` of one index along a non-batch axis of a tensor (`x[:, 0]`, a ViT's class
+    /// token): a `StridedSlice` of it, then for a scalar index a `Squeeze` of the axis.
+    pub(crate) fn gather_one(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let x = self.tensor(node, 0)?;
+        let axis = resolve_axes(&[proto::attr_int(node, "axis", 0)?], x.rank())?[0];
+        let index = self.dims(node, 1)?;
+        let (Some(&[i]), Some(dim)) = (index.known().as_deref(), x.shape[axis].filter(|_| axis != 0)) else {
+            return Err(unsupported!(
+                "only one constant index along a non-batch axis of known size is gathered from a tensor"
+            ));
+        };
+        let i = if i < 0 { i + dim as i64 } else { i };
+        if !(0..dim as i64).contains(&i) {
+            return Err(unsupported!("index {i} out of range for axis {axis} of size {dim}"));
+        }
+        let mut ranges = vec![None; x.rank()];
+        ranges[axis] = Some((i as usize, i as usize + 1));
+        let out = Self::output_name(node)?.to_string();
+        if !index.scalar {
+            return self.strided_slice(&x, &ranges, &out);
+        }
+        let sliced = self.sliced(&x, &ranges, &format!("{out}/slice"));
+        let tf_axis = sliced.layout.iter().position(|&a| a == axis).unwrap_or(axis);
+        let mut shape = sliced.shape.clone();
+        shape.remove(axis);
+        let layout: Vec<usize> =
+            sliced.layout.iter().filter(|&&a| a != axis).map(|&a| if a > axis { a - 1 } else { a }).collect();
+        let attrs: Attrs = vec![("T", float_type()), ("squeeze_dims", int_list(&[tf_axis as i64]))];
+        self.emit_output(node, "Squeeze", vec![sliced.node], attrs, shape, layout)
     }
 
     /// `DepthToSpace` (`to_space`) / `SpaceToDepth` of an NCHW tensor: the `Reshape` →

@@ -27,11 +27,15 @@ pub(super) fn register(registry: &mut Registry) {
             let table = table.clone();
             t.gather_rows(node, &table)
         }
+        (Value::Tensor(_), Value::Const(_)) => t.gather_one(node),
         _ => t.shape_arithmetic(node),
     });
     registry.insert("Cast", Translator::cast);
     registry.insert("Expand", Translator::expand);
-    registry.insert("Equal", Translator::equal);
+    registry.insert("Equal", |t, node| match (t.value(node, 0)?, t.value(node, 1)?) {
+        (Value::Dims(_) | Value::Const(_), Value::Dims(_) | Value::Const(_)) => t.shape_arithmetic(node),
+        _ => t.equal(node),
+    });
 }
 
 /// The ONNX type `Cast` names as `to`, in TF's terms (`None`: a type no tensor here holds).
@@ -128,7 +132,19 @@ impl Translator {
         let target = self.dims(node, 1)?;
         let out = Self::output_name(node)?.to_string();
         if let Value::Const(c) = self.value(node, 0)?.clone() {
-            let target = target.known().ok_or("expanding a constant to a size that depends on the batch")?;
+            // Repeated over the batch (a class token): the same for every sample, so it stays a
+            // constant with a first axis of 1, which a Concat with tensors repeats per sample.
+            let per_sample = match target.values.split_first() {
+                Some((Dim::Batch(1), rest)) if c.shape().len() == target.values.len() && c.shape()[0] == 1 => {
+                    std::iter::once(Some(1))
+                        .chain(rest.iter().map(|d| if let Dim::Known(v) = d { Some(*v) } else { None }))
+                        .collect()
+                }
+                _ => None,
+            };
+            let target = per_sample
+                .or_else(|| target.known())
+                .ok_or("expanding a constant to a size that depends on the batch (other than a first axis of 1)")?;
             let folded = broadcast_const(&c, &target)?;
             self.values.insert(out, Value::Const(Rc::new(folded)));
             return Ok(());

@@ -10,7 +10,7 @@ use tract_onnx::pb::NodeProto;
 use super::Registry;
 use crate::error::{unsupported, OpError};
 use crate::proto::{self, Const};
-use crate::translator::{float_type, identity, resolve_axes, Tensor, Translator, Value};
+use crate::translator::{float_type, identity, resolve_axes, string, Attrs, Tensor, Translator, Value};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Relu", |t, node| t.unary(node, "Relu", vec![]));
@@ -151,12 +151,45 @@ impl Translator {
             return self.one_hot_product(node, &one_hot);
         }
         let a = self.tensor(node, 0)?;
+        if self.is_tensor(node, 1) {
+            let b = self.tensor(node, 1)?;
+            return self.batched_mat_mul(node, a, b);
+        }
         let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?;
         let b = proto::f32_view(&b);
         if a.rank() > 2 {
             return self.last_axis_mat_mul(node, a, b.view());
         }
         self.dense(node, a, b.view(), None)
+    }
+
+    /// `MatMul` of two tensors of one rank (3 or more) that share the batch and every other
+    /// leading axis, as attention writes its scores `q @ kᵀ` and its mix `p @ v` per head: a
+    /// TF `Einsum` over the axes as each operand is held (so a `Transpose` before it costs
+    /// nothing here), which the converter maps to per-head `Dot`s.
+    fn batched_mat_mul(&mut self, node: &NodeProto, a: Tensor, b: Tensor) -> Result<(), OpError> {
+        let rank = a.rank();
+        let leading_match = a.shape[1..rank.saturating_sub(2)] == b.shape[1..rank.saturating_sub(2)];
+        if rank < 3 || b.rank() != rank || !leading_match || a.shape[rank - 1] != b.shape[rank - 2] {
+            return Err(unsupported!(
+                "a product of two tensors shaped {:?} and {:?} (only batched matrix products of one rank, \
+                 sharing the batch and leading axes)",
+                a.shape,
+                b.shape
+            ));
+        }
+        // ONNX axes' letters: shared leading axes, then rows, the contraction, columns.
+        let leading: Vec<char> = (0..rank - 2).map(|i| (b'a' + i as u8) as char).collect();
+        let onnx_a: Vec<char> = leading.iter().copied().chain(['x', 'k']).collect();
+        let onnx_b: Vec<char> = leading.iter().copied().chain(['k', 'y']).collect();
+        let out: String = leading.iter().copied().chain(['x', 'y']).collect();
+        let held = |letters: &[char], t: &Tensor| -> String { t.layout.iter().map(|&axis| letters[axis]).collect() };
+        let equation = format!("{},{}->{out}", held(&onnx_a, &a), held(&onnx_b, &b));
+        let mut shape = a.shape.clone();
+        shape[rank - 1] = b.shape[rank - 1];
+        let attrs: Attrs =
+            vec![("equation", string(&equation)), ("N", pb::attr_value::Value::I(2)), ("T", float_type())];
+        self.emit_output(node, "Einsum", vec![a.node, b.node], attrs, shape, identity(rank))
     }
 
     /// `MatMul` of a (batch, ..., K) tensor by a constant (K, N) (a PyTorch `Linear` on

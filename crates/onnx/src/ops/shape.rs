@@ -1,5 +1,6 @@
 //! Integer ops on shapes and constants (`Shape`, `Gather`, `Cast`, `Slice`, `Concat`,
-//! `Squeeze`, `Unsqueeze`, `ReduceProd` and arithmetic), folded at translation time with the
+//! `Squeeze`, `Unsqueeze`, `ReduceProd`, `Reshape` to a vector, `Equal`, `Where` and
+//! arithmetic), folded at translation time with the
 //! batch kept symbolic; see [`crate::shapes`].
 
 use tf2h5_tf::{Dim, Dims};
@@ -13,7 +14,7 @@ use crate::translator::Translator;
 
 pub(super) fn register(registry: &mut Registry) {
     // `Gather` and `Cast` of tensors are lookups (see `lookup`), which dispatch here otherwise.
-    for op in ["Shape", "ReduceProd"] {
+    for op in ["Shape", "ReduceProd", "Where"] {
         registry.insert(op, Translator::shape_arithmetic);
     }
 }
@@ -22,6 +23,11 @@ impl Translator {
     /// Integer ops on shapes and constants, folded (see [`crate::shapes`]).
     pub(crate) fn shape_arithmetic(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let dims = match node.op_type.as_str() {
+            "Shape" if !self.is_tensor(node, 0) => {
+                let values = self.dims(node, 0)?;
+                let len = if values.scalar { vec![] } else { vec![Dim::Known(values.values.len() as i64)] };
+                Dims { values: len, scalar: false }
+            }
             "Shape" => {
                 let x = self.any_tensor(node, 0)?;
                 let mut shape = Dims::of_shape(&x.shape).ok_or_else(|| {
@@ -78,6 +84,48 @@ impl Translator {
                 shapes::with_rank(&self.dims(node, 0)?, 1, &axes)?
             }
             "Squeeze" => shapes::with_rank(&self.dims(node, 0)?, 0, &self.raw_axes(node, 13)?.unwrap_or_default())?,
+            // PyTorch's `expand(n, -1, -1)`: its sizes reshaped to a vector, compared with -1,
+            // and the -1s replaced by 1 through `Where`.
+            "Reshape" => {
+                let values = self.dims(node, 0)?;
+                if !matches!(self.dims(node, 1)?.known().as_deref(), Some([-1]) | Some([_])) {
+                    return Err("shape values are reshaped to a vector only".into());
+                }
+                Dims { values: values.values, scalar: false }
+            }
+            "Equal" => {
+                // The batch size is at least 1: never equal to a constant below 1.
+                let equal = |x: Dim, y: Dim| match (x, y) {
+                    (Dim::Known(x), Dim::Known(y)) => Some(Dim::Known(i64::from(x == y))),
+                    (Dim::Batch(k), Dim::Known(v)) | (Dim::Known(v), Dim::Batch(k)) if k >= 1 && v < 1 => {
+                        Some(Dim::Known(0))
+                    }
+                    _ => None,
+                };
+                let (a, b) = (self.dims(node, 0)?, self.dims(node, 1)?);
+                a.zip_with(&b, equal)
+                    .ok_or_else(|| format!("comparing shape values {:?} and {:?}", a.values, b.values))?
+            }
+            "Where" => {
+                let operands = [self.dims(node, 0)?, self.dims(node, 1)?, self.dims(node, 2)?];
+                let len = operands.iter().map(|d| d.values.len()).max().unwrap_or(0);
+                let at = |d: &Dims, i: usize| -> Option<Dim> {
+                    if d.values.len() == 1 {
+                        d.values.first().copied()
+                    } else {
+                        d.values.get(i).copied()
+                    }
+                };
+                let values = (0..len)
+                    .map(|i| match (at(&operands[0], i)?, at(&operands[1], i)?, at(&operands[2], i)?) {
+                        (Dim::Known(0), _, y) => Some(y),
+                        (Dim::Known(_), x, _) => Some(x),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("a Where on shape values whose condition depends on the batch or does not broadcast")?;
+                Dims { values, scalar: operands.iter().all(|d| d.scalar) }
+            }
             other => return Err(unsupported!("op '{other}' is not supported on shape values")),
         };
         self.bind_dims(node, dims)

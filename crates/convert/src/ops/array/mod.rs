@@ -1,8 +1,10 @@
 //! Graph plumbing and shape ops: Placeholder, Const, Identity/IdentityN/StopGradient,
-//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, MirrorPad (→ crops, reversals, Concatenate), ReverseV2 (→ 0/1 maps), StridedSlice (→ Cropping2D), Transpose, and the
-//! shape arithmetic around reshapes (Shape, Pack, GatherV2, Cast).
+//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, MirrorPad (→ crops, reversals, Concatenate), ReverseV2 (→ 0/1 maps), StridedSlice (→ Cropping2D), Transpose,
+//! BroadcastTo/Tile of constants over the batch (class tokens), and the shape arithmetic around
+//! reshapes (Shape, Pack, GatherV2, Cast).
 
 pub(crate) mod axis;
+mod broadcast;
 mod mirror_pad;
 mod reshape;
 mod reverse;
@@ -37,6 +39,8 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("StridedSlice", strided_slice::strided_slice);
     registry.insert("Transpose", transpose::transpose);
     registry.insert("ConcatV2", concat_v2);
+    registry.insert("BroadcastTo", broadcast::broadcast_to);
+    registry.insert("Tile", broadcast::tile);
     registry.insert("Pad", pad);
     registry.insert("MirrorPad", mirror_pad::mirror_pad);
     registry.insert("ReverseV2", reverse::reverse_v2);
@@ -95,7 +99,8 @@ fn identity(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
 }
 
 /// `ConcatV2(values..., axis)` of tensors → `Concatenate` (the axis counts the batch, as in
-/// TF); of shape integers or constants (reshape targets, tensordot permutations) → folded.
+/// TF), a constant among them repeated over the batch first (`broadcast.rs`); of shape
+/// integers or constants (reshape targets, tensordot permutations) → folded.
 fn concat_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let count = ctx.input_count(node);
     if count < 2 {
@@ -105,11 +110,20 @@ fn concat_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
         [axis] => *axis,
         _ => return Err(ctx.refuse(node, "the axis must be a scalar")),
     };
-    let all_tensors = (0..count - 1).all(|i| matches!(ctx.input(node, i), Ok(Value::Tensor(_))));
-    if !all_tensors {
+    let values: Vec<Value> = (0..count - 1).map(|i| ctx.input(node, i).cloned()).collect::<Result<_, _>>()?;
+    let Some(like) = values.iter().find_map(|v| if let Value::Tensor(t) = v { Some(t.clone()) } else { None }) else {
         return concat_constants(ctx, node, count - 1, axis);
+    };
+    let name = ctx.layer_name(&node.name);
+    let mut inputs: Vec<KTensor> = Vec::with_capacity(values.len());
+    for (i, value) in values.into_iter().enumerate() {
+        inputs.push(match value {
+            Value::Tensor(t) => t,
+            // A constant repeated over the batch (a class token): the same for every sample.
+            Value::Const(ConstTensor::F32(c)) => broadcast::per_sample(ctx, node, &format!("{name}_{i}"), &like, &c)?,
+            _ => ctx.tensor_input(node, i)?,
+        });
     }
-    let inputs: Vec<KTensor> = (0..count - 1).map(|i| ctx.tensor_input(node, i)).collect::<Result<_, _>>()?;
     if inputs.len() == 1 {
         return Ok(ctx.pass_through(node, inputs[0].clone()));
     }
@@ -123,7 +137,6 @@ fn concat_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let mut shape = inputs[0].shape.clone();
     shape[positive_axis as usize] =
         inputs.iter().map(|t| t.shape[positive_axis as usize]).try_fold(0usize, |acc, d| d.map(|d| acc + d));
-    let name = ctx.layer_name(&node.name);
     let layer = layers::concatenate(&name, inputs.into_iter().map(|t| t.layer).collect(), axis);
     Ok(ctx.add_layer(node, layer, shape))
 }
