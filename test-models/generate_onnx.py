@@ -368,6 +368,20 @@ def case_onnx_clip_space():
     return model, {x: (4, 4, 4)}, desc
 
 
+def case_onnx_log_softmax():
+    """LogSoftmax over the channels of an NCHW tensor (held last) and after a Gemm; opset 13."""
+    b = Builder(909)
+    x = "x"
+    t = b.conv(x, 3, 6, 3, pads=[1, 1, 1, 1])
+    y1 = b.op("LogSoftmax", [t], "channel_log_probs", axis=1)
+    t = b.op("Flatten", [b.op("GlobalAveragePool", [t])], axis=1)
+    y2 = b.op("LogSoftmax", [b.gemm(t, 6, 4)], "log_probs", axis=-1)
+    model = b.model([image_input(x, 3, 5, 5)], [y1, y2], 13)
+    desc = ("ONNX opset 13, NCHW 3x5x5: Conv 3x3, LogSoftmax over the channels (axis 1); GlobalAveragePool, "
+            "Flatten, Gemm, LogSoftmax over the last axis. Two outputs.")
+    return model, {x: (3, 5, 5)}, desc
+
+
 def case_onnx_token_ids():
     """int64 token ids through a Gather from a constant table (PyTorch's nn.Embedding)."""
     b = Builder(1301)
@@ -411,7 +425,7 @@ def case_onnx_one_hot_bytes():
 
 
 CASES = {"onnx_cnn": case_onnx_cnn, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
-         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 

@@ -4,7 +4,7 @@
 //! Only activations whose definition is the same in tf-keras 2.x and Keras 3 are accepted
 //! (`hard_sigmoid`, for one, differs between them). Formulas follow TF's kernels: `gelu` is
 //! the exact erf form (Keras's default `approximate=False`), `elu` has alpha 1, `selu` uses
-//! Keras's constants, `softmax` runs over the last axis.
+//! Keras's constants, `softmax` and `log_softmax` run over the last axis.
 
 use ndarray::{ArrayD, ArrayViewMut1};
 
@@ -21,6 +21,7 @@ pub(crate) enum Activation {
     Sigmoid,
     Tanh,
     Softmax,
+    LogSoftmax,
     Swish,
     Gelu,
     Elu,
@@ -43,6 +44,7 @@ impl Activation {
             "sigmoid" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,
             "softmax" => Activation::Softmax,
+            "log_softmax" => Activation::LogSoftmax,
             "swish" => Activation::Swish,
             "gelu" => Activation::Gelu,
             "elu" => Activation::Elu,
@@ -54,11 +56,11 @@ impl Activation {
         })
     }
 
-    /// The function on one value (every activation but softmax).
+    /// The function on one value (every activation but the softmaxes).
     #[inline]
     fn scalar(self, x: f32) -> f32 {
         match self {
-            Activation::Linear | Activation::Softmax => x,
+            Activation::Linear | Activation::Softmax | Activation::LogSoftmax => x,
             // `x < 0` rather than `max` so that NaN propagates as in TF.
             Activation::Relu => {
                 if x < 0.0 {
@@ -101,6 +103,7 @@ impl Activation {
         match self {
             Activation::Linear => {}
             Activation::Softmax => tensor::for_each_row(data, row_len, |row| softmax_lane(tensor::lane(row))),
+            Activation::LogSoftmax => tensor::for_each_row(data, row_len, |row| log_softmax_lane(tensor::lane(row))),
             _ => data.iter_mut().for_each(|v| *v = self.scalar(*v)),
         }
     }
@@ -109,13 +112,13 @@ impl Activation {
     pub fn apply(self, mut x: ArrayD<f32>) -> ArrayD<f32> {
         match self {
             Activation::Linear => {}
-            Activation::Softmax => {
+            Activation::Softmax | Activation::LogSoftmax => {
                 if !x.is_standard_layout() {
                     x = x.as_standard_layout().into_owned();
                 }
                 let row_len = x.shape().last().copied().unwrap_or(1);
                 if let Some(data) = x.as_slice_mut() {
-                    tensor::for_each_row(data, row_len, |row| softmax_lane(tensor::lane(row)));
+                    self.apply_rows(data, row_len);
                 }
             }
             _ => tensor::map_inplace(&mut x, move |v| self.scalar(v)),
@@ -147,6 +150,15 @@ pub(crate) fn softmax_lane(mut lane: ArrayViewMut1<'_, f32>) {
     lane.iter_mut().for_each(|v| *v /= sum);
 }
 
+/// Log-softmax of one lane in place, as TF's kernel: (x − max) − log(Σ exp(x − max)), the sum
+/// in f64.
+fn log_softmax_lane(mut lane: ArrayViewMut1<'_, f32>) {
+    let max = lane.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = lane.iter().map(|&v| f64::from((v - max).exp())).sum();
+    let log_sum = sum.ln() as f32;
+    lane.iter_mut().for_each(|v| *v = (*v - max) - log_sum);
+}
+
 /// The error function in f64 (libm's, from FreeBSD's msun: within an ulp, and fast enough for
 /// every GELU of a ConvNeXt, where a Taylor series took half the engine's time).
 pub(crate) fn erf(x: f64) -> f64 {
@@ -159,7 +171,7 @@ pub(crate) fn apply(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>
     let x = super::single_input(&cfg, inputs)?;
     let name = cfg.opt_str("activation")?.ok_or_else(|| cfg.invalid("config key 'activation' is missing"))?;
     let activation = Activation::parse(&cfg, name)?;
-    if x.ndim() == 0 && activation == Activation::Softmax {
+    if x.ndim() == 0 && matches!(activation, Activation::Softmax | Activation::LogSoftmax) {
         return Err(cfg.shape("softmax needs at least one axis"));
     }
     Ok(activation.apply(tensor::into_standard(x)))
@@ -174,6 +186,21 @@ mod tests {
 
     fn run(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, EngineError> {
         apply(&layers::activation("act", "x".into(), name), vec![Input::Owned(x)])
+    }
+
+    #[test]
+    fn log_softmax_is_the_log_of_softmax() {
+        let x = array![[1.0f32, 2.0, 3.0], [1000.0, 0.0, -1000.0]].into_dyn();
+        let logs = run("log_softmax", x.clone()).unwrap();
+        // From tf.nn.log_softmax; the second row's large values must not overflow.
+        assert_abs_diff_eq!(logs[[0, 0]], -2.407_606, epsilon = 1e-5);
+        assert_abs_diff_eq!(logs[[0, 2]], -0.407_605_97, epsilon = 1e-5);
+        assert_eq!(logs[[1, 0]], 0.0);
+        assert_eq!(logs[[1, 1]], -1000.0);
+        let probs = run("softmax", x).unwrap();
+        for (log, prob) in logs.iter().zip(&probs) {
+            assert_abs_diff_eq!(log.exp(), *prob, epsilon = 1e-6);
+        }
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Div", |t, node| t.binary(node, "RealDiv"));
     registry.insert("Gemm", Translator::gemm);
     registry.insert("MatMul", Translator::mat_mul);
-    registry.insert("Softmax", Translator::softmax);
+    registry.insert("Softmax", |t, node| t.softmax(node, "Softmax"));
+    registry.insert("LogSoftmax", |t, node| t.softmax(node, "LogSoftmax"));
 }
 
 /// Refuses attribute `attr` of an activation unless it is `builtin`, the value Keras's
@@ -469,7 +470,8 @@ impl Translator {
     /// normalises the last axis of its layout: the channels of an NHWC-held tensor, or the
     /// last one; any other case whose later axes are all 1 (or coerced) is a reshape to
     /// (…, product) around it.
-    fn softmax(&mut self, node: &NodeProto) -> Result<(), OpError> {
+    /// `LogSoftmax` is the same with TF's `op` `LogSoftmax`.
+    fn softmax(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let rank = x.rank();
         let coerced = self.opset < 13;
@@ -486,7 +488,7 @@ impl Translator {
             _ => None,
         };
         if single.is_some_and(|a| x.layout.last() == Some(&a)) {
-            return self.unary(node, "Softmax", vec![("T", float_type())]);
+            return self.unary(node, op, vec![("T", float_type())]);
         }
         if let Some(a) = single {
             // TF's Softmax normalises the last axis: hold `x` with axis `a` last (NHWC for the
@@ -499,14 +501,14 @@ impl Translator {
             };
             let held = self.held_as(&x, &layout, &self.part("softmax_axis_last"))?;
             let (inputs, shape) = (vec![held.node.clone()], held.shape.clone());
-            return self.emit_output(node, "Softmax", inputs, vec![("T", float_type())], shape, held.layout);
+            return self.emit_output(node, op, inputs, vec![("T", float_type())], shape, held.layout);
         }
-        self.coerced_softmax(node, &x, axis)
+        self.coerced_softmax(node, &x, axis, op)
     }
 
     /// Softmax jointly over the axes of `x` from `axis` on: `Reshape` to (batch, d1, …,
     /// d(axis-1), product), `Softmax` over the last axis, `Reshape` back.
-    fn coerced_softmax(&mut self, node: &NodeProto, x: &Tensor, axis: usize) -> Result<(), OpError> {
+    fn coerced_softmax(&mut self, node: &NodeProto, x: &Tensor, axis: usize, op: &str) -> Result<(), OpError> {
         if self.rows_of(x) != 1 {
             return Err("a softmax of rows merged with the batch is not supported".into());
         }
@@ -518,7 +520,7 @@ impl Translator {
         let flat_shape = self.emit_ints(&self.part("coerced/shape"), &flat);
         let flat =
             self.emit(&self.part("coerced"), "Reshape", vec![source.node, flat_shape], vec![("T", float_type())]);
-        let normalised = self.emit(&self.part("softmax"), "Softmax", vec![flat], vec![("T", float_type())]);
+        let normalised = self.emit(&self.part("softmax"), op, vec![flat], vec![("T", float_type())]);
         let back: Vec<i64> = std::iter::once(-1).chain(dims).collect();
         let back = self.emit_ints(&self.part("shape"), &back);
         let rank = x.rank();

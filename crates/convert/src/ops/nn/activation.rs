@@ -1,12 +1,13 @@
 //! Activations: TF `Relu`, `Relu6`, `Sigmoid`, `Tanh`, `Elu`, `Selu`, `Softplus`, `Softsign`,
-//! `Softmax`, `LeakyRelu` (and swish/GELU, recognised as patterns, built here).
+//! `Softmax`, `LogSoftmax`, `LeakyRelu` (and swish/GELU, recognised as patterns, built here).
 //!
 //! Fused into the `activation` of a preceding layer whose spec can absorb one (dense and
 //! convolutions with a linear activation) when nothing else reads its output (Softmax only into a rank-2 Dense, where Keras's softmax axis is TF's
 //! last axis); otherwise an `Activation` layer. Only activations defined the same way in
 //! tf-keras and Keras 3 are used. `Relu6` is `ReLU(max_value=6)`; `LeakyRelu` is the
 //! `LeakyReLU` layer with `alpha` (never the `leaky_relu` activation string, whose default
-//! slope differs between versions). TF's Softmax normalises the last axis.
+//! slope differs between versions). TF's Softmax and LogSoftmax normalise the last axis, as
+//! the `log_softmax` activation does in tf-keras, Keras 3 and tfjs (its `logSoftmax`).
 
 use tf2h5_keras::layers;
 use tf2h5_keras::spec::LayerSpec;
@@ -26,6 +27,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Softplus", |ctx, node| activation(ctx, node, "softplus"));
     registry.insert("Softsign", |ctx, node| activation(ctx, node, "softsign"));
     registry.insert("Softmax", softmax);
+    registry.insert("LogSoftmax", |ctx, node| activation(ctx, node, "log_softmax"));
     registry.insert("Relu6", relu6);
     registry.insert("LeakyRelu", leaky_relu);
 }
