@@ -147,7 +147,8 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
     `input_shapes` may hold None (unknown) dimensions; then `sizes` lists the concrete
     shapes (one list per input, no batch) to compute outputs at: the first gives x.npy/y.npy,
     each later one the files of a `runs` entry of meta.json (x_1.npy, y_1.npy, ...).
-    `dtype` is the inputs' type; `draw(rs, shape)` draws their values (default N(0, 1))."""
+    `dtype` is the inputs' type; `draw(rs, shape)` draws their values (default N(0, 1)); a list
+    gives each input its own."""
     rs_inputs = np.random.RandomState(seed + 1000)
     in_names = ["x"] if len(input_shapes) == 1 else [f"x{i}" for i in range(len(input_shapes))]
     specs = [
@@ -157,6 +158,7 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
     frozen, gd = freeze(fn, specs, keep_calls)
     sizes = sizes or [input_shapes]
     draw = draw or (lambda rs, shape: rs.standard_normal(shape).astype(np.float32))
+    draw = draw if isinstance(draw, list) else [draw] * len(input_shapes)
     runs = [golden_run(frozen, fn, gd, in_names, run_shapes, rs_inputs, draw) for run_shapes in sizes[1:]]
     input_shapes = sizes[0]
 
@@ -168,7 +170,7 @@ def write_case(out_dir, case, description, fn, input_shapes, seed, checks=None, 
     for t in frozen.outputs:
         assert t.name.endswith(":0"), t.name
 
-    feeds = [draw(rs_inputs, (BATCH, *shape)) for shape in input_shapes]
+    feeds = [d(rs_inputs, (BATCH, *shape)) for d, shape in zip(draw, input_shapes)]
     gd_bytes = gd.SerializeToString(deterministic=True)
     golden = run_graph_def(gd_bytes, in_names, out_names, feeds)
 
@@ -242,7 +244,7 @@ def golden_run(frozen, fn, gd, in_names, shapes, rs_inputs, draw):
     """Inputs at `shapes` (no batch) drawn by `draw` and the serialised GraphDef's outputs
     for them, cross-checked against the Python function."""
     out_names = [t.name.split(":")[0] for t in frozen.outputs]
-    feeds = [draw(rs_inputs, (BATCH, *shape)) for shape in shapes]
+    feeds = [d(rs_inputs, (BATCH, *shape)) for d, shape in zip(draw, shapes)]
     golden = run_graph_def(gd.SerializeToString(deterministic=True), in_names, out_names, feeds)
     eager = fn(*[tf.constant(x) for x in feeds])
     eager = eager if isinstance(eager, (list, tuple)) else [eager]
@@ -1471,6 +1473,84 @@ def case_vit_tiny(out, ref):
     )
 
 
+class SlicedPositions(keras.layers.Layer):
+    """Learned positions as BERT writes them: the first n rows of a (max_length, D) table,
+    broadcast to the token embeddings' shape."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(name="table", shape=(16, input_shape[-1]))
+
+    def call(self, x):
+        return tf.broadcast_to(self.table[: tf.shape(x)[1]], tf.shape(x))
+
+
+class PaddingMask(keras.layers.Layer):
+    """The attention mask of padded token ids: ids != 0, broadcast over the queries."""
+
+    def call(self, ids):
+        return tf.not_equal(ids, 0)[:, tf.newaxis, :]
+
+
+def case_bert_tiny(out, ref):
+    """A BERT-tiny encoder on int32 token and segment ids, with a padding mask from the ids."""
+    rs = seed_all(2121)
+    L = keras.layers
+    tokens, vocab, dim = 8, 30, 32
+    ids = keras.Input(shape=(tokens,), dtype="int32", name="token_ids")
+    segments = keras.Input(shape=(tokens,), dtype="int32", name="segment_ids")
+    token_embedding = L.Embedding(vocab, dim, name="token_embedding")(ids)
+    x = L.Add(name="embeddings")([
+        token_embedding,
+        L.Embedding(2, dim, name="segment_embedding")(segments),
+        SlicedPositions(name="position_embedding")(token_embedding),
+    ])
+    x = L.LayerNormalization(epsilon=1e-12, name="embeddings_ln")(x)
+    mask = PaddingMask(name="padding_mask")(ids)
+    for layer in range(2):
+        a = L.MultiHeadAttention(num_heads=2, key_dim=16, dropout=0.1, name=f"layer{layer}_attention")(
+            x, x, attention_mask=mask)
+        x = L.LayerNormalization(epsilon=1e-12, name=f"layer{layer}_attention_ln")(
+            L.Add(name=f"layer{layer}_residual1")([x, a]))
+        f = L.Dense(64, activation="gelu", name=f"layer{layer}_intermediate")(x)
+        f = L.Dense(dim, name=f"layer{layer}_output")(f)
+        x = L.LayerNormalization(epsilon=1e-12, name=f"layer{layer}_output_ln")(
+            L.Add(name=f"layer{layer}_residual2")([x, f]))
+    pooled = L.Dense(dim, activation="tanh", name="pooler")(L.Lambda(lambda t: t[:, 0], name="cls")(x))
+    model = keras.Model([ids, segments], [x, pooled], name="bert_tiny")
+    randomize_weights(model.weights, rs)
+
+    def draw_ids(rs, shape):
+        """Ids 1..vocab, padded with 0 after a random length of 2 or more."""
+        drawn = rs.randint(1, vocab, shape)
+        for row in drawn:
+            row[rs.randint(2, shape[1] + 1):] = 0
+        return drawn.astype(np.int32)
+
+    def draw_segments(rs, shape):
+        return (np.arange(shape[1]) >= rs.randint(1, shape[1], (shape[0], 1))).astype(np.int32)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["NotEqual"] == 1 and ops["Einsum"] == 12 and ops["GatherV2"] >= 2, ops
+        new_axis = [n for n in gd.node if n.op == "StridedSlice" and n.attr["new_axis_mask"].i]
+        assert len(new_axis) == 1, new_axis
+        return f"NotEqual={ops['NotEqual']}, Einsum={ops['Einsum']}, Softmax={ops['Softmax']}"
+
+    return write_case(
+        out, "bert_tiny",
+        "BERT-tiny encoder on 8 int32 token ids x0 (vocabulary 30; 0 pads, after 2..8 real tokens) "
+        "and segment ids x1 (0/1): Embedding(30, 32) tokens + Embedding(2, 32) segments + learned "
+        "positions (custom layer: the first 8 rows of a (16, 32) table, broadcast_to), "
+        "LayerNormalization (eps 1e-12); a padding mask ids != 0 (NotEqual, then [:, tf.newaxis, :]); "
+        "2 post-norm encoder layers: MultiHeadAttention(2 heads, key_dim 16, dropout inactive) with "
+        "the mask as attention_mask (softmax(scores + (1 - mask) * -1e9)), residual, "
+        "LayerNormalization, Dense(64, gelu erf), Dense(32), residual, LayerNormalization. Outputs: "
+        "the sequence (Identity) and the pooled output Dense(32, tanh) of the first token (Identity_1).",
+        lambda a, b: model([a, b], training=False), [(tokens,), (tokens,)], 2121, checks,
+        dtype=tf.int32, draw=[draw_ids, draw_segments],
+    )
+
+
 def case_dilated_block(out, ref):
     """Dilated Keras Conv2D and DepthwiseConv2D (space-to-batch form)."""
     rs = seed_all(909)
@@ -2186,6 +2266,7 @@ CASES = [
     ("vit_stem", case_vit_stem),
     ("einsum_dense", case_einsum_dense),
     ("vit_tiny", case_vit_tiny),
+    ("bert_tiny", case_bert_tiny),
     ("dilated_block", case_dilated_block),
     ("decomposed_ops", case_decomposed_ops),
     ("frozen_function_call", case_frozen_function_call),

@@ -703,3 +703,43 @@ fn class_token_is_exact_for_any_finite_input() {
     );
     assert!(g.refusal().contains("'out'"), "{}", g.refusal());
 }
+
+/// Token ids (int32, 5 per sample) looked up in a 6-row table, and compared with `op` and 0.
+fn ids_compared(op: &str, with_table: bool) -> G {
+    let mut g = G::new();
+    g.node(
+        "ids",
+        "Placeholder",
+        &[],
+        &[
+            ("dtype", attr(attr_value::Value::Type(DataType::DtInt32 as i32))),
+            ("shape", attr(attr_value::Value::Shape(shape(&[-1, 5])))),
+        ],
+    );
+    g.ints("zero", &[], &[2]).node("mask", op, &["ids", "zero"], &[]);
+    let bool_type = attr(attr_value::Value::Type(DataType::DtBool as i32));
+    let float_type = attr(attr_value::Value::Type(DataType::DtFloat as i32));
+    g.ints("axis", &[], &[1]).node("expand", "ExpandDims", &["mask", "axis"], &[]);
+    g.node("cast", "Cast", &["expand"], &[("SrcT", bool_type), ("DstT", float_type)]);
+    if with_table {
+        let table: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        g.floats("table", &[6, 2], &table).ints("gather_axis", &[], &[0]);
+        g.node("lookup", "GatherV2", &["table", "ids", "gather_axis"], &[]);
+    }
+    g
+}
+
+#[test]
+fn comparisons_of_ids_are_embedding_tables_over_the_ids_bound() {
+    for (op, expected) in [("NotEqual", [1.0, 1.0, 0.0, 1.0, 1.0, 1.0]), ("Less", [1.0, 1.0, 0.0, 0.0, 0.0, 0.0])] {
+        let c = ids_compared(op, true).convert();
+        assert_eq!(classes(&c)[..4], ["InputLayer", "Embedding", "Reshape", "Reshape"], "{op}");
+        // The 6 rows of the table the ids are looked up in bound them: one 0/1 row per id.
+        let table = c.model.layers.iter().find(|l| l.name.starts_with("mask")).unwrap();
+        assert_eq!(weight(table, "embeddings"), expected, "{op}");
+        assert_eq!(table.config["input_dim"], 6);
+    }
+    // Ids nothing bounds cannot be tabulated.
+    let refusal = ids_compared("NotEqual", false).refusal();
+    assert!(refusal.contains("node 'mask'") && refusal.contains("nothing bounds"), "{refusal}");
+}

@@ -38,6 +38,7 @@ pub mod checkpoint;
 pub mod crc32c;
 mod dims;
 mod frames;
+pub mod ids;
 mod loops;
 mod opdefs;
 pub mod saved_model;

@@ -23,6 +23,7 @@ mod keras1;
 mod keras_lambda;
 pub mod keras_source;
 pub mod loops;
+mod new_axis;
 pub mod onnx;
 mod onnx_recurrent;
 mod resize;
@@ -40,6 +41,9 @@ mod resize;
 ///   `Softsign` (below, in f64); `SquaredDifference` (`(a - b)²` with broadcasting).
 /// - `GatherV2`: tract's core `Gather` wants i64 indices; TF's are int32 (tensordot's shape
 ///   arithmetic): cast them first.
+/// - `StridedSlice` with new axes (`mask[:, tf.newaxis, :]`): tract ignores `new_axis_mask`;
+///   the slice without them, then `ExpandDims` (`oracle/new_axis.rs`).
+/// - `NotEqual` (a padding mask `ids != 0`): missing; tract-core's `CompNE`.
 /// - `Einsum` (`EinsumDense`, `MultiHeadAttention`): missing; tract-core's `EinSum`
 ///   (`oracle/einsum.rs`).
 /// - `BroadcastTo` (a ViT's class token): missing; tract-hir's `MultiBroadcastTo` (ONNX
@@ -97,6 +101,10 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("Einsum", einsum::einsum);
+    tf.op_register.insert("NotEqual", |_, _| {
+        use tract_tensorflow::tract_hir::ops::binary::BinIntoHir;
+        Ok(tract_tensorflow::tract_core::ops::logic::CompNE.into_hir())
+    });
     tf.op_register.insert("BroadcastTo", |_, _| Ok(expand(tract_tensorflow::tract_hir::ops::array::MultiBroadcastTo)));
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))
@@ -763,6 +771,7 @@ impl Oracle {
             inputs.iter().map(|(name, _)| placeholder_type(&graph.node, name)).collect::<Result<Vec<_>, _>>()?;
         expand_splat_constants(&mut graph);
         half::batch_norm_in_float(&mut graph);
+        new_axis::strided_slice_new_axes(&mut graph);
         let model = guard::contained(|| tf.model_for_proto_model(&graph));
         drop(graph);
         let mut model = model.map_err(oracle_error)?;

@@ -1,21 +1,11 @@
 //! The values an integer or boolean input may take, read from the graph, so random samples
 //! are valid ids: a `bool` is 0 or 1, a `uint8` 0..256; an int32/int64 input is bounded by
-//! what reads it (through pass-through ops): the row count of a constant table it gathers
-//! from (an embedding lookup), or the depth of a `OneHot`. The smallest bound wins.
+//! what reads it ([`tf2h5_tf::ids::id_bound`]: an embedding table's rows, a `OneHot` depth).
 //! Independent of the converter: this reads the TF graph, not the Keras layers.
-
-use std::collections::HashMap;
 
 use tf2h5_tf::{pb::DataType, NodeExt, TfGraph};
 
 use crate::VerifyError;
-
-/// Ops whose output holds the values of their first input (reshaped, sliced or cast).
-const VALUE_PRESERVING: &[&str] =
-    &["Identity", "Cast", "ExpandDims", "Reshape", "Squeeze", "StridedSlice", "Transpose", "Slice"];
-
-/// How far from the input a bound is still looked for.
-const MAX_DEPTH: usize = 8;
 
 /// Integer range `low..high` of input `name`'s values; `None` for a float input. An
 /// int32/int64 input nothing in the graph bounds takes the range of the user's data for it
@@ -26,7 +16,7 @@ pub fn input_range(graph: &TfGraph, name: &str, given: Option<(i64, i64)>) -> Re
     match dtype {
         Some(DataType::DtBool) => Ok(Some((0, 2))),
         Some(DataType::DtUint8) => Ok(Some((0, 256))),
-        Some(t @ (DataType::DtInt32 | DataType::DtInt64)) => match (bound(graph, name), given) {
+        Some(t @ (DataType::DtInt32 | DataType::DtInt64)) => match (tf2h5_tf::ids::id_bound(graph, name), given) {
             (Some(high), _) => Ok(Some((0, high))),
             (None, Some((min, max))) => Ok(Some((min, max + 1))),
             (None, None) => Err(VerifyError::Input(format!(
@@ -37,69 +27,6 @@ pub fn input_range(graph: &TfGraph, name: &str, given: Option<(i64, i64)>) -> Re
         },
         _ => Ok(None),
     }
-}
-
-/// The smallest upper bound the readers of `name` put on its values.
-fn bound(graph: &TfGraph, name: &str) -> Option<i64> {
-    let mut readers: HashMap<&str, Vec<(&tf2h5_tf::pb::NodeDef, usize)>> = HashMap::new();
-    for node in graph.nodes() {
-        for (position, input) in graph.data_inputs(node).enumerate() {
-            if let Some(producer) = graph.node(&input.node) {
-                readers.entry(producer.name.as_str()).or_default().push((node, position));
-            }
-        }
-    }
-    let mut best: Option<i64> = None;
-    let mut frontier = vec![name];
-    for _ in 0..MAX_DEPTH {
-        let mut next = Vec::new();
-        for tensor in frontier {
-            for &(reader, position) in readers.get(tensor).map(Vec::as_slice).unwrap_or_default() {
-                let found = match (reader.op.as_str(), position) {
-                    ("GatherV2" | "Gather" | "ResourceGather", 1) => table_rows(graph, reader),
-                    ("OneHot", 0) => const_scalar(graph, reader, 1),
-                    (op, 0) if VALUE_PRESERVING.contains(&op) => {
-                        next.push(reader.name.as_str());
-                        None
-                    }
-                    _ => None,
-                };
-                if let Some(high) = found.filter(|&h| h > 0) {
-                    best = Some(best.map_or(high, |b| b.min(high)));
-                }
-            }
-        }
-        frontier = next;
-    }
-    best
-}
-
-/// The length of axis 0 of a gather's constant table (axis 0 only).
-fn table_rows(graph: &TfGraph, gather: &tf2h5_tf::pb::NodeDef) -> Option<i64> {
-    let table = constant_input(graph, gather, 0)?;
-    if gather.op == "GatherV2" && const_scalar(graph, gather, 2) != Some(0) {
-        return None;
-    }
-    table.shape().first().map(|&rows| rows as i64)
-}
-
-/// Input `index` of `node` if it is a constant integer scalar.
-fn const_scalar(graph: &TfGraph, node: &tf2h5_tf::pb::NodeDef, index: usize) -> Option<i64> {
-    let value = constant_input(graph, node, index)?;
-    let ints = value.as_ints()?;
-    (ints.len() == 1).then(|| ints.iter().next().copied()).flatten()
-}
-
-/// Input `index` of `node` if it is a constant, read through `Identity` (frozen variables).
-fn constant_input(graph: &TfGraph, node: &tf2h5_tf::pb::NodeDef, index: usize) -> Option<tf2h5_tf::ConstTensor> {
-    let mut producer = graph.node(&graph.data_inputs(node).nth(index)?.node)?;
-    for _ in 0..MAX_DEPTH {
-        if producer.op != "Identity" {
-            break;
-        }
-        producer = graph.node(&graph.data_inputs(producer).next()?.node)?;
-    }
-    graph.const_value(&producer.name).ok()?
 }
 
 #[cfg(test)]

@@ -128,6 +128,9 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
             // Keras layers compute on integer tensors as integers: only an `Embedding` turns
             // ids into floats, so an integer → float cast has no layer to become.
             let from = node.attr_type_opt("SrcT")?;
+            if from == Some(DataType::DtBool as i32) && holds_comparison(ctx, node) {
+                return Ok(ctx.pass_through(node, t));
+            }
             if from.is_some_and(|t| WHOLE_NUMBER_TYPES.iter().any(|&w| w as i32 == t)) {
                 let from = from.map_or_else(String::new, tf2h5_tf::dtype_name);
                 return Err(ctx.refuse(
@@ -149,6 +152,14 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
             Err(ctx.refuse(node, format!("casting to {to} is not supported here")))
         }
     }
+}
+
+/// Whether `cast` reads the result of a comparison (through reshapes and slices), which the
+/// converter holds as 0.0/1.0 floats (`math::compare`).
+fn holds_comparison(ctx: &Context, cast: &NodeDef) -> bool {
+    let input = ctx.graph.data_inputs(cast).next();
+    let source = input.and_then(|input| tf2h5_tf::ids::id_source(ctx.graph, &input.node));
+    source.is_some_and(|source| crate::ops::math::compare::is_comparison(&source.op))
 }
 
 /// Integer and boolean types, whose tensors no Keras layer but `Embedding` turns into floats.

@@ -1,8 +1,9 @@
-//! Arithmetic ops: MatMul and Einsum with a weight (→ Dense), element-wise binary and unary ops (→ merge layers,
+//! Arithmetic ops: comparisons of ids (→ 0/1 `Embedding` tables), MatMul and Einsum with a weight (→ Dense), element-wise binary and unary ops (→ merge layers,
 //! `Rescaling`, 1×1 `DepthwiseConv2D`, `Normalization`, or folded constants), Mean over H,W
 //! (→ GlobalAveragePooling2D), and Prod of shape integers.
 
 mod add;
+pub(crate) mod compare;
 pub(crate) mod const_fold;
 mod einsum;
 mod elementwise;
@@ -33,6 +34,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Mean", mean::mean);
     registry.insert("Max", mean::max);
     registry.insert("Prod", prod::prod);
+    compare::register(registry);
     for op in ["Sqrt", "Rsqrt", "Square", "Neg", "Reciprocal", "Exp", "Abs"] {
         registry.insert(op, unary::unary);
     }

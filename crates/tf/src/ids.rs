@@ -1,0 +1,93 @@
+//! Integer ids in a graph: how far their values may go. An int32/int64 tensor that a graph
+//! reads as ids (token ids, class indices) is bounded by what reads it, through ops that keep
+//! its values (reshapes, slices, casts): the row count of a constant table it gathers from (an
+//! embedding lookup), or the depth of a `OneHot`; the smallest bound wins. Verification draws
+//! random ids below it, and the converter tabulates functions of ids (a padding mask) over it.
+
+use std::collections::HashMap;
+
+use crate::{pb::NodeDef, ConstTensor, TfGraph};
+
+/// Ops whose output holds the values of their first input (reshaped, sliced or cast).
+pub const VALUE_PRESERVING: &[&str] =
+    &["Identity", "Cast", "ExpandDims", "Reshape", "Squeeze", "StridedSlice", "Transpose", "Slice"];
+
+/// How far from the ids a bound is still looked for.
+const MAX_DEPTH: usize = 8;
+
+/// The smallest upper bound (exclusive) the readers of node `name`'s output put on its values,
+/// found through [`VALUE_PRESERVING`] ops; `None` when nothing bounds it.
+pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
+    let mut readers: HashMap<&str, Vec<(&NodeDef, usize)>> = HashMap::new();
+    for node in graph.nodes() {
+        for (position, input) in graph.data_inputs(node).enumerate() {
+            if let Some(producer) = graph.node(&input.node) {
+                readers.entry(producer.name.as_str()).or_default().push((node, position));
+            }
+        }
+    }
+    let mut best: Option<i64> = None;
+    let mut frontier = vec![name];
+    for _ in 0..MAX_DEPTH {
+        let mut next = Vec::new();
+        for tensor in frontier {
+            for &(reader, position) in readers.get(tensor).map(Vec::as_slice).unwrap_or_default() {
+                let found = match (reader.op.as_str(), position) {
+                    ("GatherV2" | "Gather" | "ResourceGather", 1) => table_rows(graph, reader),
+                    ("OneHot", 0) => const_scalar(graph, reader, 1),
+                    (op, 0) if VALUE_PRESERVING.contains(&op) => {
+                        next.push(reader.name.as_str());
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(high) = found.filter(|&h| h > 0) {
+                    best = Some(best.map_or(high, |b| b.min(high)));
+                }
+            }
+        }
+        frontier = next;
+    }
+    best
+}
+
+/// The node whose values `name`'s output holds, followed back through [`VALUE_PRESERVING`]
+/// ops (the ids a reshaped or sliced copy came from).
+pub fn id_source<'g>(graph: &'g TfGraph, name: &str) -> Option<&'g NodeDef> {
+    let mut node = graph.node(name)?;
+    for _ in 0..graph.nodes().len() {
+        if !VALUE_PRESERVING.contains(&node.op.as_str()) {
+            break;
+        }
+        node = graph.node(&graph.data_inputs(node).next()?.node)?;
+    }
+    Some(node)
+}
+
+/// The length of axis 0 of a gather's constant table (axis 0 only).
+fn table_rows(graph: &TfGraph, gather: &NodeDef) -> Option<i64> {
+    let table = constant_input(graph, gather, 0)?;
+    if gather.op == "GatherV2" && const_scalar(graph, gather, 2) != Some(0) {
+        return None;
+    }
+    table.shape().first().map(|&rows| rows as i64)
+}
+
+/// Input `index` of `node` if it is a constant integer scalar.
+fn const_scalar(graph: &TfGraph, node: &NodeDef, index: usize) -> Option<i64> {
+    let value = constant_input(graph, node, index)?;
+    let ints = value.as_ints()?;
+    (ints.len() == 1).then(|| ints.iter().next().copied()).flatten()
+}
+
+/// Input `index` of `node` if it is a constant, read through `Identity` (frozen variables).
+fn constant_input(graph: &TfGraph, node: &NodeDef, index: usize) -> Option<ConstTensor> {
+    let mut producer = graph.node(&graph.data_inputs(node).nth(index)?.node)?;
+    for _ in 0..MAX_DEPTH {
+        if producer.op != "Identity" {
+            break;
+        }
+        producer = graph.node(&graph.data_inputs(producer).next()?.node)?;
+    }
+    graph.const_value(&producer.name).ok()?
+}
