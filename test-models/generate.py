@@ -862,9 +862,41 @@ def case_sm_keras3_export(out, ref):
     )
 
 
+def case_sm_keras3_transformer(out, ref):
+    import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
+
+    rs = np.random.RandomState(3131)
+    keras3.utils.set_random_seed(3131)
+    L = keras3.layers
+    inp = keras3.Input(shape=(8, 32), name="tokens")
+    a = L.MultiHeadAttention(num_heads=2, key_dim=16, dropout=0.1, name="attention")(inp, inp)
+    x = L.LayerNormalization(epsilon=1e-6, name="ln1")(L.Add(name="residual1")([inp, a]))
+    f = L.Dense(64, activation="gelu", name="mlp1")(x)
+    f = L.Dense(32, name="mlp2")(f)
+    x = L.LayerNormalization(epsilon=1e-6, name="ln2")(L.Add(name="residual2")([x, f]))
+    model = keras3.Model(inp, x, name="transformer_block")
+    randomize_weights(model.weights, rs)
+
+    def save(path):
+        model.export(path, verbose=False)
+
+    return write_saved_model_case(
+        out, "sm_keras3_transformer",
+        f"Keras {keras3.__version__} model.export(dir) of a post-norm transformer block on (8, 32) "
+        "tokens: MultiHeadAttention(2 heads, key_dim 16, dropout inactive; Keras 3 writes its "
+        "EinsumDense projections as BatchMatMulV2 by the reshaped kernel between Reshapes, the "
+        "scores and mix as Einsum 'BTNH,BSNH->BNTS' / 'BNTS,BSNH->BTNH'), residual Add, "
+        "LayerNormalization (eps 1e-6), Dense(64, gelu erf), Dense(32), residual Add, "
+        "LayerNormalization.",
+        save, {"tokens": (8, 32)}, 3131,
+        lambda feeds: {"output_0": np.asarray(model(feeds["tokens"], training=False))},
+        "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
+    )
+
+
 SAVED_MODEL_CASES = {
     "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save",
-    "sm_keras3_export",
+    "sm_keras3_export", "sm_keras3_transformer",
 }
 
 
@@ -1871,6 +1903,28 @@ def case_debug_checks(out, ref):
     return size
 
 
+def case_tf_refused_gelu(out, ref):
+    """`tf_refused/gelu_tanh.pb`: Dense(4) -> keras.activations.gelu(approximate=True), frozen.
+    Its cube (`Pow(x, 3)`) has no exact Keras layer, and no activation string selects the
+    approximation: tf2h5 refuses it naming the Pow as a tanh-approximate GELU."""
+    rs = seed_all(1910)
+    L = keras.layers
+    inp = keras.Input(shape=(3,), name="x")
+    y = L.Dense(4, name="dense")(inp)
+    y = L.Lambda(lambda t: keras.activations.gelu(t, approximate=True), name="gelu_tanh")(y)
+    model = keras.Model(inp, y, name="gelu_tanh")
+    randomize_weights(model.weights, rs)
+    _, gd = freeze(lambda x: model(x, training=False), [tf.TensorSpec([None, 3], tf.float32, name="x")])
+    assert op_histogram(gd)["Pow"] == 1, op_histogram(gd)
+    d = os.path.join(out, "tf_refused")
+    os.makedirs(d, exist_ok=True)
+    data = gd.SerializeToString(deterministic=True)
+    with open(os.path.join(d, "gelu_tanh.pb"), "wb") as f:
+        f.write(data)
+    print(f"== tf_refused/gelu_tanh.pb: {len(gd.node)} nodes")
+    return len(data)
+
+
 def case_dynamic_fcn(out, ref):
     """A fully convolutional net with unknown height and width."""
     rs = seed_all(1414)
@@ -2250,6 +2304,7 @@ CASES = [
     ("sm_tf_keras_two_io", case_sm_tf_keras_two_io),
     ("sm_tf1_simple_save", case_sm_tf1_simple_save),
     ("sm_keras3_export", case_sm_keras3_export),
+    ("sm_keras3_transformer", case_sm_keras3_transformer),
     ("sm_lstm_text", case_sm_lstm_text),
     ("sm_gru_bidirectional", case_sm_gru_bidirectional),
     ("sm_lstm_stacked", case_sm_lstm_stacked),
@@ -2275,6 +2330,7 @@ CASES = [
     ("reflect_front_end", case_reflect_front_end),
     ("debug_checks", case_debug_checks),
     ("tf_refused_loops", case_tf_refused_loops),
+    ("tf_refused_gelu", case_tf_refused_gelu),
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),
     ("dynamic_flatten", case_dynamic_flatten),

@@ -382,6 +382,20 @@ def case_onnx_log_softmax():
     return model, {x: (3, 5, 5)}, desc
 
 
+def case_onnx_gelu():
+    """The opset-20 Gelu op, exact form (approximate 'none'), after a Gemm and on a 3-D tensor."""
+    b = Builder(2020)
+    t = b.op("Gelu", [b.gemm("x", 6, 8)], "gelu")
+    t = b.op("Reshape", [t, b.const("shape", [-1, 2, 4], np.int64)], "tokens")
+    y = b.op("Gelu", [t], "gelu_tokens", approximate="none")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])
+    model = b.model([x], [y], 20)
+    model.ir_version = 9  # opset 20 needs IR 9
+    desc = ("ONNX opset 20, (N, 6): Gemm to 8, Gelu (approximate default 'none'), Reshape to (N, 2, 4), "
+            "Gelu (approximate='none').")
+    return model, {"x": (6,)}, desc
+
+
 def case_onnx_token_ids():
     """int64 token ids through a Gather from a constant table (PyTorch's nn.Embedding)."""
     b = Builder(1301)
@@ -424,7 +438,7 @@ def case_onnx_one_hot_bytes():
     return model, {"bytes": (16,)}, desc, {"bytes": (classes, np.int32)}
 
 
-CASES = {"onnx_cnn": case_onnx_cnn, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
+CASES = {"onnx_cnn": case_onnx_cnn, "onnx_gelu": case_onnx_gelu, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
          "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
@@ -486,33 +500,29 @@ def write_refused(out_dir):
     """`onnx_refused/`: models tf2h5 must refuse with exit code 2 (no meta.json)."""
     d = os.path.join(out_dir, "onnx_refused")
     os.makedirs(d, exist_ok=True)
-    x = image_input("x", 2, 4, 4)
-    node = helper.make_node("LpNormalization", ["x"], ["y"], name="lp_norm", axis=1)
-    graph = helper.make_graph([node], "g", [x], [image_input("y", 2, 4, 4)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    with open(os.path.join(d, "unsupported_op.onnx"), "wb") as f:
-        f.write(model.SerializeToString())
+
+    def save(file, node, inputs, outputs, opset, ir_version, initializers=()):
+        graph = helper.make_graph([node], "g", inputs, outputs, list(initializers))
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = ir_version
+        onnx.checker.check_model(model)
+        with open(os.path.join(d, file), "wb") as f:
+            f.write(model.SerializeToString())
+
+    x, y = image_input("x", 2, 4, 4), image_input("y", 2, 4, 4)
+    save("unsupported_op.onnx", helper.make_node("LpNormalization", ["x"], ["y"], name="lp_norm", axis=1),
+         [x], [y], 13, 8)
     # A Relu at opset 22, newer than the tract-onnx oracle reads.
-    node = helper.make_node("Relu", ["x"], ["y"], name="relu")
-    graph = helper.make_graph([node], "g", [x], [image_input("y", 2, 4, 4)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
-    model.ir_version = 10
-    onnx.checker.check_model(model)
-    with open(os.path.join(d, "opset22.onnx"), "wb") as f:
-        f.write(model.SerializeToString())
+    save("opset22.onnx", helper.make_node("Relu", ["x"], ["y"], name="relu"), [x], [y], 22, 10)
     # int64 ids only reshaped: nothing bounds their values, so verification needs --input data.
     ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 6])
     shape = numpy_helper.from_array(np.array([-1, 2, 3], np.int64), "shape")
-    node = helper.make_node("Reshape", ["ids", "shape"], ["y"], name="reshape")
     out = helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 2, 3])
-    graph = helper.make_graph([node], "g", [ids], [out], [shape])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    with open(os.path.join(d, "unbounded_ids.onnx"), "wb") as f:
-        f.write(model.SerializeToString())
+    save("unbounded_ids.onnx", helper.make_node("Reshape", ["ids", "shape"], ["y"], name="reshape"),
+         [ids], [out], 13, 8, [shape])
+    # The opset-20 Gelu in its tanh approximation: no exact Keras form.
+    save("gelu_tanh.onnx", helper.make_node("Gelu", ["x"], ["y"], name="gelu_tanh", approximate="tanh"),
+         [x], [y], 20, 9)
 
 
 def main():

@@ -504,6 +504,27 @@ fn loops_are_refused_naming_the_loop_and_its_layer() {
     );
 }
 
+/// A tanh-approximate GELU has no exact Keras form (TF's pow(x, 3) is not x·x·x in float32, no
+/// activation string selects the approximation): refused in one line naming the node, in a
+/// frozen tf-keras graph (its `Pow`) and as ONNX's opset-20 `Gelu`.
+#[test]
+fn tanh_approximate_gelu_is_refused_naming_its_node() {
+    let tf = refusal_after_path("tf_refused/gelu_tanh.pb");
+    assert_eq!(
+        tf,
+        "node 'gelu_tanh/gelu_tanh/Gelu/Pow' (Pow): a tanh-approximate GELU (gelu(approximate=True)) has no exact \
+         Keras form: no activation string selects the approximation, and x·x·x rounds differently from TF's pow(x, \
+         3); the exact GELU (approximate=False) converts"
+    );
+    let onnx = refusal_after_path("onnx_refused/gelu_tanh.onnx");
+    assert!(
+        onnx.starts_with(
+            "node 'gelu_tanh' (Gelu): a tanh-approximate GELU (approximate='tanh') has no exact Keras form"
+        ),
+        "{onnx}"
+    );
+}
+
 #[test]
 fn ops_lists_tf_and_onnx_ops() {
     let dir = tempfile::tempdir().unwrap();

@@ -43,6 +43,9 @@ mod resize;
 ///   arithmetic): cast them first.
 /// - `StridedSlice` with new axes (`mask[:, tf.newaxis, :]`): tract ignores `new_axis_mask`;
 ///   the slice without them, then `ExpandDims` (`oracle/new_axis.rs`).
+/// - `BatchMatMulV2`/`V3`/`BatchMatMul` (Keras 3's `EinsumDense` on the TF backend): missing;
+///   tract-hir's `MatMulInference` (numpy's matmul broadcasting, as TF's), `adj_x`/`adj_y` as
+///   transposes.
 /// - `NotEqual` (a padding mask `ids != 0`): missing; tract-core's `CompNE`.
 /// - `Einsum` (`EinsumDense`, `MultiHeadAttention`): missing; tract-core's `EinSum`
 ///   (`oracle/einsum.rs`).
@@ -101,6 +104,13 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("Einsum", einsum::einsum);
+    for op in ["BatchMatMulV2", "BatchMatMulV3", "BatchMatMul"] {
+        tf.op_register.insert(op, |_, node| {
+            let adjoint = |key: &str| node.get_attr_opt_bool(key).map(|v| v.unwrap_or(false));
+            let matmul = tract_tensorflow::tract_hir::ops::matmul::MatMulInference::default();
+            Ok(expand(matmul.with_a_trans(adjoint("adj_x")?).with_b_trans(adjoint("adj_y")?)))
+        });
+    }
     tf.op_register.insert("NotEqual", |_, _| {
         use tract_tensorflow::tract_hir::ops::binary::BinIntoHir;
         Ok(tract_tensorflow::tract_core::ops::logic::CompNE.into_hir())

@@ -2,12 +2,13 @@
 //!
 //! Both freeze to the same arithmetic around a mean and a variance:
 //! ```text
-//! inv = Rsqrt(var + eps) [* gamma]        out = x * inv + (beta - mean * inv)   [or + Neg(mean * inv), + Neg(mean) * inv]
+//! inv = Rsqrt(var + eps) [* gamma]        out = x * inv + (beta - mean * inv)   [or + (Neg(mean) * inv + beta), + Neg(mean * inv), + Neg(mean) * inv]
 //! ```
 //! - **Layer normalization** over any axes: tf-keras's (unfused) `LayerNormalization`
 //!   and `tf.nn.moments` + `tf.nn.batch_normalization` compute the moments from `x`:
 //!   `mean = Mean(x, axes, keep_dims)`, `var = Mean(SquaredDifference(x, StopGradient(mean)), axes, keep_dims)`.
-//!   Keras 3 computes `x * inv + (-mean * inv + beta)`, the same float32 operations.
+//!   Keras 3 computes `x * inv + (-mean * inv + beta)`, the same float32 operations (negation
+//!   is exact, and `-a + b` is `b - a` in IEEE).
 //!   (tf-keras's *fused* form, used when epsilon ≥ 1.001e-5, reshapes into a training-mode
 //!   `FusedBatchNormV3` and is not recognised.)
 //! - **Batch normalization** at inference: `mean` and `var` are constants (the moving
@@ -82,16 +83,23 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
 }
 
 fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef) -> Option<Match> {
-    // shifted = beta - mean * inv, -(mean * inv), or -mean * inv (no beta).
-    let shift = view.producer(shifted, &["Sub", "Neg", "Mul"])?;
-    let (beta, m2) = match shift.op.as_str() {
+    // shifted = beta - mean * inv, -mean * inv + beta (Keras 3), -(mean * inv), or -mean * inv
+    // (no beta). `negated`: the mean is negated before the product.
+    let shift = view.producer(shifted, &["Sub", "Neg", "Mul", "AddV2", "Add"])?;
+    let (beta, m2, negated) = match shift.op.as_str() {
         "Sub" => {
             let [beta, m2] = view.inputs2(shift)?;
             view.constant_through_reshape(&beta)?;
-            (Some(beta), view.producer(&m2, &["Mul"])?)
+            (Some(beta), view.producer(&m2, &["Mul"])?, false)
         }
-        "Neg" => (None, view.producer(&view.input(shift, 0)?, &["Mul"])?),
-        _ => (None, shift),
+        "AddV2" | "Add" => {
+            let [a, b] = view.inputs2(shift)?;
+            let (beta, m2) = if view.constant_through_reshape(&a).is_some() { (a, b) } else { (b, a) };
+            view.constant_through_reshape(&beta)?;
+            (Some(beta), view.producer(&m2, &["Mul"])?, true)
+        }
+        "Neg" => (None, view.producer(&view.input(shift, 0)?, &["Mul"])?, false),
+        _ => (None, shift, true),
     };
     // scaled = x * inv, and m2 = mean * inv: inv is the operand they share.
     let m1 = view.producer(scaled, &["Mul"])?;
@@ -99,12 +107,13 @@ fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef
     for (x, inv) in [(&p, &q), (&q, &p)] {
         let Some(mut mean_ref) = other(view, m2, inv) else { continue };
         let mut inner = vec![m2, m1];
-        if std::ptr::eq(shift, m2) {
+        if negated {
             // -mean * inv: the mean is negated first.
             let Some(neg) = view.producer(&mean_ref, &["Neg"]) else { continue };
             mean_ref = view.input(neg, 0)?;
             inner.push(neg);
-        } else {
+        }
+        if !std::ptr::eq(shift, m2) {
             inner.push(shift);
         }
         // inv = rsqrt(var + eps) [* gamma]

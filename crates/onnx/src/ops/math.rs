@@ -1,6 +1,6 @@
 //! Element-wise ops and products: activations, `Add`/`Sub`/`Mul`/`Div` (with the patterns
 //! tf2onnx writes for TF's `SquaredDifference` and `Rsqrt`), variadic `Sum`/`Mean`/`Max`/`Min`,
-//! `Abs`, `PRelu` and `Pow` as the arithmetic of Keras layers, `Clip` (ReLUs and shifts), `Mish`,
+//! `Abs`, `PRelu` and `Pow` as the arithmetic of Keras layers, `Clip` (ReLUs and shifts), `Mish`, `Gelu`,
 //! the hard sigmoid and swish, `Gemm`/`MatMul` by a constant, and `Softmax`.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -22,6 +22,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Softplus", |t, node| t.unary(node, "Softplus", vec![]));
     registry.insert("Softsign", |t, node| t.unary(node, "Softsign", vec![]));
     registry.insert("Mish", Translator::mish);
+    registry.insert("Gelu", Translator::gelu);
     // Keras's `elu` and `selu` activations have their parameters built in.
     registry.insert("Elu", |t, node| {
         keras_builtin(node, "alpha", 1.0)?;
@@ -293,6 +294,31 @@ impl Translator {
         let softplus = self.emit(&self.part("softplus"), "Softplus", vec![x.node.clone()], vec![]);
         let tanh = self.emit(&self.part("tanh"), "Tanh", vec![softplus], vec![]);
         self.elementwise(node, "Mul", vec![x.node.clone(), tanh], vec![("T", float_type())], &x)
+    }
+
+    /// `Gelu` (opset 20): the exact form (`approximate` "none") as TF's `tf.nn.gelu` writes
+    /// it, `0.5·x · erfc(-x·(1/√2))`, which the converter's GELU pattern reads as
+    /// `Activation('gelu')` (onnxruntime computes `0.5·x·(1 + erf(x/√2))`: float32 rounding
+    /// apart, the same). The tanh approximation has no exact Keras form and is refused as such.
+    fn gelu(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        match proto::attr_str(node, "approximate", "none")?.as_str() {
+            "none" => {}
+            "tanh" => {
+                return Err(unsupported!(
+                    "a tanh-approximate GELU (approximate='tanh') has no exact Keras form: no activation \
+                     string selects the approximation; the exact GELU (approximate='none') converts"
+                ))
+            }
+            other => return Err(unsupported!("approximate '{other}'")),
+        }
+        let x = self.tensor(node, 0)?;
+        let minus_half_sqrt2 = self.emit_scalar(&self.part("minus_sqrt_half"), -std::f32::consts::FRAC_1_SQRT_2);
+        let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), minus_half_sqrt2], vec![]);
+        let erfc = self.emit(&self.part("erfc"), "Erfc", vec![scaled], vec![]);
+        let half = self.emit_scalar(&self.part("half"), 0.5);
+        let half_x = self.emit(&self.part("half_x"), "Mul", vec![half, x.node.clone()], vec![]);
+        let half_x = Tensor { node: half_x, ..x.clone() };
+        self.elementwise(node, "Mul", vec![half_x.node.clone(), erfc], vec![("T", float_type())], &half_x)
     }
 
     /// relu6(x + 3) / 6 for `x`, MobileNetV3's hard-sigmoid as the converter's pattern

@@ -114,6 +114,34 @@ pub(super) fn einsum(ctx: &mut Context, node: &NodeDef) -> Result<Value, Convert
     Ok(ctx.add_layer(node, layers::reshape(&format!("{name}_split"), dense.layer, &out_dims), out_shape))
 }
 
+/// TF `BatchMatMulV2` of two computed tensors of one rank sharing the batch and the leading
+/// axes (Keras 3's attention scores and mix on the TensorFlow backend): the einsum
+/// `…mk,…kn->…mn` (`adj_x`/`adj_y` swap an operand's last two letters), built as [`batched`].
+pub(super) fn batch_mat_mul(
+    ctx: &mut Context,
+    node: &NodeDef,
+    [x, y]: [KTensor; 2],
+    adj_x: bool,
+    adj_y: bool,
+) -> Result<Value, ConvertError> {
+    let rank = x.rank();
+    if rank < 3 || y.rank() != rank || rank > 20 {
+        return Err(ctx.refuse(
+            node,
+            format!("a product of tensors of shapes {:?} and {:?} (one rank, 3 or more, expected)", x.shape, y.shape),
+        ));
+    }
+    let leading: Letters = ('a'..='t').take(rank - 2).collect();
+    let with = |tail: [char; 2]| -> Letters { leading.iter().copied().chain(tail).collect() };
+    let (m, k, n) = ('x', 'y', 'z');
+    let xl = with(if adj_x { [k, m] } else { [m, k] });
+    let yl = with(if adj_y { [n, k] } else { [k, n] });
+    let output = with([m, n]);
+    let text = |l: &Letters| l.iter().collect::<String>();
+    let equation = format!("{},{}->{}", text(&xl), text(&yl), text(&output));
+    batched(ctx, node, &equation, [(x, &xl), (y, &yl)], &output)
+}
+
 /// The axes' sizes of `tensor` with `letters`, known.
 fn sizes(tensor: &KTensor, letters: &[char], wanted: &[char]) -> Option<Vec<usize>> {
     wanted.iter().map(|c| tensor.shape[letters.iter().position(|l| l == c)?]).collect()

@@ -11,6 +11,7 @@ mod mat_mul;
 mod maximum;
 mod mean;
 mod mul;
+mod pow;
 mod prod;
 mod real_div;
 mod unary;
@@ -23,6 +24,10 @@ use crate::ConvertError;
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("MatMul", mat_mul::mat_mul);
+    for op in ["BatchMatMulV2", "BatchMatMulV3", "BatchMatMul"] {
+        registry.insert(op, mat_mul::batch_mat_mul);
+    }
+    registry.insert("Pow", pow::pow);
     registry.insert("Einsum", einsum::einsum);
     registry.insert("AddV2", add::add);
     registry.insert("Add", add::add);
