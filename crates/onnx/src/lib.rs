@@ -46,6 +46,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod edges;
 mod error;
 mod ops;
 mod proto;
@@ -186,7 +187,7 @@ fn input_shapes(graph: Option<&tract_onnx::pb::GraphProto>) -> impl Iterator<Ite
         .into_iter()
         .flat_map(|g| &g.input)
         .filter(move |i| !initializers.contains(i.name.as_str()))
-        .filter_map(|input| translator::input_shape(input).ok().map(|shape| (input.name.as_str(), shape)))
+        .filter_map(|input| edges::input_shape(input).ok().map(|shape| (input.name.as_str(), shape)))
 }
 
 /// Every unknown non-batch dimension of the inputs `options` does not fix, with the size to

@@ -132,60 +132,10 @@ pub(crate) fn unit_axis_move(from: &[Option<usize>], to: &[Option<usize>]) -> Op
     to.iter().map(|d| if is_unit(d) { units.next() } else { others.next().filter(|&a| from[a] == *d) }).collect()
 }
 
-/// Whether the 4-D graph input `name` is already channels-last (a model exported from
-/// TensorFlow by tf2onnx): following element-wise ops, the first node that cares about its
-/// layout transposes it NHWC → NCHW (`Transpose` [0, 3, 1, 2], or a `Reshape` that does the
-/// same by moving a channel axis of size 1). Anything else (a `Conv`, a pool...) reads it as
-/// NCHW, the ONNX convention.
-fn reads_channels_last(
-    graph: &GraphProto,
-    name: &str,
-    shape: &[Option<usize>],
-    constants: &HashMap<String, Value>,
-) -> bool {
-    const ELEMENTWISE: &[&str] = &[
-        "Add",
-        "Sub",
-        "Mul",
-        "Div",
-        "Relu",
-        "Sigmoid",
-        "Tanh",
-        "LeakyRelu",
-        "Clip",
-        "HardSigmoid",
-        "HardSwish",
-        "Identity",
-        "Dropout",
-    ];
-    let mut same_layout: HashSet<&str> = HashSet::from([name]);
-    for node in &graph.node {
-        if !node.input.iter().any(|i| same_layout.contains(i.as_str())) {
-            continue;
-        }
-        match node.op_type.as_str() {
-            "Transpose" => return proto::attr_ints(node, "perm").ok().flatten().as_deref() == Some(&[0, 3, 1, 2]),
-            "Reshape" => {
-                let target = node.input.get(1).and_then(|t| match constants.get(t) {
-                    Some(Value::Const(c)) => c.int_values(),
-                    _ => None,
-                });
-                let to: Option<Vec<Option<usize>>> = target.map(|t| {
-                    t.iter().enumerate().map(|(i, &d)| if i == 0 { None } else { usize::try_from(d).ok() }).collect()
-                });
-                return to.and_then(|to| unit_axis_move(shape, &to)).as_deref() == Some(&[0, 3, 1, 2]);
-            }
-            op if ELEMENTWISE.contains(&op) => same_layout.extend(node.output.iter().map(String::as_str)),
-            _ => return false,
-        }
-    }
-    false
-}
-
 pub(crate) type Attrs = Vec<(&'static str, pb::attr_value::Value)>;
 
 pub(crate) struct Translator {
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The default-domain opset the file imports: ops whose inputs or meaning changed between
     /// versions read it.
     pub(crate) opset: i64,
@@ -203,7 +153,7 @@ pub(crate) struct Translator {
     /// inputs and outputs then keep the ONNX layout.
     pub(crate) channels_last_inputs: bool,
     /// The batch size an input of the file fixes (see [`Translation::fixed_batch`]).
-    fixed_batch: Option<usize>,
+    pub(crate) fixed_batch: Option<usize>,
     /// TF nodes whose first axis merges the batch with others (tf2onnx's `tensordot`
     /// reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`): rows per sample.
     pub(crate) rows: HashMap<String, usize>,
@@ -251,25 +201,6 @@ impl From<Failure> for TfError {
     }
 }
 
-/// The shape a graph input declares (`None`: unknown, a `dim_param` or nothing), or why it
-/// has none a Keras `Input` can take.
-pub(crate) fn input_shape(input: &tract_onnx::pb::ValueInfoProto) -> Result<Vec<Option<usize>>, String> {
-    use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
-    use tract_onnx::pb::type_proto::Value as TypeValue;
-    let tensor_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(TypeValue::TensorType(t)) => t,
-        _ => return Err("not a tensor".into()),
-    };
-    let dims = tensor_type.shape.as_ref().map(|s| &s.dim).ok_or("the input has no shape")?;
-    Ok(dims
-        .iter()
-        .map(|d| match d.value {
-            Some(DimValue::DimValue(v)) if v > 0 => Some(v as usize),
-            _ => None,
-        })
-        .collect())
-}
-
 /// Translates `graph`, consuming its initializers as they are decoded (each weight's protobuf
 /// bytes are freed once it is an array).
 pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options: &Options) -> Result<TfGraph, Failure> {
@@ -305,7 +236,7 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
     for output in &graph.output {
         outputs.push(t.output(&output.name, options)?);
     }
-    let layout = layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
+    let layout = crate::edges::layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
     let tf_graph = pb::GraphDef { node: std::mem::take(&mut t.nodes), ..Default::default() };
     let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
     let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
@@ -333,24 +264,6 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
     Ok(result)
 }
 
-/// What the report says about layouts. `edges` hold (TF node, rank).
-fn layout_sentence(
-    inputs: &[(String, usize)],
-    outputs: &[(String, usize)],
-    options: &Options,
-    channels_last_inputs: bool,
-) -> String {
-    let four_d = inputs.iter().chain(outputs).any(|(_, rank)| *rank == 4);
-    match (four_d, options.keep_nchw) {
-        (false, _) => "inputs and outputs keep the ONNX layout (none is 4-D)".into(),
-        (true, _) if channels_last_inputs => {
-            "ONNX layout: the 4-D inputs are already channels-last (NHWC) in the ONNX file (as tf2onnx writes them), so inputs and outputs keep it".into()
-        }
-        (true, false) => "NHWC: 4-D inputs and outputs are the ONNX NCHW tensors transposed to NHWC (use --keep-nchw for NCHW)".into(),
-        (true, true) => "NCHW (--keep-nchw): 4-D inputs and outputs keep the ONNX layout, transposed to NHWC inside by Permute layers".into(),
-    }
-}
-
 /// ONNX axes (negative counts from the end) as axes of a rank-`rank` tensor, in order.
 pub(crate) fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, OpError> {
     axes.iter()
@@ -361,24 +274,6 @@ pub(crate) fn resolve_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, OpEr
                 .ok_or_else(|| unsupported!("axis {a} out of range"))
         })
         .collect()
-}
-
-/// The TF type of a graph input of ONNX element type `elem_type`: float32, or the integer and
-/// boolean types Keras `Input`s take (ids, bytes, masks).
-fn input_type(elem_type: i32) -> Result<pb::DataType, String> {
-    use tract_onnx::pb::tensor_proto::DataType as Onnx;
-    match Onnx::try_from(elem_type) {
-        Ok(Onnx::Float) => Ok(pb::DataType::DtFloat),
-        Ok(Onnx::Int32) => Ok(pb::DataType::DtInt32),
-        Ok(Onnx::Int64) => Ok(pb::DataType::DtInt64),
-        Ok(Onnx::Uint8) => Ok(pb::DataType::DtUint8),
-        Ok(Onnx::Bool) => Ok(pb::DataType::DtBool),
-        Ok(_) => Err(format!(
-            "inputs of type {} are not supported (float32, int32, int64, uint8 and bool are)",
-            crate::proto::type_name(elem_type)
-        )),
-        Err(_) => Err(format!("{} is not an ONNX type", crate::proto::type_name(elem_type))),
-    }
 }
 
 /// The elements of `values` in logical order as little-endian bytes (TF's `tensor_content`).
@@ -433,7 +328,7 @@ pub(crate) fn float_type() -> pb::attr_value::Value {
     pb::attr_value::Value::Type(pb::DataType::DtFloat as i32)
 }
 
-fn tf_shape(dims: &[Option<usize>]) -> pb::TensorShapeProto {
+pub(crate) fn tf_shape(dims: &[Option<usize>]) -> pb::TensorShapeProto {
     pb::TensorShapeProto {
         dim: dims
             .iter()
@@ -570,83 +465,6 @@ impl Translator {
 
     pub(crate) fn emit_scalar(&mut self, wanted: &str, value: f32) -> String {
         self.emit_const(wanted, &Const::F32(ArrayD::from_elem(IxDyn(&[]), value)))
-    }
-
-    /// A graph input: a `Placeholder`, NHWC for a 4-D NCHW input unless NCHW is kept.
-    pub(crate) fn input(
-        &mut self,
-        graph: &GraphProto,
-        input: &tract_onnx::pb::ValueInfoProto,
-        options: &Options,
-    ) -> Result<(String, usize), OnnxError> {
-        use tract_onnx::pb::type_proto::Value as TypeValue;
-        let refuse = |message: String| {
-            OnnxError::new(self.file.clone(), ErrorKind::Input { input: input.name.clone(), message })
-        };
-        let mut shape = input_shape(input).map_err(refuse)?;
-        let elem_type = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-            Some(TypeValue::TensorType(t)) => t.elem_type,
-            _ => 0,
-        };
-        let dtype = input_type(elem_type).map_err(refuse)?;
-        if shape.is_empty() {
-            return Err(refuse("a scalar input has no batch dimension".into()));
-        }
-        // The first dimension is the batch, whatever the file fixes it to. Other unknown
-        // dimensions (a `dim_param`, or none given) stay unknown in the placeholder: as for a TF
-        // graph, verification converts and proves the model at sizes it plans for them. A fixed
-        // batch size is remembered: the source is only run at that size.
-        if let Some(size) = shape[0] {
-            self.fixed_batch.get_or_insert(size);
-        }
-        shape[0] = None;
-        if let Some((_, fixed)) = options.fixed_shapes.iter().find(|(name, _)| name == &input.name) {
-            if fixed.len() != shape.len() {
-                return Err(refuse(format!("{} sizes are fixed for a rank-{} input", fixed.len(), shape.len())));
-            }
-            for (axis, (dim, &size)) in shape.iter_mut().zip(fixed).enumerate().skip(1) {
-                match dim {
-                    Some(known) if *known != size => {
-                        return Err(refuse(format!("axis {axis} is fixed at {size}, but the file gives it {known}")))
-                    }
-                    _ => *dim = Some(size),
-                }
-            }
-        }
-        let rank = shape.len();
-        let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);
-        self.channels_last_inputs |= channels_last;
-        let layout = if rank == 4 && !options.keep_nchw && !channels_last { TO_NHWC.to_vec() } else { identity(rank) };
-        let attrs: Attrs = vec![
-            ("dtype", pb::attr_value::Value::Type(dtype as i32)),
-            ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout)))),
-        ];
-        let placeholder = self.emit(&input.name, "Placeholder", vec![], attrs);
-        if dtype != pb::DataType::DtFloat {
-            self.integers.insert(placeholder.clone(), dtype);
-        }
-        self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout });
-        Ok((placeholder, rank))
-    }
-
-    /// A graph output: its TF node, transposed to the layout of the model's edges if needed.
-    pub(crate) fn output(&mut self, name: &str, options: &Options) -> Result<(String, usize), OnnxError> {
-        let file = self.file.clone();
-        let refuse =
-            |message: String| OnnxError::new(file.clone(), ErrorKind::Output { output: name.to_string(), message });
-        let tensor = match self.values.get(name) {
-            Some(Value::Tensor(t)) => t.clone(),
-            Some(Value::Const(_) | Value::Dims(_)) => {
-                return Err(refuse("a constant output (it does not depend on the inputs) is not supported".into()))
-            }
-            Some(Value::Pending(p)) => return Err(refuse(format!("it is {}", p.describe()))),
-            None => return Err(refuse("no node computes it".into())),
-        };
-        let rank = tensor.rank();
-        let nhwc = rank == 4 && !options.keep_nchw && !self.channels_last_inputs;
-        let (layout, suffix) = if nhwc { (TO_NHWC.to_vec(), "to_nhwc") } else { (identity(rank), "to_onnx_layout") };
-        let held = self.held_as(&tensor, &layout, &format!("{name}/{suffix}")).map_err(|e| refuse(e.to_string()))?;
-        Ok((held.node, rank))
     }
 
     /// `x` held in `layout`: itself, or a TF `Transpose` of it (emitted once per tensor and
