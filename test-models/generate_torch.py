@@ -394,6 +394,33 @@ class SequenceTagger(nn.Module):
         return self.fc(y)
 
 
+class Crnn(nn.Module):
+    """ddddocr's recognizer in small: conv features (N, C, H, W) permuted to (W, N, C, H) and
+    reshaped to a time-major (W, N, C*H) sequence, a bidirectional LSTM (batch_first=False),
+    a Linear on every time-major step, then back to batch-first."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2))
+        self.rnn = nn.LSTM(16, 6, bidirectional=True)
+        self.fc = nn.Linear(12, 5)
+
+    def forward(self, x):
+        f = self.conv(x)                                        # N x 4 x 4 x 6
+        n, c, h, w = f.shape
+        y, _ = self.rnn(f.permute(3, 0, 1, 2).reshape(w, n, c * h))
+        return self.fc(y).permute(1, 0, 2)
+
+
+def case_torch_crnn():
+    desc = ("CRNN like ddddocr's, (N, 1, 8, 12): Conv2d + BatchNorm + ReLU + MaxPool, then the batch moved "
+            "off axis 0: Transpose (3, 0, 1, 2) of (N, C, H, W) and Reshape to a time-major (W, N, C*H) "
+            "sequence (its batch size from Shape arithmetic), a bidirectional nn.LSTM(16, 6) (Y Transposed "
+            "(0, 2, 1, 3) and Reshaped to (W, N, 12)), Linear(12, 5) on the time-major steps, Transpose "
+            "(1, 0, 2) back to batch-first.")
+    return Crnn(), (1, 8, 12), desc
+
+
 def case_torch_lstm_classifier():
     desc = ("LSTM sequence classifier, (N, 8, 6) batch_first: nn.LSTM(6, 12) (Transpose to time-major, "
             "LSTM with zero initial states from ConstantOfShape), h_n[-1] (Gather on Y_h), Linear(12, 4).")
@@ -567,7 +594,7 @@ def case_torch_dynamic_sequence():
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
-         "torch_lstm_classifier": case_torch_lstm_classifier,
+         "torch_lstm_classifier": case_torch_lstm_classifier, "torch_crnn": case_torch_crnn,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
          "torch_bilinear_head": case_torch_bilinear_head, "torch_unet": case_torch_unet,

@@ -10,7 +10,9 @@ use tract_onnx::pb::GraphProto;
 
 use crate::error::{ErrorKind, OnnxError};
 use crate::proto;
-use crate::translator::{identity, permuted, tf_shape, unit_axis_move, Attrs, Tensor, Translator, Value, TO_NHWC};
+use crate::translator::{
+    batch_first, identity, permuted, tf_shape, unit_axis_move, Attrs, Tensor, Translator, Value, TO_NHWC,
+};
 use crate::Options;
 
 /// Whether the 4-D graph input `name` is already channels-last (a model exported from
@@ -190,8 +192,19 @@ impl Translator {
             None => return Err(refuse("no node computes it".into())),
         };
         let rank = tensor.rank();
-        let nhwc = rank == 4 && !options.keep_nchw && !self.channels_last_inputs;
-        let (layout, suffix) = if nhwc { (TO_NHWC.to_vec(), "to_nhwc") } else { (identity(rank), "to_onnx_layout") };
+        let batch = tensor.batch_axis();
+        let nhwc = rank == 4 && batch == 0 && !options.keep_nchw && !self.channels_last_inputs;
+        let (layout, suffix) = if nhwc {
+            (TO_NHWC.to_vec(), "to_nhwc")
+        } else if batch != 0 {
+            // A Keras model gives its batch first: the ONNX tensor with the batch moved there.
+            let layout = batch_first(rank, batch);
+            self.moved_batch_outputs
+                .push(format!("'{name}' (ONNX axes {layout:?}, the batch on axis {batch} in ONNX)"));
+            (layout, "batch_first")
+        } else {
+            (identity(rank), "to_onnx_layout")
+        };
         let held = self.held_as(&tensor, &layout, &format!("{name}/{suffix}")).map_err(|e| refuse(e.to_string()))?;
         Ok((held.node, rank))
     }

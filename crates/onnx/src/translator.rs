@@ -68,7 +68,9 @@ pub(crate) struct Tensor {
     /// The ONNX shape, `None` for the batch.
     pub(crate) shape: Vec<Option<usize>>,
     /// How the TF node holds it: TF axis `j` is ONNX axis `layout[j]`. The identity is the
-    /// ONNX layout; NCHW activations are held NHWC (`[0, 2, 3, 1]`). The batch stays first.
+    /// ONNX layout; NCHW activations are held NHWC (`[0, 2, 3, 1]`). TF axis 0 is always the
+    /// batch, wherever ONNX has it: a `Transpose` moving the batch (time-major sequences,
+    /// PaddleOCR's `[3, B, H, T, D]` q/k/v) only changes the layout.
     pub(crate) layout: Vec<usize>,
 }
 
@@ -77,9 +79,16 @@ impl Tensor {
         self.shape.len()
     }
 
-    /// Non-batch dimensions, all known (else [`OpError::UnknownSize`]).
+    /// The ONNX axis of the batch (TF axis 0).
+    pub(crate) fn batch_axis(&self) -> usize {
+        self.layout[0]
+    }
+
+    /// Non-batch dimensions in ONNX order, all known (else [`OpError::UnknownSize`]).
     pub(crate) fn features(&self) -> Result<Vec<usize>, OpError> {
-        let known: Option<Vec<usize>> = self.shape.iter().skip(1).copied().collect();
+        let batch = self.batch_axis();
+        let known: Option<Vec<usize>> =
+            self.shape.iter().enumerate().filter(|&(axis, _)| axis != batch).map(|(_, d)| *d).collect();
         known.ok_or_else(|| OpError::UnknownSize(format!("the input shape {:?} is not fully known", self.shape)))
     }
 
@@ -88,8 +97,9 @@ impl Tensor {
         (self.layout != identity(self.rank())).then(|| self.layout.clone())
     }
 
-    /// Whether the TF node's elements come in ONNX (row-major) order, so a reshape can read
-    /// them as they are: true when only axes of size 1 are out of place.
+    /// Whether the TF node's elements come in ONNX (row-major) order once the batch is put
+    /// first, so a reshape can read them as they are: true when only axes of size 1 are out
+    /// of place.
     pub(crate) fn in_onnx_order(&self) -> bool {
         keeps_order(&self.shape, &self.layout)
     }
@@ -113,10 +123,16 @@ pub(crate) fn identity(rank: usize) -> Vec<usize> {
     (0..rank).collect()
 }
 
+/// The layout holding the batch (ONNX axis `batch`) first and the other axes in ONNX order:
+/// the identity when the batch is axis 0.
+pub(crate) fn batch_first(rank: usize, batch: usize) -> Vec<usize> {
+    std::iter::once(batch).chain((0..rank).filter(|&axis| axis != batch)).collect()
+}
+
 /// Whether holding a tensor of `shape` in `layout` keeps its elements in ONNX (row-major)
-/// order: only axes of size 1 may be out of place.
+/// order after the batch (TF axis 0): only axes of size 1 may be out of place.
 pub(crate) fn keeps_order(shape: &[Option<usize>], layout: &[usize]) -> bool {
-    let moved: Vec<usize> = layout.iter().copied().filter(|&axis| shape[axis] != Some(1)).collect();
+    let moved: Vec<usize> = layout.iter().skip(1).copied().filter(|&axis| shape[axis] != Some(1)).collect();
     moved.windows(2).all(|pair| pair[0] < pair[1])
 }
 
@@ -171,6 +187,8 @@ pub(crate) struct Translator {
     /// Integer TF nodes computed by a reshape, with the tensor reshaped: a one-hot reads the
     /// ids from before an `Unsqueeze` ([`crate::ops::lookup`]).
     pub(crate) reshaped_ids: HashMap<String, Tensor>,
+    /// Graph outputs whose batch is not ONNX axis 0, as the report names them.
+    pub(crate) moved_batch_outputs: Vec<String>,
 }
 
 /// Why a translation failed: at a place in the ONNX file, or building the translated graph.
@@ -207,7 +225,6 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
     let graph_initializers = std::mem::take(&mut graph.initializer);
     let graph = &graph;
     let mut t = Translator::new(file, opset);
-    t.recurrent = Recurrent::new(graph);
     let located = |kind: ErrorKind| OnnxError::new(file, kind);
     for init in graph_initializers {
         let value = proto::tensor(&init).map_err(|e| located(ErrorKind::Initializer(e)))?;
@@ -236,7 +253,10 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
     for output in &graph.output {
         outputs.push(t.output(&output.name, options)?);
     }
-    let layout = crate::edges::layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
+    let mut layout = crate::edges::layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
+    if !t.moved_batch_outputs.is_empty() {
+        layout += &format!("; outputs given batch-first: {}", t.moved_batch_outputs.join(", "));
+    }
     let tf_graph = pb::GraphDef { node: std::mem::take(&mut t.nodes), ..Default::default() };
     let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
     let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
@@ -358,6 +378,7 @@ impl Translator {
             recurrent: Recurrent::default(),
             integers: HashMap::new(),
             reshaped_ids: HashMap::new(),
+            moved_batch_outputs: Vec::new(),
         }
     }
 
@@ -473,7 +494,7 @@ impl Translator {
         if x.layout == layout {
             return Ok(x.clone());
         }
-        if layout.len() != x.rank() || layout.first() != Some(&0) {
+        if layout.len() != x.rank() || layout.first() != Some(&x.batch_axis()) {
             return Err(unsupported!("cannot hold a tensor of shape {:?} in layout {layout:?}", x.shape));
         }
         // TF axis j of the result is TF axis perm[j] of x.
@@ -502,9 +523,9 @@ impl Translator {
     }
 
     /// `x` held in the ONNX layout (its last TF axis is its last ONNX axis, its elements in
-    /// ONNX order).
+    /// ONNX order), but for the batch, which is held first wherever ONNX has it.
     pub(crate) fn in_onnx_layout(&mut self, x: &Tensor) -> Result<Tensor, OpError> {
-        self.held_as(x, &identity(x.rank()), &self.part("to_onnx_layout"))
+        self.held_as(x, &batch_first(x.rank(), x.batch_axis()), &self.part("to_onnx_layout"))
     }
 
     /// `x` as a 4-D NCHW tensor held NHWC, for the ops that work on channels.
@@ -521,9 +542,36 @@ impl Translator {
         self.values.get(name).ok_or_else(|| input_error(format!("'{name}' is not computed before this node")))
     }
 
-    /// Input `index` as a float tensor computed from the graph's inputs.
+    /// Input `index` as a float tensor computed from the graph's inputs, with the batch on
+    /// ONNX axis 0 (what most ops assume; those that follow a moved batch read
+    /// [`tensor_anywhere`](Self::tensor_anywhere)).
     pub(crate) fn tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
-        let tensor = self.any_tensor(node, index)?;
+        Self::batch_on_axis_0(self.tensor_anywhere(node, index)?, index)
+    }
+
+    /// Input `index` as a float or integer tensor with the batch on ONNX axis 0 (see
+    /// [`any_tensor_anywhere`](Self::any_tensor_anywhere)).
+    pub(crate) fn any_tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
+        Self::batch_on_axis_0(self.any_tensor_anywhere(node, index)?, index)
+    }
+
+    pub(crate) fn batch_on_axis_0(tensor: Tensor, index: usize) -> Result<Tensor, OpError> {
+        match tensor.batch_axis() {
+            0 => Ok(tensor),
+            axis => Err(OpError::Input {
+                index,
+                message: format!(
+                    "has the batch on axis {axis} of {:?} (moved there by a Transpose or Reshape); this op reads \
+                     tensors only with the batch first",
+                    tensor.shape
+                ),
+            }),
+        }
+    }
+
+    /// Input `index` as a float tensor computed from the graph's inputs, its batch on any axis.
+    pub(crate) fn tensor_anywhere(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
+        let tensor = self.any_tensor_anywhere(node, index)?;
         match self.integers.get(&tensor.node) {
             None => Ok(tensor),
             Some(dtype) => Err(OpError::Input {
@@ -538,8 +586,8 @@ impl Translator {
     }
 
     /// Input `index` as a tensor computed from the graph's inputs, float or integer (for ops
-    /// that only move values: reshapes, `Shape`).
-    pub(crate) fn any_tensor(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
+    /// that only move values: reshapes, `Shape`), its batch on any axis.
+    pub(crate) fn any_tensor_anywhere(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
         match self.value(node, index)? {
             Value::Tensor(t) => Ok(t.clone()),
             Value::Pending(p) => Err(OpError::Input { index, message: format!("is {}", p.describe()) }),
@@ -668,8 +716,9 @@ impl Translator {
         translate(self, node)
     }
 
+    /// An element-wise op of one tensor, held as it is (its batch on any ONNX axis).
     pub(crate) fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.tensor_anywhere(node, 0)?;
         self.elementwise(node, op, vec![x.node.clone()], attrs, &x)
     }
 
@@ -826,14 +875,59 @@ mod tests {
         doubled.insert(4, onnx_node("Concat", &["batch1", "batch1"], "two", vec![]));
         doubled[5] = onnx_node("Concat", &["two", "minus_one"], "target", vec![]);
         let error = translated_ops(&[-1, 3, 4, 4], doubled, initializers).unwrap_err();
-        assert!(error.contains("node 'y' (Reshape)") && error.contains("moves the batch"), "{error}");
+        assert!(error.contains("node 'y' (Reshape)") && error.contains("more than one batch entry"), "{error}");
     }
 
+    /// A `Transpose` moving the batch only changes the layout: element-wise ops and squeezes
+    /// follow it, ops that assume the batch first refuse it by name, and a graph output
+    /// whose batch is not first is given batch-first, as the layout sentence says.
     #[test]
-    fn transposes_moving_the_batch_are_refused() {
-        let nodes = vec![onnx_node("Transpose", &["x"], "y", vec![ints_attr("perm", &[1, 0, 2])])];
-        let error = translated_ops(&[-1, 3, 4], nodes, vec![]).unwrap_err();
-        assert!(error.contains("(Transpose): perm [1, 0, 2] moves the batch axis"), "{error}");
+    fn transposes_moving_the_batch_change_the_layout_only() {
+        let time_major = |then: Vec<NodeProto>| {
+            let mut nodes = vec![onnx_node("Transpose", &["x"], "t", vec![ints_attr("perm", &[1, 0, 2])])];
+            nodes.extend(then);
+            nodes
+        };
+        let relu = time_major(vec![onnx_node("Relu", &["t"], "y", vec![])]);
+        let graph = translated(&[-1, 3, 4], relu, vec![]).unwrap();
+        let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.as_str()).collect();
+        assert_eq!(ops, ["Placeholder", "Relu"]);
+        let translation = graph.translation.as_ref().unwrap();
+        assert_eq!(translation.tensors["y"].permutation, Some(vec![1, 0, 2]), "held batch-first");
+        assert!(
+            translation.layout.contains("outputs given batch-first: 'y' (ONNX axes [1, 0, 2]"),
+            "{}",
+            translation.layout
+        );
+
+        // PaddleOCR's q/k/v: [B, T, 3, H, D] → [3, B, H, T, D], one slice of axis 0 squeezed.
+        let qkv = vec![
+            onnx_node("Reshape", &["x", "heads"], "r", vec![]),
+            onnx_node("Transpose", &["r"], "t", vec![ints_attr("perm", &[2, 0, 3, 1, 4])]),
+            onnx_node("Slice", &["t", "one", "two", "zero"], "s", vec![]),
+            onnx_node("Squeeze", &["s", "zero"], "y", vec![]),
+        ];
+        let initializers = vec![
+            int_initializer("heads", &[0, 5, 3, 2, 4]),
+            int_initializer("zero", &[0]),
+            int_initializer("one", &[1]),
+            int_initializer("two", &[2]),
+        ];
+        let graph = translated(&[-1, 5, 24], qkv, initializers).unwrap();
+        let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.as_str()).filter(|&op| op != "Const").collect();
+        let expected = ["Placeholder", "Reshape", "StridedSlice", "Reshape", "Transpose"];
+        assert_eq!(ops, expected, "a transpose only for the graph output, to the ONNX layout");
+        let tensors = &graph.translation.as_ref().unwrap().tensors;
+        assert_eq!(tensors["s"].permutation, Some(vec![1, 3, 0, 2, 4]));
+        assert_eq!(tensors["y"].permutation, Some(vec![0, 2, 1, 3]), "squeezed as held");
+
+        let softmax = time_major(vec![onnx_node("Softmax", &["t"], "y", vec![])]);
+        let error = translated_ops(&[-1, 3, 4], softmax, vec![]).unwrap_err();
+        assert!(error.contains("(Softmax): input 0 has the batch on axis 1 of [Some(3), None, Some(4)]"), "{error}");
+        let merged = time_major(vec![onnx_node("Reshape", &["t", "flat"], "y", vec![])]);
+        let error = translated_ops(&[-1, 3, 4], merged, vec![int_initializer("flat", &[-1, 4])]).unwrap_err();
+        assert!(error.contains("(Reshape): a reshape of [Some(3), None, Some(4)]"), "{error}");
+        assert!(error.contains("merges the batch with other axes"), "{error}");
     }
 
     #[test]

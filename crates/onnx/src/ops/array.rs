@@ -13,8 +13,8 @@ use super::Registry;
 use crate::error::{unsupported, OpError};
 use crate::proto::{self, Const};
 use crate::translator::{
-    float_type, identity, int_list, keeps_order, pairs, permuted, resolve_axes, unit_axis_move, Attrs, Tensor,
-    Translator, Value, TO_NHWC,
+    batch_first, float_type, identity, int_list, keeps_order, pairs, permuted, resolve_axes, unit_axis_move, Attrs,
+    Tensor, Translator, Value, TO_NHWC,
 };
 
 pub(super) fn register(registry: &mut Registry) {
@@ -84,6 +84,24 @@ fn resolve_target(target: &[i64], dims: &[usize], total: usize, allow_zero: bool
     (resolved.iter().product::<usize>() == total).then_some(resolved)
 }
 
+/// A TF `Reshape` target for a tensor of ONNX `shape` held in `layout` (-1 for the batch).
+fn held_target(shape: &[Option<usize>], layout: &[usize]) -> Vec<i64> {
+    permuted(shape, layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect()
+}
+
+/// When `x.shape` → `to` only drops or inserts axes of size 1: the layout of `to` whose TF
+/// elements are `x`'s as held (its axes in `x`'s held order, inserted ones last).
+fn unit_axes_only(x: &Tensor, to: &[Option<usize>]) -> Option<Vec<usize>> {
+    let larger = |shape: &[Option<usize>]| (0..shape.len()).filter(|&a| shape[a] != Some(1)).collect::<Vec<_>>();
+    let (from_axes, to_axes) = (larger(&x.shape), larger(to));
+    let same = from_axes.len() == to_axes.len() && from_axes.iter().zip(&to_axes).all(|(&f, &t)| x.shape[f] == to[t]);
+    if !same {
+        return None;
+    }
+    let held = x.layout.iter().filter_map(|a| from_axes.iter().position(|f| f == a).map(|i| to_axes[i]));
+    Some(held.chain((0..to.len()).filter(|&a| to[a] == Some(1))).collect())
+}
+
 /// `Slice`'s bounds, as ONNX gives them (see [`Translator::slice_args`]).
 pub(crate) struct SliceArgs {
     pub(crate) starts: Vec<i64>,
@@ -142,38 +160,66 @@ impl Translator {
     /// moves axes of size 1 needs no TF node; otherwise `x` is first transposed back to the
     /// ONNX layout unless its elements already come in ONNX order.
     fn reshape_to(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize]) -> Result<(), OpError> {
-        self.reshape_rows(node, x, dims, 1)
+        let shape = std::iter::once(None).chain(dims.iter().map(|&d| Some(d))).collect();
+        self.reshape_rows(node, x, shape, 0, 1)
     }
 
-    /// [`reshape_to`](Self::reshape_to) into `rows` rows of `dims` per sample (more than one:
-    /// the batch merged with leading axes, tf2onnx's `tensordot`), from an `x` that may
-    /// itself have merged rows.
-    fn reshape_rows(&mut self, node: &NodeProto, x: &Tensor, dims: &[usize], rows: usize) -> Result<(), OpError> {
+    /// A reshape of `x` to `shape`, whose axis `batch` is the batch (`None`; every other size
+    /// known), in ONNX element order: into `rows` rows per sample (more than one: the batch
+    /// merged with leading axes, tf2onnx's `tensordot`), from an `x` that may itself have
+    /// merged rows. A batch moved off axis 0 stays an axis of its own: held first, the other
+    /// axes in ONNX order, the reshape of what comes before it and after it is one TF reshape.
+    fn reshape_rows(
+        &mut self,
+        node: &NodeProto,
+        x: &Tensor,
+        shape: Vec<Option<usize>>,
+        batch: usize,
+        rows: usize,
+    ) -> Result<(), OpError> {
         let (rows_in, per_row) = (self.rows_of(x), x.features()?.iter().product::<usize>());
-        if rows.checked_mul(dims.iter().product::<usize>()) != rows_in.checked_mul(per_row) {
+        let per_sample = |shape: &[Option<usize>]| shape.iter().map(|d| d.unwrap_or(1)).product::<usize>();
+        if rows.checked_mul(per_sample(&shape)) != rows_in.checked_mul(per_row) {
             return Err(unsupported!(
-                "cannot reshape {:?} ({rows_in} rows per sample) to ({rows} rows per sample, {dims:?})",
+                "cannot reshape {:?} ({rows_in} rows per sample) to {shape:?} ({rows} rows per sample)",
                 x.shape
             ));
         }
-        let shape: Vec<Option<usize>> = std::iter::once(x.shape[0]).chain(dims.iter().map(|&d| Some(d))).collect();
         // Merged rows keep the ONNX layout; otherwise the relabelling and NHWC shortcuts apply.
         let merged = rows_in != 1 || rows != 1;
+        let moved = batch != 0 || x.batch_axis() != 0;
+        if merged && moved {
+            return Err(unsupported!("a reshape of {:?} to {shape:?} merges the batch with other axes", x.shape));
+        }
+        if per_sample(&x.shape[..x.batch_axis()]) != per_sample(&shape[..batch]) {
+            return Err(unsupported!(
+                "a reshape of {:?} (batch on axis {}) to {shape:?} (batch on axis {batch}) merges the batch with \
+                 other axes",
+                x.shape,
+                x.batch_axis()
+            ));
+        }
         if let Some(perm) = unit_axis_move(&x.shape, &shape).filter(|_| !merged) {
             let moved = x.relabelled(&perm);
             self.bind(Self::output_name(node)?, moved);
             return Ok(());
         }
+        // Dropping or inserting axes of size 1 around a moved batch: a reshape of the tensor as
+        // held (batch-first ones keep the NHWC shortcut below).
+        if let Some(layout) = unit_axes_only(x, &shape).filter(|_| moved && !merged) {
+            let target = self.emit_ints(&self.part("shape"), &held_target(&shape, &layout));
+            let attrs: Attrs = vec![("T", self.type_of(x))];
+            return self.emit_output(node, "Reshape", vec![x.node.clone(), target], attrs, shape, layout);
+        }
         let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
         // A 4-D result with one channel or 1×1 pixels can be written NHWC straight away, which
         // spares the Conv after a squeeze-excite reshape a transpose.
-        let layout = if !merged && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) {
+        let layout = if !merged && batch == 0 && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) {
             TO_NHWC.to_vec()
         } else {
-            identity(shape.len())
+            batch_first(shape.len(), batch)
         };
-        let target: Vec<i64> = permuted(&shape, &layout).iter().map(|d| d.map_or(-1, |d| d as i64)).collect();
-        let target = self.emit_ints(&self.part("shape"), &target);
+        let target = self.emit_ints(&self.part("shape"), &held_target(&shape, &layout));
         let attrs: Attrs = vec![("T", self.type_of(x))];
         self.emit_output(node, "Reshape", vec![source.node.clone(), target], attrs, shape, layout)?;
         if let Some(&dtype) = self.integers.get(&source.node) {
@@ -195,41 +241,44 @@ impl Translator {
         self.reshape_to(node, &x, &[features.iter().product()])
     }
 
-    /// `Squeeze`: a reshape dropping axes of size 1 (never the batch).
+    /// `Squeeze`: a reshape dropping axes of size 1 (never the batch, wherever it is).
     fn squeeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.any_tensor(node, 0)?;
-        let unit_axes: Vec<usize> = (1..x.rank()).filter(|&a| x.shape[a] == Some(1)).collect();
+        let x = self.any_tensor_anywhere(node, 0)?;
+        x.features()?;
+        let batch = x.batch_axis();
+        let unit_axes: Vec<usize> = (0..x.rank()).filter(|&a| a != batch && x.shape[a] == Some(1)).collect();
         let axes = self.axes(node, x.rank(), 13)?.unwrap_or_else(|| unit_axes.clone());
         if axes.iter().any(|a| !unit_axes.contains(a)) {
             return Err(unsupported!("axes {axes:?} of {:?}: only non-batch axes of size 1 can be squeezed", x.shape));
         }
-        let dims: Vec<usize> =
-            x.features()?.into_iter().enumerate().filter(|(i, _)| !axes.contains(&(i + 1))).map(|(_, d)| d).collect();
-        self.reshape_to(node, &x, &dims)
+        let shape = x.shape.iter().enumerate().filter(|(a, _)| !axes.contains(a)).map(|(_, &d)| d).collect();
+        let batch_after = batch - axes.iter().filter(|&&a| a < batch).count();
+        self.reshape_rows(node, &x, shape, batch_after, 1)
     }
 
-    /// `Unsqueeze`: a reshape inserting axes of size 1 after the batch.
+    /// `Unsqueeze`: a reshape inserting axes of size 1 (before the batch moves it).
     fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.any_tensor(node, 0)?;
+        let x = self.any_tensor_anywhere(node, 0)?;
+        x.features()?;
         let rank = x.rank();
         let inserted = self.raw_axes(node, 13)?.ok_or("the axes are missing")?.len();
         let out_rank = rank + inserted;
         let axes = self.axes(node, out_rank, 13)?.unwrap_or_default();
-        if axes.contains(&0) || axes.len() + rank != out_rank {
-            return Err(unsupported!("axes {axes:?}: only axes after the batch can be inserted"));
+        if axes.len() + rank != out_rank {
+            return Err(unsupported!("axes {axes:?}: repeated axes"));
         }
-        let mut features = x.features()?.into_iter();
-        let dims: Vec<usize> = (1..out_rank)
-            .map(|a| if axes.contains(&a) { Some(1) } else { features.next() })
-            .collect::<Option<_>>()
-            .ok_or("axes out of range")?;
-        self.reshape_to(node, &x, &dims)
+        let kept: Vec<usize> = (0..out_rank).filter(|a| !axes.contains(a)).collect();
+        let mut shape = vec![Some(1); out_rank];
+        for (&to, &d) in kept.iter().zip(&x.shape) {
+            shape[to] = d;
+        }
+        self.reshape_rows(node, &x, shape, kept[x.batch_axis()], 1)
     }
 
     /// `Slice` of a tensor (step 1, batch kept whole) → `StridedSlice` in the tensor's layout
     /// (→ `Cropping2D` for H and W, as tf2onnx writes Keras's `Cropping2D`).
     fn slice(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.tensor_anywhere(node, 0)?;
         let rank = x.rank();
         let SliceArgs { starts, ends, axes, steps } = self.slice_args(node)?;
         let axes = match axes {
@@ -318,10 +367,11 @@ impl Translator {
     /// `Gather` of one index along a non-batch axis of a tensor (`x[:, 0]`, a ViT's class
     /// token): a `StridedSlice` of it, then for a scalar index a `Squeeze` of the axis.
     pub(crate) fn gather_one(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.tensor_anywhere(node, 0)?;
         let axis = resolve_axes(&[proto::attr_int(node, "axis", 0)?], x.rank())?[0];
         let index = self.dims(node, 1)?;
-        let (Some(&[i]), Some(dim)) = (index.known().as_deref(), x.shape[axis].filter(|_| axis != 0)) else {
+        let along = x.shape[axis].filter(|_| axis != x.batch_axis());
+        let (Some(&[i]), Some(dim)) = (index.known().as_deref(), along) else {
             return Err(unsupported!(
                 "only one constant index along a non-batch axis of known size is gathered from a tensor"
             ));
@@ -497,9 +547,10 @@ impl Translator {
         })
     }
 
-    /// `Transpose` keeping the batch first: no TF node, the tensor is only held differently.
+    /// `Transpose`: no TF node, the tensor is only held differently (its batch, wherever
+    /// the permutation puts it, stays first in TF).
     fn transpose(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.any_tensor(node, 0)?;
+        let x = self.any_tensor_anywhere(node, 0)?;
         let rank = x.rank();
         let perm: Vec<usize> = match proto::attr_ints(node, "perm")? {
             None => (0..rank).rev().collect(),
@@ -513,9 +564,6 @@ impl Translator {
         if sorted != identity(rank) {
             return Err(unsupported!("perm {perm:?} is not a permutation of {rank} axes"));
         }
-        if perm[0] != 0 {
-            return Err(unsupported!("perm {perm:?} moves the batch axis"));
-        }
         let moved = x.relabelled(&perm);
         self.bind(Self::output_name(node)?, moved);
         Ok(())
@@ -526,7 +574,7 @@ impl Translator {
         if let Value::Const(value) = self.value(node, 0)?.clone() {
             return self.reshape_constant(node, &value);
         }
-        let x = self.any_tensor(node, 0)?;
+        let x = self.any_tensor_anywhere(node, 0)?;
         let target_dims = self.dims(node, 1).map_err(|e| format!("the target shape: {e}"))?;
         // `None` stands for (a multiple of) the batch size computed at run time (`Shape` → `Gather`).
         let target: Vec<Option<i64>> = target_dims
@@ -540,6 +588,32 @@ impl Translator {
             .collect::<Result<_, _>>()?;
         let features = x.features()?;
         let elements = self.rows_of(&x) * features.iter().product::<usize>();
+        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
+        // 0 copies the input's size on that axis (the batch's: the batch).
+        let target: Vec<Option<i64>> = target
+            .iter()
+            .enumerate()
+            .map(|(axis, &d)| match (d, x.shape.get(axis)) {
+                (Some(0), Some(size)) if !allow_zero => size.map(|s| s as i64),
+                _ => d,
+            })
+            .collect();
+        // The batch on an axis after the first (a time-major sequence): an axis of its own.
+        if let Some(batch) = target.iter().skip(1).position(Option::is_none).map(|axis| axis + 1) {
+            if matches!(target_dims.values[batch], Dim::Batch(k) if k != 1) {
+                return Err(unsupported!("target shape {target:?} merges the batch with other axes"));
+            }
+            let rest: Vec<i64> = (target.iter().enumerate())
+                .filter(|&(axis, _)| axis != batch)
+                .map(|(_, &d)| d)
+                .collect::<Option<_>>()
+                .ok_or_else(|| unsupported!("target shape {target:?} has more than one batch entry"))?;
+            let dims = resolve_target(&rest, &[], elements, true)
+                .ok_or_else(|| unsupported!("target shape {target:?} is ambiguous or does not fit the input"))?;
+            let mut shape: Vec<Option<usize>> = dims.into_iter().map(Some).collect();
+            shape.insert(batch, None);
+            return self.reshape_rows(node, &x, shape, batch, 1);
+        }
         // k times the batch first, or a constant -1 first with fewer elements after it than a
         // sample holds: k rows per sample (tf2onnx's `tensordot`, (batch·h·w, c)).
         let rows = match (target_dims.values.first(), target.get(1..)) {
@@ -554,7 +628,6 @@ impl Translator {
             }
             _ => 1,
         };
-        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
         let Some((&first, rest)) = target.split_first() else { return Err("an empty target shape".into()) };
         // Only the first entry may be the batch size.
         let rest: Vec<i64> = rest
@@ -568,21 +641,15 @@ impl Translator {
             ));
         }
         // Elements per row of the result.
-        let dims = resolve_target(&rest, &features, elements / rows, allow_zero)
+        // Zeros were copied above.
+        let dims = resolve_target(&rest, &features, elements / rows, true)
             .ok_or_else(|| unsupported!("target shape {target:?} is ambiguous or does not fit the input"))?;
-        let batch_kept = match first {
-            None => true,
-            Some(first) => {
-                first == -1
-                    || (first == 0 && !allow_zero)
-                    || x.shape[0].is_some_and(|b| b as i64 == first)
-                    || first == 1
-            }
-        };
+        let batch_kept = first.is_none_or(|first| first == -1 || first == 1);
         if !batch_kept {
             return Err(unsupported!("target shape {target:?} does not keep the batch first"));
         }
-        self.reshape_rows(node, &x, &dims, rows)
+        let shape = std::iter::once(None).chain(dims.into_iter().map(Some)).collect();
+        self.reshape_rows(node, &x, shape, 0, rows)
     }
 
     /// `Reshape` of a constant (paddle2onnx reshapes its biases so): folded.

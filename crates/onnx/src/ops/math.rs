@@ -10,7 +10,7 @@ use tract_onnx::pb::NodeProto;
 use super::Registry;
 use crate::error::{unsupported, OpError};
 use crate::proto::{self, Const};
-use crate::translator::{float_type, identity, resolve_axes, string, Attrs, Tensor, Translator, Value};
+use crate::translator::{float_type, identity, permuted, resolve_axes, string, Attrs, Tensor, Translator, Value};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Relu", |t, node| t.unary(node, "Relu", vec![]));
@@ -152,17 +152,17 @@ impl Translator {
         if let Value::Pending(one_hot) = self.value(node, 0)?.clone() {
             return self.one_hot_product(node, &one_hot);
         }
-        let a = self.tensor(node, 0)?;
+        let a = self.tensor_anywhere(node, 0)?;
         if self.is_tensor(node, 1) {
             let b = self.tensor(node, 1)?;
-            return self.batched_mat_mul(node, a, b);
+            return self.batched_mat_mul(node, Self::batch_on_axis_0(a, 0)?, b);
         }
         let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?;
         let b = proto::f32_view(&b);
-        if a.rank() > 2 {
+        if a.rank() > 2 && a.batch_axis() != a.rank() - 1 {
             return self.last_axis_mat_mul(node, a, b.view());
         }
-        self.dense(node, a, b.view(), None)
+        self.dense(node, Self::batch_on_axis_0(a, 0)?, b.view(), None)
     }
 
     /// `MatMul` of two tensors of one rank (3 or more) that share the batch and every other
@@ -194,9 +194,10 @@ impl Translator {
         self.emit_output(node, "Einsum", vec![a.node, b.node], attrs, shape, identity(rank))
     }
 
-    /// `MatMul` of a (batch, ..., K) tensor by a constant (K, N) (a PyTorch `Linear` on
-    /// channels-last pixels, as in ConvNeXt): TF's `tensordot` form, Reshape to (batch·...,
-    /// K) → `MatMul` → Reshape back, which the converter turns into a `Dense` on the last axis.
+    /// `MatMul` of a (..., K) tensor by a constant (K, N) (a PyTorch `Linear` on
+    /// channels-last pixels, as in ConvNeXt, or on a time-major sequence): TF's `tensordot`
+    /// form, Reshape to (batch·..., K) → `MatMul` → Reshape back, which the converter turns
+    /// into a `Dense` on the last axis.
     fn last_axis_mat_mul(&mut self, node: &NodeProto, a: Tensor, weight: ArrayViewD<f32>) -> Result<(), OpError> {
         let rank = a.rank();
         let k = a.shape[rank - 1];
@@ -217,8 +218,10 @@ impl Translator {
         let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
         let mut shape = a.shape.clone();
         shape[rank - 1] = Some(units);
-        let back = self.reshape_target(&a, &shape)?;
-        self.emit_output(node, "Reshape", vec![product, back], vec![("T", float_type())], shape, identity(rank))
+        // In TF terms: `a` as held, batch first.
+        let held = Tensor { node: a.node.clone(), shape: permuted(&a.shape, &a.layout), layout: identity(rank) };
+        let back = self.reshape_target(&held, &permuted(&shape, &a.layout))?;
+        self.emit_output(node, "Reshape", vec![product, back], vec![("T", float_type())], shape, a.layout)
     }
 
     /// `Clip(0, 6)` → `Relu6`, `Clip(0, ∞)` → `Relu`; other bounds have no exact Keras layer.

@@ -3,13 +3,14 @@
 //!
 //! ONNX recurrent nodes are time-major: X is (time, batch, features), Y (time, directions,
 //! batch, hidden), Y_h (directions, batch, hidden). Keras layers, and every TF node here,
-//! have the batch first, so the time-major tensors around a recurrent node get no TF node:
-//! they are recorded as views of batch-first tensors, for the ops PyTorch writes around them:
-//! - `Transpose` [1, 0, 2] of a batch-first tensor that a recurrent node reads as X, and
-//!   `Transpose` [1, 0, 2] of a time-major view, back to the batch-first tensor;
+//! have the batch first. X is any tensor whose batch is ONNX axis 1 (a `Transpose` [1, 0, 2]
+//! of a batch-first sequence, a CRNN's `Transpose` + `Reshape` of its feature map): the
+//! translator holds it batch-first anyway. Y and Y_h have no TF node: they are recorded
+//! here, for the ops PyTorch writes around them:
 //! - Y of one direction `Squeeze`d on axis 1, or Y `Transpose`d [0, 2, 1, 3] and `Reshape`d
-//!   to (time, batch, -1) (both directions concatenated): the sequences, time-major (read by
-//!   the next layer of a stack, or transposed back);
+//!   to (time, batch, -1) (both directions concatenated): the sequences, time-major (the
+//!   batch-first layer output with its batch on ONNX axis 1), read by any op that follows a
+//!   moved batch;
 //! - Y_h of one direction through `Gather` (index 0 or -1, axis 0) or `Squeeze` (axis 0):
 //!   the last state (batch, hidden);
 //! - zero initial states: none, an all-zero constant, or `ConstantOfShape` 0 (and its slices).
@@ -35,7 +36,7 @@ use std::rc::Rc;
 use ndarray::{concatenate, s, Array2, ArrayD, ArrayView2, Axis, Ix3};
 use tf2h5_tf::pb::attr_value::Value as Attr;
 use tf2h5_tf::Dim;
-use tract_onnx::pb::{GraphProto, NodeProto};
+use tract_onnx::pb::NodeProto;
 
 use super::Registry;
 use crate::error::{unsupported, OpError};
@@ -59,10 +60,6 @@ fn is_recurrent(op: &str) -> bool {
 /// The tensors around recurrent nodes that have no TF node, by ONNX name.
 #[derive(Default)]
 pub(crate) struct Recurrent {
-    /// Tensors some recurrent node reads as X.
-    read_as_sequence: HashSet<String>,
-    /// Time-major views: the batch-first tensor they transpose.
-    time_major: HashMap<String, Tensor>,
     /// Y outputs.
     sequences: HashMap<String, Rc<Layer>>,
     /// Y transposed to (time, batch, directions, hidden).
@@ -76,17 +73,9 @@ pub(crate) struct Recurrent {
 }
 
 impl Recurrent {
-    pub(crate) fn new(graph: &GraphProto) -> Self {
-        let read_as_sequence =
-            graph.node.iter().filter(|n| is_recurrent(&n.op_type)).filter_map(|n| n.input.first().cloned()).collect();
-        Recurrent { read_as_sequence, ..Default::default() }
-    }
-
     /// What `name` is, if it is one of the tensors recorded here.
     fn describe(&self, name: &str) -> Option<&'static str> {
-        if self.time_major.contains_key(name) {
-            Some("a time-major sequence (time, batch, features)")
-        } else if self.sequences.contains_key(name) || self.sequences_by_step.contains_key(name) {
+        if self.sequences.contains_key(name) || self.sequences_by_step.contains_key(name) {
             Some("the output Y of a recurrent node")
         } else if self.last_states.contains_key(name) {
             Some("the last state Y_h of a recurrent node")
@@ -132,6 +121,12 @@ impl Layer {
     }
 }
 
+/// The time-major (time, batch, features) view of a batch-first sequence, and back: the
+/// same TF node, the batch on ONNX axis 1.
+fn time_major(x: &Tensor) -> Tensor {
+    x.relabelled(&[1, 0, 2])
+}
+
 impl Translator {
     /// Translates `node` if it reads a tensor recorded here (before its op's registered
     /// translation, which would take a time-major view for a batch-first tensor); `None`
@@ -149,9 +144,7 @@ impl Translator {
             return Some(Ok(()));
         }
         let handled = match op {
-            "Transpose" => {
-                r.time_major.contains_key(first) || r.sequences.contains_key(first) || r.read_as_sequence.contains(&out)
-            }
+            "Transpose" => r.sequences.contains_key(first),
             "Squeeze" => r.sequences.contains_key(first) || r.last_states.contains_key(first),
             "Gather" => r.last_states.contains_key(first),
             "Reshape" => r.sequences_by_step.contains_key(first),
@@ -187,33 +180,15 @@ impl Translator {
         Ok(())
     }
 
+    /// Y (time, directions, batch, hidden) `Transpose`d [0, 2, 1, 3], for a `Reshape` to
+    /// (time, batch, directions·hidden).
     fn sequence_transpose(&mut self, node: &NodeProto, input: &str, out: String) -> Result<(), OpError> {
         let perm = proto::attr_ints(node, "perm")?.unwrap_or_default();
-        if let Some(x) = self.recurrent.time_major.get(input).cloned() {
-            if perm != [1, 0, 2] {
-                return Err(unsupported!(
-                    "perm {perm:?} of a time-major sequence (only [1, 0, 2], back to batch-first)"
-                ));
-            }
-            self.bind(&out, x);
-            return Ok(());
+        if perm != [0, 2, 1, 3] {
+            return Err(unsupported!("perm {perm:?} of a recurrent node's Y (only [0, 2, 1, 3])"));
         }
-        if let Some(layer) = self.recurrent.sequences.get(input).cloned() {
-            if perm != [0, 2, 1, 3] {
-                return Err(unsupported!("perm {perm:?} of a recurrent node's Y (only [0, 2, 1, 3])"));
-            }
-            self.recurrent.sequences_by_step.insert(out, layer);
-            return Ok(());
-        }
-        let x = self.tensor(node, 0)?;
-        if perm != [1, 0, 2] || x.rank() != 3 {
-            return Err(unsupported!(
-                "perm {perm:?} of {:?}: a recurrent node reads X as [1, 0, 2] of (batch, time, features)",
-                x.shape
-            ));
-        }
-        let x = self.in_onnx_layout(&x)?;
-        self.recurrent.time_major.insert(out, x);
+        let layer = self.recurrent.sequences[input].clone();
+        self.recurrent.sequences_by_step.insert(out, layer);
         Ok(())
     }
 
@@ -227,11 +202,7 @@ impl Translator {
             return Err(unsupported!("only axis {axis} of one direction can be squeezed here, not {axes:?}"));
         }
         let tensor = self.emit_recurrent(&layer, sequences)?;
-        if sequences {
-            self.recurrent.time_major.insert(out, tensor);
-        } else {
-            self.bind(&out, tensor);
-        }
+        self.bind(&out, if sequences { time_major(&tensor) } else { tensor });
         Ok(())
     }
 
@@ -267,7 +238,7 @@ impl Translator {
             ));
         }
         let tensor = self.emit_recurrent(&layer, true)?;
-        self.recurrent.time_major.insert(out, tensor);
+        self.bind(&out, time_major(&tensor));
         Ok(())
     }
 
@@ -275,12 +246,16 @@ impl Translator {
     pub(crate) fn recurrent_layer(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let op = node.op_type.as_str();
         let x_name = node.input.first().map(String::as_str).unwrap_or_default();
-        let x = self.recurrent.time_major.get(x_name).cloned().ok_or_else(|| {
-            format!(
-                "X '{x_name}' must be a batch-first tensor transposed [1, 0, 2] or another recurrent node's \
-                 sequences (a time-major graph input has no Keras form)"
-            )
-        })?;
+        let x = self.tensor_anywhere(node, 0)?;
+        if x.rank() != 3 || x.batch_axis() != 1 {
+            return Err(unsupported!(
+                "X '{x_name}' {:?} must be time-major, its batch on axis 1 (a time-major graph input has no Keras \
+                 form)",
+                x.shape
+            ));
+        }
+        // The same sequence batch-first, as Keras layers read it.
+        let x = time_major(&self.in_onnx_layout(&x)?);
         let [_, Some(time), Some(features)] = x.shape[..] else {
             return Err(unsupported!("X {:?} needs known time and feature sizes", x.shape));
         };

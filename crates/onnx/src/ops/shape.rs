@@ -29,11 +29,19 @@ impl Translator {
                 Dims { values: len, scalar: false }
             }
             "Shape" => {
-                let x = self.any_tensor(node, 0)?;
-                let mut shape = Dims::of_shape(&x.shape).ok_or_else(|| {
-                    OpError::UnknownSize(format!("the shape {:?} is not known but for the batch", x.shape))
-                })?;
-                shape.values[0] = Dim::Batch(self.rows_of(&x) as i64);
+                let x = self.any_tensor_anywhere(node, 0)?;
+                let batch = x.batch_axis();
+                let values = (x.shape.iter().enumerate())
+                    .map(|(axis, d)| match d {
+                        _ if axis == batch => Some(Dim::Batch(self.rows_of(&x) as i64)),
+                        Some(d) => Some(Dim::Known(*d as i64)),
+                        None => None,
+                    })
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        OpError::UnknownSize(format!("the shape {:?} is not known but for the batch", x.shape))
+                    })?;
+                let shape = Dims { values, scalar: false };
                 shapes::slice(&shape, proto::attr_int(node, "start", 0)?, proto::attr_int(node, "end", i64::MAX)?)
             }
             "Gather" => {
