@@ -396,6 +396,47 @@ def case_onnx_gelu():
     return model, {"x": (6,)}, desc
 
 
+def case_onnx_jax_normalization():
+    """magika's (jax2tf → tf2onnx) written-out LayerNorm and softmax: moments as ReduceSum · 1/n,
+    var = max(0, E[x²] - E[x]²) reshaped back, Sqrt, Reciprocal; (x - mean) · (inv · gamma) + beta.
+    Softmax as Exp(x - Max(-inf, ReduceMax)) / ReduceSum, each reduction reshaped back."""
+    b = Builder(1303)
+    x = "x"
+
+    def layer_norm(t, n, restored_shape, param_shape):
+        inv_n = b.const("inv_n", np.float32(1.0 / n))
+        mean = b.op("Mul", [b.op("ReduceSum", [t, b.const("axes", [1], np.int64)], "sum", keepdims=0), inv_n], "mean")
+        squares = b.op("Mul", [t, t], "square")
+        second = b.op("Mul", [b.op("ReduceSum", [squares, b.const("axes", [1], np.int64)], "sum_sq", keepdims=0),
+                              inv_n], "second_moment")
+        var = b.op("Sub", [second, b.op("Mul", [mean, mean], "mean_sq")], "var")
+        var = b.op("Max", [b.const("zero", np.float32(0.0)), var], "var_clamped")
+        shape = b.const("restored", restored_shape, np.int64)
+        var = b.op("Add", [b.op("Reshape", [var, shape], "var_back"), b.const("eps", np.float32(1e-6))], "var_eps")
+        inv = b.op("Reciprocal", [b.op("Sqrt", [var], "std")], "inv_std")
+        inv = b.op("Mul", [inv, b.const("gamma", b.rs.uniform(0.5, 1.5, param_shape))], "scale")
+        centered = b.op("Sub", [t, b.op("Reshape", [mean, shape], "mean_back")], "centered")
+        beta = b.const("beta", b.rs.uniform(-0.5, 0.5, param_shape))
+        return b.op("Add", [b.op("Mul", [centered, inv], "normalized"), beta], "layer_norm")
+
+    t = b.op("Add", [x, b.const("offset", b.rs.uniform(-2, 2, (1, 8, 6)))], "shifted")       # N x 8 x 6
+    t = b.op("Tanh", [layer_norm(t, 8, [-1, 1, 6], (1, 8, 1))])
+    t = b.op("ReduceMean", [t], "pooled", axes=[1], keepdims=0)                                # N x 6
+    t = layer_norm(t, 6, [-1, 1], (1, 6))
+    t = b.gemm(t, 6, 5)
+    peak = b.op("ReduceMax", [t], "max", axes=[1], keepdims=0)
+    peak = b.op("Max", [b.const("minus_inf", np.float32(-np.inf)), peak], "max_floor")
+    e = b.op("Exp", [b.op("Sub", [t, b.op("Reshape", [peak, b.const("col", [-1, 1], np.int64)], "max_back")])])
+    total = b.op("ReduceSum", [e, b.const("axes", [1], np.int64)], "total", keepdims=0)
+    y = b.op("Div", [e, b.op("Reshape", [total, b.const("col", [-1, 1], np.int64)], "total_back")], "probs")
+    model = b.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", 8, 6])], [y], 15)
+    desc = ("ONNX opset 15, (N, 8, 6), magika's jax2tf forms: a LayerNorm over axis 1 written out "
+            "(ReduceSum · 1/8, var = max(0, E[x²] - E[x]²) reshaped to (N, 1, 6), Sqrt, Reciprocal, gamma and "
+            "beta (1, 8, 1)), Tanh, ReduceMean over axis 1, the same LayerNorm on (N, 6) (1/6 inexact), Gemm, and a "
+            "softmax written out (Exp(x - Max(-inf, ReduceMax)) / ReduceSum, both reshaped to (N, 1)).")
+    return model, {x: (8, 6)}, desc
+
+
 def case_onnx_token_ids():
     """int64 token ids through a Gather from a constant table (PyTorch's nn.Embedding)."""
     b = Builder(1301)
@@ -439,7 +480,8 @@ def case_onnx_one_hot_bytes():
 
 
 CASES = {"onnx_cnn": case_onnx_cnn, "onnx_gelu": case_onnx_gelu, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
-         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+         "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax,
+         "onnx_jax_normalization": case_onnx_jax_normalization, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 

@@ -2,7 +2,8 @@
 //!
 //! Some Keras layers reach a frozen graph as several nodes: swish as `x · sigmoid(x)`, GELU as
 //! `0.5 · x · erfc(-x/√2)`, `LayerNormalization` as moments plus a decomposed normalisation (and Keras 3's
-//! `BatchNormalization` as the same arithmetic on its moving statistics),
+//! `BatchNormalization` as the same arithmetic on its moving statistics; jax's centred
+//! `LayerNorm` and written-out softmax as jax2tf exports them),
 //! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`, a `Conv1D` as
 //! `ExpandDims → Conv2D → Squeeze`. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
@@ -15,6 +16,8 @@ mod dilated_conv;
 mod gelu;
 mod normalization;
 mod recurrent;
+mod reduction;
+mod softmax;
 mod swish;
 
 use std::collections::{HashMap, HashSet};
@@ -42,6 +45,8 @@ pub(crate) enum Kind {
     OneD(conv1d::OneD),
     /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop.
     Recurrent(Box<recurrent::Recurrent>),
+    /// `Softmax` over one axis, from written-out arithmetic.
+    Softmax(softmax::Softmax),
 }
 
 /// One recognised subgraph.
@@ -76,8 +81,15 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 6] =
-        [recurrent::find, normalization::find, gelu::find, swish::find, dilated_conv::find, conv1d::find];
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 7] = [
+        recurrent::find,
+        normalization::find,
+        softmax::find,
+        gelu::find,
+        swish::find,
+        dilated_conv::find,
+        conv1d::find,
+    ];
     // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
     for name in order.iter().rev() {
         if plan.inner.contains(name) || plan.by_output.contains_key(name) {
@@ -108,6 +120,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::DilatedConv(conv) => dilated_conv::build(ctx, node, conv)?,
         Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
         Kind::Recurrent(recurrent) => recurrent::build(ctx, node, recurrent)?,
+        Kind::Softmax(softmax) => softmax::build(ctx, node, softmax)?,
     };
     if let Value::Tensor(t) = &value {
         ctx.absorbed(t, &found.inner);

@@ -22,10 +22,13 @@
 //! `center=False`. A batch normalization without them gets ones
 //! / zeros, which change nothing (`inv * 1`, `0 - m`).
 
+mod centered;
+
 use ndarray::ArrayD;
 use tf2h5_keras::layers;
-use tf2h5_tf::{pb::NodeDef, NodeExt, TensorRef};
+use tf2h5_tf::{pb::NodeDef, TensorRef};
 
+use super::reduction::keep_dims;
 use super::{Kind, Match, View};
 use crate::context::{Context, Value};
 use crate::ConvertError;
@@ -37,6 +40,9 @@ pub(crate) struct LayerNorm {
     input: TensorRef,
     /// Reduction axes of the two means (checked against the input rank when building).
     axes: TensorRef,
+    /// Target shapes of the `Reshape`s that put the reduced axes back as size 1 after means
+    /// taken without `keep_dims` (checked against the input's shape when building).
+    restores: Vec<TensorRef>,
     common: Common,
 }
 
@@ -75,7 +81,9 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     }
     let [a, b] = view.inputs2(node)?;
     for (scaled, shifted) in [(&a, &b), (&b, &a)] {
-        if let Some(found) = try_match(view, node, scaled, shifted) {
+        if let Some(found) =
+            try_match(view, node, scaled, shifted).or_else(|| centered::find(view, node, scaled, shifted))
+        {
             return Some(found);
         }
     }
@@ -116,29 +124,12 @@ fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef
         if !std::ptr::eq(shift, m2) {
             inner.push(shift);
         }
-        // inv = rsqrt(var + eps) [* gamma]
-        let (rsqrt, gamma, gamma_node) = match view.producer(inv, &["Rsqrt", "Mul"]) {
-            Some(n) if n.op == "Rsqrt" => (n, None, None),
-            Some(n) => {
-                let [r, g] = view.inputs2(n)?;
-                let (r, g) = if view.constant_through_reshape(&g).is_some() { (r, g) } else { (g, r) };
-                view.constant_through_reshape(&g)?;
-                (view.producer(&r, &["Rsqrt"])?, Some(g), Some(n))
-            }
-            None => continue,
-        };
-        let add_eps = view.producer(&view.input(rsqrt, 0)?, &["AddV2", "Add"])?;
-        let [u, v] = view.inputs2(add_eps)?;
-        let (var_ref, epsilon) = if view.scalar(&v).is_some() { (u, v) } else { (v, u) };
-        view.scalar(&epsilon)?;
-        inner.extend([rsqrt, add_eps]);
-        inner.extend(gamma_node);
-        let common = Common { epsilon, gamma, beta: beta.clone() };
+        let Some((var_ref, common)) = inverse_deviation(view, inv, beta.clone(), &mut inner) else { continue };
 
         let kind = if let Some(moments) = moments_of(view, x, &mean_ref, &var_ref) {
             let (mean, var, sq, axes) = moments;
             inner.extend([mean, var, sq]);
-            Kind::LayerNorm(LayerNorm { input: x.clone(), axes, common })
+            Kind::LayerNorm(LayerNorm { input: x.clone(), axes, restores: vec![], common })
         } else if view.constant_through_reshape(&mean_ref).is_some()
             && view.constant_through_reshape(&var_ref).is_some()
         {
@@ -152,6 +143,32 @@ fn try_match(view: &View, out: &NodeDef, scaled: &TensorRef, shifted: &TensorRef
         return Some(Match { inner: super::names(&inner), kind });
     }
     None
+}
+
+/// `inv = Rsqrt(var + eps) [* gamma]`: the variance, and epsilon, gamma and `beta` as the
+/// parameters; the nodes go to `inner`.
+fn inverse_deviation<'g>(
+    view: &View<'g>,
+    inv: &TensorRef,
+    beta: Option<TensorRef>,
+    inner: &mut Vec<&'g NodeDef>,
+) -> Option<(TensorRef, Common)> {
+    let (rsqrt, gamma, gamma_node) = match view.producer(inv, &["Rsqrt", "Mul"])? {
+        n if n.op == "Rsqrt" => (n, None, None),
+        n => {
+            let [r, g] = view.inputs2(n)?;
+            let (r, g) = if view.constant_through_reshape(&g).is_some() { (r, g) } else { (g, r) };
+            view.constant_through_reshape(&g)?;
+            (view.producer(&r, &["Rsqrt"])?, Some(g), Some(n))
+        }
+    };
+    let add_eps = view.producer(&view.input(rsqrt, 0)?, &["AddV2", "Add"])?;
+    let [u, v] = view.inputs2(add_eps)?;
+    let (var_ref, epsilon) = if view.scalar(&v).is_some() { (u, v) } else { (v, u) };
+    view.scalar(&epsilon)?;
+    inner.extend([rsqrt, add_eps]);
+    inner.extend(gamma_node);
+    Some((var_ref, Common { epsilon, gamma, beta }))
 }
 
 /// `mean = Mean(x, axes, keep_dims)` and `var = Mean(SquaredDifference(x, mean), axes, keep_dims)`:
@@ -174,10 +191,6 @@ fn moments_of<'g>(
     let var_axes = view.input(var, 1)?;
     let same_axes = view.constant(&axes).is_some() && view.constant(&axes) == view.constant(&var_axes);
     (sq_ok && keep_dims(var) && same_axes).then_some((mean, var, sq, axes))
-}
-
-fn keep_dims(node: &NodeDef) -> bool {
-    node.attr_bool_opt("keep_dims").ok().flatten().unwrap_or(false)
 }
 
 /// The input as a computed tensor with a known channel count.
@@ -243,6 +256,9 @@ pub(super) fn build_layer_norm(ctx: &mut Context, node: &NodeDef, ln: &LayerNorm
     if axes.is_empty() || axes[0] == 0 {
         return Err(ctx.refuse(node, format!("layer normalization over axes {written:?} (the batch axis, or none)")));
     }
+    for restore in &ln.restores {
+        check_restore(ctx, node, restore, &tensor.shape, &axes)?;
+    }
     let group_shape = axes
         .iter()
         .map(|&a| tensor.shape[a])
@@ -285,6 +301,34 @@ pub(super) fn build_layer_norm(ctx: &mut Context, node: &NodeDef, ln: &LayerNorm
     let normalised = ctx.add_inner_layer(layer, input.shape);
     let dims: Vec<usize> = shape[1..].iter().map(|d| d.unwrap_or(0)).collect();
     Ok(ctx.add_layer(node, layers::reshape(&name, normalised.layer, &dims), shape))
+}
+
+/// A mean taken without `keep_dims` must be reshaped to the input's shape with the reduced
+/// `axes` of size 1 (any batch size) to broadcast as the normalization's mean does.
+pub(super) fn check_restore(
+    ctx: &Context,
+    node: &NodeDef,
+    restore: &TensorRef,
+    shape: &[Option<usize>],
+    axes: &[usize],
+) -> Result<(), ConvertError> {
+    let target: Vec<i64> = match ctx.value_of(node, restore)? {
+        Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).unwrap_or_default(),
+        _ => vec![],
+    };
+    let fits = target.len() == shape.len()
+        && (1..shape.len()).all(|a| {
+            let expected = if axes.contains(&a) { Some(1) } else { shape[a] };
+            expected.is_some_and(|e| usize::try_from(target[a]).ok() == Some(e))
+        });
+    if fits {
+        Ok(())
+    } else {
+        Err(ctx.refuse(
+            node,
+            format!("a normalization moment reshaped to {target:?}, which does not keep the input's other axes"),
+        ))
+    }
 }
 
 /// A layer normalization's gamma or beta as the Keras weight of shape `group_shape` (the

@@ -11,7 +11,7 @@ use super::variables::Variable;
 use super::{shape_proto, SignatureInfo};
 use crate::checkpoint::Checkpoint;
 use crate::opdefs::OpRegistry;
-use crate::pb::{self, attr_value::Value, AttrValue, FunctionDef, NodeDef};
+use crate::pb::{self, attr_value::Value, AttrValue, FunctionDef, NodeDef, OpDef};
 use crate::TfError;
 
 /// Deepest function nesting accepted (Keras models nest a handful of levels).
@@ -469,13 +469,6 @@ impl<'a> Freezer<'a> {
     /// Inlines the function `node` calls; its outputs become the node's outputs.
     fn inline(&mut self, scope: &Scope<'a>, node: &'a NodeDef, inputs: Vec<Src>) -> Result<NodeOut, TfError> {
         let name = call_target(node).unwrap_or(node.op.as_str());
-        let Some(&function) = self.functions.get(name) else {
-            return Err(self.node_error(
-                scope,
-                node,
-                format!("calls function '{name}', which the SavedModel does not define"),
-            ));
-        };
         if self.depth >= MAX_CALL_DEPTH {
             return Err(self.node_error(
                 scope,
@@ -483,22 +476,7 @@ impl<'a> Freezer<'a> {
                 format!("function calls nest deeper than {MAX_CALL_DEPTH} levels (recursion?)"),
             ));
         }
-        self.scan(name)?;
-        let signature = function
-            .signature
-            .as_ref()
-            .ok_or_else(|| self.node_error(scope, node, format!("function '{name}' has no signature")))?;
-        if signature.input_arg.len() != inputs.len() {
-            return Err(self.node_error(
-                scope,
-                node,
-                format!(
-                    "passes {} inputs to function '{name}', which takes {}",
-                    inputs.len(),
-                    signature.input_arg.len()
-                ),
-            ));
-        }
+        let (function, signature) = self.callee(scope, node, name, inputs.len())?;
         let mut inner = Scope {
             function: Some(function),
             nodes: function.node_def.iter().map(|n| (n.name.as_str(), n)).collect(),
@@ -537,6 +515,39 @@ impl<'a> Freezer<'a> {
             }
         }
         Ok(roots)
+    }
+
+    /// Function `name`, which `node` calls with `arity` inputs, and its signature, scanned
+    /// for ops the freezer cannot take; an error names the call if it is undefined or takes
+    /// another number of inputs.
+    pub(super) fn callee(
+        &mut self,
+        scope: &Scope,
+        node: &NodeDef,
+        name: &str,
+        arity: usize,
+    ) -> Result<(&'a FunctionDef, &'a OpDef), TfError> {
+        let Some(&function) = self.functions.get(name) else {
+            return Err(self.node_error(
+                scope,
+                node,
+                format!("calls function '{name}', which the SavedModel does not define"),
+            ));
+        };
+        self.scan(name)?;
+        let signature = function
+            .signature
+            .as_ref()
+            .ok_or_else(|| self.node_error(scope, node, format!("function '{name}' has no signature")))?;
+        if signature.input_arg.len() != arity {
+            let takes = signature.input_arg.len();
+            return Err(self.node_error(
+                scope,
+                node,
+                format!("passes {arity} inputs to function '{name}', which takes {takes}"),
+            ));
+        }
+        Ok((function, signature))
     }
 
     /// Refuses writes and control flow anywhere in `name` and the functions it references,

@@ -88,25 +88,7 @@ impl<'a> Freezer<'a> {
         inputs: &[Src],
         is_body: bool,
     ) -> Result<String, TfError> {
-        let Some(&function) = self.functions.get(name) else {
-            return Err(self.node_error(scope, node, format!("calls function '{name}', which is not defined")));
-        };
-        self.scan(name)?;
-        let signature = function
-            .signature
-            .as_ref()
-            .ok_or_else(|| self.node_error(scope, node, format!("function '{name}' has no signature")))?;
-        if signature.input_arg.len() != inputs.len() {
-            return Err(self.node_error(
-                scope,
-                node,
-                format!(
-                    "passes {} values to function '{name}', which takes {}",
-                    inputs.len(),
-                    signature.input_arg.len()
-                ),
-            ));
-        }
+        let (function, _) = self.callee(scope, node, name, inputs.len())?;
         // The function's nodes go to a fresh output, named in their own namespace.
         let outer =
             (std::mem::take(&mut self.out), std::mem::take(&mut self.names), std::mem::take(&mut self.var_consts));
