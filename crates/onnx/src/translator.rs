@@ -1028,6 +1028,31 @@ mod tests {
         assert!(error.contains("7 elements do not split into 3 equal parts"), "{error}");
     }
 
+    /// paddle2onnx's layer norm, `(x - mean) / sqrt(var + eps)`, becomes the arithmetic the
+    /// converter's normalisation pattern reads: `x·rsqrt(v) + -(mean·rsqrt(v))`.
+    #[test]
+    fn paddle_layer_norm_divides_as_rsqrt_products() {
+        let scalar = |name: &str, value: f32| tract_onnx::pb::TensorProto {
+            name: name.into(),
+            data_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![value],
+            ..Default::default()
+        };
+        let nodes = vec![
+            onnx_node("ReduceMean", &["x"], "m", vec![ints_attr("axes", &[-1])]),
+            onnx_node("Sub", &["x", "m"], "d", vec![]),
+            onnx_node("Pow", &["d", "two"], "p", vec![]),
+            onnx_node("ReduceMean", &["p"], "v", vec![ints_attr("axes", &[-1])]),
+            onnx_node("Add", &["v", "eps"], "ve", vec![]),
+            onnx_node("Sqrt", &["ve"], "s", vec![]),
+            onnx_node("Div", &["d", "s"], "y", vec![]),
+        ];
+        let ops = translated_ops(&[-1, 5, 8], nodes, vec![scalar("two", 2.0), scalar("eps", 1e-5)]).unwrap();
+        let expected = ["Mean", "Sub", "SquaredDifference", "Mean", "AddV2", "Sqrt", "Rsqrt", "Mul", "Mul", "Neg"];
+        assert_eq!(ops[1..11], expected);
+        assert_eq!(ops[11..], ["AddV2"]);
+    }
+
     #[test]
     fn pads_pair_begins_with_ends() {
         assert_eq!(pairs(&[1, 2, 3, 4]), vec![(1, 3), (2, 4)]);

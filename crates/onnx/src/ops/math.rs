@@ -52,7 +52,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Add", |t, node| t.binary(node, "AddV2"));
     registry.insert("Sub", |t, node| t.binary(node, "Sub"));
     registry.insert("Mul", |t, node| t.binary(node, "Mul"));
-    registry.insert("Div", |t, node| t.binary(node, "RealDiv"));
+    registry.insert("Div", Translator::div);
     registry.insert("Gemm", Translator::gemm);
     registry.insert("MatMul", Translator::mat_mul);
     registry.insert("Softmax", |t, node| t.softmax(node, "Softmax"));
@@ -387,6 +387,26 @@ impl Translator {
             self.differences.insert(Self::output_name(node)?.to_string(), (a.clone(), b.clone()));
         }
         self.elementwise(node, op, inputs, vec![("T", float_type())], &x)
+    }
+
+    /// `Div`; of a difference `x - m` by a `Sqrt(v)`, a normalisation (PaddlePaddle's layer
+    /// norm: `(x - mean) / sqrt(var + eps)`), written `x·rsqrt(v) + -(m·rsqrt(v))`, the form
+    /// the converter's normalisation pattern reads (its `x - m` and `Sqrt` then unread).
+    fn div(&mut self, node: &NodeProto) -> Result<(), OpError> {
+        let name = |i: usize| node.input.get(i).cloned().unwrap_or_default();
+        let difference = self.differences.get(&name(0)).cloned();
+        let Some(((x, m), radicand)) = difference.zip(self.square_roots.get(&name(1)).cloned()) else {
+            return self.binary(node, "RealDiv");
+        };
+        if x.rank() != m.rank() || x.layout != m.layout || x.layout != radicand.layout {
+            return self.binary(node, "RealDiv");
+        }
+        let float = || vec![("T", float_type())];
+        let inv = self.emit(&self.part("rsqrt"), "Rsqrt", vec![radicand.node.clone()], float());
+        let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), inv.clone()], float());
+        let mean_scaled = self.emit(&self.part("mean_scaled"), "Mul", vec![m.node.clone(), inv], float());
+        let shift = self.emit(&self.part("shift"), "Neg", vec![mean_scaled], float());
+        self.elementwise(node, "AddV2", vec![scaled, shift], float(), &x)
     }
 
     /// `x` squared as TF's `SquaredDifference` when `node`'s input 0 is a `Sub` of two tensors
