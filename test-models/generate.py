@@ -862,6 +862,15 @@ def case_sm_keras3_export(out, ref):
     )
 
 
+def write_keras3_export_case(out, case, description, model, key, shape, seed, draw=None):
+    """A Keras 3 `model.export(dir)` of `model` (input signature key `key`, output `output_0`)."""
+    return write_saved_model_case(
+        out, case, description, lambda path: model.export(path, verbose=False), {key: shape}, seed,
+        lambda feeds: {"output_0": np.asarray(model(feeds[key], training=False))},
+        "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]), draw=draw,
+    )
+
+
 def case_sm_keras3_transformer(out, ref):
     import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
 
@@ -876,11 +885,7 @@ def case_sm_keras3_transformer(out, ref):
     x = L.LayerNormalization(epsilon=1e-6, name="ln2")(L.Add(name="residual2")([x, f]))
     model = keras3.Model(inp, x, name="transformer_block")
     randomize_weights(model.weights, rs)
-
-    def save(path):
-        model.export(path, verbose=False)
-
-    return write_saved_model_case(
+    return write_keras3_export_case(
         out, "sm_keras3_transformer",
         f"Keras {keras3.__version__} model.export(dir) of a post-norm transformer block on (8, 32) "
         "tokens: MultiHeadAttention(2 heads, key_dim 16, dropout inactive; Keras 3 writes its "
@@ -888,15 +893,48 @@ def case_sm_keras3_transformer(out, ref):
         "scores and mix as Einsum 'BTNH,BSNH->BNTS' / 'BNTS,BSNH->BTNH'), residual Add, "
         "LayerNormalization (eps 1e-6), Dense(64, gelu erf), Dense(32), residual Add, "
         "LayerNormalization.",
-        save, {"tokens": (8, 32)}, 3131,
-        lambda feeds: {"output_0": np.asarray(model(feeds["tokens"], training=False))},
-        "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
+        model, "tokens", (8, 32), 3131,
+    )
+
+
+def case_sm_keras3_text(out, ref):
+    import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
+
+    class SlicedPositions(keras3.layers.Layer):
+        """Learned positions as keras-hub's PositionEmbedding reads them: ops.slice of the first
+        n rows of a (16, D) table, broadcast to the token embeddings' shape."""
+
+        def build(self, input_shape):
+            self.table = self.add_weight(name="table", shape=(16, input_shape[-1]))
+
+        def call(self, x):
+            shape = keras3.ops.shape(x)
+            return keras3.ops.broadcast_to(keras3.ops.slice(self.table, (0, 0), (shape[1], shape[2])), shape)
+
+    rs = np.random.RandomState(3232)
+    keras3.utils.set_random_seed(3232)
+    L = keras3.layers
+    ids = keras3.Input(shape=(8,), dtype="int32", name="ids")
+    tokens = L.Embedding(30, 16, name="embedding")(ids)
+    x = L.Add(name="add_positions")([tokens, SlicedPositions(name="positions")(tokens)])
+    x = L.LayerNormalization(epsilon=1e-6, name="ln")(x)
+    x = L.GlobalAveragePooling1D(name="pool")(x)
+    x = L.Dense(3, name="logits")(x)
+    model = keras3.Model(ids, x, name="keras3_text")
+    randomize_weights(model.weights, rs)
+    return write_keras3_export_case(
+        out, "sm_keras3_text",
+        f"Keras {keras3.__version__} model.export(dir) of a text classifier on 8 int32 ids (0..30): "
+        "Embedding(30, 16) (Keras 3's take wraps negative ids first: Less, AddV2, SelectV2 before the "
+        "GatherV2), learned positions (custom layer: ops.slice of a (16, 16) table -> TF Slice, "
+        "broadcast_to), Add, LayerNormalization, GlobalAveragePooling1D, Dense(3).",
+        model, "ids", (8,), 3232, draw=lambda rs, shape: rs.randint(0, 30, shape).astype(np.int32),
     )
 
 
 SAVED_MODEL_CASES = {
     "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save",
-    "sm_keras3_export", "sm_keras3_transformer",
+    "sm_keras3_export", "sm_keras3_transformer", "sm_keras3_text",
 }
 
 
@@ -2305,6 +2343,7 @@ CASES = [
     ("sm_tf1_simple_save", case_sm_tf1_simple_save),
     ("sm_keras3_export", case_sm_keras3_export),
     ("sm_keras3_transformer", case_sm_keras3_transformer),
+    ("sm_keras3_text", case_sm_keras3_text),
     ("sm_lstm_text", case_sm_lstm_text),
     ("sm_gru_bidirectional", case_sm_gru_bidirectional),
     ("sm_lstm_stacked", case_sm_lstm_stacked),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::{pb::NodeDef, ConstTensor, TfGraph};
+use crate::{pb::NodeDef, ConstTensor, TensorRef, TfGraph};
 
 /// Ops whose output holds the values of their first input (reshaped, sliced or cast).
 pub const VALUE_PRESERVING: &[&str] =
@@ -16,7 +16,8 @@ pub const VALUE_PRESERVING: &[&str] =
 const MAX_DEPTH: usize = 8;
 
 /// The smallest upper bound (exclusive) the readers of node `name`'s output put on its values,
-/// found through [`VALUE_PRESERVING`] ops; `None` when nothing bounds it.
+/// found through [`VALUE_PRESERVING`] ops and Keras 3's wrapping of negative ids
+/// ([`wrapped_ids`]); `None` when nothing bounds it.
 pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
     let mut readers: HashMap<&str, Vec<(&NodeDef, usize)>> = HashMap::new();
     for node in graph.nodes() {
@@ -39,6 +40,10 @@ pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
                         next.push(reader.name.as_str());
                         None
                     }
+                    ("SelectV2", 2) if wrapped_ids(graph, reader).is_some() => {
+                        next.push(reader.name.as_str());
+                        None
+                    }
                     _ => None,
                 };
                 if let Some(high) = found.filter(|&h| h > 0) {
@@ -52,16 +57,39 @@ pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
 }
 
 /// The node whose values `name`'s output holds, followed back through [`VALUE_PRESERVING`]
-/// ops (the ids a reshaped or sliced copy came from).
+/// ops and [`wrapped_ids`] (the ids a reshaped or sliced copy came from).
 pub fn id_source<'g>(graph: &'g TfGraph, name: &str) -> Option<&'g NodeDef> {
     let mut node = graph.node(name)?;
     for _ in 0..graph.nodes().len() {
-        if !VALUE_PRESERVING.contains(&node.op.as_str()) {
+        let previous = if VALUE_PRESERVING.contains(&node.op.as_str()) {
+            graph.data_inputs(node).next()?
+        } else if let Some(ids) = wrapped_ids(graph, node) {
+            ids
+        } else {
             break;
-        }
-        node = graph.node(&graph.data_inputs(node).next()?.node)?;
+        };
+        node = graph.node(&previous.node)?;
     }
     Some(node)
+}
+
+/// The ids `select` passes on when it is Keras 3's wrapping of negative indices before a
+/// gather (`take` on the TensorFlow backend): `SelectV2(Less(ids, 0), AddV2(ids, rows), ids)`.
+/// For the valid ids of a table (`0..rows`) it is `ids` itself.
+pub fn wrapped_ids(graph: &TfGraph, select: &NodeDef) -> Option<TensorRef> {
+    if select.op != "SelectV2" {
+        return None;
+    }
+    let inputs: Vec<TensorRef> = graph.data_inputs(select).collect();
+    let [condition, wrapped, ids] = <[TensorRef; 3]>::try_from(inputs).ok()?;
+    let reads_ids = |tensor: &TensorRef, op: &str| -> Option<&NodeDef> {
+        let node = graph.node(&tensor.node).filter(|n| n.op == op && tensor.output == 0)?;
+        (graph.data_inputs(node).next().as_ref() == Some(&ids)).then_some(node)
+    };
+    let less = reads_ids(&condition, "Less")?;
+    reads_ids(&wrapped, "AddV2")?;
+    let zero = graph.data_inputs(less).nth(1).and_then(|t| graph.const_value(&t.node).ok().flatten());
+    (zero?.as_ints()?.iter().all(|&v| v == 0)).then_some(ids)
 }
 
 /// The length of axis 0 of a gather's constant table (axis 0 only).

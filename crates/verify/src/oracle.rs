@@ -46,6 +46,8 @@ mod resize;
 /// - `BatchMatMulV2`/`V3`/`BatchMatMul` (Keras 3's `EinsumDense` on the TF backend): missing;
 ///   tract-hir's `MatMulInference` (numpy's matmul broadcasting, as TF's), `adj_x`/`adj_y` as
 ///   transposes.
+/// - `SelectV2` (Keras 3's `take` wraps negative ids with it): missing; tract-hir's `Iff`
+///   (ONNX `Where`: the same broadcasting select).
 /// - `NotEqual` (a padding mask `ids != 0`): missing; tract-core's `CompNE`.
 /// - `Einsum` (`EinsumDense`, `MultiHeadAttention`): missing; tract-core's `EinSum`
 ///   (`oracle/einsum.rs`).
@@ -111,6 +113,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
             Ok(expand(matmul.with_a_trans(adjoint("adj_x")?).with_b_trans(adjoint("adj_y")?)))
         });
     }
+    tf.op_register.insert("SelectV2", |_, _| Ok(expand(tract_tensorflow::tract_hir::ops::logic::Iff)));
     tf.op_register.insert("NotEqual", |_, _| {
         use tract_tensorflow::tract_hir::ops::binary::BinIntoHir;
         Ok(tract_tensorflow::tract_core::ops::logic::CompNE.into_hir())

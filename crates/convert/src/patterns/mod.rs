@@ -5,7 +5,7 @@
 //! `BatchNormalization` as the same arithmetic on its moving statistics; jax's centred
 //! `LayerNorm` and written-out softmax as jax2tf exports them),
 //! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`, a `Conv1D` as
-//! `ExpandDims → Conv2D → Squeeze`. Converting
+//! `ExpandDims → Conv2D → Squeeze`, Keras 3's wrapping of negative embedding ids. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
 //! over the needed nodes finds them first. A match names its output node, which builds the
 //! layer, and its inner nodes, which are then skipped; a match is only accepted when nothing
@@ -19,6 +19,7 @@ mod recurrent;
 mod reduction;
 mod softmax;
 mod swish;
+mod take;
 
 use std::collections::{HashMap, HashSet};
 
@@ -43,6 +44,8 @@ pub(crate) enum Kind {
     DilatedConv(dilated_conv::DilatedConv),
     /// A 1-D convolution or pool instead of a 2-D one between `ExpandDims` and `Squeeze`.
     OneD(conv1d::OneD),
+    /// The value of `input` (Keras 3's wrapping of negative ids, for valid ids).
+    PassThrough { input: TensorRef },
     /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop.
     Recurrent(Box<recurrent::Recurrent>),
     /// `Softmax` over one axis, from written-out arithmetic.
@@ -81,7 +84,7 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 7] = [
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 8] = [
         recurrent::find,
         normalization::find,
         softmax::find,
@@ -89,6 +92,7 @@ pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Pla
         swish::find,
         dilated_conv::find,
         conv1d::find,
+        take::find,
     ];
     // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
     for name in order.iter().rev() {
@@ -121,6 +125,10 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
         Kind::Recurrent(recurrent) => recurrent::build(ctx, node, recurrent)?,
         Kind::Softmax(softmax) => softmax::build(ctx, node, softmax)?,
+        Kind::PassThrough { input } => match ctx.value_of(node, input)?.clone() {
+            Value::Tensor(t) => ctx.pass_through(node, t),
+            other => other,
+        },
     };
     if let Value::Tensor(t) = &value {
         ctx.absorbed(t, &found.inner);

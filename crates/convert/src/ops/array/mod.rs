@@ -1,5 +1,5 @@
 //! Graph plumbing and shape ops: Placeholder, Const, Identity/IdentityN/StopGradient,
-//! Reshape/Squeeze/ExpandDims, ConcatV2, Pad, MirrorPad (→ crops, reversals, Concatenate), ReverseV2 (→ 0/1 maps), StridedSlice (→ Cropping2D), Transpose,
+//! Reshape/Squeeze/ExpandDims, ConcatV2, Slice of constants, Pad, MirrorPad (→ crops, reversals, Concatenate), ReverseV2 (→ 0/1 maps), StridedSlice (→ Cropping2D), Transpose,
 //! BroadcastTo/Tile of constants over the batch (class tokens), and the shape arithmetic around
 //! reshapes (Shape, Pack, GatherV2, Cast).
 
@@ -37,6 +37,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("GatherV2", shape::gather_v2);
     registry.insert("Cast", shape::cast);
     registry.insert("StridedSlice", strided_slice::strided_slice);
+    registry.insert("Slice", slice_constant);
     registry.insert("Transpose", transpose::transpose);
     registry.insert("ConcatV2", concat_v2);
     registry.insert("BroadcastTo", broadcast::broadcast_to);
@@ -159,6 +160,28 @@ fn concat_constants(ctx: &Context, node: &NodeDef, values: usize, axis: i64) -> 
     let parts = (0..values).map(|i| ctx.dims_input(node, i)).collect::<Result<Vec<_>, _>>()?;
     let joined = Dims::concat(&parts).ok_or_else(|| ctx.refuse(node, "cannot concatenate scalars"))?;
     Ok(Value::from(joined))
+}
+
+/// `Slice(x, begin, size)` of a float constant (Keras 3 reads the first rows of a position
+/// table so), folded; a size of -1 runs to the end of its axis.
+fn slice_constant(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let Value::Const(ConstTensor::F32(x)) = ctx.input(node, 0)?.clone() else {
+        return Err(ctx.refuse(node, "only a Slice of a constant is supported"));
+    };
+    let (begin, size) = (ctx.ints_input(node, 1)?, ctx.ints_input(node, 2)?);
+    if begin.len() != x.ndim() || size.len() != x.ndim() {
+        return Err(ctx.refuse(node, format!("begin {begin:?} and size {size:?} do not fit shape {:?}", x.shape())));
+    }
+    let mut sliced = x.view();
+    for (axis, (&start, &count)) in begin.iter().zip(&size).enumerate() {
+        let len = x.shape()[axis] as i64;
+        let end = if count == -1 { len } else { start.saturating_add(count) };
+        if start < 0 || end < start || end > len {
+            return Err(ctx.refuse(node, format!("begin {begin:?} and size {size:?} leave shape {:?}", x.shape())));
+        }
+        sliced.slice_axis_inplace(ndarray::Axis(axis), ndarray::Slice::from(start as usize..end as usize));
+    }
+    Ok(Value::Const(ConstTensor::F32(sliced.to_owned())))
 }
 
 /// `Pad` with zeros on the spatial axes of a channels-last tensor → `ZeroPadding{1,2,3}D`.
