@@ -95,16 +95,20 @@ impl<'c, 'g> Steps<'c, 'g> {
             return Ok(x.clone());
         }
         self.on_spatial_axis(x, axis, |steps, x, axis| {
-            let spatial = x.rank() - 2;
-            let mut strides = vec![1; spatial];
+            let mut strides = vec![1; x.rank() - 2];
             strides[axis - 1] = step;
-            let window =
-                Window { kernel: vec![1; spatial], strides, dilation: vec![1; spatial], padding: Padding::Valid };
-            let spec = Pool { kind: PoolKind::Average, window };
-            let shape = spec.output_shape(&x.shape)?;
-            let input = x.layer.clone();
-            Ok(steps.add("subsample", shape, |name| LayerSpec::Pool(spec).layer(name, vec![input], vec![])))
+            steps.subsample_layer(x, strides)
         })
+    }
+
+    /// `AveragePooling{rank - 2}D` with a pool of 1 and `strides` per spatial axis.
+    fn subsample_layer(&mut self, x: &KTensor, strides: Vec<usize>) -> Result<KTensor, String> {
+        let spatial = strides.len();
+        let window = Window { kernel: vec![1; spatial], strides, dilation: vec![1; spatial], padding: Padding::Valid };
+        let spec = Pool { kind: PoolKind::Average, window };
+        let shape = spec.output_shape(&x.shape)?;
+        let input = x.layer.clone();
+        Ok(self.add("subsample", shape, |name| LayerSpec::Pool(spec).layer(name, vec![input], vec![])))
     }
 
     /// Applies `edit` to a spatial axis of a rank-3 to rank-5 tensor: `axis` itself, else the
@@ -133,7 +137,8 @@ impl<'c, 'g> Steps<'c, 'g> {
     }
 
     /// `x` cut to `start..stop` on each `(axis, start, stop, step)` keeping every `step`-th
-    /// cell: the crops, then one [`subsample`](Self::subsample) per axis with a step above 1.
+    /// cell: the crops, then one subsampling layer for the spatial axes of a rank-3 to rank-5
+    /// tensor and one [`subsample`](Self::subsample) per other axis.
     pub(crate) fn slice_axes(
         &mut self,
         x: &KTensor,
@@ -141,8 +146,18 @@ impl<'c, 'g> Steps<'c, 'g> {
     ) -> Result<KTensor, String> {
         let crops: Vec<(usize, usize, usize)> =
             ranges.iter().map(|&(axis, start, stop, _)| (axis, start, stop)).collect();
-        let cropped = self.crop_axes(x, &crops)?;
-        ranges.iter().try_fold(cropped, |x, &(axis, .., step)| self.subsample(&x, axis, step))
+        let mut sliced = self.crop_axes(x, &crops)?;
+        let rank = x.rank();
+        let spatial = |axis: usize| (3..=5).contains(&rank) && axis + 1 < rank;
+        let mut strides = vec![1; rank.saturating_sub(2)];
+        for &(axis, .., step) in ranges.iter().filter(|&&(axis, ..)| spatial(axis)) {
+            strides[axis - 1] = step;
+        }
+        if strides.iter().any(|&s| s > 1) {
+            sliced = self.subsample_layer(&sliced, strides)?;
+        }
+        let mut others = ranges.iter().filter(|&&(axis, ..)| !spatial(axis));
+        others.try_fold(sliced, |x, &(axis, .., step)| self.subsample(&x, axis, step))
     }
 
     /// `x` cut to `start..stop` on each `(axis, start, stop)`: one `Cropping` layer when all
