@@ -740,6 +740,54 @@ def case_sm_tf_module_mobile(out, ref):
     )
 
 
+class ModuleOps(tf.Module):
+    """Raw TF ops of issue 14 (no Keras) on 6x6x3: a transposed convolution, bilinear resize,
+    clipping, max and mean over H and W stacked on a new axis (twice), log_softmax.
+    (tf.math.l2_normalize is refused: no Keras layer computes it exactly in every loader.)"""
+
+    def __init__(self):
+        super().__init__(name="module_ops")
+        # tf.nn.conv2d_transpose's filter is (h, w, out, in).
+        self.up_kernel = tf.Variable(tf.zeros([3, 3, 8, 3]), name="up/kernel")
+        self.up_bias = tf.Variable(tf.zeros([8]), name="up/bias")
+        self.head_kernel = tf.Variable(tf.zeros([16, 5]), name="head/kernel")
+        self.head_bias = tf.Variable(tf.zeros([5]), name="head/bias")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 6, 6, 3], tf.float32, name="x")])
+    def __call__(self, x):
+        shape = tf.stack([tf.shape(x)[0], 12, 12, 8])
+        y = tf.nn.conv2d_transpose(x, self.up_kernel, shape, strides=2, padding="SAME")  # 12x12x8
+        y = tf.clip_by_value(tf.nn.bias_add(y, self.up_bias), -1.0, 1.5)
+        y = tf.image.resize(y, [9, 9], method="bilinear")  # ResizeBilinear, half-pixel centers
+        peak, mean = tf.reduce_max(y, axis=[1, 2]), tf.reduce_mean(y, axis=[1, 2])  # (N, 8) each
+        rows = tf.reshape(tf.stack([peak, mean], axis=1), [-1, 16])  # (N, 2, 8): Pack axis 1
+        columns = tf.reshape(tf.stack([peak, mean], axis=-1), [-1, 16])  # (N, 8, 2): Pack axis 2
+        logits = tf.matmul(rows + 0.5 * columns, self.head_kernel)
+        return tf.nn.log_softmax(tf.nn.bias_add(logits, self.head_bias))
+
+
+def case_sm_tf_module_ops(out, ref):
+    rs = seed_all(1414)
+    mod = ModuleOps()
+    randomize_weights(mod.trainable_variables, rs)
+
+    def save(path):
+        tf.saved_model.save(mod, path)
+
+    return write_saved_model_case(
+        out, "sm_tf_module_ops",
+        "Raw tf.Module saved with tf.saved_model.save (tf.function signature) on 6x6x3, the ops of "
+        "issue 14: tf.nn.conv2d_transpose 3x3 stride 2 SAME to 12x12x8 (Conv2DBackpropInput, its "
+        "output shape a Pack of the batch and constants) + bias_add; tf.clip_by_value(-1, 1.5) "
+        "(Minimum, Maximum); tf.image.resize to 9x9 bilinear (ResizeBilinear, half_pixel_centers); "
+        "tf.reduce_max and tf.reduce_mean over H,W, tf.stack'ed on axis 1 and on axis -1 (Pack of "
+        "tensors), each reshaped to 16, added (x 0.5); matmul + bias_add; tf.nn.log_softmax.",
+        save, {"x": (6, 6, 3)}, 1414,
+        lambda feeds: {"output_0": mod(tf.constant(feeds["x"])).numpy()},
+        "up_kernel/.ATTRIBUTES/VARIABLE_VALUE", mod.up_kernel.numpy(),
+    )
+
+
 def case_sm_tf_keras_two_io(out, ref):
     rs = seed_all(707)
     L = keras.layers
@@ -933,8 +981,8 @@ def case_sm_keras3_text(out, ref):
 
 
 SAVED_MODEL_CASES = {
-    "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_keras_two_io", "sm_tf1_simple_save",
-    "sm_keras3_export", "sm_keras3_transformer", "sm_keras3_text",
+    "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_module_ops", "sm_tf_keras_two_io",
+    "sm_tf1_simple_save", "sm_keras3_export", "sm_keras3_transformer", "sm_keras3_text",
 }
 
 
@@ -2339,6 +2387,7 @@ CASES = [
     ("tract_fixes", case_tract_fixes),
     ("sm_tf_module_cnn", case_sm_tf_module_cnn),
     ("sm_tf_module_mobile", case_sm_tf_module_mobile),
+    ("sm_tf_module_ops", case_sm_tf_module_ops),
     ("sm_tf_keras_two_io", case_sm_tf_keras_two_io),
     ("sm_tf1_simple_save", case_sm_tf1_simple_save),
     ("sm_keras3_export", case_sm_keras3_export),

@@ -348,6 +348,23 @@ def channel_shuffle(x, groups):
     return x.view(n, -1, h, w)
 
 
+class FocusBlock(nn.Module):
+    """YOLOX's Focus stem (every other row and column, four ways, concatenated on the channels:
+    Slices with steps 2), a Conv + SiLU, then strided slices of the channels (step 3) and of
+    H and W with bounds (rows 0, 3; columns 1, 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(12, 8, 3, padding=1), nn.SiLU())
+
+    def forward(self, x):
+        x = torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1)
+        y = self.conv(x)                                          # 8 x 5 x 5
+        channels = y[:, 1::3]                                     # 3 x 5 x 5
+        corners = y[:, :, 0:4:3, 1::2]                            # 8 x 2 x 2
+        return torch.cat([channels.flatten(1), corners.flatten(1)], 1)
+
+
 class ShuffleBlock(nn.Module):
     """ShuffleNetV2 pieces: a channel split (x.chunk(2, dim=1): Slices whose bounds are shape
     arithmetic with Div), a branch (1x1 conv, depthwise 3x3, 1x1 conv), concat, and the
@@ -522,6 +539,14 @@ def case_torch_shuffle_block():
     return ShuffleBlock(), (3, 12, 12), desc
 
 
+def case_torch_focus_block():
+    desc = ("YOLOX Focus stem, NCHW 3x10x10: x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], "
+            "x[..., 1::2, 1::2] (Slices with steps 2 on H and W) concatenated on the channels; "
+            "Conv2d(12,8,3,padding 1) + SiLU; y[:, 1::3] (step 3 on the channels) and y[:, :, 0:4:3, "
+            "1::2] (steps on H and W with bounds), each flattened, concatenated.")
+    return FocusBlock(), (3, 10, 10), desc
+
+
 def case_torch_vit_stem():
     desc = ("ViT stem without attention, NCHW 3x16x16: Conv2d(3,32,4,stride 4) patches, flatten(2) and "
             "transpose(1, 2) to 16 tokens, + a learned (1, 16, 32) position embedding (Add of a 3-D "
@@ -594,6 +619,7 @@ def case_torch_dynamic_sequence():
 CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": case_torch_mobile_block,
          "torch_dense_block": case_torch_dense_block, "torch_grouped_block": case_torch_grouped_block,
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
+         "torch_focus_block": case_torch_focus_block,
          "torch_lstm_classifier": case_torch_lstm_classifier, "torch_crnn": case_torch_crnn,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,

@@ -603,13 +603,71 @@ fn leaky_relu_and_broadcast_multiply() {
 }
 
 #[test]
-fn maximum_with_a_nonzero_constant_is_refused() {
+fn maximum_and_minimum_with_a_constant_on_the_zero_side_split_exactly() {
     let mut g = G::new();
-    conv_input(&mut g).floats("c", &[], &[1.0]).node("out", "Maximum", &["conv", "c"], &[]);
-    assert!(g.refusal().contains("max(x, 0)"));
+    conv_input(&mut g).floats("c", &[], &[1e-12]).node("out", "Maximum", &["conv", "c"], &[]);
+    let refusal = g.refusal();
+    assert!(refusal.contains("l2_normalize") && refusal.contains("UnitNormalization"), "{refusal}");
+    let mut g = G::new();
+    conv_input(&mut g).floats("c", &[], &[-1.0]).node("out", "Minimum", &["conv", "c"], &[]);
+    assert!(g.refusal().contains("no exact Keras form"));
     let mut g = G::new();
     conv_input(&mut g).floats("c", &[], &[0.0]).node("out", "Maximum", &["conv", "c"], &[]);
     assert_eq!(classes(&g.convert()), ["InputLayer", "Conv2D", "ReLU"]);
+    // tf.clip_by_value(x, -1, 1.5): min(x, 1.5) = relu_1.5(x) - relu(-x), then
+    // max(y, -1) = relu(y) - relu_1(-y).
+    let mut g = G::new();
+    conv_input(&mut g)
+        .floats("hi", &[], &[1.5])
+        .floats("lo", &[], &[-1.0])
+        .node("min", "Minimum", &["conv", "hi"], &[])
+        .node("out", "Maximum", &["min", "lo"], &[]);
+    let c = g.convert();
+    let split = ["ReLU", "Rescaling", "ReLU", "Rescaling", "Add"];
+    assert_eq!(classes(&c), [&["InputLayer", "Conv2D"][..], &split, &split].concat());
+    let caps: Vec<&serde_json::Value> =
+        c.model.layers.iter().filter(|l| l.class_name == "ReLU").map(|l| &l.config["max_value"]).collect();
+    assert_eq!(
+        caps,
+        [&serde_json::json!(1.5), &serde_json::Value::Null, &serde_json::Value::Null, &serde_json::json!(1.0)]
+    );
+    assert!(c
+        .model
+        .layers
+        .iter()
+        .filter(|l| l.class_name == "Rescaling")
+        .all(|l| l.config["scale"] == serde_json::json!(-1.0)));
+}
+
+#[test]
+fn strided_slice_with_strides_is_a_crop_then_unit_average_pools() {
+    // x[:, 1::2, ::2, ::2] of (N, 4, 4, 3): rows 1 and 3, columns 0 and 2, channels 0 and 2.
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("b", &[4], &[0, 1, 0, 0])
+        .ints("e", &[4], &[0, 0, 0, 0])
+        .ints("s", &[4], &[1, 2, 2, 2])
+        .node(
+            "out",
+            "StridedSlice",
+            &["conv", "b", "e", "s"],
+            &[("begin_mask", attr(attr_value::Value::I(13))), ("end_mask", attr(attr_value::Value::I(15)))],
+        );
+    let c = g.convert();
+    let expected = ["InputLayer", "Conv2D", "Cropping2D", "AveragePooling2D", "Permute", "AveragePooling2D", "Permute"];
+    assert_eq!(classes(&c), expected);
+    let pools: Vec<_> = c.model.layers.iter().filter(|l| l.class_name == "AveragePooling2D").collect();
+    assert_eq!(pools[0].config["pool_size"], serde_json::json!([1, 1]));
+    assert_eq!(pools[0].config["strides"], serde_json::json!([2, 2]));
+    assert_eq!(pools[1].config["strides"], serde_json::json!([2, 1]));
+    assert_eq!(c.outputs[0].shape, [None, Some(2), Some(2), Some(2)]);
+    let mut g = G::new();
+    conv_input(&mut g)
+        .ints("b", &[4], &[0, 0, 0, 0])
+        .ints("e", &[4], &[0, 0, 0, 0])
+        .ints("s", &[4], &[1, -1, 1, 1])
+        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("end_mask", attr(attr_value::Value::I(15)))]);
+    assert!(g.refusal().contains("stride -1 is not supported"));
 }
 
 #[test]

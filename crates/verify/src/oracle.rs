@@ -10,7 +10,7 @@ use tract_tensorflow::tract_core::ops::array::PadMode;
 use tract_tensorflow::tract_hir::infer::*;
 use tract_tensorflow::tract_hir::internal::*;
 use tract_tensorflow::tract_hir::ops::cnn::{Conv, PaddingSpec};
-use tract_tensorflow::tract_hir::ops::nn::LayerSoftmax;
+use tract_tensorflow::tract_hir::ops::nn::{LayerLogSoftmax, LayerSoftmax};
 
 use crate::VerifyError;
 
@@ -26,11 +26,13 @@ pub mod loops;
 mod new_axis;
 pub mod onnx;
 mod onnx_recurrent;
+mod pack;
 mod resize;
 
 /// tract's TensorFlow front end with tf2h5's op fixes registered:
 /// - `FusedBatchNormV3`/`V2`: missing; same inference semantics as `FusedBatchNorm`.
 /// - `Softmax`: tract normalises axes 1..rank on rank > 2; TF normalises the last axis.
+/// - `LogSoftmax` (`tf.nn.log_softmax`): missing; tract-hir's `LayerLogSoftmax` over the last axis.
 /// - `Conv2D`: tract ignores `dilations`, and needs the group of a grouped convolution (and
 ///   its kernel with the groups on the input axis).
 /// - `Pad`: tract's rule demands TDim paddings and fails on TF's int32 constants.
@@ -54,6 +56,8 @@ mod resize;
 /// - `BroadcastTo` (a ViT's class token): missing; tract-hir's `MultiBroadcastTo` (ONNX
 ///   `Expand`, the same bidirectional broadcast on the graphs TF accepts).
 /// - `ExpandDims`: tract places a negative axis one too early (`axis + rank`, not `+ rank + 1`).
+/// - `Pack`: tract reads a negative axis (`tf.stack(..., axis=-1)`) as unsigned and panics
+///   (`oracle/pack.rs`).
 /// - Missing pass-throughs: `StopGradient`, `Snapshot`, `PreventGradient`, the `tf.debugging`
 ///   checks `CheckNumerics`/`V2` and `EnsureShape` (forwarding when they pass), and `IdentityN`
 ///   (the custom-gradient wrapper around swish: output k is input k).
@@ -74,6 +78,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
         tf.op_register.insert("FusedBatchNormV3", fused_batch_norm);
     }
     tf.op_register.insert("Softmax", |_, _| Ok(expand(LayerSoftmax::new(-1, false))));
+    tf.op_register.insert("LogSoftmax", |_, _| Ok(expand(LayerLogSoftmax { axis: -1, coerce_to_2d: false })));
     tf.op_register.insert("Conv2D", conv2d_with_dilations);
     tf.op_register.insert("Pad", |_, _| Ok(expand(TfPad::Zeros)));
     tf.op_register.insert("MirrorPad", mirror_pad);
@@ -105,6 +110,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("MaxPool3D", |_, node| pool3d(node, true));
     tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
+    tf.op_register.insert("Pack", pack::pack);
     tf.op_register.insert("Einsum", einsum::einsum);
     for op in ["BatchMatMulV2", "BatchMatMulV3", "BatchMatMul"] {
         tf.op_register.insert(op, |_, node| {

@@ -275,8 +275,9 @@ impl Translator {
         self.reshape_rows(node, &x, shape, kept[x.batch_axis()], 1)
     }
 
-    /// `Slice` of a tensor (step 1, batch kept whole) → `StridedSlice` in the tensor's layout
-    /// (→ `Cropping2D` for H and W, as tf2onnx writes Keras's `Cropping2D`).
+    /// `Slice` of a tensor (positive steps, batch kept whole) → `StridedSlice` in the
+    /// tensor's layout (→ `Cropping2D` for H and W, as tf2onnx writes Keras's `Cropping2D`;
+    /// YOLOX's `Focus` takes every other row and column).
     fn slice(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor_anywhere(node, 0)?;
         let rank = x.rank();
@@ -291,15 +292,16 @@ impl Translator {
                 "starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"
             ));
         }
-        // (begin, end) per ONNX axis; the batch axis must stay whole.
+        // (begin, end) and step per ONNX axis; the batch axis must stay whole.
         let mut ranges: Vec<Option<(usize, usize)>> = vec![None; rank];
+        let mut strides = vec![1; rank];
         for (((&axis, &start), &end), &step) in axes.iter().zip(&starts).zip(&ends).zip(&steps) {
-            if step != 1 {
-                return Err(unsupported!("step {step} on axis {axis}: only step 1 is supported"));
+            if step < 1 {
+                return Err(unsupported!("step {step} on axis {axis}: only positive steps are supported"));
             }
             let Some(dim) = x.shape[axis] else {
                 // "To the end": INT_MAX, i64::MAX, or jax2tf's 10^9.
-                if start == 0 && end >= 1_000_000_000 {
+                if start == 0 && end >= 1_000_000_000 && step == 1 {
                     continue;
                 }
                 return Err(unsupported!("slicing axis {axis} of unknown size (the batch) is not supported"));
@@ -307,32 +309,43 @@ impl Translator {
             let clamp = |v: i64| (if v < 0 { v + dim as i64 } else { v }).clamp(0, dim as i64) as usize;
             let (begin, end) = (clamp(start), clamp(end));
             ranges[axis] = Some((begin, end.max(begin)));
+            strides[axis] = usize::try_from(step).unwrap_or(usize::MAX).min(dim.max(1));
         }
-        let whole =
-            |(axis, range): (usize, &Option<(usize, usize)>)| range.is_none_or(|r| Some(r.1 - r.0) == x.shape[axis]);
+        let whole = |(axis, range): (usize, &Option<(usize, usize)>)| {
+            strides[axis] == 1 && range.is_none_or(|r| Some(r.1 - r.0) == x.shape[axis])
+        };
         if ranges.iter().enumerate().all(whole) {
             // A slice of everything (jax2tf writes one before every convolution).
             self.bind(Self::output_name(node)?, x);
             return Ok(());
         }
-        self.strided_slice(&x, &ranges, Self::output_name(node)?)
+        self.strided_slice(&x, &ranges, &strides, Self::output_name(node)?)
     }
 
     /// Binds ONNX tensor `onnx_name` to `x` cut to `ranges` ((begin, end) per ONNX axis,
-    /// `None` for whole axes): a `StridedSlice` in `x`'s layout.
-    fn strided_slice(&mut self, x: &Tensor, ranges: &[Option<(usize, usize)>], onnx_name: &str) -> Result<(), OpError> {
+    /// `None` for whole axes) taking every `strides[axis]`-th element (empty: all 1): a
+    /// `StridedSlice` in `x`'s layout.
+    fn strided_slice(
+        &mut self,
+        x: &Tensor,
+        ranges: &[Option<(usize, usize)>],
+        strides: &[usize],
+        onnx_name: &str,
+    ) -> Result<(), OpError> {
         if let Some(axis) = ranges.iter().position(|r| r.is_some_and(|(b, e)| e <= b)) {
             return Err(unsupported!("nothing is left of axis {axis} (an empty tensor has no Keras form)"));
         }
-        let sliced = self.sliced(x, ranges, onnx_name);
+        let sliced = self.sliced(x, ranges, strides, onnx_name);
         self.bind(onnx_name, sliced);
         Ok(())
     }
 
     /// The TF `StridedSlice` of `x` to `ranges`, named after `onnx_name` (not bound).
-    fn sliced(&mut self, x: &Tensor, ranges: &[Option<(usize, usize)>], onnx_name: &str) -> Tensor {
-        let shape: Vec<Option<usize>> =
-            x.shape.iter().zip(ranges).map(|(&d, r)| r.map_or(d, |(b, e)| Some(e - b))).collect();
+    fn sliced(&mut self, x: &Tensor, ranges: &[Option<(usize, usize)>], strides: &[usize], onnx_name: &str) -> Tensor {
+        let step = |axis: usize| strides.get(axis).copied().unwrap_or(1);
+        let shape: Vec<Option<usize>> = (x.shape.iter().zip(ranges).enumerate())
+            .map(|(axis, (&d, r))| r.map_or(d, |(b, e)| Some((e - b).div_ceil(step(axis)))))
+            .collect();
         // TF axis j is ONNX axis layout[j]; an unsliced axis runs over everything (end mask).
         let mut end_mask = 0i64;
         let (mut begin, mut end) = (Vec::new(), Vec::new());
@@ -346,7 +359,8 @@ impl Translator {
         }
         let begin = self.emit_ints(&format!("{onnx_name}/begin"), &begin);
         let end = self.emit_ints(&format!("{onnx_name}/end"), &end);
-        let strides = self.emit_ints(&format!("{onnx_name}/strides"), &vec![1; x.rank()]);
+        let strides: Vec<i64> = x.layout.iter().map(|&axis| step(axis) as i64).collect();
+        let strides = self.emit_ints(&format!("{onnx_name}/strides"), &strides);
         let mask = |bits: i64| pb::attr_value::Value::I(bits);
         let attrs: Attrs = vec![
             ("T", float_type()),
@@ -384,9 +398,9 @@ impl Translator {
         ranges[axis] = Some((i as usize, i as usize + 1));
         let out = Self::output_name(node)?.to_string();
         if !index.scalar {
-            return self.strided_slice(&x, &ranges, &out);
+            return self.strided_slice(&x, &ranges, &[], &out);
         }
-        let sliced = self.sliced(&x, &ranges, &format!("{out}/slice"));
+        let sliced = self.sliced(&x, &ranges, &[], &format!("{out}/slice"));
         let tf_axis = sliced.layout.iter().position(|&a| a == axis).unwrap_or(axis);
         let mut shape = sliced.shape.clone();
         shape.remove(axis);
@@ -506,7 +520,7 @@ impl Translator {
             ranges[axis] = Some((begin, begin + size));
             begin += size;
             if !output.is_empty() {
-                self.strided_slice(&x, &ranges, output)?;
+                self.strided_slice(&x, &ranges, &[], output)?;
             }
         }
         Ok(())
@@ -950,18 +964,27 @@ mod tests {
         assert_eq!(ints(&slice.input[1]), [0, 1, 2, 0]);
         assert_eq!(ints(&slice.input[2]), [0, 7, 8, 0]);
         assert!(matches!(slice.attr["end_mask"].value, Some(pb::attr_value::Value::I(0b1001))));
-        let error = translated_ops(
-            &[-1, 3, 8, 8],
-            vec![onnx_node("Slice", &["x", "starts", "ends", "axes", "steps"], "y", vec![])],
-            vec![
-                int_initializer("starts", &[0]),
-                int_initializer("ends", &[4]),
+        // YOLOX's Focus: every other row from row 1 (steps are TF strides in NHWC order).
+        let stepped = |steps: &[i64]| {
+            let nodes = vec![onnx_node("Slice", &["x", "starts", "ends", "axes", "steps"], "y", vec![])];
+            let initializers = vec![
+                int_initializer("starts", &[1]),
+                int_initializer("ends", &[i64::MAX]),
                 int_initializer("axes", &[2]),
-                int_initializer("steps", &[2]),
-            ],
-        )
-        .unwrap_err();
-        assert!(error.contains("only step 1 is supported"), "{error}");
+                int_initializer("steps", steps),
+            ];
+            translated(&[-1, 3, 7, 8], nodes, initializers)
+        };
+        let graph = stepped(&[2]).unwrap();
+        let slice = graph.nodes().iter().find(|n| n.op == "StridedSlice").unwrap();
+        let ints = |input: &str| -> Vec<i64> {
+            let node = graph.nodes().iter().find(|n| n.name == input).unwrap();
+            tf2h5_tf::ConstTensor::from_node(node).unwrap().int_values().unwrap()
+        };
+        assert_eq!((ints(&slice.input[1]), ints(&slice.input[2])), (vec![0, 1, 0, 0], vec![0, 7, 0, 0]));
+        assert_eq!(ints(&slice.input[3]), [1, 2, 1, 1]);
+        let error = stepped(&[-1]).unwrap_err();
+        assert!(error.contains("only positive steps are supported"), "{error}");
         // Slicing past the end leaves an empty tensor, which no Keras layer holds.
         let error = translated_ops(
             &[-1, 3, 8],

@@ -4,6 +4,10 @@
 //!   or add zeros: `Cropping{1,2,3}D` / `ZeroPadding{1,2,3}D` on a spatial axis; the last axis
 //!   is first swapped with axis 1 by `Permute` (and back); a rank-2 tensor is seen as
 //!   (batch, len, 1) by `Reshape`.
+//! - [`subsample`](Steps::subsample): keep every `step`-th cell of the axis from the first:
+//!   `AveragePooling{1,2,3}D` with a pool of 1 and stride `step` (the mean of one cell is
+//!   that cell, exactly, NaN and infinities included, in every loader; the axis is brought
+//!   to a spatial place as for a crop).
 //! - [`linear_map`](Steps::linear_map): `y[.., j, ..] = Σ_i x[.., i, ..] · matrix[i, j]`: the axis is swapped
 //!   last by `Permute`, a bias-free `Dense` with `matrix` as kernel maps it, and `Permute`
 //!   swaps it back. Reversal (mirror padding) and interpolation (bilinear resize) are such
@@ -14,7 +18,7 @@
 
 use ndarray::Array2;
 use tf2h5_keras::layers;
-use tf2h5_keras::spec::{LayerSpec, ResampleKind, Sides};
+use tf2h5_keras::spec::{LayerSpec, Padding, Pool, PoolKind, ResampleKind, Sides, Window};
 
 use crate::context::{Context, KTensor};
 
@@ -75,30 +79,90 @@ impl<'c, 'g> Steps<'c, 'g> {
 
     /// A crop or zero padding of `axis` by (before, after) cells.
     fn sides(&mut self, x: &KTensor, axis: usize, kind: ResampleKind, sides: [usize; 2]) -> Result<KTensor, String> {
-        let rank = x.rank();
-        let len = checked_axis(x, axis)?;
         if sides == [0, 0] {
             return Ok(x.clone());
         }
+        self.on_spatial_axis(x, axis, |steps, x, axis| {
+            let mut all = vec![[0usize; 2]; x.rank() - 2];
+            all[axis - 1] = sides;
+            steps.sides_layer(x, kind, all)
+        })
+    }
+
+    /// `x` keeping cells 0, `step`, 2·`step`... of `axis`.
+    pub(crate) fn subsample(&mut self, x: &KTensor, axis: usize, step: usize) -> Result<KTensor, String> {
+        if step == 1 {
+            return Ok(x.clone());
+        }
+        self.on_spatial_axis(x, axis, |steps, x, axis| {
+            let mut strides = vec![1; x.rank() - 2];
+            strides[axis - 1] = step;
+            steps.subsample_layer(x, strides)
+        })
+    }
+
+    /// `AveragePooling{rank - 2}D` with a pool of 1 and `strides` per spatial axis.
+    fn subsample_layer(&mut self, x: &KTensor, strides: Vec<usize>) -> Result<KTensor, String> {
+        let spatial = strides.len();
+        let window = Window { kernel: vec![1; spatial], strides, dilation: vec![1; spatial], padding: Padding::Valid };
+        let spec = Pool { kind: PoolKind::Average, window };
+        let shape = spec.output_shape(&x.shape)?;
+        let input = x.layer.clone();
+        Ok(self.add("subsample", shape, |name| LayerSpec::Pool(spec).layer(name, vec![input], vec![])))
+    }
+
+    /// Applies `edit` to a spatial axis of a rank-3 to rank-5 tensor: `axis` itself, else the
+    /// last axis swapped with axis 1 by `Permute` (and back), a rank-2 tensor seen as
+    /// (batch, len, 1) by `Reshape` (and back).
+    fn on_spatial_axis(
+        &mut self,
+        x: &KTensor,
+        axis: usize,
+        edit: impl FnOnce(&mut Self, &KTensor, usize) -> Result<KTensor, String>,
+    ) -> Result<KTensor, String> {
+        let rank = x.rank();
+        let len = checked_axis(x, axis)?;
         if rank == 2 {
             let column = self.reshape(x, &[len, 1]);
-            let edited = self.sides(&column, 1, kind, sides)?;
+            let edited = edit(self, &column, 1)?;
             let edited_len = edited.shape[1].ok_or("unknown length")?;
             return Ok(self.reshape(&edited, &[edited_len]));
         }
         if axis == rank - 1 {
             let swapped = self.swap(x, 1, axis);
-            let edited = self.sides(&swapped, 1, kind, sides)?;
+            let edited = edit(self, &swapped, 1)?;
             return Ok(self.swap(&edited, 1, axis));
         }
-        let mut all = vec![[0usize; 2]; rank - 2];
-        all[axis - 1] = sides;
-        self.sides_layer(x, kind, all)
+        edit(self, x, axis)
+    }
+
+    /// `x` cut to `start..stop` on each `(axis, start, stop, step)` keeping every `step`-th
+    /// cell: the crops, then one subsampling layer for the spatial axes of a rank-3 to rank-5
+    /// tensor and one [`subsample`](Self::subsample) per other axis.
+    pub(crate) fn slice_axes(
+        &mut self,
+        x: &KTensor,
+        ranges: &[(usize, usize, usize, usize)],
+    ) -> Result<KTensor, String> {
+        let crops: Vec<(usize, usize, usize)> =
+            ranges.iter().map(|&(axis, start, stop, _)| (axis, start, stop)).collect();
+        let mut sliced = self.crop_axes(x, &crops)?;
+        let rank = x.rank();
+        let spatial = |axis: usize| (3..=5).contains(&rank) && axis + 1 < rank;
+        let mut strides = vec![1; rank.saturating_sub(2)];
+        for &(axis, .., step) in ranges.iter().filter(|&&(axis, ..)| spatial(axis)) {
+            strides[axis - 1] = step;
+        }
+        if strides.iter().any(|&s| s > 1) {
+            sliced = self.subsample_layer(&sliced, strides)?;
+        }
+        let mut others = ranges.iter().filter(|&&(axis, ..)| !spatial(axis));
+        others.try_fold(sliced, |x, &(axis, .., step)| self.subsample(&x, axis, step))
     }
 
     /// `x` cut to `start..stop` on each `(axis, start, stop)`: one `Cropping` layer when all
     /// are spatial axes of a rank-3 to rank-5 tensor, else one [`crop`](Self::crop) per axis.
-    pub(crate) fn crop_axes(&mut self, x: &KTensor, ranges: &[(usize, usize, usize)]) -> Result<KTensor, String> {
+    fn crop_axes(&mut self, x: &KTensor, ranges: &[(usize, usize, usize)]) -> Result<KTensor, String> {
         let rank = x.rank();
         if ranges.len() < 2 || !(3..=5).contains(&rank) || ranges.iter().any(|&(axis, ..)| axis + 1 >= rank) {
             return ranges.iter().try_fold(x.clone(), |x, &(axis, start, stop)| self.crop(&x, axis, start, stop));

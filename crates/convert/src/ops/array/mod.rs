@@ -1,7 +1,7 @@
 //! Graph plumbing and shape ops: Placeholder, Const, Identity/IdentityN/StopGradient,
 //! Reshape/Squeeze/ExpandDims, ConcatV2, Slice of constants, Pad, MirrorPad (→ crops, reversals, Concatenate), ReverseV2 (→ 0/1 maps), StridedSlice (→ Cropping2D), Transpose,
-//! BroadcastTo/Tile of constants over the batch (class tokens), and the shape arithmetic around
-//! reshapes (Shape, Pack, GatherV2, Cast).
+//! BroadcastTo/Tile of constants over the batch (class tokens), Pack of tensors (→ Reshape,
+//! Concatenate), and the shape arithmetic around reshapes (Shape, Pack, GatherV2, Cast).
 
 pub(crate) mod axis;
 mod broadcast;
@@ -9,6 +9,7 @@ mod mirror_pad;
 mod reshape;
 mod reverse;
 mod shape;
+mod stack;
 mod strided_slice;
 mod transpose;
 

@@ -57,9 +57,13 @@ pub(super) fn range(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
     Ok(Value::Const(ConstTensor::Int(array)))
 }
 
-/// `Pack` of integer scalars along axis 0 (e.g. `[batch, 1, 1, c]`); float constants are folded.
+/// `Pack` of integer scalars along axis 0 (e.g. `[batch, 1, 1, c]`); float constants are folded;
+/// tensors are stacked (`stack.rs`).
 pub(super) fn pack(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let count = ctx.input_count(node);
+    if (0..count).any(|i| matches!(ctx.input(node, i), Ok(Value::Tensor(_)))) {
+        return super::stack::pack_tensors(ctx, node);
+    }
     let axis = node.attr_int_opt("axis")?.unwrap_or(0);
     let all_float = (0..count).all(|i| matches!(ctx.input(node, i), Ok(Value::Const(ConstTensor::F32(_)))));
     if all_float {

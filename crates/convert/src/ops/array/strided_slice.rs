@@ -2,11 +2,12 @@
 //! 5 along any non-batch axes → `Cropping{1,2,3}D` (what Keras's `Cropping2D` emits, e.g. in
 //! NASNet; one layer for the spatial axes), the channels (ShuffleNet's split) or any last
 //! axis between two `Permute`s, a rank-2 tensor (framed audio) as (batch, len, 1) between
-//! two `Reshape`s; axes removed by `shrink_axis_mask` by a final `Reshape`. All exact, no
-//! `Lambda`. Slicing the batch, strides other than 1 and the ellipsis/new-axis masks have no
-//! Keras layer here.
+//! two `Reshape`s; axes removed by `shrink_axis_mask` by a final `Reshape`. Positive strides
+//! (YOLOX's `Focus`: `x[..., ::2, 1::2]`) then keep every `stride`-th cell of the crop (see
+//! `axis.rs`). All exact, no `Lambda`. Slicing the batch, negative strides and the ellipsis
+//! mask have no Keras layer here.
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use tf2h5_tf::{pb::NodeDef, ConstTensor, NodeExt};
 
 use super::axis::Steps;
@@ -45,11 +46,12 @@ pub(super) fn strided_slice(ctx: &mut Context, node: &NodeDef) -> Result<Value, 
     }
 }
 
-/// What a `StridedSlice` does to an array: `(axis, start, stop)` crops, then (when
+/// What a `StridedSlice` does to an array: `(axis, start, stop, stride)` crops keeping every
+/// `stride`-th cell from `start`, then (when
 /// `reshaped`) a reshape to `kept`, the lengths left after `shrink_axis_mask` drops axes and
 /// `new_axis_mask` inserts ones.
 struct SlicePlan {
-    ranges: Vec<(usize, usize, usize)>,
+    ranges: Vec<(usize, usize, usize, usize)>,
     kept: Vec<Option<usize>>,
     reshaped: bool,
 }
@@ -61,8 +63,8 @@ fn plan(shape: &[Option<usize>], bounds: [&[i64]; 3], masks: &Masks, batch: bool
     if end.len() != begin.len() || strides.len() != begin.len() {
         return Err("bounds".into());
     }
-    if masks.ellipsis != 0 || strides.iter().any(|&s| s != 1) {
-        return Err("ellipsis mask or strides".into());
+    if masks.ellipsis != 0 {
+        return Err("ellipsis mask".into());
     }
     let bit = |m: i64, entry: usize| m & (1 << entry) != 0;
     let (mut ranges, mut kept, mut axis) = (Vec::new(), Vec::new(), 0);
@@ -77,7 +79,7 @@ fn plan(shape: &[Option<usize>], bounds: [&[i64]; 3], masks: &Masks, batch: bool
         let Some(&dim) = shape.get(axis) else { return Err("bounds".into()) };
         let (begin_masked, end_masked, shrink) =
             (bit(masks.begin, entry), bit(masks.end, entry), bit(masks.shrink, entry));
-        let whole = (begin_masked || begin[entry] == 0) && end_masked && !shrink;
+        let whole = (begin_masked || begin[entry] == 0) && end_masked && !shrink && strides[entry] == 1;
         axis += 1;
         if batch && axis == 1 {
             // The batch: its length is unknown, so only masks or 0..0-with-mask.
@@ -94,13 +96,16 @@ fn plan(shape: &[Option<usize>], bounds: [&[i64]; 3], masks: &Masks, batch: bool
             }
             return Err("unknown dimension".into());
         };
-        let (start, stop) = axis_slice(len as i64, begin[entry], end[entry], 1, begin_masked, end_masked, shrink)?;
+        let stride = strides[entry];
+        let (start, stop) = axis_slice(len as i64, begin[entry], end[entry], stride, begin_masked, end_masked, shrink)?;
+        // A shrunk axis keeps one cell whatever the stride.
+        let stride = if shrink { 1 } else { usize::try_from(stride).unwrap_or(usize::MAX).min(len.max(1)) };
         let (start, stop) = (start as usize, stop as usize);
-        if (start, stop) != (0, len) {
-            ranges.push((axis - 1, start, stop));
+        if (start, stop, stride) != (0, len, 1) {
+            ranges.push((axis - 1, start, stop, stride));
         }
         if !shrink {
-            kept.push(Some(stop - start));
+            kept.push(Some((stop - start).div_ceil(stride)));
         }
     }
     if batch && axis == 0 {
@@ -112,16 +117,16 @@ fn plan(shape: &[Option<usize>], bounds: [&[i64]; 3], masks: &Masks, batch: bool
     Ok(SlicePlan { ranges, kept, reshaped })
 }
 
-/// `StridedSlice` of a Keras tensor: crops of non-batch axes with stride 1 (see `axis.rs`:
+/// `StridedSlice` of a Keras tensor: crops of non-batch axes (see `axis.rs`:
 /// `Cropping{1,2,3}D`, with `Permute` for the last axis and `Reshape` for a rank-2 tensor),
-/// then a `Reshape` dropping the axes `shrink_axis_mask` removes (`x[:, 3]`) and adding those
+/// subsampled where the stride is above 1, then a `Reshape` dropping the axes `shrink_axis_mask` removes (`x[:, 3]`) and adding those
 /// `new_axis_mask` inserts (`x[:, None]`).
 fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -> Result<Value, ConvertError> {
     let (begin, end, strides) = (ctx.ints_input(node, 1)?, ctx.ints_input(node, 2)?, ctx.ints_input(node, 3)?);
     let refuse = |why: &str| {
         ctx.refuse(
             node,
-            format!("slicing {:?} ({why}) has no Keras layer; only stride-1 crops of the non-batch axes of a rank-2 to rank-5 tensor", t.shape),
+            format!("slicing {:?} ({why}) has no Keras layer; only crops with positive strides of the non-batch axes of a rank-2 to rank-5 tensor", t.shape),
         )
     };
     if !(2..=5).contains(&t.rank()) {
@@ -144,7 +149,7 @@ fn slice_tensor(ctx: &mut Context, node: &NodeDef, t: &KTensor, masks: &Masks) -
     };
     let name = ctx.layer_name(&node.name);
     let mut steps = Steps::new(ctx, &name);
-    let sliced = steps.crop_axes(t, &ranges).map(|x| match &target {
+    let sliced = steps.slice_axes(t, &ranges).map(|x| match &target {
         Some(target) => steps.reshape(&x, target),
         None => x,
     });
@@ -159,8 +164,8 @@ fn slice_constant(ctx: &Context, node: &NodeDef, array: &ArrayD<f32>, masks: &Ma
     let refuse = |why: String| ctx.refuse(node, format!("slicing a constant shaped {:?}: {why}", array.shape()));
     let SlicePlan { ranges, kept, .. } = plan(&shape, [&begin, &end, &strides], masks, false).map_err(refuse)?;
     let mut sliced = array.clone();
-    for (axis, start, stop) in ranges {
-        sliced.slice_axis_inplace(Axis(axis), (start..stop).into());
+    for (axis, start, stop, stride) in ranges {
+        sliced.slice_axis_inplace(Axis(axis), Slice::new(start as isize, Some(stop as isize), stride as isize));
     }
     let kept: Vec<usize> = kept.into_iter().flatten().collect();
     let sliced = sliced.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&kept));
