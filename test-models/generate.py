@@ -1028,7 +1028,7 @@ def prune_function_library(sm_dir):
         f.write(sm.SerializeToString(deterministic=True))
 
 
-def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, ids=None, prune=False):
+def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, ids=None, prune=False, draw=None):
     """A tf-keras RNN model exported for serving: a tf.Module holding the model's variables
     and one traced `serving_default` (input `x`, output `output_0`). tf-keras compiles each
     RNN layer to a StatelessWhile over TensorLists (`standard_lstm`/`standard_gru` functions
@@ -1054,7 +1054,8 @@ def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, i
     def reference(feeds):
         return {"output_0": model(tf.constant(feeds["x"]), training=False).numpy()}
 
-    draw = (lambda rs, shape: rs.randint(0, ids, shape).astype(np.int32)) if ids else None
+    if draw is None and ids:
+        draw = lambda rs, shape: rs.randint(0, ids, shape).astype(np.int32)  # noqa: E731
     return write_saved_model_case(
         out, case, description, save, {"x": seq_shape}, seed, reference,
         "weights_/0/.ATTRIBUTES/VARIABLE_VALUE", model.weights[0].numpy(), draw=draw,
@@ -1217,7 +1218,53 @@ def case_sm_keras3_lstm(out, ref):
     )
 
 
-def write_frozen_rnn_case(out, case, description, model, seq_shape, seed):
+def masked_ids(rs, shape):
+    """Token ids in 1..20 with a padded (0) tail of random length per row, and a few zeros
+    inside, so masked steps both carry the state and repeat the previous output."""
+    ids = rs.randint(1, 20, shape).astype(np.int32)
+    for row in ids:
+        row[shape[-1] - rs.randint(0, shape[-1] // 2 + 1):] = 0
+        row[rs.randint(0, shape[-1])] = 0
+    return ids
+
+
+def rnn_masked_model(seed):
+    """Embedding(mask_zero=True) feeding stacked recurrent layers, which read its mask."""
+    rs = seed_all(seed)
+    L = keras.layers
+    inp = keras.Input(shape=(8,), dtype="int32", name="ids")
+    y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
+    y = L.LSTM(5, return_sequences=True, name="lstm")(y)
+    y = L.GRU(4, name="gru")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="rnn_masked")
+    randomize_weights(model.weights, rs)
+    return model
+
+
+RNN_MASKED_DESCRIPTION = (
+    "Embedding(20, 5, mask_zero=True) on 8 int32 ids (0 = padding: a padded tail and a zero inside "
+    "each row) -> LSTM(5, return_sequences) -> GRU(4) -> Dense(2): each loop reads the mask "
+    "NotEqual(ids, 0) per step, keeping the states and repeating the previous output where it is 0")
+
+
+def case_sm_rnn_masked(out, ref):
+    model = rnn_masked_model(1912)
+    return write_rnn_saved_model_case(
+        out, "sm_rnn_masked", RNN_MASKED_DESCRIPTION + "; tf-keras SavedModel signature.",
+        model, (8,), 1912, ids=20, prune=True, draw=masked_ids,
+    )
+
+
+def case_frozen_rnn_masked(out, ref):
+    model = rnn_masked_model(1913)
+    return write_frozen_rnn_case(
+        out, "frozen_rnn_masked", "Frozen .pb of " + RNN_MASKED_DESCRIPTION + ", each loop lowered to TF1 frames.",
+        model, (8,), 1913, dtype=tf.int32, draw=masked_ids,
+    )
+
+
+def write_frozen_rnn_case(out, case, description, model, seq_shape, seed, dtype=tf.float32, draw=None):
     """A tf-keras RNN model frozen by convert_variables_to_constants_v2, which lowers each
     layer's While into TF1 frames (Enter/Merge/Switch/NextIteration/Exit/LoopCond) around the
     same TensorList body. Lowering numbers and orders nodes by set iteration, so the bytes
@@ -1227,7 +1274,8 @@ def write_frozen_rnn_case(out, case, description, model, seq_shape, seed):
         assert frames and any(n.op == "NextIteration" for n in gd.node), "no lowered loop"
         return f"{len(frames)} loop frame(s)"
 
-    return write_case(out, case, description, lambda x: model(x, training=False), [seq_shape], seed, checks)
+    return write_case(out, case, description, lambda x: model(x, training=False), [seq_shape], seed, checks,
+                      dtype=dtype, draw=draw)
 
 
 def case_frozen_lstm_stacked(out, ref):
@@ -2114,9 +2162,11 @@ def case_tf_refused_loops(out, ref):
       back to a While at load, then refused as the SavedModel's is);
     - `sm_while_loop/`: the same loop as a SavedModel (a StatelessWhile whose body and cond
       are functions);
-    - `sm_lstm_masked/`: Embedding(mask_zero=True) -> LSTM(4) -> Dense(2), a tf-keras
-      SavedModel whose loop reads the mask at each step and keeps the previous state where it
-      is 0 (its function library pruned, `prune_function_library`)."""
+    - `sm_bidirectional_masked/`: Embedding(mask_zero=True) -> Bidirectional(LSTM(4,
+      return_sequences)) -> Dense(2), a tf-keras SavedModel whose loops read the mask at each
+      step and, as Bidirectional forces `zero_output_for_mask` with return_sequences, write
+      zeros at masked steps: no Keras layer tf2h5 writes computes that (its function library
+      pruned, `prune_function_library`)."""
     rs = seed_all(1908)
     d = os.path.join(out, "tf_refused")
     os.makedirs(d, exist_ok=True)
@@ -2143,20 +2193,20 @@ def case_tf_refused_loops(out, ref):
     L = keras.layers
     inp = keras.Input(shape=(6,), dtype="int32", name="ids")
     y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
-    y = L.LSTM(4, name="lstm")(y)
+    y = L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm"), name="bidirectional")(y)
     y = L.Dense(2, name="dense")(y)
-    model = keras.Model(inp, y, name="lstm_masked")
+    model = keras.Model(inp, y, name="bidirectional_masked")
     randomize_weights(model.weights, rs)
     module = tf.Module()
     module.weights_ = list(model.weights)
     module.serve = tf.function(lambda x: {"output_0": model(x, training=False)},
                                input_signature=[tf.TensorSpec([None, 6], tf.int32, name="x")])
-    sm = os.path.join(d, "sm_lstm_masked")
+    sm = os.path.join(d, "sm_bidirectional_masked")
     if os.path.isdir(sm):
         shutil.rmtree(sm)
     tf.saved_model.save(module, sm, signatures={"serving_default": module.serve})
     prune_function_library(sm)
-    for saved in ("sm_while_loop", "sm_lstm_masked"):
+    for saved in ("sm_while_loop", "sm_bidirectional_masked"):
         fingerprint = os.path.join(d, saved, "fingerprint.pb")
         if os.path.exists(fingerprint):
             os.remove(fingerprint)
@@ -2165,7 +2215,7 @@ def case_tf_refused_loops(out, ref):
             os.rmdir(assets)
         for root, _, files in os.walk(os.path.join(d, saved)):
             size += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    print(f"== tf_refused loops: while_loop_frozen.pb ({len(gd.node)} nodes), sm_while_loop, sm_lstm_masked")
+    print(f"== tf_refused loops: while_loop_frozen.pb ({len(gd.node)} nodes), sm_while_loop, sm_bidirectional_masked")
     return size
 
 
@@ -2402,6 +2452,8 @@ CASES = [
     ("sm_gru_reset_before", case_sm_gru_reset_before),
     ("sm_keras3_lstm", case_sm_keras3_lstm),
     ("frozen_lstm_stacked", case_frozen_lstm_stacked),
+    ("sm_rnn_masked", case_sm_rnn_masked),
+    ("frozen_rnn_masked", case_frozen_rnn_masked),
     ("frozen_gru_bidirectional", case_frozen_gru_bidirectional),
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),

@@ -481,26 +481,27 @@ fn refusal_after_path(model: &str) -> String {
 
 /// Loops that tf2h5 does not convert are refused as loops, naming the loop and the layer (name
 /// scope) it came from, in both forms: a `tf.while_loop` frozen to TF1 frames (raised back to
-/// a `While` at load) and as a SavedModel `While`, and a masked LSTM.
+/// a `While` at load) and as a SavedModel `While`, and a masked Bidirectional LSTM (zeros at masked steps).
 #[test]
 fn loops_are_refused_naming_the_loop_and_its_layer() {
     assert_eq!(
         refusal_after_path("tf_refused/while_loop_frozen.pb"),
         "node 'doubling/while' (While): a While loop from layer 'doubling' that is not a Keras LSTM, GRU or \
-         SimpleRNN as tf2h5 recognises them (zero initial states, no masking, the outputs read as the layer returns \
+         SimpleRNN as tf2h5 recognises them (zero initial states, the outputs read as the layer returns \
          them)"
     );
     assert_eq!(
         refusal_after_path("tf_refused/sm_while_loop"),
         "node 'PartitionedCall/PartitionedCall/doubling/while' (StatelessWhile): a While loop from layer 'doubling' \
-         that is not a Keras LSTM, GRU or SimpleRNN as tf2h5 recognises them (zero initial states, no masking, the \
+         that is not a Keras LSTM, GRU or SimpleRNN as tf2h5 recognises them (zero initial states, the \
          outputs read as the layer returns them)"
     );
     assert_eq!(
-        refusal_after_path("tf_refused/sm_lstm_masked"),
-        "node 'StatefulPartitionedCall/StatefulPartitionedCall/lstm_masked/lstm/PartitionedCall/while' \
-         (StatelessWhile): a While loop from layer 'lstm_masked/lstm' that reads a mask at each step (an \
-         Embedding(mask_zero=True) or Masking feeds the layer): masked recurrent layers are not supported"
+        refusal_after_path("tf_refused/sm_bidirectional_masked"),
+        "node 'StatefulPartitionedCall/StatefulPartitionedCall/bidirectional_masked/bidirectional/forward_lstm/\
+         PartitionedCall/while' (StatelessWhile): a While loop from layer 'bidirectional_masked/bidirectional/\
+         forward_lstm' that reads a mask at each step in a form tf2h5 does not convert (it converts an LSTM, GRU or \
+         SimpleRNN reading the mask of an Embedding(mask_zero=True))"
     );
 }
 

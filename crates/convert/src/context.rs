@@ -22,6 +22,9 @@ pub enum Value {
     /// TF's `tensordot` reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`. Only a
     /// `MatMul` (→ `Dense` on the last axis), a bias and a reshape back may read it.
     Rows(KTensor),
+    /// The Keras mask `ids != 0` of these integer ids, which an `Embedding(mask_zero=True)` of
+    /// them attaches to its output. Only a masked recurrent layer reads it.
+    Mask(KTensor),
 }
 
 pub use tf2h5_tf::{Dim, Dims};
@@ -146,6 +149,8 @@ pub(crate) struct Context<'g> {
     pub inputs: Vec<Endpoint>,
     /// [`Options::input_shapes`](crate::Options::input_shapes).
     input_shapes: Vec<(String, Vec<usize>)>,
+    /// The Keras mask each masked layer's output carries: the layer of the ids it masks.
+    masks: HashMap<String, String>,
 }
 
 impl<'g> Context<'g> {
@@ -166,6 +171,7 @@ impl<'g> Context<'g> {
             sealed: HashSet::new(),
             inputs: Vec::new(),
             input_shapes,
+            masks: HashMap::new(),
         }
     }
 
@@ -232,6 +238,10 @@ impl<'g> Context<'g> {
                 node,
                 format!("input {index} is a tensor reshaped with its batch axis merged into other axes; only a MatMul, a bias or a reshape restoring the batch may read it"),
             )),
+            Value::Mask(_) => Err(self.refuse(
+                node,
+                format!("input {index} is a Keras mask (ids != 0); only a recurrent layer reading it per step may read it"),
+            )),
         }
     }
 
@@ -242,7 +252,7 @@ impl<'g> Context<'g> {
             Value::Dims(_) => {
                 Err(self.refuse(node, format!("input {index} depends on the batch size; it must be a constant")))
             }
-            Value::Tensor(_) | Value::Rows(_) => {
+            Value::Tensor(_) | Value::Rows(_) | Value::Mask(_) => {
                 Err(self.refuse(node, format!("input {index} must be a constant (weights), but is computed")))
             }
         }
@@ -308,6 +318,29 @@ impl<'g> Context<'g> {
         self.layers.push(layer);
         self.sources.push(sources);
         KTensor { layer: name, shape }
+    }
+
+    /// Makes the Keras tensor `tensor` carry the mask `ids != 0`, as Keras attaches it: when
+    /// it already does, or when its layer is an `Embedding` of `ids` (which then gets
+    /// `mask_zero=True`). False when Keras would not give `tensor` that mask.
+    pub fn carry_mask(&mut self, tensor: &KTensor, ids: &KTensor) -> bool {
+        if let Some(carried) = self.masks.get(&tensor.layer) {
+            return *carried == ids.layer;
+        }
+        let Some(&index) = self.layer_index.get(&tensor.layer) else { return false };
+        let layer = &mut self.layers[index];
+        if layer.class_name != "Embedding" || layer.inbound != [ids.layer.clone()] {
+            return false;
+        }
+        layer.config.insert("mask_zero".into(), serde_json::Value::Bool(true));
+        self.masks.insert(tensor.layer.clone(), ids.layer.clone());
+        true
+    }
+
+    /// Records that the output of `tensor`'s layer carries the mask `ids != 0` (a masked
+    /// recurrent layer with `return_sequences` passes its input's mask on).
+    pub fn pass_mask(&mut self, tensor: &KTensor, ids: &KTensor) {
+        self.masks.insert(tensor.layer.clone(), ids.layer.clone());
     }
 
     /// Records that the layer built for `node` also stands for the TF nodes `absorbed` (the

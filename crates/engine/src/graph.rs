@@ -15,6 +15,7 @@ use tf2h5_keras::spec::LayerSpec;
 
 use crate::config::LayerConfig;
 use crate::layers::{self, input_layer, LayerFn};
+use crate::mask::{self, Flow};
 use crate::tensor::Input;
 use crate::EngineError;
 
@@ -33,6 +34,8 @@ struct Step {
     /// Indices into `model.layers` of its inputs, in `inbound` order.
     inbound: Vec<usize>,
     kind: Kind,
+    /// How it makes or reads a Keras mask.
+    mask: Flow,
 }
 
 /// A checked, resolved execution order for one model.
@@ -124,13 +127,23 @@ impl<'m> Plan<'m> {
 
         let mut steps = Vec::with_capacity(n);
         let mut readers = vec![0; n];
+        // The mask each layer's output carries (by its maker's index).
+        let mut carried: Vec<Option<usize>> = vec![None; n];
         for (i, (layer, sources)) in model.layers.iter().zip(inbound).enumerate() {
             if !needed[i] {
                 continue;
             }
             let kind = step_kind(model, layer, &sources)?;
+            let mask = match &kind {
+                Kind::Input(_) => Flow::default(),
+                Kind::Apply(spec, _) => {
+                    let input_masks: Vec<Option<usize>> = sources.iter().map(|&s| carried[s]).collect();
+                    mask::flow(spec, layer, i, &input_masks, &model.layers)?
+                }
+            };
+            carried[i] = mask.carries;
             sources.iter().for_each(|&s| readers[s] += 1);
-            steps.push(Step { layer: i, inbound: sources, kind });
+            steps.push(Step { layer: i, inbound: sources, kind, mask });
         }
         let mut is_output = vec![false; n];
         outputs.iter().for_each(|&o| is_output[o] = true);
@@ -174,6 +187,7 @@ impl<'m> Plan<'m> {
             }));
         }
         let mut values: Vec<Option<Input<'a>>> = vec![None; self.model.layers.len()];
+        let mut masks: Vec<Option<ArrayD<bool>>> = vec![None; self.model.layers.len()];
         let mut remaining = self.readers.clone();
         for step in &self.steps {
             let layer = &self.model.layers[step.layer];
@@ -207,7 +221,17 @@ impl<'m> Plan<'m> {
                         };
                         args.push(arg);
                     }
-                    Cow::Owned(apply(spec, layer, args)?)
+                    if step.mask.makes {
+                        masks[step.layer] = Some(mask::compute(spec, &args[0]));
+                    }
+                    let output = match step.mask.reads {
+                        Some(maker) => {
+                            let mask = masks[maker].as_ref().ok_or_else(|| self.lost(maker))?;
+                            layers::apply_masked(spec, layer, args, mask)?
+                        }
+                        None => apply(spec, layer, args)?,
+                    };
+                    Cow::Owned(output)
                 }
             };
             for &s in &step.inbound {

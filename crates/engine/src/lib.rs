@@ -42,6 +42,7 @@ mod config;
 mod gemm;
 mod graph;
 mod layers;
+mod mask;
 mod tensor;
 mod window;
 

@@ -55,6 +55,9 @@ mod resize;
 ///   (`oracle/einsum.rs`).
 /// - `BroadcastTo` (a ViT's class token): missing; tract-hir's `MultiBroadcastTo` (ONNX
 ///   `Expand`, the same bidirectional broadcast on the graphs TF accepts).
+/// - Masked RNN loops: `SelectV2` (keeping a state where the mask is 0) and `ZerosLike` (the
+///   first previous output) are missing; tract's `Iff` (ONNX `Where`, the same broadcasting
+///   select) and `ConstantLike(0)`.
 /// - `ExpandDims`: tract places a negative axis one too early (`axis + rank`, not `+ rank + 1`).
 /// - `Pack`: tract reads a negative axis (`tf.stack(..., axis=-1)`) as unsigned and panics
 ///   (`oracle/pack.rs`).
@@ -111,6 +114,9 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
     tf.op_register.insert("AvgPool3D", |_, node| pool3d(node, false));
     tf.op_register.insert("ExpandDims", |_, _| Ok(expand(ExpandDims)));
     tf.op_register.insert("Pack", pack::pack);
+    tf.op_register.insert("SelectV2", |_, _| Ok(expand(tract_tensorflow::tract_hir::ops::logic::Iff)));
+    tf.op_register
+        .insert("ZerosLike", |_, _| Ok(Box::new(tract_tensorflow::tract_hir::ops::array::ConstantLike::new(0.0))));
     tf.op_register.insert("Einsum", einsum::einsum);
     for op in ["BatchMatMulV2", "BatchMatMulV3", "BatchMatMul"] {
         tf.op_register.insert(op, |_, node| {

@@ -22,7 +22,13 @@
 //!   in two (`SplitV`); `z`, `r` as above, `hh = act(x_h + (r·h)·R[:, 2u:])`;
 //! - SimpleRNN: `h' = act(x·K (+ b) + h·R)`.
 //!
-//! Anything else (another cell, masking, initial states that are not zeros, a state read
+//! A masked layer (an `Embedding(mask_zero=True)` feeds it) reads a second list, the mask
+//! `ExpandDims(ids != 0, -1)` made time-major, and at each step selects with it
+//! (`SelectV2(Tile(mask_t), new, old)`) every state and the output, whose previous value is
+//! one more loop value starting at zeros. The layer then reads that mask in Keras: the
+//! `Embedding` of the same ids gets `mask_zero=True` (`Context::carry_mask`).
+//!
+//! Anything else (another cell, another mask, initial states that are not zeros, a state read
 //! outside the layer) is no match; the `While` then refuses itself, naming its layer.
 
 use std::collections::{HashMap, HashSet};
@@ -41,6 +47,8 @@ use crate::ConvertError;
 pub(crate) struct Recurrent {
     /// The (batch, time, features) input.
     input: TensorRef,
+    /// The (batch, time) mask the loop applies per step, if any.
+    mask: Option<TensorRef>,
     /// The layer's name scope (`model/lstm`).
     scope: String,
     kind: RecurrentKind,
@@ -82,9 +90,20 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     let out_slot = stacked.output;
     let set = body.producer(body.f.outputs.get(out_slot)?, "TensorListSetItem")?;
     (body.arg(&body.input(set, 0)?)? == out_slot).then_some(())?;
-    let new_h = body.input(set, 2)?;
+    let written = body.input(set, 2)?;
+    // A masked loop writes `SelectV2(mask_t, h', previous output)`: the previous output is a
+    // loop value the select also returns, from zeros.
+    let (new_h, mask_get) = match body.masked(&written) {
+        Some((mask_get, value, previous)) => {
+            (body.resolve(&body.f.outputs[previous]) == body.resolve(&written)).then_some(())?;
+            is_zeros(view, &loop_inputs[previous])?;
+            (value, Some(mask_get))
+        }
+        None => (written, None),
+    };
     // The input list, read at the time step.
-    let get = body.f.nodes.iter().find(|n| n.op == "TensorListGetItem")?;
+    let mask_name = mask_get.map(|g| g.name.as_str());
+    let get = body.f.nodes.iter().find(|n| n.op == "TensorListGetItem" && Some(n.name.as_str()) != mask_name)?;
     let in_slot = body.arg(&body.input(get, 0)?)?;
     let time_slot = body.arg(&body.input(get, 1)?)?;
     match body.arg(&body.input(set, 1)?) {
@@ -103,21 +122,20 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     let compares_time = |less: &&NodeDef| cond_body.input(less, 0).and_then(|t| cond_body.arg(&t)) == Some(time_slot);
     cond.nodes.iter().filter(|n| n.op == "Less").find(compares_time)?;
     // The sequence: x transposed to time-major (and reversed for go_backwards).
-    let unstack = view.producer(&loop_inputs[in_slot], &["TensorListFromTensor"])?;
-    let mut time_major = view.input(unstack, 0)?;
-    let go_backwards = match view.producer(&time_major, &["ReverseV2"]) {
-        Some(reverse) => {
-            let axis = view.constant(&view.input(reverse, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
-            (axis == [0]).then_some(())?;
-            time_major = view.input(reverse, 0)?;
-            true
+    let (input, go_backwards) = time_major_source(view, &loop_inputs[in_slot])?;
+    // The mask (batch, time), read at the time step: `ExpandDims(mask, -1)`, made time-major
+    // (and reversed) as the sequence is.
+    let mask = match mask_get {
+        Some(mask_get) => {
+            (body.arg(&body.input(mask_get, 1)?)? == time_slot).then_some(())?;
+            let (expanded, reversed) = time_major_source(view, &loop_inputs[body.arg(&body.input(mask_get, 0)?)?])?;
+            let expand = view.producer(&expanded, &["ExpandDims"])?;
+            let axis = view.constant(&view.input(expand, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            (reversed == go_backwards && (axis == [-1] || axis == [2])).then_some(())?;
+            Some(view.input(expand, 0)?)
         }
-        None => false,
+        None => None,
     };
-    let transpose = view.producer(&time_major, &["Transpose"])?;
-    let perm = view.constant(&view.input(transpose, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
-    (perm == [1, 0, 2]).then_some(())?;
-    let input = view.input(transpose, 0)?;
     // The cell, its weights and states.
     let weights = Weights { view, body: &body, loop_inputs: &loop_inputs };
     let cell = lstm(&body, &weights, get, &new_h)
@@ -125,15 +143,24 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         .or_else(|| gru_reset_before(&body, &weights, get, &new_h))
         .or_else(|| simple_rnn(&body, &weights, get, &new_h))?;
     for (slot, new_state) in &cell.states {
-        (body.resolve(&body.f.outputs[*slot]) == *new_state).then_some(())?;
+        let returned = body.resolve(&body.f.outputs[*slot]);
+        match mask_get {
+            None => (returned == *new_state).then_some(())?,
+            // Masked: the state is kept where the mask is 0.
+            Some(mask_get) => {
+                let (get, value, kept) = body.masked(&returned)?;
+                (get.name == mask_get.name && value == *new_state && kept == *slot).then_some(())?
+            }
+        }
         let zeros = view.producer(&loop_inputs[*slot], &["Fill"])?;
         (view.scalar(&view.input(zeros, 1)?)? == 0.0).then_some(())?;
     }
-    // The nodes of the layer: what the loop and the stack need that the input does not.
+    // The nodes of the layer: what the loop and the stack need that the input (and the
+    // mask) do not.
     let names = [output.name.clone()];
     let layer_nodes = graph.nodes_needed_by(&names).ok()?;
-    let input_nodes: HashSet<String> =
-        graph.nodes_needed_by(std::slice::from_ref(&input.node)).ok()?.into_iter().collect();
+    let sources: Vec<String> = std::iter::once(&input).chain(&mask).map(|t| t.node.clone()).collect();
+    let input_nodes: HashSet<String> = graph.nodes_needed_by(&sources).ok()?.into_iter().collect();
     let inner: Vec<&NodeDef> = layer_nodes
         .iter()
         .filter(|n| **n != output.name && !input_nodes.contains(*n))
@@ -142,6 +169,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     closed(view, &inner, output).then_some(())?;
     let recurrent = Recurrent {
         input,
+        mask,
         scope: tf2h5_tf::loop_scope(&while_node.name).to_string(),
         kind: cell.kind,
         activation: cell.activation,
@@ -171,6 +199,36 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Res
             ctx.refuse(node, format!("input {:?} does not match the kernel {:?}", input.shape, found.kernel.shape()))
         );
     }
+    // Keras applies the mask attached to the layer's input: it must be the one the loop reads.
+    let mask_ids = match &found.mask {
+        None => None,
+        Some(mask) => match ctx.value_of(node, mask)? {
+            Value::Mask(ids) => {
+                let ids = ids.clone();
+                if !ctx.carry_mask(&input, &ids) {
+                    return Err(ctx.refuse(
+                        node,
+                        format!(
+                            "the loop of layer '{}' reads the mask ids != 0 of '{}', which Keras would not attach \
+                             to its input (an Embedding(mask_zero=True) of those ids, or a masked recurrent layer \
+                             with return_sequences reading one, must feed it directly)",
+                            found.scope, ids.layer
+                        ),
+                    ));
+                }
+                Some(ids)
+            }
+            _ => {
+                return Err(ctx.refuse(
+                    node,
+                    format!(
+                        "the loop of layer '{}' reads a mask that is not an Embedding(mask_zero=True)'s ids != 0",
+                        found.scope
+                    ),
+                ))
+            }
+        },
+    };
     let units = found.recurrent_kernel.shape().first().copied().unwrap_or(0);
     let options = RecurrentOptions {
         return_sequences: found.return_sequences,
@@ -189,7 +247,41 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Res
         found.bias.clone(),
     );
     let shape = if found.return_sequences { vec![None, Some(time), Some(units)] } else { vec![None, Some(units)] };
-    Ok(ctx.add_layer(node, layer, shape))
+    let output = ctx.add_layer_tensor(node, layer, shape);
+    if let Some(ids) = mask_ids {
+        if found.return_sequences {
+            ctx.pass_mask(&output, &ids);
+        }
+    }
+    Ok(Value::Tensor(output))
+}
+
+/// What a loop's `TensorListFromTensor` unstacks, seen before it was made time-major:
+/// `Transpose([1, 0, 2])` of the returned tensor, then `ReverseV2([0])` when the bool is true.
+fn time_major_source(view: &View, list: &TensorRef) -> Option<(TensorRef, bool)> {
+    let unstack = view.producer(list, &["TensorListFromTensor"])?;
+    let mut time_major = view.input(unstack, 0)?;
+    let reversed = match view.producer(&time_major, &["ReverseV2"]) {
+        Some(reverse) => {
+            let axis = view.constant(&view.input(reverse, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            (axis == [0]).then_some(())?;
+            time_major = view.input(reverse, 0)?;
+            true
+        }
+        None => false,
+    };
+    let transpose = view.producer(&time_major, &["Transpose"])?;
+    let perm = view.constant(&view.input(transpose, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+    (perm == [1, 0, 2]).then(|| Some((view.input(transpose, 0)?, reversed)))?
+}
+
+/// Zeros of a computed shape (`ZerosLike`, or `Fill` with 0).
+fn is_zeros(view: &View, tensor: &TensorRef) -> Option<()> {
+    if view.producer(tensor, &["ZerosLike"]).is_some() {
+        return Some(());
+    }
+    let fill = view.producer(tensor, &["Fill"])?;
+    (view.scalar(&view.input(fill, 1)?)? == 0.0).then_some(())
 }
 
 /// `StridedSlice` taking the last element of axis 0 (`[-1]`).
@@ -263,6 +355,15 @@ impl<'f> Body<'f> {
     fn producer(&self, tensor: &TensorRef, op: &str) -> Option<&'f NodeDef> {
         let resolved = self.resolve(tensor);
         self.node(&resolved).filter(|n| n.op == op && resolved.output == 0)
+    }
+
+    /// `SelectV2(Tile(mask_t), value, kept)`, as a masked loop keeps a value where the step's
+    /// mask `mask_t` (a `TensorListGetItem`) is false: `(mask_t, value, kept's slot)`.
+    fn masked(&self, tensor: &TensorRef) -> Option<(&'f NodeDef, TensorRef, usize)> {
+        let select = self.producer(tensor, "SelectV2")?;
+        let tile = self.producer(&self.input(select, 0)?, "Tile")?;
+        let get = self.producer(&self.input(tile, 0)?, "TensorListGetItem")?;
+        Some((get, self.input(select, 1)?, self.arg(&self.input(select, 2)?)?))
     }
 
     /// The loop slot of a placeholder.

@@ -44,7 +44,7 @@ mod tests {
     #[test]
     fn looks_up_rows_and_refuses_bad_indices() {
         let table = ArrayD::from_shape_fn(vec![4, 2], |i| (i[0] * 10 + i[1]) as f32);
-        let spec = LayerSpec::Embedding(Embedding { input_dim: 4, output_dim: 2 });
+        let spec = LayerSpec::Embedding(Embedding { input_dim: 4, output_dim: 2, mask_zero: false });
         let layer = spec.layer("e", vec!["x".into()], vec![Weight::new("embeddings", table)]);
         let run = |ids: Vec<f32>| {
             let ids = ArrayD::from_shape_vec(vec![1, ids.len()], ids).unwrap();

@@ -93,6 +93,22 @@ pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
     })
 }
 
+/// Runs a layer that reads a Keras mask (`crate::mask` decides which do): the recurrent
+/// layers.
+pub(crate) fn apply_masked(
+    spec: &LayerSpec,
+    layer: &Layer,
+    inputs: Vec<Input<'_>>,
+    mask: &ndarray::ArrayD<bool>,
+) -> Result<ArrayD<f32>, EngineError> {
+    match spec.family() {
+        Family::Recurrent(RecurrentClass::Lstm | RecurrentClass::Gru | RecurrentClass::SimpleRnn) => {
+            recurrent::apply_masked(layer, inputs, mask)
+        }
+        _ => Err(LayerConfig::new(layer).invalid("internal error: this layer does not read a mask")),
+    }
+}
+
 /// Whether the engine runs the layer `spec` (a family may have variants it does not run).
 pub(crate) fn runs(spec: &LayerSpec) -> bool {
     match spec {

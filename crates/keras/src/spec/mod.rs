@@ -62,13 +62,16 @@ pub struct Dense {
 }
 
 /// `Embedding`: row `i` of `embeddings` (input_dim, output_dim) for each integer index `i`
-/// of the input. `mask_zero` is always false (a mask would change what later layers compute).
+/// of the input. With `mask_zero` its output carries the Keras mask `ids != 0`, which the
+/// recurrent layers reading it apply (the engine's `mask` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Embedding {
     /// Number of rows: valid indices are `0..input_dim`.
     pub input_dim: usize,
     /// Length of each row.
     pub output_dim: usize,
+    /// Index 0 is padding: the output carries the mask `ids != 0`.
+    pub mask_zero: bool,
 }
 
 /// `BatchNormalization` (`batch: true`, with moving statistics) or `LayerNormalization`.
@@ -255,15 +258,13 @@ impl LayerSpec {
                 activation: r.str_or("activation", "linear")?.to_string(),
             }),
             Family::Embedding => {
-                if r.bool_or("mask_zero", false)? {
-                    return Err(r.unsupported("mask_zero=true"));
-                }
                 if r.value("lora_rank").is_some() {
                     return Err(r.unsupported("lora_rank"));
                 }
                 LayerSpec::Embedding(Embedding {
                     input_dim: r.usize_or("input_dim", 0, 1)?,
                     output_dim: r.usize_or("output_dim", 0, 1)?,
+                    mask_zero: r.bool_or("mask_zero", false)?,
                 })
             }
             Family::Conv(kind, rank) => LayerSpec::Conv(Conv::parse(&r, kind, rank)?),
@@ -336,7 +337,9 @@ impl LayerSpec {
                 json!({"units": d.units, "activation": d.activation, "use_bias": d.use_bias}).as_object().cloned()
             }
             LayerSpec::Embedding(e) => {
-                json!({"input_dim": e.input_dim, "output_dim": e.output_dim, "mask_zero": false}).as_object().cloned()
+                json!({"input_dim": e.input_dim, "output_dim": e.output_dim, "mask_zero": e.mask_zero})
+                    .as_object()
+                    .cloned()
             }
             LayerSpec::Conv(conv) => Some(conv.config()),
             LayerSpec::Pool(pool) => Some(pool.config()),
@@ -516,7 +519,8 @@ mod tests {
             LayerSpec::Sides(Sides { kind: ResampleKind::ZeroPadding, sides: vec![[1, 2], [0, 0], [3, 3]] }),
             LayerSpec::UpSampling(UpSampling { size: vec![3] }),
             LayerSpec::Dense(Dense { units: 3, use_bias: true, activation: "relu".into() }),
-            LayerSpec::Embedding(Embedding { input_dim: 50, output_dim: 8 }),
+            LayerSpec::Embedding(Embedding { input_dim: 50, output_dim: 8, mask_zero: false }),
+            LayerSpec::Embedding(Embedding { input_dim: 50, output_dim: 8, mask_zero: true }),
             LayerSpec::Norm(Norm { batch: false, axes: vec![-1], epsilon: 1e-5, center: true, scale: false }),
             LayerSpec::Norm(Norm { batch: false, axes: vec![1, 2], epsilon: 1e-6, center: false, scale: true }),
         ];

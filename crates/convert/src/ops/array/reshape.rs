@@ -27,6 +27,7 @@ pub(super) fn reshape(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conver
             Ok(Value::Dims(Dims { values: d.values, scalar: target.known().is_some_and(|s| s.is_empty()) }))
         }
         Value::Dims(_) => Err(ctx.refuse(node, "reshaping shape integers to a matrix is not supported")),
+        Value::Mask(_) => Err(ctx.refuse(node, "reshaping a Keras mask (ids != 0) is not supported")),
     }
 }
 

@@ -29,6 +29,7 @@ pub(super) fn shape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
             Ok(Value::from(Dims { values: len, scalar: false }))
         }
         Value::Rows(_) => Err(ctx.refuse(node, "the shape of a batch-merged tensor is not supported")),
+        Value::Mask(_) => Err(ctx.refuse(node, "the shape of a Keras mask (ids != 0) is not supported")),
     }
 }
 
@@ -100,7 +101,9 @@ pub(super) fn gather_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conv
         let mut shape = ids.shape.clone();
         shape.push(Some(table.shape()[1]));
         let name = ctx.layer_name(&node.name);
-        let spec = LayerSpec::Embedding(Embedding { input_dim: table.shape()[0], output_dim: table.shape()[1] });
+        // `mask_zero` is set by the recurrent layer that reads the mask (`Context::carry_mask`).
+        let (input_dim, output_dim) = (table.shape()[0], table.shape()[1]);
+        let spec = LayerSpec::Embedding(Embedding { input_dim, output_dim, mask_zero: false });
         let layer = spec.layer(&name, vec![ids.layer], vec![Weight::new("embeddings", table)]);
         return Ok(ctx.add_layer(node, layer, shape));
     }

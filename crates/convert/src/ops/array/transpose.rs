@@ -31,7 +31,8 @@ pub(super) fn transpose(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conv
                 return Ok(ctx.pass_through(node, t));
             }
             if axes[0] != 0 {
-                return Err(ctx.refuse(node, format!("perm {perm:?} moves the batch axis")));
+                let refusal = crate::ops::nn::loop_sequence_refusal(ctx, node);
+                return Err(refusal.unwrap_or_else(|| ctx.refuse(node, format!("perm {perm:?} moves the batch axis"))));
             }
             let shape = axes.iter().map(|&a| t.shape[a]).collect();
             let name = ctx.layer_name(&node.name);

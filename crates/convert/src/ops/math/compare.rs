@@ -4,6 +4,9 @@
 //! `0..bound`, the bound the graph puts on them ([`tf2h5_tf::ids::id_bound`]: the rows of an
 //! embedding table they are looked up in), so the table is exact by construction.
 //!
+//! `NotEqual(ids, 0)` that only recurrent loops read is their Keras mask instead
+//! ([`crate::ops::nn::loop_mask`]).
+//!
 //! The boolean result is held as those 0.0/1.0 floats: a `Cast` of it to float32 changes
 //! nothing (see `shape::cast`). Comparisons of float tensors have no exact standard layer and
 //! are refused.
@@ -42,6 +45,10 @@ pub(super) fn register(registry: &mut crate::ops::Registry) {
 }
 
 fn compare(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    // The mask of an Embedding(mask_zero=True), read by recurrent loops, stays a mask.
+    if let Some(mask) = crate::ops::nn::loop_mask(ctx, node) {
+        return Ok(mask);
+    }
     let Some(&(_, holds)) = COMPARISONS.iter().find(|(op, _)| *op == node.op) else {
         return Err(ctx.refuse(node, "not a comparison"));
     };
@@ -71,7 +78,7 @@ fn compare(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
         .collect();
     let table = ArrayD::from_shape_vec(vec![bound as usize, 1], table).map_err(|e| ctx.refuse(node, e.to_string()))?;
     let name = ctx.layer_name(&node.name);
-    let spec = LayerSpec::Embedding(Embedding { input_dim: bound as usize, output_dim: 1 });
+    let spec = LayerSpec::Embedding(Embedding { input_dim: bound as usize, output_dim: 1, mask_zero: false });
     let lookup = spec.layer(&format!("{name}_table"), vec![ids.layer.clone()], vec![Weight::new("embeddings", table)]);
     let mut lookup_shape = ids.shape.clone();
     lookup_shape.push(Some(1));

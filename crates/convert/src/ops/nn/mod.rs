@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::ConvertError;
 
 pub(crate) use bias_add::fuse_bias;
+pub(crate) use recurrent::{loop_mask, loop_sequence_refusal};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("Conv2D", conv::conv);

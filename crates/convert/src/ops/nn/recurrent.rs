@@ -71,6 +71,36 @@ pub(super) fn keras_recurrent(ctx: &mut Context, node: &NodeDef) -> Result<Value
     Ok(ctx.add_layer(node, layer, shape))
 }
 
+/// `NotEqual(ids, 0)` read only as the mask of recurrent loops (each reader an `ExpandDims`
+/// made time-major into a loop's `TensorList`): the mask an `Embedding(mask_zero=True)`
+/// attaches to its output, which those layers apply per step (`patterns/recurrent.rs`).
+/// `None` when `node` is not such a mask (the comparison is then converted as a value).
+pub(crate) fn loop_mask(ctx: &Context, node: &NodeDef) -> Option<Value> {
+    let graph = ctx.graph;
+    let reads_node = |n: &&NodeDef| graph.data_inputs(n).any(|i| crate::context::resolve(graph, &i).node == node.name);
+    // (Aliases are read through: a frozen graph hands the mask into each layer by Identity.)
+    let readers: Vec<&NodeDef> =
+        graph.nodes().iter().filter(|n| !crate::context::is_alias(&n.op)).filter(reads_node).collect();
+    let feeds_loop = |n: &&NodeDef| {
+        n.op == "ExpandDims"
+            && reader(ctx, n, &["Transpose"]).is_some_and(|t| {
+                let reversed = reader(ctx, t, &["ReverseV2"]);
+                reader(ctx, reversed.unwrap_or(t), &["TensorListFromTensor"]).is_some()
+            })
+    };
+    if node.op != "NotEqual" || readers.is_empty() || !readers.iter().all(feeds_loop) {
+        return None;
+    }
+    let is_zero = |v: &Value| match v {
+        Value::Const(c) => c.as_ints().is_some_and(|a| a.len() == 1 && a.iter().all(|&i| i == 0)),
+        _ => false,
+    };
+    match (ctx.input(node, 0).ok()?, ctx.input(node, 1).ok()?) {
+        (Value::Tensor(ids), zero) | (zero, Value::Tensor(ids)) if is_zero(zero) => Some(Value::Mask(ids.clone())),
+        _ => None,
+    }
+}
+
 /// A `While` loop no recurrent pattern claimed (`patterns/recurrent.rs`): refused as a loop,
 /// naming the layer it came from.
 pub(super) fn unrecognised_loop(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
@@ -80,12 +110,26 @@ pub(super) fn unrecognised_loop(ctx: &mut Context, node: &NodeDef) -> Result<Val
 /// A `TensorList` made for a loop (`TensorListReserve`, `TensorListFromTensor`) that no
 /// recurrent pattern claimed: refused as its loop is, since the list is only its state.
 pub(super) fn loop_list(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
-    let graph = ctx.graph;
-    let reads_node = |n: &&NodeDef| graph.data_inputs(n).any(|i| crate::context::resolve(graph, &i).node == node.name);
-    match graph.nodes().iter().filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile")).find(reads_node) {
+    match reader(ctx, node, &["While", "StatelessWhile"]) {
         Some(while_node) => Err(loop_refusal(ctx, while_node)),
         None => Err(ctx.refuse(node, "a TensorList that no While loop reads is not supported")),
     }
+}
+
+/// The refusal of the loop that `node` makes its sequence time-major for (the `Transpose`,
+/// then maybe `ReverseV2`, before a `TensorListFromTensor` that a `While` reads), if it does:
+/// a loop no recurrent pattern claimed is refused as the loop, whichever node is met first.
+pub(crate) fn loop_sequence_refusal(ctx: &Context, node: &NodeDef) -> Option<ConvertError> {
+    let reversed = reader(ctx, node, &["ReverseV2"]);
+    let list = reader(ctx, reversed.unwrap_or(node), &["TensorListFromTensor"])?;
+    Some(loop_refusal(ctx, reader(ctx, list, &["While", "StatelessWhile"])?))
+}
+
+/// A node of one of `ops` that reads `node` (aliases resolved).
+fn reader<'g>(ctx: &Context<'g>, node: &NodeDef, ops: &[&str]) -> Option<&'g NodeDef> {
+    let graph = ctx.graph;
+    let reads_node = |n: &&NodeDef| graph.data_inputs(n).any(|i| crate::context::resolve(graph, &i).node == node.name);
+    graph.nodes().iter().filter(|n| ops.contains(&n.op.as_str())).find(reads_node)
 }
 
 /// Why loop `node` is refused, naming its layer; a masked RNN (its body keeps the previous
@@ -99,13 +143,13 @@ fn loop_refusal(ctx: &Context, node: &NodeDef) -> ConvertError {
     let masked = body.is_some_and(|b| b.nodes.iter().any(|n| matches!(n.op.as_str(), "Select" | "SelectV2")));
     let message = if masked {
         format!(
-            "a While loop from layer '{scope}' that reads a mask at each step (an Embedding(mask_zero=True) or \
-             Masking feeds the layer): masked recurrent layers are not supported"
+            "a While loop from layer '{scope}' that reads a mask at each step in a form tf2h5 does not convert \
+             (it converts an LSTM, GRU or SimpleRNN reading the mask of an Embedding(mask_zero=True))"
         )
     } else {
         format!(
             "a While loop from layer '{scope}' that is not a Keras LSTM, GRU or SimpleRNN as tf2h5 recognises them \
-             (zero initial states, no masking, the outputs read as the layer returns them)"
+             (zero initial states, the outputs read as the layer returns them)"
         )
     };
     ctx.refuse(node, message)

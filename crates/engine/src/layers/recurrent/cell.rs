@@ -58,8 +58,10 @@ pub(crate) struct Cell<'a> {
 
 impl Cell<'_> {
     /// Runs the layer on `x`, (batch, time, features) row-major in `x`, and returns the
-    /// outputs row-major: (batch, time, units) or (batch, units).
-    pub fn run(&self, x: &[f32], batch: usize, time: usize) -> Vec<f32> {
+    /// outputs row-major: (batch, time, units) or (batch, units). Where `mask` (batch, time)
+    /// is false the step keeps the states, so the output repeats the previous one (the output
+    /// is the state `h` in all three cells, and starts at zero as the states do).
+    pub fn run(&self, x: &[f32], batch: usize, time: usize, mask: Option<&[bool]>) -> Vec<f32> {
         let units = self.units;
         let width = self.kind.gates() * units;
         let features = self.kernel.nrows();
@@ -97,8 +99,15 @@ impl Cell<'_> {
         let mut candidate = Array2::<f32>::zeros((batch, units));
         let mut update = Array2::<f32>::zeros((batch, units));
 
+        let masked = |b: usize, t: usize| mask.is_some_and(|m| !m[b * time + t]);
+        let mut kept_state = Array2::<f32>::zeros((batch, units));
+        let mut kept_carry = Array2::<f32>::zeros((batch, units));
         for step in 0..time {
             let t = if self.go_backwards { time - 1 - step } else { step };
+            if mask.is_some() {
+                kept_state.assign(&state);
+                kept_carry.assign(&carry);
+            }
             let gate_width = gate_kernel.ncols();
             matmul_into(state.view(), gate_kernel.view(), recurrent.slice_mut(s![.., ..gate_width]));
             if let Some(bias) = &self.recurrent_bias {
@@ -149,6 +158,10 @@ impl Cell<'_> {
                     let mut h = state.row_mut(b);
                     h.iter_mut().zip(z.iter()).zip(hh.iter()).for_each(|((h, z), hh)| *h = z * *h + (1.0 - z) * hh);
                 }
+            }
+            for b in (0..batch).filter(|&b| masked(b, t)) {
+                state.row_mut(b).assign(&kept_state.row(b));
+                carry.row_mut(b).assign(&kept_carry.row(b));
             }
             if self.return_sequences || step + 1 == time {
                 let slot = if self.return_sequences { step } else { 0 };

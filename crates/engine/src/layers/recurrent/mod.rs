@@ -7,7 +7,8 @@
 //! (several outputs), `stateful`, `time_major`, a `Bidirectional` with its own
 //! `backward_layer`, and a `hard_sigmoid` activation (tf-keras computes 0.2·x + 0.5 and
 //! Keras 3 x/6 + 0.5: the same file would predict differently in the two loaders).
-//! Dropouts are identities at inference.
+//! Dropouts are identities at inference. A single layer may read a Keras mask
+//! ([`apply_masked`]): masked steps keep the states and repeat the previous output.
 
 mod cell;
 
@@ -37,12 +38,33 @@ pub(crate) fn apply_simple_rnn(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<
 }
 
 fn apply_single(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+    run_single(layer, inputs, None)
+}
+
+/// A `LSTM`, `GRU` or `SimpleRNN` reading the Keras `mask` (batch, time) of its input.
+pub(crate) fn apply_masked(
+    layer: &Layer,
+    inputs: Vec<Input<'_>>,
+    mask: &ArrayD<bool>,
+) -> Result<ArrayD<f32>, EngineError> {
+    run_single(layer, inputs, Some(mask))
+}
+
+fn run_single(layer: &Layer, inputs: Vec<Input<'_>>, mask: Option<&ArrayD<bool>>) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
     let x = super::single_input(&cfg, inputs)?;
     let cell = read_cell(&cfg, &layer.weights.iter().collect::<Vec<_>>())?;
     let sequences = Sequences::of(&cfg, &x, &cell)?;
+    let mask = match mask {
+        Some(mask) if mask.shape() != [sequences.batch, sequences.time] => {
+            return Err(cfg.shape(format!("mask {:?} does not fit the input {:?}", mask.shape(), x.shape())))
+        }
+        Some(mask) => Some(mask.as_standard_layout()),
+        None => None,
+    };
+    let mask = mask.as_ref().map(|m| m.as_slice().expect("standard layout"));
     let x = x.as_standard_layout();
-    let data = cell.run(x.as_slice().expect("standard layout"), sequences.batch, sequences.time);
+    let data = cell.run(x.as_slice().expect("standard layout"), sequences.batch, sequences.time, mask);
     sequences.output(&cfg, &cell, data)
 }
 
@@ -79,7 +101,8 @@ pub(crate) fn apply_bidirectional(layer: &Layer, inputs: Vec<Input<'_>>) -> Resu
     let (batch, time) = (sequences.batch, sequences.time);
     let x = x.as_standard_layout();
     let x = x.as_slice().expect("standard layout");
-    let (forward_out, mut backward_out) = rayon::join(|| forward.run(x, batch, time), || backward.run(x, batch, time));
+    let (forward_out, mut backward_out) =
+        rayon::join(|| forward.run(x, batch, time, None), || backward.run(x, batch, time, None));
     if forward.return_sequences {
         reverse_time(&mut backward_out, batch, time, backward.units);
     }
@@ -340,6 +363,53 @@ mod tests {
         backward.invert_axis(ndarray::Axis(1));
         let expected = ndarray::concatenate(ndarray::Axis(2), &[forward.view(), backward.view()]).unwrap();
         assert_eq!(y, expected);
+    }
+
+    #[test]
+    fn masked_steps_keep_the_state_and_repeat_the_output() {
+        // Steps 0 and 2 of one sequence are read; step 1 is masked, as is step 0 of another.
+        let x = ramp(&[2, 3, 3], 0.3);
+        let mask = ndarray::arr2(&[[true, false, true], [false, true, true]]).into_dyn();
+        for kind in [RecurrentKind::Lstm, RecurrentKind::Gru { reset_after: false }, RecurrentKind::SimpleRnn] {
+            let gates = match kind {
+                RecurrentKind::Lstm => 4,
+                RecurrentKind::Gru { .. } => 3,
+                RecurrentKind::SimpleRnn => 1,
+            };
+            let layer = |options| {
+                let kernels = (ramp(&[3, 2 * gates], 0.1), ramp(&[2, 2 * gates], 0.2));
+                layers::recurrent("rnn", "x".into(), kind, options, kernels.0, kernels.1, Some(ramp(&[2 * gates], 0.1)))
+            };
+            let y = apply_masked(&layer(OPTIONS), vec![Input::Borrowed(&x)], &mask).unwrap();
+            let unmasked_steps = |b: usize, steps: &[usize]| {
+                let picked = ndarray::stack(
+                    ndarray::Axis(0),
+                    &steps.iter().map(|&t| x.slice(ndarray::s![b, t, ..])).collect::<Vec<_>>(),
+                )
+                .unwrap();
+                run(&layer(OPTIONS), picked.insert_axis(ndarray::Axis(0)).into_dyn()).unwrap()
+            };
+            // (A GEMM over other rows may round differently: compared to 1e-6.)
+            let close = |a: ndarray::ArrayViewD<f32>, b: ndarray::ArrayViewD<f32>| {
+                a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(a, b)| (a - b).abs() < 1e-6)
+            };
+            let first = unmasked_steps(0, &[0, 2]);
+            assert!(close(y.slice(ndarray::s![0, 0, ..]).into_dyn(), first.slice(ndarray::s![0, 0, ..]).into_dyn()));
+            assert_eq!(y.slice(ndarray::s![0, 1, ..]), y.slice(ndarray::s![0, 0, ..]), "repeats the output");
+            let kept = close(y.slice(ndarray::s![0, 2, ..]).into_dyn(), first.slice(ndarray::s![0, 1, ..]).into_dyn());
+            assert!(kept, "{kind:?} kept the state");
+            let second = unmasked_steps(1, &[1, 2]);
+            assert!(y.slice(ndarray::s![1, 0, ..]).iter().all(|&v| v == 0.0), "zeros before the first step");
+            assert!(close(
+                y.slice(ndarray::s![1, 1.., ..]).into_dyn(),
+                second.slice(ndarray::s![0, .., ..]).into_dyn()
+            ));
+            let last = RecurrentOptions { return_sequences: false, ..OPTIONS };
+            let y_last = apply_masked(&layer(last), vec![Input::Borrowed(&x)], &mask).unwrap();
+            assert_eq!(y_last, y.slice(ndarray::s![.., 2, ..]).into_dyn());
+            let wrong = ndarray::arr2(&[[true, false]]).into_dyn();
+            assert!(apply_masked(&layer(OPTIONS), vec![Input::Borrowed(&x)], &wrong).is_err());
+        }
     }
 
     #[test]

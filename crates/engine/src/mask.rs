@@ -1,0 +1,119 @@
+//! Keras masks: which layers make a mask, which pass it on and which read it, and the mask
+//! values themselves.
+//!
+//! Keras attaches a boolean (batch, time) mask to a tensor: `Embedding(mask_zero=True)` makes
+//! `ids != 0`. Where a mask flows is a property of the graph, settled once when the plan is
+//! built ([`flow`]); the values are computed from the maker's input when it runs
+//! ([`compute`]). A recurrent layer (LSTM, GRU, SimpleRNN) reads the mask of its input: at a
+//! masked step it keeps its states and repeats its previous output (zeros before the first
+//! unmasked step), as tf-keras 2 and Keras 3 both do (`zero_output_for_mask` is false for a
+//! layer not wrapped in `Bidirectional`); with `return_sequences` it passes the mask on.
+//! `Dropout` and `Activation` pass it on unchanged. Any other layer reached by a mask is an
+//! error naming it and the mask's maker: the loaders differ there (tf-keras refuses a layer
+//! that does not support masking, Keras 3 drops the mask), and some layers (pools, attention)
+//! compute with it, which the engine does not.
+
+use ndarray::ArrayD;
+use tf2h5_keras::spec::{Family, LayerSpec, Plain, RecurrentClass};
+use tf2h5_keras::Layer;
+
+use crate::config::LayerConfig;
+use crate::EngineError;
+
+/// How one layer of the plan relates to masks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flow {
+    /// The layer computes its own mask from its input (its index is the mask's key).
+    pub makes: bool,
+    /// The mask the layer reads (by the index of the layer that made it).
+    pub reads: Option<usize>,
+    /// The mask its output carries.
+    pub carries: Option<usize>,
+}
+
+/// The mask flow of layer `index` (`spec`), given the masks its inputs carry.
+pub(crate) fn flow(
+    spec: &LayerSpec,
+    layer: &Layer,
+    index: usize,
+    input_masks: &[Option<usize>],
+    model_layers: &[Layer],
+) -> Result<Flow, EngineError> {
+    if let LayerSpec::Embedding(e) = spec {
+        if e.mask_zero {
+            return Ok(Flow { makes: true, reads: None, carries: Some(index) });
+        }
+    }
+    let Some(&mask) = input_masks.iter().flatten().next() else {
+        return Ok(Flow::default());
+    };
+    let cfg = LayerConfig::new(layer);
+    let maker = &model_layers[mask];
+    let unsupported = |what: &str| {
+        cfg.unsupported(format!(
+            "reading the mask of layer '{}' ({} with mask_zero=True): {what}",
+            maker.name, maker.class_name
+        ))
+    };
+    if input_masks.len() != 1 {
+        return Err(unsupported("a masked input of a layer with several inputs"));
+    }
+    match spec.family() {
+        Family::Recurrent(RecurrentClass::Bidirectional) => Err(unsupported("a masked Bidirectional layer")),
+        Family::Recurrent(_) => {
+            let return_sequences = cfg.bool_or("return_sequences", false)?;
+            Ok(Flow { makes: false, reads: Some(mask), carries: return_sequences.then_some(mask) })
+        }
+        Family::Plain(Plain::Dropout | Plain::Activation) => Ok(Flow { carries: Some(mask), ..Flow::default() }),
+        _ => Err(unsupported("masks are applied by LSTM, GRU and SimpleRNN layers only")),
+    }
+}
+
+/// The mask a maker computes from its input: `ids != 0` for `Embedding(mask_zero=True)`.
+pub(crate) fn compute(spec: &LayerSpec, input: &ArrayD<f32>) -> ArrayD<bool> {
+    debug_assert!(matches!(spec, LayerSpec::Embedding(e) if e.mask_zero));
+    input.mapv(|id| id != 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
+    use tf2h5_keras::spec::Embedding;
+
+    fn embedding(mask_zero: bool) -> (LayerSpec, Layer) {
+        let spec = LayerSpec::Embedding(Embedding { input_dim: 3, output_dim: 2, mask_zero });
+        let layer = spec.layer("e", vec!["ids".into()], vec![]);
+        (spec, layer)
+    }
+
+    #[test]
+    fn embeddings_make_masks_that_recurrent_layers_read_and_pass_on() {
+        let (spec, layer) = embedding(true);
+        let made = flow(&spec, &layer, 1, &[None], &[]).unwrap();
+        assert_eq!(made, Flow { makes: true, reads: None, carries: Some(1) });
+        let (plain_spec, plain) = embedding(false);
+        assert_eq!(flow(&plain_spec, &plain, 1, &[None], &[]).unwrap(), Flow::default());
+        assert_eq!(compute(&spec, &array![[0.0f32, 2.0]].into_dyn()), array![[false, true]].into_dyn());
+
+        let model = vec![layers::input_layer("ids", &[None, Some(2)]), layer];
+        for return_sequences in [true, false] {
+            let options = RecurrentOptions {
+                return_sequences,
+                go_backwards: false,
+                activation: "tanh",
+                recurrent_activation: "sigmoid",
+            };
+            let kernels = (ArrayD::zeros(vec![2, 4]), ArrayD::zeros(vec![1, 4]));
+            let lstm = layers::recurrent("lstm", "e".into(), RecurrentKind::Lstm, options, kernels.0, kernels.1, None);
+            let spec = LayerSpec::parse(&lstm).unwrap();
+            let read = flow(&spec, &lstm, 2, &[Some(1)], &model).unwrap();
+            assert_eq!(read, Flow { makes: false, reads: Some(1), carries: return_sequences.then_some(1) });
+        }
+        let dense = layers::dense("d", "e".into(), ArrayD::zeros(vec![2, 1]), None, "linear");
+        let spec = LayerSpec::parse(&dense).unwrap();
+        let err = flow(&spec, &dense, 2, &[Some(1)], &model).unwrap_err().to_string();
+        assert!(err.contains("'d'") && err.contains("mask of layer 'e'"), "{err}");
+    }
+}
