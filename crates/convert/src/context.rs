@@ -274,6 +274,15 @@ impl<'g> Context<'g> {
             .ok_or_else(|| self.refuse(node, format!("input {index} must be an integer constant")))
     }
 
+    /// Tensor `tensor` (read by `node`) as an integer constant, flattened; `None` when it is
+    /// computed or not integers.
+    pub fn ints_of(&self, node: &NodeDef, tensor: &TensorRef) -> Result<Option<Vec<i64>>, ConvertError> {
+        Ok(match self.value_of(node, tensor)? {
+            Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()),
+            _ => None,
+        })
+    }
+
     /// Input `index` as integers that may involve the batch size (a constant or [`Dims`]).
     pub fn dims_input(&self, node: &NodeDef, index: usize) -> Result<Dims, ConvertError> {
         match self.input(node, index)? {

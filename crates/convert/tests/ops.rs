@@ -46,6 +46,16 @@ impl G {
         self
     }
 
+    /// `batch = tf.shape(of)[0]` (nodes `shape`, `b`, `e`, `s` and `batch`).
+    fn batch_size(&mut self, of: &str) -> &mut Self {
+        self.node("shape", "Shape", &[of], &[]).ints("b", &[1], &[0]).ints("e", &[1], &[1]).ints("s", &[1], &[1]).node(
+            "batch",
+            "StridedSlice",
+            &["shape", "b", "e", "s"],
+            &[("shrink_axis_mask", attr(attr_value::Value::I(1)))],
+        )
+    }
+
     fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
         self.node(
             name,
@@ -114,6 +124,20 @@ fn conv_input(g: &mut G) -> &mut G {
         &["x", "k"],
         &[("strides", ints(&[1, 1, 1, 1])), ("padding", string("SAME"))],
     )
+}
+
+/// `conv_input` sliced by `StridedSlice(conv, begin, end, strides)` with the given `*_mask` attributes.
+fn conv_strided_slice(begin: [i32; 4], end: [i32; 4], strides: [i32; 4], masks: &[(&str, i64)]) -> G {
+    let mut g = G::new();
+    let masks: Vec<(&str, AttrValue)> =
+        masks.iter().map(|&(name, bits)| (name, attr(attr_value::Value::I(bits)))).collect();
+    conv_input(&mut g).ints("b", &[4], &begin).ints("e", &[4], &end).ints("s", &[4], &strides).node(
+        "out",
+        "StridedSlice",
+        &["conv", "b", "e", "s"],
+        &masks,
+    );
+    g
 }
 
 #[test]
@@ -380,16 +404,7 @@ fn reshape_targets_from_shape_arithmetic() {
     conv_input(&mut g)
         .ints("axes", &[2], &[1, 2])
         .node("gap", "Mean", &["conv", "axes"], &[])
-        .node("shape", "Shape", &["gap"], &[])
-        .ints("b", &[1], &[0])
-        .ints("e", &[1], &[1])
-        .ints("s", &[1], &[1])
-        .node(
-            "batch",
-            "StridedSlice",
-            &["shape", "b", "e", "s"],
-            &[("shrink_axis_mask", attr(attr_value::Value::I(1)))],
-        )
+        .batch_size("gap")
         .ints("one", &[], &[1])
         .ints("three", &[], &[3])
         .node("target", "Pack", &["batch", "one", "one", "three"], &[("axis", attr(attr_value::Value::I(0)))])
@@ -436,31 +451,11 @@ fn tensordot_is_a_dense_on_the_last_axis() {
 
 #[test]
 fn strided_slice_of_any_axes_is_cropping_with_permutes_and_reshapes() {
-    let mut g = G::new();
-    conv_input(&mut g)
-        .ints("b", &[4], &[0, 1, 0, 0])
-        .ints("e", &[4], &[0, 0, 3, 0])
-        .ints("s", &[4], &[1, 1, 1, 1])
-        .node(
-            "out",
-            "StridedSlice",
-            &["conv", "b", "e", "s"],
-            &[("begin_mask", attr(attr_value::Value::I(9))), ("end_mask", attr(attr_value::Value::I(11)))],
-        );
+    let g = conv_strided_slice([0, 1, 0, 0], [0, 0, 3, 0], [1, 1, 1, 1], &[("begin_mask", 9), ("end_mask", 11)]);
     let c = g.convert();
     assert_eq!(layer(&c, "Cropping2D").config["cropping"], serde_json::json!([[1, 0], [0, 1]]));
     assert_eq!(c.outputs[0].shape, [None, Some(3), Some(3), Some(3)]);
-    let mut g = G::new();
-    conv_input(&mut g)
-        .ints("b", &[4], &[0, 0, 0, 1])
-        .ints("e", &[4], &[0, 0, 0, 0])
-        .ints("s", &[4], &[1, 1, 1, 1])
-        .node(
-            "out",
-            "StridedSlice",
-            &["conv", "b", "e", "s"],
-            &[("begin_mask", attr(attr_value::Value::I(7))), ("end_mask", attr(attr_value::Value::I(15)))],
-        );
+    let g = conv_strided_slice([0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1], &[("begin_mask", 7), ("end_mask", 15)]);
     let c = g.convert();
     // Channels 1.. of 3: (N, H, W, C) → (N, C, W, H), crop C by (1, 0), back.
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Permute", "Cropping2D", "Permute"]);
@@ -471,37 +466,17 @@ fn strided_slice_of_any_axes_is_cropping_with_permutes_and_reshapes() {
         c.layer_sources.iter().filter(|(_, nodes)| !nodes.is_empty()).map(|(layer, _)| layer.as_str()).collect();
     assert_eq!(compared.len(), 3, "{compared:?}");
     // Channels and width together: the width, then the channels.
-    let mut g = G::new();
-    conv_input(&mut g)
-        .ints("b", &[4], &[0, 0, 1, 1])
-        .ints("e", &[4], &[0, 0, 0, 0])
-        .ints("s", &[4], &[1, 1, 1, 1])
-        .node(
-            "out",
-            "StridedSlice",
-            &["conv", "b", "e", "s"],
-            &[("begin_mask", attr(attr_value::Value::I(3))), ("end_mask", attr(attr_value::Value::I(15)))],
-        );
+    let g = conv_strided_slice([0, 0, 1, 1], [0, 0, 0, 0], [1, 1, 1, 1], &[("begin_mask", 3), ("end_mask", 15)]);
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Cropping2D", "Permute", "Cropping2D", "Permute"]);
     assert_eq!(c.outputs[0].shape, [None, Some(4), Some(3), Some(2)]);
     // A new axis and a dropped one (x[:, 1, None]): a Reshape after the crop.
-    let mut g = G::new();
-    conv_input(&mut g)
-        .ints("b", &[4], &[0, 1, 0, 0])
-        .ints("e", &[4], &[0, 2, 0, 0])
-        .ints("s", &[4], &[1, 1, 1, 1])
-        .node(
-            "out",
-            "StridedSlice",
-            &["conv", "b", "e", "s"],
-            &[
-                ("begin_mask", attr(attr_value::Value::I(9))),
-                ("end_mask", attr(attr_value::Value::I(9))),
-                ("shrink_axis_mask", attr(attr_value::Value::I(2))),
-                ("new_axis_mask", attr(attr_value::Value::I(4))),
-            ],
-        );
+    let g = conv_strided_slice(
+        [0, 1, 0, 0],
+        [0, 2, 0, 0],
+        [1, 1, 1, 1],
+        &[("begin_mask", 9), ("end_mask", 9), ("shrink_axis_mask", 2), ("new_axis_mask", 4)],
+    );
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "Cropping2D", "Reshape"]);
     assert_eq!(c.outputs[0].shape, [None, Some(1), Some(4), Some(3)]);
@@ -642,17 +617,7 @@ fn maximum_and_minimum_with_a_constant_on_the_zero_side_split_exactly() {
 #[test]
 fn strided_slice_with_strides_is_a_crop_then_unit_average_pools() {
     // x[:, 1::2, ::2, ::2] of (N, 4, 4, 3): rows 1 and 3, columns 0 and 2, channels 0 and 2.
-    let mut g = G::new();
-    conv_input(&mut g)
-        .ints("b", &[4], &[0, 1, 0, 0])
-        .ints("e", &[4], &[0, 0, 0, 0])
-        .ints("s", &[4], &[1, 2, 2, 2])
-        .node(
-            "out",
-            "StridedSlice",
-            &["conv", "b", "e", "s"],
-            &[("begin_mask", attr(attr_value::Value::I(13))), ("end_mask", attr(attr_value::Value::I(15)))],
-        );
+    let g = conv_strided_slice([0, 1, 0, 0], [0, 0, 0, 0], [1, 2, 2, 2], &[("begin_mask", 13), ("end_mask", 15)]);
     let c = g.convert();
     let expected = ["InputLayer", "Conv2D", "Cropping2D", "AveragePooling2D", "Permute", "AveragePooling2D", "Permute"];
     assert_eq!(classes(&c), expected);
@@ -661,12 +626,7 @@ fn strided_slice_with_strides_is_a_crop_then_unit_average_pools() {
     assert_eq!(pools[0].config["strides"], serde_json::json!([2, 2]));
     assert_eq!(pools[1].config["strides"], serde_json::json!([2, 1]));
     assert_eq!(c.outputs[0].shape, [None, Some(2), Some(2), Some(2)]);
-    let mut g = G::new();
-    conv_input(&mut g)
-        .ints("b", &[4], &[0, 0, 0, 0])
-        .ints("e", &[4], &[0, 0, 0, 0])
-        .ints("s", &[4], &[1, -1, 1, 1])
-        .node("out", "StridedSlice", &["conv", "b", "e", "s"], &[("end_mask", attr(attr_value::Value::I(15)))]);
+    let g = conv_strided_slice([0, 0, 0, 0], [0, 0, 0, 0], [1, -1, 1, 1], &[("end_mask", 15)]);
     assert!(g.refusal().contains("stride -1 is not supported"));
 }
 
@@ -701,19 +661,7 @@ fn a_pass_through_read_twice_keeps_the_layer_unfused() {
 /// [batch, 1, 1])`), a ViT's class token, on x of shape (batch, 3, 2).
 fn class_token(repeat: &str) -> G {
     let mut g = G::new();
-    g.input("x", &[-1, 3, 2])
-        .floats("token", &[1, 1, 2], &[0.7, -1.25])
-        .node("shape", "Shape", &["x"], &[])
-        .ints("b", &[1], &[0])
-        .ints("e", &[1], &[1])
-        .ints("s", &[1], &[1])
-        .node(
-            "batch",
-            "StridedSlice",
-            &["shape", "b", "e", "s"],
-            &[("shrink_axis_mask", attr(attr_value::Value::I(1)))],
-        )
-        .ints("one", &[], &[1]);
+    g.input("x", &[-1, 3, 2]).floats("token", &[1, 1, 2], &[0.7, -1.25]).batch_size("x").ints("one", &[], &[1]);
     if repeat == "BroadcastTo" {
         g.ints("two", &[], &[2]).node(
             "target",

@@ -36,7 +36,7 @@ pub(super) fn unit_axis<'g>(view: &View<'g>, squeeze: &'g NodeDef) -> Option<Uni
     }
     let op = view.producer(&view.input(squeeze, 0)?, &WINDOWED)?;
     let expand = view.producer(&view.input(op, 0)?, &["ExpandDims"])?;
-    let axis = view.constant(&view.input(expand, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+    let axis = view.ints(&view.input(expand, 1)?)?;
     let squeezed = squeeze.attr_ints_opt("squeeze_dims").ok()??;
     // ExpandDims on rank 3 and Squeeze on rank 4 both count negative axes from rank 4.
     let absolute = |a: i64| if a < 0 { a + 4 } else { a };
@@ -88,7 +88,7 @@ pub(super) fn causal_pad<'g>(
     dilation: Option<usize>,
 ) -> Option<(&'g NodeDef, usize)> {
     let pad = view.producer(tensor, &["Pad"])?;
-    let paddings: Vec<i64> = view.constant(&view.input(pad, 1)?)?.as_ints()?.iter().copied().collect();
+    let paddings: Vec<i64> = view.ints(&view.input(pad, 1)?)?;
     let &[0, 0, steps, 0, 0, 0] = paddings.as_slice() else { return None };
     let valid = conv.attr_str("padding").ok()? == "VALID";
     // The filter constant is the 1-D (k, in, out) one before its `ExpandDims`, or 2-D.

@@ -206,6 +206,25 @@ impl<'g> View<'g> {
         }
     }
 
+    /// The value of a `Const` node of integers, flattened.
+    fn ints(&self, tensor: &TensorRef) -> Option<Vec<i64>> {
+        Some(self.constant(tensor)?.as_ints()?.iter().copied().collect())
+    }
+
+    /// `tensor` without an optional `Maximum(floor, ·)` (operands in either order) whose other
+    /// operand is the scalar `floor`; the `Maximum` joins `inner`. `None` for any other bound.
+    fn without_floor(&self, tensor: TensorRef, floor: f32, inner: &mut Vec<&'g NodeDef>) -> Option<TensorRef> {
+        let Some(max) = self.producer(&tensor, &["Maximum"]) else { return Some(tensor) };
+        let [a, b] = self.inputs2(max)?;
+        let floored = match (self.scalar(&a), self.scalar(&b)) {
+            (Some(f), None) if f == floor => b,
+            (None, Some(f)) if f == floor => a,
+            _ => return None,
+        };
+        inner.push(max);
+        Some(floored)
+    }
+
     /// A float constant holding a single value.
     fn scalar(&self, tensor: &TensorRef) -> Option<f32> {
         let c = self.constant(tensor)?;

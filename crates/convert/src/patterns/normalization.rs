@@ -242,10 +242,7 @@ fn epsilon(ctx: &Context, node: &NodeDef, common: &Common) -> Result<f32, Conver
 pub(super) fn build_layer_norm(ctx: &mut Context, node: &NodeDef, ln: &LayerNorm) -> Result<Value, ConvertError> {
     let (tensor, _) = input_tensor(ctx, node, &ln.input, "layer normalization")?;
     let rank = tensor.rank();
-    let written: Vec<i64> = match ctx.value_of(node, &ln.axes)? {
-        Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).unwrap_or_default(),
-        _ => vec![],
-    };
+    let written = ctx.ints_of(node, &ln.axes)?.unwrap_or_default();
     let mut axes: Vec<usize> = written
         .iter()
         .map(|&a| usize::try_from(if a < 0 { a + rank as i64 } else { a }).ok().filter(|&a| a < rank))
@@ -312,10 +309,7 @@ pub(super) fn check_restore(
     shape: &[Option<usize>],
     axes: &[usize],
 ) -> Result<(), ConvertError> {
-    let target: Vec<i64> = match ctx.value_of(node, restore)? {
-        Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).unwrap_or_default(),
-        _ => vec![],
-    };
+    let target = ctx.ints_of(node, restore)?.unwrap_or_default();
     let fits = target.len() == shape.len()
         && (1..shape.len()).all(|a| {
             let expected = if axes.contains(&a) { Some(1) } else { shape[a] };

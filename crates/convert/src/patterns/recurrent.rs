@@ -66,7 +66,7 @@ pub(crate) struct Recurrent {
 pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     let return_sequences = match output.op.as_str() {
         "Transpose" => {
-            let perm = view.constant(&view.input(output, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            let perm = view.ints(&view.input(output, 1)?)?;
             (perm == [1, 0, 2]).then_some(true)?
         }
         "StridedSlice" => is_last_step(view, output).then_some(false)?,
@@ -112,7 +112,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         _ => return None,
     }
     // The time step counts from 0 by 1, and the cond compares it.
-    (view.constant(&loop_inputs[time_slot])?.as_ints()?.iter().copied().collect::<Vec<i64>>() == [0]).then_some(())?;
+    (view.ints(&loop_inputs[time_slot])? == [0]).then_some(())?;
     let step = body.producer(&body.f.outputs[time_slot], "AddV2")?;
     let [a, b] = [body.input(step, 0)?, body.input(step, 1)?];
     let counts = |t: &TensorRef, one: &TensorRef| body.arg(t) == Some(time_slot) && body.int_constant(one) == Some(1);
@@ -130,7 +130,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
             (body.arg(&body.input(mask_get, 1)?)? == time_slot).then_some(())?;
             let (expanded, reversed) = time_major_source(view, &loop_inputs[body.arg(&body.input(mask_get, 0)?)?])?;
             let expand = view.producer(&expanded, &["ExpandDims"])?;
-            let axis = view.constant(&view.input(expand, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            let axis = view.ints(&view.input(expand, 1)?)?;
             (reversed == go_backwards && (axis == [-1] || axis == [2])).then_some(())?;
             Some(view.input(expand, 0)?)
         }
@@ -263,7 +263,7 @@ fn time_major_source(view: &View, list: &TensorRef) -> Option<(TensorRef, bool)>
     let mut time_major = view.input(unstack, 0)?;
     let reversed = match view.producer(&time_major, &["ReverseV2"]) {
         Some(reverse) => {
-            let axis = view.constant(&view.input(reverse, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+            let axis = view.ints(&view.input(reverse, 1)?)?;
             (axis == [0]).then_some(())?;
             time_major = view.input(reverse, 0)?;
             true
@@ -271,7 +271,7 @@ fn time_major_source(view: &View, list: &TensorRef) -> Option<(TensorRef, bool)>
         None => false,
     };
     let transpose = view.producer(&time_major, &["Transpose"])?;
-    let perm = view.constant(&view.input(transpose, 1)?)?.as_ints()?.iter().copied().collect::<Vec<i64>>();
+    let perm = view.ints(&view.input(transpose, 1)?)?;
     (perm == [1, 0, 2]).then(|| Some((view.input(transpose, 0)?, reversed)))?
 }
 
@@ -286,9 +286,7 @@ fn is_zeros(view: &View, tensor: &TensorRef) -> Option<()> {
 
 /// `StridedSlice` taking the last element of axis 0 (`[-1]`).
 fn is_last_step(view: &View, slice: &NodeDef) -> bool {
-    let ints = |i: usize| -> Option<Vec<i64>> {
-        Some(view.constant(&view.input(slice, i)?)?.as_ints()?.iter().copied().collect())
-    };
+    let ints = |i: usize| -> Option<Vec<i64>> { view.ints(&view.input(slice, i)?) };
     let mask = |attr: &str| slice.attr_int_opt(attr).ok().flatten().unwrap_or(0);
     ints(1) == Some(vec![-1])
         && ints(2) == Some(vec![0])

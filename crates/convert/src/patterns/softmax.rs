@@ -36,17 +36,9 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     let [x, max_held] = view.inputs2(shifted)?;
     let mut inner = vec![exp, shifted];
     let mut restores = Vec::new();
-    let mut max_ref = reduction::restored(view, &max_held, &mut inner, &mut restores);
+    let max_ref = reduction::restored(view, &max_held, &mut inner, &mut restores);
     let max_reshaped = restores.len() == 1;
-    if let Some(floor) = view.producer(&max_ref, &["Maximum"]) {
-        let [a, b] = view.inputs2(floor)?;
-        max_ref = match (view.scalar(&a), view.scalar(&b)) {
-            (Some(f), None) if f == f32::NEG_INFINITY => b,
-            (None, Some(f)) if f == f32::NEG_INFINITY => a,
-            _ => return None,
-        };
-        inner.push(floor);
-    }
+    let max_ref = view.without_floor(max_ref, f32::NEG_INFINITY, &mut inner)?;
     let max = view.producer(&max_ref, &["Max"])?;
     if view.input(max, 0)? != x || keep_dims(max) == max_reshaped {
         return None;
@@ -87,10 +79,7 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, softmax: &Softmax) -> Res
         _ => return Err(ctx.refuse(node, "softmax of something other than a computed tensor")),
     };
     let rank = tensor.rank();
-    let written: Vec<i64> = match ctx.value_of(node, &softmax.axes)? {
-        Value::Const(c) => c.as_ints().map(|a| a.iter().copied().collect()).unwrap_or_default(),
-        _ => vec![],
-    };
+    let written = ctx.ints_of(node, &softmax.axes)?.unwrap_or_default();
     let axis = match written.as_slice() {
         [a] => usize::try_from(if *a < 0 { a + rank as i64 } else { *a }).ok().filter(|&a| a > 0 && a < rank),
         _ => None,

@@ -84,16 +84,7 @@ fn variance_of<'g>(
     reshaped: bool,
     inner: &mut Vec<&'g NodeDef>,
 ) -> Option<TensorRef> {
-    let mut at = tensor.clone();
-    if let Some(max) = view.producer(&at, &["Maximum"]) {
-        let [a, b] = view.inputs2(max)?;
-        at = match (view.scalar(&a), view.scalar(&b)) {
-            (Some(0.0), None) => b,
-            (None, Some(0.0)) => a,
-            _ => return None,
-        };
-        inner.push(max);
-    }
+    let at = view.without_floor(tensor.clone(), 0.0, inner)?;
     let difference = view.producer(&at, &["Sub"])?;
     let [second_moment, mean_squared] = view.inputs2(difference)?;
     let square_of_mean = view.producer(&mean_squared, &["Mul", "Square"])?;
