@@ -56,6 +56,18 @@ impl G {
         )
     }
 
+    /// `out = x·inv + (beta − mean·inv)` with `inv = rsqrt(var + eps)·gamma`, as tf-keras's
+    /// batch and layer normalizations write it (`mean`, `var`, `eps`, `gamma`, `beta` given).
+    fn normalized(&mut self, x: &str) -> &mut Self {
+        self.node("veps", "AddV2", &["var", "eps"], &[])
+            .node("rsqrt", "Rsqrt", &["veps"], &[])
+            .node("inv", "Mul", &["rsqrt", "gamma"], &[])
+            .node("xinv", "Mul", &[x, "inv"], &[])
+            .node("minv", "Mul", &["mean", "inv"], &[])
+            .node("shift", "Sub", &["beta", "minv"], &[])
+            .node("out", "AddV2", &["xinv", "shift"], &[])
+    }
+
     fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
         self.node(
             name,
@@ -225,13 +237,7 @@ fn decomposed_batch_norm_becomes_batch_normalization() {
         .ints("broadcast", &[4], &[1, 1, 1, 3])
         .node("mean", "Reshape", &["mean_c", "broadcast"], &[])
         .floats("beta", &[3], &[0.0, 1.0, 0.0])
-        .node("veps", "AddV2", &["var", "eps"], &[])
-        .node("rsqrt", "Rsqrt", &["veps"], &[])
-        .node("inv", "Mul", &["rsqrt", "gamma"], &[])
-        .node("xinv", "Mul", &["conv", "inv"], &[])
-        .node("minv", "Mul", &["mean", "inv"], &[])
-        .node("shift", "Sub", &["beta", "minv"], &[])
-        .node("out", "AddV2", &["xinv", "shift"], &[]);
+        .normalized("conv");
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "BatchNormalization"]);
     let bn = layer(&c, "BatchNormalization");
@@ -315,13 +321,7 @@ fn layer_normalization_pattern() {
         .node("sg", "StopGradient", &["mean"], &[])
         .node("sq", "SquaredDifference", &["conv", "sg"], &[])
         .node("var", "Mean", &["sq", "axes"], &[("keep_dims", attr(attr_value::Value::B(true)))])
-        .node("veps", "AddV2", &["var", "eps"], &[])
-        .node("rsqrt", "Rsqrt", &["veps"], &[])
-        .node("inv", "Mul", &["rsqrt", "gamma"], &[])
-        .node("xinv", "Mul", &["conv", "inv"], &[])
-        .node("minv", "Mul", &["mean", "inv"], &[])
-        .node("shift", "Sub", &["beta", "minv"], &[])
-        .node("out", "AddV2", &["xinv", "shift"], &[]);
+        .normalized("conv");
     let c = g.convert();
     assert_eq!(classes(&c), ["InputLayer", "Conv2D", "LayerNormalization"]);
     let ln = layer(&c, "LayerNormalization");
