@@ -1190,32 +1190,81 @@ def case_sm_gru_reset_before(out, ref):
     )
 
 
-def case_sm_keras3_lstm(out, ref):
+def keras3_recurrent_model(seed, kind):
+    """A Keras 3 model on (6, 3) with two stacked recurrent layers of `kind` ("lstm" or "gru"),
+    weights drawn by `randomize_weights`. The GRUs keep Keras 3's reset_after=True: the body
+    slices the gates out of one matmul of the state by the recurrent kernel and adds the
+    recurrent bias row before the reset gate; the second one runs go_backwards."""
     import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
 
-    rs = np.random.RandomState(1907)
-    keras3.utils.set_random_seed(1907)
+    rs = np.random.RandomState(seed)
+    keras3.utils.set_random_seed(seed)
     L = keras3.layers
     inp = keras3.Input(shape=(6, 3), name="x")
-    y = L.LSTM(4, return_sequences=True, name="lstm_1")(inp)
-    y = L.LSTM(3, name="lstm_2")(y)
+    if kind == "lstm":
+        y = L.LSTM(4, return_sequences=True, name="lstm_1")(inp)
+        y = L.LSTM(3, name="lstm_2")(y)
+    else:
+        y = L.GRU(4, return_sequences=True, name="gru_1")(inp)
+        y = L.GRU(3, go_backwards=True, name="gru_2")(y)
     y = L.Dense(2, name="dense")(y)
-    model = keras3.Model(inp, y, name="keras3_lstm")
+    model = keras3.Model(inp, y, name=f"keras3_{kind}")
     randomize_weights(model.weights, rs)
+    return model
+
+
+KERAS3_LSTM_DESCRIPTION = (
+    "stacked LSTMs on (6, 3): LSTM(4, return_sequences) -> LSTM(3) -> Dense(2). Keras 3's generic RNN "
+    "loop (no CuDNN on CPU): the cell's weights read inside the body, the bias added with AddV2")
+KERAS3_GRU_DESCRIPTION = (
+    "stacked GRUs on (6, 3): GRU(4, return_sequences) -> GRU(3, go_backwards) -> Dense(2) (reset_after=True: "
+    "the gates sliced from one matmul of the state, the recurrent bias row added before the reset "
+    "gate). Keras 3's generic RNN loop (no CuDNN on CPU)")
+
+
+def write_keras3_rnn_export_case(out, case, kind, description, seed):
+    """A Keras 3 `model.export(dir)` of `keras3_recurrent_model(seed, kind)`, its unused
+    functions pruned."""
+    import keras as keras3
+
+    model = keras3_recurrent_model(seed, kind)
 
     def save(path):
         model.export(path, verbose=False)
         prune_function_library(path)
 
     return write_saved_model_case(
-        out, "sm_keras3_lstm",
-        f"Keras {keras3.__version__} model.export(dir) of stacked LSTMs on (6, 3): "
-        "LSTM(4, return_sequences) -> LSTM(3) -> Dense(2). Keras 3's generic RNN loop (no CuDNN "
-        "on CPU): the cell's weights read inside the body, the bias added with AddV2.",
-        save, {"x": (6, 3)}, 1907,
+        out, case, f"Keras {keras3.__version__} model.export(dir) of {description}.",
+        save, {"x": (6, 3)}, seed,
         lambda feeds: {"output_0": np.asarray(model(feeds["x"], training=False))},
         "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
     )
+
+
+def write_frozen_keras3_rnn_case(out, case, kind, description, seed):
+    """`keras3_recurrent_model(seed, kind)` frozen to a `.pb` (`write_frozen_rnn_case`)."""
+    import keras as keras3
+
+    return write_frozen_rnn_case(
+        out, case, f"Frozen .pb of a Keras {keras3.__version__} model of {description}; each loop lowered to "
+        "TF1 frames.", keras3_recurrent_model(seed, kind), (6, 3), seed,
+    )
+
+
+def case_sm_keras3_lstm(out, ref):
+    return write_keras3_rnn_export_case(out, "sm_keras3_lstm", "lstm", KERAS3_LSTM_DESCRIPTION, 1907)
+
+
+def case_frozen_keras3_lstm(out, ref):
+    return write_frozen_keras3_rnn_case(out, "frozen_keras3_lstm", "lstm", KERAS3_LSTM_DESCRIPTION, 1914)
+
+
+def case_sm_keras3_gru(out, ref):
+    return write_keras3_rnn_export_case(out, "sm_keras3_gru", "gru", KERAS3_GRU_DESCRIPTION, 1915)
+
+
+def case_frozen_keras3_gru(out, ref):
+    return write_frozen_keras3_rnn_case(out, "frozen_keras3_gru", "gru", KERAS3_GRU_DESCRIPTION, 1916)
 
 
 def masked_ids(rs, shape):
@@ -1307,7 +1356,7 @@ def case_frozen_gru_bidirectional(out, ref):
 
 RNN_SAVED_MODEL_CASES = {
     "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
-    "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "tf_refused_loops",
+    "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "sm_keras3_gru", "tf_refused_loops",
 }
 
 
@@ -2451,6 +2500,9 @@ CASES = [
     ("sm_rnn_bidirectional_merges", case_sm_rnn_bidirectional_merges),
     ("sm_gru_reset_before", case_sm_gru_reset_before),
     ("sm_keras3_lstm", case_sm_keras3_lstm),
+    ("frozen_keras3_lstm", case_frozen_keras3_lstm),
+    ("sm_keras3_gru", case_sm_keras3_gru),
+    ("frozen_keras3_gru", case_frozen_keras3_gru),
     ("frozen_lstm_stacked", case_frozen_lstm_stacked),
     ("sm_rnn_masked", case_sm_rnn_masked),
     ("frozen_rnn_masked", case_frozen_rnn_masked),

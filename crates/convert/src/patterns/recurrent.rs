@@ -15,9 +15,10 @@
 //! activations named by its ops (`tanh`, `sigmoid`, `relu`, ...):
 //! - LSTM: `z = x·K + h·R (+ b)`, split in four `i f c o`; `c' = σ(f)·c + σ(i)·act(c)`,
 //!   `h' = σ(o)·act(c')`;
-//! - GRU with `reset_after` (`standard_gru`): `x·K + b_in` and `h·R + b_rec` each split in
-//!   three `z r h`; `z = σ(x_z + r_z)`, `r = σ(x_r + r_r)`, `hh = act(x_h + r·r_h)`,
-//!   `h' = z·h + (1 − z)·hh`; Keras's bias is the (2, 3·units) stack of the two biases;
+//! - GRU with `reset_after` (tf-keras's `standard_gru`, Keras 3's cell): `x·K + b_in` split in
+//!   three `z r h`, `h·R + b_rec` split or column-sliced in three; `z = σ(x_z + r_z)`,
+//!   `r = σ(x_r + r_r)`, `hh = act(x_h + r·r_h)`, `h' = z·h + (1 − z)·hh`; Keras's bias is the
+//!   (2, 3·units) stack of the two biases (Keras 3 unstacks it in the body: `Split` + `Squeeze`);
 //! - GRU without `reset_after` (generic loop): `x·K (+ b)` split in three, `h·R[:, :2u]` split
 //!   in two (`SplitV`); `z`, `r` as above, `hh = act(x_h + (r·h)·R[:, 2u:])`;
 //! - SimpleRNN: `h' = act(x·K (+ b) + h·R)`.
@@ -435,6 +436,26 @@ impl<'f> Body<'f> {
             .then(|| Some((self.input(node, 0)?, sizes)))?
     }
 
+    /// `t[:, start:start + width / 3]` of a `(batch, width)` tensor, a plain `StridedSlice`
+    /// (Keras 3's GRU cuts its recurrent projection so): the sliced tensor.
+    fn column_slice(&self, tensor: &TensorRef, start: usize, width: usize) -> Option<TensorRef> {
+        let slice = self.producer(tensor, "StridedSlice")?;
+        let ints = |i: usize| -> Option<Vec<i64>> {
+            let node = self.producer(&self.input(slice, i)?, "Const")?;
+            Some(ConstTensor::from_node(node).ok()?.as_ints()?.iter().copied().collect())
+        };
+        let (begin, end, strides) = (ints(1)?, ints(2)?, ints(3)?);
+        let mask = |attr: &str| slice.attr_int_opt(attr).ok().flatten().unwrap_or(0);
+        let plain = ["ellipsis_mask", "new_axis_mask", "shrink_axis_mask"].iter().all(|m| mask(m) == 0);
+        let whole_batch = mask("begin_mask") & 1 != 0 && mask("end_mask") & 1 != 0;
+        (plain && whole_batch && begin.len() == 2 && end.len() == 2 && strides == [1, 1]).then_some(())?;
+        let width = i64::try_from(width).ok()?;
+        let at = |v: i64| if v < 0 { (v + width).max(0) } else { v.min(width) };
+        let from = if mask("begin_mask") & 2 != 0 { 0 } else { at(begin[1]) };
+        let to = if mask("end_mask") & 2 != 0 { width } else { at(end[1]) };
+        (from == i64::try_from(start).ok()? && to == from + width / 3).then(|| self.input(slice, 0))?
+    }
+
     /// `MatMul(a, w)` without transposes: `(a, w)`.
     fn matmul(&self, tensor: &TensorRef) -> Option<(TensorRef, TensorRef)> {
         let node = self.producer(tensor, "MatMul")?;
@@ -461,6 +482,9 @@ impl Weights<'_, '_> {
         if let Some(slice) = self.body.producer(tensor, "StridedSlice") {
             return self.column_block(slice);
         }
+        if let Some(squeeze) = self.body.producer(tensor, "Squeeze") {
+            return self.row(squeeze);
+        }
         let outer = &self.loop_inputs[self.body.arg(tensor)?];
         if let Some(value) = self.view.constant(outer) {
             return value.as_f32().cloned();
@@ -475,6 +499,19 @@ impl Weights<'_, '_> {
 }
 
 impl Weights<'_, '_> {
+    /// `Squeeze(Split(0, w)[k])` of a weight split in rows of one (Keras 3's `unstack` of the
+    /// GRU's two bias rows): row `k`.
+    fn row(&self, squeeze: &NodeDef) -> Option<ArrayD<f32>> {
+        let part = self.body.input(squeeze, 0)?;
+        let split = self.body.node(&part).filter(|n| n.op == "Split")?;
+        let whole = self.value(&self.body.input(split, 1)?)?;
+        let parts = usize::try_from(split.attr_int_opt("num_split").ok()??).ok()?;
+        let dims = squeeze.attr_ints_opt("squeeze_dims").ok().flatten().unwrap_or_default();
+        let rows_of_one = whole.shape().first() == Some(&parts) && (dims.is_empty() || dims == [0]);
+        (self.body.int_constant(&self.body.input(split, 0)?)? == 0 && rows_of_one && whole.ndim() == 2)
+            .then(|| whole.index_axis(Axis(0), part.output).to_owned())
+    }
+
     /// `w[:, a:b]` of a matrix weight (GRU's recurrent kernel, cut in two by its cell):
     /// unit strides, no axis added or removed.
     fn column_block(&self, slice: &NodeDef) -> Option<ArrayD<f32>> {
@@ -585,42 +622,59 @@ fn gru_update(body: &Body, new_h: &TensorRef) -> Option<(TensorRef, usize, Tenso
     Some((z, h_slot, hh))
 }
 
+/// GRU with `reset_after`: `x·K + b_in` split in three `x_z x_r x_h`; `h·R + b_rec` cut in
+/// three `r_z r_r r_h` (tf-keras's `standard_gru` splits it, Keras 3's cell slices its columns);
+/// `z = σ(x_z + r_z)`, `r = σ(x_r + r_r)`, `hh = act(x_h + r·r_h)`.
 fn gru(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Option<Cell> {
     let x = TensorRef { node: get.name.clone(), output: 0 };
     let (z, h_slot, hh) = gru_update(body, new_h)?;
     let (activation, hh_in) = body.activation(&hh)?;
-    // z = σ(x_z + r_z), r = σ(x_r + r_r), hh = act(x_h + r·r_h); x_* and r_* split in 3.
     let (recurrent_activation, z_in) = body.activation(&z)?;
-    let sum_of_splits = |t: &TensorRef, k: usize| -> Option<(TensorRef, TensorRef)> {
-        let node = body.node(t).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
-        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
-        Some((body.split(&a, 3, k)?, body.split(&b, 3, k)?))
-    };
-    let (x_side, h_side) = sum_of_splits(&z_in, 0)?;
-    let r_times = |t: &TensorRef| -> Option<()> {
-        let (act, r_in) = body.activation(t)?;
-        (act == recurrent_activation && sum_of_splits(&r_in, 1)? == (x_side.clone(), h_side.clone())).then_some(())
-    };
-    let node = body.node(&hh_in).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+    // x·K + b_in, found from the update gate's input side; it gives the units.
+    let node = body.node(&z_in).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
     let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
-    (body.split(&a, 3, 2)? == x_side).then_some(())?;
-    let (_, r_h) = body.operands(&b, &["Mul"], r_times)?;
-    (body.split(&r_h, 3, 2)? == h_side).then_some(())?;
-    // x·K + b_in, h·R + b_rec
+    let (x_side, z_h) =
+        [(a.clone(), b.clone()), (b, a)].into_iter().find_map(|(a, b)| Some((body.split(&a, 3, 0)?, b)))?;
     let biased = |t: &TensorRef| -> Option<(TensorRef, TensorRef, ArrayD<f32>)> {
-        let add = body.producer(t, "BiasAdd")?;
-        let (a, w) = body.matmul(&body.input(add, 0)?)?;
-        Some((a, w, weights.value(&body.input(add, 1)?)?))
+        let (sum, bias) = match body.producer(t, "BiasAdd") {
+            Some(add) => (body.input(add, 0)?, body.input(add, 1)?),
+            None => body.operands(t, &["AddV2", "Add"], |s| body.matmul(s).map(|_| s.clone()))?,
+        };
+        let (a, w) = body.matmul(&sum)?;
+        Some((a, w, weights.value(&bias)?))
     };
     let (xa, kernel, input_bias) = biased(&x_side)?;
+    (body.resolve(&xa) == x).then_some(())?;
+    let kernel = weights.value(&kernel)?;
+    let units = kernel.shape().get(1).filter(|c| *c % 3 == 0)? / 3;
+    let h_third = |t: &TensorRef, k: usize| body.split(t, 3, k).or_else(|| body.column_slice(t, k * units, 3 * units));
+    let h_side = h_third(&z_h, 0)?;
+    // r = σ(x_r + r_r), in either order.
+    let r_gate = |t: &TensorRef| -> Option<()> {
+        let (act, r_in) = body.activation(t)?;
+        let node = body.node(&r_in).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+        let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+        let sides = |xr: &TensorRef, hr: &TensorRef| {
+            body.split(xr, 3, 1).as_ref() == Some(&x_side) && h_third(hr, 1).as_ref() == Some(&h_side)
+        };
+        (act == recurrent_activation && (sides(&a, &b) || sides(&b, &a))).then_some(())
+    };
+    // hh = act(x_h + r·r_h)
+    let node = body.node(&hh_in).filter(|n| matches!(n.op.as_str(), "AddV2" | "Add"))?;
+    let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];
+    let (_, r_h) = [(a.clone(), b.clone()), (b, a)]
+        .into_iter()
+        .filter(|(xh, _)| body.split(xh, 3, 2).as_ref() == Some(&x_side))
+        .find_map(|(_, other)| body.operands(&other, &["Mul"], r_gate))?;
+    (h_third(&r_h, 2)? == h_side).then_some(())?;
     let (ha, recurrent_kernel, recurrent_bias) = biased(&h_side)?;
-    (body.resolve(&xa) == x && body.arg(&ha) == Some(h_slot)).then_some(())?;
+    (body.arg(&ha) == Some(h_slot)).then_some(())?;
     let bias = ndarray::stack(Axis(0), &[input_bias.view(), recurrent_bias.view()]).ok()?;
     Some(Cell {
         kind: RecurrentKind::Gru { reset_after: true },
         activation,
         recurrent_activation,
-        kernel: weights.value(&kernel)?,
+        kernel,
         recurrent_kernel: weights.value(&recurrent_kernel)?,
         bias: Some(bias.into_dyn()),
         states: vec![(h_slot, body.resolve(new_h))],
