@@ -492,7 +492,8 @@ def write_saved_model_case(out_dir, case, description, save, inputs, seed, refer
                            probe_key, probe_value, draw=None):
     """`save(dir)` writes the SavedModel; `inputs` maps signature key -> shape (no batch);
     `reference(feeds)` computes the expected outputs in Python (dict by output key);
-    `draw(rs, shape)` draws the inputs (standard normal float32 by default)."""
+    `draw(rs, shape)` draws the inputs (standard normal float32 by default; a dict gives each
+    signature key its own)."""
     d = os.path.join(out_dir, case)
     sm_dir = os.path.join(d, SAVED_MODEL_DIR)
     if os.path.isdir(d):
@@ -510,7 +511,8 @@ def write_saved_model_case(out_dir, case, description, save, inputs, seed, refer
     rs_inputs = np.random.RandomState(seed + 1000)
     in_keys = sorted(inputs)
     draw = draw or (lambda rs, shape: rs.standard_normal(shape).astype(np.float32))
-    feeds = {k: draw(rs_inputs, (BATCH, *inputs[k])) for k in in_keys}
+    draws = draw if isinstance(draw, dict) else {k: draw for k in in_keys}
+    feeds = {k: draws[k](rs_inputs, (BATCH, *inputs[k])) for k in in_keys}
     loaded = tf.saved_model.load(sm_dir)
     signature = loaded.signatures["serving_default"]
     assert sorted(signature.structured_input_signature[1]) == in_keys
@@ -980,9 +982,49 @@ def case_sm_keras3_text(out, ref):
     )
 
 
+def case_sm_keras_hub_distil_bert(out, ref):
+    """Needs keras-hub: run generate.py with ~/.cache/tf2h5/venv-kerashub/bin/python
+    (`bash scripts/keras_hub_backbones.sh` builds that venv; CI only reads the files)."""
+    import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
+    import keras_hub
+
+    keras3.utils.set_random_seed(3333)
+    model = keras_hub.models.DistilBertBackbone(
+        vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=8, name="distil_bert")
+    randomize_weights(model.weights, np.random.RandomState(3333))
+
+    def mask(rs, shape):
+        # 0/1 per token; sample 0 fully masked (each softmax row is zeroed), sample 1 unmasked.
+        m = rs.randint(0, 2, shape).astype(np.int32)
+        m[0], m[1] = 0, 1
+        return m
+
+    def save(path):
+        # 8 tokens, as keras-check feeds it (the backbone's own signature leaves them unknown).
+        spec = {k: tf.TensorSpec((None, 8), tf.int32, name=k) for k in ("padding_mask", "token_ids")}
+        model.export(path, verbose=False, input_signature=[spec])
+        prune_function_library(path)
+
+    return write_saved_model_case(
+        out, "sm_keras_hub_distil_bert",
+        f"keras-hub {keras_hub.__version__} DistilBertBackbone (Keras {keras3.__version__} "
+        "model.export(dir)) built from its constructor with random weights: vocabulary 30, 2 "
+        "layers, 2 heads, hidden 16, intermediate 32 (erf GELU), 8 tokens; int32 token_ids "
+        "(0..30) and an int32 padding_mask (0/1; sample 0 all 0, sample 1 all 1) that every "
+        "attention casts to bool and applies as Keras 3's masked softmax: SelectV2(mask, "
+        "scores, -1e9) -> Softmax -> SelectV2(mask, probabilities, 0).",
+        save, {"token_ids": (8,), "padding_mask": (8,)}, 3333,
+        lambda feeds: {"output_0": np.asarray(model(feeds, training=False))},
+        "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
+        draw={"token_ids": lambda rs, shape: rs.randint(0, 30, shape).astype(np.int32), "padding_mask": mask},
+    )
+
+
 SAVED_MODEL_CASES = {
     "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_module_ops", "sm_tf_keras_two_io",
     "sm_tf1_simple_save", "sm_keras3_export", "sm_keras3_transformer", "sm_keras3_text",
+    "sm_keras_hub_distil_bert",
 }
 
 
@@ -2492,6 +2534,7 @@ CASES = [
     ("sm_keras3_export", case_sm_keras3_export),
     ("sm_keras3_transformer", case_sm_keras3_transformer),
     ("sm_keras3_text", case_sm_keras3_text),
+    ("sm_keras_hub_distil_bert", case_sm_keras_hub_distil_bert),
     ("sm_lstm_text", case_sm_lstm_text),
     ("sm_gru_bidirectional", case_sm_gru_bidirectional),
     ("sm_lstm_stacked", case_sm_lstm_stacked),

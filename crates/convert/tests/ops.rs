@@ -749,3 +749,88 @@ fn comparisons_of_ids_are_embedding_tables_over_the_ids_bound() {
     let refusal = ids_compared("NotEqual", false).refusal();
     assert!(refusal.contains("node 'mask'") && refusal.contains("nothing bounds"), "{refusal}");
 }
+
+/// keras-hub's attention mask: scores `x` (5 keys) and an int32 `padding_mask` input nothing
+/// else reads, cast to bool (a 0/1 mask by contract), then Keras 3's masked softmax
+/// `SelectV2(keep, x, filler)` → `Softmax` → `SelectV2(keep, p, 0)`.
+fn masked_softmax(filler: f32) -> G {
+    let mut g = G::new();
+    let int32 = attr(attr_value::Value::Type(DataType::DtInt32 as i32));
+    let bool_type = attr(attr_value::Value::Type(DataType::DtBool as i32));
+    g.input("x", &[-1, 5]).node(
+        "padding_mask",
+        "Placeholder",
+        &[],
+        &[("dtype", int32.clone()), ("shape", attr(attr_value::Value::Shape(shape(&[-1, 5]))))],
+    );
+    g.node("keep", "Cast", &["padding_mask"], &[("SrcT", int32), ("DstT", bool_type)]);
+    g.floats("filler", &[], &[filler]).floats("zero", &[], &[0.0]);
+    g.node("masked", "SelectV2", &["keep", "x", "filler"], &[]).node("p", "Softmax", &["masked"], &[]);
+    g.node("out", "SelectV2", &["keep", "p", "zero"], &[]);
+    g
+}
+
+#[test]
+fn masked_softmax_on_a_cast_mask_is_exact_with_standard_layers() {
+    let c = masked_softmax(-1e9).convert();
+    assert_eq!(
+        classes(&c),
+        ["InputLayer", "Embedding", "Reshape", "InputLayer", "Multiply", "Rescaling", "Add", "Softmax", "Multiply"]
+    );
+    assert_eq!(c.model.inputs, ["x", "padding_mask"]);
+    // The cast to bool is `mask != 0` over the mask's contract range 0..2.
+    let table = layer(&c, "Embedding");
+    assert_eq!(weight(table, "embeddings"), [0.0, 1.0]);
+    assert_eq!(table.config["input_dim"], 2);
+    let rows: [([f32; 5], [f32; 5]); 4] = [
+        ([0.5, -2.0, 3.0, 1e30, -1e30], [1.0, 0.0, 1.0, 0.0, 1.0]),
+        ([0.5, -2.0, 3.0, 7.0, -1.0], [0.0; 5]), // fully masked: TF zeroes the row
+        ([f32::MAX, -f32::MAX, 0.0, -0.0, 1e-45], [0.0, 1.0, 1.0, 1.0, 1.0]),
+        ([0.25, 0.5, 0.75, 1.0, -1e9], [1.0; 5]),
+    ];
+    let x = ndarray::ArrayD::from_shape_vec(vec![4, 5], rows.iter().flat_map(|r| r.0).collect()).unwrap();
+    let mask = ndarray::ArrayD::from_shape_vec(vec![4, 5], rows.iter().flat_map(|r| r.1).collect()).unwrap();
+    let y = tf2h5_engine::run(&c.model, &[x, mask]).unwrap().remove(0);
+    for (row, (scores, keep)) in rows.iter().enumerate() {
+        // TF: where(keep, x, -1e9), softmax, where(keep, p, 0).
+        let masked: Vec<f32> = scores.iter().zip(keep).map(|(&s, &k)| if k == 1.0 { s } else { -1e9 }).collect();
+        let max = masked.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = masked.iter().map(|&s| (s - max).exp()).sum();
+        for (col, (&s, &k)) in masked.iter().zip(keep).enumerate() {
+            let expected = if k == 1.0 { (s - max).exp() / sum } else { 0.0 };
+            let got = y[[row, col]];
+            assert!((got - expected).abs() <= 1e-6, "row {row} col {col}: {got} vs {expected}");
+            if k == 0.0 {
+                assert_eq!(got, 0.0, "row {row} col {col}");
+            }
+        }
+    }
+}
+
+#[test]
+fn selects_keep_either_branch_and_refuse_what_has_no_exact_product() {
+    // The tensor where the mask is false: x · (1 - m) + c · m.
+    let mut g = masked_softmax(-1e9);
+    g.0.retain(|n| !["masked", "p", "out"].contains(&n.name.as_str()));
+    g.node("out", "SelectV2", &["keep", "filler", "x"], &[]);
+    let c = g.convert();
+    let x = ndarray::ArrayD::from_shape_vec(vec![1, 5], vec![f32::MAX, -3.0, 0.5, -0.0, 2.0]).unwrap();
+    let mask = ndarray::ArrayD::from_shape_vec(vec![1, 5], vec![1.0, 0.0, 1.0, 0.0, 0.0]).unwrap();
+    let y = tf2h5_engine::run(&c.model, &[x, mask]).unwrap().remove(0);
+    assert_eq!(y.as_slice().unwrap(), [-1e9, -3.0, -1e9, 0.0, 2.0]);
+    // An infinite filler: inf · 0 would be NaN where the mask keeps x.
+    let refusal = masked_softmax(f32::NEG_INFINITY).refusal();
+    assert!(refusal.contains("node 'masked'") && refusal.contains("-inf"), "{refusal}");
+    // A condition the converter does not hold as a 0/1 float mask (a bool input) is refused.
+    let mut g = masked_softmax(-1e9);
+    g.0.retain(|n| n.name != "keep");
+    let bool_type = attr(attr_value::Value::Type(DataType::DtBool as i32));
+    g.node(
+        "keep",
+        "Placeholder",
+        &[],
+        &[("dtype", bool_type), ("shape", attr(attr_value::Value::Shape(shape(&[-1, 5]))))],
+    );
+    let refusal = g.refusal();
+    assert!(refusal.contains("node 'masked'") && refusal.contains("mask of integer ids"), "{refusal}");
+}

@@ -3,21 +3,41 @@
 //! its values (reshapes, slices, casts): the row count of a constant table it gathers from (an
 //! embedding lookup), or the depth of a `OneHot`; the smallest bound wins. Verification draws
 //! random ids below it, and the converter tabulates functions of ids (a padding mask) over it.
+//!
+//! An integer that only a `Cast` to bool reads (keras-hub's `padding_mask` input) is a 0/1 mask
+//! by contract: the cast takes any nonzero value for true, but a mask holds 0 and 1, so that is
+//! its range ([`MASK_BOUND`]) when nothing else bounds it.
 
 use std::collections::HashMap;
 
-use crate::{pb::NodeDef, ConstTensor, TensorRef, TfGraph};
+use crate::{pb::DataType, pb::NodeDef, ConstTensor, NodeExt, TensorRef, TfGraph};
 
-/// Ops whose output holds the values of their first input (reshaped, sliced or cast).
+/// Ops whose output holds the values of their first input (reshaped, sliced or cast; a `Cast`
+/// to bool does not: see [`preserves_values`]).
 pub const VALUE_PRESERVING: &[&str] =
     &["Identity", "Cast", "ExpandDims", "Reshape", "Squeeze", "StridedSlice", "Transpose", "Slice"];
+
+/// The range (exclusive) of an integer that nothing bounds but a `Cast` to bool: a 0/1 mask.
+pub const MASK_BOUND: i64 = 2;
+
+/// Whether `node` is a `Cast` to bool (`x != 0`, the reading of an integer mask).
+pub fn casts_to_bool(node: &NodeDef) -> bool {
+    node.op == "Cast" && node.attr_type_opt("DstT").ok().flatten() == Some(DataType::DtBool as i32)
+}
+
+/// Whether `node`'s output holds the values of its first input: a [`VALUE_PRESERVING`] op
+/// other than a `Cast` to bool.
+pub fn preserves_values(node: &NodeDef) -> bool {
+    VALUE_PRESERVING.contains(&node.op.as_str()) && !casts_to_bool(node)
+}
 
 /// How far from the ids a bound is still looked for.
 const MAX_DEPTH: usize = 8;
 
 /// The smallest upper bound (exclusive) the readers of node `name`'s output put on its values,
-/// found through [`VALUE_PRESERVING`] ops and Keras 3's wrapping of negative ids
-/// ([`wrapped_ids`]); `None` when nothing bounds it.
+/// found through [`preserves_values`] ops and Keras 3's wrapping of negative ids
+/// ([`wrapped_ids`]); else [`MASK_BOUND`] when a `Cast` to bool reads them; `None` when
+/// nothing bounds them.
 pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
     let mut readers: HashMap<&str, Vec<(&NodeDef, usize)>> = HashMap::new();
     for node in graph.nodes() {
@@ -28,6 +48,7 @@ pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
         }
     }
     let mut best: Option<i64> = None;
+    let mut read_as_mask = false;
     let mut frontier = vec![name];
     for _ in 0..MAX_DEPTH {
         let mut next = Vec::new();
@@ -36,7 +57,11 @@ pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
                 let found = match (reader.op.as_str(), position) {
                     ("GatherV2" | "Gather" | "ResourceGather", 1) => table_rows(graph, reader),
                     ("OneHot", 0) => const_scalar(graph, reader, 1),
-                    (op, 0) if VALUE_PRESERVING.contains(&op) => {
+                    ("Cast", 0) if casts_to_bool(reader) => {
+                        read_as_mask = true;
+                        None
+                    }
+                    (_, 0) if preserves_values(reader) => {
                         next.push(reader.name.as_str());
                         None
                     }
@@ -53,15 +78,15 @@ pub fn id_bound(graph: &TfGraph, name: &str) -> Option<i64> {
         }
         frontier = next;
     }
-    best
+    best.or(read_as_mask.then_some(MASK_BOUND))
 }
 
-/// The node whose values `name`'s output holds, followed back through [`VALUE_PRESERVING`]
+/// The node whose values `name`'s output holds, followed back through [`preserves_values`]
 /// ops and [`wrapped_ids`] (the ids a reshaped or sliced copy came from).
 pub fn id_source<'g>(graph: &'g TfGraph, name: &str) -> Option<&'g NodeDef> {
     let mut node = graph.node(name)?;
     for _ in 0..graph.nodes().len() {
-        let previous = if VALUE_PRESERVING.contains(&node.op.as_str()) {
+        let previous = if preserves_values(node) {
             graph.data_inputs(node).next()?
         } else if let Some(ids) = wrapped_ids(graph, node) {
             ids

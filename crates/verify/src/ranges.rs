@@ -84,10 +84,17 @@ mod tests {
             node("lookup", "GatherV2", &["frozen_table", "wide", "axis"], vec![]),
             node("flat", "Reshape", &["ids", "axis"], vec![]),
             node("hot", "OneHot", &["flat", "depth"], vec![]),
+            placeholder("padding_mask", DataType::DtInt32),
+            node("expand", "ExpandDims", &["padding_mask", "axis"], vec![]),
+            node("keep", "Cast", &["expand"], vec![("DstT", Value::Type(DataType::DtBool as i32))]),
+            node("ids_keep", "Cast", &["ids"], vec![("DstT", Value::Type(DataType::DtBool as i32))]),
         ]);
         // The smaller of the table's 50 rows and the one-hot depth of 30.
         assert_eq!(input_range(&graph, "ids", None).unwrap(), Some((0, 30)));
         assert_eq!(input_range(&graph, "mask", None).unwrap(), Some((0, 2)));
+        // An int32 mask only a cast to bool reads is 0 or 1 by contract; a cast of ids does
+        // not narrow what their table allows.
+        assert_eq!(input_range(&graph, "padding_mask", None).unwrap(), Some((0, 2)));
         assert_eq!(input_range(&graph, "bytes", None).unwrap(), Some((0, 256)));
         assert_eq!(input_range(&graph, "x", None).unwrap(), None);
         assert_eq!(input_range(&graph, "free", Some((-3, 7))).unwrap(), Some((-3, 8)));

@@ -13,6 +13,8 @@ mod stack;
 mod strided_slice;
 mod transpose;
 
+pub(crate) use shape::is_whole_number_type;
+
 use tf2h5_keras::layers::{self, InputDtype};
 use tf2h5_keras::spec::{LayerSpec, ResampleKind, Sides};
 use tf2h5_tf::pb::{DataType, NodeDef};

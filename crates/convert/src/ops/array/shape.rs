@@ -135,10 +135,12 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
             // Keras layers compute on integer tensors as integers: only an `Embedding` turns
             // ids into floats, so an integer → float cast has no layer to become.
             let from = node.attr_type_opt("SrcT")?;
-            if from == Some(DataType::DtBool as i32) && holds_comparison(ctx, node) {
+            let input = ctx.graph.data_inputs(node).next();
+            let held = input.is_some_and(|input| crate::ops::math::compare::holds_truth(ctx, &input));
+            if from == Some(DataType::DtBool as i32) && held {
                 return Ok(ctx.pass_through(node, t));
             }
-            if from.is_some_and(|t| WHOLE_NUMBER_TYPES.iter().any(|&w| w as i32 == t)) {
+            if from.is_some_and(is_whole_number_type) {
                 let from = from.map_or_else(String::new, tf2h5_tf::dtype_name);
                 return Err(ctx.refuse(
                     node,
@@ -147,6 +149,7 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
             }
             Ok(ctx.pass_through(node, t))
         }
+        Value::Tensor(t) if is(DataType::DtBool) => crate::ops::math::compare::cast_to_bool(ctx, node, &t),
         Value::Dims(d) if integer => Ok(Value::Dims(d)),
         Value::Const(ConstTensor::F32(a)) if float => Ok(Value::Const(ConstTensor::F32(a))),
         Value::Const(ConstTensor::Int(a)) if integer => Ok(Value::Const(ConstTensor::Int(a))),
@@ -161,12 +164,9 @@ pub(super) fn cast(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertEr
     }
 }
 
-/// Whether `cast` reads the result of a comparison (through reshapes and slices), which the
-/// converter holds as 0.0/1.0 floats (`math::compare`).
-fn holds_comparison(ctx: &Context, cast: &NodeDef) -> bool {
-    let input = ctx.graph.data_inputs(cast).next();
-    let source = input.and_then(|input| tf2h5_tf::ids::id_source(ctx.graph, &input.node));
-    source.is_some_and(|source| crate::ops::math::compare::is_comparison(&source.op))
+/// Whether the TF type `dtype` is one of [`WHOLE_NUMBER_TYPES`].
+pub(crate) fn is_whole_number_type(dtype: i32) -> bool {
+    WHOLE_NUMBER_TYPES.iter().any(|&w| w as i32 == dtype)
 }
 
 /// Integer and boolean types, whose tensors no Keras layer but `Embedding` turns into floats.

@@ -202,6 +202,18 @@ pub(super) fn merge(
     class_name: &str,
     inputs: Vec<KTensor>,
 ) -> Result<Value, ConvertError> {
+    let shape = broadcast_shape(ctx, node, &inputs)?;
+    let name = ctx.layer_name(&node.name);
+    let layer = layers::merge(class_name, &name, inputs.into_iter().map(|t| t.layer).collect());
+    Ok(ctx.add_layer(node, layer, shape))
+}
+
+/// The shape a merge layer of `inputs` gives: one rank, non-batch dimensions equal or 1.
+pub(super) fn broadcast_shape(
+    ctx: &Context,
+    node: &NodeDef,
+    inputs: &[KTensor],
+) -> Result<Vec<Option<usize>>, ConvertError> {
     let rank = inputs[0].rank();
     if inputs.iter().any(|t| t.rank() != rank) {
         let shapes: Vec<_> = inputs.iter().map(|t| &t.shape).collect();
@@ -219,7 +231,5 @@ pub(super) fn merge(
             };
         }
     }
-    let name = ctx.layer_name(&node.name);
-    let layer = layers::merge(class_name, &name, inputs.into_iter().map(|t| t.layer).collect());
-    Ok(ctx.add_layer(node, layer, shape))
+    Ok(shape)
 }

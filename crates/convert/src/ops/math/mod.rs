@@ -1,4 +1,5 @@
-//! Arithmetic ops: comparisons of ids (→ 0/1 `Embedding` tables), MatMul and Einsum with a weight (→ Dense), element-wise binary and unary ops (→ merge layers,
+//! Arithmetic ops: comparisons of ids (→ 0/1 `Embedding` tables) and selects on them (→ products
+//! with the 0/1 mask), MatMul and Einsum with a weight (→ Dense), element-wise binary and unary ops (→ merge layers,
 //! `Rescaling`, 1×1 `DepthwiseConv2D`, `Normalization`, or folded constants), Mean over H,W
 //! (→ GlobalAveragePooling2D), and Prod of shape integers.
 
@@ -14,6 +15,7 @@ mod mul;
 mod pow;
 mod prod;
 mod real_div;
+mod select;
 mod unary;
 
 use tf2h5_tf::pb::NodeDef;
@@ -39,6 +41,7 @@ pub(super) fn register(registry: &mut Registry) {
     registry.insert("Mean", mean::mean);
     registry.insert("Max", mean::max);
     registry.insert("Prod", prod::prod);
+    registry.insert("SelectV2", select::select_v2);
     compare::register(registry);
     for op in ["Sqrt", "Rsqrt", "Square", "Neg", "Reciprocal", "Exp", "Abs"] {
         registry.insert(op, unary::unary);
