@@ -341,6 +341,59 @@ class Conv1dBlock(nn.Module):
         return self.fc(x.mean(2))
 
 
+class Pool1dBlock(nn.Module):
+    """1-D pools and grouped 1-D convolutions: max and average pools with and without pads,
+    a grouped Conv1d, a depthwise Conv1d (multiplier 2, dilated), global max and average."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 3, padding=1)
+        self.grouped = nn.Conv1d(6, 6, 3, padding=1, groups=2)
+        self.depthwise = nn.Conv1d(6, 12, 3, padding=2, dilation=2, groups=6)
+        self.fc = nn.Linear(42, 3)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))                                          # 6 x 12
+        a = F.max_pool1d(y, 3, stride=2, padding=1)                           # 6 x 6
+        b = F.avg_pool1d(a, 2)                                                # 6 x 3
+        c = F.avg_pool1d(y, 3, stride=1, padding=1, count_include_pad=False)  # 6 x 12
+        d = self.depthwise(torch.relu(self.grouped(c)))                       # 12 x 12
+        pooled = [b.flatten(1), F.adaptive_max_pool1d(d, 1).flatten(1), F.adaptive_avg_pool1d(d, 1).flatten(1)]
+        return self.fc(torch.cat(pooled, 1))
+
+
+class Pool3dBlock(nn.Module):
+    """A 3-D conv block with every 3-D pool: Conv3d, max and average pools (VALID, SAME with
+    pads excluded, pads that are SAME only at stride 1), global max and average."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv3d(2, 4, 3, padding=1)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))                                          # 4 x 6x8x8
+        a = F.max_pool3d(y, 2)                                                # 4 x 3x4x4
+        b = F.avg_pool3d(a, 3, stride=1, padding=1, count_include_pad=False)  # 4 x 3x4x4
+        c = F.max_pool3d(y, 3, stride=2, padding=1)                           # 4 x 3x4x4
+        pooled = [F.adaptive_avg_pool3d(b + c, 1).flatten(1), F.adaptive_max_pool3d(y, 1).flatten(1)]
+        return self.fc(torch.cat(pooled, 1))
+
+
+class GroupedDecoder(nn.Module):
+    """Grouped transposed convolutions: ConvTranspose2d with groups 2 (k4 s2 p1: TF's SAME) and
+    groups 3 (k3 s2 p1 output_padding 1: VALID, then a crop)."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2)
+        self.up2 = nn.ConvTranspose2d(6, 6, 3, stride=2, padding=1, output_padding=1, groups=3, bias=False)
+        self.head = nn.Conv2d(6, 3, 1)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.up2(torch.relu(self.up1(x)))))
+
+
 def channel_shuffle(x, groups):
     """torchvision ShuffleNetV2's shuffle: view as (N, groups, C/groups, H, W), swap, flatten."""
     n, c, h, w = x.size()
@@ -601,6 +654,32 @@ def case_torch_conv1d_block():
     return Conv1dBlock(), (3, 24), desc
 
 
+def case_torch_pool1d_block():
+    desc = ("1-D pools and grouped 1-D convolutions, NCW 4x12: Conv1d(4,6,3,padding 1) + ReLU; "
+            "max_pool1d(3, stride 2, padding 1) (6x6); avg_pool1d(2) (6x3); avg_pool1d(3, stride 1, "
+            "padding 1, count_include_pad=False) of the conv output (6x12); Conv1d(6,6,3,padding 1,"
+            "groups 2) + ReLU; depthwise Conv1d(6,12,3,padding 2,dilation 2,groups 6); "
+            "adaptive_max_pool1d(1) and adaptive_avg_pool1d(1) (GlobalMaxPool, GlobalAveragePool); "
+            "flattened, concatenated, Linear(42,3).")
+    return Pool1dBlock(), (4, 12), desc
+
+
+def case_torch_pool3d_block():
+    desc = ("3-D pools, NCDHW 2x6x8x8: Conv3d(2,4,3,padding 1) + ReLU; max_pool3d(2) (4x3x4x4); "
+            "avg_pool3d(3, stride 1, padding 1, count_include_pad=False) of it; max_pool3d(3, stride 2, "
+            "padding 1) of the conv output (4x3x4x4: pads TF's SAME has only at stride 1); their sum "
+            "through adaptive_avg_pool3d(1) (GlobalAveragePool), adaptive_max_pool3d(1) of the conv "
+            "output (GlobalMaxPool); concatenated, Linear(8,3).")
+    return Pool3dBlock(), (2, 6, 8, 8), desc
+
+
+def case_torch_grouped_deconv():
+    desc = ("Grouped transposed convolutions, NCHW 4x5x5: ConvTranspose2d(4,6,4,stride 2,padding 1,"
+            "groups 2) + ReLU (10x10); ConvTranspose2d(6,6,3,stride 2,padding 1,output_padding 1,"
+            "groups 3,no bias) + ReLU (20x20); 1x1 Conv2d(6,3).")
+    return GroupedDecoder(), (4, 5, 5), desc
+
+
 def case_torch_dynamic_fcn():
     desc = ("Fully convolutional net with dynamic H and W (dynamic_axes N, H, W on input and output), "
             "NCHW 3xHxW: Conv2d(3,8,3,padding 1,no bias) + BatchNorm2d + ReLU, MaxPool2d(2), depthwise "
@@ -626,7 +705,8 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_bilinear_head": case_torch_bilinear_head, "torch_unet": case_torch_unet,
          "torch_vit_stem": case_torch_vit_stem,
          "torch_vit_tiny": case_torch_vit_tiny,
-         "torch_conv1d_block": case_torch_conv1d_block,
+         "torch_conv1d_block": case_torch_conv1d_block, "torch_pool1d_block": case_torch_pool1d_block,
+         "torch_pool3d_block": case_torch_pool3d_block, "torch_grouped_deconv": case_torch_grouped_deconv,
          "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 
 

@@ -87,6 +87,17 @@ pub(crate) fn int_initializer(name: &str, values: &[i64]) -> tract_onnx::pb::Ten
     }
 }
 
+/// A float initializer of shape `dims` holding `value` everywhere.
+pub(crate) fn filled_initializer(name: &str, dims: &[i64], value: f32) -> tract_onnx::pb::TensorProto {
+    tract_onnx::pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: tract_onnx::pb::tensor_proto::DataType::Float as i32,
+        float_data: vec![value; dims.iter().product::<i64>() as usize],
+        ..Default::default()
+    }
+}
+
 /// The opset the hand-built graphs import unless a test says otherwise.
 pub(crate) const OPSET: i64 = 13;
 

@@ -14,10 +14,12 @@ use crate::error::OpError;
 use crate::translator::Translator;
 
 mod array;
+mod deconv;
 mod fold;
 mod lookup;
 mod math;
 mod nn;
+mod pool;
 pub(crate) mod recurrent;
 mod reduce;
 mod shape;
@@ -34,6 +36,8 @@ pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     lookup::register(&mut registry);
     math::register(&mut registry);
     nn::register(&mut registry);
+    deconv::register(&mut registry);
+    pool::register(&mut registry);
     recurrent::register(&mut registry);
     reduce::register(&mut registry);
     shape::register(&mut registry);
