@@ -394,6 +394,33 @@ class GroupedDecoder(nn.Module):
         return self.head(torch.relu(self.up2(torch.relu(self.up1(x)))))
 
 
+class Deconv1dBlock(nn.Module):
+    """1-D transposed convolutions: grouped, with output_padding (VALID, then a crop), and
+    k4 s2 p1 (TF's SAME)."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.up2 = nn.ConvTranspose1d(6, 3, 4, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.up2(torch.relu(self.up1(x)))
+
+
+class Deconv3dBlock(nn.Module):
+    """A 3-D decoder step: ConvTranspose3d k3 s2 p1 output_padding 1 (VALID, then a crop),
+    ConvTranspose3d k2 s2 (no pads), Conv3d."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose3d(2, 4, 3, stride=2, padding=1, output_padding=1)
+        self.up2 = nn.ConvTranspose3d(4, 3, 2, stride=2, bias=False)
+        self.head = nn.Conv3d(3, 2, 1)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.up2(torch.relu(self.up1(x)))))
+
+
 def channel_shuffle(x, groups):
     """torchvision ShuffleNetV2's shuffle: view as (N, groups, C/groups, H, W), swap, flatten."""
     n, c, h, w = x.size()
@@ -680,6 +707,19 @@ def case_torch_grouped_deconv():
     return GroupedDecoder(), (4, 5, 5), desc
 
 
+def case_torch_deconv1d_block():
+    desc = ("1-D transposed convolutions, NCW 4x7: ConvTranspose1d(4,6,3,stride 2,padding 1,"
+            "output_padding 1,groups 2) + ReLU (6x14); ConvTranspose1d(6,3,4,stride 2,padding 1) (3x28).")
+    return Deconv1dBlock(), (4, 7), desc
+
+
+def case_torch_deconv3d_block():
+    desc = ("3-D transposed convolutions, NCDHW 2x2x3x3: ConvTranspose3d(2,4,3,stride 2,padding 1,"
+            "output_padding 1) + ReLU (4x4x6x6); ConvTranspose3d(4,3,2,stride 2,no bias) + ReLU "
+            "(3x8x12x12); 1x1x1 Conv3d(3,2).")
+    return Deconv3dBlock(), (2, 2, 3, 3), desc
+
+
 def case_torch_dynamic_fcn():
     desc = ("Fully convolutional net with dynamic H and W (dynamic_axes N, H, W on input and output), "
             "NCHW 3xHxW: Conv2d(3,8,3,padding 1,no bias) + BatchNorm2d + ReLU, MaxPool2d(2), depthwise "
@@ -707,6 +747,7 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_vit_tiny": case_torch_vit_tiny,
          "torch_conv1d_block": case_torch_conv1d_block, "torch_pool1d_block": case_torch_pool1d_block,
          "torch_pool3d_block": case_torch_pool3d_block, "torch_grouped_deconv": case_torch_grouped_deconv,
+         "torch_deconv1d_block": case_torch_deconv1d_block, "torch_deconv3d_block": case_torch_deconv3d_block,
          "torch_dynamic_fcn": case_torch_dynamic_fcn, "torch_dynamic_sequence": case_torch_dynamic_sequence}
 
 

@@ -84,7 +84,7 @@ impl Translator {
             && !weight.is_empty()
             && group >= 1
             && channels_in == Some(weight.shape()[0])
-            && weight.shape()[0] % group as usize == 0;
+            && weight.shape()[0].is_multiple_of(group as usize);
         if !fits {
             return Err(unsupported!(
                 "the weight {:?} (C_in, C_out / group, k…) with group {group} does not fit the input {:?}",

@@ -28,7 +28,9 @@ pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> 
     let x = super::single_input(&cfg, inputs)?;
     let channels = x.shape().last().copied().unwrap_or(0);
     let weights = cfg.spec_weights(spec, channels)?;
-    let grid = Grid::new(&conv.window, x.shape()).map_err(|e| cfg.shape(format!("input {:?}: {e}", x.shape())))?;
+    // The forward window's geometry; a transposed convolution has none (its kernel may be
+    // larger than its input).
+    let grid = || Grid::new(&conv.window, x.shape()).map_err(|e| cfg.shape(format!("input {:?}: {e}", x.shape())));
     let activation = Activation::parse(&cfg, &conv.activation)?;
     let bias = conv.use_bias.then(|| weights.last().map(|b| b.iter().copied().collect::<Vec<f32>>())).flatten();
     match conv.variant {
@@ -38,13 +40,13 @@ pub(crate) fn apply(spec: &LayerSpec, layer: &Layer, inputs: Vec<Input<'_>>) -> 
                     cfg.shape(format!("groups={groups} does not divide {channels} channels and {filters} filters"))
                 );
             }
-            gemm::conv(&cfg, &grid, &x, weights[0], groups, bias.as_deref(), activation)
+            gemm::conv(&cfg, &grid()?, &x, weights[0], groups, bias.as_deref(), activation)
         }
         ConvVariant::Depthwise { depth_multiplier } => {
-            depthwise::conv(&cfg, &grid, &x, weights[0], depth_multiplier, bias.as_deref(), activation)
+            depthwise::conv(&cfg, &grid()?, &x, weights[0], depth_multiplier, bias.as_deref(), activation)
         }
         ConvVariant::Separable { depth_multiplier, .. } => {
-            let mid = depthwise::conv(&cfg, &grid, &x, weights[0], depth_multiplier, None, Activation::Linear)?;
+            let mid = depthwise::conv(&cfg, &grid()?, &x, weights[0], depth_multiplier, None, Activation::Linear)?;
             let pointwise = Window::new(vec![1; conv.rank()], Padding::Valid);
             let grid = Grid::new(&pointwise, mid.shape()).map_err(|e| cfg.shape(e))?;
             gemm::conv(&cfg, &grid, &mid, weights[1], 1, bias.as_deref(), activation)
