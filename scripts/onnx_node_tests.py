@@ -185,6 +185,12 @@ def keras_check(case_dir, h5):
     expected = [np.load(case_dir / o["file"]) for o in meta["outputs"]]
     got = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
     got = got if isinstance(got, list) else [got]
+    # An output whose batch the ONNX graph moves off axis 0 is given batch-first by the .h5;
+    # tf2h5's report says how (`output_axes`): transpose it back to the ONNX layout.
+    report = json.loads((Path(h5).parent / "reports" / f"{meta['name']}.json").read_text())
+    output_axes = dict((report.get("translated_from") or {}).get("output_axes", []))
+    got = [np.transpose(g, np.argsort(output_axes[o["name"]])) if o["name"] in output_axes else g
+           for o, g in zip(meta["outputs"], got)]
     worst = 0.0
     for e, g in zip(expected, got):
         if e.shape != g.shape:

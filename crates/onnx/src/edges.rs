@@ -206,6 +206,7 @@ impl Translator {
             (identity(rank), "to_onnx_layout")
         };
         let held = self.held_as(&tensor, &layout, &format!("{name}/{suffix}")).map_err(|e| refuse(e.to_string()))?;
+        self.output_axes.push((name.to_string(), layout));
         Ok((held.node, rank))
     }
 }

@@ -189,6 +189,8 @@ pub(crate) struct Translator {
     pub(crate) reshaped_ids: HashMap<String, Tensor>,
     /// Graph outputs whose batch is not ONNX axis 0, as the report names them.
     pub(crate) moved_batch_outputs: Vec<String>,
+    /// Each graph output's ONNX axes in the order the translated graph gives them.
+    pub(crate) output_axes: Vec<(String, Vec<usize>)>,
 }
 
 /// Why a translation failed: at a place in the ONNX file, or building the translated graph.
@@ -278,6 +280,7 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         source_nodes: graph.node.len(),
         fixed_batch: t.fixed_batch,
         layout,
+        output_axes: std::mem::take(&mut t.output_axes),
         tensors: t.sources,
         fixed: Vec::new(),
     });
@@ -379,6 +382,7 @@ impl Translator {
             integers: HashMap::new(),
             reshaped_ids: HashMap::new(),
             moved_batch_outputs: Vec::new(),
+            output_axes: Vec::new(),
         }
     }
 

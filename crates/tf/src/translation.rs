@@ -20,6 +20,9 @@ pub struct Translation {
     pub fixed_batch: Option<usize>,
     /// One sentence on the layout the translated graph's inputs and outputs use.
     pub layout: String,
+    /// Each graph output's axes in the translated graph (and the `.h5`), as ONNX axes: output
+    /// `name` is the ONNX tensor transposed by `axes` (NHWC, or its batch moved first).
+    pub output_axes: Vec<(String, Vec<usize>)>,
     /// For translated nodes that reproduce a source tensor: node name → that tensor.
     pub tensors: HashMap<String, SourceTensor>,
     /// Unknown input dimensions the translation fixed because an op needs their size.

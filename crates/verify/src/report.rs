@@ -86,6 +86,9 @@ pub struct TranslatedFrom {
     pub format: String,
     /// Which layout the `.h5` model's 4-D inputs and outputs use.
     pub layout: String,
+    /// Each output's source axes in the `.h5` model's order (the source's output is the `.h5`
+    /// output transposed back by the inverse permutation); empty when nothing is reordered.
+    pub output_axes: Vec<(String, Vec<usize>)>,
 }
 
 /// Everything a verification run found.
@@ -158,6 +161,7 @@ impl SourceSummary {
             translated_from: Some(TranslatedFrom {
                 format: format!("Keras .h5 (keras_version {})", version.unwrap_or("unknown")),
                 layout: "unchanged".into(),
+                output_axes: Vec::new(),
             }),
             source_precision: None,
         }
@@ -171,10 +175,11 @@ impl SourceSummary {
         SourceSummary {
             source_nodes,
             source_unit,
-            translated_from: graph
-                .translation
-                .as_ref()
-                .map(|t| TranslatedFrom { format: t.format.clone(), layout: t.layout.clone() }),
+            translated_from: graph.translation.as_ref().map(|t| TranslatedFrom {
+                format: t.format.clone(),
+                layout: t.layout.clone(),
+                output_axes: t.output_axes.clone(),
+            }),
             source_precision: crate::oracle::half::computes_in_half(&graph.graph).then(|| "float16".to_string()),
         }
     }
