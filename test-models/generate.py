@@ -1319,18 +1319,23 @@ def masked_ids(rs, shape):
     return ids
 
 
-def rnn_masked_model(seed):
-    """Embedding(mask_zero=True) feeding stacked recurrent layers, which read its mask."""
+def masked_rnn_model(seed, name, inp, masker):
+    """`masker` (a layer attaching a Keras mask to its output) on `inp`, feeding stacked
+    recurrent layers, which read its mask."""
     rs = seed_all(seed)
     L = keras.layers
-    inp = keras.Input(shape=(8,), dtype="int32", name="ids")
-    y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
-    y = L.LSTM(5, return_sequences=True, name="lstm")(y)
+    y = L.LSTM(5, return_sequences=True, name="lstm")(masker(inp))
     y = L.GRU(4, name="gru")(y)
     y = L.Dense(2, name="dense")(y)
-    model = keras.Model(inp, y, name="rnn_masked")
+    model = keras.Model(inp, y, name=name)
     randomize_weights(model.weights, rs)
     return model
+
+
+def rnn_masked_model(seed):
+    """Embedding(mask_zero=True) feeding stacked recurrent layers."""
+    inp = keras.Input(shape=(8,), dtype="int32", name="ids")
+    return masked_rnn_model(seed, "rnn_masked", inp, keras.layers.Embedding(20, 5, mask_zero=True, name="embedding"))
 
 
 RNN_MASKED_DESCRIPTION = (
@@ -1352,6 +1357,48 @@ def case_frozen_rnn_masked(out, ref):
     return write_frozen_rnn_case(
         out, "frozen_rnn_masked", "Frozen .pb of " + RNN_MASKED_DESCRIPTION + ", each loop lowered to TF1 frames.",
         model, (8,), 1913, dtype=tf.int32, draw=masked_ids,
+    )
+
+
+MASK_VALUE = -1.0
+
+
+def masked_steps(rs, shape):
+    """Float sequences (batch, time, features) in which whole steps equal MASK_VALUE: a tail of
+    random length per row and one step inside, which a Masking layer masks."""
+    x = rs.standard_normal(shape).astype(np.float32)
+    for row in x:
+        row[shape[1] - rs.randint(0, shape[1] // 2 + 1):] = MASK_VALUE
+        row[rs.randint(0, shape[1])] = MASK_VALUE
+    return x
+
+
+def masking_model(seed):
+    """Masking(MASK_VALUE) feeding stacked recurrent layers."""
+    inp = keras.Input(shape=(7, 3), name="x")
+    return masked_rnn_model(seed, "masking_rnn", inp, keras.layers.Masking(mask_value=MASK_VALUE, name="masking"))
+
+
+MASKING_DESCRIPTION = (
+    "Masking(mask_value=-1) on (7, 3) float steps (a tail of -1 steps and one inside each row) -> "
+    "LSTM(5, return_sequences) -> GRU(4) -> Dense(2): the Masking layer is x * Cast(Any(x != -1, -1)), "
+    "and each loop reads its mask Squeeze(Any(...)) per step, keeping the states and repeating the "
+    "previous output where it is 0")
+
+
+def case_sm_masking_rnn(out, ref):
+    model = masking_model(1917)
+    return write_rnn_saved_model_case(
+        out, "sm_masking_rnn", MASKING_DESCRIPTION + "; tf-keras SavedModel signature.",
+        model, (7, 3), 1917, prune=True, draw=masked_steps,
+    )
+
+
+def case_frozen_masking_rnn(out, ref):
+    model = masking_model(1918)
+    return write_frozen_rnn_case(
+        out, "frozen_masking_rnn", "Frozen .pb of " + MASKING_DESCRIPTION + ", each loop lowered to TF1 frames.",
+        model, (7, 3), 1918, draw=masked_steps,
     )
 
 
@@ -1398,7 +1445,8 @@ def case_frozen_gru_bidirectional(out, ref):
 
 RNN_SAVED_MODEL_CASES = {
     "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
-    "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "sm_keras3_gru", "tf_refused_loops",
+    "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "sm_keras3_gru", "sm_masking_rnn",
+    "tf_refused_loops",
 }
 
 
@@ -2150,6 +2198,35 @@ def case_tf_refused_gelu(out, ref):
     return len(data)
 
 
+def case_tf_refused_dynamic_rnn(out, ref):
+    """`tf_refused/dynamic_rnn_frozen.pb`: a TF1 graph (control flow v1) of
+    `tf.compat.v1.nn.dynamic_rnn` over an `LSTMCell(4)` on (5, 3), frozen. Its loop runs over
+    TensorArrays (`TensorArrayScatterV3`/`ReadV3`/`WriteV3`/`GatherV3`), not the TensorLists of
+    Keras layers: tf2h5 refuses it naming the loop. Runs in a fresh process (it switches TF to
+    graph mode and v1 control flow)."""
+    tf.compat.v1.disable_eager_execution()
+    tf.compat.v1.disable_control_flow_v2()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.set_random_seed(1919)
+        x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="x")
+        cell = tf.compat.v1.nn.rnn_cell.LSTMCell(4)
+        outputs, _ = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+        tf.identity(outputs[:, -1], name="y")
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            gd = tf.compat.v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["y"])
+    ops = op_histogram(gd)
+    assert ops["TensorArrayScatterV3"] == 1 and ops["NextIteration"] > 0, ops
+    d = os.path.join(out, "tf_refused")
+    os.makedirs(d, exist_ok=True)
+    data = gd.SerializeToString(deterministic=True)
+    with open(os.path.join(d, "dynamic_rnn_frozen.pb"), "wb") as f:
+        f.write(data)
+    print(f"== tf_refused/dynamic_rnn_frozen.pb: {len(gd.node)} nodes")
+    return len(data)
+
+
 def case_dynamic_fcn(out, ref):
     """A fully convolutional net with unknown height and width."""
     rs = seed_all(1414)
@@ -2549,6 +2626,8 @@ CASES = [
     ("frozen_lstm_stacked", case_frozen_lstm_stacked),
     ("sm_rnn_masked", case_sm_rnn_masked),
     ("frozen_rnn_masked", case_frozen_rnn_masked),
+    ("sm_masking_rnn", case_sm_masking_rnn),
+    ("frozen_masking_rnn", case_frozen_masking_rnn),
     ("frozen_gru_bidirectional", case_frozen_gru_bidirectional),
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),
@@ -2566,6 +2645,7 @@ CASES = [
     ("debug_checks", case_debug_checks),
     ("tf_refused_loops", case_tf_refused_loops),
     ("tf_refused_gelu", case_tf_refused_gelu),
+    ("tf_refused_dynamic_rnn", case_tf_refused_dynamic_rnn),
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),
     ("dynamic_flatten", case_dynamic_flatten),
@@ -2580,7 +2660,8 @@ CASES = [
 # Cases run in a fresh Python process: TF numbers traced functions with a process-wide
 # counter, and these files hold function names (SavedModels; a frozen graph that keeps
 # function calls), so their bytes would otherwise depend on what ran before.
-FRESH_PROCESS_CASES = SAVED_MODEL_CASES | RNN_SAVED_MODEL_CASES | {"frozen_function_call", "upsample_block"}
+FRESH_PROCESS_CASES = SAVED_MODEL_CASES | RNN_SAVED_MODEL_CASES | {
+    "frozen_function_call", "upsample_block", "tf_refused_dynamic_rnn"}
 
 
 def main():

@@ -481,7 +481,8 @@ fn refusal_after_path(model: &str) -> String {
 
 /// Loops that tf2h5 does not convert are refused as loops, naming the loop and the layer (name
 /// scope) it came from, in both forms: a `tf.while_loop` frozen to TF1 frames (raised back to
-/// a `While` at load) and as a SavedModel `While`, and a masked Bidirectional LSTM (zeros at masked steps).
+/// a `While` at load) and as a SavedModel `While`, a masked Bidirectional LSTM (zeros at masked steps),
+/// and a frozen TF1 `dynamic_rnn` (a loop over TensorArrays).
 #[test]
 fn loops_are_refused_naming_the_loop_and_its_layer() {
     assert_eq!(
@@ -501,7 +502,12 @@ fn loops_are_refused_naming_the_loop_and_its_layer() {
         "node 'StatefulPartitionedCall/StatefulPartitionedCall/bidirectional_masked/bidirectional/forward_lstm/\
          PartitionedCall/while' (StatelessWhile): a While loop from layer 'bidirectional_masked/bidirectional/\
          forward_lstm' that reads a mask at each step in a form tf2h5 does not convert (it converts an LSTM, GRU or \
-         SimpleRNN reading the mask of an Embedding(mask_zero=True))"
+         SimpleRNN reading the mask of an Embedding(mask_zero=True) or of a Masking layer)"
+    );
+    assert_eq!(
+        refusal_after_path("tf_refused/dynamic_rnn_frozen.pb"),
+        "node 'rnn/while/while_context' (While): a TF1 While loop over TensorArrays from 'rnn' (tf.compat.v1.nn.dynamic_rnn, or a \
+         tf.while_loop of TF1): tf2h5 converts the TensorList loops of Keras LSTM, GRU and SimpleRNN layers only"
     );
 }
 

@@ -22,9 +22,32 @@ pub enum Value {
     /// TF's `tensordot` reshapes (batch, h, w, c) to (batch·h·w, c) around a `MatMul`. Only a
     /// `MatMul` (→ `Dense` on the last axis), a bias and a reshape back may read it.
     Rows(KTensor),
-    /// The Keras mask `ids != 0` of these integer ids, which an `Embedding(mask_zero=True)` of
-    /// them attaches to its output. Only a masked recurrent layer reads it.
-    Mask(KTensor),
+    /// A Keras mask, which only a masked recurrent layer reads.
+    Mask(Mask),
+}
+
+/// A Keras mask, as the layer that attaches it to its output computes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mask {
+    /// `ids != 0`, which an `Embedding(mask_zero=True)` of these integer ids attaches.
+    NonZeroIds(KTensor),
+    /// `any(x != value)` over the last axis of `x`, which a `Masking(value)` of `x` attaches.
+    Masking {
+        /// The masked tensor `x`.
+        input: KTensor,
+        /// The mask value.
+        value: f32,
+    },
+}
+
+impl Mask {
+    /// The mask and the layer it is computed from, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Mask::NonZeroIds(ids) => format!("ids != 0 of '{}'", ids.layer),
+            Mask::Masking { input, value } => format!("any(x != {value}) of x = '{}'", input.layer),
+        }
+    }
 }
 
 pub use tf2h5_tf::{Dim, Dims};
@@ -149,8 +172,8 @@ pub(crate) struct Context<'g> {
     pub inputs: Vec<Endpoint>,
     /// [`Options::input_shapes`](crate::Options::input_shapes).
     input_shapes: Vec<(String, Vec<usize>)>,
-    /// The Keras mask each masked layer's output carries: the layer of the ids it masks.
-    masks: HashMap<String, String>,
+    /// The Keras mask each masked layer's output carries.
+    masks: HashMap<String, Mask>,
 }
 
 impl<'g> Context<'g> {
@@ -238,9 +261,9 @@ impl<'g> Context<'g> {
                 node,
                 format!("input {index} is a tensor reshaped with its batch axis merged into other axes; only a MatMul, a bias or a reshape restoring the batch may read it"),
             )),
-            Value::Mask(_) => Err(self.refuse(
+            Value::Mask(mask) => Err(self.refuse(
                 node,
-                format!("input {index} is a Keras mask (ids != 0); only a recurrent layer reading it per step may read it"),
+                format!("input {index} is a Keras mask ({}); only a recurrent layer reading it per step may read it", mask.describe()),
             )),
         }
     }
@@ -329,27 +352,39 @@ impl<'g> Context<'g> {
         KTensor { layer: name, shape }
     }
 
-    /// Makes the Keras tensor `tensor` carry the mask `ids != 0`, as Keras attaches it: when
-    /// it already does, or when its layer is an `Embedding` of `ids` (which then gets
-    /// `mask_zero=True`). False when Keras would not give `tensor` that mask.
-    pub fn carry_mask(&mut self, tensor: &KTensor, ids: &KTensor) -> bool {
+    /// Makes the Keras tensor `tensor` carry `mask`, as Keras attaches it: when it already
+    /// does, when its layer is an `Embedding` of the ids (which then gets `mask_zero=True`), or
+    /// when its layer is the `Masking` of the masked tensor with the same value. False when
+    /// Keras would not give `tensor` that mask.
+    pub fn carry_mask(&mut self, tensor: &KTensor, mask: &Mask) -> bool {
         if let Some(carried) = self.masks.get(&tensor.layer) {
-            return *carried == ids.layer;
+            return carried == mask;
         }
         let Some(&index) = self.layer_index.get(&tensor.layer) else { return false };
         let layer = &mut self.layers[index];
-        if layer.class_name != "Embedding" || layer.inbound != [ids.layer.clone()] {
-            return false;
+        let makes_it = match mask {
+            Mask::NonZeroIds(ids) if layer.class_name == "Embedding" && layer.inbound == [ids.layer.clone()] => {
+                layer.config.insert("mask_zero".into(), serde_json::Value::Bool(true));
+                true
+            }
+            Mask::Masking { input, value } => {
+                let mask_value = layer.config.get("mask_value").and_then(serde_json::Value::as_f64);
+                layer.class_name == "Masking"
+                    && layer.inbound == [input.layer.clone()]
+                    && mask_value == Some(f64::from(*value))
+            }
+            _ => false,
+        };
+        if makes_it {
+            self.masks.insert(tensor.layer.clone(), mask.clone());
         }
-        layer.config.insert("mask_zero".into(), serde_json::Value::Bool(true));
-        self.masks.insert(tensor.layer.clone(), ids.layer.clone());
-        true
+        makes_it
     }
 
-    /// Records that the output of `tensor`'s layer carries the mask `ids != 0` (a masked
-    /// recurrent layer with `return_sequences` passes its input's mask on).
-    pub fn pass_mask(&mut self, tensor: &KTensor, ids: &KTensor) {
-        self.masks.insert(tensor.layer.clone(), ids.layer.clone());
+    /// Records that the output of `tensor`'s layer carries `mask` (a masked recurrent layer
+    /// with `return_sequences` passes its input's mask on).
+    pub fn pass_mask(&mut self, tensor: &KTensor, mask: &Mask) {
+        self.masks.insert(tensor.layer.clone(), mask.clone());
     }
 
     /// Records that the layer built for `node` also stands for the TF nodes `absorbed` (the

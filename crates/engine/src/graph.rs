@@ -222,7 +222,7 @@ impl<'m> Plan<'m> {
                         args.push(arg);
                     }
                     if step.mask.makes {
-                        masks[step.layer] = Some(mask::compute(spec, &args[0]));
+                        masks[step.layer] = Some(mask::compute(spec, layer, &args[0])?);
                     }
                     let output = match step.mask.reads {
                         Some(maker) => {

@@ -2,7 +2,7 @@
 //! values themselves.
 //!
 //! Keras attaches a boolean (batch, time) mask to a tensor: `Embedding(mask_zero=True)` makes
-//! `ids != 0`. Where a mask flows is a property of the graph, settled once when the plan is
+//! `ids != 0`, `Masking` makes `any(x != mask_value)` over the features. Where a mask flows is a property of the graph, settled once when the plan is
 //! built ([`flow`]); the values are computed from the maker's input when it runs
 //! ([`compute`]). A recurrent layer (LSTM, GRU, SimpleRNN) reads the mask of its input: at a
 //! masked step it keeps its states and repeats its previous output (zeros before the first
@@ -39,21 +39,22 @@ pub(crate) fn flow(
     input_masks: &[Option<usize>],
     model_layers: &[Layer],
 ) -> Result<Flow, EngineError> {
-    if let LayerSpec::Embedding(e) = spec {
-        if e.mask_zero {
-            return Ok(Flow { makes: true, reads: None, carries: Some(index) });
-        }
+    let makes = match spec {
+        LayerSpec::Embedding(e) => e.mask_zero,
+        // Masking makes its own mask, whatever its input carries (Keras's compute_mask).
+        _ => spec.family() == Family::Plain(Plain::Masking),
+    };
+    if makes {
+        return Ok(Flow { makes: true, reads: None, carries: Some(index) });
     }
     let Some(&mask) = input_masks.iter().flatten().next() else {
         return Ok(Flow::default());
     };
     let cfg = LayerConfig::new(layer);
     let maker = &model_layers[mask];
+    let made = if maker.class_name == "Embedding" { " with mask_zero=True" } else { "" };
     let unsupported = |what: &str| {
-        cfg.unsupported(format!(
-            "reading the mask of layer '{}' ({} with mask_zero=True): {what}",
-            maker.name, maker.class_name
-        ))
+        cfg.unsupported(format!("reading the mask of layer '{}' ({}{made}): {what}", maker.name, maker.class_name))
     };
     if input_masks.len() != 1 {
         return Err(unsupported("a masked input of a layer with several inputs"));
@@ -69,10 +70,13 @@ pub(crate) fn flow(
     }
 }
 
-/// The mask a maker computes from its input: `ids != 0` for `Embedding(mask_zero=True)`.
-pub(crate) fn compute(spec: &LayerSpec, input: &ArrayD<f32>) -> ArrayD<bool> {
-    debug_assert!(matches!(spec, LayerSpec::Embedding(e) if e.mask_zero));
-    input.mapv(|id| id != 0.0)
+/// The mask a maker computes from its input: `ids != 0` for `Embedding(mask_zero=True)`,
+/// `any(x != mask_value)` over the last axis for `Masking`.
+pub(crate) fn compute(spec: &LayerSpec, layer: &Layer, input: &ArrayD<f32>) -> Result<ArrayD<bool>, EngineError> {
+    match spec {
+        LayerSpec::Embedding(e) if e.mask_zero => Ok(input.mapv(|id| id != 0.0)),
+        _ => crate::layers::masking::mask(layer, input),
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +99,10 @@ mod tests {
         assert_eq!(made, Flow { makes: true, reads: None, carries: Some(1) });
         let (plain_spec, plain) = embedding(false);
         assert_eq!(flow(&plain_spec, &plain, 1, &[None], &[]).unwrap(), Flow::default());
-        assert_eq!(compute(&spec, &array![[0.0f32, 2.0]].into_dyn()), array![[false, true]].into_dyn());
+        assert_eq!(
+            compute(&spec, &layer, &array![[0.0f32, 2.0]].into_dyn()).unwrap(),
+            array![[false, true]].into_dyn()
+        );
 
         let model = vec![layers::input_layer("ids", &[None, Some(2)]), layer];
         for return_sequences in [true, false] {

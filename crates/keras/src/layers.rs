@@ -205,6 +205,12 @@ pub fn rescaling_broadcast(name: &str, input: String, scale: &ArrayD<f32>, offse
     layer("Rescaling", name, config, vec![input], vec![])
 }
 
+/// `Masking`: `x · any(x ≠ mask_value)` over the last axis; its output carries that `any`
+/// as the Keras mask, which the recurrent layers reading it apply.
+pub fn masking(name: &str, input: String, mask_value: f32) -> Layer {
+    layer("Masking", name, json!({"mask_value": exact_f32(mask_value)}), vec![input], vec![])
+}
+
 /// `Normalization` with constant `mean` and `variance` in the config (no weights):
 /// `(x - mean) / max(sqrt(variance), 1e-7)` on the last axis, in both Keras versions.
 /// Each is a scalar or a list of one value per channel.

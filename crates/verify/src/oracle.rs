@@ -14,6 +14,7 @@ use tract_tensorflow::tract_hir::ops::nn::{LayerLogSoftmax, LayerSoftmax};
 
 use crate::VerifyError;
 
+mod any;
 mod concat_v2;
 mod deconv;
 mod einsum;
@@ -50,7 +51,10 @@ mod resize;
 ///   transposes.
 /// - `SelectV2` (Keras 3's `take` wraps negative ids with it): missing; tract-hir's `Iff`
 ///   (ONNX `Where`: the same broadcasting select).
-/// - `NotEqual` (a padding mask `ids != 0`): missing; tract-core's `CompNE`.
+/// - `NotEqual` (a padding mask `ids != 0`, Keras `Masking`'s `x != mask_value`): missing;
+///   tract-core's `CompNE`.
+/// - `Any` (Keras `Masking`): missing; tract-core's `Reduce` with the `Any` reducer
+///   (`oracle/any.rs`).
 /// - `Einsum` (`EinsumDense`, `MultiHeadAttention`): missing; tract-core's `EinSum`
 ///   (`oracle/einsum.rs`).
 /// - `BroadcastTo` (a ViT's class token): missing; tract-hir's `MultiBroadcastTo` (ONNX
@@ -130,6 +134,7 @@ pub fn tensorflow_with_fixes() -> tract_tensorflow::Tensorflow {
         use tract_tensorflow::tract_hir::ops::binary::BinIntoHir;
         Ok(tract_tensorflow::tract_core::ops::logic::CompNE.into_hir())
     });
+    tf.op_register.insert("Any", any::any);
     tf.op_register.insert("BroadcastTo", |_, _| Ok(expand(tract_tensorflow::tract_hir::ops::array::MultiBroadcastTo)));
     tf.op_register.insert("IdentityN", |_, node| {
         Ok(expand(IdentityN(node.input.iter().filter(|i| !i.starts_with('^')).count())))

@@ -5,7 +5,7 @@
 //! `BatchNormalization` as the same arithmetic on its moving statistics; jax's centred
 //! `LayerNorm` and written-out softmax as jax2tf exports them),
 //! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`, a `Conv1D` as
-//! `ExpandDims → Conv2D → Squeeze`, Keras 3's wrapping of negative embedding ids. Converting
+//! `ExpandDims → Conv2D → Squeeze`, Keras 3's wrapping of negative embedding ids, a Keras `Masking`. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
 //! over the needed nodes finds them first. A match names its output node, which builds the
 //! layer, and its inner nodes, which are then skipped; a match is only accepted when nothing
@@ -14,12 +14,15 @@
 mod conv1d;
 mod dilated_conv;
 mod gelu;
+mod masking;
 mod normalization;
 mod recurrent;
 mod reduction;
 mod softmax;
 mod swish;
 mod take;
+
+pub(crate) use masking::squeezed_mask;
 
 use std::collections::{HashMap, HashSet};
 
@@ -50,6 +53,8 @@ pub(crate) enum Kind {
     Recurrent(Box<recurrent::Recurrent>),
     /// `Softmax` over one axis, from written-out arithmetic.
     Softmax(softmax::Softmax),
+    /// Keras `Masking`: the input times whether any feature differs from the mask value.
+    Masking(masking::Masking),
 }
 
 /// One recognised subgraph.
@@ -84,8 +89,9 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 8] = [
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 9] = [
         recurrent::find,
+        masking::find,
         normalization::find,
         softmax::find,
         gelu::find,
@@ -125,6 +131,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
         Kind::Recurrent(recurrent) => recurrent::build(ctx, node, recurrent)?,
         Kind::Softmax(softmax) => softmax::build(ctx, node, softmax)?,
+        Kind::Masking(masking) => masking::build(ctx, node, masking)?,
         Kind::PassThrough { input } => match ctx.value_of(node, input)?.clone() {
             Value::Tensor(t) => ctx.pass_through(node, t),
             other => other,

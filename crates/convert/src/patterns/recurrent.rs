@@ -201,29 +201,31 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Res
         );
     }
     // Keras applies the mask attached to the layer's input: it must be the one the loop reads.
-    let mask_ids = match &found.mask {
+    let mask = match &found.mask {
         None => None,
         Some(mask) => match ctx.value_of(node, mask)? {
-            Value::Mask(ids) => {
-                let ids = ids.clone();
-                if !ctx.carry_mask(&input, &ids) {
+            Value::Mask(mask) => {
+                let mask = mask.clone();
+                if !ctx.carry_mask(&input, &mask) {
                     return Err(ctx.refuse(
                         node,
                         format!(
-                            "the loop of layer '{}' reads the mask ids != 0 of '{}', which Keras would not attach \
-                             to its input (an Embedding(mask_zero=True) of those ids, or a masked recurrent layer \
-                             with return_sequences reading one, must feed it directly)",
-                            found.scope, ids.layer
+                            "the loop of layer '{}' reads the mask {}, which Keras would not attach to its input \
+                             (an Embedding(mask_zero=True) of those ids, a Masking of that tensor, or a masked \
+                             recurrent layer with return_sequences reading one, must feed it directly)",
+                            found.scope,
+                            mask.describe()
                         ),
                     ));
                 }
-                Some(ids)
+                Some(mask)
             }
             _ => {
                 return Err(ctx.refuse(
                     node,
                     format!(
-                        "the loop of layer '{}' reads a mask that is not an Embedding(mask_zero=True)'s ids != 0",
+                        "the loop of layer '{}' reads a mask that is not an Embedding(mask_zero=True)'s ids != 0 \
+                         nor a Masking layer's",
                         found.scope
                     ),
                 ))
@@ -249,9 +251,9 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Res
     );
     let shape = if found.return_sequences { vec![None, Some(time), Some(units)] } else { vec![None, Some(units)] };
     let output = ctx.add_layer_tensor(node, layer, shape);
-    if let Some(ids) = mask_ids {
+    if let Some(mask) = mask {
         if found.return_sequences {
-            ctx.pass_mask(&output, &ids);
+            ctx.pass_mask(&output, &mask);
         }
     }
     Ok(Value::Tensor(output))

@@ -29,6 +29,7 @@ mod flatten;
 pub(crate) mod input_layer;
 mod layer_normalization;
 mod leaky_relu;
+pub(crate) mod masking;
 mod maximum;
 mod merge;
 mod multiply;
@@ -88,6 +89,7 @@ pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
             Plain::Dot => plain!(dot::apply),
             Plain::Rescaling => plain!(rescaling::apply),
             Plain::Dropout => plain!(dropout::apply),
+            Plain::Masking => plain!(masking::apply),
             Plain::Average => return None,
         },
     })

@@ -128,6 +128,7 @@ plain_classes!(
     Dot,
     Dropout,
     Rescaling,
+    Masking,
 );
 
 /// A Keras layer class, as the family that parses it plus that family's parameters in the

@@ -27,12 +27,16 @@ pub(super) fn reshape(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conver
             Ok(Value::Dims(Dims { values: d.values, scalar: target.known().is_some_and(|s| s.is_empty()) }))
         }
         Value::Dims(_) => Err(ctx.refuse(node, "reshaping shape integers to a matrix is not supported")),
-        Value::Mask(_) => Err(ctx.refuse(node, "reshaping a Keras mask (ids != 0) is not supported")),
+        Value::Mask(_) => Err(ctx.refuse(node, "reshaping a Keras mask is not supported")),
     }
 }
 
 /// `Squeeze(squeeze_dims)`: the listed axes (all size-1 axes but the batch if none listed).
 pub(super) fn squeeze(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    // The mask a Keras `Masking` attaches, read by recurrent loops, stays a mask.
+    if let Some(mask) = crate::patterns::squeezed_mask(ctx, node) {
+        return Ok(mask);
+    }
     let listed = node.attr_ints_opt("squeeze_dims")?.unwrap_or_default();
     match ctx.input(node, 0)?.clone() {
         Value::Tensor(t) => {

@@ -29,7 +29,7 @@ pub(super) fn shape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
             Ok(Value::from(Dims { values: len, scalar: false }))
         }
         Value::Rows(_) => Err(ctx.refuse(node, "the shape of a batch-merged tensor is not supported")),
-        Value::Mask(_) => Err(ctx.refuse(node, "the shape of a Keras mask (ids != 0) is not supported")),
+        Value::Mask(_) => Err(ctx.refuse(node, "the shape of a Keras mask is not supported")),
     }
 }
 

@@ -13,7 +13,7 @@
 use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
 use tf2h5_tf::{pb::NodeDef, NodeExt};
 
-use crate::context::{Context, Value};
+use crate::context::{Context, Mask, Value};
 use crate::ConvertError;
 
 /// The op name front ends write for a whole recurrent layer.
@@ -96,7 +96,9 @@ pub(crate) fn loop_mask(ctx: &Context, node: &NodeDef) -> Option<Value> {
         _ => false,
     };
     match (ctx.input(node, 0).ok()?, ctx.input(node, 1).ok()?) {
-        (Value::Tensor(ids), zero) | (zero, Value::Tensor(ids)) if is_zero(zero) => Some(Value::Mask(ids.clone())),
+        (Value::Tensor(ids), zero) | (zero, Value::Tensor(ids)) if is_zero(zero) => {
+            Some(Value::Mask(Mask::NonZeroIds(ids.clone())))
+        }
         _ => None,
     }
 }
@@ -121,7 +123,8 @@ pub(super) fn loop_list(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conv
 /// a loop no recurrent pattern claimed is refused as the loop, whichever node is met first.
 pub(crate) fn loop_sequence_refusal(ctx: &Context, node: &NodeDef) -> Option<ConvertError> {
     let reversed = reader(ctx, node, &["ReverseV2"]);
-    let list = reader(ctx, reversed.unwrap_or(node), &["TensorListFromTensor"])?;
+    // (A TF1 loop, `tf.compat.v1.nn.dynamic_rnn`'s, scatters it into a `TensorArray`.)
+    let list = reader(ctx, reversed.unwrap_or(node), &["TensorListFromTensor", "TensorArrayScatterV3"])?;
     Some(loop_refusal(ctx, reader(ctx, list, &["While", "StatelessWhile"])?))
 }
 
@@ -132,19 +135,26 @@ fn reader<'g>(ctx: &Context<'g>, node: &NodeDef, ops: &[&str]) -> Option<&'g Nod
     graph.nodes().iter().filter(|n| ops.contains(&n.op.as_str())).find(reads_node)
 }
 
-/// Why loop `node` is refused, naming its layer; a masked RNN (its body keeps the previous
-/// state where the mask is 0: `Select`/`SelectV2`) says so.
+/// Why loop `node` is refused, naming its layer; a TF1 loop over `TensorArray`s (`dynamic_rnn`)
+/// and a masked RNN (its body keeps the previous state where the mask is 0: `Select`/`SelectV2`)
+/// say so.
 fn loop_refusal(ctx: &Context, node: &NodeDef) -> ConvertError {
     let scope = tf2h5_tf::loop_scope(&node.name);
     let body = match node.attr.get("body").and_then(|a| a.value.as_ref()) {
         Some(tf2h5_tf::pb::attr_value::Value::Func(f)) => tf2h5_tf::loop_function(&ctx.graph.graph, &f.name).ok(),
         _ => None,
     };
-    let masked = body.is_some_and(|b| b.nodes.iter().any(|n| matches!(n.op.as_str(), "Select" | "SelectV2")));
-    let message = if masked {
+    let has = |ops: &[&str]| body.as_ref().is_some_and(|b| b.nodes.iter().any(|n| ops.contains(&n.op.as_str())));
+    let message = if has(&["TensorArrayReadV3", "TensorArrayWriteV3"]) {
+        format!(
+            "a TF1 While loop over TensorArrays from '{scope}' (tf.compat.v1.nn.dynamic_rnn, or a tf.while_loop of \
+             TF1): tf2h5 converts the TensorList loops of Keras LSTM, GRU and SimpleRNN layers only"
+        )
+    } else if has(&["Select", "SelectV2"]) {
         format!(
             "a While loop from layer '{scope}' that reads a mask at each step in a form tf2h5 does not convert \
-             (it converts an LSTM, GRU or SimpleRNN reading the mask of an Embedding(mask_zero=True))"
+             (it converts an LSTM, GRU or SimpleRNN reading the mask of an Embedding(mask_zero=True) or of a \
+             Masking layer)"
         )
     } else {
         format!(
