@@ -2,7 +2,8 @@
 # On demand (not in CI): builds small keras-hub text backbones from their constructors with random
 # weights (nothing downloaded), exports each with Keras 3's model.export() into out/keras-hub/,
 # and runs `tf2h5 verify` on it at 8 tokens. Prints one line per backbone: PASS, or tf2h5's
-# one-line reason. DistilBERT and RoBERTa (erf GELU) verify; BERT is refused at its
+# one-line reason. DistilBERT, RoBERTa (erf GELU) and a ViT (16x16 images, class token,
+# position ids gathered from its table) verify; BERT is refused at its
 # tanh-approximate GELU (keras-hub hard-codes `gelu_approximate`), by design (README).
 # DistilBERT is also a committed fixture (test-models/sm_keras_hub_distil_bert). keras-hub goes into its own venv, ~/.cache/tf2h5/venv-kerashub, layered on the
 # keras-check venv (TensorFlow 2.21, Keras 3.15; `bash scripts/setup.sh --python` builds it).
@@ -35,11 +36,16 @@ import keras_hub
 out = sys.argv[1]
 sizes = dict(vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64,
              max_sequence_length=8)
-backbones = [("bert", keras_hub.models.BertBackbone), ("distil_bert", keras_hub.models.DistilBertBackbone),
-             ("roberta", keras_hub.models.RobertaBackbone)]
-for name, cls in backbones:
+backbones = {
+    "bert": lambda: keras_hub.models.BertBackbone(**sizes),
+    "distil_bert": lambda: keras_hub.models.DistilBertBackbone(**sizes),
+    "roberta": lambda: keras_hub.models.RobertaBackbone(**sizes),
+    "vit": lambda: keras_hub.models.ViTBackbone(image_shape=(16, 16, 3), patch_size=4, num_layers=2,
+                                                num_heads=2, hidden_dim=32, mlp_dim=64),
+}
+for name, build in backbones.items():
     keras.utils.set_random_seed(4141)
-    model = cls(**sizes)
+    model = build()
     rs = np.random.RandomState(4141)
     for w in model.weights:
         w.assign(rs.uniform(-0.5, 0.5, w.shape).astype("float32"))
@@ -48,9 +54,10 @@ PY
 
 cargo build --release -q -p tf2h5
 tf2h5="${CARGO_TARGET_DIR:-$repo/target}/release/tf2h5"
-for model in bert distil_bert roberta; do
+for model in bert distil_bert roberta vit; do
     shapes=(--input-shape token_ids=1x8 --input-shape padding_mask=1x8)
     [ "$model" = bert ] && shapes+=(--input-shape segment_ids=1x8)
+    [ "$model" = vit ] && shapes=()
     if result="$("$tf2h5" verify "$out/$model" "${shapes[@]}" -o "$out/$model.h5" --force \
         --report-dir "$out/reports" 2>&1)"; then
         echo "$model: $(echo "$result" | head -n1)"

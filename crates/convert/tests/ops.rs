@@ -834,3 +834,23 @@ fn selects_keep_either_branch_and_refuse_what_has_no_exact_product() {
     let refusal = g.refusal();
     assert!(refusal.contains("node 'masked'") && refusal.contains("mask of integer ids"), "{refusal}");
 }
+
+#[test]
+fn constant_rows_of_a_constant_table_are_folded() {
+    // keras-hub's ViT position embedding: a (3, 2) table gathered at constant position ids,
+    // added to the tokens (a broadcast `Rescaling` offset of the gathered rows).
+    let gathered = |ids: &[i32]| {
+        let mut g = G::new();
+        g.input("x", &[-1, 2, 2]).floats("table", &[3, 2], &[0.5, 1.5, -2.0, 4.0, 8.0, -0.25]);
+        g.ints("ids", &[2], ids).ints("axis", &[], &[0]);
+        g.node("rows", "GatherV2", &["table", "ids", "axis"], &[]).node("out", "AddV2", &["x", "rows"], &[]);
+        g
+    };
+    let c = gathered(&[2, 0]).convert();
+    assert_eq!(classes(&c), ["InputLayer", "Rescaling"]);
+    let x = ndarray::ArrayD::from_shape_vec(vec![1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    let y = tf2h5_engine::run(&c.model, &[x]).unwrap().remove(0);
+    assert_eq!(y.as_slice().unwrap(), [9.0, 1.75, 3.5, 5.5]);
+    let refusal = gathered(&[3, 0]).refusal();
+    assert!(refusal.contains("node 'rows'") && refusal.contains("index 3 is outside the table's 3 rows"), "{refusal}");
+}

@@ -107,6 +107,9 @@ pub(super) fn gather_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conv
         let layer = spec.layer(&name, vec![ids.layer], vec![Weight::new("embeddings", table)]);
         return Ok(ctx.add_layer(node, layer, shape));
     }
+    if let (Value::Const(ConstTensor::F32(table)), Value::Const(ids)) = (ctx.input(node, 0)?, ctx.input(node, 1)?) {
+        return gather_rows_of_constants(ctx, node, &table.clone(), &ids.clone());
+    }
     let params = ctx.dims_input(node, 0)?;
     let axis = ctx.ints_input(node, 2)?;
     if params.scalar || !(axis == [0] || axis == [-1]) {
@@ -117,6 +120,31 @@ pub(super) fn gather_v2(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conv
     let flat: Vec<i64> = ints.iter().copied().collect();
     let gathered = params.gather(&flat, ints.ndim() == 0).ok_or_else(|| ctx.refuse(node, "index out of range"))?;
     Ok(Value::from(gathered))
+}
+
+/// Rows of a constant table at constant ids, folded: keras-hub's `PositionEmbedding` in a ViT
+/// gathers its table at position ids it keeps as a non-trainable variable. Ids outside the
+/// table's rows (TF wraps negative ones first) are refused.
+fn gather_rows_of_constants(
+    ctx: &Context,
+    node: &NodeDef,
+    table: &ndarray::ArrayD<f32>,
+    ids: &ConstTensor,
+) -> Result<Value, ConvertError> {
+    if ctx.ints_input(node, 2)? != [0] || table.ndim() == 0 || node.attr_int_opt("batch_dims")?.unwrap_or(0) != 0 {
+        return Err(ctx.refuse(node, "only gathering rows (axis 0) of a constant table is supported"));
+    }
+    let ids = ids.as_ints().ok_or_else(|| ctx.refuse(node, "indices must be integers"))?;
+    let rows = table.shape()[0];
+    let mut values = Vec::with_capacity(ids.len() * table.len() / rows.max(1));
+    for &id in ids {
+        let row = usize::try_from(id).ok().filter(|&r| r < rows);
+        let row = row.ok_or_else(|| ctx.refuse(node, format!("index {id} is outside the table's {rows} rows")))?;
+        values.extend(table.index_axis(ndarray::Axis(0), row).iter().copied());
+    }
+    let shape: Vec<usize> = ids.shape().iter().chain(&table.shape()[1..]).copied().collect();
+    let gathered = ndarray::ArrayD::from_shape_vec(shape, values).map_err(|e| ctx.refuse(node, e.to_string()))?;
+    Ok(Value::Const(ConstTensor::F32(gathered)))
 }
 
 /// `Cast`: float32 tensors pass through; constants and shape integers change type.
