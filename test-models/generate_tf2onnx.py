@@ -55,7 +55,7 @@ import tf2onnx.utils  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 OPSET = 17
 ATOL = 1e-5
-CASES = ["cnn", "mobile_block", "inception_block", "efficient_block", "dilated_block", "convnext_block"]
+CASES = ["cnn", "mobile_block", "inception_block", "efficient_block", "dilated_block", "convnext_block", "vit_tiny"]
 
 
 node_seq = itertools.count()

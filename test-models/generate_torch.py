@@ -518,6 +518,39 @@ def case_torch_crnn():
     return Crnn(), (1, 8, 12), desc
 
 
+class TimeMajorEncoder(nn.Module):
+    """A sequence-first encoder (batch_first=False) on batch-first data: the graph input keeps
+    the batch first, the encoder runs time-major inside."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x):
+        return self.encoder(x.transpose(0, 1)).transpose(0, 1)
+
+
+def transformer_encoder(batch_first):
+    layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, batch_first=batch_first)
+    return nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+
+def case_torch_transformer_encoder():
+    desc = ("nn.TransformerEncoder (2 post-norm layers, d_model 32, 4 heads, ReLU feed-forward 64, "
+            "batch_first=True), (N, 7, 32): nn.MultiheadAttention transposes to (T, N, E), reshapes q, k, v "
+            "to (T, N*4, 8) (the batch merged with the heads) and transposes them to (N*4, T, 8), MatMul, "
+            "Softmax, MatMul, back to (T*N, 32) for the output Gemm, then (T, N, 32); LayerNormalization.")
+    return transformer_encoder(True), (7, 32), desc
+
+
+def case_torch_transformer_encoder_seq_first():
+    desc = ("nn.TransformerEncoder (2 post-norm layers, d_model 32, 4 heads, ReLU feed-forward 64) with "
+            "batch_first=False, run on batch-first (N, 7, 32) data transposed to (T, N, E) and back: the "
+            "whole encoder time-major (Linear, LayerNormalization and residuals on a batch on axis 1; the "
+            "attention's q, k, v reshaped to (T, N*4, 8)).")
+    return TimeMajorEncoder(transformer_encoder(False)), (7, 32), desc
+
+
 def case_torch_lstm_classifier():
     desc = ("LSTM sequence classifier, (N, 8, 6) batch_first: nn.LSTM(6, 12) (Transpose to time-major, "
             "LSTM with zero initial states from ConstantOfShape), h_n[-1] (Gather on Y_h), Linear(12, 4).")
@@ -740,6 +773,8 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_convnext_block": case_torch_convnext_block, "torch_shuffle_block": case_torch_shuffle_block,
          "torch_focus_block": case_torch_focus_block,
          "torch_lstm_classifier": case_torch_lstm_classifier, "torch_crnn": case_torch_crnn,
+         "torch_transformer_encoder": case_torch_transformer_encoder,
+         "torch_transformer_encoder_seq_first": case_torch_transformer_encoder_seq_first,
          "torch_gru_bidirectional": case_torch_gru_bidirectional, "torch_rnn_relu": case_torch_rnn_relu,
          "torch_decoder_block": case_torch_decoder_block,
          "torch_bilinear_head": case_torch_bilinear_head, "torch_unet": case_torch_unet,

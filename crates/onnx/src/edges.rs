@@ -174,7 +174,7 @@ impl Translator {
         if dtype != pb::DataType::DtFloat {
             self.integers.insert(placeholder.clone(), dtype);
         }
-        self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout });
+        self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout, merge: None });
         Ok((placeholder, rank))
     }
 
@@ -191,6 +191,12 @@ impl Translator {
             Some(Value::Pending(p)) => return Err(refuse(format!("it is {}", p.describe()))),
             None => return Err(refuse("no node computes it".into())),
         };
+        if let Some(merge) = &tensor.merge {
+            return Err(refuse(format!(
+                "its batch is merged with other axes into axis {} of {:?}: a Keras output has a batch axis of its own",
+                merge.axis, tensor.shape
+            )));
+        }
         let rank = tensor.rank();
         let batch = tensor.batch_axis();
         let nhwc = rank == 4 && batch == 0 && !options.keep_nchw && !self.channels_last_inputs;

@@ -20,9 +20,13 @@
 //! - Shape arithmetic (`Shape`, `Gather`, `Concat`... feeding a `Reshape`, as PyTorch exports
 //!   `x.view(x.size(0), -1)`) is folded with the batch kept symbolic.
 //! - Channel axes, broadcast constants and pads follow each tensor's layout.
+//! - The batch is always TF axis 0, wherever ONNX has it: a `Transpose` moving it (time-major
+//!   sequences) only changes the layout, and a `Reshape` merging it with other axes
+//!   (PyTorch's attention, (T, B·H, d)) is recorded as a merge whose factors the TF node
+//!   holds as axes of their own (`translator::Merge`). Ops that need the batch first refuse
+//!   such tensors by name; a graph output with a moved batch is given batch-first.
 //! - `LSTM`/`GRU`/`RNN` become one `KerasRecurrent` node each (weights in Keras's gate order),
-//!   the time-major transposes and squeezes PyTorch writes around them no node at all
-//!   (`ops/recurrent.rs`).
+//!   the time-major views PyTorch writes around them no node at all (`ops/recurrent.rs`).
 //! - Opsets 7 to 21: ops whose inputs or meaning changed between versions (axes as an
 //!   attribute or an input, `Clip`/`Pad` attributes before 11, `Softmax` on the input
 //!   coerced to 2-D before 13...) read the file's opset; see `ops`.
@@ -51,6 +55,7 @@ mod error;
 mod ops;
 mod proto;
 mod shapes;
+mod tensor;
 #[cfg(test)]
 mod testing;
 mod translator;

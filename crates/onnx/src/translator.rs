@@ -1,8 +1,8 @@
 //! The translation machinery: the [`Translator`] walks the ONNX nodes in file (topological)
 //! order and hands each to its op's function in [`crate::ops`], which rewrites it as TF
-//! nodes. Here live what every op shares: the [`Value`] an ONNX tensor is bound to, the
-//! [`Tensor`] layout bookkeeping (see the crate docs), emitting TF nodes and constants, and
-//! the graph's inputs and outputs.
+//! nodes. Here live what every op shares: the [`Value`] an ONNX tensor is bound to (its
+//! layout bookkeeping, [`Tensor`], is in [`crate::tensor`]), emitting TF nodes and constants,
+//! and the graph's inputs and outputs.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use crate::ops::recurrent::Recurrent;
 use crate::ops::Registry;
 use crate::proto::{self, Const};
 use crate::shapes;
+pub(crate) use crate::tensor::{batch_first, identity, keeps_order, unit_axis_move, Merge, Tensor};
 use crate::Options;
 
 /// NCHW → NHWC.
@@ -58,94 +59,6 @@ impl Pending {
             }
         }
     }
-}
-
-/// An ONNX tensor computed by a TF node.
-#[derive(Debug, Clone)]
-pub(crate) struct Tensor {
-    /// The TF node producing it.
-    pub(crate) node: String,
-    /// The ONNX shape, `None` for the batch.
-    pub(crate) shape: Vec<Option<usize>>,
-    /// How the TF node holds it: TF axis `j` is ONNX axis `layout[j]`. The identity is the
-    /// ONNX layout; NCHW activations are held NHWC (`[0, 2, 3, 1]`). TF axis 0 is always the
-    /// batch, wherever ONNX has it: a `Transpose` moving the batch (time-major sequences,
-    /// PaddleOCR's `[3, B, H, T, D]` q/k/v) only changes the layout.
-    pub(crate) layout: Vec<usize>,
-}
-
-impl Tensor {
-    pub(crate) fn rank(&self) -> usize {
-        self.shape.len()
-    }
-
-    /// The ONNX axis of the batch (TF axis 0).
-    pub(crate) fn batch_axis(&self) -> usize {
-        self.layout[0]
-    }
-
-    /// Non-batch dimensions in ONNX order, all known (else [`OpError::UnknownSize`]).
-    pub(crate) fn features(&self) -> Result<Vec<usize>, OpError> {
-        let batch = self.batch_axis();
-        let known: Option<Vec<usize>> =
-            self.shape.iter().enumerate().filter(|&(axis, _)| axis != batch).map(|(_, d)| *d).collect();
-        known.ok_or_else(|| OpError::UnknownSize(format!("the input shape {:?} is not fully known", self.shape)))
-    }
-
-    /// The permutation [`SourceTensor`] records (`None` in the ONNX layout).
-    pub(crate) fn permutation(&self) -> Option<Vec<usize>> {
-        (self.layout != identity(self.rank())).then(|| self.layout.clone())
-    }
-
-    /// Whether the TF node's elements come in ONNX (row-major) order once the batch is put
-    /// first, so a reshape can read them as they are: true when only axes of size 1 are out
-    /// of place.
-    pub(crate) fn in_onnx_order(&self) -> bool {
-        keeps_order(&self.shape, &self.layout)
-    }
-
-    /// The same data seen as ONNX tensor `y` with `y.axis[i] = self.axis[perm[i]]` (an ONNX
-    /// `Transpose`, or a reshape that only moves axes of size 1): no TF node is needed.
-    pub(crate) fn relabelled(&self, perm: &[usize]) -> Tensor {
-        let mut inverse = vec![0; perm.len()];
-        for (i, &p) in perm.iter().enumerate() {
-            inverse[p] = i;
-        }
-        Tensor {
-            node: self.node.clone(),
-            shape: permuted(&self.shape, perm),
-            layout: self.layout.iter().map(|&a| inverse[a]).collect(),
-        }
-    }
-}
-
-pub(crate) fn identity(rank: usize) -> Vec<usize> {
-    (0..rank).collect()
-}
-
-/// The layout holding the batch (ONNX axis `batch`) first and the other axes in ONNX order:
-/// the identity when the batch is axis 0.
-pub(crate) fn batch_first(rank: usize, batch: usize) -> Vec<usize> {
-    std::iter::once(batch).chain((0..rank).filter(|&axis| axis != batch)).collect()
-}
-
-/// Whether holding a tensor of `shape` in `layout` keeps its elements in ONNX (row-major)
-/// order after the batch (TF axis 0): only axes of size 1 may be out of place.
-pub(crate) fn keeps_order(shape: &[Option<usize>], layout: &[usize]) -> bool {
-    let moved: Vec<usize> = layout.iter().skip(1).copied().filter(|&axis| shape[axis] != Some(1)).collect();
-    moved.windows(2).all(|pair| pair[0] < pair[1])
-}
-
-/// The permutation `p` (output axis `i` = input axis `p[i]`) when reshaping `from` to `to`
-/// only moves axes of size 1, which leaves the elements in order.
-pub(crate) fn unit_axis_move(from: &[Option<usize>], to: &[Option<usize>]) -> Option<Vec<usize>> {
-    if from.len() != to.len() {
-        return None;
-    }
-    let is_unit = |d: &Option<usize>| *d == Some(1);
-    let mut units = (0..from.len()).filter(|&a| is_unit(&from[a]));
-    let mut others = (0..from.len()).filter(|&a| !is_unit(&from[a]));
-    to.iter().map(|d| if is_unit(d) { units.next() } else { others.next().filter(|&a| from[a] == *d) }).collect()
 }
 
 pub(crate) type Attrs = Vec<(&'static str, pb::attr_value::Value)>;
@@ -498,7 +411,7 @@ impl Translator {
         if x.layout == layout {
             return Ok(x.clone());
         }
-        if layout.len() != x.rank() || layout.first() != Some(&x.batch_axis()) {
+        if layout.len() != x.layout.len() || layout.first() != x.layout.first() {
             return Err(unsupported!("cannot hold a tensor of shape {:?} in layout {layout:?}", x.shape));
         }
         // TF axis j of the result is TF axis perm[j] of x.
@@ -523,13 +436,13 @@ impl Translator {
                 node
             }
         };
-        Ok(Tensor { node, shape: x.shape.clone(), layout: layout.to_vec() })
+        Ok(Tensor { node, shape: x.shape.clone(), layout: layout.to_vec(), merge: x.merge.clone() })
     }
 
     /// `x` held in the ONNX layout (its last TF axis is its last ONNX axis, its elements in
     /// ONNX order), but for the batch, which is held first wherever ONNX has it.
     pub(crate) fn in_onnx_layout(&mut self, x: &Tensor) -> Result<Tensor, OpError> {
-        self.held_as(x, &batch_first(x.rank(), x.batch_axis()), &self.part("to_onnx_layout"))
+        self.held_as(x, &batch_first(x.layout.len(), x.layout[0]), &self.part("to_onnx_layout"))
     }
 
     /// `x` as a 4-D NCHW tensor held NHWC, for the ops that work on channels.
@@ -560,6 +473,7 @@ impl Translator {
     }
 
     pub(crate) fn batch_on_axis_0(tensor: Tensor, index: usize) -> Result<Tensor, OpError> {
+        let tensor = Self::unmerged(tensor, index)?;
         match tensor.batch_axis() {
             0 => Ok(tensor),
             axis => Err(OpError::Input {
@@ -573,8 +487,29 @@ impl Translator {
         }
     }
 
-    /// Input `index` as a float tensor computed from the graph's inputs, its batch on any axis.
+    /// Input `index` as a float tensor computed from the graph's inputs, its batch on any axis
+    /// but not merged with others.
     pub(crate) fn tensor_anywhere(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
+        Self::unmerged(self.tensor_merged(node, index)?, index)
+    }
+
+    /// `tensor` (input `index`) unless its batch is merged with other axes.
+    pub(crate) fn unmerged(tensor: Tensor, index: usize) -> Result<Tensor, OpError> {
+        match &tensor.merge {
+            None => Ok(tensor),
+            Some(m) => Err(OpError::Input {
+                index,
+                message: format!(
+                    "has the batch merged with other axes into axis {} of {:?} (by a Reshape); this op reads \
+                     tensors only with the batch an axis of its own",
+                    m.axis, tensor.shape
+                ),
+            }),
+        }
+    }
+
+    /// Input `index` as a float tensor, its batch on any axis and possibly merged with others.
+    pub(crate) fn tensor_merged(&self, node: &NodeProto, index: usize) -> Result<Tensor, OpError> {
         let tensor = self.any_tensor_anywhere(node, index)?;
         match self.integers.get(&tensor.node) {
             None => Ok(tensor),
@@ -673,16 +608,33 @@ impl Translator {
         shape: Vec<Option<usize>>,
         layout: Vec<usize>,
     ) -> Result<(), OpError> {
+        let like = Tensor { node: String::new(), shape, layout, merge: None };
+        self.emit_output_as(node, op, inputs, attrs, &like)
+    }
+
+    /// [`emit_output`](Self::emit_output) of a tensor shaped, held and merged like `like`.
+    pub(crate) fn emit_output_as(
+        &mut self,
+        node: &NodeProto,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Attrs,
+        like: &Tensor,
+    ) -> Result<(), OpError> {
         let onnx_name = Self::output_name(node)?.to_string();
         let tf_node = self.emit(&onnx_name, op, inputs, attrs);
-        self.bind(&onnx_name, Tensor { node: tf_node, shape, layout });
+        self.bind(&onnx_name, Tensor { node: tf_node, ..like.clone() });
         Ok(())
     }
 
     /// Records that `tensor` computes the ONNX tensor `onnx_name`.
     pub(crate) fn bind(&mut self, onnx_name: &str, tensor: Tensor) {
-        let permutation = tensor.permutation();
-        self.sources.entry(tensor.node.clone()).or_insert(SourceTensor { name: onnx_name.to_string(), permutation });
+        // A merged batch is no permutation of the ONNX tensor: the oracle does not compare it.
+        if tensor.merge.is_none() {
+            let permutation = tensor.permutation();
+            let source = SourceTensor { name: onnx_name.to_string(), permutation };
+            self.sources.entry(tensor.node.clone()).or_insert(source);
+        }
         self.values.insert(onnx_name.to_string(), Value::Tensor(tensor));
     }
 
@@ -722,7 +674,7 @@ impl Translator {
 
     /// An element-wise op of one tensor, held as it is (its batch on any ONNX axis).
     pub(crate) fn unary(&mut self, node: &NodeProto, op: &str, attrs: Attrs) -> Result<(), OpError> {
-        let x = self.tensor_anywhere(node, 0)?;
+        let x = self.tensor_merged(node, 0)?;
         self.elementwise(node, op, vec![x.node.clone()], attrs, &x)
     }
 
@@ -737,7 +689,7 @@ impl Translator {
         like: &Tensor,
     ) -> Result<(), OpError> {
         let rows = self.rows_of(like);
-        self.emit_output(node, op, inputs, attrs, like.shape.clone(), like.layout.clone())?;
+        self.emit_output_as(node, op, inputs, attrs, like)?;
         self.inherit_rows(node, rows)
     }
 
@@ -803,10 +755,28 @@ impl Translator {
                 x.shape
             ));
         }
-        let value = if x.permutation().is_some() {
+        let value = if x.permutation().is_some() || x.merge.is_some() {
             let mut shape = vec![1; x.rank() - value.ndim()];
             shape.extend_from_slice(value.shape());
-            let aligned = value.into_shape_with_order(IxDyn(&shape)).map_err(|e| e.to_string())?;
+            // A merged axis takes one 1 per factor (a constant cannot vary along the batch).
+            let expanded: Vec<usize> = (0..x.rank())
+                .flat_map(|axis| {
+                    let factors = x.expanded_axes(axis).len();
+                    if factors > 1 {
+                        vec![1; factors]
+                    } else {
+                        vec![shape[axis]]
+                    }
+                })
+                .collect();
+            if x.merge.as_ref().is_some_and(|m| shape[m.axis] != 1) {
+                return Err(unsupported!(
+                    "a constant of shape {:?} varies along the merged batch of {:?}",
+                    c.shape(),
+                    x.shape
+                ));
+            }
+            let aligned = value.into_shape_with_order(IxDyn(&expanded)).map_err(|e| e.to_string())?;
             let mut held = aligned.permuted_axes(IxDyn(&x.layout)).as_standard_layout().into_owned();
             while held.ndim() > 0 && held.shape()[0] == 1 {
                 held = held.index_axis_move(Axis(0), 0);
@@ -851,7 +821,8 @@ mod tests {
         let ops = translated_ops(&[-1, 5, 5, 3], nodes, vec![int_initializer("flat", &[-1, 3])]).unwrap();
         assert_eq!(ops, ["Placeholder", "Relu", "Mean", "Reshape"]);
         let mut t = Translator::new(Path::new("m.onnx"), crate::testing::OPSET);
-        let x = Tensor { node: "x".into(), shape: vec![None, Some(5), Some(5), Some(3)], layout: identity(4) };
+        let x =
+            Tensor { node: "x".into(), shape: vec![None, Some(5), Some(5), Some(3)], layout: identity(4), merge: None };
         assert_eq!(t.held_as(&x, &TO_NHWC, "t").unwrap().node, "t");
         assert_eq!(t.held_as(&x, &TO_NHWC, "again").unwrap().node, "t", "a tensor is transposed once per layout");
     }
@@ -926,12 +897,14 @@ mod tests {
         assert_eq!(tensors["y"].permutation, Some(vec![0, 2, 1, 3]), "squeezed as held");
 
         let softmax = time_major(vec![onnx_node("Softmax", &["t"], "y", vec![])]);
-        let error = translated_ops(&[-1, 3, 4], softmax, vec![]).unwrap_err();
-        assert!(error.contains("(Softmax): input 0 has the batch on axis 1 of [Some(3), None, Some(4)]"), "{error}");
+        assert_eq!(translated_ops(&[-1, 3, 4], softmax, vec![]).unwrap(), ["Placeholder", "Softmax"]);
+        let sqrt = time_major(vec![onnx_node("Sqrt", &["t"], "y", vec![])]);
+        let error = translated_ops(&[-1, 3, 4], sqrt, vec![]).unwrap_err();
+        assert!(error.contains("(Sqrt): input 0 has the batch on axis 1 of [Some(3), None, Some(4)]"), "{error}");
+        // (T, B, 4) → (T·B, 4) merges the batch with the time steps: no graph output.
         let merged = time_major(vec![onnx_node("Reshape", &["t", "flat"], "y", vec![])]);
         let error = translated_ops(&[-1, 3, 4], merged, vec![int_initializer("flat", &[-1, 4])]).unwrap_err();
-        assert!(error.contains("(Reshape): a reshape of [Some(3), None, Some(4)]"), "{error}");
-        assert!(error.contains("merges the batch with other axes"), "{error}");
+        assert!(error.contains("its batch is merged with other axes into axis 0 of [None, Some(4)]"), "{error}");
     }
 
     #[test]
@@ -978,6 +951,59 @@ mod tests {
         let channels = vec![onnx_node("Softmax", &["x"], "y", vec![int_attr("axis", 1)])];
         let ops = translated_ops_at(13, &[-1, 3, 4], channels, vec![]).unwrap();
         assert_eq!(ops, ["Placeholder", "Transpose", "Softmax", "Transpose"], "and back, as the graph's output");
+    }
+
+    /// PyTorch's attention on a time-major sequence: (T, B, E) reshaped to (T, B·H, d) merges
+    /// the batch with the heads, a `Transpose` makes it (B·H, T, d); element-wise ops follow,
+    /// and a reshape back to (T, B, E) unmerges it. Ops that need the batch an axis of its own
+    /// refuse the merged tensor by name, as does a graph output.
+    #[test]
+    fn reshapes_merging_the_batch_are_followed_on_its_factors() {
+        let nodes = |then: &str| {
+            vec![
+                onnx_node("Transpose", &["x"], "t", vec![ints_attr("perm", &[1, 0, 2])]),
+                onnx_node("Shape", &["t"], "shape", vec![]),
+                onnx_node("Gather", &["shape", "one"], "batch", vec![]),
+                onnx_node("Mul", &["batch", "two"], "batch_heads", vec![]),
+                onnx_node("Unsqueeze", &["batch_heads", "zero"], "batch_heads_1", vec![]),
+                onnx_node("Concat", &["three", "batch_heads_1", "four"], "split", vec![int_attr("axis", 0)]),
+                onnx_node("Reshape", &["t", "split"], "heads", vec![]),
+                onnx_node("Transpose", &["heads"], "per_head", vec![ints_attr("perm", &[1, 0, 2])]),
+                onnx_node(then, &["per_head"], "r", vec![]),
+                onnx_node("Transpose", &["r"], "back", vec![ints_attr("perm", &[1, 0, 2])]),
+                onnx_node("Reshape", &["back", "merged"], "m", vec![]),
+                onnx_node("Transpose", &["m"], "y", vec![ints_attr("perm", &[1, 0, 2])]),
+            ]
+        };
+        let scalar = |name: &str, v: i64| {
+            let mut c = int_initializer(name, &[v]);
+            c.dims.clear();
+            c
+        };
+        let initializers = || {
+            vec![
+                scalar("one", 1),
+                scalar("two", 2),
+                int_initializer("zero", &[0]),
+                int_initializer("three", &[3]),
+                int_initializer("four", &[4]),
+                int_initializer("merged", &[3, -1, 8]),
+            ]
+        };
+        let graph = translated(&[-1, 3, 8], nodes("Relu"), initializers()).unwrap();
+        let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.as_str()).filter(|&op| op != "Const").collect();
+        assert_eq!(ops, ["Placeholder", "Reshape", "Relu", "Reshape"], "the factors are axes of the TF nodes");
+        let tensors = &graph.translation.as_ref().unwrap().tensors;
+        assert!(!tensors.values().any(|t| t.name == "r"), "a merged tensor is no permutation of its ONNX one");
+        assert_eq!(tensors.get("m").map(|t| t.name.as_str()), Some("m"));
+
+        let error = translated_ops(&[-1, 3, 8], nodes("Flatten"), initializers()).unwrap_err();
+        assert!(error.contains("(Flatten): input 0 has the batch merged with other axes into axis 0"), "{error}");
+        let mut unmerged_output = nodes("Relu");
+        unmerged_output.truncate(9);
+        unmerged_output[8].output = vec!["y".into()];
+        let error = translated_ops(&[-1, 3, 8], unmerged_output, initializers()).unwrap_err();
+        assert!(error.contains("its batch is merged with other axes into axis 0"), "{error}");
     }
 
     /// `Clip` and `Pad` take attributes before opset 11; `Upsample` is refused by name.

@@ -1,12 +1,11 @@
 //! Layout and data movement: `Concat`, `Reshape`/`Flatten`/`Squeeze`/`Unsqueeze` (in ONNX
 //! element order), `Slice`, `Split`, `Transpose` (a relabelling), `DepthToSpace`/`SpaceToDepth`
-//! (their defining reshapes), `Pad`, `Resize` (nearest, linear), and the
-//! pass-through `Constant`/`Identity`/`Dropout`.
+//! (their defining reshapes), `Pad`, and the pass-through `Constant`/`Identity`/`Dropout`.
 
 use std::rc::Rc;
 
 use ndarray::{ArrayD, IxDyn};
-use tf2h5_tf::{pb, Dim};
+use tf2h5_tf::{pb, Dim, Dims};
 use tract_onnx::pb::NodeProto;
 
 use super::Registry;
@@ -14,7 +13,7 @@ use crate::error::{unsupported, OpError};
 use crate::proto::{self, Const};
 use crate::translator::{
     batch_first, float_type, identity, int_list, keeps_order, pairs, permuted, resolve_axes, unit_axis_move, Attrs,
-    Tensor, Translator, Value, TO_NHWC,
+    Merge, Tensor, Translator, Value, TO_NHWC,
 };
 
 pub(super) fn register(registry: &mut Registry) {
@@ -58,7 +57,6 @@ pub(super) fn register(registry: &mut Registry) {
         _ => t.reshape(node),
     });
     registry.insert("Pad", Translator::pad);
-    registry.insert("Resize", Translator::resize);
     registry.insert("DepthToSpace", |t, node| t.depth_space(node, true));
     registry.insert("SpaceToDepth", |t, node| t.depth_space(node, false));
 }
@@ -110,9 +108,6 @@ pub(crate) struct SliceArgs {
     pub(crate) steps: Option<Vec<i64>>,
 }
 
-/// Largest `Resize` factor accepted (keeps shape arithmetic far from overflow).
-const MAX_FACTOR: f32 = 4096.0;
-
 impl Translator {
     fn concat(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let first = (0..node.input.len()).find_map(|i| self.tensor(node, i).ok()).ok_or("no tensor inputs")?;
@@ -129,7 +124,7 @@ impl Translator {
                     let emitted = self.emit_f32(&self.part("constant"), held.view(), &held_shape);
                     let mut shape: Vec<Option<usize>> = c.shape().iter().map(|&d| Some(d)).collect();
                     shape[0] = None;
-                    Tensor { node: emitted, shape, layout: first.layout.clone() }
+                    Tensor { node: emitted, shape, layout: first.layout.clone(), merge: None }
                 }
                 _ => self.tensor(node, i)?,
             });
@@ -211,7 +206,17 @@ impl Translator {
             let attrs: Attrs = vec![("T", self.type_of(x))];
             return self.emit_output(node, "Reshape", vec![x.node.clone(), target], attrs, shape, layout);
         }
-        let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
+        let mut source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
+        // Rows wider than the last axis (tf2onnx's einsum, (N, T, H, d) to (N·T, H·d)): the
+        // tensor (N, T, H·d) first, the rows of its last axis the converter reads.
+        if let (&[None, Some(width)], true) = (&shape[..], rows_in == 1 && rows > 1) {
+            if x.shape.last() != Some(&Some(width)) {
+                let target = self.emit_ints(&self.part("rows_shape"), &[-1, rows as i64, width as i64]);
+                let attrs: Attrs = vec![("T", self.type_of(x))];
+                let node = self.emit(&self.part("rows_features"), "Reshape", vec![source.node, target], attrs);
+                source = Tensor { node, shape: vec![None, Some(rows), Some(width)], layout: identity(3), merge: None };
+            }
+        }
         // A 4-D result with one channel or 1×1 pixels can be written NHWC straight away, which
         // spares the Conv after a squeeze-excite reshape a transpose.
         let layout = if !merged && batch == 0 && shape.len() == 4 && keeps_order(&shape, &TO_NHWC) {
@@ -243,7 +248,7 @@ impl Translator {
 
     /// `Squeeze`: a reshape dropping axes of size 1 (never the batch, wherever it is).
     fn squeeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.any_tensor_anywhere(node, 0)?;
+        let x = Self::unmerged(self.any_tensor_anywhere(node, 0)?, 0)?;
         x.features()?;
         let batch = x.batch_axis();
         let unit_axes: Vec<usize> = (0..x.rank()).filter(|&a| a != batch && x.shape[a] == Some(1)).collect();
@@ -258,7 +263,7 @@ impl Translator {
 
     /// `Unsqueeze`: a reshape inserting axes of size 1 (before the batch moves it).
     fn unsqueeze(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.any_tensor_anywhere(node, 0)?;
+        let x = Self::unmerged(self.any_tensor_anywhere(node, 0)?, 0)?;
         x.features()?;
         let rank = x.rank();
         let inserted = self.raw_axes(node, 13)?.ok_or("the axes are missing")?.len();
@@ -375,7 +380,7 @@ impl Translator {
         if rows > 1 {
             self.rows.insert(node.clone(), rows);
         }
-        Tensor { node, shape, layout: x.layout.clone() }
+        Tensor { node, shape, layout: x.layout.clone(), merge: None }
     }
 
     /// `Gather` of one index along a non-batch axis of a tensor (`x[:, 0]`, a ViT's class
@@ -590,6 +595,10 @@ impl Translator {
         }
         let x = self.any_tensor_anywhere(node, 0)?;
         let target_dims = self.dims(node, 1).map_err(|e| format!("the target shape: {e}"))?;
+        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
+        if self.merging_reshape(node, &x, &target_dims, allow_zero)? {
+            return Ok(());
+        }
         // `None` stands for (a multiple of) the batch size computed at run time (`Shape` → `Gather`).
         let target: Vec<Option<i64>> = target_dims
             .values
@@ -602,7 +611,6 @@ impl Translator {
             .collect::<Result<_, _>>()?;
         let features = x.features()?;
         let elements = self.rows_of(&x) * features.iter().product::<usize>();
-        let allow_zero = proto::attr_int(node, "allowzero", 0)? != 0;
         // 0 copies the input's size on that axis (the batch's: the batch).
         let target: Vec<Option<i64>> = target
             .iter()
@@ -666,6 +674,120 @@ impl Translator {
         self.reshape_rows(node, &x, shape, 0, rows)
     }
 
+    /// A `Reshape` merging the batch with other axes (a `target` entry of k times the batch
+    /// size, k > 1, unless it is tf2onnx's 2-D rows), or of a tensor whose batch is merged
+    /// (see [`Merge`]); false for the others. It follows the element order on the expanded
+    /// axes: a regrouping of the same factors needs no TF node, other factors a TF `Reshape`
+    /// of the tensor held batch-first.
+    fn merging_reshape(
+        &mut self,
+        node: &NodeProto,
+        x: &Tensor,
+        target: &Dims,
+        allow_zero: bool,
+    ) -> Result<bool, OpError> {
+        let merged_k = x.merge.as_ref().map_or(1, |m| m.outer * m.inner);
+        // 0 copies the input's size on that axis (the batch's, merged or not: k times the batch).
+        let mut entries: Vec<Dim> = (target.values.iter().enumerate())
+            .map(|(axis, &d)| match (d, x.shape.get(axis)) {
+                (Dim::Known(0), Some(_)) if !allow_zero && axis == x.batch_axis() => Dim::Batch(merged_k as i64),
+                (Dim::Known(0), Some(Some(size))) if !allow_zero => Dim::Known(*size as i64),
+                _ => d,
+            })
+            .collect();
+        let batch_entries: Vec<usize> = (0..entries.len()).filter(|&i| matches!(entries[i], Dim::Batch(_))).collect();
+        let takes = match batch_entries[..] {
+            // tf2onnx's `tensordot` rows, (batch·..., c) of a batch-first tensor, stay rows.
+            [q] => {
+                let rows = q == 0 && x.batch_axis() == 0 && entries.len() == 2;
+                x.merge.is_some() || (entries[q] != Dim::Batch(1) && !rows)
+            }
+            // A -1 taking a moved batch with other axes ((T, B, C) to (-1, C)); see k below.
+            [] => x.merge.is_some() || (x.batch_axis() != 0 && entries.contains(&Dim::Known(-1))),
+            _ => false,
+        };
+        if !takes {
+            return Ok(false);
+        }
+        if self.rows_of(x) != 1 {
+            return Err(unsupported!("a reshape of {:?} whose rows already merge the batch", x.shape));
+        }
+        let expanded = x.expanded();
+        let p = x.layout[0];
+        let sizes: Vec<usize> =
+            (expanded.iter().enumerate()).filter(|&(a, _)| a != p).map(|(_, d)| *d).collect::<Option<_>>().ok_or_else(
+                || OpError::UnknownSize(format!("the shape {:?} is not known but for the batch", x.shape)),
+            )?;
+        let per_sample: usize = sizes.iter().product();
+        // The entry holding the batch: a batch-size entry, else the -1 (then k from the sizes).
+        let q = match batch_entries[..] {
+            [q] => q,
+            _ => entries.iter().position(|d| *d == Dim::Known(-1)).ok_or_else(|| {
+                unsupported!("target shape {:?} of a merged batch has no entry for it", target.values)
+            })?,
+        };
+        let known = |d: &Dim| match d {
+            Dim::Known(v) if *v > 0 => Some(*v as usize),
+            _ => None,
+        };
+        let others: usize =
+            (entries.iter().enumerate()).filter(|&(i, _)| i != q).filter_map(|(_, d)| known(d)).product();
+        if let Dim::Known(_) = entries[q] {
+            if others == 0 || !per_sample.is_multiple_of(others) {
+                return Err(unsupported!("target shape {:?} does not fit {:?}", target.values, x.shape));
+            }
+            entries[q] = Dim::Batch((per_sample / others) as i64);
+        }
+        let Dim::Batch(k) = entries[q] else { return Err("no batch entry".into()) };
+        let k = usize::try_from(k).map_err(|_| format!("{k} times the batch size"))?;
+        if k == 1 && x.merge.is_none() && batch_entries.is_empty() {
+            return Ok(false); // the -1 is the batch alone
+        }
+        // One -1 elsewhere takes what is left.
+        let missing = (0..entries.len()).filter(|&i| i != q && known(&entries[i]).is_none()).collect::<Vec<_>>();
+        let mut dims: Vec<usize> =
+            (0..entries.len()).filter(|&i| i != q).map(|i| known(&entries[i]).unwrap_or(0)).collect();
+        match missing[..] {
+            [] => {}
+            [i] if entries[i] == Dim::Known(-1) && per_sample.is_multiple_of(k * others) => {
+                dims[if i < q { i } else { i - 1 }] = per_sample / (k * others)
+            }
+            _ => return Err(unsupported!("target shape {:?} is ambiguous or does not fit the input", target.values)),
+        }
+        if k * dims.iter().product::<usize>() != per_sample {
+            return Err(unsupported!("target shape {:?} does not fit {:?}", target.values, x.shape));
+        }
+        // The batch's factors: what comes before it in the input and not in the target is merged before it.
+        let before_x: usize = sizes[..p].iter().product();
+        let before_t: usize = dims[..q].iter().product();
+        let (outer, inner) = match before_x.checked_rem(before_t) {
+            Some(0) if k.is_multiple_of(before_x / before_t) => (before_x / before_t, k / (before_x / before_t)),
+            _ => {
+                return Err(unsupported!(
+                    "a reshape of {:?} to {:?} splits the batch from axes merged with it",
+                    x.shape,
+                    target.values
+                ))
+            }
+        };
+        let mut shape: Vec<Option<usize>> = dims.into_iter().map(Some).collect();
+        shape.insert(q, None);
+        let merge = (outer > 1 || inner > 1).then_some(Merge { axis: q, outer, inner });
+        let mut result = Tensor { node: x.node.clone(), shape, layout: x.layout.clone(), merge };
+        let regrouped = result.expanded();
+        if regrouped != expanded {
+            // Other factors: the elements in ONNX order, the batch first, reshaped.
+            let source = if x.in_onnx_order() { x.clone() } else { self.in_onnx_layout(x)? };
+            let batch = regrouped.iter().position(Option::is_none).unwrap_or(0);
+            result.layout = batch_first(regrouped.len(), batch);
+            let target = self.emit_ints(&self.part("shape"), &held_target(&regrouped, &result.layout));
+            let attrs: Attrs = vec![("T", self.type_of(x))];
+            return self.emit_output_as(node, "Reshape", vec![source.node, target], attrs, &result).map(|()| true);
+        }
+        self.bind(Self::output_name(node)?, result);
+        Ok(true)
+    }
+
     /// `Reshape` of a constant (paddle2onnx reshapes its biases so): folded.
     fn reshape_constant(&mut self, node: &NodeProto, value: &Const) -> Result<(), OpError> {
         let target = self.dims(node, 1)?.known().ok_or("the target shape of a constant depends on the batch size")?;
@@ -684,172 +806,6 @@ impl Translator {
         };
         self.values.insert(Self::output_name(node)?.to_string(), Value::Const(Rc::new(folded)));
         Ok(())
-    }
-
-    /// `Resize` of H and W: mode `nearest` by whole factors, or `linear`.
-    fn resize(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
-        let x = self.nhwc(&x)?;
-        if proto::attr_str(node, "keep_aspect_ratio_policy", "stretch")? != "stretch" {
-            return Err("only keep_aspect_ratio_policy 'stretch' is supported".into());
-        }
-        let lengths = self.resize_lengths(node, &x)?;
-        match proto::attr_str(node, "mode", "nearest")?.as_str() {
-            "nearest" => self.resize_nearest(node, x, lengths),
-            "linear" => self.resize_linear(node, x, lengths),
-            other => Err(unsupported!("mode '{other}' is not supported (only 'nearest' and 'linear')")),
-        }
-    }
-
-    /// The output length of each axis (ONNX order; the batch keeps its size) from constant
-    /// `scales` (input 2, or 1 at opset 10, which has no roi) or `sizes` (input 3, from opset
-    /// 11). A scale must give a whole length, `in · scale`: the coordinate transforms then use
-    /// exactly the scale `out / in` that TF's resizes derive from the lengths.
-    fn resize_lengths(&mut self, node: &NodeProto, x: &Tensor) -> Result<[usize; 4], OpError> {
-        let axes: Vec<usize> = match proto::attr_ints(node, "axes")? {
-            None => (0..4).collect(),
-            Some(axes) => resolve_axes(&axes, 4)?,
-        };
-        let scales_input = if self.opset < 11 { 1 } else { 2 };
-        let sizes = if self.opset < 11 { None } else { self.resize_sizes(node)? };
-        let unknown = |what: &str| OpError::UnknownSize(format!("unknown {what}"));
-        let (h, w) = (x.shape[2].ok_or_else(|| unknown("height"))?, x.shape[3].ok_or_else(|| unknown("width"))?);
-        // Channels may be unknown: only H and W may be resized.
-        let mut lengths = [0, x.shape[1].unwrap_or(0), h, w];
-        let only_spatial = || unsupported!("only H and W may be resized");
-        if let Some(scales) = self.constant(node, scales_input)?.filter(|c| c.shape().iter().product::<usize>() > 0) {
-            let scales = scales.to_f32();
-            if scales.len() != axes.len() {
-                return Err(unsupported!("{} scales for {} axes", scales.len(), axes.len()));
-            }
-            for (&axis, &scale) in axes.iter().zip(scales.iter()).filter(|(&axis, _)| axis != 0) {
-                let out = f64::from(scale) * lengths[axis] as f64;
-                if axis == 1 && scale != 1.0 {
-                    return Err(only_spatial());
-                }
-                if !(scale > 0.0 && scale <= MAX_FACTOR && out.fract() == 0.0) {
-                    return Err(unsupported!("scale {scale} on axis {axis} does not give a whole length"));
-                }
-                lengths[axis] = out as usize;
-            }
-        } else if let Some(out) = sizes {
-            if out.len() != axes.len() {
-                return Err(unsupported!("{} sizes for {} axes", out.len(), axes.len()));
-            }
-            // The batch axis keeps its size whatever the file fixed it to.
-            for (&axis, &size) in axes.iter().zip(&out).filter(|(&axis, _)| axis != 0) {
-                if axis == 1 && x.shape[1] != usize::try_from(size).ok() {
-                    return Err(only_spatial());
-                }
-                if size <= 0 || size as f32 > lengths[axis] as f32 * MAX_FACTOR {
-                    return Err(unsupported!("size {size} on axis {axis} of length {}", lengths[axis]));
-                }
-                lengths[axis] = size as usize;
-            }
-        } else {
-            return Err("neither constant scales nor constant sizes are given".into());
-        }
-        Ok(lengths)
-    }
-
-    /// `Resize`'s constant `sizes`. PyTorch exports `F.interpolate(size=...)` as the input's
-    /// own (N, C) from `Shape` followed by the new (H, W): the batch entry, which
-    /// [`resize_lengths`](Self::resize_lengths) ignores, reads 0 here.
-    fn resize_sizes(&self, node: &NodeProto) -> Result<Option<Vec<i64>>, OpError> {
-        if node.input.get(3).is_some_and(|name| !name.is_empty()) {
-            if let Value::Dims(dims) = self.value(node, 3)? {
-                let known = |(axis, dim): (usize, &Dim)| match dim {
-                    Dim::Known(k) => *k,
-                    Dim::Batch(_) if axis == 0 => 0,
-                    Dim::Batch(_) => -1,
-                };
-                return Ok(Some(dims.values.iter().enumerate().map(known).collect()));
-            }
-        }
-        Ok(self.constant(node, 3)?.and_then(|c| c.int_values()))
-    }
-
-    /// `Resize` (nearest) of H and W by whole factors k → `ResizeNearestNeighbor` (→
-    /// `UpSampling2D`), which reads input pixel floor(i / k). The ONNX coordinate modes that
-    /// pick the same pixel for every factor: `asymmetric` + `floor` (i / k), `half_pixel` or
-    /// `pytorch_half_pixel` + rounding (i + 0.5) / k − 0.5, which lies strictly within 0.5 of
-    /// floor(i / k), and `tf_half_pixel_for_nn` + `floor`.
-    fn resize_nearest(&mut self, node: &NodeProto, x: Tensor, lengths: [usize; 4]) -> Result<(), OpError> {
-        let coordinates = proto::attr_str(node, "coordinate_transformation_mode", "half_pixel")?;
-        let rounding = proto::attr_str(node, "nearest_mode", "round_prefer_floor")?;
-        let exact = matches!(
-            (coordinates.as_str(), rounding.as_str()),
-            ("asymmetric" | "tf_half_pixel_for_nn", "floor")
-                | ("half_pixel" | "pytorch_half_pixel", "round_prefer_floor" | "round_prefer_ceil")
-        );
-        if !exact {
-            return Err(unsupported!(
-                "coordinate_transformation_mode '{coordinates}' with nearest_mode '{rounding}' is not supported"
-            ));
-        }
-        let mut factors = [1usize; 4];
-        for axis in 2..4 {
-            let (input, out) = (x.shape[axis].unwrap_or(0), lengths[axis]);
-            if input == 0 || !out.is_multiple_of(input) || out < input {
-                return Err(unsupported!("size {out} on axis {axis} is not a whole multiple of {input}"));
-            }
-            factors[axis] = out / input;
-        }
-        // Opset 10 names no rounding: onnxruntime floors (i / k) and tract-onnx rounds it
-        // half down, which agree for factors 1 and 2 only.
-        if self.opset < 11 && factors.iter().any(|&f| f > 2) {
-            return Err(unsupported!(
-                "scales {factors:?} at opset 10: only factors 1 and 2 round alike in onnxruntime and tract-onnx (re-export at opset 11 or newer)"
-            ));
-        }
-        self.emit_resize(node, "ResizeNearestNeighbor", x, lengths, false, false)
-    }
-
-    /// `Resize` (linear) of H and W → TF `ResizeBilinear`, whose three samplings are ONNX's
-    /// `half_pixel` (`half_pixel_centers`), `align_corners` and `asymmetric` (neither flag);
-    /// `pytorch_half_pixel` is `half_pixel` but for an output length of 1, which reads cell 0.
-    /// Both clamp the taps into the axis. Antialiased downscaling has no TF counterpart here.
-    fn resize_linear(&mut self, node: &NodeProto, x: Tensor, lengths: [usize; 4]) -> Result<(), OpError> {
-        if self.opset < 11 {
-            return Err("mode 'linear' at opset 10 (re-export at opset 11 or newer)".into());
-        }
-        let shrinks = (2..4).any(|axis| x.shape[axis].is_some_and(|input| lengths[axis] < input));
-        if shrinks && proto::attr_int(node, "antialias", 0)? != 0 {
-            return Err("antialiased downscaling (antialias = 1) is not supported".into());
-        }
-        let coordinates = proto::attr_str(node, "coordinate_transformation_mode", "half_pixel")?;
-        let (align_corners, half_pixel_centers) = match coordinates.as_str() {
-            "half_pixel" => (false, true),
-            "pytorch_half_pixel" if (2..4).all(|axis| lengths[axis] > 1 || x.shape[axis] == Some(1)) => (false, true),
-            "align_corners" => (true, false),
-            "asymmetric" => (false, false),
-            other => {
-                return Err(unsupported!(
-                "coordinate_transformation_mode '{other}' with mode 'linear' and lengths {lengths:?} is not supported"
-            ))
-            }
-        };
-        self.emit_resize(node, "ResizeBilinear", x, lengths, align_corners, half_pixel_centers)
-    }
-
-    /// A TF resize of the NHWC tensor `x` to the H and W of `lengths` (ONNX order).
-    fn emit_resize(
-        &mut self,
-        node: &NodeProto,
-        op: &str,
-        x: Tensor,
-        lengths: [usize; 4],
-        align_corners: bool,
-        half_pixel_centers: bool,
-    ) -> Result<(), OpError> {
-        let shape = vec![x.shape[0], x.shape[1], Some(lengths[2]), Some(lengths[3])];
-        let size = self.emit_ints(&self.part("size"), &[lengths[2] as i64, lengths[3] as i64]);
-        let attrs: Attrs = vec![
-            ("T", float_type()),
-            ("align_corners", pb::attr_value::Value::B(align_corners)),
-            ("half_pixel_centers", pb::attr_value::Value::B(half_pixel_centers)),
-        ];
-        self.emit_output(node, op, vec![x.node, size], attrs, shape, TO_NHWC.to_vec())
     }
 
     /// `Pad` with zeros (mode constant) → TF `Pad`, or mode reflect → TF `MirrorPad`

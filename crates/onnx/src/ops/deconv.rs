@@ -151,6 +151,7 @@ impl Translator {
                 node: expanded,
                 shape: vec![x.shape[0], x.shape[1], Some(1), x.shape[2]],
                 layout: TO_NHWC.to_vec(),
+                merge: None,
             };
             let filter_shape = vec![1, window.kernel[0], filters, channels_in];
             (image, window.with_unit_axis(), vec![1, sizes[0]], filter_shape)
@@ -201,7 +202,7 @@ impl Translator {
             ];
             y = self.emit(&output, "StridedSlice", vec![y, begin, end, strides], attrs);
         }
-        self.bind(&output, Tensor { node: y, shape: shape(&out), layout: x.layout.clone() });
+        self.bind(&output, Tensor { node: y, shape: shape(&out), layout: x.layout.clone(), merge: None });
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! Constant folding: float arithmetic, casts, `Shape`, `Range`, `ConstantOfShape`, `Concat`,
+//! Constant folding: float arithmetic (`Sqrt` and `Reciprocal` included), casts, `Shape`, `Range`, `ConstantOfShape`, `Concat`,
 //! `Unsqueeze` and `Transpose` of constants computed at translation, as exporters leave them
 //! around shapes that are known once the inputs' sizes are (YOLOv8's anchor grid: `Shape` →
 //! `Gather` → `Cast` to float → `Range` → `Add` 0.5 → `Concat`...). Integer arithmetic on
@@ -39,6 +39,11 @@ impl Translator {
                     _ => |x, y| x / y,
                 };
                 Const::F32(ndarray::Zip::from(&a).and(&b).map_collect(|&x, &y| op(x, y)))
+            }
+            // PyTorch's attention scale, sqrt(1 / sqrt(head size)), from the shape of q.
+            ("Sqrt" | "Reciprocal", [c]) if matches!(**c, Const::F32(_)) => {
+                let square_root = node.op_type == "Sqrt";
+                Const::F32(proto::f32_view(c).mapv(|v| if square_root { v.sqrt() } else { 1.0 / v }))
             }
             ("Cast", [c]) => match proto::attr_int(node, "to", 0)? {
                 1 => Const::F32(proto::f32_view(c).into_owned()),

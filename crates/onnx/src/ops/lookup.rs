@@ -233,7 +233,7 @@ impl Translator {
             self.emit(&self.part("ids"), "Reshape", vec![ids.node.clone(), target], vec![("T", self.type_of(&ids))]);
         self.integers.insert(node.clone(), dtype);
         let layout = identity(shape.len());
-        Ok(Tensor { node, shape, layout })
+        Ok(Tensor { node, shape, layout, merge: None })
     }
 
     /// `MatMul(one_hot(ids), table)` ([`Translator::equal`]): the embedding of the ids in a

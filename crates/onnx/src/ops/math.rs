@@ -135,32 +135,35 @@ impl Translator {
         if proto::attr_int(node, "transA", 0)? != 0 {
             return Err("transA = 1 is not supported".into());
         }
-        let a = self.tensor(node, 0)?;
+        let a = self.tensor_merged(node, 0)?;
         let b = self.constant(node, 1)?.ok_or("B (input 1) is missing")?;
         let b = proto::f32_view(&b);
         let b = if proto::attr_int(node, "transB", 0)? != 0 { b.view().reversed_axes() } else { b.view() };
         let alpha = proto::attr_float(node, "alpha", 1.0)?;
         let beta = proto::attr_float(node, "beta", 1.0)?;
         let bias = self.constant(node, 2)?.map(|c| c.to_f32().mapv(|v| v * beta));
-        if alpha == 1.0 {
-            return self.dense(node, a, b, bias);
+        let scaled = (alpha != 1.0).then(|| b.mapv(|v| v * alpha));
+        let b = scaled.as_ref().map_or(b, |s| s.view());
+        if a.merge.is_some() {
+            // Rows merging the batch (PyTorch's attention output, (T·B, E)): on the last axis.
+            return self.last_axis_mat_mul(node, a, b, bias);
         }
-        self.dense(node, a, b.mapv(|v| v * alpha).view(), bias)
+        self.dense(node, Self::batch_on_axis_0(a, 0)?, b, bias)
     }
 
     fn mat_mul(&mut self, node: &NodeProto) -> Result<(), OpError> {
         if let Value::Pending(one_hot) = self.value(node, 0)?.clone() {
             return self.one_hot_product(node, &one_hot);
         }
-        let a = self.tensor_anywhere(node, 0)?;
+        let a = self.tensor_merged(node, 0)?;
         if self.is_tensor(node, 1) {
-            let b = self.tensor(node, 1)?;
-            return self.batched_mat_mul(node, Self::batch_on_axis_0(a, 0)?, b);
+            let b = self.tensor_merged(node, 1)?;
+            return self.batched_mat_mul(node, a, b);
         }
         let b = self.constant(node, 1)?.ok_or("only products with a constant right-hand side are supported")?;
         let b = proto::f32_view(&b);
-        if a.rank() > 2 && a.batch_axis() != a.rank() - 1 {
-            return self.last_axis_mat_mul(node, a, b.view());
+        if (a.rank() > 2 || a.merge.is_some()) && a.batch_axis() != a.rank() - 1 {
+            return self.last_axis_mat_mul(node, a, b.view(), None);
         }
         self.dense(node, Self::batch_on_axis_0(a, 0)?, b.view(), None)
     }
@@ -171,8 +174,14 @@ impl Translator {
     /// nothing here), which the converter maps to per-head `Dot`s.
     fn batched_mat_mul(&mut self, node: &NodeProto, a: Tensor, b: Tensor) -> Result<(), OpError> {
         let rank = a.rank();
-        let leading_match = a.shape[1..rank.saturating_sub(2)] == b.shape[1..rank.saturating_sub(2)];
-        if rank < 3 || b.rank() != rank || !leading_match || a.shape[rank - 1] != b.shape[rank - 2] {
+        let lead = rank.saturating_sub(2);
+        let leading_match = b.rank() == rank
+            && a.shape[..lead] == b.shape[..lead]
+            && a.merge == b.merge
+            && a.batch_axis() == b.batch_axis()
+            && a.batch_axis() < lead;
+        // Leading axes are lettered from 'a' up to before 'k' (the contraction's letter).
+        if rank < 3 || !leading_match || a.shape[rank - 1] != b.shape[rank - 2] || a.expanded().len() > 12 {
             return Err(unsupported!(
                 "a product of two tensors shaped {:?} and {:?} (only batched matrix products of one rank, \
                  sharing the batch and leading axes)",
@@ -180,25 +189,34 @@ impl Translator {
                 b.shape
             ));
         }
-        // ONNX axes' letters: shared leading axes, then rows, the contraction, columns.
-        let leading: Vec<char> = (0..rank - 2).map(|i| (b'a' + i as u8) as char).collect();
+        // Letters of the expanded axes: shared leading ones, then rows, the contraction, columns.
+        let leading: Vec<char> = (0..a.expanded().len() - 2).map(|i| (b'a' + i as u8) as char).collect();
         let onnx_a: Vec<char> = leading.iter().copied().chain(['x', 'k']).collect();
         let onnx_b: Vec<char> = leading.iter().copied().chain(['k', 'y']).collect();
-        let out: String = leading.iter().copied().chain(['x', 'y']).collect();
-        let held = |letters: &[char], t: &Tensor| -> String { t.layout.iter().map(|&axis| letters[axis]).collect() };
-        let equation = format!("{},{}->{out}", held(&onnx_a, &a), held(&onnx_b, &b));
-        let mut shape = a.shape.clone();
-        shape[rank - 1] = b.shape[rank - 1];
+        let onnx_out: Vec<char> = leading.iter().copied().chain(['x', 'y']).collect();
+        let mut out = a.clone();
+        out.shape[rank - 1] = b.shape[rank - 1];
+        out.layout = crate::translator::batch_first(onnx_out.len(), a.layout[0]);
+        let held =
+            |letters: &[char], layout: &[usize]| -> String { layout.iter().map(|&axis| letters[axis]).collect() };
+        let equation =
+            format!("{},{}->{}", held(&onnx_a, &a.layout), held(&onnx_b, &b.layout), held(&onnx_out, &out.layout));
         let attrs: Attrs =
             vec![("equation", string(&equation)), ("N", pb::attr_value::Value::I(2)), ("T", float_type())];
-        self.emit_output(node, "Einsum", vec![a.node, b.node], attrs, shape, identity(rank))
+        self.emit_output_as(node, "Einsum", vec![a.node, b.node], attrs, &out)
     }
 
     /// `MatMul` of a (..., K) tensor by a constant (K, N) (a PyTorch `Linear` on
     /// channels-last pixels, as in ConvNeXt, or on a time-major sequence): TF's `tensordot`
     /// form, Reshape to (batch·..., K) → `MatMul` → Reshape back, which the converter turns
     /// into a `Dense` on the last axis.
-    fn last_axis_mat_mul(&mut self, node: &NodeProto, a: Tensor, weight: ArrayViewD<f32>) -> Result<(), OpError> {
+    fn last_axis_mat_mul(
+        &mut self,
+        node: &NodeProto,
+        a: Tensor,
+        weight: ArrayViewD<f32>,
+        bias: Option<ArrayD<f32>>,
+    ) -> Result<(), OpError> {
         let rank = a.rank();
         let k = a.shape[rank - 1];
         if weight.ndim() != 2 || k != Some(weight.shape()[0]) {
@@ -215,13 +233,27 @@ impl Translator {
             self.emit(&self.part("rows"), "Reshape", vec![a.node.clone(), rows_shape], vec![("T", float_type())]);
         let kernel_shape = weight.shape().to_vec();
         let kernel = self.emit_f32(&self.part("kernel"), weight, &kernel_shape);
-        let product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
-        let mut shape = a.shape.clone();
-        shape[rank - 1] = Some(units);
+        let mut product = self.emit(&self.part("matmul"), "MatMul", vec![rows, kernel], vec![("T", float_type())]);
+        if let Some(bias) = bias {
+            if bias.len() != units {
+                return Err(unsupported!("a bias of shape {:?} for {units} output units", bias.shape()));
+            }
+            let bias = bias.into_shape_with_order(IxDyn(&[units])).map_err(|e| e.to_string())?;
+            let bias = self.emit_const(&self.part("bias"), &Const::F32(bias));
+            product = self.emit(&self.part("bias_add"), "BiasAdd", vec![product, bias], vec![("T", float_type())]);
+        }
+        let mut out = a.clone();
+        out.shape[rank - 1] = Some(units);
         // In TF terms: `a` as held, batch first.
-        let held = Tensor { node: a.node.clone(), shape: permuted(&a.shape, &a.layout), layout: identity(rank) };
-        let back = self.reshape_target(&held, &permuted(&shape, &a.layout))?;
-        self.emit_output(node, "Reshape", vec![product, back], vec![("T", float_type())], shape, a.layout)
+        let expanded = a.expanded();
+        let held = Tensor {
+            node: a.node.clone(),
+            shape: permuted(&expanded, &a.layout),
+            layout: identity(a.layout.len()),
+            merge: None,
+        };
+        let back = self.reshape_target(&held, &permuted(&out.expanded(), &a.layout))?;
+        self.emit_output_as(node, "Reshape", vec![product, back], vec![("T", float_type())], &out)
     }
 
     /// `Clip(0, 6)` → `Relu6`, `Clip(0, ∞)` → `Relu`; other bounds have no exact Keras layer.
@@ -428,6 +460,9 @@ impl Translator {
         if a.rank() != b.rank() {
             return Err(unsupported!("operands of shapes {:?} and {:?} (ranks must agree)", a.shape, b.shape));
         }
+        if a.merge != b.merge {
+            return Err(unsupported!("operands of shapes {:?} and {:?} merge the batch differently", a.shape, b.shape));
+        }
         let b = self.held_as(b, &a.layout, &self.part("b_layout"))?;
         let shape = a.shape.iter().zip(&b.shape).map(|(x, y)| match (x, y) {
             (Some(1), other) | (other, Some(1)) => *other,
@@ -521,13 +556,13 @@ impl Translator {
     /// (…, product) around it.
     /// `LogSoftmax` is the same with TF's `op` `LogSoftmax`.
     fn softmax(&mut self, node: &NodeProto, op: &str) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.tensor_merged(node, 0)?;
         let rank = x.rank();
         let coerced = self.opset < 13;
         let axis = proto::attr_int(node, "axis", if coerced { 1 } else { -1 })?;
         let axis = resolve_axes(&[axis], rank)?[0];
-        if axis == 0 {
-            return Err(unsupported!("axis 0 of {:?}: a softmax over the batch is not supported", x.shape));
+        if axis == x.batch_axis() {
+            return Err(unsupported!("axis {axis} of {:?}: a softmax over the batch is not supported", x.shape));
         }
         let normalised = if coerced { axis..rank } else { axis..axis + 1 };
         let larger: Vec<usize> = normalised.filter(|&a| x.shape[a] != Some(1)).collect();
@@ -536,21 +571,24 @@ impl Translator {
             [one] => Some(one),
             _ => None,
         };
-        if single.is_some_and(|a| x.layout.last() == Some(&a)) {
+        if single.is_some_and(|a| x.layout.last() == x.expanded_axes(a).last()) {
             return self.unary(node, op, vec![("T", float_type())]);
         }
+        // A moved or merged batch: only the single axis, held last.
+        let x = if single.is_none() { Self::batch_on_axis_0(x, 0)? } else { x };
         if let Some(a) = single {
+            let a = x.expanded_axes(a)[0];
             // TF's Softmax normalises the last axis: hold `x` with axis `a` last (NHWC for the
             // channels of an NCHW tensor, as the DFL head of YOLOv8 before its 1×1 Conv), as
             // TF's own softmax over an axis other than the last does.
-            let layout: Vec<usize> = if rank == 4 && a == 1 {
+            let layout: Vec<usize> = if rank == 4 && a == 1 && x.layout[0] == 0 && x.merge.is_none() {
                 crate::translator::TO_NHWC.to_vec()
             } else {
-                (0..rank).filter(|&b| b != a).chain([a]).collect()
+                let batch = x.layout[0];
+                std::iter::once(batch).chain((0..x.layout.len()).filter(|&b| b != a && b != batch)).chain([a]).collect()
             };
             let held = self.held_as(&x, &layout, &self.part("softmax_axis_last"))?;
-            let (inputs, shape) = (vec![held.node.clone()], held.shape.clone());
-            return self.emit_output(node, op, inputs, vec![("T", float_type())], shape, held.layout);
+            return self.emit_output_as(node, op, vec![held.node.clone()], vec![("T", float_type())], &held);
         }
         self.coerced_softmax(node, &x, axis, op)
     }

@@ -22,6 +22,7 @@ mod nn;
 mod pool;
 pub(crate) mod recurrent;
 mod reduce;
+mod resize;
 mod shape;
 
 /// Translates one ONNX node, whose inputs are already bound.
@@ -40,6 +41,7 @@ pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     pool::register(&mut registry);
     recurrent::register(&mut registry);
     reduce::register(&mut registry);
+    resize::register(&mut registry);
     shape::register(&mut registry);
     registry
 });

@@ -167,7 +167,7 @@ impl Translator {
         for (axis, &(begin, end)) in pads.iter().enumerate() {
             shape[axis + 2] = shape[axis + 2].map(|d| d + begin + end);
         }
-        Tensor { node, shape, layout: x.layout.clone() }
+        Tensor { node, shape, layout: x.layout.clone(), merge: None }
     }
 
     /// `Conv` (2-D, 3-D): `Conv2D` / `Conv3D` with the OI… kernel as …IO, or
@@ -232,7 +232,7 @@ impl Translator {
             return Err(unsupported!("group {group} with {per_group} input channels per group does not divide {channels} channels and {filters} filters of a {rank}-D convolution (grouped 3-D convolutions are not supported)"));
         };
         let Some(bias) = bias else {
-            self.bind(Self::output_name(node)?, Tensor { node: conv, shape, layout: x.layout.clone() });
+            self.bind(Self::output_name(node)?, Tensor { node: conv, shape, layout: x.layout.clone(), merge: None });
             return Ok(());
         };
         // TF's BiasAdd says NHWC for any channels-last rank.
@@ -330,12 +330,13 @@ impl Translator {
     /// converter recognises as a Keras `LayerNormalization` with the node's epsilon, scale and
     /// bias (several axes: merged into one by Reshapes around it).
     fn layer_norm(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        let x = self.tensor(node, 0)?;
+        let x = self.tensor_anywhere(node, 0)?;
         let rank = x.rank();
         let written = proto::attr_int(node, "axis", -1)?;
+        // Axes after a moved batch keep their index once it is held first.
         let axis = usize::try_from(if written < 0 { written + rank as i64 } else { written })
             .ok()
-            .filter(|&a| a >= 1 && a < rank)
+            .filter(|&a| a > x.batch_axis() && a < rank)
             .ok_or_else(|| unsupported!("axis {written} of {:?}: the batch axis, or out of range", x.shape))?;
         let group_shape: Vec<usize> =
             x.shape[axis..].iter().copied().collect::<Option<_>>().ok_or("a normalised axis has an unknown size")?;

@@ -9,7 +9,7 @@ use super::nn::{channels_last_layout, same_pads, tf_window_attr, Window};
 use super::Registry;
 use crate::error::{unsupported, OpError};
 use crate::proto;
-use crate::translator::{float_type, int_list, string, Attrs, Tensor, Translator};
+use crate::translator::{float_type, identity, int_list, string, Attrs, Tensor, Translator};
 
 pub(super) fn register(registry: &mut Registry) {
     registry.insert("MaxPool", |t, node| t.pool(node, "MaxPool"));
@@ -71,7 +71,7 @@ impl Translator {
         let shape = self.window_shape(&x, &window, x.shape[1])?;
         let name = Self::output_name(node)?.to_string();
         let pooled = self.emit_pool(&x, &window, count_pads, op, &name)?;
-        self.bind(&name, Tensor { node: pooled, shape, layout: x.layout.clone() });
+        self.bind(&name, Tensor { node: pooled, shape, layout: x.layout.clone(), merge: None });
         Ok(())
     }
 
@@ -165,7 +165,13 @@ impl Translator {
         if rank < 3 {
             return Err(unsupported!("a global pool of {:?} (no spatial axis)", x.shape));
         }
-        let x = self.held_as(&x, &channels_last_layout(rank), &self.part("channels_last"))?;
+        // tf2onnx writes a mean over the last axis of a sequence (a layer norm's moments) as a
+        // global pool of (N, T, C): reduced where it is held, as TF's own `Mean` was.
+        let x = if rank == 3 && x.layout == identity(3) {
+            x
+        } else {
+            self.held_as(&x, &channels_last_layout(rank), &self.part("channels_last"))?
+        };
         self.reduce_over(node, op, x, &(2..rank).collect::<Vec<_>>(), true)
     }
 }

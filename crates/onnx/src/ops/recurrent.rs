@@ -426,7 +426,7 @@ impl Translator {
         let width = layer.directions() * layer.hidden;
         let shape =
             if return_sequences { vec![None, Some(layer.time), Some(width)] } else { vec![None, Some(layer.hidden)] };
-        let tensor = Tensor { node, layout: identity(shape.len()), shape };
+        let tensor = Tensor { node, layout: identity(shape.len()), shape, merge: None };
         layer.emitted.borrow_mut().insert(return_sequences, tensor.clone());
         Ok(tensor)
     }

@@ -103,6 +103,6 @@ impl Translator {
         let axes_node = self.emit_ints(&self.part("axes"), &tf_axes);
         let attrs: Attrs = vec![("T", float_type()), ("keep_dims", pb::attr_value::Value::B(keep_dims))];
         let node = self.emit(wanted, op, vec![x.node, axes_node], attrs);
-        Ok(Tensor { node, shape, layout })
+        Ok(Tensor { node, shape, layout, merge: None })
     }
 }

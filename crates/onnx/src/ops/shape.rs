@@ -1,6 +1,6 @@
 //! Integer ops on shapes and constants (`Shape`, `Gather`, `Cast`, `Slice`, `Concat`,
 //! `Squeeze`, `Unsqueeze`, `ReduceProd`, `Reshape` to a vector, `Equal`, `Where` and
-//! arithmetic), folded at translation time with the
+//! arithmetic, `Mod` and `Max`/`Min` included), folded at translation time with the
 //! batch kept symbolic; see [`crate::shapes`].
 
 use tf2h5_tf::{Dim, Dims};
@@ -17,6 +17,13 @@ pub(super) fn register(registry: &mut Registry) {
     for op in ["Shape", "ReduceProd", "Where"] {
         registry.insert(op, Translator::shape_arithmetic);
     }
+    // PyTorch's attention computes an axis index `2 % 3` while slicing a shape.
+    registry.insert("Mod", |t, node| {
+        if proto::attr_int(node, "fmod", 0)? != 0 {
+            return Err("fmod = 1 (a float remainder) is not supported".into());
+        }
+        t.shape_binary(node, "Mod")
+    });
 }
 
 impl Translator {
@@ -33,7 +40,10 @@ impl Translator {
                 let batch = x.batch_axis();
                 let values = (x.shape.iter().enumerate())
                     .map(|(axis, d)| match d {
-                        _ if axis == batch => Some(Dim::Batch(self.rows_of(&x) as i64)),
+                        _ if axis == batch => {
+                            let merged = x.merge.as_ref().map_or(1, |m| m.outer * m.inner);
+                            Some(Dim::Batch((self.rows_of(&x) * merged) as i64))
+                        }
                         Some(d) => Some(Dim::Known(*d as i64)),
                         None => None,
                     })
@@ -148,6 +158,25 @@ impl Translator {
             "Sub" => a.zip_with(&b, |x, y| x.add(y, true)),
             "Mul" => a.zip_with(&b, Dim::checked_mul),
             "RealDiv" => a.zip_with(&b, Dim::checked_div),
+            "Mod" => a.zip_with(&b, |x, y| match (x, y) {
+                (Dim::Known(x), Dim::Known(y)) if x >= 0 && y > 0 => Some(Dim::Known(x % y)),
+                _ => None,
+            }),
+            // tf2onnx's `max(shape, 1)`-style bounds; the batch size is at least 1.
+            "Maximum" | "Minimum" => a.zip_with(&b, |x, y| {
+                let larger = match (x, y) {
+                    _ if x == y => x,
+                    (Dim::Known(u), Dim::Known(v)) => Dim::Known(u.max(v)),
+                    (batch @ Dim::Batch(k), Dim::Known(v)) | (Dim::Known(v), batch @ Dim::Batch(k))
+                        if k >= 1 && v <= 1 =>
+                    {
+                        batch
+                    }
+                    _ => return None,
+                };
+                let smaller = if larger == x { y } else { x };
+                Some(if op == "Maximum" { larger } else { smaller })
+            }),
             _ => None,
         };
         let folded =

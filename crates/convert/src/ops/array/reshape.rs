@@ -202,11 +202,8 @@ fn keep_batch(
         // Record the node so a per-layer comparison reads the restored shape.
         return Ok(if from_rows { ctx.fused(node, &t) } else { ctx.pass_through(node, t) });
     }
-    if from_rows {
-        return Err(
-            ctx.refuse(node, format!("the rows of {:?} are reshaped to {dims:?}, not back to their tensor", t.shape))
-        );
-    }
+    // Rows reshaped to another split of their features (tf2onnx's einsum, (N·T, H·d) to
+    // (N, T, H, d)): the rows are `t`'s elements in order, so a `Reshape` of `t`.
     let name = ctx.layer_name(&node.name);
     let shape: Vec<Option<usize>> = std::iter::once(None).chain(dims.iter().map(|&d| Some(d))).collect();
     let layer = if dims.len() == 1 && t.rank() >= 3 {
