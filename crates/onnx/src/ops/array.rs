@@ -739,7 +739,7 @@ impl Translator {
             entries[q] = Dim::Batch((per_sample / others) as i64);
         }
         let Dim::Batch(k) = entries[q] else { return Err("no batch entry".into()) };
-        let k = usize::try_from(k).map_err(|_| format!("{k} times the batch size"))?;
+        let k = usize::try_from(k).ok().filter(|&k| k > 0).ok_or_else(|| format!("{k} times the batch size"))?;
         if k == 1 && x.merge.is_none() && batch_entries.is_empty() {
             return Ok(false); // the -1 is the batch alone
         }

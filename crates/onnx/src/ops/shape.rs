@@ -184,3 +184,45 @@ impl Translator {
         self.bind_dims(node, folded)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::rc::Rc;
+
+    use ndarray::{ArrayD, IxDyn};
+    use tf2h5_tf::{Dim, Dims};
+
+    use crate::proto::Const;
+    use crate::testing::{onnx_node, OPSET};
+    use crate::translator::{Translator, Value};
+
+    /// PyTorch's attention slices a shape at `2 % 3`, tf2onnx's einsum bounds sizes by `Max`
+    /// of two shapes: folded, the batch kept symbolic (it is at least 1); what would need the
+    /// batch's value is refused.
+    #[test]
+    fn mod_max_and_min_fold_on_shape_values() {
+        let mut t = Translator::new(Path::new("m.onnx"), OPSET);
+        let int = |v: i64| Value::Const(Rc::new(Const::Int(ArrayD::from_elem(IxDyn(&[]), v))));
+        let shape = Dims { values: vec![Dim::Batch(1), Dim::Known(2)], scalar: false };
+        t.values.insert("shape".into(), Value::Dims(shape.clone()));
+        for (name, v) in [("zero", 0), ("one", 1), ("two", 2), ("three", 3)] {
+            t.values.insert(name.into(), int(v));
+        }
+        let folded = |t: &mut Translator, op: &str, inputs: &[&str]| {
+            t.node(&onnx_node(op, inputs, "y", vec![])).map_err(|e| e.to_string())?;
+            Ok::<_, String>(match &t.values["y"] {
+                Value::Dims(d) => d.values.clone(),
+                Value::Const(c) => c.int_values().unwrap().into_iter().map(Dim::Known).collect(),
+                _ => panic!("not shape values"),
+            })
+        };
+        assert_eq!(folded(&mut t, "Mod", &["two", "three"]).unwrap(), [Dim::Known(2)]);
+        assert!(folded(&mut t, "Mod", &["shape", "three"]).unwrap_err().contains("Mod of shape values"));
+        assert!(folded(&mut t, "Mod", &["two", "zero"]).is_err(), "no remainder by 0");
+        assert_eq!(folded(&mut t, "Max", &["shape", "shape"]).unwrap(), shape.values);
+        assert_eq!(folded(&mut t, "Max", &["shape", "one"]).unwrap(), [Dim::Batch(1), Dim::Known(2)]);
+        assert_eq!(folded(&mut t, "Min", &["shape", "one"]).unwrap(), [Dim::Known(1), Dim::Known(1)]);
+        assert!(folded(&mut t, "Max", &["shape", "three"]).is_err(), "the batch may be below 3");
+    }
+}
