@@ -1024,7 +1024,7 @@ def case_sm_keras_hub_distil_bert(out, ref):
 SAVED_MODEL_CASES = {
     "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_module_ops", "sm_tf_keras_two_io",
     "sm_tf1_simple_save", "sm_keras3_export", "sm_keras3_transformer", "sm_keras3_text",
-    "sm_keras_hub_distil_bert",
+    "sm_keras_hub_distil_bert", "sm_conv1d_transpose",
 }
 
 
@@ -2562,6 +2562,103 @@ def case_conv1d_block(out, ref):
     return size
 
 
+def conv1d_transpose_model(rs):
+    """Conv1DTranspose in both paddings, SeparableConv1D (same, causal) and DepthwiseConv1D."""
+    L = keras.layers
+    inp = keras.Input(shape=(10, 4), name="signal")
+    # tf.nn.conv1d_transpose: ExpandDims -> Conv2DBackpropInput (sizes from the batch) -> Squeeze.
+    x = L.Conv1DTranspose(6, 3, strides=2, padding="same", name="up_same")(inp)  # 20
+    x = L.Conv1DTranspose(5, 3, strides=2, padding="valid", output_padding=1, activation="relu",
+                          name="up_valid")(x)  # 42
+    # ExpandDims -> DepthwiseConv2dNative -> Conv2D 1x1 -> BiasAdd -> Squeeze.
+    x = L.SeparableConv1D(6, 3, padding="same", depth_multiplier=2, activation="relu", name="separable")(x)
+    x = L.SeparableConv1D(4, 3, padding="causal", use_bias=False, name="separable_causal")(x)
+    # ExpandDims -> DepthwiseConv2dNative -> BiasAdd -> Squeeze.
+    x = L.DepthwiseConv1D(3, depth_multiplier=2, padding="same", activation="tanh", name="depthwise")(x)
+    model = keras.Model(inp, x, name="conv1d_transpose_block")
+    randomize_weights(model.weights, rs)
+    return model
+
+
+CONV1D_TRANSPOSE_DESCRIPTION = (
+    "1-D decoder on 10 steps x 4 channels: Conv1DTranspose(6, 3, stride 2, same) (20 steps); "
+    "Conv1DTranspose(5, 3, stride 2, valid, output_padding 1, relu) (42); SeparableConv1D(6, 3, "
+    "same, depth_multiplier 2, relu); SeparableConv1D(4, 3, causal, no bias); DepthwiseConv1D(3, "
+    "depth_multiplier 2, same, tanh). tf-keras writes each transposed one as ExpandDims -> "
+    "Conv2DBackpropInput (output sizes packed from the batch) -> Squeeze, each separable one as "
+    "ExpandDims -> DepthwiseConv2dNative -> Conv2D 1x1 -> BiasAdd -> Squeeze (causal: a Pad "
+    "first), the depthwise one as ExpandDims -> DepthwiseConv2dNative -> BiasAdd -> Squeeze.")
+
+
+def case_conv1d_transpose_block(out, ref):
+    """Conv1DTranspose, SeparableConv1D and DepthwiseConv1D, frozen."""
+    model = conv1d_transpose_model(seed_all(1717))
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Conv2DBackpropInput"] == 2 and ops["DepthwiseConv2dNative"] == 3, ops
+        assert ops["Squeeze"] == 5, ops
+        return f"Conv2DBackpropInput={ops['Conv2DBackpropInput']}, DepthwiseConv2dNative=3, Squeeze=5"
+
+    size = write_case(out, "conv1d_transpose_block", CONV1D_TRANSPOSE_DESCRIPTION + " Frozen graph.",
+                      lambda x: model(x, training=False), [(10, 4)], 1717, checks)
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "conv1d_transpose_block.h5"))
+    return size
+
+
+def case_sm_conv1d_transpose(out, ref):
+    """The conv1d_transpose_block model as a tf-keras SavedModel."""
+    model = conv1d_transpose_model(seed_all(1717))
+
+    def reference(feeds):
+        return {"depthwise": model(tf.constant(feeds["signal"]), training=False).numpy()}
+
+    size = write_saved_model_case(
+        out, "sm_conv1d_transpose",
+        CONV1D_TRANSPOSE_DESCRIPTION + " tf-keras 2.21 model.save(dir) (SavedModel).",
+        lambda path: model.save(path, save_format="tf"), {"signal": (10, 4)}, 1717, reference,
+        "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", model.get_layer("up_same").kernel.numpy(),
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "sm_conv1d_transpose.h5"))
+    return size
+
+
+def case_separable_block(out, ref):
+    """SeparableConv2D: DepthwiseConv2dNative -> Conv2D 1x1 (+ BiasAdd), frozen."""
+    rs = seed_all(1818)
+    L = keras.layers
+    inp = keras.Input(shape=(9, 8, 3), name="image")
+    x = L.SeparableConv2D(8, 3, padding="same", depth_multiplier=2, activation="relu", name="separable")(inp)
+    x = L.SeparableConv2D(6, (3, 2), strides=2, use_bias=False, name="separable_strided")(x)  # 4x4
+    x = L.BatchNormalization(epsilon=2e-3, name="bn")(x)
+    # The same pair not whole: the depthwise output is also read by the skip (two layers).
+    d = L.DepthwiseConv2D(3, padding="same", name="depthwise")(x)
+    p = L.Conv2D(6, 1, name="pointwise")(d)
+    x = L.Add(name="add")([d, p])
+    model = keras.Model(inp, x, name="separable_block")
+    randomize_weights(model.weights, rs)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["DepthwiseConv2dNative"] == 3 and ops["Conv2D"] == 3, ops
+        return f"DepthwiseConv2dNative={ops['DepthwiseConv2dNative']}, Conv2D={ops['Conv2D']}"
+
+    size = write_case(
+        out, "separable_block",
+        "SeparableConv2D on 9x8x3: SeparableConv2D(8, 3, same, depth_multiplier 2, relu); "
+        "SeparableConv2D(6, (3, 2), stride 2, valid, no bias) (4x4); BatchNormalization(eps 2e-3); "
+        "then a DepthwiseConv2D(3, same) whose output feeds both a 1x1 Conv2D and an Add (a pair "
+        "that is not a whole separable convolution). tf-keras writes each SeparableConv2D as "
+        "DepthwiseConv2dNative -> Conv2D 1x1 (-> BiasAdd).",
+        lambda x: model(x, training=False), [(9, 8, 3)], 1818, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "separable_block.h5"))
+    return size
+
+
 def case_conv3d_block(out, ref):
     """A 3-D conv block: Conv3D, Conv3DTranspose (Conv3DBackpropInputV2) and 3-D pools."""
     rs = seed_all(1616)
@@ -2654,6 +2751,9 @@ CASES = [
     ("unet", case_unet),
     ("mixed_precision", case_mixed_precision),
     ("conv1d_block", case_conv1d_block),
+    ("conv1d_transpose_block", case_conv1d_transpose_block),
+    ("sm_conv1d_transpose", case_sm_conv1d_transpose),
+    ("separable_block", case_separable_block),
     ("conv3d_block", case_conv3d_block),
 ]
 

@@ -1,14 +1,17 @@
 //! 1-D layers as TF writes them: `ExpandDims → Conv2D | DepthwiseConv2dNative | MaxPool |
-//! AvgPool → Squeeze` on a (batch, steps, channels) tensor → one `Conv1D`,
-//! `DepthwiseConv1D`, `MaxPooling1D` or `AveragePooling1D`.
+//! AvgPool | Conv2DBackpropInput → Squeeze` on a (batch, steps, channels) tensor → one
+//! `Conv1D`, `DepthwiseConv1D`, `MaxPooling1D`, `AveragePooling1D` or `Conv1DTranspose`, and
+//! `ExpandDims → DepthwiseConv2dNative → Conv2D (1×1) → Squeeze` → one `SeparableConv1D`.
 //!
-//! `tf.nn.conv1d` inserts the unit axis before the steps (N, 1, W, C) and its filter is the
-//! 1-D one expanded at axis 0; Keras's 1-D pools insert it after (N, W, 1, C). Either axis is
-//! accepted when the window, stride and dilation along it are 1 and the `Squeeze` removes
-//! exactly it. Keras's `causal` padding arrives as a `Pad` of `(kernel − 1)·dilation` steps
+//! `tf.nn.conv1d` (and `conv1d_transpose`) insert the unit axis before the steps (N, 1, W, C)
+//! and their filter is the 1-D one expanded at axis 0; Keras's 1-D pools insert it after (N,
+//! W, 1, C). Either axis is accepted when the window, stride and dilation along it are 1 and
+//! the `Squeeze` removes exactly it. tf-keras's `DepthwiseConv1D` and `SeparableConv1D` add
+//! their bias before squeezing: a `BiasAdd` there joins the match and becomes the layer's
+//! bias. Keras's `causal` padding arrives as a `Pad` of `(kernel − 1)·dilation` steps
 //! before a VALID convolution; a `Pad` of exactly that, read by nothing else, becomes the
-//! layer's `causal` padding (the dilated form, wrapped in space-to-batch, is
-//! `dilated_conv.rs`'s, through [`UnitAxis`]).
+//! layer's `causal` padding (not a separable one's: Keras 3 has none; the dilated form,
+//! wrapped in space-to-batch, is `dilated_conv.rs`'s, through [`UnitAxis`]).
 
 use ndarray::ArrayD;
 use tf2h5_keras::spec::{Padding, Pool, PoolKind, Window};
@@ -19,12 +22,17 @@ use crate::context::{Context, Value};
 use crate::ConvertError;
 
 /// The convolutions and pools whose 1-D form TF writes through a unit axis.
-const WINDOWED: [&str; 4] = ["Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool"];
+const WINDOWED: [&str; 5] = ["Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "Conv2DBackpropInput"];
 
-/// `ExpandDims(x, axis) → op → Squeeze(axis)`, found from the `Squeeze`.
+/// `ExpandDims(x, axis) → [depthwise →] op [→ BiasAdd] → Squeeze(axis)`, found from the
+/// `Squeeze`.
 pub(super) struct UnitAxis<'g> {
     pub expand: &'g NodeDef,
+    /// The depthwise step of a separable convolution, when `op` is its pointwise `Conv2D`.
+    pub depthwise: Option<&'g NodeDef>,
     pub op: &'g NodeDef,
+    /// A `BiasAdd` between the op and the `Squeeze`.
+    pub bias: Option<&'g NodeDef>,
     /// The inserted axis among the op's two spatial axes (0: height, 1: width).
     pub unit: usize,
 }
@@ -34,15 +42,31 @@ pub(super) fn unit_axis<'g>(view: &View<'g>, squeeze: &'g NodeDef) -> Option<Uni
     if squeeze.op != "Squeeze" {
         return None;
     }
-    let op = view.producer(&view.input(squeeze, 0)?, &WINDOWED)?;
-    let expand = view.producer(&view.input(op, 0)?, &["ExpandDims"])?;
+    let mut tensor = view.input(squeeze, 0)?;
+    let bias = view.producer(&tensor, &["BiasAdd"]);
+    if let Some(bias) = bias {
+        tensor = view.input(bias, 0)?;
+    }
+    let op = view.producer(&tensor, &WINDOWED)?;
+    // The transposed convolution's tensor is its third input (after the sizes and filter).
+    let mut tensor = view.input(op, if op.op == "Conv2DBackpropInput" { 2 } else { 0 })?;
+    let depthwise = match op.op.as_str() {
+        "Conv2D" => {
+            view.producer(&tensor, &["DepthwiseConv2dNative"]).filter(|d| super::separable::pointwise_of(view, d, op))
+        }
+        _ => None,
+    };
+    if let Some(depthwise) = depthwise {
+        tensor = view.input(depthwise, 0)?;
+    }
+    let expand = view.producer(&tensor, &["ExpandDims"])?;
     let axis = view.ints(&view.input(expand, 1)?)?;
     let squeezed = squeeze.attr_ints_opt("squeeze_dims").ok()??;
     // ExpandDims on rank 3 and Squeeze on rank 4 both count negative axes from rank 4.
     let absolute = |a: i64| if a < 0 { a + 4 } else { a };
     match (axis.as_slice(), squeezed.as_slice()) {
         (&[a], &[s]) if absolute(a) == absolute(s) && (1..=2).contains(&absolute(a)) => {
-            Some(UnitAxis { expand, op, unit: absolute(a) as usize - 1 })
+            Some(UnitAxis { expand, depthwise, op, bias, unit: absolute(a) as usize - 1 })
         }
         _ => None,
     }
@@ -55,6 +79,10 @@ pub(crate) struct OneD {
     input: TensorRef,
     /// The 2-D op.
     op: String,
+    /// The depthwise step of a separable convolution (`op` is its pointwise `Conv2D`).
+    depthwise: Option<String>,
+    /// A `BiasAdd` before the `Squeeze`.
+    bias: Option<String>,
     unit: usize,
     /// Steps of a causal `Pad` before the op.
     causal: Option<usize>,
@@ -62,9 +90,14 @@ pub(crate) struct OneD {
 
 pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     let found = unit_axis(view, node)?;
-    let mut inner = vec![found.expand, found.op];
+    let mut inner: Vec<&NodeDef> =
+        [Some(found.expand), found.depthwise, Some(found.op), found.bias].into_iter().flatten().collect();
     let mut input = view.input(found.expand, 0)?;
-    let causal = causal_pad(view, &input, found.op, found.unit, None);
+    // Keras 3 has no causal `SeparableConv1D`: its `Pad` stays a `ZeroPadding1D` before it.
+    let causal = match found.depthwise {
+        None => causal_pad(view, &input, found.op, found.unit, None),
+        Some(_) => None,
+    };
     if let Some((pad, _)) = causal {
         inner.insert(0, pad);
         input = view.input(pad, 0)?;
@@ -72,7 +105,14 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     if !view.closed(&inner, node) {
         return None;
     }
-    let one_d = OneD { input, op: found.op.name.clone(), unit: found.unit, causal: causal.map(|(_, steps)| steps) };
+    let one_d = OneD {
+        input,
+        op: found.op.name.clone(),
+        depthwise: found.depthwise.map(|d| d.name.clone()),
+        bias: found.bias.map(|b| b.name.clone()),
+        unit: found.unit,
+        causal: causal.map(|(_, steps)| steps),
+    };
     Some(Match { inner: super::names(&inner), kind: Kind::OneD(one_d) })
 }
 
@@ -114,20 +154,27 @@ fn along(values: &[usize], unit: usize, expected: usize) -> Option<usize> {
 }
 
 pub(super) fn build(ctx: &mut Context, node: &NodeDef, one_d: &OneD) -> Result<Value, ConvertError> {
-    let op = ctx.graph.node(&one_d.op).ok_or_else(|| ctx.refuse(node, "the 1-D op vanished"))?.clone();
+    let vanished = |ctx: &Context| ctx.refuse(node, "the 1-D op vanished");
+    let op = ctx.graph.node(&one_d.op).ok_or_else(|| vanished(ctx))?.clone();
+    // The window is the depthwise step's in a separable convolution.
+    let windowed = match &one_d.depthwise {
+        Some(depthwise) => ctx.graph.node(depthwise).ok_or_else(|| vanished(ctx))?.clone(),
+        None => op.clone(),
+    };
     crate::ops::nn::require_nhwc(ctx, &op)?;
+    crate::ops::nn::require_nhwc(ctx, &windowed)?;
     let input = match ctx.value_of(node, &one_d.input)? {
         Value::Tensor(t) if t.rank() == 3 => t.clone(),
         _ => return Err(ctx.refuse(node, "a 1-D layer needs a computed (batch, steps, channels) tensor")),
     };
-    let spatial = |attr: &str, default| crate::ops::nn::spatial(ctx, &op, attr, 2, default);
+    let spatial = |attr: &str, default| crate::ops::nn::spatial(ctx, &windowed, attr, 2, default);
     let unit = one_d.unit;
     let one = |values: Vec<usize>, what: &str| {
         along(&values, unit, 1)
-            .ok_or_else(|| ctx.refuse(&op, format!("{what} {values:?} is not 1 along the inserted axis")))
+            .ok_or_else(|| ctx.refuse(&windowed, format!("{what} {values:?} is not 1 along the inserted axis")))
     };
     let strides = one(spatial("strides", None)?, "strides")?;
-    let padding = match (one_d.causal, crate::ops::nn::padding(ctx, &op)?) {
+    let padding = match (one_d.causal, crate::ops::nn::padding(ctx, &windowed)?) {
         (Some(_), _) => Padding::Causal,
         (None, padding) => padding,
     };
@@ -138,9 +185,32 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, one_d: &OneD) -> Result<V
         return crate::ops::nn::pool::add(ctx, node, input, Pool { kind, window });
     }
     let dilation = one(spatial("dilations", Some(1))?, "dilations")?;
-    let kernel = conv_filter(ctx, &op, unit)?;
+    let kernel = conv_filter(ctx, &windowed, unit)?;
     let window = Window { kernel: vec![kernel.shape()[0]], strides: vec![strides], dilation: vec![dilation], padding };
-    crate::ops::nn::conv::build(ctx, node, input, kernel, window, op.op != "Conv2D")
+    let value = if op.op == "Conv2DBackpropInput" {
+        // The output sizes [batch, 1, steps, filters] (or [batch, steps, 1, filters]).
+        let sizes = crate::ops::nn::conv_transpose::output_lengths(ctx, &op, 2, kernel.shape()[1])?;
+        let steps = along(&sizes, unit, 1)
+            .ok_or_else(|| ctx.refuse(&op, format!("output sizes {sizes:?} are not 1 along the inserted axis")))?;
+        crate::ops::nn::conv_transpose::build(ctx, node, input, kernel, window, &[steps])?
+    } else if one_d.depthwise.is_some() {
+        let pointwise = conv_filter(ctx, &op, unit)?;
+        super::separable::build_layer(ctx, node, input, kernel, pointwise, window)?
+    } else {
+        crate::ops::nn::conv::build(ctx, node, input, kernel, window, op.op != "Conv2D")?
+    };
+    match (&one_d.bias, &value) {
+        (None, _) => Ok(value),
+        (Some(bias_add), Value::Tensor(tensor)) => {
+            let bias_add = ctx.graph.node(bias_add).ok_or_else(|| vanished(ctx))?.clone();
+            crate::ops::nn::require_nhwc(ctx, &bias_add)?;
+            let bias = ctx.f32_input(&bias_add, 1)?.iter().copied().collect();
+            crate::ops::nn::bias_add::fuse_bias(ctx, &bias_add, tensor, bias)?
+                .map(Value::Tensor)
+                .ok_or_else(|| ctx.refuse(&bias_add, "the bias does not fit the 1-D layer before it"))
+        }
+        (Some(_), _) => Err(ctx.refuse(node, "the 1-D layer gave no tensor to add the bias to")),
+    }
 }
 
 /// The 1-D filter (k, in, out) of a 2-D convolution `conv` whose `unit` axis has size 1.

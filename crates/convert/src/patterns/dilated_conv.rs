@@ -38,6 +38,10 @@ pub(super) fn find(view: &View, node: &NodeDef) -> Option<Match> {
     let (conv, one_d) = match view.producer(&result, &["Squeeze"]) {
         Some(squeeze) => {
             let found = super::conv1d::unit_axis(view, squeeze)?;
+            // A bias or depthwise step inside the unit axis is not this form.
+            if found.bias.is_some() || found.depthwise.is_some() {
+                return None;
+            }
             (found.op, Some((found, squeeze)))
         }
         None => (view.producer(&result, &["Conv2D", "DepthwiseConv2dNative"])?, None),

@@ -5,7 +5,8 @@
 //! `BatchNormalization` as the same arithmetic on its moving statistics; jax's centred
 //! `LayerNorm` and written-out softmax as jax2tf exports them),
 //! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`, a `Conv1D` as
-//! `ExpandDims → Conv2D → Squeeze`, Keras 3's wrapping of negative embedding ids, a Keras `Masking`. Converting
+//! `ExpandDims → Conv2D → Squeeze`, a `SeparableConv2D` as a depthwise then a 1×1
+//! convolution, Keras 3's wrapping of negative embedding ids, a Keras `Masking`. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
 //! over the needed nodes finds them first. A match names its output node, which builds the
 //! layer, and its inner nodes, which are then skipped; a match is only accepted when nothing
@@ -18,6 +19,7 @@ mod masking;
 mod normalization;
 mod recurrent;
 mod reduction;
+mod separable;
 mod softmax;
 mod swish;
 mod take;
@@ -47,6 +49,8 @@ pub(crate) enum Kind {
     DilatedConv(dilated_conv::DilatedConv),
     /// A 1-D convolution or pool instead of a 2-D one between `ExpandDims` and `Squeeze`.
     OneD(conv1d::OneD),
+    /// A `SeparableConv2D` instead of a depthwise then a 1×1 convolution.
+    Separable(separable::Separable),
     /// The value of `input` (Keras 3's wrapping of negative ids, for valid ids).
     PassThrough { input: TensorRef },
     /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop.
@@ -89,7 +93,7 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 9] = [
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 10] = [
         recurrent::find,
         masking::find,
         normalization::find,
@@ -98,6 +102,7 @@ pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Pla
         swish::find,
         dilated_conv::find,
         conv1d::find,
+        separable::find,
         take::find,
     ];
     // Later nodes first, so a larger pattern claims its nodes before a sub-pattern could.
@@ -129,6 +134,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::BatchNorm(bn) => normalization::build_batch_norm(ctx, node, bn)?,
         Kind::DilatedConv(conv) => dilated_conv::build(ctx, node, conv)?,
         Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
+        Kind::Separable(separable) => separable::build(ctx, node, separable)?,
         Kind::Recurrent(recurrent) => recurrent::build(ctx, node, recurrent)?,
         Kind::Softmax(softmax) => softmax::build(ctx, node, softmax)?,
         Kind::Masking(masking) => masking::build(ctx, node, masking)?,

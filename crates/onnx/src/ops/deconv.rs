@@ -160,7 +160,8 @@ impl Translator {
         };
         let filter = self.emit_f32(&self.part("filter"), filter.view(), &filter_shape);
         let sizes: Vec<i64> = conv_sizes.iter().chain([&filters]).map(|&s| s as i64).collect();
-        let input_sizes = self.batch_and(&image, &sizes);
+        // The batch read from `x`: only the convolution reads a 1-D one's `ExpandDims`.
+        let input_sizes = self.batch_and(&x, &sizes);
         let attrs: Attrs = vec![
             ("T", float_type()),
             ("strides", tf_window_attr(&conv_window.strides)),

@@ -180,7 +180,7 @@ pub(super) fn channel_scale(
     let channels = scale.len();
     let kernel = ArrayD::from_shape_vec(vec![1, 1, channels, 1], scale).map_err(|e| ctx.refuse(node, e.to_string()))?;
     let conv = Conv::new(Window::new(vec![1, 1], Padding::Valid), ConvVariant::Depthwise { depth_multiplier: 1 });
-    crate::ops::nn::conv::add(ctx, node, tensor, conv, kernel)
+    crate::ops::nn::conv::add(ctx, node, tensor, conv, vec![kernel])
 }
 
 /// `Rescaling`'s scale and offset, read back from a layer this module built.

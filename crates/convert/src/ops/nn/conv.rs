@@ -74,19 +74,20 @@ pub(crate) fn build(
     } else {
         Conv::grouped(window, channels, kernel).map_err(|e| ctx.refuse(node, e))?
     };
-    add(ctx, node, input, conv, kernel)
+    add(ctx, node, input, conv, vec![kernel])
 }
 
-/// Adds `conv` of `input` with its Keras `kernel` (no bias yet) as `node`'s layer.
+/// Adds `conv` of `input` with its Keras `kernels` (one, or a separable convolution's
+/// depthwise then pointwise kernel; no bias yet) as `node`'s layer.
 pub(crate) fn add(
     ctx: &mut Context,
     node: &NodeDef,
     input: KTensor,
     conv: Conv,
-    kernel: ArrayD<f32>,
+    kernels: Vec<ArrayD<f32>>,
 ) -> Result<Value, ConvertError> {
     let shape =
         conv.output_shape(&input.shape).map_err(|e| ctx.refuse(node, format!("input {:?}: {e}", input.shape)))?;
     let name = ctx.layer_name(&node.name);
-    Ok(ctx.add_layer(node, conv.layer(&name, input.layer, vec![kernel], None), shape))
+    Ok(ctx.add_layer(node, conv.layer(&name, input.layer, kernels, None), shape))
 }

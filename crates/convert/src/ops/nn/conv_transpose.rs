@@ -9,12 +9,14 @@
 //! `ceil(out / stride) = in` for SAME); Keras picks one from `output_padding`, so that is
 //! chosen to reproduce the requested size, or the node is refused when no value Keras
 //! accepts (`0 ≤ output_padding < stride`) does. A following `BiasAdd` and activation are
-//! fused as for `Conv2D` (the spec decides).
+//! fused as for `Conv2D` (the spec decides). Keras `Conv1DTranspose` (`tf.nn.conv1d_transpose`:
+//! the 2-D op between `ExpandDims` and `Squeeze`) is built here from `patterns::conv1d`.
 
+use ndarray::ArrayD;
 use tf2h5_keras::spec::{Conv, ConvVariant, Padding, Window};
 use tf2h5_tf::pb::NodeDef;
 
-use crate::context::{Context, Dim, Value};
+use crate::context::{Context, Dim, KTensor, Value};
 use crate::ConvertError;
 
 pub(super) fn backprop_input(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
@@ -33,15 +35,29 @@ pub(super) fn backprop_input(ctx: &mut Context, node: &NodeDef) -> Result<Value,
         dilation: super::spatial(ctx, node, "dilations", rank, Some(1))?,
         padding: super::padding(ctx, node)?,
     };
+    let target = output_lengths(ctx, node, rank, kernel.shape()[rank])?;
+    build(ctx, node, input, kernel, window, &target)
+}
+
+/// The Keras transposed convolution of `input` by `kernel` (k…, filters, in) over `window`
+/// whose output has the spatial sizes `target`, as `node`'s layer.
+pub(crate) fn build(
+    ctx: &mut Context,
+    node: &NodeDef,
+    input: KTensor,
+    kernel: ArrayD<f32>,
+    window: Window,
+    target: &[usize],
+) -> Result<Value, ConvertError> {
     window.check().map_err(|e| ctx.refuse(node, e))?;
-    let (filters, kernel_in) = (kernel.shape()[rank], kernel.shape()[rank + 1]);
-    if input.channels() != Some(kernel_in) {
+    let rank = window.rank();
+    if kernel.ndim() != rank + 2 || input.rank() != rank + 2 || input.channels() != kernel.shape().last().copied() {
         return Err(ctx.refuse(
             node,
             format!("input {:?} does not match the filter {:?} (k…, out, in)", input.shape, kernel.shape()),
         ));
     }
-    let target = output_lengths(ctx, node, rank, filters)?;
+    let filters = kernel.shape()[rank];
     let lengths: Vec<usize> = input.shape[1..=rank]
         .iter()
         .map(|d| d.ok_or_else(|| ctx.refuse(node, format!("input {:?} has unknown spatial sizes", input.shape))))
@@ -50,7 +66,7 @@ pub(super) fn backprop_input(ctx: &mut Context, node: &NodeDef) -> Result<Value,
     let output_padding = if (0..rank).all(|a| conv.transposed_length(a, lengths[a], None) == target[a]) {
         None
     } else {
-        Some(output_padding(&window, &lengths, &target).ok_or_else(|| {
+        Some(output_padding(&window, &lengths, target).ok_or_else(|| {
             ctx.refuse(
                 node,
                 format!(
@@ -61,11 +77,16 @@ pub(super) fn backprop_input(ctx: &mut Context, node: &NodeDef) -> Result<Value,
         })?)
     };
     let conv = Conv::new(window, ConvVariant::Transposed { filters, output_padding });
-    super::conv::add(ctx, node, input, conv, kernel)
+    super::conv::add(ctx, node, input, conv, vec![kernel])
 }
 
 /// The spatial output sizes `input_sizes` asks for, checked against the filter's channels.
-fn output_lengths(ctx: &Context, node: &NodeDef, rank: usize, filters: usize) -> Result<Vec<usize>, ConvertError> {
+pub(crate) fn output_lengths(
+    ctx: &Context,
+    node: &NodeDef,
+    rank: usize,
+    filters: usize,
+) -> Result<Vec<usize>, ConvertError> {
     let sizes = ctx.dims_input(node, 0)?.values;
     let known = |d: &Dim| match *d {
         Dim::Known(v) if v > 0 => Some(v as usize),

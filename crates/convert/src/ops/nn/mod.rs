@@ -3,9 +3,9 @@
 //! Shared here: NHWC, spatial (`[1, s…, 1]`) and padding attributes.
 
 pub(crate) mod activation;
-mod bias_add;
+pub(crate) mod bias_add;
 pub(crate) mod conv;
-mod conv_transpose;
+pub(crate) mod conv_transpose;
 mod fused_batch_norm;
 pub(crate) mod pool;
 mod recurrent;
