@@ -680,6 +680,22 @@ def case_torch_vit_tiny():
     return VitTiny(), (3, 16, 16), desc
 
 
+def case_torchvision_vit():
+    from torchvision.models import VisionTransformer
+
+    desc = ("torchvision.models.VisionTransformer (image 16, patch 4, 2 layers, 2 heads, hidden 32, MLP 64, "
+            "5 classes), NCHW 3x16x16: conv_proj patches, a class token expanded and concatenated, learned "
+            "positions, pre-norm encoder blocks whose nn.MultiheadAttention (batch_first) reshapes q, k, v "
+            "to (T, N*2, 16) (the batch merged with the heads), exact GELU MLP, LayerNorm, head on the "
+            "class token. torchvision zero-initialises the head: drawn from N(0, 0.2) here.")
+    model = VisionTransformer(image_size=16, patch_size=4, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
+                              num_classes=5)
+    with torch.no_grad():
+        model.heads.head.weight.normal_(0, 0.2)
+        model.heads.head.bias.normal_(0, 0.2)
+    return model, (3, 16, 16), desc
+
+
 def case_torch_decoder_block():
     desc = ("Autoencoder decoder, NCHW 3x8x8: Conv2d(3,8,3,stride 2,padding 1,no bias) + BatchNorm2d + "
             "ReLU (8x4x4); ConvTranspose2d(8,6,4,stride 2,padding 1,no bias) + BatchNorm2d + "
@@ -780,6 +796,7 @@ CASES = {"torch_resnet_block": case_torch_resnet_block, "torch_mobile_block": ca
          "torch_bilinear_head": case_torch_bilinear_head, "torch_unet": case_torch_unet,
          "torch_vit_stem": case_torch_vit_stem,
          "torch_vit_tiny": case_torch_vit_tiny,
+         "torchvision_vit": case_torchvision_vit,
          "torch_conv1d_block": case_torch_conv1d_block, "torch_pool1d_block": case_torch_pool1d_block,
          "torch_pool3d_block": case_torch_pool3d_block, "torch_grouped_deconv": case_torch_grouped_deconv,
          "torch_deconv1d_block": case_torch_deconv1d_block, "torch_deconv3d_block": case_torch_deconv3d_block,

@@ -166,8 +166,9 @@ impl Translator {
             return Err(unsupported!("a global pool of {:?} (no spatial axis)", x.shape));
         }
         // tf2onnx writes a mean over the last axis of a sequence (a layer norm's moments) as a
-        // global pool of (N, T, C): reduced where it is held, as TF's own `Mean` was.
-        let x = if rank == 3 && x.layout == identity(3) {
+        // global average pool of (N, T, C): reduced where it is held, as TF's own `Mean` was.
+        // A max has no such pattern to join: it stays a channels-last global pool.
+        let x = if op == "Mean" && rank == 3 && x.layout == identity(3) {
             x
         } else {
             self.held_as(&x, &channels_last_layout(rank), &self.part("channels_last"))?
@@ -204,6 +205,10 @@ mod tests {
         assert_eq!(ops, ["Placeholder", "Transpose", "MaxPool3D", "MaxPool3D", "Transpose"]);
         let ops = translated_ops(&[-1, 2, 6, 8, 8], pool("GlobalMaxPool", vec![]), vec![]).unwrap();
         assert!(ops.contains(&"Max".to_string()), "{ops:?}");
+        // A sequence's global max pool is a channels-last GlobalMaxPooling1D (magika's), not a
+        // max over its last axis in place, which no Keras layer computes.
+        let ops = translated_ops(&[-1, 2, 9], pool("GlobalMaxPool", vec![]), vec![]).unwrap();
+        assert_eq!(ops, ["Placeholder", "Transpose", "Max", "Transpose"]);
         let error = translated_ops(&[-1, 2, 9], pool("AveragePool", vec![ints_attr("kernel_shape", &[3, 3])]), vec![])
             .unwrap_err();
         assert!(error.contains("kernel_shape"), "{error}");
