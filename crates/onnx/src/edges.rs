@@ -204,10 +204,7 @@ impl Translator {
             (TO_NHWC.to_vec(), "to_nhwc")
         } else if batch != 0 {
             // A Keras model gives its batch first: the ONNX tensor with the batch moved there.
-            let layout = batch_first(rank, batch);
-            self.moved_batch_outputs
-                .push(format!("'{name}' (ONNX axes {layout:?}, the batch on axis {batch} in ONNX)"));
-            (layout, "batch_first")
+            (batch_first(rank, batch), "batch_first")
         } else {
             (identity(rank), "to_onnx_layout")
         };

@@ -100,8 +100,6 @@ pub(crate) struct Translator {
     /// Integer TF nodes computed by a reshape, with the tensor reshaped: a one-hot reads the
     /// ids from before an `Unsqueeze` ([`crate::ops::lookup`]).
     pub(crate) reshaped_ids: HashMap<String, Tensor>,
-    /// Graph outputs whose batch is not ONNX axis 0, as the report names them.
-    pub(crate) moved_batch_outputs: Vec<String>,
     /// Each graph output's ONNX axes in the order the translated graph gives them.
     pub(crate) output_axes: Vec<(String, Vec<usize>)>,
 }
@@ -169,8 +167,17 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         outputs.push(t.output(&output.name, options)?);
     }
     let mut layout = crate::edges::layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
-    if !t.moved_batch_outputs.is_empty() {
-        layout += &format!("; outputs given batch-first: {}", t.moved_batch_outputs.join(", "));
+    // Outputs whose batch is not ONNX axis 0 are the ones given batch-first (axis 0 holds it).
+    let moved_batch: Vec<String> = t
+        .output_axes
+        .iter()
+        .filter_map(|(name, axes)| {
+            let batch = axes.first().copied().filter(|&batch| batch != 0)?;
+            Some(format!("'{name}' (ONNX axes {axes:?}, the batch on axis {batch} in ONNX)"))
+        })
+        .collect();
+    if !moved_batch.is_empty() {
+        layout += &format!("; outputs given batch-first: {}", moved_batch.join(", "));
     }
     let tf_graph = pb::GraphDef { node: std::mem::take(&mut t.nodes), ..Default::default() };
     let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
@@ -294,7 +301,6 @@ impl Translator {
             recurrent: Recurrent::default(),
             integers: HashMap::new(),
             reshaped_ids: HashMap::new(),
-            moved_batch_outputs: Vec::new(),
             output_axes: Vec::new(),
         }
     }
