@@ -1426,6 +1426,92 @@ def case_frozen_lstm_stacked(out, ref):
     )
 
 
+def write_dynamic_rnn_case(out, case, description, make_cell, seq_shape, seed, head):
+    """A TF1 graph (control flow v1) of `tf.compat.v1.nn.dynamic_rnn(make_cell(), x)` on
+    (None, *seq_shape), frozen with `convert_variables_to_constants`: the input made
+    time-major and scattered into a TensorArray, a While frame reading it per step and writing
+    each output into another, gathered and made batch-major after the loop; the final state
+    leaves through the frame's Exits. `head(outputs, state)` gives the output `y`. Every
+    variable (the cell's kernels and biases) is drawn from a seeded RandomState. Runs in a fresh
+    process (it switches TF to graph mode and v1 control flow)."""
+    tf.compat.v1.disable_eager_execution()
+    tf.compat.v1.disable_control_flow_v2()
+    rs = np.random.RandomState(seed)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, *seq_shape], name="x")
+        outputs, state = tf.compat.v1.nn.dynamic_rnn(make_cell(), x, dtype=tf.float32)
+        tf.identity(head(outputs, state), name="y")
+        feeds = rs.standard_normal((BATCH, *seq_shape)).astype(np.float32)
+        with tf.compat.v1.Session() as session:
+            for v in tf.compat.v1.global_variables():
+                shape = tuple(v.shape)
+                if len(shape) == 1:
+                    value = rs.normal(0.0, 0.5, shape)
+                else:
+                    value = rs.normal(0.0, 1.0, shape) / np.sqrt(shape[0])
+                v.load(value.astype(np.float32), session)
+            expected = session.run("y:0", {x: feeds})
+            gd = tf.compat.v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["y"])
+    ops = op_histogram(gd)
+    assert ops["TensorArrayScatterV3"] == 1 and ops["TensorArrayWriteV3"] == 1 and ops["NextIteration"] > 0, ops
+    gd_bytes = gd.SerializeToString(deterministic=True)
+    frozen = tf.Graph()
+    with frozen.as_default():
+        tf.compat.v1.import_graph_def(gd, name="")
+        with tf.compat.v1.Session() as session:
+            golden = np.asarray(session.run("y:0", {"x:0": feeds}), dtype=np.float32)
+    np.testing.assert_array_equal(golden, expected)
+    d = os.path.join(out, case)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "frozen.pb"), "wb") as f:
+        f.write(gd_bytes)
+    np.save(os.path.join(d, "x.npy"), feeds)
+    np.save(os.path.join(d, "y.npy"), golden)
+    meta = {
+        "name": case,
+        "model": "frozen.pb",
+        "inputs": [{"name": "x", "file": "x.npy", "shape": [None, *seq_shape]}],
+        "outputs": [{"name": "y", "file": "y.npy"}],
+        "description": description,
+    }
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    size = sum(os.path.getsize(os.path.join(d, name)) for name in os.listdir(d))
+    print(f"== {case}: {len(gd.node)} nodes, {size} bytes on disk, output {list(golden.shape)}")
+    print("   ops    : " + ", ".join(f"{op}={c}" for op, c in sorted(ops.items())))
+    return size
+
+
+def case_frozen_dynamic_rnn_lstm(out, ref):
+    return write_dynamic_rnn_case(
+        out, "frozen_dynamic_rnn_lstm",
+        "TF1 tf.compat.v1.nn.dynamic_rnn over LSTMCell(5) (forget_bias 1.0, gates i j f o) on (6, 3), "
+        "frozen: TensorArray loop in a TF1 frame; y = the outputs (batch, 6, 5).",
+        lambda: tf.compat.v1.nn.rnn_cell.LSTMCell(5), (6, 3), 1931, lambda outputs, state: outputs,
+    )
+
+
+def case_frozen_dynamic_rnn_gru(out, ref):
+    return write_dynamic_rnn_case(
+        out, "frozen_dynamic_rnn_gru",
+        "TF1 tf.compat.v1.nn.dynamic_rnn over GRUCell(4) (gates r u, candidate kernel) on (5, 3), "
+        "frozen: TensorArray loop in a TF1 frame; y = the outputs (batch, 5, 4).",
+        lambda: tf.compat.v1.nn.rnn_cell.GRUCell(4), (5, 3), 1932, lambda outputs, state: outputs,
+    )
+
+
+def case_frozen_dynamic_rnn_simple(out, ref):
+    return write_dynamic_rnn_case(
+        out, "frozen_dynamic_rnn_simple",
+        "TF1 tf.compat.v1.nn.dynamic_rnn over BasicRNNCell(4) (tanh) on (7, 2), frozen: TensorArray "
+        "loop in a TF1 frame; y = the last step's output, outputs[:, -1] (batch, 4).",
+        lambda: tf.compat.v1.nn.rnn_cell.BasicRNNCell(4), (7, 2), 1933,
+        lambda outputs, state: outputs[:, -1],
+    )
+
+
 def case_frozen_gru_bidirectional(out, ref):
     rs = seed_all(1912)
     L = keras.layers
@@ -2200,31 +2286,39 @@ def case_tf_refused_gelu(out, ref):
 
 def case_tf_refused_dynamic_rnn(out, ref):
     """`tf_refused/dynamic_rnn_frozen.pb`: a TF1 graph (control flow v1) of
-    `tf.compat.v1.nn.dynamic_rnn` over an `LSTMCell(4)` on (5, 3), frozen. Its loop runs over
-    TensorArrays (`TensorArrayScatterV3`/`ReadV3`/`WriteV3`/`GatherV3`), not the TensorLists of
-    Keras layers: tf2h5 refuses it naming the loop. Runs in a fresh process (it switches TF to
-    graph mode and v1 control flow)."""
+    `tf.compat.v1.nn.dynamic_rnn` over an `LSTMCell(4)` on (5, 3) with `sequence_length` (an
+    int32 input `lengths`), frozen. Its loop over TensorArrays keeps each row's state and writes
+    zeros past its length (`Select`): no Keras layer masks by length, so tf2h5 refuses it naming
+    the loop and sequence_length. `tf_refused/dynamic_rnn_peepholes.pb`: the same without
+    `sequence_length` but with `LSTMCell(4, use_peepholes=True)`, which no Keras LSTM computes:
+    refused naming the loop. Runs in a fresh process (it switches TF to graph mode and v1
+    control flow)."""
     tf.compat.v1.disable_eager_execution()
     tf.compat.v1.disable_control_flow_v2()
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.set_random_seed(1919)
-        x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="x")
-        cell = tf.compat.v1.nn.rnn_cell.LSTMCell(4)
-        outputs, _ = tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=tf.float32)
-        tf.identity(outputs[:, -1], name="y")
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            gd = tf.compat.v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["y"])
-    ops = op_histogram(gd)
-    assert ops["TensorArrayScatterV3"] == 1 and ops["NextIteration"] > 0, ops
     d = os.path.join(out, "tf_refused")
     os.makedirs(d, exist_ok=True)
-    data = gd.SerializeToString(deterministic=True)
-    with open(os.path.join(d, "dynamic_rnn_frozen.pb"), "wb") as f:
-        f.write(data)
-    print(f"== tf_refused/dynamic_rnn_frozen.pb: {len(gd.node)} nodes")
-    return len(data)
+    size = 0
+    for name, with_lengths, peepholes in [("dynamic_rnn_frozen", True, False), ("dynamic_rnn_peepholes", False, True)]:
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.set_random_seed(1919)
+            x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="x")
+            lengths = tf.compat.v1.placeholder(tf.int32, [None], name="lengths") if with_lengths else None
+            cell = tf.compat.v1.nn.rnn_cell.LSTMCell(4, use_peepholes=peepholes)
+            outputs, _ = tf.compat.v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)
+            tf.identity(outputs[:, -1], name="y")
+            with tf.compat.v1.Session() as session:
+                session.run(tf.compat.v1.global_variables_initializer())
+                gd = tf.compat.v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["y"])
+        ops = op_histogram(gd)
+        assert ops["TensorArrayScatterV3"] == 1 and ops["NextIteration"] > 0, ops
+        assert (ops["Select"] > 0) == with_lengths, ops
+        data = gd.SerializeToString(deterministic=True)
+        with open(os.path.join(d, f"{name}.pb"), "wb") as f:
+            f.write(data)
+        print(f"== tf_refused/{name}.pb: {len(gd.node)} nodes")
+        size += len(data)
+    return size
 
 
 def case_dynamic_fcn(out, ref):
@@ -2726,6 +2820,9 @@ CASES = [
     ("sm_masking_rnn", case_sm_masking_rnn),
     ("frozen_masking_rnn", case_frozen_masking_rnn),
     ("frozen_gru_bidirectional", case_frozen_gru_bidirectional),
+    ("frozen_dynamic_rnn_lstm", case_frozen_dynamic_rnn_lstm),
+    ("frozen_dynamic_rnn_gru", case_frozen_dynamic_rnn_gru),
+    ("frozen_dynamic_rnn_simple", case_frozen_dynamic_rnn_simple),
     ("mobile_block", case_mobile_block),
     ("efficient_block", case_efficient_block),
     ("convnext_block", case_convnext_block),
@@ -2761,7 +2858,8 @@ CASES = [
 # counter, and these files hold function names (SavedModels; a frozen graph that keeps
 # function calls), so their bytes would otherwise depend on what ran before.
 FRESH_PROCESS_CASES = SAVED_MODEL_CASES | RNN_SAVED_MODEL_CASES | {
-    "frozen_function_call", "upsample_block", "tf_refused_dynamic_rnn"}
+    "frozen_function_call", "upsample_block", "tf_refused_dynamic_rnn", "frozen_dynamic_rnn_lstm",
+    "frozen_dynamic_rnn_gru", "frozen_dynamic_rnn_simple"}
 
 
 def main():

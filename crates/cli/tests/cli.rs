@@ -482,7 +482,8 @@ fn refusal_after_path(model: &str) -> String {
 /// Loops that tf2h5 does not convert are refused as loops, naming the loop and the layer (name
 /// scope) it came from, in both forms: a `tf.while_loop` frozen to TF1 frames (raised back to
 /// a `While` at load) and as a SavedModel `While`, a masked Bidirectional LSTM (zeros at masked steps),
-/// and a frozen TF1 `dynamic_rnn` (a loop over TensorArrays).
+/// and frozen TF1 `dynamic_rnn`s (loops over TensorArrays) masked by `sequence_length` or over a
+/// peephole LSTM cell.
 #[test]
 fn loops_are_refused_naming_the_loop_and_its_layer() {
     assert_eq!(
@@ -506,8 +507,16 @@ fn loops_are_refused_naming_the_loop_and_its_layer() {
     );
     assert_eq!(
         refusal_after_path("tf_refused/dynamic_rnn_frozen.pb"),
-        "node 'rnn/while/while_context' (While): a TF1 While loop over TensorArrays from 'rnn' (tf.compat.v1.nn.dynamic_rnn, or a \
-         tf.while_loop of TF1): tf2h5 converts the TensorList loops of Keras LSTM, GRU and SimpleRNN layers only"
+        "node 'rnn/while/while_context' (While): a TF1 While loop over TensorArrays from 'rnn' that masks its steps by \
+         length (tf.compat.v1.nn.dynamic_rnn's sequence_length): no Keras layer masks by length; dynamic_rnn without \
+         sequence_length converts"
+    );
+    assert_eq!(
+        refusal_after_path("tf_refused/dynamic_rnn_peepholes.pb"),
+        "node 'rnn/while/while_context' (While): a TF1 While loop over TensorArrays from 'rnn' that is not a \
+         tf.compat.v1.nn.dynamic_rnn as tf2h5 converts them (batch-major input, no sequence_length, an LSTMCell, \
+         BasicLSTMCell, GRUCell or BasicRNNCell without peepholes, projections or clipping, its outputs read rather \
+         than its final state)"
     );
 }
 

@@ -14,6 +14,7 @@
 
 mod conv1d;
 mod dilated_conv;
+mod dynamic_rnn;
 mod gelu;
 mod masking;
 mod normalization;
@@ -53,7 +54,8 @@ pub(crate) enum Kind {
     Separable(separable::Separable),
     /// The value of `input` (Keras 3's wrapping of negative ids, for valid ids).
     PassThrough { input: TensorRef },
-    /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop.
+    /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop (tf-keras's and Keras 3's
+    /// over TensorLists, or TF1 `dynamic_rnn`'s over TensorArrays).
     Recurrent(Box<recurrent::Recurrent>),
     /// `Softmax` over one axis, from written-out arithmetic.
     Softmax(softmax::Softmax),
@@ -93,8 +95,9 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 10] = [
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 11] = [
         recurrent::find,
+        dynamic_rnn::find,
         masking::find,
         normalization::find,
         softmax::find,

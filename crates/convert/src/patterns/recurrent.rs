@@ -47,19 +47,19 @@ use crate::ConvertError;
 #[derive(Debug, Clone)]
 pub(crate) struct Recurrent {
     /// The (batch, time, features) input.
-    input: TensorRef,
+    pub(super) input: TensorRef,
     /// The (batch, time) mask the loop applies per step, if any.
-    mask: Option<TensorRef>,
+    pub(super) mask: Option<TensorRef>,
     /// The layer's name scope (`model/lstm`).
-    scope: String,
-    kind: RecurrentKind,
-    activation: &'static str,
-    recurrent_activation: &'static str,
-    return_sequences: bool,
-    go_backwards: bool,
-    kernel: ArrayD<f32>,
-    recurrent_kernel: ArrayD<f32>,
-    bias: Option<ArrayD<f32>>,
+    pub(super) scope: String,
+    pub(super) kind: RecurrentKind,
+    pub(super) activation: &'static str,
+    pub(super) recurrent_activation: &'static str,
+    pub(super) return_sequences: bool,
+    pub(super) go_backwards: bool,
+    pub(super) kernel: ArrayD<f32>,
+    pub(super) recurrent_kernel: ArrayD<f32>,
+    pub(super) bias: Option<ArrayD<f32>>,
 }
 
 /// The recurrent layer ending at `output` (the `Transpose` or last-step `StridedSlice` of the
@@ -75,18 +75,8 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     };
     let stack = view.producer(&view.input(output, 0)?, &["TensorListStack"])?;
     let stacked = view.input(stack, 0)?;
-    let graph = view.graph;
-    let while_node = graph.node(&stacked.node).filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile"))?;
-    let function = |attr: &str| match while_node.attr.get(attr).and_then(|a| a.value.as_ref()) {
-        Some(AttrValue::Func(f)) => tf2h5_tf::loop_function(&graph.graph, &f.name).ok(),
-        _ => None,
-    };
-    let (body, cond) = (function("body")?, function("cond")?);
+    let (while_node, body, cond, loop_inputs) = loop_parts(view, &stacked)?;
     let body = Body::new(&body);
-    let loop_inputs: Vec<TensorRef> = graph.data_inputs(while_node).map(|r| context::resolve(graph, &r)).collect();
-    if loop_inputs.len() != body.f.inputs.len() || body.f.outputs.len() != loop_inputs.len() {
-        return None;
-    }
     // The output list: written at the time step (or at 0, keeping only the last step).
     let out_slot = stacked.output;
     let set = body.producer(body.f.outputs.get(out_slot)?, "TensorListSetItem")?;
@@ -112,16 +102,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         None if !return_sequences && body.int_constant(&body.input(set, 1)?)? == 0 => {}
         _ => return None,
     }
-    // The time step counts from 0 by 1, and the cond compares it.
-    (view.ints(&loop_inputs[time_slot])? == [0]).then_some(())?;
-    let step = body.producer(&body.f.outputs[time_slot], "AddV2")?;
-    let [a, b] = [body.input(step, 0)?, body.input(step, 1)?];
-    let counts = |t: &TensorRef, one: &TensorRef| body.arg(t) == Some(time_slot) && body.int_constant(one) == Some(1);
-    (counts(&a, &b) || counts(&b, &a)).then_some(())?;
-    // (Beside it the cond may bound the loop counter: tf.while_loop's maximum_iterations.)
-    let cond_body = Body::new(&cond);
-    let compares_time = |less: &&NodeDef| cond_body.input(less, 0).and_then(|t| cond_body.arg(&t)) == Some(time_slot);
-    cond.nodes.iter().filter(|n| n.op == "Less").find(compares_time)?;
+    counts_time(view, &body, &cond, &loop_inputs, time_slot)?;
     // The sequence: x transposed to time-major (and reversed for go_backwards).
     let (input, go_backwards) = time_major_source(view, &loop_inputs[in_slot])?;
     // The mask (batch, time), read at the time step: `ExpandDims(mask, -1)`, made time-major
@@ -156,18 +137,8 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         let zeros = view.producer(&loop_inputs[*slot], &["Fill"])?;
         (view.scalar(&view.input(zeros, 1)?)? == 0.0).then_some(())?;
     }
-    // The nodes of the layer: what the loop and the stack need that the input (and the
-    // mask) do not.
-    let names = [output.name.clone()];
-    let layer_nodes = graph.nodes_needed_by(&names).ok()?;
-    let sources: Vec<String> = std::iter::once(&input).chain(&mask).map(|t| t.node.clone()).collect();
-    let input_nodes: HashSet<String> = graph.nodes_needed_by(&sources).ok()?.into_iter().collect();
-    let inner: Vec<&NodeDef> = layer_nodes
-        .iter()
-        .filter(|n| **n != output.name && !input_nodes.contains(*n))
-        .filter_map(|n| graph.node(n))
-        .collect();
-    closed(view, &inner, output).then_some(())?;
+    let sources: Vec<&TensorRef> = std::iter::once(&input).chain(&mask).collect();
+    let inner = layer_nodes(view, output, &sources)?;
     let recurrent = Recurrent {
         input,
         mask,
@@ -181,7 +152,59 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         recurrent_kernel: cell.recurrent_kernel,
         bias: cell.bias,
     };
-    Some(Match { inner: inner.iter().map(|n| n.name.clone()).collect(), kind: Kind::Recurrent(Box::new(recurrent)) })
+    Some(Match { inner, kind: Kind::Recurrent(Box::new(recurrent)) })
+}
+
+/// The `While` loop whose output `tensor` is, with its body and cond (graph form) and its
+/// inputs (aliases resolved), one per loop value.
+pub(super) fn loop_parts<'g>(
+    view: &View<'g>,
+    tensor: &TensorRef,
+) -> Option<(&'g NodeDef, LoopFunction, LoopFunction, Vec<TensorRef>)> {
+    let graph = view.graph;
+    let while_node = graph.node(&tensor.node).filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile"))?;
+    let function = |attr: &str| match while_node.attr.get(attr).and_then(|a| a.value.as_ref()) {
+        Some(AttrValue::Func(f)) => tf2h5_tf::loop_function(&graph.graph, &f.name).ok(),
+        _ => None,
+    };
+    let (body, cond) = (function("body")?, function("cond")?);
+    let loop_inputs: Vec<TensorRef> = graph.data_inputs(while_node).map(|r| context::resolve(graph, &r)).collect();
+    let counts_match = loop_inputs.len() == body.inputs.len() && body.outputs.len() == loop_inputs.len();
+    counts_match.then_some((while_node, body, cond, loop_inputs))
+}
+
+/// The loop value `time_slot` is the time step: from 0, one more per step, compared by the
+/// cond (beside it the cond may bound a loop counter: tf.while_loop's maximum_iterations).
+pub(super) fn counts_time(
+    view: &View,
+    body: &Body,
+    cond: &LoopFunction,
+    loop_inputs: &[TensorRef],
+    time_slot: usize,
+) -> Option<()> {
+    (view.ints(&loop_inputs[time_slot])? == [0]).then_some(())?;
+    let step = body.producer(&body.f.outputs[time_slot], "AddV2")?;
+    let [a, b] = [body.input(step, 0)?, body.input(step, 1)?];
+    let counts = |t: &TensorRef, one: &TensorRef| body.arg(t) == Some(time_slot) && body.int_constant(one) == Some(1);
+    (counts(&a, &b) || counts(&b, &a)).then_some(())?;
+    let cond_body = Body::new(cond);
+    let compares_time = |less: &&NodeDef| cond_body.input(less, 0).and_then(|t| cond_body.arg(&t)) == Some(time_slot);
+    cond.nodes.iter().filter(|n| n.op == "Less").find(compares_time).map(|_| ())
+}
+
+/// The inner nodes of the layer ending at `output`: what the loop and its read-out need that
+/// the `sources` (the input, and the mask) do not; `None` unless only the layer reads them.
+pub(super) fn layer_nodes(view: &View, output: &NodeDef, sources: &[&TensorRef]) -> Option<Vec<String>> {
+    let graph = view.graph;
+    let layer_nodes = graph.nodes_needed_by(std::slice::from_ref(&output.name)).ok()?;
+    let sources: Vec<String> = sources.iter().map(|t| t.node.clone()).collect();
+    let input_nodes: HashSet<String> = graph.nodes_needed_by(&sources).ok()?.into_iter().collect();
+    let inner: Vec<&NodeDef> = layer_nodes
+        .iter()
+        .filter(|n| **n != output.name && !input_nodes.contains(*n))
+        .filter_map(|n| graph.node(n))
+        .collect();
+    closed(view, &inner, output).then(|| inner.iter().map(|n| n.name.clone()).collect())
 }
 
 /// Builds the layer of a match at its output node.
@@ -279,7 +302,7 @@ fn time_major_source(view: &View, list: &TensorRef) -> Option<(TensorRef, bool)>
 }
 
 /// Zeros of a computed shape (`ZerosLike`, or `Fill` with 0).
-fn is_zeros(view: &View, tensor: &TensorRef) -> Option<()> {
+pub(super) fn is_zeros(view: &View, tensor: &TensorRef) -> Option<()> {
     if view.producer(tensor, &["ZerosLike"]).is_some() {
         return Some(());
     }
@@ -319,17 +342,17 @@ fn closed(view: &View, inner: &[&NodeDef], output: &NodeDef) -> bool {
 }
 
 /// A loop function's nodes, read through `Identity`.
-struct Body<'f> {
-    f: &'f LoopFunction,
+pub(super) struct Body<'f> {
+    pub(super) f: &'f LoopFunction,
     nodes: HashMap<&'f str, &'f NodeDef>,
 }
 
 impl<'f> Body<'f> {
-    fn new(f: &'f LoopFunction) -> Self {
+    pub(super) fn new(f: &'f LoopFunction) -> Self {
         Body { f, nodes: f.nodes.iter().map(|n| (n.name.as_str(), n)).collect() }
     }
 
-    fn resolve(&self, tensor: &TensorRef) -> TensorRef {
+    pub(super) fn resolve(&self, tensor: &TensorRef) -> TensorRef {
         let mut current = tensor.clone();
         for _ in 0..self.nodes.len() {
             match self.nodes.get(current.node.as_str()) {
@@ -343,17 +366,17 @@ impl<'f> Body<'f> {
         current
     }
 
-    fn input(&self, node: &NodeDef, index: usize) -> Option<TensorRef> {
+    pub(super) fn input(&self, node: &NodeDef, index: usize) -> Option<TensorRef> {
         let input = node.input.iter().filter_map(|i| TensorRef::parse(i)).nth(index)?;
         Some(self.resolve(&input))
     }
 
-    fn node(&self, tensor: &TensorRef) -> Option<&'f NodeDef> {
+    pub(super) fn node(&self, tensor: &TensorRef) -> Option<&'f NodeDef> {
         self.nodes.get(self.resolve(tensor).node.as_str()).copied()
     }
 
     /// The node computing `tensor` (output 0), if its op is `op`.
-    fn producer(&self, tensor: &TensorRef, op: &str) -> Option<&'f NodeDef> {
+    pub(super) fn producer(&self, tensor: &TensorRef, op: &str) -> Option<&'f NodeDef> {
         let resolved = self.resolve(tensor);
         self.node(&resolved).filter(|n| n.op == op && resolved.output == 0)
     }
@@ -368,7 +391,7 @@ impl<'f> Body<'f> {
     }
 
     /// The loop slot of a placeholder.
-    fn arg(&self, tensor: &TensorRef) -> Option<usize> {
+    pub(super) fn arg(&self, tensor: &TensorRef) -> Option<usize> {
         let node = self.node(tensor)?;
         if node.op != "Placeholder" {
             return None;
@@ -376,7 +399,7 @@ impl<'f> Body<'f> {
         self.f.inputs.iter().position(|i| *i == node.name)
     }
 
-    fn int_constant(&self, tensor: &TensorRef) -> Option<i64> {
+    pub(super) fn int_constant(&self, tensor: &TensorRef) -> Option<i64> {
         let node = self.producer(tensor, "Const")?;
         let value = ConstTensor::from_node(node).ok()?;
         let ints: Vec<i64> = value.as_ints()?.iter().copied().collect();
@@ -388,7 +411,7 @@ impl<'f> Body<'f> {
 
     /// The operands of a commutative binary `op` at `tensor`, in either order, the first
     /// satisfying `first`.
-    fn operands<T>(
+    pub(super) fn operands<T>(
         &self,
         tensor: &TensorRef,
         ops: &[&str],
@@ -403,7 +426,7 @@ impl<'f> Body<'f> {
     }
 
     /// `act(t)` for a Keras activation op: its name and input.
-    fn activation(&self, tensor: &TensorRef) -> Option<(&'static str, TensorRef)> {
+    pub(super) fn activation(&self, tensor: &TensorRef) -> Option<(&'static str, TensorRef)> {
         let node = self.node(tensor)?;
         let name = match node.op.as_str() {
             "Tanh" => "tanh",
@@ -419,7 +442,7 @@ impl<'f> Body<'f> {
     }
 
     /// `Split` output `k` of `tensor` into `parts` along axis 1 (or -1): the split input.
-    fn split(&self, tensor: &TensorRef, parts: i64, k: usize) -> Option<TensorRef> {
+    pub(super) fn split(&self, tensor: &TensorRef, parts: i64, k: usize) -> Option<TensorRef> {
         let resolved = self.resolve(tensor);
         let node = self.node(&resolved).filter(|n| n.op == "Split")?;
         let axis = self.int_constant(&self.input(node, 0)?)?;
@@ -459,7 +482,7 @@ impl<'f> Body<'f> {
     }
 
     /// `MatMul(a, w)` without transposes: `(a, w)`.
-    fn matmul(&self, tensor: &TensorRef) -> Option<(TensorRef, TensorRef)> {
+    pub(super) fn matmul(&self, tensor: &TensorRef) -> Option<(TensorRef, TensorRef)> {
         let node = self.producer(tensor, "MatMul")?;
         let flag = |attr: &str| node.attr_bool_opt(attr).ok().flatten().unwrap_or(false);
         if flag("transpose_a") || flag("transpose_b") {
@@ -470,14 +493,14 @@ impl<'f> Body<'f> {
 }
 
 /// Where a body's weights come from: its constants, or the loop's constant inputs.
-struct Weights<'v, 'g> {
-    view: &'v View<'g>,
-    body: &'v Body<'v>,
-    loop_inputs: &'v [TensorRef],
+pub(super) struct Weights<'v, 'g> {
+    pub(super) view: &'v View<'g>,
+    pub(super) body: &'v Body<'v>,
+    pub(super) loop_inputs: &'v [TensorRef],
 }
 
 impl Weights<'_, '_> {
-    fn value(&self, tensor: &TensorRef) -> Option<ArrayD<f32>> {
+    pub(super) fn value(&self, tensor: &TensorRef) -> Option<ArrayD<f32>> {
         if let Some(node) = self.body.producer(tensor, "Const") {
             return ConstTensor::from_node(node).ok()?.as_f32().cloned();
         }
@@ -540,14 +563,14 @@ impl Weights<'_, '_> {
 }
 
 /// A recognised cell: its kind, activations, weights, and each state's slot and new value.
-struct Cell {
-    kind: RecurrentKind,
-    activation: &'static str,
-    recurrent_activation: &'static str,
-    kernel: ArrayD<f32>,
-    recurrent_kernel: ArrayD<f32>,
-    bias: Option<ArrayD<f32>>,
-    states: Vec<(usize, TensorRef)>,
+pub(super) struct Cell {
+    pub(super) kind: RecurrentKind,
+    pub(super) activation: &'static str,
+    pub(super) recurrent_activation: &'static str,
+    pub(super) kernel: ArrayD<f32>,
+    pub(super) recurrent_kernel: ArrayD<f32>,
+    pub(super) bias: Option<ArrayD<f32>>,
+    pub(super) states: Vec<(usize, TensorRef)>,
 }
 
 /// A cell's kernel, recurrent kernel, bias and the slot of the state it multiplies.
@@ -607,7 +630,7 @@ fn lstm(body: &Body, weights: &Weights, get: &NodeDef, new_h: &TensorRef) -> Opt
 }
 
 /// A GRU's update `h' = z·h + (1 − z)·hh`, both its forms': `(z, h's slot, hh)`.
-fn gru_update(body: &Body, new_h: &TensorRef) -> Option<(TensorRef, usize, TensorRef)> {
+pub(super) fn gru_update(body: &Body, new_h: &TensorRef) -> Option<(TensorRef, usize, TensorRef)> {
     let keep = |t: &TensorRef| -> Option<(TensorRef, usize)> {
         let node = body.node(t).filter(|n| n.op == "Mul")?;
         let [a, b] = [body.input(node, 0)?, body.input(node, 1)?];

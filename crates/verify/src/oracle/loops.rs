@@ -5,6 +5,11 @@
 //!   tract, region by region, the same way) on the loop values until cond says stop;
 //! - `TensorListReserve`, `TensorListFromTensor`, `TensorListGetItem`, `TensorListSetItem`,
 //!   `TensorListStack`, `TensorListLength`: a list is a vector of tensors;
+//! - TF1's `TensorArrayV3`, `TensorArrayScatterV3`, `TensorArrayReadV3`, `TensorArrayWriteV3`,
+//!   `TensorArrayGatherV3`, `TensorArraySizeV3` (`tf.compat.v1.nn.dynamic_rnn`'s loop): TF
+//!   orders the accesses to an array by its "flow" value, which each write returns and each
+//!   access reads, so here the flow *is* the array's contents (a list as above) and the
+//!   handle only says whether the array may grow;
 //! - `Split`, `SplitV`, `Unpack`, `ReverseV2`, which Keras's loops use and tract-tensorflow
 //!   lacks: slices of tract tensors.
 //!
@@ -27,11 +32,13 @@ use crate::VerifyError;
 /// Most iterations of one loop run (Keras loops run once per time step).
 const MAX_ITERATIONS: usize = 100_000;
 
-/// A value while running: a tensor, or a `TensorList` (unset elements are `None`).
+/// A value while running: a tensor, or a `TensorList` or a TensorArray's flow (unset
+/// elements are `None`), or a TensorArray's handle.
 #[derive(Clone)]
 enum Value {
     Tensor(Arc<Tensor>),
     List(Vec<Option<Arc<Tensor>>>),
+    TensorArray { dynamic_size: bool },
 }
 
 /// One graph to run: the main graph or a loop function.
@@ -63,6 +70,7 @@ fn is_host(op: &str) -> bool {
     // `Identity` too: a loop lowered to frames and raised back hands TensorLists on through one.
     matches!(op, "While" | "StatelessWhile" | "Split" | "SplitV" | "Unpack" | "ReverseV2" | "Identity")
         || op.starts_with("TensorList")
+        || op.starts_with("TensorArray")
 }
 
 /// An integer attribute of `node`.
@@ -135,7 +143,7 @@ impl LoopOracle {
                     .to_plain_array_view::<f32>()
                     .map_err(tract_error)?
                     .to_owned()),
-                Value::List(_) => Err(oracle_error(format!("output '{}' is a TensorList", target.node))),
+                _ => Err(oracle_error(format!("output '{}' is a TensorList or TensorArray", target.node))),
             })
             .collect()
     }
@@ -191,8 +199,8 @@ impl LoopOracle {
             .iter()
             .map(|b| match &known[b] {
                 Value::Tensor(t) => Ok(t.clone()),
-                Value::List(_) => Err(oracle_error(format!(
-                    "a TensorList ('{b}'{}) reaches an op that is not a loop op",
+                _ => Err(oracle_error(format!(
+                    "a TensorList or TensorArray ('{b}'{}) reaches an op that is not a loop op",
                     in_function(graph)
                 ))),
             })
@@ -300,6 +308,28 @@ impl LoopOracle {
             let value = t.cast_to_scalar::<i64>().map_err(|e| fail(format!("input {i}: {e:#}")))?;
             usize::try_from(value).map_err(|_| fail(format!("index {value} is negative")))
         };
+        let indices = |i: usize| -> Result<Vec<usize>, VerifyError> {
+            ints(i)?
+                .into_iter()
+                .map(|v| usize::try_from(v).map_err(|_| fail(format!("index {v} is negative"))))
+                .collect()
+        };
+        let element = |items: &[Option<Arc<Tensor>>], i: usize| {
+            items.get(i).cloned().flatten().ok_or_else(|| fail(format!("element {i} is not set")))
+        };
+        let dynamic_size = || match inputs.first() {
+            Some(Value::TensorArray { dynamic_size }) => Ok(*dynamic_size),
+            _ => Err(fail("input 0 is not a TensorArray handle".into())),
+        };
+        // Writes `item` at `i` of an array's flow, growing it when the array may grow.
+        let write = |items: &mut Vec<Option<Arc<Tensor>>>, i: usize, item: Arc<Tensor>| {
+            if i >= items.len() && dynamic_size()? {
+                items.resize(i + 1, None);
+            }
+            let slot = items.get_mut(i).ok_or_else(|| fail(format!("index {i} is past the array's end")))?;
+            *slot = Some(item);
+            Ok::<_, VerifyError>(())
+        };
         let outputs: Vec<Value> = match node.op.as_str() {
             "While" | "StatelessWhile" => self.run_loop(node, inputs).map_err(|e| match e {
                 VerifyError::Oracle(m) => fail(m),
@@ -310,20 +340,11 @@ impl LoopOracle {
             "TensorListFromTensor" => {
                 let t = tensor(0)?;
                 let rows = t.shape().first().copied().ok_or_else(|| fail("a scalar cannot be unstacked".into()))?;
-                let items = (0..rows)
-                    .map(|r| {
-                        let mut row = t.slice(0, r, r + 1).map_err(tract_error)?;
-                        row.remove_axis(0).map_err(tract_error)?;
-                        Ok(Some(Arc::new(row)))
-                    })
-                    .collect::<Result<Vec<_>, VerifyError>>()?;
+                let items =
+                    (0..rows).map(|r| Ok(Some(Arc::new(item(&t, 0, r)?)))).collect::<Result<Vec<_>, VerifyError>>()?;
                 vec![Value::List(items)]
             }
-            "TensorListGetItem" => {
-                let (items, i) = (list(0)?, index(1)?);
-                let item = items.get(i).cloned().flatten().ok_or_else(|| fail(format!("element {i} is not set")))?;
-                vec![Value::Tensor(item)]
-            }
+            "TensorListGetItem" => vec![Value::Tensor(element(&list(0)?, index(1)?)?)],
             "TensorListSetItem" => {
                 let (mut items, i, item) = (list(0)?, index(1)?, tensor(2)?);
                 let slot = items.get_mut(i).ok_or_else(|| fail(format!("index {i} is past the list's end")))?;
@@ -332,24 +353,36 @@ impl LoopOracle {
             }
             "TensorListStack" => {
                 let items = list(0)?;
-                let tensors = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        t.as_ref().map(|t| (**t).clone()).ok_or_else(|| fail(format!("element {i} is not set")))
-                    })
-                    .collect::<Result<Vec<Tensor>, _>>()?;
-                if tensors.is_empty() {
-                    return Err(fail("stacking an empty list".into()));
-                }
-                let tensors = tensors
-                    .into_iter()
-                    .map(|mut t| t.insert_axis(0).map(|_| t))
-                    .collect::<TractResult<Vec<Tensor>>>()
-                    .map_err(tract_error)?;
-                let stacked = Tensor::stack_tensors(0, &tensors).map_err(tract_error)?;
-                vec![Value::Tensor(Arc::new(stacked))]
+                vec![Value::Tensor(Arc::new(stack(&items, 0..items.len()).map_err(fail)?))]
             }
+            "TensorArrayV3" => {
+                let dynamic_size = matches!(
+                    node.attr.get("dynamic_size").and_then(|a| a.value.as_ref()),
+                    Some(attr_value::Value::B(true))
+                );
+                vec![Value::TensorArray { dynamic_size }, Value::List(vec![None; index(0)?])]
+            }
+            "TensorArrayScatterV3" => {
+                let (at, value, mut items) = (indices(1)?, tensor(2)?, list(3)?);
+                if value.shape().first() != Some(&at.len()) {
+                    return Err(fail(format!("{} indices for a value of shape {:?}", at.len(), value.shape())));
+                }
+                for (row, i) in at.into_iter().enumerate() {
+                    write(&mut items, i, Arc::new(item(&value, 0, row)?))?;
+                }
+                vec![Value::List(items)]
+            }
+            "TensorArrayReadV3" => vec![Value::Tensor(element(&list(2)?, index(1)?)?)],
+            "TensorArrayWriteV3" => {
+                let (i, item, mut items) = (index(1)?, tensor(2)?, list(3)?);
+                write(&mut items, i, item)?;
+                vec![Value::List(items)]
+            }
+            "TensorArrayGatherV3" => {
+                let (at, items) = (indices(1)?, list(2)?);
+                vec![Value::Tensor(Arc::new(stack(&items, at).map_err(fail)?))]
+            }
+            "TensorArraySizeV3" => vec![Value::Tensor(Arc::new(tensor0(list(1)?.len() as i32)))],
             "Split" => {
                 let (axis, value) = (tensor(0)?.cast_to_scalar::<i64>().map_err(tract_error)?, tensor(1)?);
                 let parts = int_attr(node, "num_split").and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
@@ -397,13 +430,11 @@ impl LoopOracle {
                 let value = tensor(0)?;
                 let axis = int_attr(node, "axis").unwrap_or(0);
                 let axis = axis_of(axis, value.rank()).ok_or_else(|| fail(format!("axis {axis} is out of range")))?;
-                (0..value.shape()[axis])
-                    .map(|k| {
-                        let mut item = value.slice(axis, k, k + 1).map_err(tract_error)?;
-                        item.remove_axis(axis).map_err(tract_error)?;
-                        Ok(Value::Tensor(Arc::new(item)))
-                    })
-                    .collect::<Result<_, VerifyError>>()?
+                (0..value.shape()[axis]).map(|k| Ok(Value::Tensor(Arc::new(item(&value, axis, k)?)))).collect::<Result<
+                    _,
+                    VerifyError,
+                >>(
+                )?
             }
             "ReverseV2" => {
                 let mut value = (*tensor(0)?).clone();
@@ -478,6 +509,29 @@ impl LoopOracle {
         self.ensure(graph, &mut known, &function.outputs)?;
         Ok(function.outputs.iter().map(|r| known[r].clone()).collect())
     }
+}
+
+/// Element `k` of `value` along `axis` (the axis removed).
+fn item(value: &Tensor, axis: usize, k: usize) -> Result<Tensor, VerifyError> {
+    let mut item = value.slice(axis, k, k + 1).map_err(tract_error)?;
+    item.remove_axis(axis).map_err(tract_error)?;
+    Ok(item)
+}
+
+/// The elements `at` of a list, stacked on a new axis 0; `Err` says which is missing.
+fn stack(items: &[Option<Arc<Tensor>>], at: impl IntoIterator<Item = usize>) -> Result<Tensor, String> {
+    let tensors = at
+        .into_iter()
+        .map(|i| {
+            let mut item = items.get(i).cloned().flatten().ok_or_else(|| format!("element {i} is not set"))?;
+            Arc::make_mut(&mut item).insert_axis(0).map_err(|e| format!("{e:#}"))?;
+            Ok(Arc::unwrap_or_clone(item))
+        })
+        .collect::<Result<Vec<Tensor>, String>>()?;
+    if tensors.is_empty() {
+        return Err("stacking no elements".into());
+    }
+    Tensor::stack_tensors(0, &tensors).map_err(|e| format!("{e:#}"))
 }
 
 fn in_function(graph: &Graph) -> String {

@@ -135,9 +135,9 @@ fn reader<'g>(ctx: &Context<'g>, node: &NodeDef, ops: &[&str]) -> Option<&'g Nod
     graph.nodes().iter().filter(|n| ops.contains(&n.op.as_str())).find(reads_node)
 }
 
-/// Why loop `node` is refused, naming its layer; a TF1 loop over `TensorArray`s (`dynamic_rnn`)
-/// and a masked RNN (its body keeps the previous state where the mask is 0: `Select`/`SelectV2`)
-/// say so.
+/// Why loop `node` is refused, naming its layer; a TF1 loop over `TensorArray`s (`dynamic_rnn`,
+/// masked by `sequence_length` when its body selects: `Select`/`SelectV2`) and a masked RNN
+/// (its body keeps the previous state where the mask is 0) say so.
 fn loop_refusal(ctx: &Context, node: &NodeDef) -> ConvertError {
     let scope = tf2h5_tf::loop_scope(&node.name);
     let body = match node.attr.get("body").and_then(|a| a.value.as_ref()) {
@@ -145,10 +145,18 @@ fn loop_refusal(ctx: &Context, node: &NodeDef) -> ConvertError {
         _ => None,
     };
     let has = |ops: &[&str]| body.as_ref().is_some_and(|b| b.nodes.iter().any(|n| ops.contains(&n.op.as_str())));
-    let message = if has(&["TensorArrayReadV3", "TensorArrayWriteV3"]) {
+    let tensor_arrays = has(&["TensorArrayReadV3", "TensorArrayWriteV3"]);
+    let message = if tensor_arrays && has(&["Select", "SelectV2"]) {
         format!(
-            "a TF1 While loop over TensorArrays from '{scope}' (tf.compat.v1.nn.dynamic_rnn, or a tf.while_loop of \
-             TF1): tf2h5 converts the TensorList loops of Keras LSTM, GRU and SimpleRNN layers only"
+            "a TF1 While loop over TensorArrays from '{scope}' that masks its steps by length \
+             (tf.compat.v1.nn.dynamic_rnn's sequence_length): no Keras layer masks by length; \
+             dynamic_rnn without sequence_length converts"
+        )
+    } else if tensor_arrays {
+        format!(
+            "a TF1 While loop over TensorArrays from '{scope}' that is not a tf.compat.v1.nn.dynamic_rnn as tf2h5 \
+             converts them (batch-major input, no sequence_length, an LSTMCell, BasicLSTMCell, GRUCell or \
+             BasicRNNCell without peepholes, projections or clipping, its outputs read rather than its final state)"
         )
     } else if has(&["Select", "SelectV2"]) {
         format!(
