@@ -1426,6 +1426,19 @@ def case_frozen_lstm_stacked(out, ref):
     )
 
 
+def load_seeded_tf1_variables(session, rs):
+    """Sets every variable of a TF1 session's graph from `rs` (TF1 initializers depend on op
+    creation order, so their values are not reproducible): biases N(0, 0.5), kernels scaled by
+    1/sqrt(fan_in)."""
+    for v in tf.compat.v1.global_variables():
+        shape = tuple(v.shape)
+        if len(shape) == 1:
+            value = rs.normal(0.0, 0.5, shape)
+        else:
+            value = rs.normal(0.0, 1.0, shape) / np.sqrt(shape[0])
+        v.load(value.astype(np.float32), session)
+
+
 def write_dynamic_rnn_case(out, case, description, make_cell, seq_shape, seed, head):
     """A TF1 graph (control flow v1) of `tf.compat.v1.nn.dynamic_rnn(make_cell(), x)` on
     (None, *seq_shape), frozen with `convert_variables_to_constants`: the input made
@@ -1444,13 +1457,7 @@ def write_dynamic_rnn_case(out, case, description, make_cell, seq_shape, seed, h
         tf.identity(head(outputs, state), name="y")
         feeds = rs.standard_normal((BATCH, *seq_shape)).astype(np.float32)
         with tf.compat.v1.Session() as session:
-            for v in tf.compat.v1.global_variables():
-                shape = tuple(v.shape)
-                if len(shape) == 1:
-                    value = rs.normal(0.0, 0.5, shape)
-                else:
-                    value = rs.normal(0.0, 1.0, shape) / np.sqrt(shape[0])
-                v.load(value.astype(np.float32), session)
+            load_seeded_tf1_variables(session, rs)
             expected = session.run("y:0", {x: feeds})
             gd = tf.compat.v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["y"])
     ops = op_histogram(gd)
@@ -2301,14 +2308,13 @@ def case_tf_refused_dynamic_rnn(out, ref):
     for name, with_lengths, peepholes in [("dynamic_rnn_frozen", True, False), ("dynamic_rnn_peepholes", False, True)]:
         graph = tf.Graph()
         with graph.as_default():
-            tf.compat.v1.set_random_seed(1919)
             x = tf.compat.v1.placeholder(tf.float32, [None, 5, 3], name="x")
             lengths = tf.compat.v1.placeholder(tf.int32, [None], name="lengths") if with_lengths else None
             cell = tf.compat.v1.nn.rnn_cell.LSTMCell(4, use_peepholes=peepholes)
             outputs, _ = tf.compat.v1.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)
             tf.identity(outputs[:, -1], name="y")
             with tf.compat.v1.Session() as session:
-                session.run(tf.compat.v1.global_variables_initializer())
+                load_seeded_tf1_variables(session, np.random.RandomState(1919))
                 gd = tf.compat.v1.graph_util.convert_variables_to_constants(session, graph.as_graph_def(), ["y"])
         ops = op_histogram(gd)
         assert ops["TensorArrayScatterV3"] == 1 and ops["NextIteration"] > 0, ops
