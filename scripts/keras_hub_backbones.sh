@@ -2,9 +2,8 @@
 # On demand (not in CI): builds small keras-hub text backbones from their constructors with random
 # weights (nothing downloaded), exports each with Keras 3's model.export() into out/keras-hub/,
 # and runs `tf2h5 verify` on it at 8 tokens. Prints one line per backbone: PASS, or tf2h5's
-# one-line reason. DistilBERT, RoBERTa (erf GELU) and a ViT (16x16 images, class token,
-# position ids gathered from its table) verify; BERT is refused at its
-# tanh-approximate GELU (keras-hub hard-codes `gelu_approximate`), by design (README).
+# one-line reason. DistilBERT, RoBERTa (erf GELU), a ViT (16x16 images, class token,
+# position ids gathered from its table) and BERT (its tanh-approximate GELU as layers) verify.
 # DistilBERT is also a committed fixture (test-models/sm_keras_hub_distil_bert). keras-hub goes into its own venv, ~/.cache/tf2h5/venv-kerashub, layered on the
 # keras-check venv (TensorFlow 2.21, Keras 3.15; `bash scripts/setup.sh --python` builds it).
 set -euo pipefail
@@ -52,7 +51,7 @@ for name, build in backbones.items():
     model.export(f"{out}/{name}", verbose=False)
 PY
 
-cargo build --release -q -p tf2h5
+cargo build --release -q --workspace  # the whole workspace: -p would unify features differently and rebuild tract
 tf2h5="${CARGO_TARGET_DIR:-$repo/target}/release/tf2h5"
 for model in bert distil_bert roberta vit; do
     shapes=(--input-shape token_ids=1x8 --input-shape padding_mask=1x8)

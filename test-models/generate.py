@@ -2269,26 +2269,35 @@ def case_debug_checks(out, ref):
     return size
 
 
-def case_tf_refused_gelu(out, ref):
-    """`tf_refused/gelu_tanh.pb`: Dense(4) -> keras.activations.gelu(approximate=True), frozen.
-    Its cube (`Pow(x, 3)`) has no exact Keras layer, and no activation string selects the
-    approximation: tf2h5 refuses it naming the Pow as a tanh-approximate GELU."""
+def case_gelu_tanh(out, ref):
+    """A tanh-approximate GELU (keras.activations.gelu(approximate=True), keras-hub's BERT) and
+    powers: TF freezes the cube as `Pow(x, 3)`, which converts as a product of copies; a Lambda's
+    tf.pow(x, 2.0) and tf.pow(x, 4.0) likewise."""
     rs = seed_all(1910)
     L = keras.layers
     inp = keras.Input(shape=(3,), name="x")
     y = L.Dense(4, name="dense")(inp)
-    y = L.Lambda(lambda t: keras.activations.gelu(t, approximate=True), name="gelu_tanh")(y)
-    model = keras.Model(inp, y, name="gelu_tanh")
+    g = L.Lambda(lambda t: keras.activations.gelu(t, approximate=True), name="gelu_tanh")(y)
+    squared = L.Lambda(lambda t: tf.pow(t, 2.0), name="squared")(g)
+    fourth = L.Lambda(lambda t: tf.pow(t, 4.0), name="fourth")(y)
+    y = L.Concatenate(name="concat")([g, squared, fourth])
+    model = keras.Model(inp, L.Dense(2, name="head")(y), name="gelu_tanh")
     randomize_weights(model.weights, rs)
-    _, gd = freeze(lambda x: model(x, training=False), [tf.TensorSpec([None, 3], tf.float32, name="x")])
-    assert op_histogram(gd)["Pow"] == 1, op_histogram(gd)
-    d = os.path.join(out, "tf_refused")
-    os.makedirs(d, exist_ok=True)
-    data = gd.SerializeToString(deterministic=True)
-    with open(os.path.join(d, "gelu_tanh.pb"), "wb") as f:
-        f.write(data)
-    print(f"== tf_refused/gelu_tanh.pb: {len(gd.node)} nodes")
-    return len(data)
+
+    def checks(gd):
+        ops = op_histogram(gd)
+        assert ops["Pow"] == 3, ops
+        return f"Pow={ops['Pow']}"
+
+    size = write_case(
+        out, "gelu_tanh",
+        "Dense(4) on (3,) -> gelu(approximate=True) (its cube frozen as Pow(x, 3)), tf.pow(., 2.0) of "
+        "it and tf.pow(., 4.0) of the Dense, concatenated -> Dense(2).",
+        lambda x: model(x, training=False), [(3,)], 1910, checks,
+    )
+    if ref:
+        save_ref_h5(model, os.path.join(ref, "gelu_tanh.h5"))
+    return size
 
 
 def case_tf_refused_dynamic_rnn(out, ref):
@@ -2843,8 +2852,8 @@ CASES = [
     ("aspp_block", case_aspp_block),
     ("reflect_front_end", case_reflect_front_end),
     ("debug_checks", case_debug_checks),
+    ("gelu_tanh", case_gelu_tanh),
     ("tf_refused_loops", case_tf_refused_loops),
-    ("tf_refused_gelu", case_tf_refused_gelu),
     ("tf_refused_dynamic_rnn", case_tf_refused_dynamic_rnn),
     ("dynamic_fcn", case_dynamic_fcn),
     ("dynamic_sequence", case_dynamic_sequence),

@@ -383,16 +383,20 @@ def case_onnx_log_softmax():
 
 
 def case_onnx_gelu():
-    """The opset-20 Gelu op, exact form (approximate 'none'), after a Gemm and on a 3-D tensor."""
+    """The opset-20 Gelu op, exact (approximate 'none') after a Gemm and on a 3-D tensor, and its
+    tanh approximation; Pow by 3 (a product of copies)."""
     b = Builder(2020)
     t = b.op("Gelu", [b.gemm("x", 6, 8)], "gelu")
     t = b.op("Reshape", [t, b.const("shape", [-1, 2, 4], np.int64)], "tokens")
-    y = b.op("Gelu", [t], "gelu_tokens", approximate="none")
+    exact = b.op("Gelu", [t], "gelu_tokens", approximate="none")
+    approximate = b.op("Gelu", [t], "gelu_tanh", approximate="tanh")
+    cube = b.op("Pow", [approximate, b.const("three", np.float32(3.0))], "cube")
+    y = b.op("Add", [exact, cube], "sum")
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])
     model = b.model([x], [y], 20)
     model.ir_version = 9  # opset 20 needs IR 9
     desc = ("ONNX opset 20, (N, 6): Gemm to 8, Gelu (approximate default 'none'), Reshape to (N, 2, 4), "
-            "Gelu (approximate='none').")
+            "Gelu (approximate='none') plus the cube (Pow 3) of Gelu (approximate='tanh').")
     return model, {"x": (6,)}, desc
 
 
@@ -603,9 +607,9 @@ def write_refused(out_dir):
     out = helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 2, 3])
     save("unbounded_ids.onnx", helper.make_node("Reshape", ["ids", "shape"], ["y"], name="reshape"),
          [ids], [out], 13, 8, [shape])
-    # The opset-20 Gelu in its tanh approximation: no exact Keras form.
-    save("gelu_tanh.onnx", helper.make_node("Gelu", ["x"], ["y"], name="gelu_tanh", approximate="tanh"),
-         [x], [y], 20, 9)
+    # A square root: no Keras layer computes one.
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
+    save("pow_half.onnx", helper.make_node("Pow", ["x", "half"], ["y"], name="root"), [x], [y], 13, 8, [half])
 
 
 def main():

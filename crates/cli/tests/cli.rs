@@ -520,24 +520,13 @@ fn loops_are_refused_naming_the_loop_and_its_layer() {
     );
 }
 
-/// A tanh-approximate GELU has no exact Keras form (TF's pow(x, 3) is not x·x·x in float32, no
-/// activation string selects the approximation): refused in one line naming the node, in a
-/// frozen tf-keras graph (its `Pow`) and as ONNX's opset-20 `Gelu`.
+/// A power that is not a whole power up to 4 (here a square root) has no Keras layer: refused
+/// in one line naming the node.
 #[test]
-fn tanh_approximate_gelu_is_refused_naming_its_node() {
-    let tf = refusal_after_path("tf_refused/gelu_tanh.pb");
+fn square_root_power_is_refused_naming_its_node() {
     assert_eq!(
-        tf,
-        "node 'gelu_tanh/gelu_tanh/Gelu/Pow' (Pow): a tanh-approximate GELU (gelu(approximate=True)) has no exact \
-         Keras form: no activation string selects the approximation, and x·x·x rounds differently from TF's pow(x, \
-         3); the exact GELU (approximate=False) converts"
-    );
-    let onnx = refusal_after_path("onnx_refused/gelu_tanh.onnx");
-    assert!(
-        onnx.starts_with(
-            "node 'gelu_tanh' (Gelu): a tanh-approximate GELU (approximate='tanh') has no exact Keras form"
-        ),
-        "{onnx}"
+        refusal_after_path("onnx_refused/pow_half.onnx"),
+        "node 'root' (Pow): exponent 0.5: only whole powers 1 to 4 have a Keras form (as products)"
     );
 }
 

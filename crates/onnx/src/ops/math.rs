@@ -331,29 +331,44 @@ impl Translator {
         self.elementwise(node, "Mul", vec![x.node.clone(), tanh], vec![("T", float_type())], &x)
     }
 
-    /// `Gelu` (opset 20): the exact form (`approximate` "none") as TF's `tf.nn.gelu` writes
+    /// `Gelu` (opset 20). The exact form (`approximate` "none") as TF's `tf.nn.gelu` writes
     /// it, `0.5·x · erfc(-x·(1/√2))`, which the converter's GELU pattern reads as
     /// `Activation('gelu')` (onnxruntime computes `0.5·x·(1 + erf(x/√2))`: float32 rounding
-    /// apart, the same). The tanh approximation has no exact Keras form and is refused as such.
+    /// apart, the same). The tanh approximation as tf-keras writes
+    /// `gelu(approximate=True)`, `0.5·x · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`, which converts
+    /// op by op (the cube as a product).
     fn gelu(&mut self, node: &NodeProto) -> Result<(), OpError> {
-        match proto::attr_str(node, "approximate", "none")?.as_str() {
-            "none" => {}
-            "tanh" => {
-                return Err(unsupported!(
-                    "a tanh-approximate GELU (approximate='tanh') has no exact Keras form: no activation \
-                     string selects the approximation; the exact GELU (approximate='none') converts"
-                ))
-            }
-            other => return Err(unsupported!("approximate '{other}'")),
-        }
         let x = self.tensor(node, 0)?;
-        let minus_half_sqrt2 = self.emit_scalar(&self.part("minus_sqrt_half"), -std::f32::consts::FRAC_1_SQRT_2);
-        let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), minus_half_sqrt2], vec![]);
-        let erfc = self.emit(&self.part("erfc"), "Erfc", vec![scaled], vec![]);
+        let factor = match proto::attr_str(node, "approximate", "none")?.as_str() {
+            "none" => {
+                let minus_half_sqrt2 =
+                    self.emit_scalar(&self.part("minus_sqrt_half"), -std::f32::consts::FRAC_1_SQRT_2);
+                let scaled = self.emit(&self.part("scaled"), "Mul", vec![x.node.clone(), minus_half_sqrt2], vec![]);
+                self.emit(&self.part("erfc"), "Erfc", vec![scaled], vec![])
+            }
+            "tanh" => self.one_plus_tanh_of_gelu_argument(&x),
+            other => return Err(unsupported!("approximate '{other}'")),
+        };
         let half = self.emit_scalar(&self.part("half"), 0.5);
         let half_x = self.emit(&self.part("half_x"), "Mul", vec![half, x.node.clone()], vec![]);
         let half_x = Tensor { node: half_x, ..x.clone() };
-        self.elementwise(node, "Mul", vec![half_x.node.clone(), erfc], vec![("T", float_type())], &half_x)
+        self.elementwise(node, "Mul", vec![half_x.node.clone(), factor], vec![("T", float_type())], &half_x)
+    }
+
+    /// `1 + tanh(√(2/π)·(x + 0.044715·x³))`, the tanh-approximate GELU's factor of `0.5·x`.
+    fn one_plus_tanh_of_gelu_argument(&mut self, x: &Tensor) -> String {
+        const CUBE_COEFFICIENT: f32 = 0.044715;
+        let sqrt_two_over_pi = (2.0 / std::f64::consts::PI).sqrt() as f32;
+        let three = self.emit_scalar(&self.part("three"), 3.0);
+        let cube = self.emit(&self.part("cube"), "Pow", vec![x.node.clone(), three], vec![]);
+        let coefficient = self.emit_scalar(&self.part("cube_coefficient"), CUBE_COEFFICIENT);
+        let cube = self.emit(&self.part("scaled_cube"), "Mul", vec![coefficient, cube], vec![]);
+        let inner = self.emit(&self.part("inner"), "AddV2", vec![x.node.clone(), cube], vec![]);
+        let scale = self.emit_scalar(&self.part("sqrt_two_over_pi"), sqrt_two_over_pi);
+        let argument = self.emit(&self.part("argument"), "Mul", vec![scale, inner], vec![]);
+        let tanh = self.emit(&self.part("tanh"), "Tanh", vec![argument], vec![]);
+        let one = self.emit_scalar(&self.part("one"), 1.0);
+        self.emit(&self.part("one_plus_tanh"), "AddV2", vec![one, tanh], vec![])
     }
 
     /// relu6(x + 3) / 6 for `x`, MobileNetV3's hard-sigmoid as the converter's pattern
@@ -527,8 +542,9 @@ impl Translator {
     }
 
     /// `Pow` by a constant exponent: 1 is the tensor itself, 2 TF's `Square` (Keras
-    /// `Multiply([x, x])`), or `SquaredDifference` of a `Sub` (paddle2onnx's variance). Other
-    /// exponents (0.5 included) have no exact Keras layer.
+    /// `Multiply([x, x])`) or `SquaredDifference` of a `Sub` (paddle2onnx's variance), 3 and 4
+    /// TF's `Pow`, which the converter writes as a product of copies. Other exponents (0.5
+    /// included) have no Keras layer.
     fn pow(&mut self, node: &NodeProto) -> Result<(), OpError> {
         let x = self.tensor(node, 0)?;
         let exponent = self
@@ -536,17 +552,19 @@ impl Translator {
             .filter(|c| c.shape().iter().product::<usize>() == 1)
             .and_then(|c| c.to_f32().iter().next().copied())
             .ok_or("the exponent must be a constant scalar")?;
-        if exponent == 1.0 {
-            self.bind(Self::output_name(node)?, x);
-            return Ok(());
+        match exponent {
+            1.0 => {
+                self.bind(Self::output_name(node)?, x);
+                Ok(())
+            }
+            2.0 if self.squared_difference(node)? => Ok(()),
+            2.0 => self.unary(node, "Square", vec![("T", float_type())]),
+            3.0 | 4.0 => {
+                let exponent = self.emit_scalar(&self.part("exponent"), exponent);
+                self.elementwise(node, "Pow", vec![x.node.clone(), exponent], vec![("T", float_type())], &x)
+            }
+            _ => Err(unsupported!("exponent {exponent}: only whole powers 1 to 4 have a Keras form (as products)")),
         }
-        if exponent != 2.0 {
-            return Err(unsupported!("exponent {exponent}: only 1 and 2 have an exact Keras layer"));
-        }
-        if self.squared_difference(node)? {
-            return Ok(());
-        }
-        self.unary(node, "Square", vec![("T", float_type())])
     }
 
     /// `Softmax` from opset 13: over one axis (default -1). Before 13, over the input coerced

@@ -1,60 +1,61 @@
-//! TF `Pow`: of constants, folded; of a computed tensor, refused. TF's kernel (Eigen's `pow`)
-//! rounds differently from repeated multiplication: `pow(x, 2)` differs from `x·x` and
-//! `pow(x, 3)` from `x·x·x` on about a third of float32 inputs (by up to 2 ulp), so no Keras
-//! layer computes it exactly. Its common case, the cube in a tanh-approximate GELU
-//! (`0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`: `gelu(approximate=True)` in Keras, keras-hub's
-//! BERT), is refused as that GELU: no Keras activation string selects the approximation either.
+//! TF `Pow`: of constants, folded; of a tensor to a constant power 1 to 4, the product of that
+//! many copies (`Multiply([x, x, x])` for x³; x¹ is x itself). In real arithmetic that is the
+//! power itself; in float32 TF's kernel (Eigen's `pow`) is not correctly rounded and differs
+//! from x·x·x by up to 2 ulp on about a third of inputs, a difference of rounding, not of
+//! function, which verification measures like any other. The common case is the cube in a
+//! tanh-approximate GELU (`0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, keras-hub's BERT,
+//! `gelu(approximate=True)`): with the cube as a product, it converts as the layers of that
+//! formula. Other exponents (½, negative, fractional) have no Keras layer and are refused.
 
 use tf2h5_tf::pb::NodeDef;
 
 use super::elementwise::{self, Operands};
-use crate::context::{resolve, Context, Value};
+use crate::context::{Context, Value};
 use crate::ConvertError;
 
-/// The coefficient of x³ in the tanh approximation of GELU.
-const GELU_TANH_CUBE_COEFFICIENT: f32 = 0.044715;
+/// The largest power written as a product of copies; larger ones are rare in models and would
+/// widen the rounding gap to TF's pow.
+const LARGEST_PRODUCT_POWER: usize = 4;
 
 pub(super) fn pow(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     match elementwise::operands(ctx, node)? {
         Operands::Consts(a, b) => elementwise::fold(ctx, node, &a, &b),
-        Operands::TensorConst { constant, tensor_first: true, .. } if constant.len() == 1 => {
+        Operands::TensorConst { tensor, constant, tensor_first: true } if constant.len() == 1 => {
             let exponent = constant.iter().next().copied().unwrap_or_default();
-            if exponent == 3.0 && scaled_by_gelu_coefficient(ctx, node) {
-                return Err(ctx.refuse(
+            match product_power(exponent) {
+                Some(1) => Ok(Value::Tensor(tensor)),
+                Some(copies) => elementwise::merge(ctx, node, "Multiply", vec![tensor; copies]),
+                None => Err(ctx.refuse(
                     node,
-                    "a tanh-approximate GELU (gelu(approximate=True)) has no exact Keras form: no activation \
-                     string selects the approximation, and x·x·x rounds differently from TF's pow(x, 3); \
-                     the exact GELU (approximate=False) converts",
-                ));
+                    format!(
+                        "x to the power {exponent} has no Keras layer (only whole powers 1 to {LARGEST_PRODUCT_POWER} \
+                         convert, as products)"
+                    ),
+                )),
             }
-            Err(ctx.refuse(
-                node,
-                format!(
-                    "x to the power {exponent} has no exact Keras layer (TF's pow rounds differently from products)"
-                ),
-            ))
         }
-        _ => {
-            Err(ctx
-                .refuse(node, "only a tensor to a constant scalar power is recognised (and has no exact Keras layer)"))
-        }
+        _ => Err(ctx.refuse(node, "only a tensor to a constant scalar power is supported")),
     }
 }
 
-/// Whether a reader of `pow` multiplies it by GELU's 0.044715.
-fn scaled_by_gelu_coefficient(ctx: &Context, pow: &NodeDef) -> bool {
-    let graph = ctx.graph;
-    let is_pow =
-        |n: &NodeDef, i: usize| graph.data_inputs(n).nth(i).is_some_and(|t| resolve(graph, &t).node == pow.name);
-    let coefficient = |n: &NodeDef, i: usize| {
-        let Some(input) = graph.data_inputs(n).nth(i) else { return false };
-        let value = graph.const_value(&resolve(graph, &input).node).ok().flatten();
-        value.and_then(|c| c.as_f32().and_then(|a| (a.len() == 1).then(|| a.iter().next().copied()).flatten()))
-            == Some(GELU_TANH_CUBE_COEFFICIENT)
-    };
-    graph
-        .nodes()
-        .iter()
-        .filter(|n| n.op == "Mul")
-        .any(|n| (is_pow(n, 0) && coefficient(n, 1)) || (is_pow(n, 1) && coefficient(n, 0)))
+/// The number of copies whose product is `x^exponent`, for a whole exponent from 1 up to
+/// [`LARGEST_PRODUCT_POWER`].
+fn product_power(exponent: f32) -> Option<usize> {
+    let whole = exponent.fract() == 0.0 && (1.0..=LARGEST_PRODUCT_POWER as f32).contains(&exponent);
+    whole.then_some(exponent as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::product_power;
+
+    #[test]
+    fn whole_powers_up_to_four_are_products() {
+        assert_eq!(product_power(1.0), Some(1));
+        assert_eq!(product_power(3.0), Some(3));
+        assert_eq!(product_power(4.0), Some(4));
+        for refused in [0.0, 0.5, -1.0, 2.5, 5.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(product_power(refused), None, "{refused}");
+        }
+    }
 }
