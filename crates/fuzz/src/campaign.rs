@@ -269,12 +269,12 @@ fn kind_label(target: &Target, mode_inspect: bool) -> String {
             } else {
                 name
             };
-            let name =
-                if target.rel.components().count() == 1 && target.kind == FileKind::Proto && name != "saved_model.pb" {
-                    format!("frozen GraphDef .pb ({name})")
-                } else {
-                    name
-                };
+            let single_file = target.rel.components().count() == 1 && target.kind == FileKind::Proto;
+            let name = match name.as_str() {
+                onnx if single_file && onnx.ends_with(".onnx") => format!("ONNX ModelProto ({name})"),
+                frozen if single_file && frozen != "saved_model.pb" => format!("frozen GraphDef .pb ({name})"),
+                _ => name,
+            };
             format!("{name} ({})", if mode_inspect { "inspect" } else { "verify" })
         }
     }

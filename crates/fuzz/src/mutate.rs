@@ -17,7 +17,7 @@ use tf2h5_tf::crc32c;
 /// What a file is, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FileKind {
-    /// A protobuf file (`*.pb`).
+    /// A protobuf file: a TF `*.pb` or an ONNX `*.onnx` (a `ModelProto`).
     Proto,
     /// A checkpoint index (`*.index`).
     Table,
@@ -35,7 +35,7 @@ impl FileKind {
     /// The kind of the file at `path`.
     pub fn of(path: &Path) -> FileKind {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.ends_with(".pb") {
+        if name.ends_with(".pb") || name.ends_with(".onnx") {
             FileKind::Proto
         } else if name.ends_with(".index") {
             FileKind::Table
@@ -450,6 +450,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn onnx_models_mutate_as_protobuf() {
+        assert_eq!(FileKind::of(Path::new("onnx_cnn/model.onnx")), FileKind::Proto);
+        assert_eq!(FileKind::of(Path::new("frozen.pb")), FileKind::Proto);
+    }
+
+    #[test]
     fn every_kind_mutates_deterministically() {
         let npy = {
             let mut h = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".to_vec();
@@ -478,6 +484,7 @@ mod tests {
         let context = Context { donors: &[b"donor bytes"], sibling: &sibling };
         for (name, bytes) in [
             ("m.pb", vec![10, 3, 97, 98, 99]),
+            ("model.onnx", vec![8, 7, 58, 3, 10, 1, 120]),
             ("variables.index", table.clone()),
             ("variables.data-00000-of-00001", vec![0u8; 8]),
             ("x.npy", npy),
