@@ -94,12 +94,17 @@ def import_loader(loader):
     return keras.models.load_model, f"keras {keras.__version__} ({keras.backend.backend()})"
 
 
-def to_h5_layout(meta, arrays):
+def to_h5_layout(meta, arrays, edges):
     """ONNX fixtures store NCHW arrays (`"layout": "NCHW"` in meta.json); the .h5 files
-    keras-check loads are written without --keep-nchw, so they take and give NHWC."""
+    keras-check loads are written without --keep-nchw, so they take and give NHWC. An input or
+    output whose batch the ONNX file has on another axis (its meta.json entry's `batch_axis`,
+    silero-vad's state (2, N, 128)) is taken and given with the batch moved first."""
+    import numpy as np
+
+    moved = [np.moveaxis(a, e.get("batch_axis", 0), 0) for a, e in zip(arrays, edges)]
     if meta.get("layout") != "NCHW":
-        return arrays
-    return [a.transpose(0, 2, 3, 1) if a.ndim == 4 else a for a in arrays]
+        return moved
+    return [a.transpose(0, 2, 3, 1) if a.ndim == 4 and "batch_axis" not in e else a for a, e in zip(moved, edges)]
 
 
 def input_array(array):
@@ -132,8 +137,8 @@ def check_model(load, fixtures, case, atol, res):
         runs = [([i["file"] for i in meta["inputs"]], [o["file"] for o in meta["outputs"]])]
         runs += [(r["inputs"], r["outputs"]) for r in meta.get("runs", [])]
         runs = [
-            (to_h5_layout(meta, [input_array(np.load(os.path.join(fdir, f))) for f in ins]),
-             to_h5_layout(meta, [np.load(os.path.join(fdir, f)) for f in outs]))
+            (to_h5_layout(meta, [input_array(np.load(os.path.join(fdir, f))) for f in ins], meta["inputs"]),
+             to_h5_layout(meta, [np.load(os.path.join(fdir, f)) for f in outs], meta["outputs"]))
             for ins, outs in runs
         ]
         # A fixture may state its own tolerance: a mixed-precision source computes in float16

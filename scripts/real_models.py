@@ -51,7 +51,7 @@ MODELS = [
     ("basic-pitch==0.4.0", "audio to MIDI (ONNX)",
      ["basic_pitch/saved_models/icassp_2022/nmp.onnx"]),
     ("nudenet==3.4.2", "object detection (YOLOv8n, ONNX)", ["nudenet/320n.onnx"]),
-    ("silero-vad==6.2.3", "voice activity detection (ONNX opset 18, no If)",
+    ("silero-vad==6.2.3", "voice activity detection (ONNX opset 18, one top-level If on the sample rate)",
      ["silero_vad/data/silero_vad_op18_ifless.onnx"]),
     ("silero-vad==6.2.3", "voice activity detection (ONNX opset 15)",
      ["silero_vad/data/silero_vad_16k_op15.onnx"]),

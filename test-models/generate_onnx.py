@@ -187,6 +187,28 @@ def case_onnx_fixed_batch():
     return model, {x: (3, 4, 4)}, desc
 
 
+def case_onnx_streaming_state():
+    """A streaming cell as silero-vad's carries its state: input `state` (2, N, 8), the batch
+    on axis 1 (named as the `x` input's axis 0), read and returned with the batch there."""
+    b = Builder(405)
+    h = b.op("Gather", ["state", b.const("zero", 0, np.int64)], "h", axis=0)    # N x 8
+    c = b.op("Gather", ["state", b.const("one", 1, np.int64)], "c", axis=0)     # N x 8
+    z = b.op("Add", [b.op("MatMul", ["x", b.weight("w", (6, 8), 6)]), b.const("bias", b.rs.uniform(-0.5, 0.5, 8))])
+    h = b.op("Tanh", [b.op("Add", [z, h])], "h_new")
+    y = b.op("Mul", [h, b.op("Sigmoid", [c])], "y")                            # N x 8
+    gate = b.op("Sigmoid", [b.op("Unsqueeze", [z, b.const("axes", [0], np.int64)], "z_1")], "gate")  # 1 x N x 8
+    state = b.op("Mul", ["state", gate], "state_new")                          # 2 x N x 8
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6]),
+              helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "N", 8])]
+    model = b.model(inputs, [y, state], 17)
+    desc = ("ONNX opset 17, a streaming cell that carries its state as silero-vad does: inputs x (N, 6) and "
+            "state (2, N, 8), the batch on axis 1 (its dim_param 'N' is x's axis 0); Gather of state[0] and "
+            "state[1] (axis 0), MatMul + Add, Add, Tanh, Sigmoid, Mul; the new state is state times a gate "
+            "Unsqueezed to (1, N, 8), output with the batch on axis 1 too. The .h5 takes and gives the state "
+            "batch-first, (N, 2, 8) (meta.json's batch_axis).")
+    return model, {"x": (6,), "state": (2, "N", 8)}, desc
+
+
 def case_onnx_mlp():
     """Vectors only (no layout change), opset 13."""
     b = Builder(303)
@@ -523,7 +545,8 @@ def case_onnx_one_hot_bytes():
     return model, {"bytes": (16,)}, desc, {"bytes": (classes, np.int32)}
 
 
-CASES = {"onnx_cnn": case_onnx_cnn, "onnx_gelu": case_onnx_gelu, "onnx_fixed_batch": case_onnx_fixed_batch, "onnx_token_ids": case_onnx_token_ids,
+CASES = {"onnx_cnn": case_onnx_cnn, "onnx_gelu": case_onnx_gelu, "onnx_fixed_batch": case_onnx_fixed_batch,
+         "onnx_streaming_state": case_onnx_streaming_state, "onnx_token_ids": case_onnx_token_ids,
          "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax,
          "onnx_paddle_attention": case_onnx_paddle_attention,
          "onnx_jax_normalization": case_onnx_jax_normalization, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
@@ -537,11 +560,20 @@ def write_case(out_dir, case):
     seed = sum(map(ord, case))
     rs = np.random.RandomState(seed)
 
+    # An input's shape without the batch, or with "N" where the batch is (not axis 0).
+    def batch_axis(shape):
+        return shape.index("N") if "N" in shape else None
+
+    def with_batch(shape, batch):
+        if batch_axis(shape) is None:
+            return (batch, *shape)
+        return tuple(batch if d == "N" else d for d in shape)
+
     def draw(name, shape):
         if name in int_ranges:  # ids below the table's size, of the input's type
             high, dtype = int_ranges[name]
-            return rs.randint(0, high, (BATCH, *shape)).astype(dtype)
-        return rs.standard_normal((BATCH, *shape)).astype(np.float32)
+            return rs.randint(0, high, with_batch(shape, BATCH)).astype(dtype)
+        return rs.standard_normal(with_batch(shape, BATCH)).astype(np.float32)
 
     feeds = {n: draw(n, s) for n, s in input_shapes.items()}
     data = model.SerializeToString()
@@ -564,14 +596,23 @@ def write_case(out_dir, case):
         np.save(os.path.join(d, fname), arr)
     for fname, arr in zip(out_files, golden):
         np.save(os.path.join(d, fname), arr.astype(np.float32))
+    def edge(entry, batch):
+        # The batch on another axis than 0: the .h5 takes or gives the array with it moved first.
+        return {**entry, "batch_axis": batch} if batch else entry
+
+    def output_batch_axis(output):
+        dims = [d.dim_param for d in output.type.tensor_type.shape.dim]
+        return dims.index("N") if "N" in dims else 0
+
     meta = {
         "name": case,
         "model": "model.onnx",
         "format": "onnx",
         "layout": "NCHW",
-        "inputs": [{"name": n, "file": f, "shape": [None, *s]}
+        "inputs": [edge({"name": n, "file": f, "shape": list(with_batch(s, None))}, batch_axis(s))
                    for (n, s), f in zip(input_shapes.items(), in_files)],
-        "outputs": [{"name": n, "file": f} for n, f in zip(out_names, out_files)],
+        "outputs": [edge({"name": o.name, "file": f}, output_batch_axis(o))
+                    for o, f in zip(model.graph.output, out_files)],
         "description": desc,
     }
     with open(os.path.join(d, "meta.json"), "w") as f:

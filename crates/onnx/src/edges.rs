@@ -84,6 +84,63 @@ pub(crate) fn input_shape(input: &tract_onnx::pb::ValueInfoProto) -> Result<Vec<
         .collect())
 }
 
+/// The names (`dim_param`) a value's declared shape gives its axes, `None` where it gives none.
+fn dim_names(value: &tract_onnx::pb::ValueInfoProto) -> Vec<Option<&str>> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
+    use tract_onnx::pb::type_proto::Value as TypeValue;
+    let dims = match value.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(TypeValue::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default(),
+        _ => &[],
+    };
+    dims.iter()
+        .map(|d| match &d.value {
+            Some(DimValue::DimParam(name)) if !name.is_empty() => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The axis of graph input `input` that holds the batch: axis 0, unless the input gives axis 0
+/// no batch name while another axis has one, as silero-vad's `state` [2, 'batch', 128] beside
+/// its `input` ['batch', 'sequence']. The batch names are the `dim_param`s the graph's other
+/// inputs and outputs give their axis 0 (`batch`, torch's `N`). An input naming the batch on
+/// two axes other than 0 is refused: which one the samples run along is unknown.
+pub(crate) fn batch_axis(graph: &GraphProto, input: &tract_onnx::pb::ValueInfoProto) -> Result<usize, String> {
+    let others = graph.input.iter().chain(&graph.output).filter(|other| other.name != input.name);
+    let batch_names: HashSet<&str> = others.filter_map(|other| dim_names(other).first().copied().flatten()).collect();
+    let names = dim_names(input);
+    let is_batch = |name: &Option<&str>| name.is_some_and(|name| batch_names.contains(name));
+    if names.first().is_none_or(is_batch) {
+        return Ok(0);
+    }
+    let named: Vec<usize> = (1..names.len()).filter(|&axis| is_batch(&names[axis])).collect();
+    match named[..] {
+        [] => Ok(0),
+        [axis] => Ok(axis),
+        _ => Err(format!(
+            "axes {named:?} all carry the batch name '{}' and axis 0 does not: which one holds the batch is unknown",
+            names[named[0]].unwrap_or_default()
+        )),
+    }
+}
+
+/// The sentence saying which edges hold their batch on another ONNX axis and are given
+/// batch-first: `what` ("inputs", "outputs") and each edge's name and ONNX axes in the order the
+/// `.h5` holds them; empty when none moves the batch.
+pub(crate) fn moved_batch_sentence(what: &str, edges: &[(String, Vec<usize>)]) -> String {
+    let moved: Vec<String> = edges
+        .iter()
+        .filter_map(|(name, axes)| {
+            let batch = axes.first().copied().filter(|&batch| batch != 0)?;
+            Some(format!("'{name}' (ONNX axes {axes:?}, the batch on axis {batch} in ONNX)"))
+        })
+        .collect();
+    if moved.is_empty() {
+        return String::new();
+    }
+    format!("; {what} given batch-first: {}", moved.join(", "))
+}
+
 /// What the report says about layouts. `edges` hold (TF node, rank).
 pub(crate) fn layout_sentence(
     inputs: &[(String, usize)],
@@ -121,7 +178,8 @@ fn input_type(elem_type: i32) -> Result<pb::DataType, String> {
 }
 
 impl Translator {
-    /// A graph input: a `Placeholder`, NHWC for a 4-D NCHW input unless NCHW is kept.
+    /// A graph input: a `Placeholder`, NHWC for a 4-D NCHW input unless NCHW is kept, batch
+    /// first for an input whose batch is on another axis.
     pub(crate) fn input(
         &mut self,
         graph: &GraphProto,
@@ -141,19 +199,29 @@ impl Translator {
         if shape.is_empty() {
             return Err(refuse("a scalar input has no batch dimension".into()));
         }
-        // The first dimension is the batch, whatever the file fixes it to. Other unknown
-        // dimensions (a `dim_param`, or none given) stay unknown in the placeholder: as for a TF
-        // graph, verification converts and proves the model at sizes it plans for them. A fixed
-        // batch size is remembered: the source is only run at that size.
-        if let Some(size) = shape[0] {
-            self.fixed_batch.get_or_insert(size);
+        // The batch is axis 0 whatever the file fixes it to, unless the graph's batch name
+        // puts it on another axis (see `batch_axis`). Other unknown dimensions (a `dim_param`,
+        // or none given) stay unknown in the placeholder: as for a TF graph, verification
+        // converts and proves the model at sizes it plans for them. A fixed batch size is
+        // remembered: the source is only run at that size, so inputs must agree on it.
+        let batch = batch_axis(graph, input).map_err(refuse)?;
+        if let (0, Some(size)) = (batch, shape[0]) {
+            match *self.fixed_batch.get_or_insert(size) {
+                fixed if fixed != size => {
+                    return Err(refuse(format!(
+                        "axis 0 is {size}, but another input fixes the batch at {fixed}: if axis 0 is no batch, \
+                         name the batch axis in the file (a dim_param, as the other inputs' axis 0)"
+                    )))
+                }
+                _ => {}
+            }
         }
-        shape[0] = None;
+        shape[batch] = None;
         if let Some((_, fixed)) = options.fixed_shapes.iter().find(|(name, _)| name == &input.name) {
             if fixed.len() != shape.len() {
                 return Err(refuse(format!("{} sizes are fixed for a rank-{} input", fixed.len(), shape.len())));
             }
-            for (axis, (dim, &size)) in shape.iter_mut().zip(fixed).enumerate().skip(1) {
+            for (axis, (dim, &size)) in shape.iter_mut().zip(fixed).enumerate().filter(|&(axis, _)| axis != batch) {
                 match dim {
                     Some(known) if *known != size => {
                         return Err(refuse(format!("axis {axis} is fixed at {size}, but the file gives it {known}")))
@@ -163,9 +231,18 @@ impl Translator {
             }
         }
         let rank = shape.len();
-        let channels_last = rank == 4 && reads_channels_last(graph, &input.name, &shape, &self.values);
+        let image = rank == 4 && batch == 0;
+        let channels_last = image && reads_channels_last(graph, &input.name, &shape, &self.values);
         self.channels_last_inputs |= channels_last;
-        let layout = if rank == 4 && !options.keep_nchw && !channels_last { TO_NHWC.to_vec() } else { identity(rank) };
+        // A Keras `Input` takes its batch first: an input with the batch elsewhere is held
+        // with it moved there (the other axes in ONNX order), as outputs are given.
+        let layout = if batch != 0 {
+            batch_first(rank, batch)
+        } else if image && !options.keep_nchw && !channels_last {
+            TO_NHWC.to_vec()
+        } else {
+            identity(rank)
+        };
         let attrs: Attrs = vec![
             ("dtype", pb::attr_value::Value::Type(dtype as i32)),
             ("shape", pb::attr_value::Value::Shape(tf_shape(&permuted(&shape, &layout)))),
@@ -174,6 +251,7 @@ impl Translator {
         if dtype != pb::DataType::DtFloat {
             self.integers.insert(placeholder.clone(), dtype);
         }
+        self.input_axes.push((input.name.clone(), layout.clone()));
         self.bind(&input.name, Tensor { node: placeholder.clone(), shape, layout, merge: None });
         Ok((placeholder, rank))
     }

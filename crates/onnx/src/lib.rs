@@ -166,7 +166,7 @@ pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
                 return Err(needed.into());
             }
             let mut retry = options.clone();
-            for (name, shape) in input_shapes(model.graph.as_ref()) {
+            for (name, shape, _) in input_shapes(model.graph.as_ref()) {
                 let mut sizes: Vec<usize> = shape.iter().map(|d| d.unwrap_or(1)).collect();
                 let of_input = fixed.iter().filter(|dim| dim.input == name).map(|dim| (dim.axis, dim.size));
                 of_input.clone().for_each(|(axis, size)| sizes[axis] = size);
@@ -184,15 +184,21 @@ pub fn load(path: &Path, options: &Options) -> Result<TfGraph, TfError> {
     }
 }
 
-/// The graph's inputs (initializers listed as inputs left out) and their declared shapes.
-fn input_shapes(graph: Option<&tract_onnx::pb::GraphProto>) -> impl Iterator<Item = (&str, Vec<Option<usize>>)> {
-    let initializers: std::collections::HashSet<&str> =
-        graph.iter().flat_map(|g| &g.initializer).map(|i| i.name.as_str()).collect();
+/// The graph's inputs (initializers listed as inputs left out): their declared shapes, and
+/// the axis of each holding the batch.
+fn input_shapes(graph: Option<&tract_onnx::pb::GraphProto>) -> Vec<(&str, Vec<Option<usize>>, usize)> {
+    let Some(graph) = graph else { return Vec::new() };
+    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
     graph
-        .into_iter()
-        .flat_map(|g| &g.input)
-        .filter(move |i| !initializers.contains(i.name.as_str()))
-        .filter_map(|input| edges::input_shape(input).ok().map(|shape| (input.name.as_str(), shape)))
+        .input
+        .iter()
+        .filter(|i| !initializers.contains(i.name.as_str()))
+        .filter_map(|input| {
+            // An input whose batch axis is ambiguous is refused by the translation itself.
+            let batch = edges::batch_axis(graph, input).unwrap_or(0);
+            edges::input_shape(input).ok().map(|shape| (input.name.as_str(), shape, batch))
+        })
+        .collect()
 }
 
 /// Every unknown non-batch dimension of the inputs `options` does not fix, with the size to
@@ -203,11 +209,12 @@ fn sizes_to_fix(graph: Option<&tract_onnx::pb::GraphProto>, options: &Options, r
         MIN_DERIVED_SIZE.div_ceil(stride) * stride
     });
     let mut fixed = Vec::new();
-    for (name, shape) in input_shapes(graph) {
+    for (name, shape, batch) in input_shapes(graph) {
         let given = options.fixed_shapes.iter().find(|(n, _)| n == name).map(|(_, s)| s.as_slice());
         let hint =
             options.size_hints.iter().find(|(n, _)| n == name).map(|(_, s)| s).filter(|s| s.len() == shape.len());
-        for axis in (1..shape.len()).filter(|&axis| shape[axis].is_none() && given.is_none()) {
+        let unknown = |axis: &usize| *axis != batch && shape[*axis].is_none() && given.is_none();
+        for axis in (0..shape.len()).filter(unknown) {
             let size = hint.map_or(derived, |h| h[axis]);
             fixed.push(FixedDim { input: name.to_string(), axis, size, reason: reason.to_string() });
         }

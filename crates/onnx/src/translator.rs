@@ -100,7 +100,8 @@ pub(crate) struct Translator {
     /// Integer TF nodes computed by a reshape, with the tensor reshaped: a one-hot reads the
     /// ids from before an `Unsqueeze` ([`crate::ops::lookup`]).
     pub(crate) reshaped_ids: HashMap<String, Tensor>,
-    /// Each graph output's ONNX axes in the order the translated graph gives them.
+    /// Each graph input's and output's ONNX axes in the order the translated graph holds them.
+    pub(crate) input_axes: Vec<(String, Vec<usize>)>,
     pub(crate) output_axes: Vec<(String, Vec<usize>)>,
 }
 
@@ -152,6 +153,12 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         )))
         .into());
     }
+    // Control flow is the model's blocker, whatever else its inputs need (silero-vad's `If`
+    // on a scalar `sr` input): refused first, by name.
+    if let Some((node, refusal)) = graph.node.iter().find_map(|n| crate::ops::control_flow(n).map(|r| (n, r))) {
+        let op = node.op_type.clone();
+        return Err(located(ErrorKind::Node { node: proto::node_label(node).to_string(), op, source: refusal }).into());
+    }
     let mut inputs = Vec::new();
     for input in graph_inputs {
         inputs.push(t.input(graph, input, options)?);
@@ -167,18 +174,9 @@ pub(crate) fn translate(file: &Path, mut graph: GraphProto, opset: i64, options:
         outputs.push(t.output(&output.name, options)?);
     }
     let mut layout = crate::edges::layout_sentence(&inputs, &outputs, options, t.channels_last_inputs);
-    // Outputs whose batch is not ONNX axis 0 are the ones given batch-first (axis 0 holds it).
-    let moved_batch: Vec<String> = t
-        .output_axes
-        .iter()
-        .filter_map(|(name, axes)| {
-            let batch = axes.first().copied().filter(|&batch| batch != 0)?;
-            Some(format!("'{name}' (ONNX axes {axes:?}, the batch on axis {batch} in ONNX)"))
-        })
-        .collect();
-    if !moved_batch.is_empty() {
-        layout += &format!("; outputs given batch-first: {}", moved_batch.join(", "));
-    }
+    // Edges whose batch is not ONNX axis 0 are the ones given batch-first (axis 0 holds it).
+    layout += &crate::edges::moved_batch_sentence("inputs", &t.input_axes);
+    layout += &crate::edges::moved_batch_sentence("outputs", &t.output_axes);
     let tf_graph = pb::GraphDef { node: std::mem::take(&mut t.nodes), ..Default::default() };
     let mut result = TfGraph::new(file.to_path_buf(), tf_graph)?;
     let tensor = |key: &(String, usize)| tf2h5_tf::SignatureTensor {
@@ -301,6 +299,7 @@ impl Translator {
             recurrent: Recurrent::default(),
             integers: HashMap::new(),
             reshaped_ids: HashMap::new(),
+            input_axes: Vec::new(),
             output_axes: Vec::new(),
         }
     }
@@ -668,8 +667,8 @@ impl Translator {
         {
             return Err("only the first output of an op is supported".into());
         }
-        if let Some((op, reason)) = crate::ops::REFUSED.iter().find(|(op, _)| *op == node.op_type) {
-            return Err(unsupported!("op '{op}' is not supported: {reason}"));
+        if let Some(refusal) = crate::ops::refusal(node) {
+            return Err(refusal);
         }
         let translate = self
             .registry
@@ -911,6 +910,79 @@ mod tests {
         let merged = time_major(vec![onnx_node("Reshape", &["t", "flat"], "y", vec![])]);
         let error = translated_ops(&[-1, 3, 4], merged, vec![int_initializer("flat", &[-1, 4])]).unwrap_err();
         assert!(error.contains("its batch is merged with other axes into axis 0 of [None, Some(4)]"), "{error}");
+    }
+
+    /// A graph input whose batch name (the `dim_param` other inputs give axis 0) is on another
+    /// axis, as silero-vad's `state` [2, 'batch', 128], is held batch-first, and the layout
+    /// sentence says so; an input naming it on two axes is refused, as are inputs that fix
+    /// different batch sizes, and control flow is refused before any input.
+    #[test]
+    fn inputs_whose_batch_is_not_axis_0_are_held_batch_first() {
+        use tract_onnx::pb::{tensor_shape_proto::dimension::Value as DimValue, type_proto};
+        let named = |name: &str, dims: &[Result<i64, &str>]| {
+            let mut info = value_info(name, &vec![1; dims.len()]);
+            if let Some(type_proto::Value::TensorType(t)) = info.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+                for (dim, given) in t.shape.as_mut().unwrap().dim.iter_mut().zip(dims) {
+                    dim.value = Some(match given {
+                        Ok(size) => DimValue::DimValue(*size),
+                        Err(name) => DimValue::DimParam(name.to_string()),
+                    });
+                }
+            }
+            info
+        };
+        let graph = |state: tract_onnx::pb::ValueInfoProto, nodes: Vec<NodeProto>| GraphProto {
+            node: nodes,
+            input: vec![named("x", &[Err("batch"), Ok(4)]), state],
+            output: vec![value_info("y", &[])],
+            ..Default::default()
+        };
+        let scaled = || vec![onnx_node("Relu", &["state"], "y", vec![])];
+        let translate_graph = |graph: GraphProto| {
+            translate(Path::new("m.onnx"), graph, OPSET, &Options::default())
+                .map_err(|e| tf2h5_tf::TfError::from(e).to_string())
+        };
+        let state = named("state", &[Ok(2), Err("batch"), Ok(4)]);
+        let translated = translate_graph(graph(state, scaled())).unwrap();
+        let placeholder = translated.nodes().iter().find(|n| n.name == "state").unwrap();
+        let dims: Vec<i64> = match placeholder.attr["shape"].value.as_ref() {
+            Some(pb::attr_value::Value::Shape(shape)) => shape.dim.iter().map(|d| d.size).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(dims, [-1, 2, 4], "the Keras Input takes the batch first");
+        let translation = translated.translation.as_ref().unwrap();
+        assert_eq!(translation.tensors["state"].permutation, Some(vec![1, 0, 2]));
+        assert_eq!(translation.fixed_batch, None, "axis 0's size 2 is no batch");
+        assert!(
+            translation
+                .layout
+                .contains("; inputs given batch-first: 'state' (ONNX axes [1, 0, 2], the batch on axis 1")
+                && translation.layout.contains("; outputs given batch-first: 'y' (ONNX axes [1, 0, 2]"),
+            "{}",
+            translation.layout
+        );
+
+        // Time-major: axis 0 another name, the batch on axis 1.
+        let time_major = named("state", &[Err("time"), Err("batch"), Ok(4)]);
+        let translated = translate_graph(graph(time_major, scaled())).unwrap();
+        assert_eq!(translated.translation.as_ref().unwrap().tensors["state"].permutation, Some(vec![1, 0, 2]));
+
+        let twice = named("state", &[Ok(2), Err("batch"), Err("batch")]);
+        let error = translate_graph(graph(twice, scaled())).unwrap_err();
+        assert!(
+            error.contains("input 'state': axes [1, 2] all carry the batch name 'batch' and axis 0 does not"),
+            "{error}"
+        );
+        let mut fixed = graph(named("state", &[Ok(2), Ok(1), Ok(4)]), scaled());
+        fixed.input[0] = named("x", &[Ok(1), Ok(4)]);
+        let error = translate_graph(fixed).unwrap_err();
+        assert!(error.contains("input 'state': axis 0 is 2, but another input fixes the batch at 1"), "{error}");
+
+        // silero-vad: a scalar `sr` input, and an `If` on it; the `If` is named.
+        let mut silero = graph(named("sr", &[]), vec![onnx_node("Relu", &["x"], "r", vec![])]);
+        silero.node.push(onnx_node("If", &["sr"], "y", vec![]));
+        let error = translate_graph(silero).unwrap_err();
+        assert!(error.contains("node 'y' (If): op 'If' is not supported: control flow"), "{error}");
     }
 
     #[test]

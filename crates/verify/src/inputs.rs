@@ -200,7 +200,8 @@ fn user_samples(
             .iter()
             .find(|(name, _)| is_named(input, name))
             .ok_or_else(|| VerifyError::Input(format!("no data given for input '{}'", input.tf_node)))?;
-        // Keras axis j is source axis permutation[j]; the data comes in the source's order.
+        // Keras axis j is source axis permutation[j]; the data comes in the source's order, its
+        // samples along the source's batch axis (axis 0 unless the source has it elsewhere).
         let permutation = source(input).and_then(|s| s.permutation.as_ref()).filter(|p| p.len() == input.shape.len());
         let mut expected = input.shape.clone();
         if let Some(permutation) = permutation {
@@ -208,14 +209,25 @@ fn user_samples(
                 expected[source_axis] = dim;
             }
         }
+        let batch = permutation.map_or(0, |p| p[0]);
         let matches = array.ndim() == expected.len()
-            && array.shape()[1..].iter().zip(&expected[1..]).all(|(&d, e)| e.is_none_or(|e| e == d));
-        if !matches || array.shape()[0] == 0 {
+            && array
+                .shape()
+                .iter()
+                .zip(&expected)
+                .enumerate()
+                .all(|(axis, (&d, e))| axis == batch || e.is_none_or(|e| e == d));
+        if !matches || array.shape()[batch] == 0 {
+            let dims = expected.iter().enumerate().map(|(axis, d)| match d {
+                _ if axis == batch => "samples".to_string(),
+                Some(d) => d.to_string(),
+                None => "?".into(),
+            });
             return Err(VerifyError::Input(format!(
-                "data for '{}' has shape {:?}, expected (samples, {})",
+                "data for '{}' has shape {:?}, expected ({})",
                 input.tf_node,
                 array.shape(),
-                expected[1..].iter().map(|d| d.map_or("?".into(), |d| d.to_string())).collect::<Vec<_>>().join(", ")
+                dims.collect::<Vec<_>>().join(", ")
             )));
         }
         let array: Cow<ArrayD<f32>> = match permutation {

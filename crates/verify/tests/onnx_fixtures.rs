@@ -24,6 +24,9 @@ struct Fixture {
     input_shape: Vec<Option<usize>>,
     inputs: Vec<ArrayD<f32>>,
     outputs: Vec<ArrayD<f32>>,
+    /// Per input and output: the ONNX axis of the batch (meta.json's `batch_axis`, else 0).
+    input_batch_axes: Vec<usize>,
+    output_batch_axes: Vec<usize>,
     /// Models with dynamic axes: `(inputs, outputs)` at further sizes (meta.json's `runs`).
     runs: Vec<(Arrays, Arrays)>,
 }
@@ -60,12 +63,37 @@ fn fixture(dir: &Path) -> Fixture {
     let (inputs, outputs) = (read(&meta["inputs"], |e| &e["file"]), read(&meta["outputs"], |e| &e["file"]));
     let input_shape = meta["inputs"][0]["shape"].as_array().unwrap().iter().map(|d| d.as_u64().map(|d| d as usize));
     let input_shape = input_shape.collect();
-    Fixture { dir: dir.to_path_buf(), nchw, input_names, input_shape, inputs, outputs, runs }
+    let batch_axes = |edges: &Value| -> Vec<usize> {
+        let edges = edges.as_array().unwrap().iter();
+        edges.map(|e| e["batch_axis"].as_u64().unwrap_or(0) as usize).collect()
+    };
+    let (input_batch_axes, output_batch_axes) = (batch_axes(&meta["inputs"]), batch_axes(&meta["outputs"]));
+    Fixture {
+        dir: dir.to_path_buf(),
+        nchw,
+        input_names,
+        input_shape,
+        inputs,
+        outputs,
+        input_batch_axes,
+        output_batch_axes,
+        runs,
+    }
 }
 
-/// A fixture array as the default `.h5` takes or gives it.
-fn in_h5_layout(fixture: &Fixture, a: &ArrayD<f32>) -> ArrayD<f32> {
-    if fixture.nchw && a.ndim() == 4 {
+/// A fixture's input arrays as the default `.h5` takes them.
+fn h5_inputs(fixture: &Fixture, inputs: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
+    inputs.iter().zip(&fixture.input_batch_axes).map(|(a, &batch)| in_h5_layout(fixture, a, batch)).collect()
+}
+
+/// A fixture array as the default `.h5` takes or gives it: NHWC for an NCHW image, the batch
+/// first where the ONNX file has it on axis `batch` (the other axes in order).
+fn in_h5_layout(fixture: &Fixture, a: &ArrayD<f32>, batch: usize) -> ArrayD<f32> {
+    if batch != 0 {
+        let mut moved = a.view();
+        (0..batch).rev().for_each(|axis| moved.swap_axes(axis, axis + 1));
+        moved.as_standard_layout().into_owned()
+    } else if fixture.nchw && a.ndim() == 4 {
         a.clone().permuted_axes(vec![0, 2, 3, 1]).as_standard_layout().into_owned()
     } else {
         a.clone()
@@ -97,7 +125,7 @@ fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
 
         let runs = std::iter::once((&fixture.inputs, &fixture.outputs)).chain(fixture.runs.iter().map(|(i, o)| (i, o)));
         for (run, (inputs, expected_outputs)) in runs.enumerate() {
-            let inputs: Vec<ArrayD<f32>> = inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
+            let inputs = h5_inputs(&fixture, inputs);
             // A file that fixes its batch size runs in batches of that size; the `.h5`, whose
             // batch is free, runs every sample at once.
             let rows = inputs[0].shape()[0];
@@ -123,7 +151,7 @@ fn tract_onnx_and_engine_reproduce_onnxruntime_on_every_onnx_fixture() {
                 .collect();
             let engine = tf2h5_engine::run(&model, &inputs).unwrap();
             for (index, expected) in expected_outputs.iter().enumerate() {
-                let expected = in_h5_layout(&fixture, expected);
+                let expected = in_h5_layout(&fixture, expected, fixture.output_batch_axes[index]);
                 let tract_err = check("tract-onnx", &fixture.dir, index, &expected, &tract[index]);
                 let engine_err = check("engine", &fixture.dir, index, &expected, &engine[index]);
                 let name = fixture.dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -251,19 +279,28 @@ fn user_inputs_are_named_and_laid_out_as_in_the_onnx_file() {
             tf2h5_verify::verify(&fixture.dir, &options).unwrap_or_else(|e| panic!("{}: {e}", fixture.dir.display()));
         assert!(outcome.report.passed, "{}: {}", fixture.dir.display(), outcome.report.summary());
         let model = tf2h5_keras::h5::read_from_bytes(&outcome.h5).unwrap();
-        let h5_inputs: Vec<ArrayD<f32>> = fixture.inputs.iter().map(|a| in_h5_layout(&fixture, a)).collect();
-        let engine = tf2h5_engine::run(&model, &h5_inputs).unwrap();
+        let engine = tf2h5_engine::run(&model, &h5_inputs(&fixture, &fixture.inputs)).unwrap();
         for (index, expected) in fixture.outputs.iter().enumerate() {
-            check("engine", &fixture.dir, index, &in_h5_layout(&fixture, expected), &engine[index]);
+            let expected = in_h5_layout(&fixture, expected, fixture.output_batch_axes[index]);
+            check("engine", &fixture.dir, index, &expected, &engine[index]);
         }
     }
     // Data in the Keras layout under the ONNX name is refused, naming the expected layout.
-    let fixture = fixture(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models/onnx_cnn"));
-    let nhwc = in_h5_layout(&fixture, &fixture.inputs[0]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
+    let fixture = fixture(&root.join("onnx_cnn"));
+    let nhwc = in_h5_layout(&fixture, &fixture.inputs[0], 0);
     let options = Options { inputs: vec![(fixture.input_names[0].clone(), nhwc)], ..Default::default() };
     let error =
         tf2h5_verify::verify(&fixture.dir, &options).err().expect("NHWC data for an NCHW ONNX input").to_string();
     assert!(error.contains("has shape [4, 16, 16, 3], expected (samples, 3, 16, 16)"), "{error}");
+    // A state whose batch the ONNX file has on axis 1: its data too, the samples along axis 1.
+    let fixture = fixture(&root.join("onnx_streaming_state"));
+    let mut batch_first = fixture.inputs.clone();
+    batch_first[1] = in_h5_layout(&fixture, &fixture.inputs[1], 1);
+    let options =
+        Options { inputs: fixture.input_names.iter().cloned().zip(batch_first).collect(), ..Default::default() };
+    let error = tf2h5_verify::verify(&fixture.dir, &options).err().expect("batch-first state data").to_string();
+    assert!(error.contains("has shape [4, 2, 8], expected (2, samples, 8)"), "{error}");
 }
 
 /// The per-layer comparison runs for ONNX models too: layers are matched with the ONNX

@@ -46,11 +46,31 @@ pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     registry
 });
 
+/// Control-flow ops: refused before anything else in a graph (see [`control_flow`]).
+const CONTROL_FLOW: &[&str] = &["If", "Loop", "Scan"];
+
 /// Ops refused with a reason more useful than "not supported".
-pub(crate) const REFUSED: &[(&str, &str)] = &[(
-    "Upsample",
-    "deprecated since opset 10 and not run by the tract-onnx oracle; export the model with Resize (opset 11 or newer)",
-)];
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "Upsample",
+        "deprecated since opset 10 and not run by the tract-onnx oracle; export the model with Resize (opset 11 or \
+         newer)",
+    ),
+    ("If", "control flow (branches chosen at run time) has no Keras layer"),
+    ("Loop", "control flow (a loop over a subgraph) has no Keras layer"),
+    ("Scan", "control flow (a loop over a subgraph) has no Keras layer"),
+];
+
+/// Why `node` is refused, when its op is one refused with a reason.
+pub(crate) fn refusal(node: &NodeProto) -> Option<OpError> {
+    let (op, reason) = REFUSED.iter().find(|(op, _)| *op == node.op_type)?;
+    Some(crate::error::unsupported!("op '{op}' is not supported: {reason}"))
+}
+
+/// Why `node` is refused, when it is control flow.
+pub(crate) fn control_flow(node: &NodeProto) -> Option<OpError> {
+    CONTROL_FLOW.contains(&node.op_type.as_str()).then(|| refusal(node)).flatten()
+}
 
 /// The registered op names, sorted (`tf2h5 ops --onnx`).
 pub(crate) static SUPPORTED_OPS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
