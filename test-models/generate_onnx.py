@@ -463,6 +463,29 @@ def case_onnx_jax_normalization():
     return model, {x: (8, 6)}, desc
 
 
+def case_onnx_sequence_global_max_pool():
+    """GlobalMaxPool and GlobalAveragePool over a sequence (N, C, T): magika's form (tf2onnx
+    transposes a channels-last (N, T, C) tensor to NCW first) and PyTorch's (after a Conv1d)."""
+    b = Builder(1304)
+    x = "x"                                                                                   # N x 10 x 4
+    t = b.op("Relu", [b.op("MatMul", [x, b.weight("w", (4, 6), 4)])])                          # N x 10 x 6
+    t = b.op("Transpose", [t], "ncw", perm=[0, 2, 1])                                          # N x 6 x 10
+    magika = b.op("GlobalMaxPool", [t], "magika_max")                                          # N x 6 x 1
+    w = b.weight("conv_w", (5, 4, 3), 12)
+    conv = b.op("Conv", [b.op("Transpose", [x], "x_ncw", perm=[0, 2, 1]), w], "conv", kernel_shape=[3], pads=[1, 1])
+    conv = b.op("Relu", [conv])                                                                # N x 5 x 10
+    torch_max = b.op("GlobalMaxPool", [conv], "conv_max")                                      # N x 5 x 1
+    torch_mean = b.op("GlobalAveragePool", [conv], "conv_mean")                                # N x 5 x 1
+    t = b.op("Concat", [magika, torch_max, torch_mean], "pooled", axis=1)                      # N x 16 x 1
+    y = b.gemm(b.op("Flatten", [t]), 16, 3)
+    model = b.model([helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", 10, 4])], [y], 13)
+    desc = ("ONNX opset 13, global pools over a sequence (N, C, T), which no other fixture had (magika's "
+            "GlobalMaxPool regressed unseen): (N, 10, 4) MatMul to 6 channels, Relu, Transpose to (N, 6, 10) and "
+            "GlobalMaxPool (magika's tf2onnx form); Transpose of the input to NCW, Conv (k 3, pads 1) to 5 channels, "
+            "Relu, GlobalMaxPool and GlobalAveragePool (PyTorch's form); Concat (N, 16, 1), Flatten, Gemm.")
+    return model, {x: (10, 4)}, desc
+
+
 def case_onnx_paddle_attention():
     """PaddleOCR's SVTR attention as paddle2onnx writes it (rapidocr's text recognizer), opset
     12: a layer norm decomposed with Div by Sqrt, and the q/k/v split moving the batch."""
@@ -549,7 +572,7 @@ CASES = {"onnx_cnn": case_onnx_cnn, "onnx_gelu": case_onnx_gelu, "onnx_fixed_bat
          "onnx_streaming_state": case_onnx_streaming_state, "onnx_token_ids": case_onnx_token_ids,
          "onnx_one_hot_bytes": case_onnx_one_hot_bytes, "onnx_activations": case_onnx_activations, "onnx_clip_space": case_onnx_clip_space, "onnx_log_softmax": case_onnx_log_softmax,
          "onnx_paddle_attention": case_onnx_paddle_attention,
-         "onnx_jax_normalization": case_onnx_jax_normalization, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
+         "onnx_jax_normalization": case_onnx_jax_normalization, "onnx_sequence_global_max_pool": case_onnx_sequence_global_max_pool, "onnx_blocks": case_onnx_blocks, "onnx_mlp": case_onnx_mlp,
          "onnx_upsample": case_onnx_upsample, "onnx_dynamic_upsample": case_onnx_dynamic_upsample, "onnx_opset7": case_onnx_opset7,
          **{f"onnx_opsets_{v}": (lambda v=v: opsets_model(v)) for v in OPSET_CHAIN}}
 
