@@ -287,19 +287,18 @@ fn user_inputs_are_named_and_laid_out_as_in_the_onnx_file() {
     }
     // Data in the Keras layout under the ONNX name is refused, naming the expected layout.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-models");
-    let fixture = fixture(&root.join("onnx_cnn"));
-    let nhwc = in_h5_layout(&fixture, &fixture.inputs[0], 0);
-    let options = Options { inputs: vec![(fixture.input_names[0].clone(), nhwc)], ..Default::default() };
-    let error =
-        tf2h5_verify::verify(&fixture.dir, &options).err().expect("NHWC data for an NCHW ONNX input").to_string();
+    let cnn = fixture(&root.join("onnx_cnn"));
+    let nhwc = in_h5_layout(&cnn, &cnn.inputs[0], 0);
+    let options = Options { inputs: vec![(cnn.input_names[0].clone(), nhwc)], ..Default::default() };
+    let error = tf2h5_verify::verify(&cnn.dir, &options).err().expect("NHWC data for an NCHW ONNX input").to_string();
     assert!(error.contains("has shape [4, 16, 16, 3], expected (samples, 3, 16, 16)"), "{error}");
     // A state whose batch the ONNX file has on axis 1: its data too, the samples along axis 1.
-    let fixture = fixture(&root.join("onnx_streaming_state"));
-    let mut batch_first = fixture.inputs.clone();
-    batch_first[1] = in_h5_layout(&fixture, &fixture.inputs[1], 1);
-    let options =
-        Options { inputs: fixture.input_names.iter().cloned().zip(batch_first).collect(), ..Default::default() };
-    let error = tf2h5_verify::verify(&fixture.dir, &options).err().expect("batch-first state data").to_string();
+    let streaming = fixture(&root.join("onnx_streaming_state"));
+    let mut batch_first = streaming.inputs.clone();
+    batch_first[1] = in_h5_layout(&streaming, &streaming.inputs[1], 1);
+    let inputs = streaming.input_names.iter().cloned().zip(batch_first).collect();
+    let options = Options { inputs, ..Default::default() };
+    let error = tf2h5_verify::verify(&streaming.dir, &options).err().expect("batch-first state data").to_string();
     assert!(error.contains("has shape [4, 2, 8], expected (2, samples, 8)"), "{error}");
 }
 
