@@ -1360,6 +1360,46 @@ def case_frozen_rnn_masked(out, ref):
     )
 
 
+def bidirectional_masked_model(seed, merge_mode):
+    """Embedding(mask_zero=True) feeding masked Bidirectional layers, the first with
+    return_sequences (both directions write zeros at masked steps) and `merge_mode`."""
+    rs = seed_all(seed)
+    L = keras.layers
+    inp = keras.Input(shape=(8,), dtype="int32", name="ids")
+    y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
+    y = L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm"), merge_mode=merge_mode, name="bi_lstm")(y)
+    y = L.Bidirectional(L.GRU(3, name="gru"), name="bi_gru")(y)
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, y, name="rnn_bidirectional_masked")
+    randomize_weights(model.weights, rs)
+    return model
+
+
+RNN_BIDIRECTIONAL_MASKED_DESCRIPTION = (
+    "Embedding(20, 5, mask_zero=True) on 8 int32 ids (a padded tail and a zero inside each row) -> "
+    "Bidirectional(LSTM(4, return_sequences), merge_mode={}) -> Bidirectional(GRU(3)) -> Dense(2): Bidirectional forces "
+    "zero_output_for_mask = return_sequences, so the LSTM loops write zeros at masked steps (the backward one "
+    "reads the reversed sequence and mask, its outputs reversed back), the GRU loops repeat the previous output")
+
+
+def case_sm_rnn_bidirectional_masked(out, ref):
+    model = bidirectional_masked_model(1919, "concat")
+    description = RNN_BIDIRECTIONAL_MASKED_DESCRIPTION.format("concat")
+    return write_rnn_saved_model_case(
+        out, "sm_rnn_bidirectional_masked", description + "; tf-keras SavedModel signature.",
+        model, (8,), 1919, ids=20, prune=True, draw=masked_ids,
+    )
+
+
+def case_frozen_rnn_bidirectional_masked(out, ref):
+    model = bidirectional_masked_model(1920, "ave")
+    return write_frozen_rnn_case(
+        out, "frozen_rnn_bidirectional_masked",
+        "Frozen .pb of " + RNN_BIDIRECTIONAL_MASKED_DESCRIPTION.format("ave") + ", each loop lowered to TF1 frames.",
+        model, (8,), 1920, dtype=tf.int32, draw=masked_ids,
+    )
+
+
 MASK_VALUE = -1.0
 
 
@@ -1539,6 +1579,7 @@ def case_frozen_gru_bidirectional(out, ref):
 RNN_SAVED_MODEL_CASES = {
     "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
     "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "sm_keras3_gru", "sm_masking_rnn",
+    "sm_rnn_bidirectional_masked",
     "tf_refused_loops",
 }
 
@@ -2439,11 +2480,10 @@ def case_tf_refused_loops(out, ref):
       back to a While at load, then refused as the SavedModel's is);
     - `sm_while_loop/`: the same loop as a SavedModel (a StatelessWhile whose body and cond
       are functions);
-    - `sm_bidirectional_masked/`: Embedding(mask_zero=True) -> Bidirectional(LSTM(4,
-      return_sequences)) -> Dense(2), a tf-keras SavedModel whose loops read the mask at each
-      step and, as Bidirectional forces `zero_output_for_mask` with return_sequences, write
-      zeros at masked steps: no Keras layer tf2h5 writes computes that (its function library
-      pruned, `prune_function_library`)."""
+    - `sm_zero_output_masked/`: Embedding(mask_zero=True) -> LSTM(4, return_sequences,
+      zero_output_for_mask=True) -> Dense(2), a tf-keras SavedModel whose loop writes zeros at
+      masked steps outside a Bidirectional (which is where tf2h5 converts that form) (its
+      function library pruned, `prune_function_library`)."""
     rs = seed_all(1908)
     d = os.path.join(out, "tf_refused")
     os.makedirs(d, exist_ok=True)
@@ -2470,20 +2510,20 @@ def case_tf_refused_loops(out, ref):
     L = keras.layers
     inp = keras.Input(shape=(6,), dtype="int32", name="ids")
     y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
-    y = L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm"), name="bidirectional")(y)
+    y = L.LSTM(4, return_sequences=True, zero_output_for_mask=True, name="lstm")(y)
     y = L.Dense(2, name="dense")(y)
-    model = keras.Model(inp, y, name="bidirectional_masked")
+    model = keras.Model(inp, y, name="zero_output_masked")
     randomize_weights(model.weights, rs)
     module = tf.Module()
     module.weights_ = list(model.weights)
     module.serve = tf.function(lambda x: {"output_0": model(x, training=False)},
                                input_signature=[tf.TensorSpec([None, 6], tf.int32, name="x")])
-    sm = os.path.join(d, "sm_bidirectional_masked")
+    sm = os.path.join(d, "sm_zero_output_masked")
     if os.path.isdir(sm):
         shutil.rmtree(sm)
     tf.saved_model.save(module, sm, signatures={"serving_default": module.serve})
     prune_function_library(sm)
-    for saved in ("sm_while_loop", "sm_bidirectional_masked"):
+    for saved in ("sm_while_loop", "sm_zero_output_masked"):
         fingerprint = os.path.join(d, saved, "fingerprint.pb")
         if os.path.exists(fingerprint):
             os.remove(fingerprint)
@@ -2492,7 +2532,7 @@ def case_tf_refused_loops(out, ref):
             os.rmdir(assets)
         for root, _, files in os.walk(os.path.join(d, saved)):
             size += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    print(f"== tf_refused loops: while_loop_frozen.pb ({len(gd.node)} nodes), sm_while_loop, sm_bidirectional_masked")
+    print(f"== tf_refused loops: while_loop_frozen.pb ({len(gd.node)} nodes), sm_while_loop, sm_zero_output_masked")
     return size
 
 
@@ -2832,6 +2872,8 @@ CASES = [
     ("frozen_lstm_stacked", case_frozen_lstm_stacked),
     ("sm_rnn_masked", case_sm_rnn_masked),
     ("frozen_rnn_masked", case_frozen_rnn_masked),
+    ("sm_rnn_bidirectional_masked", case_sm_rnn_bidirectional_masked),
+    ("frozen_rnn_bidirectional_masked", case_frozen_rnn_bidirectional_masked),
     ("sm_masking_rnn", case_sm_masking_rnn),
     ("frozen_masking_rnn", case_frozen_masking_rnn),
     ("frozen_gru_bidirectional", case_frozen_gru_bidirectional),

@@ -481,9 +481,9 @@ fn refusal_after_path(model: &str) -> String {
 
 /// Loops that tf2h5 does not convert are refused as loops, naming the loop and the layer (name
 /// scope) it came from, in both forms: a `tf.while_loop` frozen to TF1 frames (raised back to
-/// a `While` at load) and as a SavedModel `While`, a masked Bidirectional LSTM (zeros at masked steps),
-/// and frozen TF1 `dynamic_rnn`s (loops over TensorArrays) masked by `sequence_length` or over a
-/// peephole LSTM cell.
+/// a `While` at load) and as a SavedModel `While`, a masked LSTM writing zeros at masked steps
+/// outside a `Bidirectional`, and frozen TF1 `dynamic_rnn`s (loops over TensorArrays) masked by
+/// `sequence_length` or over a peephole LSTM cell.
 #[test]
 fn loops_are_refused_naming_the_loop_and_its_layer() {
     assert_eq!(
@@ -499,11 +499,10 @@ fn loops_are_refused_naming_the_loop_and_its_layer() {
          outputs read as the layer returns them)"
     );
     assert_eq!(
-        refusal_after_path("tf_refused/sm_bidirectional_masked"),
-        "node 'StatefulPartitionedCall/StatefulPartitionedCall/bidirectional_masked/bidirectional/forward_lstm/\
-         PartitionedCall/while' (StatelessWhile): a While loop from layer 'bidirectional_masked/bidirectional/\
-         forward_lstm' that reads a mask at each step in a form tf2h5 does not convert (it converts an LSTM, GRU or \
-         SimpleRNN reading the mask of an Embedding(mask_zero=True) or of a Masking layer)"
+        refusal_after_path("tf_refused/sm_zero_output_masked"),
+        "node 'StatefulPartitionedCall/StatefulPartitionedCall/zero_output_masked/lstm/PartitionedCall/transpose_2' \
+         (Transpose): the loop of layer 'zero_output_masked/lstm' writes zeros at masked steps (zero_output_for_mask, \
+         which a Bidirectional with return_sequences forces) but is not one direction of such a Bidirectional"
     );
     assert_eq!(
         refusal_after_path("tf_refused/dynamic_rnn_frozen.pb"),

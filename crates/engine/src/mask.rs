@@ -7,7 +7,9 @@
 //! ([`compute`]). A recurrent layer (LSTM, GRU, SimpleRNN) reads the mask of its input: at a
 //! masked step it keeps its states and repeats its previous output (zeros before the first
 //! unmasked step), as tf-keras 2 and Keras 3 both do (`zero_output_for_mask` is false for a
-//! layer not wrapped in `Bidirectional`); with `return_sequences` it passes the mask on.
+//! layer not wrapped in `Bidirectional`). A `Bidirectional` applies it in both directions and,
+//! with return_sequences, outputs zeros at masked steps. With `return_sequences` either passes
+//! the mask on.
 //! `Dropout` and `Activation` pass it on unchanged. Any other layer reached by a mask is an
 //! error naming it and the mask's maker: the loaders differ there (tf-keras refuses a layer
 //! that does not support masking, Keras 3 drops the mask), and some layers (pools, attention)
@@ -60,13 +62,18 @@ pub(crate) fn flow(
         return Err(unsupported("a masked input of a layer with several inputs"));
     }
     match spec.family() {
-        Family::Recurrent(RecurrentClass::Bidirectional) => Err(unsupported("a masked Bidirectional layer")),
-        Family::Recurrent(_) => {
-            let return_sequences = cfg.bool_or("return_sequences", false)?;
+        Family::Recurrent(class) => {
+            // A Bidirectional returns sequences when the layer it wraps does.
+            let wrapped = match class {
+                RecurrentClass::Bidirectional => Some(crate::layers::recurrent::inner_layer(&cfg)?),
+                _ => None,
+            };
+            let return_sequences =
+                LayerConfig::new(wrapped.as_ref().unwrap_or(layer)).bool_or("return_sequences", false)?;
             Ok(Flow { makes: false, reads: Some(mask), carries: return_sequences.then_some(mask) })
         }
         Family::Plain(Plain::Dropout | Plain::Activation) => Ok(Flow { carries: Some(mask), ..Flow::default() }),
-        _ => Err(unsupported("masks are applied by LSTM, GRU and SimpleRNN layers only")),
+        _ => Err(unsupported("masks are applied by LSTM, GRU, SimpleRNN and Bidirectional layers only")),
     }
 }
 
@@ -116,6 +123,12 @@ mod tests {
             let lstm = layers::recurrent("lstm", "e".into(), RecurrentKind::Lstm, options, kernels.0, kernels.1, None);
             let spec = LayerSpec::parse(&lstm).unwrap();
             let read = flow(&spec, &lstm, 2, &[Some(1)], &model).unwrap();
+            assert_eq!(read, Flow { makes: false, reads: Some(1), carries: return_sequences.then_some(1) });
+            // A Bidirectional around it returns sequences as the wrapped layer does.
+            let backward = vec![ArrayD::zeros(vec![2, 4]), ArrayD::zeros(vec![1, 4])];
+            let both = layers::bidirectional("bi", lstm, backward, "concat");
+            let spec = LayerSpec::parse(&both).unwrap();
+            let read = flow(&spec, &both, 2, &[Some(1)], &model).unwrap();
             assert_eq!(read, Flow { makes: false, reads: Some(1), carries: return_sequences.then_some(1) });
         }
         let dense = layers::dense("d", "e".into(), ArrayD::zeros(vec![2, 1]), None, "linear");

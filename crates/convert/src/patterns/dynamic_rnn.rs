@@ -86,6 +86,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         recurrent_activation: cell.recurrent_activation,
         return_sequences: true,
         go_backwards: false,
+        zero_output_for_mask: false,
         kernel: cell.kernel,
         recurrent_kernel: cell.recurrent_kernel,
         bias: cell.bias,

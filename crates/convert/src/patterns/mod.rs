@@ -6,12 +6,14 @@
 //! `LayerNorm` and written-out softmax as jax2tf exports them),
 //! a dilated depthwise convolution as `SpaceToBatchND → conv → BatchToSpaceND`, a `Conv1D` as
 //! `ExpandDims → Conv2D → Squeeze`, a `SeparableConv2D` as a depthwise then a 1×1
-//! convolution, Keras 3's wrapping of negative embedding ids, a Keras `Masking`. Converting
+//! convolution, Keras 3's wrapping of negative embedding ids, a Keras `Masking`, recurrent
+//! layers from `While` loops and a masked `Bidirectional` from two of them. Converting
 //! those node by node is impossible (a mean over channels has no layer) or inexact, so a pass
 //! over the needed nodes finds them first. A match names its output node, which builds the
 //! layer, and its inner nodes, which are then skipped; a match is only accepted when nothing
 //! outside it reads an inner node. Each pattern has its own file.
 
+mod bidirectional;
 mod conv1d;
 mod dilated_conv;
 mod dynamic_rnn;
@@ -57,6 +59,8 @@ pub(crate) enum Kind {
     /// A Keras `LSTM`, `GRU` or `SimpleRNN` from a `While` loop (tf-keras's and Keras 3's
     /// over TensorLists, or TF1 `dynamic_rnn`'s over TensorArrays).
     Recurrent(Box<recurrent::Recurrent>),
+    /// A Keras `Bidirectional` from two masked loops and their merge.
+    Bidirectional(bidirectional::Bidirectional),
     /// `Softmax` over one axis, from written-out arithmetic.
     Softmax(softmax::Softmax),
     /// Keras `Masking`: the input times whether any feature differs from the mask value.
@@ -95,7 +99,8 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 11] = [
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 12] = [
+        bidirectional::find,
         recurrent::find,
         dynamic_rnn::find,
         masking::find,
@@ -139,6 +144,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::OneD(one_d) => conv1d::build(ctx, node, one_d)?,
         Kind::Separable(separable) => separable::build(ctx, node, separable)?,
         Kind::Recurrent(recurrent) => recurrent::build(ctx, node, recurrent)?,
+        Kind::Bidirectional(bidirectional) => bidirectional::build(ctx, node, bidirectional)?,
         Kind::Softmax(softmax) => softmax::build(ctx, node, softmax)?,
         Kind::Masking(masking) => masking::build(ctx, node, masking)?,
         Kind::PassThrough { input } => match ctx.value_of(node, input)?.clone() {

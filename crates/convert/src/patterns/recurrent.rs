@@ -36,11 +36,12 @@ use std::collections::{HashMap, HashSet};
 
 use ndarray::{ArrayD, Axis};
 use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
+use tf2h5_keras::Layer;
 use tf2h5_tf::pb::{attr_value::Value as AttrValue, NodeDef};
 use tf2h5_tf::{ConstTensor, LoopFunction, NodeExt, TensorRef};
 
 use super::{Kind, Match, View};
-use crate::context::{self, Context, Value};
+use crate::context::{self, Context, KTensor, Mask, Value};
 use crate::ConvertError;
 
 /// A recognised recurrent layer.
@@ -57,6 +58,8 @@ pub(crate) struct Recurrent {
     pub(super) recurrent_activation: &'static str,
     pub(super) return_sequences: bool,
     pub(super) go_backwards: bool,
+    /// Masked steps output zeros instead of the previous output (only with return_sequences).
+    pub(super) zero_output_for_mask: bool,
     pub(super) kernel: ArrayD<f32>,
     pub(super) recurrent_kernel: ArrayD<f32>,
     pub(super) bias: Option<ArrayD<f32>>,
@@ -82,15 +85,19 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     let set = body.producer(body.f.outputs.get(out_slot)?, "TensorListSetItem")?;
     (body.arg(&body.input(set, 0)?)? == out_slot).then_some(())?;
     let written = body.input(set, 2)?;
-    // A masked loop writes `SelectV2(mask_t, h', previous output)`: the previous output is a
-    // loop value the select also returns, from zeros.
-    let (new_h, mask_get) = match body.masked(&written) {
-        Some((mask_get, value, previous)) => {
-            (body.resolve(&body.f.outputs[previous]) == body.resolve(&written)).then_some(())?;
-            is_zeros(view, &loop_inputs[previous])?;
-            (value, Some(mask_get))
+    // A masked loop writes `SelectV2(mask_t, h', kept)`: `kept` is the previous output, a loop
+    // value the select also returns, from zeros; or, with `zero_output_for_mask` (which
+    // `Bidirectional` forces on a layer with return_sequences), zeros the loop hands on unchanged.
+    let (new_h, mask_get, zero_output_for_mask) = match body.masked(&written) {
+        Some((mask_get, value, kept)) => {
+            let returned = &body.f.outputs[kept];
+            let zero_output = body.arg(returned) == Some(kept);
+            (zero_output || body.resolve(returned) == body.resolve(&written)).then_some(())?;
+            (return_sequences || !zero_output).then_some(())?;
+            is_zeros(view, &loop_inputs[kept])?;
+            (value, Some(mask_get), zero_output)
         }
-        None => (written, None),
+        None => (written, None, false),
     };
     // The input list, read at the time step.
     let mask_name = mask_get.map(|g| g.name.as_str());
@@ -148,6 +155,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         recurrent_activation: cell.recurrent_activation,
         return_sequences,
         go_backwards,
+        zero_output_for_mask,
         kernel: cell.kernel,
         recurrent_kernel: cell.recurrent_kernel,
         bias: cell.bias,
@@ -209,6 +217,48 @@ pub(super) fn layer_nodes(view: &View, output: &NodeDef, sources: &[&TensorRef])
 
 /// Builds the layer of a match at its output node.
 pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Result<Value, ConvertError> {
+    if found.zero_output_for_mask {
+        return Err(ctx.refuse(
+            node,
+            format!(
+                "the loop of layer '{}' writes zeros at masked steps (zero_output_for_mask, which a Bidirectional \
+                 with return_sequences forces) but is not one direction of such a Bidirectional",
+                found.scope
+            ),
+        ));
+    }
+    let (input, time, mask) = input_and_mask(ctx, node, found)?;
+    let name = ctx.layer_name(&found.scope);
+    let layer = found.layer(&name, input.layer);
+    Ok(Value::Tensor(add_sequence_layer(ctx, node, layer, found, time, found.units(), mask)))
+}
+
+/// Adds `layer`, built for `found` at `node`, whose output steps have `units` values; with
+/// return_sequences its output carries the `mask` its input does.
+pub(super) fn add_sequence_layer(
+    ctx: &mut Context,
+    node: &NodeDef,
+    layer: Layer,
+    found: &Recurrent,
+    time: usize,
+    units: usize,
+    mask: Option<Mask>,
+) -> KTensor {
+    let shape = if found.return_sequences { vec![None, Some(time), Some(units)] } else { vec![None, Some(units)] };
+    let output = ctx.add_layer_tensor(node, layer, shape);
+    if let (Some(mask), true) = (mask, found.return_sequences) {
+        ctx.pass_mask(&output, &mask);
+    }
+    output
+}
+
+/// The layer's (batch, time, features) input, checked against the kernel, with its time
+/// steps and the mask Keras attaches to it, which must be the one the loop reads.
+pub(super) fn input_and_mask(
+    ctx: &mut Context,
+    node: &NodeDef,
+    found: &Recurrent,
+) -> Result<(KTensor, usize, Option<Mask>), ConvertError> {
     let input = match ctx.value_of(node, &found.input)? {
         Value::Tensor(t) => t.clone(),
         _ => return Err(ctx.refuse(node, "the recurrent layer's input is not a computed tensor")),
@@ -223,63 +273,80 @@ pub(super) fn build(ctx: &mut Context, node: &NodeDef, found: &Recurrent) -> Res
             ctx.refuse(node, format!("input {:?} does not match the kernel {:?}", input.shape, found.kernel.shape()))
         );
     }
-    // Keras applies the mask attached to the layer's input: it must be the one the loop reads.
-    let mask = match &found.mask {
-        None => None,
-        Some(mask) => match ctx.value_of(node, mask)? {
-            Value::Mask(mask) => {
-                let mask = mask.clone();
-                if !ctx.carry_mask(&input, &mask) {
-                    return Err(ctx.refuse(
-                        node,
-                        format!(
-                            "the loop of layer '{}' reads the mask {}, which Keras would not attach to its input \
-                             (an Embedding(mask_zero=True) of those ids, a Masking of that tensor, or a masked \
-                             recurrent layer with return_sequences reading one, must feed it directly)",
-                            found.scope,
-                            mask.describe()
-                        ),
-                    ));
-                }
-                Some(mask)
-            }
-            _ => {
+    let Some(mask) = &found.mask else { return Ok((input, time, None)) };
+    match ctx.value_of(node, mask)? {
+        Value::Mask(mask) => {
+            let mask = mask.clone();
+            if !ctx.carry_mask(&input, &mask) {
                 return Err(ctx.refuse(
                     node,
                     format!(
-                        "the loop of layer '{}' reads a mask that is not an Embedding(mask_zero=True)'s ids != 0 \
-                         nor a Masking layer's",
-                        found.scope
+                        "the loop of layer '{}' reads the mask {}, which Keras would not attach to its input \
+                         (an Embedding(mask_zero=True) of those ids, a Masking of that tensor, or a masked \
+                         recurrent layer with return_sequences reading one, must feed it directly)",
+                        found.scope,
+                        mask.describe()
                     ),
-                ))
+                ));
             }
-        },
-    };
-    let units = found.recurrent_kernel.shape().first().copied().unwrap_or(0);
-    let options = RecurrentOptions {
-        return_sequences: found.return_sequences,
-        go_backwards: found.go_backwards,
-        activation: found.activation,
-        recurrent_activation: found.recurrent_activation,
-    };
-    let name = ctx.layer_name(&found.scope);
-    let layer = layers::recurrent(
-        &name,
-        input.layer,
-        found.kind,
-        options,
-        found.kernel.clone(),
-        found.recurrent_kernel.clone(),
-        found.bias.clone(),
-    );
-    let shape = if found.return_sequences { vec![None, Some(time), Some(units)] } else { vec![None, Some(units)] };
-    let output = ctx.add_layer_tensor(node, layer, shape);
-    if let Some(mask) = mask {
-        if found.return_sequences {
-            ctx.pass_mask(&output, &mask);
+            Ok((input, time, Some(mask)))
         }
+        _ => Err(ctx.refuse(
+            node,
+            format!(
+                "the loop of layer '{}' reads a mask that is not an Embedding(mask_zero=True)'s ids != 0 nor a \
+                 Masking layer's",
+                found.scope
+            ),
+        )),
     }
-    Ok(Value::Tensor(output))
+}
+
+impl Recurrent {
+    /// The Keras layer `name` this loop computes, reading the layer `input`.
+    pub(super) fn layer(&self, name: &str, input: String) -> Layer {
+        let options = RecurrentOptions {
+            return_sequences: self.return_sequences,
+            go_backwards: self.go_backwards,
+            activation: self.activation,
+            recurrent_activation: self.recurrent_activation,
+        };
+        let (kernel, recurrent_kernel, bias) = (self.kernel.clone(), self.recurrent_kernel.clone(), self.bias.clone());
+        layers::recurrent(name, input, self.kind, options, kernel, recurrent_kernel, bias)
+    }
+
+    /// The values of each output step.
+    pub(super) fn units(&self) -> usize {
+        self.recurrent_kernel.shape().first().copied().unwrap_or(0)
+    }
+
+    /// Whether `backward` is this layer's backward twin in a Keras `Bidirectional` that writes
+    /// zeros at masked steps: the same cell and sequence (and mask), read the other way,
+    /// both with return_sequences and `zero_output_for_mask`.
+    pub(super) fn is_masked_twin(&self, backward: &Recurrent) -> bool {
+        let same_shapes = self.kernel.shape() == backward.kernel.shape()
+            && self.recurrent_kernel.shape() == backward.recurrent_kernel.shape()
+            && self.bias.as_ref().map(|b| b.shape().to_vec()) == backward.bias.as_ref().map(|b| b.shape().to_vec());
+        let both = |f: fn(&Recurrent) -> bool| f(self) && f(backward);
+        same_shapes
+            && both(|r| r.return_sequences && r.zero_output_for_mask && r.mask.is_some())
+            && self.input == backward.input
+            && self.mask == backward.mask
+            && self.kind == backward.kind
+            && (self.activation, self.recurrent_activation) == (backward.activation, backward.recurrent_activation)
+            && !self.go_backwards
+            && backward.go_backwards
+    }
+
+    /// The weights in Keras's order: kernel, recurrent kernel, then the bias if any.
+    pub(super) fn weights(&self) -> Vec<ArrayD<f32>> {
+        [self.kernel.clone(), self.recurrent_kernel.clone()].into_iter().chain(self.bias.clone()).collect()
+    }
+
+    /// The layer's name scope (`model/bidirectional/forward_lstm`).
+    pub(super) fn scope(&self) -> &str {
+        &self.scope
+    }
 }
 
 /// What a loop's `TensorListFromTensor` unstacks, seen before it was made time-major:

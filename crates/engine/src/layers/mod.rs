@@ -36,7 +36,7 @@ mod multiply;
 mod normalization;
 mod permute;
 mod pool;
-mod recurrent;
+pub(crate) mod recurrent;
 mod relu;
 mod resample;
 mod rescaling;
@@ -107,6 +107,7 @@ pub(crate) fn apply_masked(
         Family::Recurrent(RecurrentClass::Lstm | RecurrentClass::Gru | RecurrentClass::SimpleRnn) => {
             recurrent::apply_masked(layer, inputs, mask)
         }
+        Family::Recurrent(RecurrentClass::Bidirectional) => recurrent::run_bidirectional(layer, inputs, Some(mask)),
         _ => Err(LayerConfig::new(layer).invalid("internal error: this layer does not read a mask")),
     }
 }

@@ -54,13 +54,17 @@ pub(crate) struct Cell<'a> {
     pub go_backwards: bool,
     /// Output every step's state (batch, time, units), else only the last (batch, units).
     pub return_sequences: bool,
+    /// A masked step outputs zeros instead of repeating the previous output (Keras's
+    /// `zero_output_for_mask`); the states are kept either way.
+    pub zero_output_for_mask: bool,
 }
 
 impl Cell<'_> {
     /// Runs the layer on `x`, (batch, time, features) row-major in `x`, and returns the
     /// outputs row-major: (batch, time, units) or (batch, units). Where `mask` (batch, time)
     /// is false the step keeps the states, so the output repeats the previous one (the output
-    /// is the state `h` in all three cells, and starts at zero as the states do).
+    /// is the state `h` in all three cells, and starts at zero as the states do), or is zeros
+    /// with `zero_output_for_mask`.
     pub fn run(&self, x: &[f32], batch: usize, time: usize, mask: Option<&[bool]>) -> Vec<f32> {
         let units = self.units;
         let width = self.kind.gates() * units;
@@ -166,6 +170,11 @@ impl Cell<'_> {
             if self.return_sequences || step + 1 == time {
                 let slot = if self.return_sequences { step } else { 0 };
                 write_state(&mut output, state.view(), out_steps, slot);
+                if self.zero_output_for_mask {
+                    for b in (0..batch).filter(|&b| masked(b, t)) {
+                        output[(b * out_steps + slot) * units..][..units].fill(0.0);
+                    }
+                }
             }
         }
         output

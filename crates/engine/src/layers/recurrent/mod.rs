@@ -7,12 +7,13 @@
 //! (several outputs), `stateful`, `time_major`, a `Bidirectional` with its own
 //! `backward_layer`, and a `hard_sigmoid` activation (tf-keras computes 0.2·x + 0.5 and
 //! Keras 3 x/6 + 0.5: the same file would predict differently in the two loaders).
-//! Dropouts are identities at inference. A single layer may read a Keras mask
-//! ([`apply_masked`]): masked steps keep the states and repeat the previous output.
+//! Dropouts are identities at inference. A layer may read a Keras mask ([`apply_masked`],
+//! [`run_bidirectional`]): masked steps keep the states and repeat the previous output, or
+//! output zeros with `zero_output_for_mask` (which `Bidirectional` sets to return_sequences).
 
 mod cell;
 
-use ndarray::{ArrayD, Ix2, IxDyn};
+use ndarray::{ArrayD, CowArray, Ix2, IxDyn};
 use serde_json::Value;
 use tf2h5_keras::{Layer, Weight};
 
@@ -55,13 +56,7 @@ fn run_single(layer: &Layer, inputs: Vec<Input<'_>>, mask: Option<&ArrayD<bool>>
     let x = super::single_input(&cfg, inputs)?;
     let cell = read_cell(&cfg, &layer.weights.iter().collect::<Vec<_>>())?;
     let sequences = Sequences::of(&cfg, &x, &cell)?;
-    let mask = match mask {
-        Some(mask) if mask.shape() != [sequences.batch, sequences.time] => {
-            return Err(cfg.shape(format!("mask {:?} does not fit the input {:?}", mask.shape(), x.shape())))
-        }
-        Some(mask) => Some(mask.as_standard_layout()),
-        None => None,
-    };
+    let mask = sequences.mask(&cfg, mask, x.shape())?;
     let mask = mask.as_ref().map(|m| m.as_slice().expect("standard layout"));
     let x = x.as_standard_layout();
     let data = cell.run(x.as_slice().expect("standard layout"), sequences.batch, sequences.time, mask);
@@ -72,6 +67,18 @@ fn run_single(layer: &Layer, inputs: Vec<Input<'_>>, mask: Option<&ArrayD<bool>>
 /// (its second half of the weights) backwards, in parallel; with `return_sequences` the
 /// backward outputs are put back in time order before merging, as Keras does.
 pub(crate) fn apply_bidirectional(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+    run_bidirectional(layer, inputs, None)
+}
+
+/// A `Bidirectional`, reading the Keras `mask` (batch, time) of its input if given. Both
+/// directions apply it (the backward one to the reversed sequence), and, as tf-keras's and
+/// Keras 3's `Bidirectional` force `zero_output_for_mask = return_sequences` on the layers it
+/// wraps, with return_sequences a masked step outputs zeros in either direction.
+pub(crate) fn run_bidirectional(
+    layer: &Layer,
+    inputs: Vec<Input<'_>>,
+    mask: Option<&ArrayD<bool>>,
+) -> Result<ArrayD<f32>, EngineError> {
     let cfg = LayerConfig::new(layer);
     let x = super::single_input(&cfg, inputs)?;
     if layer.config.get("backward_layer").is_some_and(|v| !v.is_null()) {
@@ -94,15 +101,20 @@ pub(crate) fn apply_bidirectional(layer: &Layer, inputs: Vec<Input<'_>>) -> Resu
         return Err(cfg.invalid(format!("expects two equal weight sets, got {} weights", layer.weights.len())));
     }
     let (forward_weights, backward_weights) = layer.weights.split_at(layer.weights.len() / 2);
-    let forward = read_cell(&inner_cfg, &forward_weights.iter().collect::<Vec<_>>())?;
+    let mut forward = read_cell(&inner_cfg, &forward_weights.iter().collect::<Vec<_>>())?;
     let mut backward = read_cell(&inner_cfg, &backward_weights.iter().collect::<Vec<_>>())?;
     backward.go_backwards = !forward.go_backwards;
+    for cell in [&mut forward, &mut backward] {
+        cell.zero_output_for_mask = cell.return_sequences;
+    }
     let sequences = Sequences::of(&inner_cfg, &x, &forward)?;
     let (batch, time) = (sequences.batch, sequences.time);
+    let mask = sequences.mask(&cfg, mask, x.shape())?;
+    let mask = mask.as_ref().map(|m| m.as_slice().expect("standard layout"));
     let x = x.as_standard_layout();
     let x = x.as_slice().expect("standard layout");
     let (forward_out, mut backward_out) =
-        rayon::join(|| forward.run(x, batch, time, None), || backward.run(x, batch, time, None));
+        rayon::join(|| forward.run(x, batch, time, mask), || backward.run(x, batch, time, mask));
     if forward.return_sequences {
         reverse_time(&mut backward_out, batch, time, backward.units);
     }
@@ -139,7 +151,7 @@ fn zip_with(mut a: Vec<f32>, b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32>
 }
 
 /// The wrapped layer of a `Bidirectional` (`config.layer`: class_name and config), weightless.
-fn inner_layer(cfg: &LayerConfig<'_>) -> Result<Layer, EngineError> {
+pub(crate) fn inner_layer(cfg: &LayerConfig<'_>) -> Result<Layer, EngineError> {
     let inner = cfg.layer.config.get("layer").and_then(Value::as_object);
     let inner = inner.ok_or_else(|| cfg.invalid("config key 'layer' (the wrapped layer) is missing"))?;
     let class_name = inner.get("class_name").and_then(Value::as_str);
@@ -240,6 +252,7 @@ fn read_cell<'a>(cfg: &LayerConfig<'_>, weights: &[&'a Weight]) -> Result<Cell<'
         recurrent_bias,
         go_backwards: cfg.bool_or("go_backwards", false)?,
         return_sequences: cfg.bool_or("return_sequences", false)?,
+        zero_output_for_mask: cfg.bool_or("zero_output_for_mask", false)?,
     })
 }
 
@@ -264,6 +277,22 @@ impl Sequences {
         match *x.shape() {
             [batch, time, features] if features == cell.kernel.nrows() => Ok(Sequences { batch, time }),
             _ => Err(cfg.shape(format!("expects a (batch, time, {}) input, got {:?}", cell.kernel.nrows(), x.shape()))),
+        }
+    }
+
+    /// The (batch, time) `mask` of these sequences (`input` is their shape), in standard layout.
+    fn mask<'m>(
+        &self,
+        cfg: &LayerConfig<'_>,
+        mask: Option<&'m ArrayD<bool>>,
+        input: &[usize],
+    ) -> Result<Option<CowArray<'m, bool, IxDyn>>, EngineError> {
+        match mask {
+            Some(mask) if mask.shape() != [self.batch, self.time] => {
+                Err(cfg.shape(format!("mask {:?} does not fit the input {input:?}", mask.shape())))
+            }
+            Some(mask) => Ok(Some(mask.as_standard_layout())),
+            None => Ok(None),
         }
     }
 
@@ -410,6 +439,43 @@ mod tests {
             let wrong = ndarray::arr2(&[[true, false]]).into_dyn();
             assert!(apply_masked(&layer(OPTIONS), vec![Input::Borrowed(&x)], &wrong).is_err());
         }
+    }
+
+    #[test]
+    fn masked_bidirectional_reads_only_the_unmasked_steps_and_outputs_zeros_at_the_others() {
+        // Sequence 0 has a padded tail (steps 3, 4); sequence 1 a masked step inside (1).
+        let x = ramp(&[2, 5, 3], 0.3);
+        let mask = ndarray::arr2(&[[true, true, true, false, false], [true, false, true, true, true]]).into_dyn();
+        let backward_weights: Vec<ArrayD<f32>> = vec![ramp(&[3, 8], -0.1), ramp(&[2, 8], 0.15), ramp(&[8], 0.2)];
+        let both = |options| layers::bidirectional("bi", lstm(options), backward_weights.clone(), "concat");
+        let y = run_bidirectional(&both(OPTIONS), vec![Input::Borrowed(&x)], Some(&mask)).unwrap();
+        // Each sequence as if only its unmasked steps were there, unmasked.
+        let unmasked = |b: usize, steps: &[usize]| {
+            let views: Vec<_> = steps.iter().map(|&t| x.slice(ndarray::s![b, t, ..])).collect();
+            let picked = ndarray::stack(ndarray::Axis(0), &views).unwrap().insert_axis(ndarray::Axis(0));
+            run(&both(OPTIONS), picked.into_dyn()).unwrap()
+        };
+        let close = |a: ndarray::ArrayViewD<f32>, b: ndarray::ArrayViewD<f32>| {
+            a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(a, b)| (a - b).abs() < 1e-6)
+        };
+        for (b, steps) in [(0, vec![0, 1, 2]), (1, vec![0, 2, 3, 4])] {
+            let expected = unmasked(b, &steps);
+            for (k, &t) in steps.iter().enumerate() {
+                let got = y.slice(ndarray::s![b, t, ..]).into_dyn();
+                assert!(close(got, expected.slice(ndarray::s![0, k, ..]).into_dyn()), "sequence {b}, step {t}");
+            }
+        }
+        for (b, t) in [(0, 3), (0, 4), (1, 1)] {
+            assert!(y.slice(ndarray::s![b, t, ..]).iter().all(|&v| v == 0.0), "zeros at masked step {t} of {b}");
+        }
+        // Without return_sequences: the last outputs of the unmasked steps (states carried).
+        let last = RecurrentOptions { return_sequences: false, ..OPTIONS };
+        let y_last = run_bidirectional(&both(last), vec![Input::Borrowed(&x)], Some(&mask)).unwrap();
+        let x_last = unmasked(0, &[0, 1, 2]);
+        // (Two units each way: the forward ends at the last step, the backward at the first.)
+        let forward_last = x_last.slice(ndarray::s![0, 2, ..2]);
+        assert!(close(y_last.slice(ndarray::s![0, ..2]).into_dyn(), forward_last.into_dyn()));
+        assert!(close(y_last.slice(ndarray::s![0, 2..]).into_dyn(), x_last.slice(ndarray::s![0, 0, 2..]).into_dyn()));
     }
 
     #[test]
