@@ -1021,10 +1021,63 @@ def case_sm_keras_hub_distil_bert(out, ref):
     )
 
 
+def case_sm_keras3_causal_attention(out, ref):
+    import keras as keras3  # Keras 3 (the `keras` package), TensorFlow backend
+
+    ops = keras3.ops
+
+    class CausalSelfAttention(keras3.layers.Layer):
+        """Self-attention under a causal mask built from the sequence length as keras-hub's
+        compute_causal_mask builds it for OPT, BART and GPT-2 (ops.shape(x)[1] -> float ops.arange
+        -> i >= j), added to the scores as -1e9 where masked; projections and products in the
+        einsum forms of Keras's MultiHeadAttention."""
+
+        def build(self, input_shape):
+            dense = keras3.layers.EinsumDense
+            self.query, self.key, self.value = (
+                dense("abc,cde->abde", output_shape=(None, 2, 8), bias_axes="de", name=n) for n in "qkv")
+            self.out = dense("abcd,cde->abe", output_shape=(None, 16), bias_axes="e", name="out")
+            for projection in (self.query, self.key, self.value):
+                projection.build(input_shape)
+            self.out.build((None, None, 2, 8))
+
+        def call(self, x):
+            length = ops.shape(x)[1]
+            i = ops.expand_dims(ops.arange(length, dtype="float32"), axis=1)
+            j = ops.arange(length, dtype="float32")
+            causal = ops.cast(i >= j, "float32")                           # (T, T)
+            q, k, v = self.query(x), self.key(x), self.value(x)            # (B, T, 2, 8)
+            scores = ops.einsum("aecd,abcd->acbe", k, q) * (8 ** -0.5)     # (B, 2, T, T)
+            scores = scores + (1.0 - causal) * -1e9
+            weights = ops.softmax(scores, axis=-1)
+            return self.out(ops.einsum("acbe,aecd->abcd", weights, v))     # (B, T, 16)
+
+    rs = np.random.RandomState(3434)
+    keras3.utils.set_random_seed(3434)
+    L = keras3.layers
+    ids = keras3.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = L.Embedding(30, 16, name="embedding")(ids)
+    x = L.LayerNormalization(epsilon=1e-5, name="ln")(L.Add(name="residual")([x, CausalSelfAttention(name="attention")(x)]))
+    x = L.Dense(5, name="logits")(x)
+    model = keras3.Model(ids, x, name="keras3_causal_attention")
+    randomize_weights(model.weights, rs)
+    return write_keras3_export_case(
+        out, "sm_keras3_causal_attention",
+        f"Keras {keras3.__version__} model.export(dir) of a causal self-attention block on an unknown sequence "
+        "length (its signature (None, None); the .h5 is specialised to 4 tokens, the size verification derives and the fixture's data has): int32 token_ids "
+        "(0..30) -> Embedding(30, 16) -> a causal mask from the length as keras-hub's compute_causal_mask builds "
+        "it for OPT and BART (ops.shape(x)[1] -> float ops.arange -> i >= j: TF Shape, StridedSlice, Cast, Range "
+        "of floats, GreaterEqual), added to the scores as (1 - mask) * -1e9; 2 heads of 8 in MultiHeadAttention's "
+        "einsum forms (EinsumDense q/k/v, 'aecd,abcd->acbe' scores, softmax, 'acbe,aecd->abcd' mix, EinsumDense "
+        "out) -> residual Add -> LayerNormalization -> Dense(5).",
+        model, "token_ids", (4,), 3434, draw=lambda rs, shape: rs.randint(0, 30, shape).astype(np.int32),
+    )
+
+
 SAVED_MODEL_CASES = {
     "sm_tf_module_cnn", "sm_tf_module_mobile", "sm_tf_module_ops", "sm_tf_keras_two_io",
     "sm_tf1_simple_save", "sm_keras3_export", "sm_keras3_transformer", "sm_keras3_text",
-    "sm_keras_hub_distil_bert", "sm_conv1d_transpose",
+    "sm_keras_hub_distil_bert", "sm_keras3_causal_attention", "sm_conv1d_transpose",
 }
 
 
@@ -2858,6 +2911,7 @@ CASES = [
     ("sm_keras3_transformer", case_sm_keras3_transformer),
     ("sm_keras3_text", case_sm_keras3_text),
     ("sm_keras_hub_distil_bert", case_sm_keras_hub_distil_bert),
+    ("sm_keras3_causal_attention", case_sm_keras3_causal_attention),
     ("sm_lstm_text", case_sm_lstm_text),
     ("sm_gru_bidirectional", case_sm_gru_bidirectional),
     ("sm_lstm_stacked", case_sm_lstm_stacked),

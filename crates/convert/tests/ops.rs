@@ -710,6 +710,49 @@ fn class_token_is_exact_for_any_finite_input() {
     assert!(g.refusal().contains("'out'"), "{}", g.refusal());
 }
 
+/// keras-hub's causal mask (`compute_causal_mask`) on scores x of shape (batch, 4, 4): float
+/// `Range`s up to the length `tf.shape(x)[1]`, `i >= j` broadcast to (batch, 4, 4), added to the
+/// scores as `(1 - mask)·-1e9`. With the length known, the whole chain folds to one constant.
+#[test]
+fn causal_mask_from_the_length_folds_to_a_constant() {
+    let float = || attr(attr_value::Value::Type(DataType::DtFloat as i32));
+    let mut g = G::new();
+    g.input("x", &[-1, 4, 4]).node("dims", "Shape", &["x"], &[]).ints("lb", &[1], &[1]).ints("le", &[1], &[2]);
+    g.ints("ls", &[1], &[1])
+        .node(
+            "len_int",
+            "StridedSlice",
+            &["dims", "lb", "le", "ls"],
+            &[("shrink_axis_mask", attr(attr_value::Value::I(1)))],
+        )
+        .node("len", "Cast", &["len_int"], &[("DstT", float())])
+        .floats("start", &[], &[0.0])
+        .floats("delta", &[], &[1.0])
+        .node("i", "Range", &["start", "len", "delta"], &[("Tidx", float())])
+        .node("j", "Range", &["start", "len", "delta"], &[("Tidx", float())])
+        .ints("dim", &[], &[1])
+        .node("column", "ExpandDims", &["i", "dim"], &[])
+        .node("causal", "GreaterEqual", &["column", "j"], &[])
+        .batch_size("x")
+        .ints("four", &[], &[4])
+        .node("target", "Pack", &["batch", "four", "four"], &[("axis", attr(attr_value::Value::I(0)))])
+        .node("repeated", "BroadcastTo", &["causal", "target"], &[])
+        .node("mask", "Cast", &["repeated"], &[("DstT", float())])
+        .floats("one", &[], &[1.0])
+        .node("masked", "Sub", &["one", "mask"], &[])
+        .floats("minus_inf", &[], &[-1e9])
+        .node("bias", "Mul", &["masked", "minus_inf"], &[])
+        .node("out", "AddV2", &["x", "bias"], &[]);
+    let c = g.convert();
+    assert_eq!(classes(&c).len(), 2, "one layer adding a constant: {:?}", classes(&c));
+    let x = ndarray::ArrayD::from_elem(vec![2, 4, 4], 0.5f32);
+    let y = tf2h5_engine::run(&c.model, std::slice::from_ref(&x)).unwrap().remove(0);
+    for (index, &value) in y.indexed_iter() {
+        let (row, column) = (index[1], index[2]);
+        assert_eq!(value, if row >= column { 0.5 } else { 0.5 - 1e9 }, "at {index:?}");
+    }
+}
+
 /// Token ids (int32, 5 per sample) looked up in a 6-row table, and compared with `op` and 0.
 fn ids_compared(op: &str, with_table: bool) -> G {
     let mut g = G::new();

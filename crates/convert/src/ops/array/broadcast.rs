@@ -65,24 +65,31 @@ fn repeated_const(
 ) -> Result<Value, ConvertError> {
     let refuse =
         || ctx.refuse(node, format!("a constant of shape {:?} does not repeat to {:?}", c.shape(), target.values));
-    let Some(values) = c.as_f32() else {
-        return Err(ctx.refuse(node, "only float constants are repeated over the batch"));
-    };
-    if target.scalar || target.values.len() < values.ndim() {
+    if target.scalar || target.values.len() < c.shape().len() {
         return Err(refuse());
     }
     // Leading axes of 1 up to the target's rank, then each axis repeated to its size.
-    let mut padded_shape = vec![1; target.values.len() - values.ndim()];
-    padded_shape.extend_from_slice(values.shape());
+    let mut padded_shape = vec![1; target.values.len() - c.shape().len()];
+    padded_shape.extend_from_slice(c.shape());
     let shape: Vec<usize> =
         (0..padded_shape.len()).map(|i| size(&padded_shape, i)).collect::<Option<_>>().ok_or_else(refuse)?;
-    let padded = values.view().into_shape_with_order(IxDyn(&padded_shape)).map_err(|_| refuse())?;
-    let mut repeated = ArrayD::<f32>::zeros(IxDyn(&shape));
+    // Floats, or integers and booleans (keras-hub's causal mask, broadcast to (batch, T, T)).
+    let repeated = match c {
+        ConstTensor::F32(values) => repeated(values, &padded_shape, &shape).map(ConstTensor::F32),
+        ConstTensor::Int(values) => repeated(values, &padded_shape, &shape).map(ConstTensor::Int),
+    };
+    Ok(Value::Const(repeated.ok_or_else(refuse)?))
+}
+
+/// `values` viewed as `padded_shape` (its shape with leading 1s) and repeated to `shape`.
+fn repeated<T: Copy + Default>(values: &ArrayD<T>, padded_shape: &[usize], shape: &[usize]) -> Option<ArrayD<T>> {
+    let padded = values.view().into_shape_with_order(IxDyn(padded_shape)).ok()?;
+    let mut repeated = ArrayD::<T>::default(IxDyn(shape));
     for (index, out) in repeated.indexed_iter_mut() {
-        let source: Vec<usize> = index.slice().iter().zip(&padded_shape).map(|(&i, &n)| i % n).collect();
+        let source: Vec<usize> = index.slice().iter().zip(padded_shape).map(|(&i, &n)| i % n).collect();
         *out = padded[IxDyn(&source)];
     }
-    Ok(Value::Const(ConstTensor::F32(repeated)))
+    Some(repeated)
 }
 
 /// The constant `values` (first axis 1) as a Keras tensor of the batch of `like`, for

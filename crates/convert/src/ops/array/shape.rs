@@ -34,8 +34,13 @@ pub(super) fn shape(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
 }
 
 /// `Range(start, limit, delta)` of integer scalars → a constant vector (e.g. the axis
-/// permutation `tf.nn.softmax` builds around a softmax over an axis other than the last).
+/// permutation `tf.nn.softmax` builds around a softmax over an axis other than the last); of
+/// float scalars, a float one (Keras 3's `ops.arange(length)` of a length read from
+/// `ops.shape`, as keras-hub's causal masks build it: constant once the length is).
 pub(super) fn range(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    if let Value::Const(ConstTensor::F32(_)) = ctx.input(node, 0)? {
+        return float_range(ctx, node);
+    }
     let scalar = |index: usize| -> Result<i128, ConvertError> {
         match ctx.ints_input(node, index)?.as_slice() {
             [v] => Ok(i128::from(*v)),
@@ -48,7 +53,6 @@ pub(super) fn range(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
     }
     // ceil((limit - start) / delta), at least 0.
     let count = ((limit - start + delta - delta.signum()) / delta).max(0);
-    const MAX_RANGE: i128 = 1 << 20;
     if count > MAX_RANGE {
         return Err(ctx.refuse(node, format!("a range of {count} values (more than {MAX_RANGE})")));
     }
@@ -56,6 +60,33 @@ pub(super) fn range(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertE
     let len = values.len();
     let array = ArrayD::from_shape_vec(vec![len], values).map_err(|e| ctx.refuse(node, e.to_string()))?;
     Ok(Value::Const(ConstTensor::Int(array)))
+}
+
+/// Most values a folded `Range` may hold.
+const MAX_RANGE: i128 = 1 << 20;
+
+/// `Range` of float scalars: `start`, `start + delta`... while below `limit` (above it for a
+/// negative `delta`), in float32 as TF computes them.
+fn float_range(ctx: &Context, node: &NodeDef) -> Result<Value, ConvertError> {
+    let scalar = |index: usize| -> Result<f32, ConvertError> {
+        match ctx.f32_input(node, index)?.as_slice() {
+            Some([v]) if v.is_finite() => Ok(*v),
+            _ => Err(ctx.refuse(node, format!("input {index} must be a finite float scalar"))),
+        }
+    };
+    let (start, limit, delta) = (scalar(0)?, scalar(1)?, scalar(2)?);
+    if delta == 0.0 {
+        return Err(ctx.refuse(node, "a range with step 0"));
+    }
+    // TF: ceil(|limit - start| / |delta|) values when limit lies in delta's direction.
+    let count = ((limit - start) / delta).ceil().max(0.0) as i128;
+    if count > MAX_RANGE {
+        return Err(ctx.refuse(node, format!("a range of {count} values (more than {MAX_RANGE})")));
+    }
+    // Accumulated, as TF's kernel does (`val += delta`), not `start + i·delta`.
+    let values: Vec<f32> = std::iter::successors(Some(start), |v| Some(v + delta)).take(count as usize).collect();
+    let array = ArrayD::from_shape_vec(vec![values.len()], values).map_err(|e| ctx.refuse(node, e.to_string()))?;
+    Ok(Value::Const(ConstTensor::F32(array)))
 }
 
 /// `Pack` of integer scalars along axis 0 (e.g. `[batch, 1, 1, c]`); float constants are folded;

@@ -13,7 +13,8 @@
 //!
 //! The boolean result is held as those 0.0/1.0 floats ([`holds_truth`]): a `Cast` of it to
 //! float32 changes nothing (see `shape::cast`), a `SelectV2` on it is a product with it
-//! (`math::select`). Comparisons of float tensors have no exact standard layer and are refused.
+//! (`math::select`). Comparisons of float tensors have no exact standard layer and are refused;
+//! comparisons of two constants are folded.
 
 use ndarray::ArrayD;
 use tf2h5_keras::layers;
@@ -66,6 +67,11 @@ fn compare(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError> {
     let (ids, constant, ids_first) = match (ctx.input(node, 0)?, ctx.input(node, 1)?) {
         (Value::Tensor(t), Value::Const(c)) => (t.clone(), c.clone(), true),
         (Value::Const(c), Value::Tensor(t)) => (t.clone(), c.clone(), false),
+        (Value::Const(a), Value::Const(b)) => {
+            return super::const_fold::fold_comparison(&node.op, a, b).map(Value::Const).ok_or_else(|| {
+                ctx.refuse(node, format!("cannot compare constants of shapes {:?} and {:?}", a.shape(), b.shape()))
+            })
+        }
         _ => return Err(ctx.refuse(node, "only a comparison of integer ids with a constant is supported")),
     };
     let value = match &constant {

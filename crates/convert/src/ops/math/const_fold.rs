@@ -25,11 +25,15 @@ pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// `f(a, b)` element-wise with broadcasting.
-pub(crate) fn binary<T: Copy + Default>(a: &ArrayD<T>, b: &ArrayD<T>, f: impl Fn(T, T) -> T) -> Option<ArrayD<T>> {
+pub(crate) fn binary<T: Copy, O: Copy + Default>(
+    a: &ArrayD<T>,
+    b: &ArrayD<T>,
+    f: impl Fn(T, T) -> O,
+) -> Option<ArrayD<O>> {
     let shape = broadcast_shape(a.shape(), b.shape())?;
     let a = a.broadcast(IxDyn(&shape))?;
     let b = b.broadcast(IxDyn(&shape))?;
-    let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
+    let mut out = ArrayD::from_elem(IxDyn(&shape), O::default());
     Zip::from(&mut out).and(&a).and(&b).for_each(|o, &x, &y| *o = f(x, y));
     Some(out)
 }
@@ -62,6 +66,34 @@ pub(crate) fn fold_binary(op: &str, a: &ConstTensor, b: &ConstTensor) -> Option<
                 _ => return None,
             };
             binary(a, b, f).map(ConstTensor::Int)
+        }
+        _ => None,
+    }
+}
+
+/// A comparison (`Equal`, `Less`, `GreaterEqual`...) of two constants of one type, as TF's
+/// bool held as 0/1 integers: keras-hub's causal mask `i >= j` of two `arange`s once the
+/// sequence length is known.
+pub(crate) fn fold_comparison(op: &str, a: &ConstTensor, b: &ConstTensor) -> Option<ConstTensor> {
+    fn predicate<T: PartialOrd>(op: &str) -> Option<fn(&T, &T) -> bool> {
+        Some(match op {
+            "Equal" => T::eq,
+            "NotEqual" => T::ne,
+            "Less" => T::lt,
+            "LessEqual" => T::le,
+            "Greater" => T::gt,
+            "GreaterEqual" => T::ge,
+            _ => return None,
+        })
+    }
+    match (a, b) {
+        (ConstTensor::F32(a), ConstTensor::F32(b)) => {
+            let holds = predicate::<f32>(op)?;
+            binary(a, b, |x, y| i64::from(holds(&x, &y))).map(ConstTensor::Int)
+        }
+        (ConstTensor::Int(a), ConstTensor::Int(b)) => {
+            let holds = predicate::<i64>(op)?;
+            binary(a, b, |x, y| i64::from(holds(&x, &y))).map(ConstTensor::Int)
         }
         _ => None,
     }
@@ -121,5 +153,19 @@ mod tests {
             &ConstTensor::Int(array![4i64].into_dyn()),
         );
         assert_eq!(ints, Some(ConstTensor::Int(array![8i64, 12].into_dyn())));
+    }
+
+    /// `i >= j` of a column and a row: the lower-triangular causal mask, as 0/1 integers.
+    #[test]
+    fn comparisons_of_constants_give_truth_as_integers() {
+        let column = ConstTensor::F32(array![[0.0f32], [1.0], [2.0]].into_dyn());
+        let row = ConstTensor::F32(array![0.0f32, 1.0, 2.0].into_dyn());
+        let causal = fold_comparison("GreaterEqual", &column, &row).unwrap();
+        assert_eq!(causal, ConstTensor::Int(array![[1i64, 0, 0], [1, 1, 0], [1, 1, 1]].into_dyn()));
+        let ids = ConstTensor::Int(array![0i64, 3].into_dyn());
+        let zero = ConstTensor::Int(array![0i64].into_dyn());
+        assert_eq!(fold_comparison("NotEqual", &ids, &zero), Some(ConstTensor::Int(array![0i64, 1].into_dyn())));
+        assert!(fold_comparison("Less", &ids, &row).is_none(), "integers against floats");
+        assert!(fold_comparison("AddV2", &ids, &zero).is_none());
     }
 }
