@@ -1299,6 +1299,10 @@ def keras3_recurrent_model(seed, kind):
     if kind == "lstm":
         y = L.LSTM(4, return_sequences=True, name="lstm_1")(inp)
         y = L.LSTM(3, name="lstm_2")(y)
+    elif kind == "masking":
+        y = L.Masking(mask_value=MASK_VALUE, name="masking")(inp)
+        y = L.LSTM(4, return_sequences=True, name="lstm")(y)
+        y = L.GRU(3, name="gru")(y)
     else:
         y = L.GRU(4, return_sequences=True, name="gru_1")(inp)
         y = L.GRU(3, go_backwards=True, name="gru_2")(y)
@@ -1317,6 +1321,13 @@ KERAS3_GRU_DESCRIPTION = (
     "gate). Keras 3's generic RNN loop (no CuDNN on CPU)")
 
 
+KERAS3_MASKING_DESCRIPTION = (
+    "Masking(mask_value=-1) on (6, 3) float steps (a tail of -1 steps and one inside each row) -> "
+    "LSTM(4, return_sequences) -> GRU(3) -> Dense(2). Keras 3's generic RNN loop with a mask: the first step "
+    "peeled out of the loop, each step selecting with the mask (SelectV2) between the new and the kept states "
+    "and outputs")
+
+
 def write_keras3_rnn_export_case(out, case, kind, description, seed):
     """A Keras 3 `model.export(dir)` of `keras3_recurrent_model(seed, kind)`, its unused
     functions pruned."""
@@ -1333,7 +1344,14 @@ def write_keras3_rnn_export_case(out, case, kind, description, seed):
         save, {"x": (6, 3)}, seed,
         lambda feeds: {"output_0": np.asarray(model(feeds["x"], training=False))},
         "variables/0/.ATTRIBUTES/VARIABLE_VALUE", np.asarray(model.weights[0]),
+        draw=keras3_draw(kind),
     )
+
+
+def keras3_draw(kind):
+    """How `keras3_recurrent_model(seed, kind)`'s inputs are drawn: with masked steps for a
+    Masking model, else N(0, 1)."""
+    return masked_steps if kind == "masking" else None
 
 
 def write_frozen_keras3_rnn_case(out, case, kind, description, seed):
@@ -1342,7 +1360,7 @@ def write_frozen_keras3_rnn_case(out, case, kind, description, seed):
 
     return write_frozen_rnn_case(
         out, case, f"Frozen .pb of a Keras {keras3.__version__} model of {description}; each loop lowered to "
-        "TF1 frames.", keras3_recurrent_model(seed, kind), (6, 3), seed,
+        "TF1 frames.", keras3_recurrent_model(seed, kind), (6, 3), seed, draw=keras3_draw(kind),
     )
 
 
@@ -1352,6 +1370,15 @@ def case_sm_keras3_lstm(out, ref):
 
 def case_frozen_keras3_lstm(out, ref):
     return write_frozen_keras3_rnn_case(out, "frozen_keras3_lstm", "lstm", KERAS3_LSTM_DESCRIPTION, 1914)
+
+
+def case_sm_keras3_masking_rnn(out, ref):
+    return write_keras3_rnn_export_case(out, "sm_keras3_masking_rnn", "masking", KERAS3_MASKING_DESCRIPTION, 1921)
+
+
+def case_frozen_keras3_masking_rnn(out, ref):
+    return write_frozen_keras3_rnn_case(
+        out, "frozen_keras3_masking_rnn", "masking", KERAS3_MASKING_DESCRIPTION, 1922)
 
 
 def case_sm_keras3_gru(out, ref):
@@ -1632,7 +1659,7 @@ def case_frozen_gru_bidirectional(out, ref):
 RNN_SAVED_MODEL_CASES = {
     "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
     "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "sm_keras3_gru", "sm_masking_rnn",
-    "sm_rnn_bidirectional_masked",
+    "sm_rnn_bidirectional_masked", "sm_keras3_masking_rnn",
     "tf_refused_loops",
 }
 
@@ -2923,6 +2950,8 @@ CASES = [
     ("frozen_keras3_lstm", case_frozen_keras3_lstm),
     ("sm_keras3_gru", case_sm_keras3_gru),
     ("frozen_keras3_gru", case_frozen_keras3_gru),
+    ("sm_keras3_masking_rnn", case_sm_keras3_masking_rnn),
+    ("frozen_keras3_masking_rnn", case_frozen_keras3_masking_rnn),
     ("frozen_lstm_stacked", case_frozen_lstm_stacked),
     ("sm_rnn_masked", case_sm_rnn_masked),
     ("frozen_rnn_masked", case_frozen_rnn_masked),

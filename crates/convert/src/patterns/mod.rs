@@ -65,6 +65,8 @@ pub(crate) enum Kind {
     Softmax(softmax::Softmax),
     /// Keras `Masking`: the input times whether any feature differs from the mask value.
     Masking(masking::Masking),
+    /// The mask a Keras 3 `Masking` attaches, which recurrent loops read.
+    MaskingMask(masking::Masking),
 }
 
 /// One recognised subgraph.
@@ -99,11 +101,12 @@ impl Plan {
 pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Plan {
     let view = View { graph, consumers: context::count_consumers(graph, order, outputs) };
     let mut plan = Plan::default();
-    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 12] = [
+    let matchers: [fn(&View, &NodeDef) -> Option<Match>; 13] = [
         bidirectional::find,
         recurrent::find,
         dynamic_rnn::find,
         masking::find,
+        masking::find_mask,
         normalization::find,
         softmax::find,
         gelu::find,
@@ -147,6 +150,7 @@ pub(crate) fn build(ctx: &mut Context, node: &NodeDef, found: &Match) -> Result<
         Kind::Bidirectional(bidirectional) => bidirectional::build(ctx, node, bidirectional)?,
         Kind::Softmax(softmax) => softmax::build(ctx, node, softmax)?,
         Kind::Masking(masking) => masking::build(ctx, node, masking)?,
+        Kind::MaskingMask(masking) => masking::build_mask(ctx, node, masking)?,
         Kind::PassThrough { input } => match ctx.value_of(node, input)?.clone() {
             Value::Tensor(t) => ctx.pass_through(node, t),
             other => other,
