@@ -1440,17 +1440,20 @@ def case_frozen_rnn_masked(out, ref):
     )
 
 
-def bidirectional_masked_model(seed, merge_mode):
+def bidirectional_masked_model(seed, merge_mode, sequences_output=False):
     """Embedding(mask_zero=True) feeding masked Bidirectional layers, the first with
-    return_sequences (both directions write zeros at masked steps) and `merge_mode`."""
+    return_sequences (both directions write zeros at masked steps) and `merge_mode`;
+    `sequences_output`: its sequences are a second model output (the GRUs ignore the masked
+    steps, so only that output shows the zeros)."""
     rs = seed_all(seed)
     L = keras.layers
     inp = keras.Input(shape=(8,), dtype="int32", name="ids")
     y = L.Embedding(20, 5, mask_zero=True, name="embedding")(inp)
-    y = L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm"), merge_mode=merge_mode, name="bi_lstm")(y)
-    y = L.Bidirectional(L.GRU(3, name="gru"), name="bi_gru")(y)
+    sequences = L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm"), merge_mode=merge_mode,
+                                name="bi_lstm")(y)
+    y = L.Bidirectional(L.GRU(3, name="gru"), name="bi_gru")(sequences)
     y = L.Dense(2, name="dense")(y)
-    model = keras.Model(inp, y, name="rnn_bidirectional_masked")
+    model = keras.Model(inp, [y, sequences] if sequences_output else y, name="rnn_bidirectional_masked")
     randomize_weights(model.weights, rs)
     return model
 
@@ -1472,10 +1475,11 @@ def case_sm_rnn_bidirectional_masked(out, ref):
 
 
 def case_frozen_rnn_bidirectional_masked(out, ref):
-    model = bidirectional_masked_model(1920, "ave")
+    model = bidirectional_masked_model(1920, "ave", sequences_output=True)
     return write_frozen_rnn_case(
         out, "frozen_rnn_bidirectional_masked",
-        "Frozen .pb of " + RNN_BIDIRECTIONAL_MASKED_DESCRIPTION.format("ave") + ", each loop lowered to TF1 frames.",
+        "Frozen .pb of " + RNN_BIDIRECTIONAL_MASKED_DESCRIPTION.format("ave") + "; the Bidirectional(LSTM)'s "
+        "sequences (zeros at masked steps) are a second output; each loop lowered to TF1 frames.",
         model, (8,), 1920, dtype=tf.int32, draw=masked_ids,
     )
 
