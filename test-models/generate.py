@@ -1135,9 +1135,13 @@ def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, i
     module.weights_ = list(model.weights)
     dtype = tf.int32 if ids else tf.float32
 
+    def named_outputs(y):
+        """`output_<k>` for each of the model's outputs."""
+        return {f"output_{k}": t for k, t in enumerate(y if isinstance(y, (list, tuple)) else [y])}
+
     @tf.function(input_signature=[tf.TensorSpec([None, *seq_shape], dtype, name="x")])
     def serve(x):
-        return {"output_0": model(x, training=False)}
+        return named_outputs(model(x, training=False))
 
     module.serve = serve
 
@@ -1147,7 +1151,7 @@ def write_rnn_saved_model_case(out, case, description, model, seq_shape, seed, i
             prune_function_library(path)
 
     def reference(feeds):
-        return {"output_0": model(tf.constant(feeds["x"]), training=False).numpy()}
+        return {k: t.numpy() for k, t in named_outputs(model(tf.constant(feeds["x"]), training=False)).items()}
 
     if draw is None and ids:
         draw = lambda rs, shape: rs.randint(0, ids, shape).astype(np.int32)  # noqa: E731
@@ -1660,10 +1664,83 @@ def case_frozen_gru_bidirectional(out, ref):
     )
 
 
+def lstm_state_model(seed):
+    """LSTM(return_sequences, return_state) on (6, 3) whose states h and c feed later layers
+    and whose cell state is also a model output."""
+    rs = seed_all(seed)
+    L = keras.layers
+    inp = keras.Input(shape=(6, 3), name="x")
+    seq, h, c = L.LSTM(4, return_sequences=True, return_state=True, name="lstm")(inp)
+    y = L.GRU(3, name="gru")(seq)
+    y = L.Concatenate(name="concat")([y, h, c])
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, [y, c], name="lstm_state")
+    randomize_weights(model.weights, rs)
+    return model
+
+
+LSTM_STATE_DESCRIPTION = (
+    "seq, h, c = LSTM(4, return_sequences, return_state) on (6, 3); GRU(3)(seq), h and c "
+    "concatenated -> Dense(2); outputs [dense, c]"
+)
+
+
+def case_sm_lstm_state(out, ref):
+    return write_rnn_saved_model_case(
+        out, "sm_lstm_state", LSTM_STATE_DESCRIPTION + "; tf-keras SavedModel signature.",
+        lstm_state_model(1921), (6, 3), 1921, prune=True,
+    )
+
+
+def case_frozen_lstm_state(out, ref):
+    return write_frozen_rnn_case(
+        out, "frozen_lstm_state", "Frozen .pb: " + LSTM_STATE_DESCRIPTION + ", each loop lowered to TF1 frames.",
+        lstm_state_model(1922), (6, 3), 1922,
+    )
+
+
+def gru_state_model(seed):
+    """GRU(return_state) on (5, 3) whose output is only read through its state, and a
+    Bidirectional(LSTM, return_state) whose four states feed a Dense."""
+    rs = seed_all(seed)
+    L = keras.layers
+    inp = keras.Input(shape=(5, 3), name="x")
+    _, h = L.GRU(4, return_state=True, go_backwards=True, name="gru")(inp)
+    seq, h_fw, c_fw, h_bw, c_bw = L.Bidirectional(
+        L.LSTM(3, return_sequences=True, return_state=True, name="lstm"), name="bi")(inp)
+    y = L.SimpleRNN(2, name="rnn")(seq)
+    y = L.Concatenate(name="concat")([y, h, h_fw, c_fw, h_bw, c_bw])
+    y = L.Dense(2, name="dense")(y)
+    model = keras.Model(inp, [y, h_bw], name="gru_state")
+    randomize_weights(model.weights, rs)
+    return model
+
+
+GRU_STATE_DESCRIPTION = (
+    "_, h = GRU(4, return_state, go_backwards) and seq, h_fw, c_fw, h_bw, c_bw = "
+    "Bidirectional(LSTM(3, return_sequences, return_state)) on (5, 3); SimpleRNN(2)(seq) and every "
+    "state concatenated -> Dense(2); outputs [dense, h_bw]"
+)
+
+
+def case_sm_gru_state(out, ref):
+    return write_rnn_saved_model_case(
+        out, "sm_gru_state", GRU_STATE_DESCRIPTION + "; tf-keras SavedModel signature.",
+        gru_state_model(1923), (5, 3), 1923, prune=True,
+    )
+
+
+def case_frozen_gru_state(out, ref):
+    return write_frozen_rnn_case(
+        out, "frozen_gru_state", "Frozen .pb: " + GRU_STATE_DESCRIPTION + ", each loop lowered to TF1 frames.",
+        gru_state_model(1924), (5, 3), 1924,
+    )
+
+
 RNN_SAVED_MODEL_CASES = {
     "sm_lstm_text", "sm_gru_bidirectional", "sm_lstm_stacked", "sm_simple_rnn", "sm_lstm_bidirectional",
     "sm_rnn_bidirectional_merges", "sm_gru_reset_before", "sm_keras3_lstm", "sm_keras3_gru", "sm_masking_rnn",
-    "sm_rnn_bidirectional_masked", "sm_keras3_masking_rnn",
+    "sm_rnn_bidirectional_masked", "sm_keras3_masking_rnn", "sm_lstm_state", "sm_gru_state",
     "tf_refused_loops",
 }
 
@@ -2964,6 +3041,10 @@ CASES = [
     ("sm_masking_rnn", case_sm_masking_rnn),
     ("frozen_masking_rnn", case_frozen_masking_rnn),
     ("frozen_gru_bidirectional", case_frozen_gru_bidirectional),
+    ("sm_lstm_state", case_sm_lstm_state),
+    ("frozen_lstm_state", case_frozen_lstm_state),
+    ("sm_gru_state", case_sm_gru_state),
+    ("frozen_gru_state", case_frozen_gru_state),
     ("frozen_dynamic_rnn_lstm", case_frozen_dynamic_rnn_lstm),
     ("frozen_dynamic_rnn_gru", case_frozen_dynamic_rnn_gru),
     ("frozen_dynamic_rnn_simple", case_frozen_dynamic_rnn_simple),

@@ -102,7 +102,9 @@ pub fn describe_keras(model: &KerasModel) -> String {
         model.layers.len(),
         model.parameter_count()
     );
-    let _ = writeln!(out, "inputs: {}\noutputs: {}", model.inputs.join(", "), model.outputs.join(", "));
+    let joined =
+        |tensors: &[tf2h5_keras::LayerOutput]| tensors.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(out, "inputs: {}\noutputs: {}", model.inputs.join(", "), joined(&model.outputs));
     for layer in &model.layers {
         let weights: Vec<String> = layer.weights.iter().map(|w| format!("{}{:?}", w.name, w.value.shape())).collect();
         let _ = writeln!(
@@ -110,7 +112,7 @@ pub fn describe_keras(model: &KerasModel) -> String {
             "  {:<32} {:<24} <- [{}] {}",
             layer.name,
             layer.class_name,
-            layer.inbound.join(", "),
+            joined(&layer.inbound),
             weights.join(" ")
         );
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tf2h5_keras::{KerasModel, Layer};
+use tf2h5_keras::{KerasModel, Layer, LayerOutput};
 use tf2h5_tf::{pb::NodeDef, ConstTensor, TensorRef, TfGraph};
 
 use crate::{Conversion, ConvertError, Endpoint};
@@ -68,11 +68,11 @@ impl From<Dims> for Value {
     }
 }
 
-/// A Keras tensor: the output of `layer`, with its full static shape (batch = `None`).
+/// A Keras tensor: an output of a layer, with its full static shape (batch = `None`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KTensor {
-    /// Layer producing it.
-    pub layer: String,
+    /// The layer output it is (a layer name converts to its output 0).
+    pub layer: LayerOutput,
     /// Shape incl. batch.
     pub shape: Vec<Option<usize>>,
 }
@@ -158,7 +158,8 @@ pub(crate) fn count_consumers(graph: &TfGraph, order: &[String], outputs: &[Stri
 
 pub(crate) struct Context<'g> {
     pub graph: &'g TfGraph,
-    values: HashMap<String, Value>,
+    /// The value of every converted TF tensor (almost always output 0 of its node).
+    values: HashMap<TensorRef, Value>,
     pub layers: Vec<Layer>,
     layer_index: HashMap<String, usize>,
     /// TF nodes each layer was built from, by layer index.
@@ -173,7 +174,7 @@ pub(crate) struct Context<'g> {
     /// [`Options::input_shapes`](crate::Options::input_shapes).
     input_shapes: Vec<(String, Vec<usize>)>,
     /// The Keras mask each masked layer's output carries.
-    masks: HashMap<String, Mask>,
+    masks: HashMap<LayerOutput, Mask>,
 }
 
 impl<'g> Context<'g> {
@@ -218,7 +219,13 @@ impl<'g> Context<'g> {
     }
 
     pub fn set_value(&mut self, node: &NodeDef, value: Value) {
-        self.values.insert(node.name.clone(), value);
+        self.values.insert(TensorRef { node: node.name.clone(), output: 0 }, value);
+    }
+
+    /// Sets the value of output `tensor.output` of a node other than its first (a loop's
+    /// final states), which the node's own conversion does not set.
+    pub fn set_output_value(&mut self, tensor: TensorRef, value: Value) {
+        self.values.insert(tensor, value);
     }
 
     /// The value of data input `index` of `node`.
@@ -234,15 +241,18 @@ impl<'g> Context<'g> {
     /// The value of tensor `input`, read by `node` (for errors), aliases resolved.
     pub fn value_of(&self, node: &NodeDef, input: &TensorRef) -> Result<&Value, ConvertError> {
         let input = resolve(self.graph, input);
-        if input.output != 0 {
-            // Multi-output ops (FusedBatchNorm's statistics, ...) are only supported on output 0.
-            let producer = self.graph.node(&input.node).map(|n| n.op.clone()).unwrap_or_default();
-            return Err(self.refuse(
-                node,
-                format!("reads output {} of '{}' ({producer}), which is not supported", input.output, input.node),
-            ));
+        match self.values.get(&input) {
+            Some(value) => Ok(value),
+            // Other outputs of multi-output ops (FusedBatchNorm's statistics, ...) have no value.
+            None if input.output != 0 => {
+                let producer = self.graph.node(&input.node).map(|n| n.op.clone()).unwrap_or_default();
+                Err(self.refuse(
+                    node,
+                    format!("reads output {} of '{}' ({producer}), which is not supported", input.output, input.node),
+                ))
+            }
+            None => Err(self.refuse(node, format!("input '{input}' was not converted"))),
         }
-        self.values.get(&input.node).ok_or_else(|| self.refuse(node, format!("input '{input}' was not converted")))
     }
 
     /// Number of data inputs.
@@ -349,7 +359,13 @@ impl<'g> Context<'g> {
         self.layer_index.insert(name.clone(), self.layers.len());
         self.layers.push(layer);
         self.sources.push(sources);
-        KTensor { layer: name, shape }
+        KTensor { layer: name.into(), shape }
+    }
+
+    /// The index of the layer whose output 0 is `tensor`; `None` for another output (a
+    /// recurrent layer's state), which no node may fuse into or forward as the layer's.
+    fn layer_of(&self, tensor: &KTensor) -> Option<usize> {
+        (tensor.layer.index == 0).then(|| self.layer_index.get(&tensor.layer.layer).copied())?
     }
 
     /// Makes the Keras tensor `tensor` carry `mask`, as Keras attaches it: when it already
@@ -360,7 +376,7 @@ impl<'g> Context<'g> {
         if let Some(carried) = self.masks.get(&tensor.layer) {
             return carried == mask;
         }
-        let Some(&index) = self.layer_index.get(&tensor.layer) else { return false };
+        let Some(index) = self.layer_of(tensor) else { return false };
         let layer = &mut self.layers[index];
         let makes_it = match mask {
             Mask::NonZeroIds(ids) if layer.class_name == "Embedding" && layer.inbound == [ids.layer.clone()] => {
@@ -390,7 +406,8 @@ impl<'g> Context<'g> {
     /// Records that the layer built for `node` also stands for the TF nodes `absorbed` (the
     /// inner nodes of a recognised pattern), listed before `node` itself.
     pub fn absorbed(&mut self, tensor: &KTensor, absorbed: &[String]) {
-        if let Some(&index) = self.layer_index.get(&tensor.layer) {
+        // An inner layer stands for no TF node (see `add_inner_layer`).
+        if let Some(index) = self.layer_of(tensor).filter(|&index| !self.sources[index].is_empty()) {
             let last = self.sources[index].pop();
             self.sources[index].extend(absorbed.iter().cloned());
             self.sources[index].extend(last);
@@ -416,7 +433,7 @@ impl<'g> Context<'g> {
         accepts: impl Fn(&Layer) -> bool,
         readers: usize,
     ) -> Option<&mut Layer> {
-        let index = *self.layer_index.get(&tensor.layer)?;
+        let index = self.layer_of(tensor)?;
         if self.sealed.contains(&index) {
             return None;
         }
@@ -434,7 +451,7 @@ impl<'g> Context<'g> {
     /// last TF node when the layer's output had no other reader, and otherwise the layer is
     /// sealed against fusion.
     pub fn pass_through(&mut self, node: &NodeDef, tensor: KTensor) -> Value {
-        if let Some(&index) = self.layer_index.get(&tensor.layer) {
+        if let Some(index) = self.layer_of(&tensor) {
             let single = self.sources[index].last().is_some_and(|last| self.consumer_count(last) == 1);
             if single {
                 self.sources[index].push(node.name.clone());
@@ -447,7 +464,7 @@ impl<'g> Context<'g> {
 
     /// Records that `node` was fused into the layer producing `tensor`.
     pub fn fused(&mut self, node: &NodeDef, tensor: &KTensor) -> Value {
-        if let Some(&index) = self.layer_index.get(&tensor.layer) {
+        if let Some(index) = self.layer_of(tensor) {
             self.sources[index].push(node.name.clone());
         }
         Value::Tensor(tensor.clone())
@@ -461,8 +478,7 @@ impl<'g> Context<'g> {
         let mut output_endpoints = Vec::new();
         for name in outputs {
             let computed = resolve(self.graph, &TensorRef { node: name.clone(), output: 0 });
-            let value = if computed.output == 0 { self.values.get(&computed.node) } else { None };
-            match value {
+            match self.values.get(&computed) {
                 Some(Value::Tensor(t)) => output_endpoints.push(Endpoint {
                     layer: t.layer.clone(),
                     tf_node: name.clone(),
@@ -489,7 +505,7 @@ impl<'g> Context<'g> {
         let model = KerasModel {
             name: model_name,
             layers: self.layers,
-            inputs: self.inputs.iter().map(|e| e.layer.clone()).collect(),
+            inputs: self.inputs.iter().map(|e| e.layer.layer.clone()).collect(),
             outputs: output_endpoints.iter().map(|e| e.layer.clone()).collect(),
         };
         model.validate()?;

@@ -97,8 +97,8 @@ pub struct Conversion {
 /// A model input or output: Keras layer name and TF node name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// Keras layer.
-    pub layer: String,
+    /// Keras layer output (an input's is its `InputLayer`).
+    pub layer: tf2h5_keras::LayerOutput,
     /// TF node.
     pub tf_node: String,
     /// Full static shape, `None` for unknown (the batch).
@@ -114,14 +114,16 @@ pub fn convert(graph: &TfGraph, options: &Options) -> Result<Conversion, Convert
     let mut ctx = context::Context::new(graph, &order, &outputs, options.input_shapes.clone());
     for name in &order {
         let node = graph.node(name).ok_or_else(|| missing(graph, name))?;
+        // A match is built at its output node, or at an inner node other nodes read first.
+        if let Some((output, found)) = plan.output(name) {
+            let output = graph.node(output).ok_or_else(|| missing(graph, output))?;
+            let value = patterns::build(&mut ctx, output, found)?;
+            ctx.set_value(output, value);
+            continue;
+        }
         // Reads resolve through aliases (`Identity`, `IdentityN`, ...), so they need no value
         // (and may forward the inner node of a pattern, which has none).
         if plan.is_inner(name) || context::is_alias(&node.op) {
-            continue;
-        }
-        if let Some(found) = plan.output(name) {
-            let value = patterns::build(&mut ctx, node, found)?;
-            ctx.set_value(node, value);
             continue;
         }
         let builder = registry.get(node.op.as_str()).ok_or_else(|| ConvertError::Unsupported {

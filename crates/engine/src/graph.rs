@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use ndarray::ArrayD;
-use tf2h5_keras::{KerasModel, Layer, LayerError};
+use tf2h5_keras::{KerasModel, Layer, LayerError, LayerOutput};
 
 use tf2h5_keras::spec::LayerSpec;
 
@@ -31,7 +31,7 @@ enum Kind {
 struct Step {
     /// Index into `model.layers`.
     layer: usize,
-    /// Indices into `model.layers` of its inputs, in `inbound` order.
+    /// The value slots of its inputs, in `inbound` order.
     inbound: Vec<usize>,
     kind: Kind,
     /// How it makes or reads a Keras mask.
@@ -39,13 +39,20 @@ struct Step {
 }
 
 /// A checked, resolved execution order for one model.
+///
+/// Every layer output has a value slot: a layer's outputs take consecutive slots from
+/// `first_slot[layer]` (one for most layers; a recurrent layer with `return_state` also
+/// returns its states).
 pub(crate) struct Plan<'m> {
     model: &'m KerasModel,
     steps: Vec<Step>,
-    /// Per layer: how many step inputs read it (0 for layers that are not run).
+    /// Per layer: the slot of its output 0.
+    first_slot: Vec<usize>,
+    /// Per slot: how many step inputs read it (0 for layers that are not run).
     readers: Vec<usize>,
-    /// Per layer: whether it is a model output (so never consumed by a reader).
+    /// Per slot: whether it is a model output (so never consumed by a reader).
     is_output: Vec<bool>,
+    /// The slots of the model's outputs.
     outputs: Vec<usize>,
     keep_all: bool,
 }
@@ -56,15 +63,18 @@ impl<'m> Plan<'m> {
     pub fn new(model: &'m KerasModel, keep_all: bool) -> Result<Self, EngineError> {
         let n = model.layers.len();
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        let mut first_slot = Vec::with_capacity(n);
+        let mut slot_count = 0;
         let mut inbound = Vec::with_capacity(n);
         for (i, layer) in model.layers.iter().enumerate() {
             let cfg = LayerConfig::new(layer);
             let sources = layer
                 .inbound
                 .iter()
-                .map(|source| match index.get(source.as_str()) {
-                    Some(&s) => Ok(s),
-                    None if model.layers.iter().any(|l| &l.name == source) => Err(cfg.invalid(format!(
+                .map(|source| match index.get(source.layer.as_str()) {
+                    Some(&s) => slot_of(&cfg, model, &kinds, &first_slot, s, source),
+                    None if model.layers.iter().any(|l| l.name == source.layer) => Err(cfg.invalid(format!(
                         "reads '{source}', which comes after it (layers must be in topological order)"
                     ))),
                     None => Err(cfg.invalid(format!("reads '{source}', which is not a layer of the model"))),
@@ -73,7 +83,17 @@ impl<'m> Plan<'m> {
             if index.insert(layer.name.as_str(), i).is_some() {
                 return Err(cfg.invalid("another layer has the same name"));
             }
+            // Settled here for the output count; an error only matters if the layer must run.
+            let kind = step_kind(model, layer, sources.len());
+            first_slot.push(slot_count);
+            slot_count += output_count(&kind);
+            kinds.push(kind);
             inbound.push(sources);
+        }
+        // The layer owning each slot.
+        let mut layer_of_slot = Vec::with_capacity(slot_count);
+        for (i, kind) in kinds.iter().enumerate() {
+            layer_of_slot.extend(std::iter::repeat_n(i, output_count(kind)));
         }
 
         if model.inputs.is_empty() {
@@ -99,13 +119,15 @@ impl<'m> Plan<'m> {
         let outputs = model
             .outputs
             .iter()
-            .map(|name| {
-                index.get(name.as_str()).copied().ok_or_else(|| {
+            .map(|output| {
+                let missing = || {
                     EngineError::Layer(LayerError::Config {
-                        layer: name.clone(),
+                        layer: output.to_string(),
                         message: "model output is not a layer of the model".into(),
                     })
-                })
+                };
+                let &i = index.get(output.layer.as_str()).ok_or_else(missing)?;
+                slot_of(&LayerConfig::new(&model.layers[i]), model, &kinds, &first_slot, i, output)
             })
             .collect::<Result<Vec<usize>, _>>()?;
         if outputs.is_empty() {
@@ -115,25 +137,26 @@ impl<'m> Plan<'m> {
             }));
         }
 
-        // Layers the outputs depend on; inbound indices are always earlier, so one reverse
+        // Layers the outputs depend on; inbound layers are always earlier, so one reverse
         // sweep finds them all.
         let mut needed = vec![keep_all; n];
-        outputs.iter().for_each(|&o| needed[o] = true);
+        outputs.iter().for_each(|&o| needed[layer_of_slot[o]] = true);
         for i in (0..n).rev() {
             if needed[i] {
-                inbound[i].iter().for_each(|&s| needed[s] = true);
+                inbound[i].iter().for_each(|&s| needed[layer_of_slot[s]] = true);
             }
         }
 
         let mut steps = Vec::with_capacity(n);
-        let mut readers = vec![0; n];
-        // The mask each layer's output carries (by its maker's index).
-        let mut carried: Vec<Option<usize>> = vec![None; n];
-        for (i, (layer, sources)) in model.layers.iter().zip(inbound).enumerate() {
+        let mut readers = vec![0; slot_count];
+        // The mask each slot carries (by its maker's index): only a layer's output 0 does
+        // (Keras gives a recurrent layer's states no mask).
+        let mut carried: Vec<Option<usize>> = vec![None; slot_count];
+        for (i, ((layer, sources), kind)) in model.layers.iter().zip(inbound).zip(kinds).enumerate() {
             if !needed[i] {
                 continue;
             }
-            let kind = step_kind(model, layer, &sources)?;
+            let kind = kind?;
             let mask = match &kind {
                 Kind::Input(_) => Flow::default(),
                 Kind::Apply(spec, _) => {
@@ -141,13 +164,13 @@ impl<'m> Plan<'m> {
                     mask::flow(spec, layer, i, &input_masks, &model.layers)?
                 }
             };
-            carried[i] = mask.carries;
+            carried[first_slot[i]] = mask.carries;
             sources.iter().for_each(|&s| readers[s] += 1);
             steps.push(Step { layer: i, inbound: sources, kind, mask });
         }
-        let mut is_output = vec![false; n];
+        let mut is_output = vec![false; slot_count];
         outputs.iter().for_each(|&o| is_output[o] = true);
-        Ok(Plan { model, steps, readers, is_output, outputs, keep_all })
+        Ok(Plan { model, steps, first_slot, readers, is_output, outputs, keep_all })
     }
 
     /// Runs the plan and returns the model's outputs in order.
@@ -155,7 +178,7 @@ impl<'m> Plan<'m> {
         let mut values = self.execute(inputs)?;
         let mut outputs = Vec::with_capacity(self.outputs.len());
         for (k, &o) in self.outputs.iter().enumerate() {
-            // The same layer may be listed twice: only its last listing takes the value.
+            // The same output may be listed twice: only its last listing takes the value.
             let value = if self.outputs[k + 1..].contains(&o) { values[o].clone() } else { values[o].take() };
             let value = value.ok_or_else(|| self.lost(o))?;
             outputs.push(value.into_owned());
@@ -163,19 +186,24 @@ impl<'m> Plan<'m> {
         Ok(outputs)
     }
 
-    /// Runs the plan and returns every layer's output by name.
+    /// Runs the plan and returns every layer's outputs by name: output 0 under the layer's
+    /// name, output `k` under `name:k` (see [`tf2h5_keras::LayerOutput`]).
     pub fn run_all(&self, inputs: &[ArrayD<f32>]) -> Result<HashMap<String, ArrayD<f32>>, EngineError> {
-        let values = self.execute(inputs)?;
-        Ok(self
-            .model
-            .layers
-            .iter()
-            .zip(values)
-            .filter_map(|(layer, value)| Some((layer.name.clone(), value?.into_owned())))
-            .collect())
+        let mut values = self.execute(inputs)?;
+        let mut all = HashMap::with_capacity(values.len());
+        for (i, layer) in self.model.layers.iter().enumerate() {
+            let end = self.first_slot.get(i + 1).copied().unwrap_or(values.len());
+            let first = self.first_slot[i];
+            for (k, value) in values[first..end].iter_mut().enumerate() {
+                if let Some(value) = value.take() {
+                    all.insert(LayerOutput::new(layer.name.clone(), k).to_string(), value.into_owned());
+                }
+            }
+        }
+        Ok(all)
     }
 
-    /// Runs every step; returns the values left in the table (the outputs, or everything
+    /// Runs every step; returns the values left in the slots (the outputs, or everything
     /// when `keep_all`).
     fn execute<'a>(&self, inputs: &'a [ArrayD<f32>]) -> Result<Vec<Option<Input<'a>>>, EngineError> {
         let expected = self.model.inputs.len();
@@ -186,16 +214,17 @@ impl<'m> Plan<'m> {
                 message: format!("the model takes {expected} input arrays, {} were given", inputs.len()),
             }));
         }
-        let mut values: Vec<Option<Input<'a>>> = vec![None; self.model.layers.len()];
+        let mut values: Vec<Option<Input<'a>>> = vec![None; self.readers.len()];
         let mut masks: Vec<Option<ArrayD<bool>>> = vec![None; self.model.layers.len()];
         let mut remaining = self.readers.clone();
         for step in &self.steps {
             let layer = &self.model.layers[step.layer];
-            let output = match step.kind {
+            let first = self.first_slot[step.layer];
+            match step.kind {
                 Kind::Input(position) => {
                     let x = &inputs[position];
                     input_layer::check(layer, x)?;
-                    Cow::Borrowed(x)
+                    values[first] = Some(Cow::Borrowed(x));
                 }
                 Kind::Apply(ref spec, apply) => {
                     // Take the values this step is the last reader of, so the layer may
@@ -224,30 +253,37 @@ impl<'m> Plan<'m> {
                     if step.mask.makes {
                         masks[step.layer] = Some(mask::compute(spec, layer, &args[0])?);
                     }
-                    let output = match step.mask.reads {
+                    let outputs = match step.mask.reads {
                         Some(maker) => {
-                            let mask = masks[maker].as_ref().ok_or_else(|| self.lost(maker))?;
+                            let mask = masks[maker].as_ref().ok_or_else(|| self.lost(self.first_slot[maker]))?;
                             layers::apply_masked(spec, layer, args, mask)?
                         }
                         None => apply(spec, layer, args)?,
                     };
-                    Cow::Owned(output)
+                    let count = spec.output_count();
+                    if outputs.len() != count {
+                        return Err(LayerConfig::new(layer)
+                            .invalid(format!("internal error: {} outputs instead of {count}", outputs.len())));
+                    }
+                    for (k, output) in outputs.into_iter().enumerate() {
+                        values[first + k] = Some(Cow::Owned(output));
+                    }
                 }
-            };
+            }
             for &s in &step.inbound {
                 remaining[s] -= 1;
                 if remaining[s] == 0 && !self.keep_all && !self.is_output[s] {
                     values[s] = None;
                 }
             }
-            values[step.layer] = Some(output);
         }
         Ok(values)
     }
 
-    /// The error for a value that should still be in the table (an engine bug, reported
+    /// The error for a value that should still be in its slot (an engine bug, reported
     /// rather than panicking).
-    fn lost(&self, layer: usize) -> EngineError {
+    fn lost(&self, slot: usize) -> EngineError {
+        let layer = self.first_slot.partition_point(|&first| first <= slot).saturating_sub(1);
         EngineError::Layer(LayerError::Config {
             layer: self.model.layers[layer].name.clone(),
             message: "internal error: output freed before its last reader ran".into(),
@@ -255,12 +291,40 @@ impl<'m> Plan<'m> {
     }
 }
 
+/// How many outputs a layer returns (one for a layer the engine cannot run).
+fn output_count(kind: &Result<Kind, EngineError>) -> usize {
+    match kind {
+        Ok(Kind::Apply(spec, _)) => spec.output_count(),
+        Ok(Kind::Input(_)) | Err(_) => 1,
+    }
+}
+
+/// The slot of `source`, an output of the (earlier) layer `layer`; an error, in the words of
+/// the layer reading it (`cfg`), when the layer has no such output.
+fn slot_of(
+    cfg: &LayerConfig<'_>,
+    model: &KerasModel,
+    kinds: &[Result<Kind, EngineError>],
+    first_slot: &[usize],
+    layer: usize,
+    source: &LayerOutput,
+) -> Result<usize, EngineError> {
+    let count = output_count(&kinds[layer]);
+    if source.index >= count {
+        return Err(cfg.invalid(format!(
+            "reads output {} of '{}', which has {count} output(s)",
+            source.index, model.layers[layer].name
+        )));
+    }
+    Ok(first_slot[layer] + source.index)
+}
+
 /// Resolves how to compute `layer`, checking the parts of its structure that do not depend
 /// on the input data.
-fn step_kind(model: &KerasModel, layer: &Layer, sources: &[usize]) -> Result<Kind, EngineError> {
+fn step_kind(model: &KerasModel, layer: &Layer, sources: usize) -> Result<Kind, EngineError> {
     let cfg = LayerConfig::new(layer);
     if layer.class_name == "InputLayer" {
-        if !sources.is_empty() {
+        if sources != 0 {
             return Err(cfg.invalid("an InputLayer cannot read other layers"));
         }
         let position = model
@@ -274,7 +338,7 @@ fn step_kind(model: &KerasModel, layer: &Layer, sources: &[usize]) -> Result<Kin
     let unsupported = || EngineError::Unsupported { layer: layer.name.clone(), class_name: layer.class_name.clone() };
     let apply = layers::lookup(spec.family()).filter(|_| layers::runs(&spec)).ok_or_else(unsupported)?;
     cfg.require_float32()?;
-    if sources.is_empty() {
+    if sources == 0 {
         return Err(cfg.invalid("has no inbound layer"));
     }
     Ok(Kind::Apply(Box::new(spec), apply))
@@ -293,7 +357,7 @@ mod tests {
             name: "m".into(),
             layers,
             inputs: inputs.iter().map(|s| s.to_string()).collect(),
-            outputs: outputs.iter().map(|s| s.to_string()).collect(),
+            outputs: outputs.iter().map(|&s| s.into()).collect(),
         }
     }
 
@@ -383,6 +447,46 @@ mod tests {
         let all = run_all_layers(&m, &[x]).unwrap();
         assert_eq!(all.len(), 5);
         assert!(all.contains_key("b"));
+    }
+
+    #[test]
+    fn layers_with_several_outputs_are_read_by_index() {
+        // seq, h, c = LSTM(return_sequences, return_state); concat(h, c); outputs [concat, c].
+        let options = layers::RecurrentOptions {
+            return_sequences: true,
+            go_backwards: false,
+            return_state: true,
+            activation: "tanh",
+            recurrent_activation: "sigmoid",
+        };
+        let lstm = |name: &str| {
+            let (kernel, recurrent) = (ramp(&[3, 8], 0.1), ramp(&[2, 8], 0.1));
+            layers::recurrent(name, "x".into(), layers::RecurrentKind::Lstm, options, kernel, recurrent, None)
+        };
+        let states = |index: usize| vec![LayerOutput::new("lstm", 1), LayerOutput::new("lstm", index)];
+        let m = model(
+            vec![
+                layers::input_layer("x", &[None, Some(4), Some(3)]),
+                lstm("lstm"),
+                layers::concatenate("hc", states(2), -1),
+            ],
+            &["x"],
+            &[],
+        );
+        let m = KerasModel { outputs: vec!["hc".into(), LayerOutput::new("lstm", 2)], ..m };
+        let x = ramp(&[2, 4, 3], 0.2);
+        let out = run(&m, std::slice::from_ref(&x)).unwrap();
+        let whole = crate::layers::run_layer_outputs(&lstm("lstm"), vec![Cow::Borrowed(&x)]).unwrap();
+        let hc = ndarray::concatenate(ndarray::Axis(1), &[whole[1].view(), whole[2].view()]).unwrap();
+        assert_eq!(out, [hc, whole[2].clone()]);
+        let all = run_all_layers(&m, std::slice::from_ref(&x)).unwrap();
+        assert_eq!(all["lstm"], whole[0]);
+        assert_eq!(all["lstm:2"], whole[2]);
+
+        let mut beyond = m.clone();
+        beyond.layers[2] = layers::concatenate("hc", states(3), -1);
+        let err = run(&beyond, std::slice::from_ref(&x)).unwrap_err().to_string();
+        assert!(err.contains("'hc'") && err.contains("output 3 of 'lstm', which has 3 output(s)"), "{err}");
     }
 
     #[test]

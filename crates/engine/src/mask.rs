@@ -116,6 +116,7 @@ mod tests {
             let options = RecurrentOptions {
                 return_sequences,
                 go_backwards: false,
+                return_state: false,
                 activation: "tanh",
                 recurrent_activation: "sigmoid",
             };

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::{KerasError, KerasModel, Layer};
+use crate::{KerasError, KerasModel, Layer, LayerOutput};
 
 /// Serialises the model's architecture as the `model_config` JSON string.
 pub fn to_json(model: &KerasModel) -> String {
@@ -15,7 +15,7 @@ pub fn to_json(model: &KerasModel) -> String {
             let inbound_nodes = if layer.inbound.is_empty() {
                 json!([])
             } else {
-                let args: Vec<Value> = layer.inbound.iter().map(|src| json!([src, 0, 0, {}])).collect();
+                let args: Vec<Value> = layer.inbound.iter().map(|src| json!([src.layer, 0, src.index, {}])).collect();
                 json!([args])
             };
             json!({
@@ -26,14 +26,16 @@ pub fn to_json(model: &KerasModel) -> String {
             })
         })
         .collect();
-    let refs = |names: &[String]| -> Vec<Value> { names.iter().map(|n| json!([n, 0, 0])).collect() };
+    let refs =
+        |outputs: &[LayerOutput]| -> Vec<Value> { outputs.iter().map(|o| json!([o.layer, 0, o.index])).collect() };
+    let inputs: Vec<LayerOutput> = model.inputs.iter().map(LayerOutput::from).collect();
     json!({
         "class_name": "Functional",
         "config": {
             "name": model.name,
             "trainable": true,
             "layers": layers,
-            "input_layers": refs(&model.inputs),
+            "input_layers": refs(&inputs),
             "output_layers": refs(&model.outputs),
         }
     })
@@ -61,7 +63,7 @@ pub fn from_json(text: &str) -> Result<KerasModel, KerasError> {
     let model = KerasModel {
         name,
         layers: topological(layers)?,
-        inputs: parse_refs(config.get("input_layers"), "input_layers")?,
+        inputs: parse_names(config.get("input_layers"), "input_layers")?,
         outputs: parse_refs(config.get("output_layers"), "output_layers")?,
     };
     model.validate()?;
@@ -96,15 +98,12 @@ fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
             .as_array()
             .ok_or_else(|| KerasError::Invalid(format!("layer '{name}': inbound node is not a list")))?
             .iter()
-            .map(|tensor| match tensor.as_array().map(Vec::as_slice) {
-                Some([Value::String(src), node_index, tensor_index, ..])
-                    if node_index.as_u64() == Some(0) && tensor_index.as_u64() == Some(0) =>
-                {
-                    Ok(src.clone())
-                }
-                _ => Err(KerasError::Invalid(format!(
-                    "layer '{name}': inbound tensor {tensor} is not supported (only single-output, single-use layers)"
-                ))),
+            .map(|tensor| {
+                tensor_ref(tensor).ok_or_else(|| {
+                    KerasError::Invalid(format!(
+                        "layer '{name}': inbound tensor {tensor} is not supported (only layers called once)"
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => {
@@ -117,9 +116,19 @@ fn parse_layer(value: &Value) -> Result<Layer, KerasError> {
     Ok(Layer { name, class_name, config, inbound, weights: vec![] })
 }
 
+/// `[layer, 0, tensor_index, ...]`: output `tensor_index` of the layer's only call.
+fn tensor_ref(tensor: &Value) -> Option<LayerOutput> {
+    match tensor.as_array().map(Vec::as_slice) {
+        Some([Value::String(layer), node_index, tensor_index, ..]) if node_index.as_u64() == Some(0) => {
+            Some(LayerOutput::new(layer.clone(), usize::try_from(tensor_index.as_u64()?).ok()?))
+        }
+        _ => None,
+    }
+}
+
 /// Orders layers so each follows its inputs (Keras does not require JSON order to be topological).
 fn topological(layers: Vec<Layer>) -> Result<Vec<Layer>, KerasError> {
-    topological_by(layers, |l| &l.name, |l| l.inbound.iter().map(String::as_str).collect())
+    topological_by(layers, |l| &l.name, |l| l.inbound.iter().map(|o| o.layer.as_str()).collect())
 }
 
 /// Orders `items` (named by `name`) so each follows every item it `reads`; an error names the
@@ -152,10 +161,9 @@ pub fn topological_by<T>(
     Ok(ordered)
 }
 
-/// The layer names of `input_layers` / `output_layers` (`key`): `[name, 0, 0]` entries, or a
-/// single one written unwrapped. Other node or tensor indices (shared or multi-output layers)
-/// are refused.
-pub fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasError> {
+/// The layer outputs of `input_layers` / `output_layers` (`key`): `[name, 0, tensor_index]`
+/// entries, or a single one written unwrapped. Other node indices (shared layers) are refused.
+pub fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<LayerOutput>, KerasError> {
     let list =
         value.and_then(Value::as_array).ok_or_else(|| KerasError::Invalid(format!("model_config has no {key}")))?;
     // A single tensor may be written unwrapped: ["name", 0, 0].
@@ -166,11 +174,20 @@ pub fn parse_refs(value: Option<&Value>, key: &str) -> Result<Vec<String>, Keras
     };
     items
         .into_iter()
-        .map(|item| match item.as_array().map(Vec::as_slice) {
-            Some([Value::String(name), node, tensor, ..]) if node.as_u64() == Some(0) && tensor.as_u64() == Some(0) => {
-                Ok(name.clone())
-            }
-            _ => Err(KerasError::Invalid(format!("model_config {key} entry {item} is not [name, 0, 0]"))),
+        .map(|item| {
+            tensor_ref(item)
+                .ok_or_else(|| KerasError::Invalid(format!("model_config {key} entry {item} is not [name, 0, index]")))
+        })
+        .collect()
+}
+
+/// Like [`parse_refs`] for single-output layers (the model's inputs): their names.
+pub fn parse_names(value: Option<&Value>, key: &str) -> Result<Vec<String>, KerasError> {
+    parse_refs(value, key)?
+        .into_iter()
+        .map(|o| match o.index {
+            0 => Ok(o.layer),
+            _ => Err(KerasError::Invalid(format!("model_config {key} entry '{o}' is not a layer's only output"))),
         })
         .collect()
 }
@@ -198,6 +215,42 @@ mod tests {
             layer.weights = model.layer(&layer.name).unwrap().weights.clone();
         }
         assert_eq!(parsed, model);
+    }
+
+    #[test]
+    fn layer_outputs_round_trip_as_tensor_indices() {
+        // An LSTM returning [sequences, h, c]: a Concatenate reads h and c, c is a model output.
+        let options = layers::RecurrentOptions {
+            return_sequences: true,
+            go_backwards: false,
+            return_state: true,
+            activation: "tanh",
+            recurrent_activation: "sigmoid",
+        };
+        let (kernel, recurrent) = (ArrayD::zeros(vec![3, 8]), ArrayD::zeros(vec![2, 8]));
+        let lstm = layers::recurrent("lstm", "x".into(), layers::RecurrentKind::Lstm, options, kernel, recurrent, None);
+        let states = vec![LayerOutput::new("lstm", 1), LayerOutput::new("lstm", 2)];
+        let model = KerasModel {
+            name: "m".into(),
+            layers: vec![
+                layers::input_layer("x", &[None, Some(5), Some(3)]),
+                lstm,
+                layers::concatenate("states", states, -1),
+            ],
+            inputs: vec!["x".into()],
+            outputs: vec!["states".into(), LayerOutput::new("lstm", 2), "lstm".into()],
+        };
+        let text = to_json(&model);
+        assert!(text.contains(r#"[[["lstm",0,1,{}],["lstm",0,2,{}]]]"#), "{text}");
+        assert!(text.contains(r#""output_layers":[["states",0,0],["lstm",0,2],["lstm",0,0]]"#), "{text}");
+        let mut parsed = from_json(&text).unwrap();
+        for layer in &mut parsed.layers {
+            layer.weights = model.layer(&layer.name).unwrap().weights.clone();
+        }
+        assert_eq!(parsed, model);
+        assert_eq!(LayerOutput::new("lstm", 2).to_string(), "lstm:2");
+        let input_state = text.replace(r#""input_layers":[["x",0,0]]"#, r#""input_layers":[["x",0,1]]"#);
+        assert!(from_json(&input_state).unwrap_err().to_string().contains("'x:1' is not a layer's only output"));
     }
 
     #[test]

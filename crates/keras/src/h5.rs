@@ -594,10 +594,11 @@ mod tests {
         let mut previous = "x".to_string();
         for i in 0..3000 {
             let name = format!("a_rather_long_activation_layer_name_number_{i:05}");
-            layers.push(layers::activation(&name, previous.clone(), "linear"));
+            layers.push(layers::activation(&name, previous.clone().into(), "linear"));
             previous = name;
         }
-        let model = KerasModel { name: "deep".into(), layers, inputs: vec!["x".into()], outputs: vec![previous] };
+        let model =
+            KerasModel { name: "deep".into(), layers, inputs: vec!["x".into()], outputs: vec![previous.into()] };
         let bytes = write_to_bytes(&model).unwrap();
         assert_eq!(read_from_bytes(&bytes).unwrap(), model);
     }

@@ -9,7 +9,7 @@ use ndarray::ArrayD;
 use serde_json::{json, Map, Value};
 
 use crate::spec::{self, Dense, LayerSpec, Norm};
-use crate::{Layer, Weight};
+use crate::{Layer, LayerOutput, Weight};
 
 /// The keys every layer config starts with.
 pub(crate) fn base_config(name: &str) -> Map<String, Value> {
@@ -20,7 +20,7 @@ pub(crate) fn base_config(name: &str) -> Map<String, Value> {
     config
 }
 
-fn layer(class_name: &str, name: &str, extra: Value, inbound: Vec<String>, weights: Vec<Weight>) -> Layer {
+fn layer(class_name: &str, name: &str, extra: Value, inbound: Vec<LayerOutput>, weights: Vec<Weight>) -> Layer {
     let mut config = base_config(name);
     if let Value::Object(extra) = extra {
         config.extend(extra);
@@ -96,7 +96,13 @@ pub fn typed_input_layer(name: &str, batch_input_shape: &[Option<usize>], dtype:
 }
 
 /// `Dense`: kernel (in, units), optional bias (units).
-pub fn dense(name: &str, input: String, kernel: ArrayD<f32>, bias: Option<ArrayD<f32>>, activation: &str) -> Layer {
+pub fn dense(
+    name: &str,
+    input: LayerOutput,
+    kernel: ArrayD<f32>,
+    bias: Option<ArrayD<f32>>,
+    activation: &str,
+) -> Layer {
     let units = kernel.shape().get(1).copied().unwrap_or(0);
     let spec = Dense { units, use_bias: bias.is_some(), activation: activation.into() };
     let mut weights = vec![Weight::new("kernel", kernel)];
@@ -105,22 +111,22 @@ pub fn dense(name: &str, input: String, kernel: ArrayD<f32>, bias: Option<ArrayD
 }
 
 /// `Flatten` (channels_last: H, W, C order).
-pub fn flatten(name: &str, input: String) -> Layer {
+pub fn flatten(name: &str, input: LayerOutput) -> Layer {
     layer("Flatten", name, json!({"data_format": "channels_last"}), vec![input], vec![])
 }
 
 /// `Activation` with a named activation whose definition is the same in both Keras versions.
-pub fn activation(name: &str, input: String, activation: &str) -> Layer {
+pub fn activation(name: &str, input: LayerOutput, activation: &str) -> Layer {
     layer("Activation", name, json!({"activation": activation}), vec![input], vec![])
 }
 
 /// `ReLU` with an optional cap (`max_value` 6 for Relu6).
-pub fn relu(name: &str, input: String, max_value: Option<f32>) -> Layer {
+pub fn relu(name: &str, input: LayerOutput, max_value: Option<f32>) -> Layer {
     layer("ReLU", name, json!({"max_value": max_value, "negative_slope": 0.0, "threshold": 0.0}), vec![input], vec![])
 }
 
 /// `Softmax` over `axis` (absolute on the full tensor incl. batch, or negative).
-pub fn softmax(name: &str, input: String, axis: i64) -> Layer {
+pub fn softmax(name: &str, input: LayerOutput, axis: i64) -> Layer {
     layer("Softmax", name, json!({"axis": axis}), vec![input], vec![])
 }
 
@@ -138,7 +144,7 @@ pub struct BatchNormWeights {
 }
 
 /// `BatchNormalization` on the last axis with the source's own epsilon.
-pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNormWeights) -> Layer {
+pub fn batch_normalization(name: &str, input: LayerOutput, epsilon: f32, w: BatchNormWeights) -> Layer {
     let spec = Norm { batch: true, axes: vec![-1], epsilon: f64::from(epsilon), center: true, scale: true };
     let weights = vec![
         Weight::new("gamma", w.gamma),
@@ -150,18 +156,18 @@ pub fn batch_normalization(name: &str, input: String, epsilon: f32, w: BatchNorm
 }
 
 /// `Add` of two or more tensors of the same shape.
-pub fn add(name: &str, inputs: Vec<String>) -> Layer {
+pub fn add(name: &str, inputs: Vec<LayerOutput>) -> Layer {
     layer("Add", name, json!({}), inputs, vec![])
 }
 
 /// `Concatenate` along `axis` (absolute incl. batch, or negative).
-pub fn concatenate(name: &str, inputs: Vec<String>, axis: i64) -> Layer {
+pub fn concatenate(name: &str, inputs: Vec<LayerOutput>, axis: i64) -> Layer {
     layer("Concatenate", name, json!({"axis": axis}), inputs, vec![])
 }
 
 /// `Dot` of two rank-3 tensors contracting axis `axes[0]` of the first with `axes[1]` of the
 /// second, per sample (`normalize` false).
-pub fn dot(name: &str, inputs: Vec<String>, axes: [i64; 2]) -> Layer {
+pub fn dot(name: &str, inputs: Vec<LayerOutput>, axes: [i64; 2]) -> Layer {
     layer("Dot", name, json!({"axes": axes, "normalize": false}), inputs, vec![])
 }
 
@@ -192,7 +198,7 @@ pub fn exact_f32_array(values: &ArrayD<f32>) -> Value {
 /// `Rescaling`: `x * scale + offset`, each a scalar or a list broadcast over the last axis.
 /// Both Keras versions compute exactly this (two float32 operations), so a TF `Mul` by a
 /// constant, an `AddV2` of one, or the pair, maps here bit-exactly.
-pub fn rescaling(name: &str, input: String, scale: &[f32], offset: &[f32]) -> Layer {
+pub fn rescaling(name: &str, input: LayerOutput, scale: &[f32], offset: &[f32]) -> Layer {
     layer("Rescaling", name, json!({"scale": exact_f32s(scale), "offset": exact_f32s(offset)}), vec![input], vec![])
 }
 
@@ -200,21 +206,21 @@ pub fn rescaling(name: &str, input: String, scale: &[f32], offset: &[f32]) -> La
 /// without the batch axis (aligned from the right, as numpy): both Keras versions cast the
 /// nested lists to a float32 tensor and compute `x * scale + offset` with broadcasting, so a
 /// learned position embedding (tokens, dim) added to (batch, tokens, dim) is exact.
-pub fn rescaling_broadcast(name: &str, input: String, scale: &ArrayD<f32>, offset: &ArrayD<f32>) -> Layer {
+pub fn rescaling_broadcast(name: &str, input: LayerOutput, scale: &ArrayD<f32>, offset: &ArrayD<f32>) -> Layer {
     let config = json!({"scale": exact_f32_array(scale), "offset": exact_f32_array(offset)});
     layer("Rescaling", name, config, vec![input], vec![])
 }
 
 /// `Masking`: `x · any(x ≠ mask_value)` over the last axis; its output carries that `any`
 /// as the Keras mask, which the recurrent layers reading it apply.
-pub fn masking(name: &str, input: String, mask_value: f32) -> Layer {
+pub fn masking(name: &str, input: LayerOutput, mask_value: f32) -> Layer {
     layer("Masking", name, json!({"mask_value": exact_f32(mask_value)}), vec![input], vec![])
 }
 
 /// `Normalization` with constant `mean` and `variance` in the config (no weights):
 /// `(x - mean) / max(sqrt(variance), 1e-7)` on the last axis, in both Keras versions.
 /// Each is a scalar or a list of one value per channel.
-pub fn normalization(name: &str, input: String, mean: &[f32], variance: &[f32]) -> Layer {
+pub fn normalization(name: &str, input: LayerOutput, mean: &[f32], variance: &[f32]) -> Layer {
     layer(
         "Normalization",
         name,
@@ -225,7 +231,13 @@ pub fn normalization(name: &str, input: String, mean: &[f32], variance: &[f32]) 
 }
 
 /// `LayerNormalization` over the last axis: gamma and beta of shape (channels,).
-pub fn layer_normalization(name: &str, input: String, epsilon: f32, gamma: ArrayD<f32>, beta: ArrayD<f32>) -> Layer {
+pub fn layer_normalization(
+    name: &str,
+    input: LayerOutput,
+    epsilon: f32,
+    gamma: ArrayD<f32>,
+    beta: ArrayD<f32>,
+) -> Layer {
     layer_normalization_over(name, input, &[-1], epsilon, Some(gamma), Some(beta))
 }
 
@@ -233,7 +245,7 @@ pub fn layer_normalization(name: &str, input: String, epsilon: f32, gamma: Array
 /// `gamma` (`scale`) and `beta` (`center`) each optional, of the input's sizes on `axes`.
 pub fn layer_normalization_over(
     name: &str,
-    input: String,
+    input: LayerOutput,
     axes: &[i64],
     epsilon: f32,
     gamma: Option<ArrayD<f32>>,
@@ -252,23 +264,23 @@ pub fn layer_normalization_over(
 
 /// `LeakyReLU` with the key both versions read: `alpha` (Keras 3 maps it to `negative_slope`;
 /// tf-keras rejects `negative_slope`).
-pub fn leaky_relu(name: &str, input: String, alpha: f32) -> Layer {
+pub fn leaky_relu(name: &str, input: LayerOutput, alpha: f32) -> Layer {
     layer("LeakyReLU", name, json!({"alpha": exact_f32(alpha)}), vec![input], vec![])
 }
 
 /// Element-wise merge layers (`Multiply`, `Subtract`, `Maximum`, `Minimum`, `Add`): inputs of
 /// one rank whose shapes broadcast (a dimension is equal or 1), as both versions allow.
-pub fn merge(class_name: &str, name: &str, inputs: Vec<String>) -> Layer {
+pub fn merge(class_name: &str, name: &str, inputs: Vec<LayerOutput>) -> Layer {
     layer(class_name, name, json!({}), inputs, vec![])
 }
 
 /// `Reshape` to `target_shape` (without the batch dimension).
-pub fn reshape(name: &str, input: String, target_shape: &[usize]) -> Layer {
+pub fn reshape(name: &str, input: LayerOutput, target_shape: &[usize]) -> Layer {
     layer("Reshape", name, json!({"target_shape": target_shape}), vec![input], vec![])
 }
 
 /// `Permute` of the non-batch axes; `dims` are 1-based as in Keras.
-pub fn permute(name: &str, input: String, dims: &[usize]) -> Layer {
+pub fn permute(name: &str, input: LayerOutput, dims: &[usize]) -> Layer {
     layer("Permute", name, json!({"dims": dims}), vec![input], vec![])
 }
 
@@ -293,6 +305,8 @@ pub struct RecurrentOptions<'a> {
     pub return_sequences: bool,
     /// Read the sequence last step first (outputs stay in reading order).
     pub go_backwards: bool,
+    /// Also return the final states after the output (LSTM `h, c`; GRU and SimpleRNN `h`).
+    pub return_state: bool,
     /// The output activation (`tanh` by default in Keras).
     pub activation: &'a str,
     /// The gates' activation (`sigmoid` by default; unused by `SimpleRNN`). Never
@@ -305,7 +319,7 @@ pub struct RecurrentOptions<'a> {
 /// rejects it) and `implementation` (a tf-keras performance switch).
 pub fn recurrent(
     name: &str,
-    input: String,
+    input: LayerOutput,
     kind: RecurrentKind,
     options: RecurrentOptions<'_>,
     kernel: ArrayD<f32>,
@@ -333,7 +347,7 @@ fn recurrent_config(
         "dropout": 0.0,
         "recurrent_dropout": 0.0,
         "return_sequences": options.return_sequences,
-        "return_state": false,
+        "return_state": options.return_state,
         "go_backwards": options.go_backwards,
         "stateful": false,
         "unroll": false,

@@ -34,7 +34,7 @@ mod model;
 pub mod raw;
 pub mod spec;
 
-pub use model::{KerasModel, Layer, Weight};
+pub use model::{KerasModel, Layer, LayerOutput, Weight};
 
 /// What is wrong with one layer, named by it: the one definition of the per-layer errors that
 /// the spec checks here ([`KerasError::Layer`]) and the reference engine (`EngineError::Layer`)

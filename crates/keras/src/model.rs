@@ -15,8 +15,69 @@ pub struct KerasModel {
     pub layers: Vec<Layer>,
     /// Names of the `InputLayer`s, in the model's input order.
     pub inputs: Vec<String>,
-    /// Names of the layers whose outputs are the model's outputs, in order.
-    pub outputs: Vec<String>,
+    /// The model's outputs, in order.
+    pub outputs: Vec<LayerOutput>,
+}
+
+/// One output of a layer: the tensor a layer reads or the model returns. Most layers have
+/// one output (index 0), and a layer name converts to it; a recurrent layer with
+/// `return_state` also returns its final states (LSTM `[out, h, c]`, GRU and SimpleRNN
+/// `[out, h]`, a `Bidirectional` each direction's after the output).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LayerOutput {
+    /// The producing layer's name.
+    pub layer: String,
+    /// Which of its outputs (Keras's `tensor_index`).
+    pub index: usize,
+}
+
+impl LayerOutput {
+    /// Output `index` of layer `layer`.
+    pub fn new(layer: impl Into<String>, index: usize) -> Self {
+        LayerOutput { layer: layer.into(), index }
+    }
+}
+
+impl From<String> for LayerOutput {
+    fn from(layer: String) -> Self {
+        LayerOutput { layer, index: 0 }
+    }
+}
+
+impl From<&str> for LayerOutput {
+    fn from(layer: &str) -> Self {
+        LayerOutput::from(layer.to_string())
+    }
+}
+
+impl From<&String> for LayerOutput {
+    fn from(layer: &String) -> Self {
+        LayerOutput::from(layer.clone())
+    }
+}
+
+/// The layer's name for its only (first) output, `layer:k` for output `k`, as TF names tensors.
+impl std::fmt::Display for LayerOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            0 => f.write_str(&self.layer),
+            k => write!(f, "{}:{k}", self.layer),
+        }
+    }
+}
+
+/// Output 0 of the named layer.
+impl PartialEq<&str> for LayerOutput {
+    fn eq(&self, name: &&str) -> bool {
+        self.index == 0 && self.layer == *name
+    }
+}
+
+/// Output 0 of the named layer.
+impl PartialEq<String> for LayerOutput {
+    fn eq(&self, name: &String) -> bool {
+        self.index == 0 && self.layer == *name
+    }
 }
 
 /// One Keras layer applied once.
@@ -28,8 +89,8 @@ pub struct Layer {
     pub class_name: String,
     /// The layer's `config` object as written to the file (includes `name`).
     pub config: Map<String, Value>,
-    /// Names of the layers whose (single) outputs feed this layer, in argument order.
-    pub inbound: Vec<String>,
+    /// The layer outputs feeding this layer, in argument order.
+    pub inbound: Vec<LayerOutput>,
     /// Weights in the order Keras creates them (trainable first, then non-trainable).
     pub weights: Vec<Weight>,
 }
@@ -135,7 +196,7 @@ impl KerasModel {
                 return Err(KerasError::Invalid(format!("invalid layer name '{}'", layer.name)));
             }
             for source in &layer.inbound {
-                if !seen.contains(source.as_str()) {
+                if !seen.contains(source.layer.as_str()) {
                     return Err(KerasError::Invalid(format!(
                         "layer '{}' reads '{source}', which is not defined before it",
                         layer.name
@@ -153,7 +214,7 @@ impl KerasModel {
             }
         }
         for output in &self.outputs {
-            if self.layer(output).is_none() {
+            if self.layer(&output.layer).is_none() {
                 return Err(KerasError::Invalid(format!("model output '{output}' is not a layer")));
             }
         }
@@ -179,7 +240,7 @@ impl KerasModel {
         let mut finished = vec![false; n];
         let mut post_order = Vec::with_capacity(n);
         for output in &self.outputs {
-            let Some(&root) = index.get(output.as_str()) else { continue };
+            let Some(&root) = index.get(output.layer.as_str()) else { continue };
             let mut stack = vec![(root, 0usize)];
             while let Some((node, next_child)) = stack.pop() {
                 if next_child == 0 {
@@ -194,7 +255,7 @@ impl KerasModel {
                 let inbound = &self.layers[node].inbound;
                 if let Some(child) = inbound.get(next_child) {
                     stack.push((node, next_child + 1));
-                    if let Some(&c) = index.get(child.as_str()) {
+                    if let Some(&c) = index.get(child.layer.as_str()) {
                         if !finished[c] {
                             stack.push((c, 0));
                         }
@@ -208,7 +269,7 @@ impl KerasModel {
         let mut depth = vec![0usize; n];
         for &node in post_order.iter().rev() {
             for parent in &self.layers[node].inbound {
-                if let Some(&p) = index.get(parent.as_str()) {
+                if let Some(&p) = index.get(parent.layer.as_str()) {
                     depth[p] = depth[p].max(depth[node] + 1);
                 }
             }
@@ -237,7 +298,7 @@ mod tests {
             name: name.into(),
             class_name: if inbound.is_empty() { "InputLayer" } else { "Add" }.into(),
             config: json!({"name": name}).as_object().unwrap().clone(),
-            inbound: inbound.iter().map(|s| s.to_string()).collect(),
+            inbound: inbound.iter().map(|&s| s.into()).collect(),
             weights: vec![],
         }
     }

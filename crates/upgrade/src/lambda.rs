@@ -6,7 +6,7 @@
 //! these steps". This module never computes the body; the verification oracle runs the
 //! bytecode as written, independently, and the two are compared.
 
-use tf2h5_keras::{layers, Layer};
+use tf2h5_keras::{layers, Layer, LayerOutput};
 
 use crate::pycode::{lambda_body, BinaryOp, Instruction, Local, PyObject};
 use crate::rules::{is_power_of_two, unary_tf_function};
@@ -46,7 +46,7 @@ pub fn lambda_layers(
     let mut described = Vec::new();
     for (k, step) in steps.iter().enumerate() {
         let layer_name = if k + 1 == steps.len() { name.to_string() } else { format!("{name}_{}", k + 1) };
-        let previous = emitted.last().map(|l| l.name.clone()).unwrap_or_else(|| input.clone());
+        let previous = LayerOutput::from(emitted.last().map(|l| l.name.clone()).unwrap_or_else(|| input.clone()));
         let layer = match step {
             Step::Affine { scale, offset } => {
                 described.push(format!("Rescaling({scale}, {offset})"));
@@ -63,7 +63,7 @@ pub fn lambda_layers(
     }
     if emitted.is_empty() {
         described.push("identity → Activation('linear')".into());
-        emitted.push(layers::activation(name, input, "linear"));
+        emitted.push(layers::activation(name, input.into(), "linear"));
     }
     Ok((emitted, described.join(", ")))
 }
@@ -123,7 +123,7 @@ fn match_body(config: &serde_json::Map<String, serde_json::Value>) -> Result<Vec
                 };
                 let function =
                     path.strip_prefix("tf.").ok_or_else(|| format!("{path} is not a TensorFlow function"))?;
-                if unary_tf_function(function, "", String::new()).is_none() {
+                if unary_tf_function(function, "", String::new().into()).is_none() {
                     return Err(format!("tf.{function} has no exact standard Keras layer"));
                 }
                 steps.push(Step::Function(function.to_string()));
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(emitted.len(), 1);
         assert_eq!(
             (emitted[0].class_name.as_str(), emitted[0].inbound.as_slice()),
-            ("Rescaling", &["d".to_string()][..])
+            ("Rescaling", &[LayerOutput::from("d")][..])
         );
         assert_eq!((&emitted[0].config["scale"], &emitted[0].config["offset"]), (&json!(2.0), &json!(1.0)));
         assert_eq!(described, "Rescaling(2, 1)");

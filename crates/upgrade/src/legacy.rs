@@ -126,8 +126,8 @@ fn functional(config: &Value) -> Result<LegacyModel, UpgradeError> {
         keras_major: 0,
         // Keras does not require the JSON's order to be topological.
         layers: config::topological_by(layers, |l| &l.name, LegacyLayer::dependencies)?,
-        inputs: config::parse_refs(config.get("input_layers"), "input_layers")?,
-        outputs: config::parse_refs(config.get("output_layers"), "output_layers")?,
+        inputs: config::parse_names(config.get("input_layers"), "input_layers")?,
+        outputs: config::parse_names(config.get("output_layers"), "output_layers")?,
         flattened: vec![],
     })
 }
@@ -251,8 +251,8 @@ fn inline_nested(
         let refuse = |why: String| UpgradeError::Unsupported(format!("nested model '{name}': {why}"));
         let inner = as_functional(&class_name, &Value::Object(inner_config.clone()))?;
         let inner = inline_nested(&inner, Some(group.unwrap_or(&name)), owners, copies)?;
-        let inputs = config::parse_refs(inner.get("input_layers"), "input_layers")?;
-        let outputs = config::parse_refs(inner.get("output_layers"), "output_layers")?;
+        let inputs = config::parse_names(inner.get("input_layers"), "input_layers")?;
+        let outputs = config::parse_names(inner.get("output_layers"), "output_layers")?;
         let [output] = outputs.as_slice() else { return Err(refuse(format!("{} outputs", outputs.len()))) };
         aliases.insert(name.clone(), json!([output, 0, 0]));
         let nodes = value.get("inbound_nodes").and_then(Value::as_array).cloned().unwrap_or_default();

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 use tf2h5_keras::spec::{LayerSpec, BIDIRECTIONAL_INNER_NAME};
-use tf2h5_keras::{layers, KerasModel, Layer, Weight};
+use tf2h5_keras::{layers, KerasModel, Layer, LayerOutput, Weight};
 
 use crate::{LegacyLayer, LegacyModel, UpgradeError};
 
@@ -51,7 +51,7 @@ pub fn upgrade(source: &LegacyModel) -> Result<Upgraded, UpgradeError> {
     }
     let map = |names: &[String]| names.iter().map(|n| renamed.get(n).cloned().unwrap_or_else(|| n.clone())).collect();
     out.model.inputs = map(&source.inputs);
-    out.model.outputs = map(&source.outputs);
+    out.model.outputs = map(&source.outputs).into_iter().map(LayerOutput::from).collect();
     out.model.validate()?;
     Ok(out)
 }
@@ -77,7 +77,7 @@ fn rewrite_layer(
                 name: layer.name.clone(),
                 class_name: layer.class_name.clone(),
                 config,
-                inbound,
+                inbound: inbound.iter().map(LayerOutput::from).collect(),
                 weights: vec![],
             };
             // An unknown class or option is refused here, naming the layer.
@@ -313,11 +313,11 @@ fn hard_sigmoid(mut layer: Layer, keras_major: u32, log: &mut Vec<String>) -> Re
     } else {
         layer.config.insert("activation".into(), json!("linear"));
         layer.name = format!("{name}_linear");
-        layer.name.clone()
+        layer.name.clone().into()
     };
     log.push("Keras 2 hard_sigmoid → Rescaling(0.2, 0.5) + ReLU(max_value=1)".into());
     let affine = layers::rescaling(&format!("{name}_hard_sigmoid"), affine_input, &[0.2], &[0.5]);
-    let clip = layers::relu(&name, affine.name.clone(), Some(1.0));
+    let clip = layers::relu(&name, affine.name.clone().into(), Some(1.0));
     let mut chain = if layer.class_name == "Activation" { vec![] } else { vec![layer] };
     chain.extend([affine, clip]);
     Ok(chain)
@@ -336,7 +336,7 @@ fn tf_op_lambda(
     let [x] = inbound else {
         return Err(unsupported(layer, &format!("tf.{function} with {} positional tensors", inbound.len())));
     };
-    let x = x.clone();
+    let x = LayerOutput::from(x);
     let extra: Vec<&String> = layer.kwargs.keys().filter(|k| k.as_str() != "y").collect();
     if !extra.is_empty() {
         return Err(unsupported(layer, &format!("tf.{function} with arguments {extra:?}")));
@@ -345,7 +345,7 @@ fn tf_op_lambda(
     let y_scalar = layer.kwargs.get("y").and_then(Value::as_f64).map(|y| y as f32);
     let binary = |class: &str| -> Result<Layer, UpgradeError> {
         match (&y_tensor, y_scalar) {
-            (Some(y), _) => Ok(layers::merge(class, name, vec![x.clone(), y.clone()])),
+            (Some(y), _) => Ok(layers::merge(class, name, vec![x.clone(), y.into()])),
             _ => Err(unsupported(layer, &format!("tf.{function} needs a tensor or number 'y'"))),
         }
     };
@@ -376,7 +376,7 @@ fn tf_op_lambda(
 
 /// The standard layer computing the one-tensor TF function `function` (named after `tf.`,
 /// as `TFOpLambda` configs and `Lambda` bodies call it) exactly, if there is one.
-pub(crate) fn unary_tf_function(function: &str, name: &str, x: String) -> Option<Layer> {
+pub(crate) fn unary_tf_function(function: &str, name: &str, x: LayerOutput) -> Option<Layer> {
     Some(match function {
         "nn.relu" => layers::relu(name, x, None),
         "nn.relu6" => layers::relu(name, x, Some(6.0)),

@@ -413,7 +413,7 @@ fn keep_unknown(mut conversion: Conversion, dims: &[DynamicDim]) -> Conversion {
                 *size = None;
             }
         }
-        if let Some(layer) = conversion.model.layers.iter_mut().find(|l| l.name == endpoint.layer) {
+        if let Some(layer) = conversion.model.layers.iter_mut().find(|l| endpoint.layer == l.name) {
             layer.config.insert("batch_input_shape".into(), serde_json::json!(endpoint.shape));
         }
     }

@@ -248,7 +248,7 @@ pub fn verify_keras_h5(
         .zip(&legacy.inputs)
         .map(|(layer, source)| {
             let shape = input_shape(layer)?.unwrap_or_default();
-            Ok(tf2h5_convert::Endpoint { layer: layer.clone(), tf_node: source.clone(), shape })
+            Ok(tf2h5_convert::Endpoint { layer: layer.into(), tf_node: source.clone(), shape })
         })
         .collect::<Result<Vec<_>, tf2h5_keras::KerasError>>()?;
     let outputs = model
@@ -383,7 +383,7 @@ impl Plan<'_> {
             .outputs
             .iter()
             .map(|e| OutputReport {
-                layer: e.layer.clone(),
+                layer: e.layer.to_string(),
                 tf_node: e.tf_node.clone(),
                 comparison: Comparison::default(),
             })

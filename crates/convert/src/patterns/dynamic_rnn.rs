@@ -76,7 +76,7 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         (body.resolve(&body.f.outputs[*slot]) == *new_state).then_some(())?;
         recurrent::is_zeros(view, &loop_inputs[*slot])?;
     }
-    let inner = recurrent::layer_nodes(view, output, &[&input])?;
+    let inner = recurrent::layer_nodes(view, output, &[&input], &[])?;
     let recurrent = Recurrent {
         input,
         mask: None,
@@ -90,6 +90,9 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         kernel: cell.kernel,
         recurrent_kernel: cell.recurrent_kernel,
         bias: cell.bias,
+        while_node: while_node.name.clone(),
+        output_read: true,
+        states: Vec::new(),
     };
     Some(Match { inner, kind: Kind::Recurrent(Box::new(recurrent)) })
 }

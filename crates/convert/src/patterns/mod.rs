@@ -78,22 +78,36 @@ pub(crate) struct Match {
     pub kind: Kind,
 }
 
-/// All matches of a graph, by output node.
+impl Match {
+    /// The inner node to build the match at instead of its output node, because nodes
+    /// outside the match read it: a recurrent layer's loop, whose final states other nodes
+    /// may read before the layer's output node comes.
+    fn built_at(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Recurrent(recurrent) => recurrent.loop_node(),
+            _ => None,
+        }
+    }
+}
+
+/// All matches of a graph, by the node they are built at (their output node, or
+/// [`Match::built_at`]).
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
-    by_output: HashMap<String, Match>,
+    by_output: HashMap<String, (String, Match)>,
     inner: HashSet<String>,
 }
 
 impl Plan {
-    /// Whether `name` is an inner node of some match.
+    /// Whether `name` is an inner node of some match (or the output node of a match built
+    /// at an inner node).
     pub fn is_inner(&self, name: &str) -> bool {
         self.inner.contains(name)
     }
 
-    /// The match whose output is `name`.
-    pub fn output(&self, name: &str) -> Option<&Match> {
-        self.by_output.get(name)
+    /// The match built at node `name`, with its output node.
+    pub fn output(&self, name: &str) -> Option<(&str, &Match)> {
+        self.by_output.get(name).map(|(output, found)| (output.as_str(), found))
     }
 }
 
@@ -127,7 +141,12 @@ pub(crate) fn find(graph: &TfGraph, order: &[String], outputs: &[String]) -> Pla
                 let taken = found.inner.iter().any(|n| plan.inner.contains(n) || plan.by_output.contains_key(n));
                 if !taken {
                     plan.inner.extend(found.inner.iter().cloned());
-                    plan.by_output.insert(name.clone(), found);
+                    let at = found.built_at().unwrap_or(name).to_string();
+                    if at != *name {
+                        plan.inner.remove(&at);
+                        plan.inner.insert(name.clone());
+                    }
+                    plan.by_output.insert(at, (name.clone(), found));
                     break;
                 }
             }

@@ -36,7 +36,7 @@ use std::collections::{HashMap, HashSet};
 
 use ndarray::{ArrayD, Axis};
 use tf2h5_keras::layers::{self, RecurrentKind, RecurrentOptions};
-use tf2h5_keras::Layer;
+use tf2h5_keras::{Layer, LayerOutput};
 use tf2h5_tf::pb::{attr_value::Value as AttrValue, NodeDef};
 use tf2h5_tf::{ConstTensor, LoopFunction, NodeExt, TensorRef};
 
@@ -63,51 +63,85 @@ pub(crate) struct Recurrent {
     pub(super) kernel: ArrayD<f32>,
     pub(super) recurrent_kernel: ArrayD<f32>,
     pub(super) bias: Option<ArrayD<f32>>,
+    /// The loop node.
+    pub(super) while_node: String,
+    /// Whether a TF node outside the loop holds the layer's output; false when only the
+    /// final states are read.
+    pub(super) output_read: bool,
+    /// With `return_state`: the loop outputs holding the final states, in Keras's order
+    /// (`h`, then the LSTM's `c`); empty when nothing reads them.
+    pub(super) states: Vec<TensorRef>,
+}
+
+fn is_loop(node: &NodeDef) -> bool {
+    matches!(node.op.as_str(), "While" | "StatelessWhile")
 }
 
 /// The recurrent layer ending at `output` (the `Transpose` or last-step `StridedSlice` of the
-/// loop's stacked outputs), if it is one.
+/// loop's stacked outputs), or at the loop itself when only its final states are read, if
+/// it is one.
 pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
-    let return_sequences = match output.op.as_str() {
-        "Transpose" => {
-            let perm = view.ints(&view.input(output, 1)?)?;
-            (perm == [1, 0, 2]).then_some(true)?
-        }
-        "StridedSlice" => is_last_step(view, output).then_some(false)?,
-        _ => return None,
+    // The loop, the slot of its output list (`None`: the list is not read) and whether it
+    // returns every step.
+    let (loop_output, stacked_slot, return_sequences) = if is_loop(output) {
+        (TensorRef { node: output.name.clone(), output: 0 }, None, false)
+    } else {
+        let return_sequences = match output.op.as_str() {
+            "Transpose" => {
+                let perm = view.ints(&view.input(output, 1)?)?;
+                (perm == [1, 0, 2]).then_some(true)?
+            }
+            "StridedSlice" => is_last_step(view, output).then_some(false)?,
+            _ => return None,
+        };
+        let stack = view.producer(&view.input(output, 0)?, &["TensorListStack"])?;
+        let stacked = view.input(stack, 0)?;
+        let slot = stacked.output;
+        (stacked, Some(slot), return_sequences)
     };
-    let stack = view.producer(&view.input(output, 0)?, &["TensorListStack"])?;
-    let stacked = view.input(stack, 0)?;
-    let (while_node, body, cond, loop_inputs) = loop_parts(view, &stacked)?;
+    let (while_node, body, cond, loop_inputs) = loop_parts(view, &loop_output)?;
     let body = Body::new(&body);
-    // The output list: written at the time step (or at 0, keeping only the last step).
-    let out_slot = stacked.output;
-    let set = body.producer(body.f.outputs.get(out_slot)?, "TensorListSetItem")?;
-    (body.arg(&body.input(set, 0)?)? == out_slot).then_some(())?;
-    let written = body.input(set, 2)?;
+    // The output list, unless only the states are read and freezing dropped it: written at
+    // the time step (or at 0, keeping only the last step).
+    let writes_own_list = |slot: usize| {
+        let set = body.producer(body.f.outputs.get(slot)?, "TensorListSetItem")?;
+        (body.arg(&body.input(set, 0)?)? == slot).then_some(set)
+    };
+    let set = match stacked_slot {
+        Some(slot) => Some(writes_own_list(slot)?),
+        None => (0..loop_inputs.len()).find_map(writes_own_list),
+    };
     // A masked loop writes `SelectV2(mask_t, h', kept)`: `kept` is the previous output, a loop
     // value the select also returns, from zeros; or, with `zero_output_for_mask` (which
     // `Bidirectional` forces on a layer with return_sequences), zeros the loop hands on unchanged.
-    let (new_h, mask_get, zero_output_for_mask) = match body.masked(&written) {
-        Some((mask_get, value, kept)) => {
-            let returned = &body.f.outputs[kept];
-            let zero_output = body.arg(returned) == Some(kept);
-            (zero_output || body.resolve(returned) == body.resolve(&written)).then_some(())?;
-            (return_sequences || !zero_output).then_some(())?;
-            is_zeros(view, &loop_inputs[kept])?;
-            (value, Some(mask_get), zero_output)
+    let (new_h, mask_get, zero_output_for_mask) = match set.map(|set| body.input(set, 2)) {
+        None => (None, None, false),
+        Some(written) => {
+            let written = written?;
+            match body.masked(&written) {
+                Some((mask_get, value, kept)) => {
+                    let returned = &body.f.outputs[kept];
+                    let zero_output = body.arg(returned) == Some(kept);
+                    (zero_output || body.resolve(returned) == body.resolve(&written)).then_some(())?;
+                    (return_sequences || !zero_output).then_some(())?;
+                    is_zeros(view, &loop_inputs[kept])?;
+                    (Some(value), Some(mask_get), zero_output)
+                }
+                None => (Some(written), None, false),
+            }
         }
-        None => (written, None, false),
     };
     // The input list, read at the time step.
     let mask_name = mask_get.map(|g| g.name.as_str());
     let get = body.f.nodes.iter().find(|n| n.op == "TensorListGetItem" && Some(n.name.as_str()) != mask_name)?;
     let in_slot = body.arg(&body.input(get, 0)?)?;
     let time_slot = body.arg(&body.input(get, 1)?)?;
-    match body.arg(&body.input(set, 1)?) {
-        Some(slot) if slot == time_slot => {}
-        None if !return_sequences && body.int_constant(&body.input(set, 1)?)? == 0 => {}
-        _ => return None,
+    if let Some(set) = set {
+        match body.arg(&body.input(set, 1)?) {
+            Some(slot) if slot == time_slot => {}
+            None if !return_sequences && body.int_constant(&body.input(set, 1)?)? == 0 => {}
+            _ => return None,
+        }
     }
     counts_time(view, &body, &cond, &loop_inputs, time_slot)?;
     // The sequence: x transposed to time-major (and reversed for go_backwards).
@@ -127,10 +161,19 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
     };
     // The cell, its weights and states.
     let weights = Weights { view, body: &body, loop_inputs: &loop_inputs };
-    let cell = lstm(&body, &weights, get, &new_h)
-        .or_else(|| gru(&body, &weights, get, &new_h))
-        .or_else(|| gru_reset_before(&body, &weights, get, &new_h))
-        .or_else(|| simple_rnn(&body, &weights, get, &new_h))?;
+    let cell_of = |new_h: &TensorRef| {
+        lstm(&body, &weights, get, new_h)
+            .or_else(|| gru(&body, &weights, get, new_h))
+            .or_else(|| gru_reset_before(&body, &weights, get, new_h))
+            .or_else(|| simple_rnn(&body, &weights, get, new_h))
+    };
+    let cell = match new_h {
+        Some(new_h) => cell_of(&new_h)?,
+        // Without an output list, the state `h` is the loop value the cell computes it for.
+        None => (0..loop_inputs.len()).find_map(|slot| {
+            cell_of(&body.resolve(&body.f.outputs[slot])).filter(|cell| cell.states.first().map(|s| s.0) == Some(slot))
+        })?,
+    };
     for (slot, new_state) in &cell.states {
         let returned = body.resolve(&body.f.outputs[*slot]);
         match mask_get {
@@ -144,8 +187,12 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         let zeros = view.producer(&loop_inputs[*slot], &["Fill"])?;
         (view.scalar(&view.input(zeros, 1)?)? == 0.0).then_some(())?;
     }
+    // The final states other nodes read make the layer return them (`return_state`).
+    let exits: Vec<TensorRef> =
+        cell.states.iter().map(|(slot, _)| TensorRef { node: while_node.name.clone(), output: *slot }).collect();
+    let states = if exits.iter().any(|exit| view.consumers.contains_key(exit)) { exits } else { Vec::new() };
     let sources: Vec<&TensorRef> = std::iter::once(&input).chain(&mask).collect();
-    let inner = layer_nodes(view, output, &sources)?;
+    let inner = layer_nodes(view, output, &sources, &states)?;
     let recurrent = Recurrent {
         input,
         mask,
@@ -159,6 +206,9 @@ pub(super) fn find(view: &View, output: &NodeDef) -> Option<Match> {
         kernel: cell.kernel,
         recurrent_kernel: cell.recurrent_kernel,
         bias: cell.bias,
+        while_node: while_node.name.clone(),
+        output_read: stacked_slot.is_some(),
+        states,
     };
     Some(Match { inner, kind: Kind::Recurrent(Box::new(recurrent)) })
 }
@@ -170,7 +220,7 @@ pub(super) fn loop_parts<'g>(
     tensor: &TensorRef,
 ) -> Option<(&'g NodeDef, LoopFunction, LoopFunction, Vec<TensorRef>)> {
     let graph = view.graph;
-    let while_node = graph.node(&tensor.node).filter(|n| matches!(n.op.as_str(), "While" | "StatelessWhile"))?;
+    let while_node = graph.node(&tensor.node).filter(|n| is_loop(n))?;
     let function = |attr: &str| match while_node.attr.get(attr).and_then(|a| a.value.as_ref()) {
         Some(AttrValue::Func(f)) => tf2h5_tf::loop_function(&graph.graph, &f.name).ok(),
         _ => None,
@@ -201,8 +251,14 @@ pub(super) fn counts_time(
 }
 
 /// The inner nodes of the layer ending at `output`: what the loop and its read-out need that
-/// the `sources` (the input, and the mask) do not; `None` unless only the layer reads them.
-pub(super) fn layer_nodes(view: &View, output: &NodeDef, sources: &[&TensorRef]) -> Option<Vec<String>> {
+/// the `sources` (the input, and the mask) do not; `None` unless only the layer reads them
+/// (and others its output and the loop's final states `exits`).
+pub(super) fn layer_nodes(
+    view: &View,
+    output: &NodeDef,
+    sources: &[&TensorRef],
+    exits: &[TensorRef],
+) -> Option<Vec<String>> {
     let graph = view.graph;
     let layer_nodes = graph.nodes_needed_by(std::slice::from_ref(&output.name)).ok()?;
     let sources: Vec<String> = sources.iter().map(|t| t.node.clone()).collect();
@@ -212,7 +268,7 @@ pub(super) fn layer_nodes(view: &View, output: &NodeDef, sources: &[&TensorRef])
         .filter(|n| **n != output.name && !input_nodes.contains(*n))
         .filter_map(|n| graph.node(n))
         .collect();
-    closed(view, &inner, output).then(|| inner.iter().map(|n| n.name.clone()).collect())
+    closed(view, &inner, output, exits).then(|| inner.iter().map(|n| n.name.clone()).collect())
 }
 
 /// Builds the layer of a match at its output node.
@@ -245,7 +301,14 @@ pub(super) fn add_sequence_layer(
     mask: Option<Mask>,
 ) -> KTensor {
     let shape = if found.return_sequences { vec![None, Some(time), Some(units)] } else { vec![None, Some(units)] };
-    let output = ctx.add_layer_tensor(node, layer, shape);
+    let name = layer.name.clone();
+    // Only the final states read: no TF node holds the layer's output.
+    let output =
+        if found.output_read { ctx.add_layer_tensor(node, layer, shape) } else { ctx.add_inner_layer(layer, shape) };
+    for (k, state) in found.states.iter().enumerate() {
+        let tensor = KTensor { layer: LayerOutput::new(name.clone(), 1 + k), shape: vec![None, Some(found.units())] };
+        ctx.set_output_value(state.clone(), Value::Tensor(tensor));
+    }
     if let (Some(mask), true) = (mask, found.return_sequences) {
         ctx.pass_mask(&output, &mask);
     }
@@ -303,11 +366,18 @@ pub(super) fn input_and_mask(
 }
 
 impl Recurrent {
-    /// The Keras layer `name` this loop computes, reading the layer `input`.
-    pub(super) fn layer(&self, name: &str, input: String) -> Layer {
+    /// The loop, where the layer is built when nodes read its final states (they may come
+    /// before the layer's output node).
+    pub(super) fn loop_node(&self) -> Option<&str> {
+        (!self.states.is_empty()).then_some(self.while_node.as_str())
+    }
+
+    /// The Keras layer `name` this loop computes, reading the layer output `input`.
+    pub(super) fn layer(&self, name: &str, input: LayerOutput) -> Layer {
         let options = RecurrentOptions {
             return_sequences: self.return_sequences,
             go_backwards: self.go_backwards,
+            return_state: !self.states.is_empty(),
             activation: self.activation,
             recurrent_activation: self.recurrent_activation,
         };
@@ -329,7 +399,7 @@ impl Recurrent {
             && self.bias.as_ref().map(|b| b.shape().to_vec()) == backward.bias.as_ref().map(|b| b.shape().to_vec());
         let both = |f: fn(&Recurrent) -> bool| f(self) && f(backward);
         same_shapes
-            && both(|r| r.return_sequences && r.zero_output_for_mask && r.mask.is_some())
+            && both(|r| r.return_sequences && r.zero_output_for_mask && r.mask.is_some() && r.states.is_empty())
             && self.input == backward.input
             && self.mask == backward.mask
             && self.kind == backward.kind
@@ -388,9 +458,10 @@ fn is_last_step(view: &View, slice: &NodeDef) -> bool {
         && ["begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask"].iter().all(|m| mask(m) == 0)
 }
 
-/// Every read of an inner node (any output) comes from the match. Reads are counted as
+/// Every read of a node of the match comes from the match, but the reads of its output (a
+/// layer output node's output 0, the loop's final states `exits`). Reads are counted as
 /// `View::consumers` counts them: through aliases (`Identity`), not by the aliases.
-fn closed(view: &View, inner: &[&NodeDef], output: &NodeDef) -> bool {
+fn closed(view: &View, inner: &[&NodeDef], output: &NodeDef, exits: &[TensorRef]) -> bool {
     let members: HashSet<&str> =
         inner.iter().map(|n| n.name.as_str()).chain(std::iter::once(output.name.as_str())).collect();
     let mut reads: HashMap<&str, usize> = HashMap::new();
@@ -402,8 +473,11 @@ fn closed(view: &View, inner: &[&NodeDef], output: &NodeDef) -> bool {
             }
         }
     }
-    inner.iter().all(|n| {
-        let total: usize = view.consumers.iter().filter(|(r, _)| r.node == n.name).map(|(_, c)| c).sum();
+    let read_outside =
+        |r: &TensorRef| exits.contains(r) || (r.node == output.name && r.output == 0 && !is_loop(output));
+    inner.iter().copied().chain(std::iter::once(output)).all(|n| {
+        let total: usize =
+            view.consumers.iter().filter(|(r, _)| r.node == n.name && !read_outside(r)).map(|(_, c)| c).sum();
         total == reads.get(n.name.as_str()).copied().unwrap_or(0)
     })
 }

@@ -3,7 +3,8 @@
 //! derived from the specs and cannot disagree with them.
 //!
 //! A layer function takes the layer's parsed spec, the layer (config + weights) and its
-//! inputs in `inbound` order, and returns its single output. Inputs come owned when the
+//! inputs in `inbound` order, and returns its outputs (one, but for a recurrent layer with
+//! `return_state`: the output, then the final states). Inputs come owned when the
 //! layer is their last reader, so element-wise layers can work in place instead of
 //! allocating. Families with geometry have one module for every rank and variant (`conv/`,
 //! `pool.rs`, `resample.rs`); the weight-less classes keep one file each.
@@ -44,34 +45,43 @@ mod reshape;
 mod softmax;
 mod subtract;
 
-/// Computes one layer from its spec, the layer and its inputs.
-pub(crate) type LayerFn = for<'x> fn(&LayerSpec, &Layer, Vec<Input<'x>>) -> Result<ArrayD<f32>, EngineError>;
+/// Computes one layer's outputs from its spec, the layer and its inputs.
+pub(crate) type LayerFn = for<'x> fn(&LayerSpec, &Layer, Vec<Input<'x>>) -> Result<Vec<ArrayD<f32>>, EngineError>;
 
 /// The function computing `family` (`None`: the engine does not run it). `InputLayer` has
 /// none: the graph runner feeds it.
 pub(crate) fn lookup(family: Family) -> Option<LayerFn> {
-    /// A kernel that needs only the layer (weight-less classes reading their own keys).
+    /// A single-output kernel.
+    macro_rules! one {
+        ($f:path) => {
+            |spec, layer, inputs| $f(spec, layer, inputs).map(|y| vec![y])
+        };
+    }
+    /// A single-output kernel that needs only the layer (weight-less classes reading their
+    /// own keys).
     macro_rules! plain {
         ($f:path) => {
-            |_, layer, inputs| $f(layer, inputs)
+            |_, layer, inputs| $f(layer, inputs).map(|y| vec![y])
         };
     }
     Some(match family {
         Family::Input => return None,
-        Family::Dense => dense::apply,
-        Family::Embedding => embedding::apply,
-        Family::Conv(..) => conv::apply,
-        Family::Pool(..) => pool::apply,
-        Family::GlobalPool(..) => pool::apply_global,
-        Family::Resample(tf2h5_keras::spec::ResampleKind::UpSampling, _) => resample::apply_up_sampling,
-        Family::Resample(..) => resample::apply_sides,
-        Family::BatchNorm => batch_normalization::apply,
-        Family::LayerNorm => layer_normalization::apply,
+        Family::Dense => one!(dense::apply),
+        Family::Embedding => one!(embedding::apply),
+        Family::Conv(..) => one!(conv::apply),
+        Family::Pool(..) => one!(pool::apply),
+        Family::GlobalPool(..) => one!(pool::apply_global),
+        Family::Resample(tf2h5_keras::spec::ResampleKind::UpSampling, _) => one!(resample::apply_up_sampling),
+        Family::Resample(..) => one!(resample::apply_sides),
+        Family::BatchNorm => one!(batch_normalization::apply),
+        Family::LayerNorm => one!(layer_normalization::apply),
         Family::Normalization => plain!(normalization::apply),
-        Family::Recurrent(RecurrentClass::Lstm) => plain!(recurrent::apply_lstm),
-        Family::Recurrent(RecurrentClass::Gru) => plain!(recurrent::apply_gru),
-        Family::Recurrent(RecurrentClass::SimpleRnn) => plain!(recurrent::apply_simple_rnn),
-        Family::Recurrent(RecurrentClass::Bidirectional) => plain!(recurrent::apply_bidirectional),
+        Family::Recurrent(RecurrentClass::Lstm) => |_, layer, inputs| recurrent::apply_lstm(layer, inputs),
+        Family::Recurrent(RecurrentClass::Gru) => |_, layer, inputs| recurrent::apply_gru(layer, inputs),
+        Family::Recurrent(RecurrentClass::SimpleRnn) => |_, layer, inputs| recurrent::apply_simple_rnn(layer, inputs),
+        Family::Recurrent(RecurrentClass::Bidirectional) => {
+            |_, layer, inputs| recurrent::apply_bidirectional(layer, inputs)
+        }
         Family::Plain(plain) => match plain {
             Plain::Activation => plain!(activation::apply),
             Plain::ReLU => plain!(relu::apply),
@@ -102,7 +112,7 @@ pub(crate) fn apply_masked(
     layer: &Layer,
     inputs: Vec<Input<'_>>,
     mask: &ndarray::ArrayD<bool>,
-) -> Result<ArrayD<f32>, EngineError> {
+) -> Result<Vec<ArrayD<f32>>, EngineError> {
     match spec.family() {
         Family::Recurrent(RecurrentClass::Lstm | RecurrentClass::Gru | RecurrentClass::SimpleRnn) => {
             recurrent::apply_masked(layer, inputs, mask)
@@ -125,9 +135,15 @@ pub fn supported_layers() -> Vec<String> {
     Family::all().into_iter().filter(|&f| f == Family::Input || lookup(f).is_some()).map(Family::class_name).collect()
 }
 
-/// Parses `layer` and runs it on `inputs` (tests of single layers).
+/// Parses `layer` and runs it on `inputs` (tests of single layers): its first output.
 #[cfg(test)]
 pub(crate) fn run_layer(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+    Ok(run_layer_outputs(layer, inputs)?.swap_remove(0))
+}
+
+/// Parses `layer` and runs it on `inputs` (tests of single layers): all its outputs.
+#[cfg(test)]
+pub(crate) fn run_layer_outputs(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<Vec<ArrayD<f32>>, EngineError> {
     let cfg = LayerConfig::new(layer);
     let spec = LayerSpec::parse(layer).map_err(|e| cfg.keras_error(e))?;
     let apply = lookup(spec.family()).ok_or_else(|| cfg.unsupported("no engine kernel"))?;

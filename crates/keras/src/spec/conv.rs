@@ -135,7 +135,7 @@ impl Conv {
     pub fn layer(
         mut self,
         name: &str,
-        input: String,
+        input: crate::LayerOutput,
         kernels: Vec<ArrayD<f32>>,
         bias: Option<ArrayD<f32>>,
     ) -> crate::Layer {

@@ -31,7 +31,7 @@ pub use recurrent::{
 pub use resample::{ResampleKind, Sides, UpSampling};
 pub use window::{AxisWindow, Padding, Window};
 
-use crate::{KerasError, Layer, LayerError, Weight};
+use crate::{KerasError, Layer, LayerError, LayerOutput, Weight};
 pub use read::Reader;
 
 /// A weight a spec expects: its short name and shape (`None` where it depends on an input
@@ -295,7 +295,7 @@ impl LayerSpec {
     /// The layer called `name` reading `inbound`, with this spec's config and `weights`
     /// (which must follow [`weights`](Self::weights)). Not for plain layers, whose
     /// constructors are in [`crate::layers`].
-    pub fn layer(&self, name: &str, inbound: Vec<String>, weights: Vec<Weight>) -> Layer {
+    pub fn layer(&self, name: &str, inbound: Vec<LayerOutput>, weights: Vec<Weight>) -> Layer {
         let mut layer = Layer {
             name: name.into(),
             class_name: self.class_name(),
@@ -328,6 +328,15 @@ impl LayerSpec {
             LayerSpec::Normalization { .. } => Family::Normalization,
             LayerSpec::Recurrent(recurrent) => Family::Recurrent(recurrent.class()),
             LayerSpec::Plain(plain) => Family::Plain(*plain),
+        }
+    }
+
+    /// How many tensors the layer returns (see [`crate::LayerOutput`]): 1 but for a
+    /// recurrent layer with `return_state`.
+    pub fn output_count(&self) -> usize {
+        match self {
+            LayerSpec::Recurrent(recurrent) => recurrent.output_count(),
+            _ => 1,
         }
     }
 
@@ -552,6 +561,7 @@ mod tests {
         let options = crate::layers::RecurrentOptions {
             return_sequences: false,
             go_backwards: false,
+            return_state: false,
             activation: "tanh",
             recurrent_activation: "sigmoid",
         };

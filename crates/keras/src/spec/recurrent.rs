@@ -64,6 +64,8 @@ pub struct Cell {
     pub use_bias: bool,
     /// GRU only: two bias rows (input and recurrent).
     pub reset_after: bool,
+    /// The final states are outputs too, after the layer's output.
+    pub return_state: bool,
 }
 
 impl Cell {
@@ -73,7 +75,17 @@ impl Cell {
             units: r.usize_or("units", 0, 1)?,
             use_bias: r.bool_or("use_bias", true)?,
             reset_after: class == RecurrentClass::Gru && r.bool_or("reset_after", true)?,
+            return_state: r.bool_or("return_state", false)?,
         })
+    }
+
+    /// The states a step carries: LSTM `h, c`; GRU and SimpleRNN `h`.
+    pub fn state_count(&self) -> usize {
+        if self.class == RecurrentClass::Lstm {
+            2
+        } else {
+            1
+        }
     }
 
     fn weights(&self, names: &DirectionWeights, channels: Option<usize>) -> Vec<WeightSpec> {
@@ -111,6 +123,13 @@ impl Recurrent {
         } else {
             self.cell.class
         }
+    }
+
+    /// How many tensors the layer returns: its output, then with `return_state` each
+    /// direction's final states (forward first).
+    pub fn output_count(&self) -> usize {
+        let directions = if self.bidirectional { 2 } else { 1 };
+        1 + if self.cell.return_state { directions * self.cell.state_count() } else { 0 }
     }
 
     /// The weights in the loaders' order.

@@ -107,7 +107,7 @@ pub(super) fn standard_layer(
         name: "layer".into(),
         class_name: layer.class_name.clone(),
         config,
-        inbound: (0..args.len()).map(|i| format!("input{i}")).collect(),
+        inbound: (0..args.len()).map(|i| format!("input{i}").into()).collect(),
         weights: vec![],
     };
     let spec = LayerSpec::parse(&single).map_err(|e| oracle_error(&layer.name, &e.to_string()))?;

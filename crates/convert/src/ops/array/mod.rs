@@ -74,7 +74,7 @@ fn placeholder(ctx: &mut Context, node: &NodeDef) -> Result<Value, ConvertError>
     let name = ctx.layer_name(&node.name);
     let input = layers::typed_input_layer(&name, &batch_shape, dtype);
     let value = ctx.add_layer(node, input, batch_shape.clone());
-    ctx.inputs.push(Endpoint { layer: name, tf_node: node.name.clone(), shape: batch_shape });
+    ctx.inputs.push(Endpoint { layer: name.into(), tf_node: node.name.clone(), shape: batch_shape });
     Ok(value)
 }
 

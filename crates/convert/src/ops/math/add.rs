@@ -71,8 +71,12 @@ pub(super) fn add_constant(
         if let Some((scale, offset)) = elementwise::rescaling_params(layer) {
             if offset.iter().all(|&o| o == 0.0) {
                 let scale = if scale.len() == 1 { Broadcast::Scalar(scale[0]) } else { Broadcast::PerChannel(scale) };
-                let replacement =
-                    tf2h5_keras::layers::rescaling_broadcast(&layer.name, String::new(), &scale.array(), &c.array());
+                let replacement = tf2h5_keras::layers::rescaling_broadcast(
+                    &layer.name,
+                    String::new().into(),
+                    &scale.array(),
+                    &c.array(),
+                );
                 layer.config = replacement.config;
                 return Ok(ctx.fused(node, &tensor));
             }

@@ -235,7 +235,7 @@ fn batched(
     let mut result = if g == 1 {
         heads.remove(0)
     } else {
-        let inputs: Vec<String> = heads.iter().map(|t| t.layer.clone()).collect();
+        let inputs: Vec<_> = heads.iter().map(|t| t.layer.clone()).collect();
         inner(ctx, &|name| layers::concatenate(name, inputs.clone(), 1), &[g, nx, ny])
     };
     // Back to the output's axes.

@@ -52,7 +52,7 @@ pub(super) fn real_div(ctx: &mut Context, node: &NodeDef) -> Result<Value, Conve
         if let Some((scale, offset)) = elementwise::rescaling_params(layer) {
             if scale.iter().all(|&s| s == 1.0) {
                 let (mean, variance) = matched(offset.iter().map(|&o| -o).collect(), variance.clone(), channels);
-                let replacement = layers::normalization(&layer.name, String::new(), &mean, &variance);
+                let replacement = layers::normalization(&layer.name, String::new().into(), &mean, &variance);
                 layer.class_name = replacement.class_name;
                 layer.config = replacement.config;
                 return Ok(ctx.fused(node, &tensor));

@@ -32,6 +32,7 @@ pub(super) fn keras_recurrent(ctx: &mut Context, node: &NodeDef) -> Result<Value
     let options = RecurrentOptions {
         return_sequences: node.attr_bool_opt("return_sequences")?.unwrap_or(false),
         go_backwards: node.attr_bool_opt("go_backwards")?.unwrap_or(false),
+        return_state: false,
         activation: &activation,
         recurrent_activation: &recurrent_activation,
     };

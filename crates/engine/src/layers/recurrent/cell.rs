@@ -57,15 +57,24 @@ pub(crate) struct Cell<'a> {
     /// A masked step outputs zeros instead of repeating the previous output (Keras's
     /// `zero_output_for_mask`); the states are kept either way.
     pub zero_output_for_mask: bool,
+    /// Also return the final states.
+    pub return_state: bool,
+}
+
+/// What a run returns: the outputs, row-major (batch, time, units) or (batch, units), and the
+/// final states (batch, units): `h`, and the LSTM's `c`.
+pub(crate) struct Recurrence {
+    pub output: Vec<f32>,
+    pub states: Vec<Array2<f32>>,
 }
 
 impl Cell<'_> {
     /// Runs the layer on `x`, (batch, time, features) row-major in `x`, and returns the
-    /// outputs row-major: (batch, time, units) or (batch, units). Where `mask` (batch, time)
-    /// is false the step keeps the states, so the output repeats the previous one (the output
-    /// is the state `h` in all three cells, and starts at zero as the states do), or is zeros
-    /// with `zero_output_for_mask`.
-    pub fn run(&self, x: &[f32], batch: usize, time: usize, mask: Option<&[bool]>) -> Vec<f32> {
+    /// outputs and final states. Where `mask` (batch, time) is false the step keeps the
+    /// states, so the output repeats the previous one (the output is the state `h` in all
+    /// three cells, and starts at zero as the states do), or is zeros with
+    /// `zero_output_for_mask`.
+    pub fn run(&self, x: &[f32], batch: usize, time: usize, mask: Option<&[bool]>) -> Recurrence {
         let units = self.units;
         let width = self.kind.gates() * units;
         let features = self.kernel.nrows();
@@ -177,7 +186,8 @@ impl Cell<'_> {
                 }
             }
         }
-        output
+        let states = if self.kind == CellKind::Lstm { vec![state, carry] } else { vec![state] };
+        Recurrence { output, states }
     }
 
     fn lstm_step(&self, input: &[f32], recurrent: &[f32], gates: &mut [f32], h: &mut [f32], c: &mut [f32]) {

@@ -2,9 +2,11 @@
 //! `Bidirectional` around any of them (merge modes `concat`, `sum`, `mul`, `ave`).
 //!
 //! This file reads the configs and weights; `cell.rs` runs the recurrence. Supported options:
-//! `return_sequences`, `go_backwards`, `use_bias`, any activation of the shared table.
-//! Refused, each naming the option: `return_state` and `Bidirectional` without a merge
-//! (several outputs), `stateful`, `time_major`, a `Bidirectional` with its own
+//! `return_sequences`, `go_backwards`, `use_bias`, any activation of the shared table, and
+//! `return_state` (the output, then the final states: LSTM `h, c`, GRU and SimpleRNN `h`; a
+//! `Bidirectional` the forward direction's, then the backward one's).
+//! Refused, each naming the option: `Bidirectional` without a merge
+//! (two outputs), `stateful`, `time_major`, a `Bidirectional` with its own
 //! `backward_layer`, and a `hard_sigmoid` activation (tf-keras computes 0.2·x + 0.5 and
 //! Keras 3 x/6 + 0.5: the same file would predict differently in the two loaders).
 //! Dropouts are identities at inference. A layer may read a Keras mask ([`apply_masked`],
@@ -21,37 +23,36 @@ use super::activation::Activation;
 use crate::config::LayerConfig;
 use crate::tensor::{self, Input};
 use crate::EngineError;
-use cell::{reverse_time, Cell, CellKind};
+use cell::{reverse_time, Cell, CellKind, Recurrence};
 
 /// Keras `LSTM`.
-pub(crate) fn apply_lstm(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply_lstm(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<Outputs, EngineError> {
     apply_single(layer, inputs)
 }
 
 /// Keras `GRU`.
-pub(crate) fn apply_gru(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply_gru(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<Outputs, EngineError> {
     apply_single(layer, inputs)
 }
 
 /// Keras `SimpleRNN`.
-pub(crate) fn apply_simple_rnn(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply_simple_rnn(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<Outputs, EngineError> {
     apply_single(layer, inputs)
 }
 
-fn apply_single(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+fn apply_single(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<Outputs, EngineError> {
     run_single(layer, inputs, None)
 }
 
 /// A `LSTM`, `GRU` or `SimpleRNN` reading the Keras `mask` (batch, time) of its input.
-pub(crate) fn apply_masked(
-    layer: &Layer,
-    inputs: Vec<Input<'_>>,
-    mask: &ArrayD<bool>,
-) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply_masked(layer: &Layer, inputs: Vec<Input<'_>>, mask: &ArrayD<bool>) -> Result<Outputs, EngineError> {
     run_single(layer, inputs, Some(mask))
 }
 
-fn run_single(layer: &Layer, inputs: Vec<Input<'_>>, mask: Option<&ArrayD<bool>>) -> Result<ArrayD<f32>, EngineError> {
+/// A layer's outputs: its output, then with `return_state` its final states.
+type Outputs = Vec<ArrayD<f32>>;
+
+fn run_single(layer: &Layer, inputs: Vec<Input<'_>>, mask: Option<&ArrayD<bool>>) -> Result<Outputs, EngineError> {
     let cfg = LayerConfig::new(layer);
     let x = super::single_input(&cfg, inputs)?;
     let cell = read_cell(&cfg, &layer.weights.iter().collect::<Vec<_>>())?;
@@ -59,14 +60,19 @@ fn run_single(layer: &Layer, inputs: Vec<Input<'_>>, mask: Option<&ArrayD<bool>>
     let mask = sequences.mask(&cfg, mask, x.shape())?;
     let mask = mask.as_ref().map(|m| m.as_slice().expect("standard layout"));
     let x = x.as_standard_layout();
-    let data = cell.run(x.as_slice().expect("standard layout"), sequences.batch, sequences.time, mask);
-    sequences.output(&cfg, &cell, data)
+    let Recurrence { output, states } =
+        cell.run(x.as_slice().expect("standard layout"), sequences.batch, sequences.time, mask);
+    let mut outputs = vec![sequences.output(&cfg, &cell, output)?];
+    if cell.return_state {
+        outputs.extend(states.into_iter().map(ndarray::Array2::into_dyn));
+    }
+    Ok(outputs)
 }
 
 /// Keras `Bidirectional`: the wrapped layer reads the sequence forwards and a copy of it
 /// (its second half of the weights) backwards, in parallel; with `return_sequences` the
 /// backward outputs are put back in time order before merging, as Keras does.
-pub(crate) fn apply_bidirectional(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<ArrayD<f32>, EngineError> {
+pub(crate) fn apply_bidirectional(layer: &Layer, inputs: Vec<Input<'_>>) -> Result<Outputs, EngineError> {
     run_bidirectional(layer, inputs, None)
 }
 
@@ -78,7 +84,7 @@ pub(crate) fn run_bidirectional(
     layer: &Layer,
     inputs: Vec<Input<'_>>,
     mask: Option<&ArrayD<bool>>,
-) -> Result<ArrayD<f32>, EngineError> {
+) -> Result<Outputs, EngineError> {
     let cfg = LayerConfig::new(layer);
     let x = super::single_input(&cfg, inputs)?;
     if layer.config.get("backward_layer").is_some_and(|v| !v.is_null()) {
@@ -113,8 +119,13 @@ pub(crate) fn run_bidirectional(
     let mask = mask.as_ref().map(|m| m.as_slice().expect("standard layout"));
     let x = x.as_standard_layout();
     let x = x.as_slice().expect("standard layout");
-    let (forward_out, mut backward_out) =
+    let (forward_run, backward_run) =
         rayon::join(|| forward.run(x, batch, time, mask), || backward.run(x, batch, time, mask));
+    let (forward_out, mut backward_out) = (forward_run.output, backward_run.output);
+    let mut states: Outputs = Vec::new();
+    if forward.return_state {
+        states.extend(forward_run.states.into_iter().chain(backward_run.states).map(ndarray::Array2::into_dyn));
+    }
     if forward.return_sequences {
         reverse_time(&mut backward_out, batch, time, backward.units);
     }
@@ -128,13 +139,16 @@ pub(crate) fn run_bidirectional(
                 out.extend_from_slice(f);
                 out.extend_from_slice(b);
             });
-            return sequences.output_with_units(&cfg, &forward, out, 2 * units);
+            sequences.output_with_units(&cfg, &forward, out, 2 * units)?
         }
-        Merge::Sum => zip_with(forward_out, &backward_out, |f, b| f + b),
-        Merge::Mul => zip_with(forward_out, &backward_out, |f, b| f * b),
-        Merge::Average => zip_with(forward_out, &backward_out, |f, b| (f + b) / 2.0),
+        Merge::Sum => sequences.output(&cfg, &forward, zip_with(forward_out, &backward_out, |f, b| f + b))?,
+        Merge::Mul => sequences.output(&cfg, &forward, zip_with(forward_out, &backward_out, |f, b| f * b))?,
+        Merge::Average => {
+            sequences.output(&cfg, &forward, zip_with(forward_out, &backward_out, |f, b| (f + b) / 2.0))?
+        }
     };
-    sequences.output(&cfg, &forward, merged)
+    states.insert(0, merged);
+    Ok(states)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -178,10 +192,8 @@ fn read_cell<'a>(cfg: &LayerConfig<'_>, weights: &[&'a Weight]) -> Result<Cell<'
         "SimpleRNN" => CellKind::Simple,
         other => return Err(cfg.invalid(format!("{other} is not a recurrent layer"))),
     };
-    for (key, option) in [("return_state", "return_state=True"), ("stateful", "stateful=True")] {
-        if cfg.bool_or(key, false)? {
-            return Err(cfg.unsupported(option));
-        }
+    if cfg.bool_or("stateful", false)? {
+        return Err(cfg.unsupported("stateful=True"));
     }
     if cfg.bool_or("time_major", false)? {
         return Err(cfg.unsupported("time_major=True"));
@@ -253,6 +265,7 @@ fn read_cell<'a>(cfg: &LayerConfig<'_>, weights: &[&'a Weight]) -> Result<Cell<'
         go_backwards: cfg.bool_or("go_backwards", false)?,
         return_sequences: cfg.bool_or("return_sequences", false)?,
         zero_output_for_mask: cfg.bool_or("zero_output_for_mask", false)?,
+        return_state: cfg.bool_or("return_state", false)?,
     })
 }
 
@@ -315,6 +328,7 @@ impl Sequences {
 
 #[cfg(test)]
 mod tests {
+    use super::super::run_layer_outputs;
     use super::*;
     use ndarray::{Array, ArrayD};
     use serde_json::json;
@@ -324,6 +338,7 @@ mod tests {
     const OPTIONS: RecurrentOptions<'static> = RecurrentOptions {
         return_sequences: true,
         go_backwards: false,
+        return_state: false,
         activation: "tanh",
         recurrent_activation: "sigmoid",
     };
@@ -360,6 +375,45 @@ mod tests {
         let h = sigmoid(2.0 + 0.25) * c.tanh();
         assert_eq!(y.shape(), [1, 1, 1]);
         assert!((y[[0, 0, 0]] - h).abs() < 1e-6, "{} vs {h}", y[[0, 0, 0]]);
+        // With return_state: [sequences, h, c].
+        let mut with_state = layer.clone();
+        with_state.config.insert("return_state".into(), json!(true));
+        let outputs =
+            run_layer_outputs(&with_state, vec![Input::Owned(ArrayD::from_elem(vec![1, 1, 1], 0.5))]).unwrap();
+        assert_eq!(outputs.len(), 3);
+        assert_eq!(outputs[0], y);
+        assert_eq!(outputs[1], y.index_axis(ndarray::Axis(1), 0));
+        assert_eq!(outputs[2].shape(), [1, 1]);
+        assert!((outputs[2][[0, 0]] - c).abs() < 1e-6, "{} vs {c}", outputs[2][[0, 0]]);
+    }
+
+    #[test]
+    fn return_state_returns_each_directions_final_states() {
+        let x = ramp(&[2, 4, 3], 0.3);
+        let last = RecurrentOptions { return_sequences: false, ..OPTIONS };
+        let with_state = RecurrentOptions { return_state: true, ..last };
+        let forward_last = run(&lstm(last), x.clone()).unwrap();
+        let single = run_layer_outputs(&lstm(with_state), vec![Input::Borrowed(&x)]).unwrap();
+        assert_eq!(single.len(), 3);
+        assert_eq!(single[0], forward_last);
+        assert_eq!(single[1], forward_last, "h is the last output");
+        let backward_weights: Vec<ArrayD<f32>> = vec![ramp(&[3, 8], -0.1), ramp(&[2, 8], 0.15), ramp(&[8], 0.2)];
+        let backward = layers::recurrent(
+            "b",
+            "x".into(),
+            RecurrentKind::Lstm,
+            RecurrentOptions { go_backwards: true, ..with_state },
+            backward_weights[0].clone(),
+            backward_weights[1].clone(),
+            Some(backward_weights[2].clone()),
+        );
+        let backward_outputs = run_layer_outputs(&backward, vec![Input::Borrowed(&x)]).unwrap();
+        let both = layers::bidirectional("bi", lstm(with_state), backward_weights, "sum");
+        let outputs = run_layer_outputs(&both, vec![Input::Borrowed(&x)]).unwrap();
+        assert_eq!(outputs.len(), 5, "[merged, h_fw, c_fw, h_bw, c_bw]");
+        assert_eq!(outputs[0], &single[0] + &backward_outputs[0]);
+        assert_eq!(outputs[1..3], single[1..3]);
+        assert_eq!(outputs[3..5], backward_outputs[1..3]);
     }
 
     #[test]
@@ -409,7 +463,7 @@ mod tests {
                 let kernels = (ramp(&[3, 2 * gates], 0.1), ramp(&[2, 2 * gates], 0.2));
                 layers::recurrent("rnn", "x".into(), kind, options, kernels.0, kernels.1, Some(ramp(&[2 * gates], 0.1)))
             };
-            let y = apply_masked(&layer(OPTIONS), vec![Input::Borrowed(&x)], &mask).unwrap();
+            let y = apply_masked(&layer(OPTIONS), vec![Input::Borrowed(&x)], &mask).unwrap().swap_remove(0);
             let unmasked_steps = |b: usize, steps: &[usize]| {
                 let picked = ndarray::stack(
                     ndarray::Axis(0),
@@ -434,7 +488,7 @@ mod tests {
                 second.slice(ndarray::s![0, .., ..]).into_dyn()
             ));
             let last = RecurrentOptions { return_sequences: false, ..OPTIONS };
-            let y_last = apply_masked(&layer(last), vec![Input::Borrowed(&x)], &mask).unwrap();
+            let y_last = apply_masked(&layer(last), vec![Input::Borrowed(&x)], &mask).unwrap().swap_remove(0);
             assert_eq!(y_last, y.slice(ndarray::s![.., 2, ..]).into_dyn());
             let wrong = ndarray::arr2(&[[true, false]]).into_dyn();
             assert!(apply_masked(&layer(OPTIONS), vec![Input::Borrowed(&x)], &wrong).is_err());
@@ -448,7 +502,7 @@ mod tests {
         let mask = ndarray::arr2(&[[true, true, true, false, false], [true, false, true, true, true]]).into_dyn();
         let backward_weights: Vec<ArrayD<f32>> = vec![ramp(&[3, 8], -0.1), ramp(&[2, 8], 0.15), ramp(&[8], 0.2)];
         let both = |options| layers::bidirectional("bi", lstm(options), backward_weights.clone(), "concat");
-        let y = run_bidirectional(&both(OPTIONS), vec![Input::Borrowed(&x)], Some(&mask)).unwrap();
+        let y = run_bidirectional(&both(OPTIONS), vec![Input::Borrowed(&x)], Some(&mask)).unwrap().swap_remove(0);
         // Each sequence as if only its unmasked steps were there, unmasked.
         let unmasked = |b: usize, steps: &[usize]| {
             let views: Vec<_> = steps.iter().map(|&t| x.slice(ndarray::s![b, t, ..])).collect();
@@ -470,7 +524,7 @@ mod tests {
         }
         // Without return_sequences: the last outputs of the unmasked steps (states carried).
         let last = RecurrentOptions { return_sequences: false, ..OPTIONS };
-        let y_last = run_bidirectional(&both(last), vec![Input::Borrowed(&x)], Some(&mask)).unwrap();
+        let y_last = run_bidirectional(&both(last), vec![Input::Borrowed(&x)], Some(&mask)).unwrap().swap_remove(0);
         let x_last = unmasked(0, &[0, 1, 2]);
         // (Two units each way: the forward ends at the last step, the backward at the first.)
         let forward_last = x_last.slice(ndarray::s![0, 2, ..2]);
@@ -485,7 +539,7 @@ mod tests {
         layer.config.insert("recurrent_activation".into(), json!("hard_sigmoid"));
         let err = run(&layer, x()).unwrap_err().to_string();
         assert!(err.contains("'rnn'") && err.contains("hard_sigmoid") && err.contains("Keras 3"), "{err}");
-        for (key, value) in [("return_state", json!(true)), ("stateful", json!(true)), ("time_major", json!(true))] {
+        for (key, value) in [("stateful", json!(true)), ("time_major", json!(true))] {
             let mut layer = lstm(OPTIONS);
             layer.config.insert(key.into(), value);
             let err = run(&layer, x()).unwrap_err().to_string();
