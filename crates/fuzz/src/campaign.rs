@@ -425,8 +425,10 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     let _ = std::fs::remove_dir_all(&failures_dir);
 
     let next = AtomicUsize::new(0);
+    // The fixtures with a file left to mutate (all of them unless `--filter` narrowed the files).
+    let mutated: std::collections::BTreeSet<&str> = targets.iter().filter_map(|t| t.label.split('/').next()).collect();
     let summary = Mutex::new(Summary {
-        fixtures: fixtures.iter().map(|f| f.name.clone()).collect(),
+        fixtures: fixtures.iter().map(|f| f.name.clone()).filter(|name| mutated.contains(name.as_str())).collect(),
         notes,
         ..Default::default()
     });
@@ -783,10 +785,11 @@ impl Summary {
         let _ = writeln!(md, "# tf2h5 mutation campaign\n");
         let _ = writeln!(
             md,
-            "{} runs of `{}` on mutations of every file of {} fixtures ({}), seed {}, {} in parallel, \
+            "{} runs of `{}` on mutations of every file{} of {} fixtures ({}), seed {}, {} in parallel, \
              each bounded to {:.0} s and {} MiB of address space (a peak RSS over {} MiB counts as a memory hog); {:.0} s in all.\n",
             t.tried,
             config.binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            config.filter.as_ref().map(|f| format!(" whose label contains `{f}`")).unwrap_or_default(),
             self.fixtures.len(),
             self.fixtures.join(", "),
             config.seed,
