@@ -426,9 +426,9 @@ pub fn run(config: &Config) -> Result<Summary, String> {
 
     let next = AtomicUsize::new(0);
     // The fixtures with a file left to mutate (all of them unless `--filter` narrowed the files).
-    let mutated: std::collections::BTreeSet<&str> = targets.iter().filter_map(|t| t.label.split('/').next()).collect();
+    let mutated: std::collections::BTreeSet<usize> = targets.iter().map(|t| t.fixture).collect();
     let summary = Mutex::new(Summary {
-        fixtures: fixtures.iter().map(|f| f.name.clone()).filter(|name| mutated.contains(name.as_str())).collect(),
+        fixtures: mutated.iter().map(|&index| fixtures[index].name.clone()).collect(),
         notes,
         ..Default::default()
     });
